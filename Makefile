@@ -1,0 +1,45 @@
+# Everything installs from nothing: `make test` and `make demo` work on a fresh clone.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
+
+.PHONY: install test lint demo zoo fmnist bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU wheel first, so nothing below resolves torch to a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[cpu,torch,dev]'
+	# onnx2torch declares torchvision, which does not load beside this torch: take it without deps.
+	$(PY) -m pip install -q --no-deps onnx2torch==1.5.15
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check scanner exporters policies tests benchmarks
+	$(VENV)/bin/ruff format --check scanner exporters policies tests benchmarks
+
+demo: $(STAMP)
+	@echo "== backdoored example (BadNets, target label 0) =="
+	-$(VENV)/bin/bdscan scan examples/models/badnets_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-badnets.json
+	@echo "== clean example =="
+	-$(VENV)/bin/bdscan scan examples/models/clean_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-clean.json
+
+# Fashion-MNIST from Debian's package, where apt is available.
+fmnist:
+	test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
+
+zoo: $(STAMP) fmnist
+	$(VENV)/bin/bdscan zoo build --out zoo-out
+
+bench: $(STAMP)
+	$(VENV)/bin/bdscan bench xray --zoo zoo-out
+
+clean:
+	rm -rf $(VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache

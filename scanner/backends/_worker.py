@@ -1,0 +1,74 @@
+"""The process that actually runs a model: `python -m scanner.backends._worker`.
+
+It holds one onnxruntime session and answers run requests on stdin/stdout. A crash, hang or
+memory blow-up here ends this process only; the scanner turns it into a scan error.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from scanner.backends._protocol import ChannelClosed, read_message, write_message
+
+
+def _session(model: bytes, device: str, threads: int) -> Any:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise RuntimeError(
+            "--device cuda: onnxruntime has no CUDAExecutionProvider here"
+            " (install bdscan[gpu] instead of bdscan[cpu], on a machine with CUDA)"
+        )
+    providers = ["CPUExecutionProvider"]
+    if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads > 0:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model, sess_options=opts, providers=providers)
+
+
+def main() -> int:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Anything the runtime prints must not corrupt the message stream.
+    sys.stdout = sys.stderr
+    try:
+        header, arrays = read_message(stdin)
+        sess = _session(arrays[0].tobytes(), header["device"], int(header.get("threads", 0)))
+    except ChannelClosed:
+        return 0
+    except Exception as e:
+        write_message(stdout, {"ok": False, "error": f"{type(e).__name__}: {e}"})
+        return 1
+    info = {
+        "ok": True,
+        "providers": sess.get_providers(),
+        "inputs": [i.name for i in sess.get_inputs()],
+        "outputs": [o.name for o in sess.get_outputs()],
+    }
+    write_message(stdout, info)
+    input_name = sess.get_inputs()[0].name
+    while True:
+        try:
+            header, arrays = read_message(stdin)
+        except ChannelClosed:
+            return 0
+        if header.get("op") == "close":
+            return 0
+        try:
+            outs = sess.run(None, {input_name: arrays[0]})
+            outs = [np.asarray(o) for o in outs]
+            if any(o.dtype.hasobject for o in outs):
+                raise RuntimeError("the model returned a non-numeric output")
+            write_message(stdout, {"ok": True}, outs)
+        except Exception as e:
+            write_message(stdout, {"ok": False, "error": f"{type(e).__name__}: {e}"})
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

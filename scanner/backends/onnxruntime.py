@@ -1,0 +1,367 @@
+"""The onnxruntime backend: a parsed ONNX classifier answering hard-label queries from a worker.
+
+Conventions of real exports handled here: NCHW / NHWC / NHW / flat inputs; float or uint8
+input; dynamic or fixed batch (re-batched when the graph allows, looped otherwise); logits,
+probabilities or an int64 label output, among several outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnx
+
+from scanner.backends._protocol import (
+    ChannelClosed,
+    ChannelTimeout,
+    read_message_fd,
+    write_message,
+)
+from scanner.backends.base import InputSpec, Layout
+from scanner.backends.onnx_graph import ParsedModel, parse_model, uint8_bypass, with_dynamic_batch
+from scanner.errors import ModelLoadError, ModelRuntimeError
+
+Device = Literal["auto", "cpu", "cuda"]
+Uint8Mode = Literal["bypass", "clip"]
+
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_MEMORY_MB = int(os.environ.get("BDSCAN_WORKER_MEMORY_MB", "12288"))
+
+
+def resolve_layout(
+    dims: tuple[int | None, ...], hint_hwc: tuple[int, int, int] | None, source: str
+) -> tuple[Layout, int, int, int]:
+    """Work out (layout, H, W, C) from the input's dims, using the data's shape where dims are
+    symbolic. Channels are 1 or 3; NCHW wins a tie, as PyTorch exports it."""
+    def known(d: int | None, value: int) -> bool:
+        return d is not None and d == value
+
+    if len(dims) == 3:
+        h, w = dims[1], dims[2]
+        if (h is None or w is None) and hint_hwc is None:
+            raise ModelLoadError(f"{source}: input height/width are symbolic; pass --data")
+        return "NHW", h or hint_hwc[0], w or hint_hwc[1], 1  # type: ignore[index]
+    if len(dims) == 2:
+        if hint_hwc is None:
+            raise ModelLoadError(f"{source}: a flat input needs --data to know the image size")
+        h, w, c = hint_hwc
+        if dims[1] is not None and dims[1] != h * w * c:
+            raise ModelLoadError(
+                f"{source}: flat input of {dims[1]} values does not fit {h}x{w}x{c} images"
+            )
+        return "flat", h, w, c
+    d1, d2, d3 = dims[1], dims[2], dims[3]
+    chans = (1, 3)
+    nchw = d1 in chans and d3 not in chans
+    nhwc = d3 in chans and d1 not in chans
+    if not nchw and not nhwc:
+        if d1 in chans:
+            nchw = True
+        elif d3 in chans:
+            nhwc = True
+        elif hint_hwc is not None and d1 is None and d3 is None:
+            nchw = True
+        else:
+            raise ModelLoadError(
+                f"{source}: cannot tell the image layout of input dims {list(dims)}"
+                " (expected 1 or 3 channels, NCHW or NHWC)"
+            )
+    if nchw:
+        c, h, w = d1, d2, d3
+    else:
+        h, w, c = d1, d2, d3
+    if None in (c, h, w):
+        if hint_hwc is None:
+            raise ModelLoadError(f"{source}: input dims {list(dims)} are symbolic; pass --data")
+        h = h if h is not None else hint_hwc[0]
+        w = w if w is not None else hint_hwc[1]
+        c = c if c is not None else hint_hwc[2]
+    assert c is not None and h is not None and w is not None
+    if known(c, 1) or known(c, 3):
+        return ("NCHW" if nchw else "NHWC"), h, w, c
+    raise ModelLoadError(f"{source}: expected 1 or 3 input channels, got {c}")
+
+
+def cuda_available() -> bool:
+    """Whether onnxruntime here offers CUDA (importing it runs no model)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelRuntimeError(
+            "onnxruntime is not installed: pip install 'bdscan[cpu]' (or 'bdscan[gpu]')"
+        ) from None
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _limit_memory(limit_bytes: int | None) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker imports this very package, installed or not."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+class _Worker:
+    """One worker process holding one session; any failure becomes ModelRuntimeError."""
+
+    def __init__(
+        self, model: onnx.ModelProto, *, device: Device, timeout: float, memory_mb: int,
+        threads: int, source: str,
+    ) -> None:
+        self.source = source
+        self.timeout = timeout
+        self._stderr = tempfile.TemporaryFile()
+        # CUDA maps far more address space than it uses; a hard RLIMIT_AS would break it.
+        uses_cuda = device == "cuda" or (device == "auto" and cuda_available())
+        limit = memory_mb * (1 << 20) if memory_mb > 0 and not uses_cuda else None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "scanner.backends._worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            preexec_fn=lambda: _limit_memory(limit),
+            start_new_session=True,
+            env=_worker_env(),
+        )
+        payload = np.frombuffer(model.SerializeToString(), dtype=np.uint8)
+        header = self._request({"op": "init", "device": device, "threads": threads},
+                               [payload], what="loading the model")[0]
+        self.providers: list[str] = header["providers"]
+        self.output_names: list[str] = header["outputs"]
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = [ln for ln in self._stderr.read().decode(errors="replace").splitlines() if ln]
+        return lines[-1][:300] if lines else ""
+
+    def _request(
+        self, header: dict[str, Any], arrays: list[np.ndarray], *, what: str
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            write_message(self.proc.stdin, header, arrays)
+            reply, outs = read_message_fd(self.proc.stdout.fileno(), self.timeout)
+        except ChannelTimeout:
+            self.kill()
+            raise ModelRuntimeError(
+                f"{self.source}: onnxruntime did not answer within {self.timeout:.0f} s while"
+                f" {what}; the worker was stopped"
+            ) from None
+        except (ChannelClosed, BrokenPipeError, ValueError):
+            code = self.proc.wait(timeout=5)
+            self.kill()
+            why = f"signal {-code}" if code < 0 else f"exit code {code}"
+            tail = self._stderr_tail()
+            if "MemoryError" in tail or "bad_alloc" in tail or code == -9:
+                why += ", out of memory?"
+            raise ModelRuntimeError(
+                f"{self.source}: the onnxruntime worker died while {what} ({why})"
+                + (f": {tail}" if tail else "")
+            ) from None
+        if not reply.get("ok"):
+            raise ModelRuntimeError(f"{self.source}: onnxruntime failed while {what}: "
+                                    f"{str(reply.get('error', 'unknown error'))[:400]}")
+        return reply, outs
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        return self._request({"op": "run"}, [x], what="answering queries")[1]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                write_message(self.proc.stdin, {"op": "close"})
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        self._stderr.close()
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    labels_from: str  # output name
+    kind: Literal["label", "argmax"]
+    scores: str | None  # the float (N, C) output, when there is one
+    num_classes: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels_from": self.labels_from, "kind": self.kind, "scores": self.scores}
+
+
+def choose_output(names: list[str], outs: list[np.ndarray], n: int, source: str) -> OutputChoice:
+    """Pick the label output, or the class-score output to argmax."""
+    label_idx, score_idx = None, None
+    for i, o in enumerate(outs):
+        if o.ndim >= 1 and o.shape[0] == n:
+            squeezed = o.reshape(n, -1)
+            if np.issubdtype(o.dtype, np.integer) and squeezed.shape[1] == 1:
+                label_idx = i if label_idx is None else label_idx
+            elif np.issubdtype(o.dtype, np.floating) and squeezed.shape[1] >= 2 and (
+                o.ndim == 2 or all(d == 1 for d in o.shape[2:])
+            ):
+                score_idx = i if score_idx is None else score_idx
+    if label_idx is None and score_idx is None:
+        shapes = ", ".join(f"{nm}: {o.dtype}{list(o.shape)}" for nm, o in zip(names, outs))
+        raise ModelLoadError(
+            f"{source}: not a classifier: expected a float (N, classes) score output or an"
+            f" integer (N,) label output, got {shapes}"
+        )
+    num_classes = None if score_idx is None else int(outs[score_idx].reshape(n, -1).shape[1])
+    if label_idx is not None:
+        return OutputChoice(names[label_idx], "label",
+                            None if score_idx is None else names[score_idx], num_classes)
+    assert score_idx is not None
+    return OutputChoice(names[score_idx], "argmax", names[score_idx], num_classes)
+
+
+class OnnxRuntimeBackend:
+    """A hard-label oracle over an ONNX file. Close it (or use `with`) to stop the worker."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        image_hwc: tuple[int, int, int] | None = None,
+        device: Device = "auto",
+        uint8_mode: Uint8Mode = "bypass",
+        num_classes: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        threads: int = 0,
+        parsed: ParsedModel | None = None,
+    ) -> None:
+        self.parsed = parsed if parsed is not None else parse_model(path)
+        source = str(self.parsed.path)
+        gi = self.parsed.image_input
+        layout, h, w, c = resolve_layout(gi.dims, image_hwc, source)
+        model = self.parsed.proto
+        query_dtype, mode = gi.dtype, "none"
+        if gi.dtype == "uint8":
+            mode = "clip"
+            if uint8_mode == "bypass":
+                bypassed = uint8_bypass(model)
+                if bypassed is not None:
+                    model, query_dtype = bypassed
+                    mode = "bypass"
+        fixed = gi.dims[0]
+        worker_args = dict(device=device, timeout=timeout, memory_mb=memory_mb, threads=threads,
+                           source=source)
+        self._layout: Layout = layout
+        self._query_dtype = query_dtype
+        self._mode = mode
+        self._hwc = (h, w, c)
+        self._fixed_batch: int | None = None
+        self._worker: _Worker | None = None
+        try:
+            if fixed is not None and fixed > 0:
+                self._worker = self._try_rebatched(model, fixed, worker_args)
+                if self._worker is None:
+                    self._fixed_batch = fixed
+            if self._worker is None:
+                self._worker = _Worker(model, **worker_args)  # type: ignore[arg-type]
+            probe_n = self._fixed_batch or 2
+            outs = self._worker.run(self._to_model(self._probe_points(probe_n, seed=0)))
+            self.outputs = choose_output(self._worker.output_names, outs, probe_n, source)
+        except BaseException:
+            self.close()
+            raise
+        self.num_classes = int(num_classes or self.outputs.num_classes or 0)
+        self.provider = self._worker.providers[0]
+        self.input_spec = InputSpec(
+            name=gi.name, layout=layout, height=h, width=w, channels=c, dtype=gi.dtype,
+            batch=self._fixed_batch, uint8_mode=mode,  # type: ignore[arg-type]
+        )
+        self._label_index = self._worker.output_names.index(self.outputs.labels_from)
+
+    def _probe_points(self, n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        scale = 255.0 if self.parsed.image_input.dtype == "uint8" else 1.0
+        return (rng.random((n, *self._hwc)) * scale).astype(np.float32)
+
+    def _try_rebatched(self, model: onnx.ModelProto, fixed: int, args: dict[str, Any]
+                       ) -> _Worker | None:
+        """Serve a fixed-batch export through a dynamic-batch copy when it gives the same
+        answers as the original batch size; looping over batches is the fallback."""
+        try:
+            worker = _Worker(with_dynamic_batch(model, fixed), **args)
+        except ModelRuntimeError:
+            return None
+        n = 3 * fixed
+        points = self._probe_points(n, seed=1)
+        try:
+            together = worker.run(self._to_model(points))
+            apart = [worker.run(self._to_model(points[i:i + fixed])) for i in range(0, n, fixed)]
+            ok = len(together) == len(apart[0]) and all(
+                t.shape[0] == n
+                and np.allclose(t, np.concatenate([a[k] for a in apart]), atol=1e-4, rtol=1e-3)
+                for k, t in enumerate(together)
+            )
+        except ModelRuntimeError:
+            ok = False
+        if not ok:
+            worker.close()
+            return None
+        return worker
+
+    def _to_model(self, x: np.ndarray) -> np.ndarray:
+        if self._layout == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        elif self._layout == "NHW":
+            x = x[..., 0]
+        elif self._layout == "flat":
+            # PyTorch flattens (C, H, W); with one channel both orders agree.
+            x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+        if self._mode == "clip":
+            # What an API taking images would do to any point we ask about.
+            return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(x, dtype=np.dtype(self._query_dtype))
+
+    def predict_labels(self, batch: np.ndarray) -> np.ndarray:
+        assert self._worker is not None, "backend is closed"
+        n = len(batch)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        step = self._fixed_batch or n
+        labels = np.empty(n, dtype=np.int64)
+        for start in range(0, n, step):
+            chunk = batch[start:start + step]
+            k = len(chunk)
+            if k < step:  # a fixed-batch model gets a padded last chunk
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], step - k, axis=0)])
+            out = self._worker.run(self._to_model(chunk))[self._label_index]
+            out = out.reshape(step, -1)
+            labels[start:start + k] = (
+                out[:k, 0] if self.outputs.kind == "label" else out[:k].argmax(axis=1)
+            )
+        return labels
+
+    def close(self) -> None:
+        if getattr(self, "_worker", None) is not None:
+            self._worker.close()  # type: ignore[union-attr]
+            self._worker = None
+
+    def __enter__(self) -> OnnxRuntimeBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

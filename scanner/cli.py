@@ -1,0 +1,144 @@
+"""The `bdscan` command line. `main()` maps every expected failure to INTERFACE.md's exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner import __version__
+from scanner.errors import BdscanError, ExitCode, OutputError, UsageError
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: never a half-written report."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write here ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{target}: cannot write ({e.strerror})") from None
+
+
+def _check_writable(path: str | None, option: str) -> None:
+    """Fail before a long scan, not after it, when an output folder does not exist."""
+    if path is None:
+        return
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {option} folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: {option} folder {folder} is not writable")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bdscan")
+def cli() -> None:
+    """Scan ONNX image classifiers for backdoors from hard labels (Model X-ray), and repair them."""
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
+              help="Clean labelled samples: .npz with x, y, or an image folder (one per class).")
+@click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
+@click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
+@click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
+@click.option("--extend", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="Grid margin r, in triangle extents.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--grid", type=click.Choice(["dense", "adaptive"]), default="adaptive",
+              show_default=True, help="dense queries every cell, as the official code does.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--uint8-mode", type=click.Choice(["bypass", "clip"]), default="bypass",
+              show_default=True,
+              help="uint8-input models: query past the graph's Cast (bypass) or clip and round.")
+@click.option("--max-queries", default=None, type=click.IntRange(min=1),
+              help="Stop with an error rather than spend more queries than this.")
+@click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds one inference call may take before the worker is stopped.")
+@click.option("--json", "json_path", default=None, help="Write the JSON report here.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def scan(model: Path, data_path: Path, mean: str | None, std: str | None, planes: int,
+         resolution: int, extend: float, seed: int, grid: str, device: str, uint8_mode: str,
+         max_queries: int | None, timeout: float, json_path: str | None, quiet: bool,
+         debug: bool) -> None:
+    """Scan MODEL (an .onnx file) for a backdoor, querying hard labels only."""
+    from scanner.data import load_dataset, parse_channel_values
+    from scanner.detectors.xray import XrayConfig
+    from scanner.pipeline import ScanConfig, scan_model
+    from scanner.ui import plane_progress, print_summary
+
+    _check_writable(json_path, "--json")
+    config = ScanConfig(
+        xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed,
+                        grid=grid),  # type: ignore[arg-type]
+        mean=parse_channel_values(mean, "mean"),
+        std=parse_channel_values(std, "std"),
+        device=device,  # type: ignore[arg-type]
+        uint8_mode=uint8_mode,  # type: ignore[arg-type]
+        max_queries=max_queries,
+        timeout=timeout,
+    )
+    dataset = load_dataset(data_path)
+    with plane_progress(enabled=not quiet, label=model.name) as progress:
+        report = scan_model(model, dataset, config, progress=progress)
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    if not quiet:
+        print_summary(report)
+    raise SystemExit(ExitCode.FINDINGS if report.xray.verdict == "infected" else ExitCode.PASSED)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run click without its own exit handling and map errors to exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="bdscan", standalone_mode=False)
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else ExitCode.USAGE_ERROR
+    except click.exceptions.Abort:
+        click.echo("bdscan: interrupted", err=True)
+        return ExitCode.SCAN_ERROR
+    except click.ClickException as e:
+        e.show()
+        return ExitCode.USAGE_ERROR
+    except BdscanError as e:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"bdscan: error: {e}", err=True)
+        return int(e.exit_code)
+    except (ValueError, UsageError) as e:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"bdscan: error: {e}", err=True)
+        return ExitCode.USAGE_ERROR
+    except Exception as e:  # a bug of ours: still one line, and the code for "could not scan"
+        if debug:
+            traceback.print_exc()
+        click.echo(f"bdscan: internal error: {type(e).__name__}: {e} (rerun with --debug)",
+                   err=True)
+        return ExitCode.SCAN_ERROR
+    return ExitCode.PASSED
+
+
+def _json_default(o: Any) -> Any:  # pragma: no cover - used by subcommands that dump numpy
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,51 @@
+"""Error types and the exit codes they map to (INTERFACE.md).
+
+Every error a user can cause carries a one-line message that names the file and what was expected;
+the CLI prints that line and exits with the class's code, never a traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    PASSED = 0
+    FINDINGS = 1
+    SCAN_ERROR = 2
+    NOTHING_TO_SCAN = 3
+    USAGE_ERROR = 4
+
+
+class BdscanError(Exception):
+    """Base class: an expected failure with a user-facing message."""
+
+    exit_code: ExitCode = ExitCode.SCAN_ERROR
+
+
+class ModelLoadError(BdscanError):
+    """The model file is missing, unreadable, not ONNX, hostile, or not an image classifier."""
+
+
+class ModelRuntimeError(BdscanError):
+    """onnxruntime failed, crashed, hung or ran out of memory while answering queries."""
+
+
+class DataError(BdscanError):
+    """The clean data set is unreadable or does not fit the model."""
+
+
+class QueryBudgetExceeded(BdscanError):
+    """The detector needed more queries than --max-queries allows."""
+
+
+class NothingToScanError(BdscanError):
+    exit_code = ExitCode.NOTHING_TO_SCAN
+
+
+class UsageError(BdscanError):
+    exit_code = ExitCode.USAGE_ERROR
+
+
+class OutputError(BdscanError):
+    """A report or model could not be written."""

@@ -1,0 +1,130 @@
+"""One model, end to end: load -> query -> analyse -> decide, into a `ScanReport`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanner import __version__
+from scanner.backends.base import LabelOracle
+from scanner.backends.onnx_graph import parse_model
+from scanner.backends.onnxruntime import DEFAULT_TIMEOUT_S, Device, OnnxRuntimeBackend, Uint8Mode
+from scanner.data import Dataset, check_labels_fit, to_model_space
+from scanner.detectors.verdict import VerdictRule, decide
+from scanner.detectors.xray import XrayConfig, run_planes
+from scanner.report import ModelInfo, ScanReport, XrayResult
+
+# on_plane(done, total, queries_so_far)
+PlaneProgress = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    xray: XrayConfig = field(default_factory=XrayConfig)
+    rule: VerdictRule = field(default_factory=VerdictRule)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    device: Device = "auto"
+    uint8_mode: Uint8Mode = "bypass"
+    max_queries: int | None = None
+    batch_size: int = 4096
+    timeout: float = DEFAULT_TIMEOUT_S
+
+    def cache_key(self) -> str:
+        """Stable hash of everything that can change a result (not device or batching)."""
+        relevant: dict[str, Any] = {
+            "version": __version__,
+            "xray": self.xray.to_dict(),
+            "rule": self.rule.to_dict(),
+            "mean": self.mean,
+            "std": self.std,
+            "uint8_mode": self.uint8_mode,
+            "max_queries": self.max_queries,
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:32]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def scan_model(
+    model_path: str | Path,
+    dataset: Dataset,
+    config: ScanConfig,
+    *,
+    progress: PlaneProgress | None = None,
+) -> ScanReport:
+    """Scan one ONNX model against clean data; BdscanError subclasses on bad input."""
+    parsed = parse_model(model_path)
+    hwc = tuple(int(v) for v in dataset.x.shape[1:])
+    with OnnxRuntimeBackend(
+        parsed.path,
+        parsed=parsed,
+        image_hwc=hwc,  # type: ignore[arg-type]
+        device=config.device,
+        uint8_mode=config.uint8_mode,
+        num_classes=None,
+        timeout=config.timeout,
+    ) as backend:
+        if backend.num_classes == 0:
+            # Only a label output: the data's labels tell how many classes there are.
+            backend.num_classes = int(dataset.y.max()) + 1
+        check_labels_fit(dataset, backend.num_classes)
+        spec = backend.input_spec
+        x = to_model_space(dataset.x, spec, config.mean, config.std, source=dataset.path)
+        oracle = LabelOracle(backend, batch_size=config.batch_size, budget=config.max_queries)
+
+        def on_plane(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total, oracle.queries)
+
+        result = run_planes(oracle, x, dataset.y, config.xray, on_plane)
+        clean_acc = float(np.mean(oracle(x) == dataset.y))
+        model_info = ModelInfo(
+            path=str(parsed.path),
+            sha256=parsed.sha256,
+            input=spec.to_dict(),
+            num_classes=backend.num_classes,
+            provider=backend.provider,
+            size_bytes=parsed.size_bytes,
+            opset=parsed.opset,
+            operator_domains=parsed.operator_domains,
+            external_data=parsed.external_data,
+            outputs=backend.outputs.to_dict(),
+        )
+    num_classes = model_info.num_classes
+    planes = result.planes
+    decision = decide(planes, num_classes, config.rule)
+    xray = XrayResult(
+        verdict=decision.verdict,  # type: ignore[arg-type]
+        score=decision.score,
+        target_label=decision.target_label,
+        target_note=decision.target_note,
+        re_mean=float(np.mean([p.re for p in planes])),
+        ats_mean=float(np.mean([p.ats for p in planes])),
+        queries=oracle.queries,
+        seconds=round(result.seconds, 3),
+        settings={**config.xray.to_dict(), "uint8_mode": spec.uint8_mode,
+                  "max_queries": config.max_queries},
+        evidence={**decision.evidence, "clean_accuracy_on_data": round(clean_acc, 4)},
+        planes=planes,
+    )
+    data_info = {
+        "path": dataset.path,
+        "sha256": dataset.sha256,
+        "samples": len(dataset),
+        "mean": None if config.mean is None else list(config.mean),
+        "std": None if config.std is None else list(config.std),
+    }
+    return ScanReport(model=model_info, xray=xray, data=data_info, created=_now())

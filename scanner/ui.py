@@ -1,0 +1,49 @@
+"""Terminal output: a progress bar on stderr while querying, and the verdict summary."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import click
+
+from scanner.pipeline import PlaneProgress
+from scanner.report import ScanReport
+
+
+@contextlib.contextmanager
+def plane_progress(*, enabled: bool, label: str) -> Iterator[PlaneProgress | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("planes · {task.fields[queries]:,} queries"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(f"X-ray {label}", total=None, queries=0)
+
+        def update(done: int, total: int, queries: int) -> None:
+            bar.update(task, completed=done, total=total, queries=queries)
+
+        yield update
+
+
+def print_summary(report: ScanReport) -> None:
+    x = report.xray
+    if x.verdict == "infected":
+        head = click.style("INFECTED", fg="red", bold=True)
+        target = ("no single target" if x.target_label is None
+                  else f"suspected target label {x.target_label}")
+    else:
+        head = click.style("clean", fg="green", bold=True)
+        target = "no target"
+    click.echo(f"{report.model.path}: {head}  score {x.score:.2f}  {target}")
+    click.echo(f"  {x.target_note}")
+    click.echo(
+        f"  published X-ray metrics: RE mean {x.re_mean:.3f}, ATS mean {x.ats_mean:.3f}"
+        f" | {len(x.planes)} planes, {x.queries:,} queries, {x.seconds:.1f} s,"
+        f" {report.model.provider}"
+    )
