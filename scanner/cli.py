@@ -40,9 +40,9 @@ def _check_writable(path: str | None, option: str) -> None:
         return
     folder = Path(path).parent if str(Path(path).parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"{path}: {option} folder {folder} does not exist")
+        raise UsageError(f"{path}: {option} folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
-        raise OutputError(f"{path}: {option} folder {folder} is not writable")
+        raise UsageError(f"{path}: {option} folder {folder} is not writable")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,33 +53,76 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
-              help="Clean labelled samples: .npz with x, y, or an image folder (one per class).")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Clean labelled samples: .npz with x, y, or an image folder (one per class).",
+)
 @click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
 @click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
 @click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
-@click.option("--extend", default=5.0, show_default=True, type=click.FloatRange(min=0),
-              help="Grid margin r, in triangle extents.")
+@click.option(
+    "--extend",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Grid margin r, in triangle extents.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--grid", type=click.Choice(["dense", "adaptive"]), default="adaptive",
-              show_default=True, help="dense queries every cell, as the official code does.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-@click.option("--uint8-mode", type=click.Choice(["bypass", "clip"]), default="bypass",
-              show_default=True,
-              help="uint8-input models: query past the graph's Cast (bypass) or clip and round.")
-@click.option("--max-queries", default=None, type=click.IntRange(min=1),
-              help="Stop with an error rather than spend more queries than this.")
-@click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds one inference call may take before the worker is stopped.")
+@click.option(
+    "--grid",
+    type=click.Choice(["dense", "adaptive"]),
+    default="adaptive",
+    show_default=True,
+    help="dense queries every cell, as the official code does.",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--uint8-mode",
+    type=click.Choice(["bypass", "clip"]),
+    default="bypass",
+    show_default=True,
+    help="uint8-input models: query past the graph's Cast (bypass) or clip and round.",
+)
+@click.option(
+    "--max-queries",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Stop with an error rather than spend more queries than this.",
+)
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds one inference call may take before the worker is stopped.",
+)
 @click.option("--json", "json_path", default=None, help="Write the JSON report here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def scan(model: Path, data_path: Path, mean: str | None, std: str | None, planes: int,
-         resolution: int, extend: float, seed: int, grid: str, device: str, uint8_mode: str,
-         max_queries: int | None, timeout: float, json_path: str | None, quiet: bool,
-         debug: bool) -> None:
+def scan(
+    model: Path,
+    data_path: Path,
+    mean: str | None,
+    std: str | None,
+    planes: int,
+    resolution: int,
+    extend: float,
+    seed: int,
+    grid: str,
+    device: str,
+    uint8_mode: str,
+    max_queries: int | None,
+    timeout: float,
+    json_path: str | None,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """Scan MODEL (an .onnx file) for a backdoor, querying hard labels only."""
     from scanner.data import load_dataset, parse_channel_values
     from scanner.detectors.xray import XrayConfig
@@ -88,8 +131,7 @@ def scan(model: Path, data_path: Path, mean: str | None, std: str | None, planes
 
     _check_writable(json_path, "--json")
     config = ScanConfig(
-        xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed,
-                        grid=grid),  # type: ignore[arg-type]
+        xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed, grid=grid),  # type: ignore[arg-type]
         mean=parse_channel_values(mean, "mean"),
         std=parse_channel_values(std, "std"),
         device=device,  # type: ignore[arg-type]
@@ -134,8 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug of ours: still one line, and the code for "could not scan"
         if debug:
             traceback.print_exc()
-        click.echo(f"bdscan: internal error: {type(e).__name__}: {e} (rerun with --debug)",
-                   err=True)
+        click.echo(
+            f"bdscan: internal error: {type(e).__name__}: {e} (rerun with --debug)", err=True
+        )
         return ExitCode.SCAN_ERROR
     return ExitCode.PASSED
 

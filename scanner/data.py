@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scanner.backends.base import InputSpec
-from scanner.errors import DataError
+from scanner.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -169,9 +169,11 @@ def parse_channel_values(text: str | None, what: str) -> tuple[float, ...] | Non
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise DataError(f"--{what}: expected a number or comma-separated numbers, got {text!r}")
+        raise UsageError(
+            f"--{what}: expected a number or comma-separated numbers, got {text!r}"
+        ) from None
     if what == "std" and any(v <= 0 for v in values):
-        raise DataError(f"--std: expected positive values, got {text!r}")
+        raise UsageError(f"--std: expected positive values, got {text!r}")
     return values
 
 
@@ -202,7 +204,10 @@ def to_model_space(
     out = x.astype(np.float32)
     for values, name in ((mean, "mean"), (std, "std")):
         if values is not None and len(values) not in (1, c):
-            raise DataError(f"--{name}: expected 1 or {c} values, got {len(values)}")
+            expected = "one value" if c == 1 else f"one value or {c} (one per channel)"
+            raise UsageError(
+                f"--{name}: expected {expected} for this {c}-channel model, got {len(values)}"
+            )
     if mean is not None:
         out = out - np.asarray(mean, dtype=np.float32)
     if std is not None:

@@ -75,6 +75,7 @@ def scan_model(
         device=config.device,
         uint8_mode=config.uint8_mode,
         num_classes=None,
+        classes_hint=int(dataset.y.max()) + 1,
         timeout=config.timeout,
     ) as backend:
         if backend.num_classes == 0:
@@ -115,8 +116,11 @@ def scan_model(
         ats_mean=float(np.mean([p.ats for p in planes])),
         queries=oracle.queries,
         seconds=round(result.seconds, 3),
-        settings={**config.xray.to_dict(), "uint8_mode": spec.uint8_mode,
-                  "max_queries": config.max_queries},
+        settings={
+            **config.xray.to_dict(),
+            "uint8_mode": spec.uint8_mode,
+            "max_queries": config.max_queries,
+        },
         evidence={**decision.evidence, "clean_accuracy_on_data": round(clean_acc, 4)},
         planes=planes,
     )

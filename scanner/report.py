@@ -155,9 +155,7 @@ class ScanReport:
     created: str  # UTC, ISO 8601
     policy: dict[str, Any] | None = None  # filled by the policy engine when --policy is given
     schema_version: int = SCHEMA_VERSION
-    tool: dict[str, str] = field(
-        default_factory=lambda: {"name": "bdscan", "version": __version__}
-    )
+    tool: dict[str, str] = field(default_factory=lambda: {"name": "bdscan", "version": __version__})
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

@@ -20,9 +20,15 @@ def plane_progress(*, enabled: bool, label: str) -> Iterator[PlaneProgress | Non
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("planes · {task.fields[queries]:,} queries"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("planes · {task.fields[queries]:,} queries"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"X-ray {label}", total=None, queries=0)
 
         def update(done: int, total: int, queries: int) -> None:
@@ -35,8 +41,11 @@ def print_summary(report: ScanReport) -> None:
     x = report.xray
     if x.verdict == "infected":
         head = click.style("INFECTED", fg="red", bold=True)
-        target = ("no single target" if x.target_label is None
-                  else f"suspected target label {x.target_label}")
+        target = (
+            "no single target"
+            if x.target_label is None
+            else f"suspected target label {x.target_label}"
+        )
     else:
         head = click.style("clean", fg="green", bold=True)
         target = "no target"

@@ -18,8 +18,11 @@ from scanner.errors import ModelLoadError
 
 # Rewrites only pass through ops that move elements without looking at their type.
 _LAYOUT_OPS = {"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten"}
-_FLOAT_TYPES = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16",
-                TensorProto.DOUBLE: "float64"}
+_FLOAT_TYPES = {
+    TensorProto.FLOAT: "float32",
+    TensorProto.FLOAT16: "float16",
+    TensorProto.DOUBLE: "float64",
+}
 _INPUT_TYPES = {**_FLOAT_TYPES, TensorProto.UINT8: "uint8"}
 
 
@@ -93,7 +96,7 @@ def _dims(value_info: onnx.ValueInfoProto) -> tuple[int | None, ...]:
 
 
 def parse_model(path: str | Path) -> ParsedModel:
-    """Load and check an ONNX classifier without running it; raise ModelLoadError on anything off."""
+    """Load and check an ONNX classifier without running it; ModelLoadError on anything off."""
     p = Path(path)
     if not p.exists():
         raise ModelLoadError(f"{p}: no such file (expected an .onnx model)")
@@ -144,9 +147,7 @@ def parse_model(path: str | Path) -> ParsedModel:
             f"{p}: expected an image input of rank 4 (NCHW/NHWC), 3 (NHW) or 2 (flat),"
             f" got rank {len(dims)}"
         )
-    opset = next(
-        (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None
-    )
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     domains = sorted({n.domain or "ai.onnx" for n in model.graph.node})
     return ParsedModel(
         path=p,

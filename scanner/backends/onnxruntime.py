@@ -8,6 +8,7 @@ probabilities or an int64 label output, among several outputs.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def resolve_layout(
 ) -> tuple[Layout, int, int, int]:
     """Work out (layout, H, W, C) from the input's dims, using the data's shape where dims are
     symbolic. Channels are 1 or 3; NCHW wins a tie, as PyTorch exports it."""
+
     def known(d: int | None, value: int) -> bool:
         return d is not None and d == value
 
@@ -119,12 +121,19 @@ class _Worker:
     """One worker process holding one session; any failure becomes ModelRuntimeError."""
 
     def __init__(
-        self, model: onnx.ModelProto, *, device: Device, timeout: float, memory_mb: int,
-        threads: int, source: str,
+        self,
+        model: onnx.ModelProto,
+        *,
+        device: Device,
+        timeout: float,
+        memory_mb: int,
+        threads: int,
+        source: str,
     ) -> None:
         self.source = source
         self.timeout = timeout
-        self._stderr = tempfile.TemporaryFile()
+        # Kept open for the worker's lifetime; closed in close().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         # CUDA maps far more address space than it uses; a hard RLIMIT_AS would break it.
         uses_cuda = device == "cuda" or (device == "auto" and cuda_available())
         limit = memory_mb * (1 << 20) if memory_mb > 0 and not uses_cuda else None
@@ -138,8 +147,11 @@ class _Worker:
             env=_worker_env(),
         )
         payload = np.frombuffer(model.SerializeToString(), dtype=np.uint8)
-        header = self._request({"op": "init", "device": device, "threads": threads},
-                               [payload], what="loading the model")[0]
+        header = self._request(
+            {"op": "init", "device": device, "threads": threads},
+            [payload],
+            what="loading the model",
+        )[0]
         self.providers: list[str] = header["providers"]
         self.output_names: list[str] = header["outputs"]
 
@@ -173,8 +185,10 @@ class _Worker:
                 + (f": {tail}" if tail else "")
             ) from None
         if not reply.get("ok"):
-            raise ModelRuntimeError(f"{self.source}: onnxruntime failed while {what}: "
-                                    f"{str(reply.get('error', 'unknown error'))[:400]}")
+            raise ModelRuntimeError(
+                f"{self.source}: onnxruntime failed while {what}: "
+                f"{str(reply.get('error', 'unknown error'))[:400]}"
+            )
         return reply, outs
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
@@ -208,28 +222,54 @@ class OutputChoice:
         return {"labels_from": self.labels_from, "kind": self.kind, "scores": self.scores}
 
 
-def choose_output(names: list[str], outs: list[np.ndarray], n: int, source: str) -> OutputChoice:
-    """Pick the label output, or the class-score output to argmax."""
-    label_idx, score_idx = None, None
+_SCORE_NAMES = re.compile(r"logit|prob|score|output|pred|class|softmax", re.IGNORECASE)
+
+
+def choose_output(
+    names: list[str],
+    outs: list[np.ndarray],
+    n: int,
+    source: str,
+    classes_hint: int | None = None,
+) -> OutputChoice:
+    """Pick the label output, or the class-score output to argmax.
+
+    With several float (N, C) outputs (features beside logits, say), prefer C equal to the data's
+    class count, then a name that says scores, then the first.
+    """
+    labels, scores = [], []
     for i, o in enumerate(outs):
         if o.ndim >= 1 and o.shape[0] == n:
             squeezed = o.reshape(n, -1)
             if np.issubdtype(o.dtype, np.integer) and squeezed.shape[1] == 1:
-                label_idx = i if label_idx is None else label_idx
-            elif np.issubdtype(o.dtype, np.floating) and squeezed.shape[1] >= 2 and (
-                o.ndim == 2 or all(d == 1 for d in o.shape[2:])
+                labels.append(i)
+            elif (
+                np.issubdtype(o.dtype, np.floating)
+                and squeezed.shape[1] >= 2
+                and (o.ndim == 2 or all(d == 1 for d in o.shape[2:]))
             ):
-                score_idx = i if score_idx is None else score_idx
-    if label_idx is None and score_idx is None:
-        shapes = ", ".join(f"{nm}: {o.dtype}{list(o.shape)}" for nm, o in zip(names, outs))
+                scores.append(i)
+    if not labels and not scores:
+        shapes = ", ".join(
+            f"{nm}: {o.dtype}{list(o.shape)}" for nm, o in zip(names, outs, strict=True)
+        )
         raise ModelLoadError(
             f"{source}: not a classifier: expected a float (N, classes) score output or an"
             f" integer (N,) label output, got {shapes}"
         )
+    score_idx = None
+    if scores:
+
+        def rank(i: int) -> tuple[bool, bool, int]:
+            width = outs[i].reshape(n, -1).shape[1]
+            return (width != classes_hint, not _SCORE_NAMES.search(names[i]), i)
+
+        score_idx = min(scores, key=rank)
     num_classes = None if score_idx is None else int(outs[score_idx].reshape(n, -1).shape[1])
-    if label_idx is not None:
-        return OutputChoice(names[label_idx], "label",
-                            None if score_idx is None else names[score_idx], num_classes)
+    if labels:
+        return OutputChoice(
+            names[labels[0]], "label", None if score_idx is None else names[score_idx], num_classes
+        )
     assert score_idx is not None
     return OutputChoice(names[score_idx], "argmax", names[score_idx], num_classes)
 
@@ -245,6 +285,7 @@ class OnnxRuntimeBackend:
         device: Device = "auto",
         uint8_mode: Uint8Mode = "bypass",
         num_classes: int | None = None,
+        classes_hint: int | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_mb: int = DEFAULT_MEMORY_MB,
         threads: int = 0,
@@ -264,8 +305,9 @@ class OnnxRuntimeBackend:
                     model, query_dtype = bypassed
                     mode = "bypass"
         fixed = gi.dims[0]
-        worker_args = dict(device=device, timeout=timeout, memory_mb=memory_mb, threads=threads,
-                           source=source)
+        worker_args = dict(
+            device=device, timeout=timeout, memory_mb=memory_mb, threads=threads, source=source
+        )
         self._layout: Layout = layout
         self._query_dtype = query_dtype
         self._mode = mode
@@ -281,15 +323,23 @@ class OnnxRuntimeBackend:
                 self._worker = _Worker(model, **worker_args)  # type: ignore[arg-type]
             probe_n = self._fixed_batch or 2
             outs = self._worker.run(self._to_model(self._probe_points(probe_n, seed=0)))
-            self.outputs = choose_output(self._worker.output_names, outs, probe_n, source)
+            self.outputs = choose_output(
+                self._worker.output_names, outs, probe_n, source, classes_hint
+            )
         except BaseException:
             self.close()
             raise
         self.num_classes = int(num_classes or self.outputs.num_classes or 0)
         self.provider = self._worker.providers[0]
         self.input_spec = InputSpec(
-            name=gi.name, layout=layout, height=h, width=w, channels=c, dtype=gi.dtype,
-            batch=self._fixed_batch, uint8_mode=mode,  # type: ignore[arg-type]
+            name=gi.name,
+            layout=layout,
+            height=h,
+            width=w,
+            channels=c,
+            dtype=gi.dtype,
+            batch=self._fixed_batch,
+            uint8_mode=mode,  # type: ignore[arg-type]
         )
         self._label_index = self._worker.output_names.index(self.outputs.labels_from)
 
@@ -298,8 +348,9 @@ class OnnxRuntimeBackend:
         scale = 255.0 if self.parsed.image_input.dtype == "uint8" else 1.0
         return (rng.random((n, *self._hwc)) * scale).astype(np.float32)
 
-    def _try_rebatched(self, model: onnx.ModelProto, fixed: int, args: dict[str, Any]
-                       ) -> _Worker | None:
+    def _try_rebatched(
+        self, model: onnx.ModelProto, fixed: int, args: dict[str, Any]
+    ) -> _Worker | None:
         """Serve a fixed-batch export through a dynamic-batch copy when it gives the same
         answers as the original batch size; looping over batches is the fallback."""
         try:
@@ -310,7 +361,7 @@ class OnnxRuntimeBackend:
         points = self._probe_points(n, seed=1)
         try:
             together = worker.run(self._to_model(points))
-            apart = [worker.run(self._to_model(points[i:i + fixed])) for i in range(0, n, fixed)]
+            apart = [worker.run(self._to_model(points[i : i + fixed])) for i in range(0, n, fixed)]
             ok = len(together) == len(apart[0]) and all(
                 t.shape[0] == n
                 and np.allclose(t, np.concatenate([a[k] for a in apart]), atol=1e-4, rtol=1e-3)
@@ -344,13 +395,13 @@ class OnnxRuntimeBackend:
         step = self._fixed_batch or n
         labels = np.empty(n, dtype=np.int64)
         for start in range(0, n, step):
-            chunk = batch[start:start + step]
+            chunk = batch[start : start + step]
             k = len(chunk)
             if k < step:  # a fixed-batch model gets a padded last chunk
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], step - k, axis=0)])
             out = self._worker.run(self._to_model(chunk))[self._label_index]
             out = out.reshape(step, -1)
-            labels[start:start + k] = (
+            labels[start : start + k] = (
                 out[:k, 0] if self.outputs.kind == "label" else out[:k].argmax(axis=1)
             )
         return labels

@@ -53,7 +53,7 @@ def adaptive_map(resolution: int, label_cells: CellOracle, coarse_step: int = 8)
         uniform = np.ones((nb, nb), dtype=bool)
         for dp in range(4):
             for dq in range(4):
-                uniform &= padded[dp:dp + nb, dq:dq + nb] == ref
+                uniform &= padded[dp : dp + nb, dq : dq + nb] == ref
         cell_block = np.clip(np.searchsorted(lines, np.arange(r), side="right") - 1, 0, nb - 1)
         bp, bq = np.meshgrid(cell_block, cell_block, indexing="ij")
         fill = (labels < 0) & uniform[bp, bq]

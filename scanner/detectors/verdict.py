@@ -41,8 +41,9 @@ class Decision:
     evidence: dict[str, Any]
 
 
-def off_anchor_shares(planes: tuple[PlaneResult, ...], num_classes: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def off_anchor_shares(
+    planes: tuple[PlaneResult, ...], num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Each label's mean area share over the planes where it is none of the anchors' labels,
     and how many such planes there were. Those planes are the cleanest evidence: a label that
     fills a plane that was not drawn through any of its samples is one the model is drawn to."""
@@ -79,17 +80,27 @@ def decide(planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule)
     tested = np.where(usable, shares, np.nan)
     anomaly = anomaly_index(tested)
     if not np.isfinite(anomaly).any():
-        return Decision("clean", 0.0, None,
-                        "too few planes to test labels against each other", {
-                            "off_anchor_share": _clean(shares), "off_anchor_planes": seen.tolist(),
-                            "anomaly_index": _clean(anomaly), "rule": rule.to_dict()})
+        return Decision(
+            "clean",
+            0.0,
+            None,
+            "too few planes to test labels against each other",
+            {
+                "off_anchor_share": _clean(shares),
+                "off_anchor_planes": seen.tolist(),
+                "anomaly_index": _clean(anomaly),
+                "rule": rule.to_dict(),
+            },
+        )
     top = int(np.nanargmax(anomaly))
     a = float(anomaly[top])
     score = 1.0 / (1.0 + math.exp(-(a - rule.threshold) / rule.scale))
     infected = score >= 0.5
     if infected:
-        note = (f"label {top} covers {shares[top]:.0%} of planes drawn through none of its"
-                f" samples (anomaly index {a:.1f} >= {rule.threshold})")
+        note = (
+            f"label {top} covers {shares[top]:.0%} of planes drawn through none of its"
+            f" samples (anomaly index {a:.1f} >= {rule.threshold})"
+        )
         target: int | None = top
     else:
         note = f"no label stands out (largest anomaly index {a:.1f} < {rule.threshold})"

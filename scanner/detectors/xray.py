@@ -73,8 +73,9 @@ class Plane:
         ]
 
 
-def make_plane(x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, resolution: int,
-               extend: float) -> Plane:
+def make_plane(
+    x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, resolution: int, extend: float
+) -> Plane:
     """ALGORITHMS.md section 1, steps 2-3 (float64 geometry, float32 points)."""
     o = x1.astype(np.float64).ravel()
     d2 = x2.astype(np.float64).ravel() - o
@@ -134,13 +135,14 @@ def component_area(label_map: np.ndarray, cell: tuple[int, int]) -> int:
         region = grown
 
 
-def anchor_areas(label_map: np.ndarray, cells: list[tuple[int, int]],
-                 anchor_labels: tuple[int, ...]) -> tuple[float, ...]:
+def anchor_areas(
+    label_map: np.ndarray, cells: list[tuple[int, int]], anchor_labels: tuple[int, ...]
+) -> tuple[float, ...]:
     """s_i: area share of anchor i's own-label component, 0 when its cell has another label."""
     total = label_map.size
     return tuple(
         component_area(label_map, c) / total if label_map[c] == y else 0.0
-        for c, y in zip(cells, anchor_labels)
+        for c, y in zip(cells, anchor_labels, strict=False)
     )
 
 
@@ -157,11 +159,16 @@ def choose_anchors(y: np.ndarray, rng: np.random.Generator) -> tuple[int, int, i
 
 
 def analyse_plane(
-    oracle: LabelOracle, x: np.ndarray, y: np.ndarray, anchors: tuple[int, int, int],
-    config: XrayConfig, num_classes: int,
+    oracle: LabelOracle,
+    x: np.ndarray,
+    y: np.ndarray,
+    anchors: tuple[int, int, int],
+    config: XrayConfig,
+    num_classes: int,
 ) -> tuple[PlaneResult, np.ndarray]:
-    plane = make_plane(x[anchors[0]], x[anchors[1]], x[anchors[2]], config.resolution,
-                       config.extend)
+    plane = make_plane(
+        x[anchors[0]], x[anchors[1]], x[anchors[2]], config.resolution, config.extend
+    )
     shape = x.shape[1:]
     before = oracle.queries
 
@@ -198,7 +205,10 @@ class XrayPlanes:
 
 
 def run_planes(
-    oracle: LabelOracle, x: np.ndarray, y: np.ndarray, config: XrayConfig,
+    oracle: LabelOracle,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: XrayConfig,
     on_plane: Callable[[int, int], None] | None = None,
 ) -> XrayPlanes:
     """Query `config.planes` planes; `x` is the clean data in model space (N, H, W, C).

@@ -1,0 +1,112 @@
+"""Tiny real classifiers for tests: logistic regression on scikit-learn's 8x8 digits, written
+as ONNX graphs by hand in each convention real exports use (no torch needed, milliseconds)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+@lru_cache(maxsize=1)
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """8x8 digits as float32 (N, 8, 8) in [0, 1] and int64 labels."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.images / 16.0).astype(np.float32), d.target.astype(np.int64)
+
+
+@lru_cache(maxsize=1)
+def weights() -> tuple[np.ndarray, np.ndarray]:
+    """A softmax regression fitted on the first 1,500 digits (real, ~95% accurate)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = digits()
+    clf = LogisticRegression(max_iter=2000, C=1.0).fit(x[:1500].reshape(1500, -1), y[:1500])
+    return clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
+
+
+def save_npz(path: Path, n: int = 200, offset: int = 1500) -> Path:
+    x, y = digits()
+    np.savez(
+        path, x=np.round(x[offset : offset + n] * 255).astype(np.uint8), y=y[offset : offset + n]
+    )
+    return path
+
+
+def build(
+    path: Path,
+    *,
+    layout: str = "NCHW",
+    dtype: str = "float32",
+    output: str = "logits",
+    batch: int | str = "N",
+    flatten_with_fixed_reshape: bool = False,
+    opset: int = 17,
+) -> Path:
+    """layout: NCHW | NHWC | NHW | flat; dtype: float32 | uint8 (raw 0..255, scaled in graph);
+    output: logits | probs | label_and_logits | label_only | logits_and_features."""
+    w, b = weights()
+    nodes: list[onnx.NodeProto] = []
+    inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")]
+    shapes = {
+        "NCHW": [batch, 1, 8, 8],
+        "NHWC": [batch, 8, 8, 1],
+        "NHW": [batch, 8, 8],
+        "flat": [batch, 64],
+    }
+    elem = TensorProto.UINT8 if dtype == "uint8" else TensorProto.FLOAT
+    inp = helper.make_tensor_value_info("image", elem, shapes[layout])
+    cur = "image"
+    if dtype == "uint8":
+        nodes.append(helper.make_node("Cast", [cur], ["as_float"], to=TensorProto.FLOAT))
+        inits.append(numpy_helper.from_array(np.array(255.0, np.float32), "s255"))
+        nodes.append(helper.make_node("Div", ["as_float", "s255"], ["scaled"]))
+        cur = "scaled"
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", [cur], ["nchw"], perm=[0, 3, 1, 2]))
+        cur = "nchw"
+    if flatten_with_fixed_reshape:
+        # Like old exports: a Reshape with the batch size baked in breaks re-batching.
+        inits.append(numpy_helper.from_array(np.array([1, 64], np.int64), "shape"))
+        nodes.append(helper.make_node("Reshape", [cur, "shape"], ["flat"]))
+    else:
+        nodes.append(helper.make_node("Flatten", [cur], ["flat"], axis=1))
+    nodes.append(helper.make_node("MatMul", ["flat", "W"], ["mm"]))
+    nodes.append(helper.make_node("Add", ["mm", "B"], ["logits"]))
+    outs = []
+    f = TensorProto.FLOAT
+    if output == "logits":
+        outs.append(helper.make_tensor_value_info("logits", f, [batch, 10]))
+    elif output == "probs":
+        nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], axis=1))
+        outs.append(helper.make_tensor_value_info("probs", f, [batch, 10]))
+    elif output in ("label_and_logits", "label_only"):
+        nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0))
+        if output == "label_and_logits":
+            outs.append(helper.make_tensor_value_info("logits", f, [batch, 10]))
+        outs.append(helper.make_tensor_value_info("label", TensorProto.INT64, [batch]))
+    elif output == "logits_and_features":
+        outs.append(helper.make_tensor_value_info("flat", f, [batch, 64]))
+        outs.append(helper.make_tensor_value_info("logits", f, [batch, 10]))
+    elif output == "not_a_classifier":
+        outs = [helper.make_tensor_value_info(cur, f, [batch, 1, 8, 8])]
+        nodes = nodes[: len(nodes) - 3] or [helper.make_node("Identity", ["image"], ["copy"])]
+        if cur == "image":
+            outs = [helper.make_tensor_value_info("copy", f, [batch, 1, 8, 8])]
+    graph = helper.make_graph(nodes, "digits", [inp], outs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def reference_labels(x01: np.ndarray) -> np.ndarray:
+    """What every variant of the model must answer for [0, 1] images (N, 8, 8)."""
+    w, b = weights()
+    return (x01.reshape(len(x01), -1) @ w + b).argmax(axis=1)

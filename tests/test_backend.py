@@ -1,0 +1,115 @@
+"""The onnxruntime backend answers the same labels whatever convention the export used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanner.backends.base import LabelOracle
+from scanner.backends.onnxruntime import OnnxRuntimeBackend
+from scanner.errors import ModelRuntimeError, QueryBudgetExceeded
+from tests import onnx_builders
+
+X, Y = onnx_builders.digits()
+SAMPLES = X[1500:1600]
+EXPECTED = onnx_builders.reference_labels(SAMPLES)
+
+
+def model_space(spec_dtype: str) -> np.ndarray:
+    pts = SAMPLES[..., None]
+    return np.round(pts * 255) if spec_dtype == "uint8" else pts
+
+
+CONVENTIONS = [
+    ("nchw_logits", dict(layout="NCHW"), "NCHW", "float32", None),
+    ("nhwc_logits", dict(layout="NHWC"), "NHWC", "float32", None),
+    ("nhw", dict(layout="NHW"), "NHW", "float32", None),
+    ("flat", dict(layout="flat"), "flat", "float32", None),
+    ("uint8_nhwc", dict(layout="NHWC", dtype="uint8"), "NHWC", "uint8", None),
+    ("probs", dict(output="probs"), "NCHW", "float32", None),
+    ("label_and_logits", dict(output="label_and_logits"), "NCHW", "float32", None),
+    ("label_only", dict(output="label_only"), "NCHW", "float32", None),
+    ("two_outputs", dict(output="logits_and_features"), "NCHW", "float32", None),
+    ("batch1_rebatched", dict(batch=1), "NCHW", "float32", None),
+    ("batch1_looped", dict(batch=1, flatten_with_fixed_reshape=True), "NCHW", "float32", 1),
+    ("opset13", dict(opset=13), "NCHW", "float32", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "layout", "dtype", "fixed"), CONVENTIONS, ids=[c[0] for c in CONVENTIONS]
+)
+def test_every_convention_gives_the_reference_labels(
+    tmp_path: Path, name: str, kwargs: dict, layout: str, dtype: str, fixed: int | None
+) -> None:
+    path = onnx_builders.build(tmp_path / f"{name}.onnx", **kwargs)
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1), device="cpu", classes_hint=10) as backend:
+        spec = backend.input_spec
+        assert (spec.layout, spec.dtype, spec.batch) == (layout, dtype, fixed)
+        assert backend.provider == "CPUExecutionProvider"
+        labels = backend.predict_labels(model_space(dtype).astype(np.float32))
+    np.testing.assert_array_equal(labels, EXPECTED)
+
+
+def test_label_output_is_preferred_over_scores(tmp_path: Path) -> None:
+    path = onnx_builders.build(tmp_path / "m.onnx", output="label_and_logits")
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1)) as backend:
+        assert backend.outputs.kind == "label"
+        assert backend.outputs.labels_from == "label"
+        assert backend.num_classes == 10
+
+
+def test_uint8_bypass_accepts_points_between_pixels_and_clip_mode_rounds(tmp_path: Path) -> None:
+    path = onnx_builders.build(tmp_path / "u8.onnx", layout="NHWC", dtype="uint8")
+    w, b = onnx_builders.weights()
+    rng = np.random.default_rng(0)
+    # Points far outside [0, 255]: only the bypass can represent them.
+    pts = rng.normal(0, 600, size=(64, 8, 8, 1)).astype(np.float32)
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1), uint8_mode="bypass") as backend:
+        assert backend.input_spec.uint8_mode == "bypass"
+        bypass = backend.predict_labels(pts)
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1), uint8_mode="clip") as backend:
+        assert backend.input_spec.uint8_mode == "clip"
+        clipped = backend.predict_labels(pts)
+    expect_bypass = ((pts / 255).reshape(64, -1) @ w + b).argmax(1)
+    expect_clip = ((np.clip(np.rint(pts), 0, 255) / 255).reshape(64, -1) @ w + b).argmax(1)
+    np.testing.assert_array_equal(bypass, expect_bypass)
+    np.testing.assert_array_equal(clipped, expect_clip)
+    assert (bypass != clipped).any()
+
+
+def test_oracle_counts_batches_and_enforces_the_budget(tmp_path: Path) -> None:
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    seen: list[int] = []
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1)) as backend:
+        oracle = LabelOracle(backend, batch_size=30, budget=150, progress=seen.append)
+        np.testing.assert_array_equal(oracle(SAMPLES[..., None]), EXPECTED)
+        assert oracle.queries == 100
+        assert seen == [30, 30, 30, 10]
+        with pytest.raises(QueryBudgetExceeded, match="--max-queries 150"):
+            oracle(SAMPLES[..., None])
+        assert oracle.queries == 100  # nothing was sent past the budget
+
+
+def test_a_dead_worker_is_a_scan_error_not_a_crash(tmp_path: Path) -> None:
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1)) as backend:
+        assert backend._worker is not None
+        backend._worker.proc.kill()
+        with pytest.raises(ModelRuntimeError, match="worker died"):
+            backend.predict_labels(SAMPLES[..., None])
+
+
+def test_a_hung_worker_is_stopped_after_the_timeout(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1), timeout=1.0) as backend:
+        assert backend._worker is not None
+        os.kill(backend._worker.proc.pid, signal.SIGSTOP)  # a model that never answers
+        with pytest.raises(ModelRuntimeError, match="did not answer within 1 s"):
+            backend.predict_labels(SAMPLES[..., None])
+        assert backend._worker.proc.poll() is not None

@@ -1,0 +1,138 @@
+"""`bdscan scan` end to end on a tiny real model: report contents, reproducibility, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanner.cli import main
+from scanner.detectors.xray import anchor_areas, ats, make_plane, renyi_entropy
+from scanner.report import ScanReport, decode_label_map
+
+FAST = ["--planes", "4", "--resolution", "24", "--quiet"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_has_the_interface_fields_and_recomputes(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code, _, err = run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
+    assert code in (0, 1), err
+    d = json.loads(out.read_text())
+    assert d["schema_version"] == 1
+    assert d["tool"]["name"] == "bdscan"
+    assert set(d["model"]) >= {"path", "sha256", "input", "num_classes", "provider"}
+    x = d["xray"]
+    assert set(x) >= {
+        "verdict",
+        "score",
+        "target_label",
+        "re_mean",
+        "ats_mean",
+        "queries",
+        "seconds",
+        "planes",
+    }
+    assert x["verdict"] == ("infected" if code == 1 else "clean")
+    assert 0.0 <= x["score"] <= 1.0
+    assert len(x["planes"]) == 4
+    with np.load(digits_npz) as f:
+        y = f["y"]
+    for p in x["planes"]:
+        assert p["resolution"] == 24 and p["extend"] == 5.0
+        assert p["anchor_labels"] == [int(y[i]) for i in p["anchors"]]
+        assert len(set(p["anchor_labels"])) == 3
+        # Everything the metrics need is in the report.
+        label_map = decode_label_map(p["label_map"])
+        counts = np.bincount(label_map.ravel(), minlength=10)
+        assert counts.tolist() == p["label_counts"]
+        assert renyi_entropy(counts, 10.0) == pytest.approx(p["re"])
+    assert x["re_mean"] == pytest.approx(np.mean([p["re"] for p in x["planes"]]))
+    assert ScanReport.from_dict(d).to_dict() == d
+
+
+def test_ats_recomputes_from_anchors_and_data(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
+    d = json.loads(out.read_text())
+    with np.load(digits_npz) as f:
+        x01 = f["x"].astype(np.float32)[..., None] / 255
+    for p in d["xray"]["planes"]:
+        i, j, k = p["anchors"]
+        plane = make_plane(x01[i], x01[j], x01[k], p["resolution"], p["extend"])
+        areas = anchor_areas(
+            decode_label_map(p["label_map"]), plane.anchor_cells(), tuple(p["anchor_labels"])
+        )
+        assert ats(areas, 0.5) == pytest.approx(p["ats"])
+
+
+def test_same_seed_same_result_and_dense_equals_adaptive(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = []
+    for name, grid in (("a", "adaptive"), ("b", "adaptive"), ("c", "dense")):
+        out = tmp_path / f"{name}.json"
+        run(
+            capsys,
+            "scan",
+            digits_model,
+            "--data",
+            digits_npz,
+            *FAST,
+            "--seed",
+            "7",
+            "--grid",
+            grid,
+            "--json",
+            out,
+        )
+        reports.append(json.loads(out.read_text())["xray"])
+    a, b, dense = reports
+    assert [p["label_map"] for p in a["planes"]] == [p["label_map"] for p in b["planes"]]
+    assert [p["label_map"] for p in a["planes"]] == [p["label_map"] for p in dense["planes"]]
+    assert (a["score"], a["verdict"]) == (b["score"], b["verdict"])
+    assert dense["queries"] == 4 * 24 * 24 + 200  # every cell, plus one pass over the data
+    assert a["queries"] <= dense["queries"]
+
+
+def test_summary_names_verdict_and_metrics(
+    digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "scan", digits_model, "--data", digits_npz, "--planes", "3", "--resolution", "20"
+    )
+    assert ("INFECTED" in out) == (code == 1)
+    assert "RE mean" in out and "ATS mean" in out and "queries" in out
+
+
+def test_max_queries_stops_the_scan_with_exit_2_and_no_report(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code, _, err = run(
+        capsys,
+        "scan",
+        digits_model,
+        "--data",
+        digits_npz,
+        *FAST,
+        "--max-queries",
+        "100",
+        "--json",
+        out,
+    )
+    assert code == 2
+    assert "--max-queries 100" in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
