@@ -124,3 +124,47 @@ def decide(planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule)
 
 def _clean(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
+
+
+def top_anomaly(planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule) -> float:
+    """The statistic the threshold applies to, recomputed from a report's planes."""
+    shares, seen = off_anchor_shares(planes, num_classes)
+    anomaly = anomaly_index(np.where(seen >= rule.min_off_anchor_planes, shares, np.nan))
+    return float(np.nanmax(anomaly)) if np.isfinite(anomaly).any() else float("-inf")
+
+
+def calibrate(clean_statistics: list[float], *, fpr: float, base: VerdictRule) -> VerdictRule:
+    """A rule whose threshold flags at most `fpr` of these known-clean models.
+
+    Never lowered below the shipped default: a handful of clean models cannot show that a
+    laxer threshold is safe, only that a stricter one is needed.
+    """
+    if not clean_statistics:
+        raise ValueError("expected at least one known-clean report")
+    if not 0.0 <= fpr < 1.0:
+        raise ValueError(f"expected fpr in [0, 1), got {fpr}")
+    s = np.sort(np.asarray(clean_statistics, dtype=np.float64))
+    allowed = int(np.floor(fpr * len(s)))
+    # Strictly above the highest clean statistic that must pass, on a 1e-4 grid.
+    needed = math.floor(float(s[len(s) - allowed - 1]) * 1e4 + 1) / 1e4
+    return VerdictRule(threshold=max(base.threshold, needed), scale=base.scale,
+                       min_off_anchor_planes=base.min_off_anchor_planes)
+
+
+def load_rule(path: str) -> VerdictRule:
+    """A rule file written by `bdscan calibrate` (JSON)."""
+    import json
+    from pathlib import Path
+
+    from scanner.errors import UsageError
+
+    p = Path(path)
+    try:
+        d = json.loads(p.read_text())
+        rule = d["rule"] if "rule" in d else d
+        unknown = set(rule) - set(VerdictRule.__dataclass_fields__)
+        if unknown:
+            raise UsageError(f"{p}: unknown rule keys {sorted(unknown)}")
+        return VerdictRule(**{k: type(getattr(VerdictRule(), k))(v) for k, v in rule.items()})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{p}: not a bdscan rule file ({e})") from None

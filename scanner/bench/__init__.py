@@ -1,0 +1,1 @@
+"""Benchmarks over the model zoo: they print the tables the README quotes."""

@@ -1,0 +1,195 @@
+"""`bdscan bench xray`: scan every zoo model, then score detection against the zoo's ground truth.
+
+Per-model reports are kept under OUT/reports/, so a verdict rule can be re-evaluated on the same
+label maps without querying again (`summarise`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanner.bench.metrics import auroc
+from scanner.data import load_dataset, to_model_space
+from scanner.errors import BdscanError, DataError
+from scanner.pipeline import ScanConfig, scan_model
+from scanner.report import ScanReport
+
+
+def load_index(zoo_dir: Path) -> list[dict[str, Any]]:
+    index = zoo_dir / "index.json"
+    if not index.is_file():
+        raise DataError(f"{index}: no zoo index (build one with `bdscan zoo build --out {zoo_dir}`)")
+    d = json.loads(index.read_text())
+    records = d["models"] if isinstance(d, dict) else d
+    return [r for r in records if (zoo_dir / f"{r['name']}.onnx").is_file()]
+
+
+def data_path(zoo_dir: Path, record: dict[str, Any]) -> Path:
+    return zoo_dir / "data" / f"{record['dataset']}_test.npz"
+
+
+def is_backdoored(record: dict[str, Any]) -> bool:
+    return record.get("attack", "clean") != "clean"
+
+
+def raw_queries_per_second(model: Path, points: np.ndarray, n: int = 8192) -> float:
+    """onnxruntime in-process, no scanner around it: the reference for the scan's overhead.
+    `points` are in the model's own input layout and dtype."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    fixed = sess.get_inputs()[0].shape[0]
+    batch = fixed if isinstance(fixed, int) and fixed > 0 else 4096
+    reps = int(np.ceil(n / len(points)))
+    pts = np.concatenate([points] * reps)[:n]
+    sess.run(None, {name: pts[:batch]})  # warm-up
+    start = time.perf_counter()
+    for i in range(0, n - batch + 1, batch):
+        sess.run(None, {name: pts[i:i + batch]})
+    done = (n // batch) * batch
+    return done / (time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    dataset: str
+    arch: str
+    attack: str
+    all_to_all: bool
+    target: int | None
+    convention: str
+    report: ScanReport
+    raw_qps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        x = self.report.xray
+        return {
+            "name": self.name, "dataset": self.dataset, "arch": self.arch, "attack": self.attack,
+            "all_to_all": self.all_to_all, "target": self.target, "convention": self.convention,
+            "verdict": x.verdict, "score": x.score, "found_target": x.target_label,
+            "top_label": x.evidence.get("top_label"),
+            # The published reading: the label with the largest total area over the planes.
+            "largest_area_label": int(np.argmax(np.sum([p.label_counts for p in x.planes], 0))),
+            "re_mean": x.re_mean,
+            "ats_mean": x.ats_mean, "queries": x.queries, "seconds": x.seconds,
+            "raw_qps": round(self.raw_qps, 1),
+            "raw_seconds": round(x.queries / self.raw_qps, 3) if self.raw_qps else None,
+        }
+
+
+def _model_points(report: ScanReport, dataset_path: str, mean: Any, std: Any) -> np.ndarray:
+    from scanner.backends.base import InputSpec
+
+    spec = InputSpec.from_dict(report.model.input)
+    ds = load_dataset(dataset_path)
+    x = to_model_space(ds.x[:256], spec, mean, std)
+    if spec.layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    elif spec.layout == "NHW":
+        x = x[..., 0]
+    elif spec.layout == "flat":
+        x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+    return np.ascontiguousarray(x.astype(np.uint8 if spec.dtype == "uint8" else spec.dtype))
+
+
+def run(
+    zoo_dir: Path, out_dir: Path, config_for: Callable[[dict[str, Any]], ScanConfig],
+    *, names: Sequence[str] | None = None, log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    records = load_index(zoo_dir)
+    if names:
+        records = [r for r in records if r["name"] in set(names)]
+    (out_dir / "reports").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, rec in enumerate(records, 1):
+        model = zoo_dir / f"{rec['name']}.onnx"
+        config = config_for(rec)
+        try:
+            dataset = load_dataset(data_path(zoo_dir, rec))
+            report = scan_model(model, dataset, config)
+            raw = raw_queries_per_second(
+                model, _model_points(report, dataset.path, config.mean, config.std))
+        except BdscanError as e:
+            log(f"[{k}/{len(records)}] {rec['name']}: error: {e}")
+            continue
+        (out_dir / "reports" / f"{rec['name']}.json").write_text(
+            json.dumps(report.to_dict(), sort_keys=True))
+        row = Row(rec["name"], rec["dataset"], rec["arch"], rec.get("attack", "clean"),
+                  bool(rec.get("all_to_all")), rec.get("target"), rec.get("convention", ""),
+                  report, raw).to_dict()
+        rows.append(row)
+        log(f"[{k}/{len(records)}] {rec['name']}: {row['verdict']} score {row['score']:.2f}"
+            f" target {row['found_target']} (true {row['target']}), RE {row['re_mean']:.2f}"
+            f" ATS {row['ats_mean']:.2f}, {row['queries']} q in {row['seconds']:.1f} s")
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Detection figures over a set of rows (see README, 'Results')."""
+    one = [r for r in rows if r["attack"] != "clean" and not r["all_to_all"]]
+    a2a = [r for r in rows if r["all_to_all"]]
+    clean = [r for r in rows if r["attack"] == "clean"]
+    pair = one + clean
+    positive = [r["attack"] != "clean" for r in pair]
+
+    def frac(xs: list[bool]) -> float | None:
+        return round(float(np.mean(xs)), 4) if xs else None
+
+    return {
+        "models": len(rows), "all_to_one": len(one), "all_to_all": len(a2a), "clean": len(clean),
+        "auroc_score": round(auroc([r["score"] for r in pair], positive), 4),
+        # The published metrics: low RE and low ATS are the suspicious direction.
+        "auroc_re": round(auroc([-r["re_mean"] for r in pair], positive), 4),
+        "auroc_ats": round(auroc([-r["ats_mean"] for r in pair], positive), 4),
+        "tpr_all_to_one": frac([r["verdict"] == "infected" for r in one]),
+        "fpr_clean": frac([r["verdict"] == "infected" for r in clean]),
+        "target_accuracy": frac([r["found_target"] == r["target"] for r in one]),
+        "largest_area_is_target": frac([r["largest_area_label"] == r["target"] for r in one]),
+        "all_to_all_flagged": frac([r["verdict"] == "infected" for r in a2a]),
+        "all_to_all_no_single_target": frac(
+            [r["verdict"] == "infected" and r["found_target"] is None for r in a2a]),
+        "queries_mean": round(float(np.mean([r["queries"] for r in rows])), 1) if rows else None,
+        "seconds_mean": round(float(np.mean([r["seconds"] for r in rows])), 2) if rows else None,
+        "raw_seconds_mean": round(float(np.mean([r["raw_seconds"] for r in rows])), 2)
+        if rows else None,
+    }
+
+
+def environment() -> dict[str, Any]:
+    import os
+
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+            "machine": platform.machine(), "python": platform.python_version()}
+
+
+def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    head = ("| model | attack | arch | verdict | score | target (true) | RE | ATS | queries |"
+            " s | raw ORT s |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['name']} | {r['attack']}{' (all-to-all)' if r['all_to_all'] else ''} |"
+        f" {r['arch']} | {r['verdict']} | {r['score']:.2f} | {r['found_target']}"
+        f" ({r['target']}) | {r['re_mean']:.2f} | {r['ats_mean']:.2f} | {r['queries']} |"
+        f" {r['seconds']:.1f} | {r['raw_seconds']:.1f} |\n" for r in rows)
+    s = summary
+    tail = (
+        f"\nAUROC (all-to-one vs clean): score {s['auroc_score']}, mean RE {s['auroc_re']},"
+        f" mean ATS {s['auroc_ats']}. Flagged: {s['tpr_all_to_one']} of all-to-one,"
+        f" {s['fpr_clean']} of clean (false positives), {s['all_to_all_flagged']} of"
+        f" all-to-all. Target right: {s['target_accuracy']} (published reading, label of"
+        f" largest area: {s['largest_area_is_target']}). Mean {s['queries_mean']} queries,"
+        f" {s['seconds_mean']} s per scan; onnxruntime alone {s['raw_seconds_mean']} s.\n"
+    )
+    return head + body + tail
