@@ -102,8 +102,13 @@ def cli() -> None:
     type=click.FloatRange(min=1),
     help="Seconds one inference call may take before the worker is stopped.",
 )
-@click.option("--rule", "rule_path", default=None, type=click.Path(dir_okay=False),
-              help="Verdict rule written by `bdscan calibrate` (default: the shipped one).")
+@click.option(
+    "--rule",
+    "rule_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Verdict rule written by `bdscan calibrate` (default: the shipped one).",
+)
 @click.option("--json", "json_path", default=None, help="Write the JSON report here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -153,8 +158,13 @@ def scan(
 
 @cli.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--fpr", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
-              help="Largest share of these known-clean models the rule may flag.")
+@click.option(
+    "--fpr",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Largest share of these known-clean models the rule may flag.",
+)
 @click.option("-o", "--output", "out", required=True, help="Rule file to write (JSON).")
 def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     """Fit the verdict threshold on scan reports of models you know are clean.
@@ -173,11 +183,17 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
         stats.append(top_anomaly(report.xray.planes, report.model.num_classes, VerdictRule()))
     rule = fit(stats, fpr=fpr, base=VerdictRule())
-    doc = {"rule": rule.to_dict(), "fitted_on": [str(p) for p in reports], "fpr": fpr,
-           "statistics": [round(s, 4) for s in stats]}
+    doc = {
+        "rule": rule.to_dict(),
+        "fitted_on": [str(p) for p in reports],
+        "fpr": fpr,
+        "statistics": [round(s, 4) for s in stats],
+    }
     atomic_write_text(out, json.dumps(doc, indent=2))
-    click.echo(f"threshold {rule.threshold} (shipped {VerdictRule().threshold}) from"
-               f" {len(stats)} clean reports; wrote {out}")
+    click.echo(
+        f"threshold {rule.threshold} (shipped {VerdictRule().threshold}) from"
+        f" {len(stats)} clean reports; wrote {out}"
+    )
 
 
 @cli.group()
@@ -202,21 +218,42 @@ def bench() -> None:
 
 
 @bench.command("xray")
-@click.option("--zoo", "zoo_dir", default="zoo-out", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
-@click.option("--out", "out_dir", default="bench-out/xray", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--zoo",
+    "zoo_dir",
+    default="zoo-out",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="bench-out/xray",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
 @click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
 @click.option("--extend", default=5.0, show_default=True, type=click.FloatRange(min=0))
-@click.option("--grid", type=click.Choice(["dense", "adaptive"]), default="adaptive",
-              show_default=True)
-@click.option("--uint8-mode", type=click.Choice(["bypass", "clip"]), default="bypass",
-              show_default=True)
+@click.option(
+    "--grid", type=click.Choice(["dense", "adaptive"]), default="adaptive", show_default=True
+)
+@click.option(
+    "--uint8-mode", type=click.Choice(["bypass", "clip"]), default="bypass", show_default=True
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
-def bench_xray(zoo_dir: Path, out_dir: Path, planes: int, resolution: int, extend: float,
-               grid: str, uint8_mode: str, seed: int, only: tuple[str, ...]) -> None:
+def bench_xray(
+    zoo_dir: Path,
+    out_dir: Path,
+    planes: int,
+    resolution: int,
+    extend: float,
+    grid: str,
+    uint8_mode: str,
+    seed: int,
+    only: tuple[str, ...],
+) -> None:
     """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost."""
     from scanner.bench import xray as bx
     from scanner.detectors.xray import XrayConfig
@@ -228,15 +265,24 @@ def bench_xray(zoo_dir: Path, out_dir: Path, planes: int, resolution: int, exten
         def tup(v: Any) -> tuple[float, ...] | None:
             return None if v is None else tuple(float(a) for a in v)
 
-        return ScanConfig(xray=XrayConfig(**settings),  # type: ignore[arg-type]
-                          mean=tup(rec.get("mean")), std=tup(rec.get("std")),
-                          uint8_mode=uint8_mode, device="cpu")  # type: ignore[arg-type]
+        return ScanConfig(
+            xray=XrayConfig(**settings),  # type: ignore[arg-type]
+            mean=tup(rec.get("mean")),
+            std=tup(rec.get("std")),
+            uint8_mode=uint8_mode,
+            device="cpu",
+        )  # type: ignore[arg-type]
 
-    rows = bx.run(zoo_dir, out_dir, config_for, names=only or None,
-                  log=lambda m: click.echo(m, err=True))
+    rows = bx.run(
+        zoo_dir, out_dir, config_for, names=only or None, log=lambda m: click.echo(m, err=True)
+    )
     summary = bx.summarise(rows)
-    result = {"environment": bx.environment(), "settings": {**settings, "uint8_mode": uint8_mode},
-              "summary": summary, "rows": rows}
+    result = {
+        "environment": bx.environment(),
+        "settings": {**settings, "uint8_mode": uint8_mode},
+        "summary": summary,
+        "rows": rows,
+    }
     atomic_write_text(out_dir / "results.json", json.dumps(result, indent=2, sort_keys=True))
     table = bx.markdown(rows, summary)
     atomic_write_text(out_dir / "results.md", table)

@@ -21,10 +21,18 @@ from scanner.report import PlaneResult
 
 
 def plane(anchor_labels: tuple[int, int, int], shares: list[float]) -> PlaneResult:
-    counts = tuple(int(round(s * 10000)) for s in shares)
-    return PlaneResult(anchors=(0, 1, 2), anchor_labels=anchor_labels, resolution=100,
-                       extend=5.0, re=0.0, ats=0.0, label_counts=counts,
-                       anchor_areas=(0.1, 0.1, 0.1), queries=10000)
+    counts = tuple(round(s * 10000) for s in shares)
+    return PlaneResult(
+        anchors=(0, 1, 2),
+        anchor_labels=anchor_labels,
+        resolution=100,
+        extend=5.0,
+        re=0.0,
+        ats=0.0,
+        label_counts=counts,
+        anchor_areas=(0.1, 0.1, 0.1),
+        queries=10000,
+    )
 
 
 def planes_with(sink: int | None, sink_share: float, n: int = 20) -> tuple[PlaneResult, ...]:
@@ -94,5 +102,5 @@ def test_rule_files_round_trip_and_bad_ones_name_the_file(tmp_path: Path) -> Non
     bad.write_text(json.dumps({"rule": {"threshhold": 5.5}}))
     with pytest.raises(UsageError, match=r"bad\.json: unknown rule keys \['threshhold'\]"):
         load_rule(str(bad))
-    with pytest.raises(UsageError, match="missing.json"):
+    with pytest.raises(UsageError, match=r"missing\.json"):
         load_rule(str(tmp_path / "missing.json"))

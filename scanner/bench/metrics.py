@@ -18,4 +18,3 @@ def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float:
     greater = (pos[:, None] > neg[None, :]).sum()
     ties = (pos[:, None] == neg[None, :]).sum()
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
-

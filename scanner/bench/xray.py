@@ -27,7 +27,7 @@ from scanner.report import ScanReport
 def load_index(zoo_dir: Path) -> list[dict[str, Any]]:
     index = zoo_dir / "index.json"
     if not index.is_file():
-        raise DataError(f"{index}: no zoo index (build one with `bdscan zoo build --out {zoo_dir}`)")
+        raise DataError(f"{index}: no zoo index (build one: bdscan zoo build --out {zoo_dir})")
     d = json.loads(index.read_text())
     records = d["models"] if isinstance(d, dict) else d
     return [r for r in records if (zoo_dir / f"{r['name']}.onnx").is_file()]
@@ -57,7 +57,7 @@ def raw_queries_per_second(model: Path, points: np.ndarray, n: int = 8192) -> fl
     sess.run(None, {name: pts[:batch]})  # warm-up
     start = time.perf_counter()
     for i in range(0, n - batch + 1, batch):
-        sess.run(None, {name: pts[i:i + batch]})
+        sess.run(None, {name: pts[i : i + batch]})
     done = (n // batch) * batch
     return done / (time.perf_counter() - start)
 
@@ -77,14 +77,23 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         x = self.report.xray
         return {
-            "name": self.name, "dataset": self.dataset, "arch": self.arch, "attack": self.attack,
-            "all_to_all": self.all_to_all, "target": self.target, "convention": self.convention,
-            "verdict": x.verdict, "score": x.score, "found_target": x.target_label,
+            "name": self.name,
+            "dataset": self.dataset,
+            "arch": self.arch,
+            "attack": self.attack,
+            "all_to_all": self.all_to_all,
+            "target": self.target,
+            "convention": self.convention,
+            "verdict": x.verdict,
+            "score": x.score,
+            "found_target": x.target_label,
             "top_label": x.evidence.get("top_label"),
             # The published reading: the label with the largest total area over the planes.
             "largest_area_label": int(np.argmax(np.sum([p.label_counts for p in x.planes], 0))),
             "re_mean": x.re_mean,
-            "ats_mean": x.ats_mean, "queries": x.queries, "seconds": x.seconds,
+            "ats_mean": x.ats_mean,
+            "queries": x.queries,
+            "seconds": x.seconds,
             "raw_qps": round(self.raw_qps, 1),
             "raw_seconds": round(x.queries / self.raw_qps, 3) if self.raw_qps else None,
         }
@@ -106,8 +115,12 @@ def _model_points(report: ScanReport, dataset_path: str, mean: Any, std: Any) ->
 
 
 def run(
-    zoo_dir: Path, out_dir: Path, config_for: Callable[[dict[str, Any]], ScanConfig],
-    *, names: Sequence[str] | None = None, log: Callable[[str], None] = print,
+    zoo_dir: Path,
+    out_dir: Path,
+    config_for: Callable[[dict[str, Any]], ScanConfig],
+    *,
+    names: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     records = load_index(zoo_dir)
     if names:
@@ -121,19 +134,31 @@ def run(
             dataset = load_dataset(data_path(zoo_dir, rec))
             report = scan_model(model, dataset, config)
             raw = raw_queries_per_second(
-                model, _model_points(report, dataset.path, config.mean, config.std))
+                model, _model_points(report, dataset.path, config.mean, config.std)
+            )
         except BdscanError as e:
             log(f"[{k}/{len(records)}] {rec['name']}: error: {e}")
             continue
         (out_dir / "reports" / f"{rec['name']}.json").write_text(
-            json.dumps(report.to_dict(), sort_keys=True))
-        row = Row(rec["name"], rec["dataset"], rec["arch"], rec.get("attack", "clean"),
-                  bool(rec.get("all_to_all")), rec.get("target"), rec.get("convention", ""),
-                  report, raw).to_dict()
+            json.dumps(report.to_dict(), sort_keys=True)
+        )
+        row = Row(
+            rec["name"],
+            rec["dataset"],
+            rec["arch"],
+            rec.get("attack", "clean"),
+            bool(rec.get("all_to_all")),
+            rec.get("target"),
+            rec.get("convention", ""),
+            report,
+            raw,
+        ).to_dict()
         rows.append(row)
-        log(f"[{k}/{len(records)}] {rec['name']}: {row['verdict']} score {row['score']:.2f}"
+        log(
+            f"[{k}/{len(records)}] {rec['name']}: {row['verdict']} score {row['score']:.2f}"
             f" target {row['found_target']} (true {row['target']}), RE {row['re_mean']:.2f}"
-            f" ATS {row['ats_mean']:.2f}, {row['queries']} q in {row['seconds']:.1f} s")
+            f" ATS {row['ats_mean']:.2f}, {row['queries']} q in {row['seconds']:.1f} s"
+        )
     return rows
 
 
@@ -149,7 +174,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return round(float(np.mean(xs)), 4) if xs else None
 
     return {
-        "models": len(rows), "all_to_one": len(one), "all_to_all": len(a2a), "clean": len(clean),
+        "models": len(rows),
+        "all_to_one": len(one),
+        "all_to_all": len(a2a),
+        "clean": len(clean),
         "auroc_score": round(auroc([r["score"] for r in pair], positive), 4),
         # The published metrics: low RE and low ATS are the suspicious direction.
         "auroc_re": round(auroc([-r["re_mean"] for r in pair], positive), 4),
@@ -160,29 +188,39 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "largest_area_is_target": frac([r["largest_area_label"] == r["target"] for r in one]),
         "all_to_all_flagged": frac([r["verdict"] == "infected" for r in a2a]),
         "all_to_all_no_single_target": frac(
-            [r["verdict"] == "infected" and r["found_target"] is None for r in a2a]),
+            [r["verdict"] == "infected" and r["found_target"] is None for r in a2a]
+        ),
         "queries_mean": round(float(np.mean([r["queries"] for r in rows])), 1) if rows else None,
         "seconds_mean": round(float(np.mean([r["seconds"] for r in rows])), 2) if rows else None,
         "raw_seconds_mean": round(float(np.mean([r["raw_seconds"] for r in rows])), 2)
-        if rows else None,
+        if rows
+        else None,
     }
 
 
 def environment() -> dict[str, Any]:
     import os
 
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-            "machine": platform.machine(), "python": platform.python_version()}
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
 
 
 def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
-    head = ("| model | attack | arch | verdict | score | target (true) | RE | ATS | queries |"
-            " s | raw ORT s |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| model | attack | arch | verdict | score | target (true) | RE | ATS | queries |"
+        " s | raw ORT s |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     body = "".join(
         f"| {r['name']} | {r['attack']}{' (all-to-all)' if r['all_to_all'] else ''} |"
         f" {r['arch']} | {r['verdict']} | {r['score']:.2f} | {r['found_target']}"
         f" ({r['target']}) | {r['re_mean']:.2f} | {r['ats_mean']:.2f} | {r['queries']} |"
-        f" {r['seconds']:.1f} | {r['raw_seconds']:.1f} |\n" for r in rows)
+        f" {r['seconds']:.1f} | {r['raw_seconds']:.1f} |\n"
+        for r in rows
+    )
     s = summary
     tail = (
         f"\nAUROC (all-to-one vs clean): score {s['auroc_score']}, mean RE {s['auroc_re']},"

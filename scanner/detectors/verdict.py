@@ -147,8 +147,11 @@ def calibrate(clean_statistics: list[float], *, fpr: float, base: VerdictRule) -
     allowed = int(np.floor(fpr * len(s)))
     # Strictly above the highest clean statistic that must pass, on a 1e-4 grid.
     needed = math.floor(float(s[len(s) - allowed - 1]) * 1e4 + 1) / 1e4
-    return VerdictRule(threshold=max(base.threshold, needed), scale=base.scale,
-                       min_off_anchor_planes=base.min_off_anchor_planes)
+    return VerdictRule(
+        threshold=max(base.threshold, needed),
+        scale=base.scale,
+        min_off_anchor_planes=base.min_off_anchor_planes,
+    )
 
 
 def load_rule(path: str) -> VerdictRule:
@@ -161,7 +164,7 @@ def load_rule(path: str) -> VerdictRule:
     p = Path(path)
     try:
         d = json.loads(p.read_text())
-        rule = d["rule"] if "rule" in d else d
+        rule = d.get("rule", d)
         unknown = set(rule) - set(VerdictRule.__dataclass_fields__)
         if unknown:
             raise UsageError(f"{p}: unknown rule keys {sorted(unknown)}")
