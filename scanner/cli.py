@@ -5,33 +5,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from scanner import __version__
-from scanner.errors import BdscanError, ExitCode, OutputError, UsageError
+from scanner.errors import BdscanError, ExitCode, UsageError
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: never a half-written report."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise OutputError(f"{target}: cannot write here ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{target}: cannot write ({e.strerror})") from None
+    """All-or-nothing text file (temp file in the same folder, then rename)."""
+    from exporters.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        f.write(text)
 
 
 def _check_writable(path: str | None, option: str) -> None:
@@ -109,7 +100,41 @@ def cli() -> None:
     type=click.Path(dir_okay=False),
     help="Verdict rule written by `bdscan calibrate` (default: the shipped one).",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    default=None,
+    help="Deployment policy: a YAML file, or default / strict / permissive.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default=None,
+    help="Lowest finding severity that fails the policy"
+    " (default: the policy's fail_on, else medium).",
+)
 @click.option("--json", "json_path", default=None, help="Write the JSON report here.")
+@click.option("--sarif", "sarif_path", default=None, help="Write a SARIF 2.1.0 log here.")
+@click.option(
+    "--html",
+    "html_path",
+    default=None,
+    help="Write a self-contained HTML report with decision-region maps here.",
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write one PNG decision-region map per plane into this folder.",
+)
+@click.option("--no-cache", is_flag=True, help="Scan again even if a cached result exists.")
+@click.option(
+    "--cache-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Result cache folder (default: $BDSCAN_CACHE_DIR or ~/.cache/bdscan).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def scan(
@@ -126,19 +151,39 @@ def scan(
     uint8_mode: str,
     max_queries: int | None,
     timeout: float,
+    rule_path: str | None,
+    policy_path: str | None,
+    fail_on: str | None,
     json_path: str | None,
+    sarif_path: str | None,
+    html_path: str | None,
+    plots_dir: str | None,
+    no_cache: bool,
+    cache_dir: Path | None,
     quiet: bool,
     debug: bool,
 ) -> None:
-    """Scan MODEL (an .onnx file) for a backdoor, querying hard labels only."""
+    """Scan MODEL for a backdoor, querying hard labels only.
+
+    MODEL is an .onnx file, a folder of them, or a list file (one path per line).
+    """
+    from exporters import write_plots, write_report
+    from exporters.console import RichBatchProgress
+    from exporters.console import write as console_write
+    from policies import Severity, evaluate_outcomes, load_policy
+    from scanner.batch import ResultCache, exit_code, expand_models, scan_models
     from scanner.data import load_dataset, parse_channel_values
+    from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig, scan_model
     from scanner.ui import plane_progress, print_summary
 
-    _check_writable(json_path, "--json")
+    for path, option in ((json_path, "--json"), (sarif_path, "--sarif"), (html_path, "--html")):
+        _check_writable(path, option)
+    policy = load_policy(policy_path) if policy_path else None
     config = ScanConfig(
         xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed, grid=grid),  # type: ignore[arg-type]
+        rule=load_rule(rule_path) if rule_path else VerdictRule(),
         mean=parse_channel_values(mean, "mean"),
         std=parse_channel_values(std, "std"),
         device=device,  # type: ignore[arg-type]
@@ -146,14 +191,74 @@ def scan(
         max_queries=max_queries,
         timeout=timeout,
     )
+    models = expand_models(model)
+    single = len(models) == 1 and model.suffix.lower() == ".onnx" and not model.is_dir()
     dataset = load_dataset(data_path)
-    with plane_progress(enabled=not quiet, label=model.name) as progress:
-        report = scan_model(model, dataset, config, progress=progress)
-    if json_path is not None:
-        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    cache = ResultCache(cache_dir)
+
+    def scan_fn(path: Path, data: Any, cfg: ScanConfig, progress: Any = None) -> Any:
+        try:
+            return scan_model(path, data, cfg, progress=progress)
+        except Exception:
+            if debug:  # the batch records the error; --debug also wants to see where it came from
+                traceback.print_exc()
+            raise
+
+    if single:
+        with plane_progress(enabled=not quiet, label=model.name) as progress:
+            outcomes = scan_models(
+                models,
+                dataset,
+                config,
+                lambda p, d, c: scan_fn(p, d, c, progress),
+                cache=cache,
+                no_cache=no_cache,
+                reraise_unexpected=debug,
+            )
+    else:
+        with RichBatchProgress(disable=quiet) as bar:
+            outcomes = scan_models(
+                models,
+                dataset,
+                config,
+                scan_fn,
+                cache=cache,
+                no_cache=no_cache,
+                progress=bar,
+                reraise_unexpected=debug,
+            )
+    results = None
+    if policy is not None:
+        results = evaluate_outcomes(
+            policy, outcomes, fail_on=Severity.parse(fail_on) if fail_on else None
+        )
+        outcomes = [
+            replace(o, report=replace(o.report, policy=r.to_dict())) if o.report else o
+            for o, r in zip(outcomes, results, strict=True)
+        ]
+    code = exit_code(outcomes, results)
+    if single and outcomes[0].error is not None:
+        # One model that could not be scanned: its error is the whole story, on one line, and
+        # no report stands in for a scan that did not happen.
+        click.echo(f"bdscan: error: {outcomes[0].error}", err=True)
+        raise SystemExit(code)
+    form = "single" if single else "summary"
+    if json_path:
+        write_report("json", json_path, outcomes, policy_results=results, form=form)
+    if sarif_path:
+        write_report("sarif", sarif_path, outcomes, policy_results=results)
+    if html_path:
+        write_report("html", html_path, outcomes, policy_results=results)
+    if plots_dir:
+        write_plots(outcomes, plots_dir)
     if not quiet:
-        print_summary(report)
-    raise SystemExit(ExitCode.FINDINGS if report.xray.verdict == "infected" else ExitCode.PASSED)
+        if single:
+            print_summary(outcomes[0].report)  # type: ignore[arg-type]
+            if results is not None:
+                console_write(outcomes, sys.stdout, policy_results=results)
+        else:
+            console_write(outcomes, sys.stdout, policy_results=results)
+    raise SystemExit(code)
 
 
 @cli.command()
@@ -194,6 +299,69 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
         f"threshold {rule.threshold} (shipped {VerdictRule().threshold}) from"
         f" {len(stats)} clean reports; wrote {out}"
     )
+
+
+@cli.group()
+def policy() -> None:
+    """Deployment policies: check saved reports, lint and start policy files."""
+
+
+@policy.command("check")
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    help="A YAML policy file, or default / strict / permissive.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default=None,
+    help="Lowest finding severity that fails the policy.",
+)
+@click.option("--json", "json_path", default=None, help="Write the re-decided report here.")
+def policy_check(
+    report: Path, policy_path: str, fail_on: str | None, json_path: str | None
+) -> None:
+    """Re-decide a saved JSON report under a policy, without querying the model again."""
+    from exporters import json_report, write_report
+    from exporters.console import write as console_write
+    from policies import Severity, evaluate_outcomes, load_policy
+    from scanner.batch import exit_code
+
+    _check_writable(json_path, "--json")
+    rules = load_policy(policy_path)
+    outcomes = json_report.read(report)
+    results = evaluate_outcomes(
+        rules, outcomes, fail_on=Severity.parse(fail_on) if fail_on else None
+    )
+    if json_path:
+        write_report("json", json_path, outcomes, policy_results=results)
+    console_write(outcomes, sys.stdout, policy_results=results)
+    raise SystemExit(exit_code(outcomes, results))
+
+
+@policy.command("lint")
+@click.argument("policy_file")
+def policy_lint(policy_file: str) -> None:
+    """Check a policy file; exit 4 with one line per problem."""
+    from policies import lint_policy
+
+    problems = lint_policy(policy_file)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(ExitCode.USAGE_ERROR)
+    click.echo(f"{policy_file}: ok")
+
+
+@policy.command("init")
+def policy_init() -> None:
+    """Print a commented starter policy (bdscan policy init > my.yaml)."""
+    from policies import init_policy_text
+
+    click.echo(init_policy_text(), nl=False)
 
 
 @cli.group()

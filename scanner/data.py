@@ -16,6 +16,7 @@ import numpy as np
 
 from scanner.backends.base import InputSpec
 from scanner.errors import DataError, UsageError
+from scanner.fileio import sha256_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -37,14 +38,6 @@ class Dataset:
         return np.unique(self.y)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_dataset(path: str | Path) -> Dataset:
     """Load an .npz (`x`, `y`) or an image folder with one subfolder per class."""
     p = Path(path)
@@ -55,7 +48,7 @@ def load_dataset(path: str | Path) -> Dataset:
         digest = _folder_digest(p)
     else:
         x, y = _load_npz(p)
-        digest = _sha256_file(p)
+        digest = sha256_file(p)
     return Dataset(x=x, y=y, path=str(p), sha256=digest)
 
 
@@ -158,7 +151,7 @@ def _folder_digest(root: Path) -> str:
     for f in sorted(root.rglob("*")):
         if f.is_file() and not f.is_symlink():
             h.update(str(f.relative_to(root)).encode())
-            h.update(_sha256_file(f).encode())
+            h.update(sha256_file(f).encode())
     return h.hexdigest()
 
 

@@ -51,11 +51,14 @@ class PlaneResult:
     anchor_areas: tuple[float, float, float]  # s_i of ALGORITHMS.md step 6
     queries: int
     label_map: str | None = None  # encode_label_map(); None when not kept
+    anchor_cells: tuple[tuple[int, int], ...] | None = None  # (row, col) of each anchor's cell
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for key in ("anchors", "anchor_labels", "label_counts", "anchor_areas"):
             d[key] = list(d[key])
+        if self.anchor_cells is not None:
+            d["anchor_cells"] = [list(c) for c in self.anchor_cells]
         return d
 
     @classmethod
@@ -71,6 +74,9 @@ class PlaneResult:
             anchor_areas=tuple(float(a) for a in d["anchor_areas"]),  # type: ignore[arg-type]
             queries=int(d["queries"]),
             label_map=d.get("label_map"),
+            anchor_cells=None
+            if d.get("anchor_cells") is None
+            else tuple((int(r), int(c)) for r, c in d["anchor_cells"]),
         )
 
     def decoded_label_map(self) -> np.ndarray | None:

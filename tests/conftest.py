@@ -18,3 +18,11 @@ def digits_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def digits_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return onnx_builders.build(tmp_path_factory.mktemp("models") / "digits.onnx")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the user's result cache."""
+    monkeypatch.setenv("BDSCAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -7,7 +7,6 @@ export, a float entry point for a uint8 input) are also made here, on the parsed
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import onnx
 from onnx import TensorProto
 
 from scanner.errors import ModelLoadError
+from scanner.fileio import sha256_file
 
 # Rewrites only pass through ops that move elements without looking at their type.
 _LAYOUT_OPS = {"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten"}
@@ -43,14 +43,6 @@ class ParsedModel:
     operator_domains: tuple[str, ...]
     external_data: bool
     image_input: GraphInput
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _all_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:

@@ -181,7 +181,8 @@ def analyse_plane(
         label_map = adaptive_map(config.resolution, label_cells)
     anchor_labels = tuple(int(y[i]) for i in anchors)
     counts = np.bincount(label_map.ravel(), minlength=num_classes)
-    areas = anchor_areas(label_map, plane.anchor_cells(), anchor_labels)
+    cells = plane.anchor_cells()
+    areas = anchor_areas(label_map, cells, anchor_labels)
     result = PlaneResult(
         anchors=anchors,
         anchor_labels=anchor_labels,  # type: ignore[arg-type]
@@ -193,6 +194,7 @@ def analyse_plane(
         anchor_areas=areas,  # type: ignore[arg-type]
         queries=oracle.queries - before,
         label_map=encode_label_map(label_map) if config.keep_maps else None,
+        anchor_cells=tuple(cells),
     )
     return result, label_map
 
