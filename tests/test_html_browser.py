@@ -1,0 +1,102 @@
+"""The HTML report, opened in headless Chromium, shows every plane's map as a decoded image.
+
+Chromium is Debian's (`make test` installs it where apt can); without it the test is skipped
+and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scanner.cli import main
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Appended to a copy of the report: counts images and whether each decoded.
+PROBE = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  document.body.setAttribute('data-probe', JSON.stringify({
+    images: imgs.length,
+    decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length}));
+});</script>"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip(
+        "no Chromium on this machine (Debian: apt-get install chromium); "
+        "the HTML report was not rendered"
+    )
+
+
+def test_html_report_renders_every_map_in_a_browser(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    browser = chromium()
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("a.onnx", "b.onnx"):
+        shutil.copy(digits_model, models / name)
+    html = tmp_path / "report.html"
+    code = main(
+        [
+            "scan",
+            str(models),
+            "--data",
+            str(digits_npz),
+            "--planes",
+            "3",
+            "--resolution",
+            "20",
+            "--quiet",
+            "--html",
+            str(html),
+        ]
+    )
+    capsys.readouterr()
+    assert code in (0, 1)
+    text = html.read_text()
+    assert not re.search(r"""(src|href)=["']https?:""", text), "the report must be self-contained"
+    probed = tmp_path / "probed.html"
+    # The report's Content-Security-Policy forbids scripts (as it should); only this test copy
+    # drops it, so the probe can run.
+    assert "Content-Security-Policy" in text
+    unlocked = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
+    probed.write_text(unlocked.replace("</body>", PROBE + "</body>"))
+    profile = tmp_path / "profile"
+    dom = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    match = re.search(r"data-probe=\"([^\"]+)\"", dom)
+    assert match, "the page did not finish loading"
+    probe = json.loads(match.group(1).replace("&quot;", '"'))
+    assert probe["images"] >= 2 * 3  # two models, three planes each
+    assert probe["decoded"] == probe["images"]
