@@ -437,9 +437,9 @@ def bench_xray(
             xray=XrayConfig(**settings),  # type: ignore[arg-type]
             mean=tup(rec.get("mean")),
             std=tup(rec.get("std")),
-            uint8_mode=uint8_mode,
+            uint8_mode=uint8_mode,  # type: ignore[arg-type]
             device="cpu",
-        )  # type: ignore[arg-type]
+        )
 
     rows = bx.run(
         zoo_dir, out_dir, config_for, names=only or None, log=lambda m: click.echo(m, err=True)

@@ -201,11 +201,9 @@ def to_model_space(
             raise UsageError(
                 f"--{name}: expected {expected} for this {c}-channel model, got {len(values)}"
             )
-    if mean is not None:
-        out = out - np.asarray(mean, dtype=np.float32)
-    if std is not None:
-        out = out / np.asarray(std, dtype=np.float32)
-    return out
+    shift = np.asarray(0.0 if mean is None else mean, dtype=np.float32)
+    scale = np.asarray(1.0 if std is None else std, dtype=np.float32)
+    return ((out - shift) / scale).astype(np.float32)
 
 
 def check_labels_fit(dataset: Dataset, num_classes: int) -> None:

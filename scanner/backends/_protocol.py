@@ -11,7 +11,7 @@ import os
 import select
 import struct
 import time
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -38,12 +38,12 @@ def encode(header: dict[str, Any], arrays: list[np.ndarray] = ()) -> bytes:  # t
     return b"".join(parts)
 
 
-def write_message(f: BinaryIO, header: dict[str, Any], arrays: list[np.ndarray] = ()) -> None:  # type: ignore[assignment]
+def write_message(f: IO[bytes], header: dict[str, Any], arrays: list[np.ndarray] = ()) -> None:  # type: ignore[assignment]
     f.write(encode(header, arrays))
     f.flush()
 
 
-def _read_exact_blocking(f: BinaryIO, n: int) -> bytes:
+def _read_exact_blocking(f: IO[bytes], n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:
         chunk = f.read(n - len(buf))
@@ -87,7 +87,7 @@ def _decode(read: Any) -> tuple[dict[str, Any], list[np.ndarray]]:
     return header, arrays
 
 
-def read_message(f: BinaryIO) -> tuple[dict[str, Any], list[np.ndarray]]:
+def read_message(f: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """Blocking read (worker side)."""
     return _decode(lambda n: _read_exact_blocking(f, n))
 

@@ -18,12 +18,12 @@ from scanner.fileio import sha256_file
 
 # Rewrites only pass through ops that move elements without looking at their type.
 _LAYOUT_OPS = {"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten"}
-_FLOAT_TYPES = {
+_FLOAT_TYPES: dict[int, str] = {
     TensorProto.FLOAT: "float32",
     TensorProto.FLOAT16: "float16",
     TensorProto.DOUBLE: "float64",
 }
-_INPUT_TYPES = {**_FLOAT_TYPES, TensorProto.UINT8: "uint8"}
+_INPUT_TYPES: dict[int, str] = {**_FLOAT_TYPES, TensorProto.UINT8: "uint8"}
 
 
 @dataclass(frozen=True)

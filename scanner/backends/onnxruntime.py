@@ -43,9 +43,6 @@ def resolve_layout(
     """Work out (layout, H, W, C) from the input's dims, using the data's shape where dims are
     symbolic. Channels are 1 or 3; NCHW wins a tie, as PyTorch exports it."""
 
-    def known(d: int | None, value: int) -> bool:
-        return d is not None and d == value
-
     if len(dims) == 3:
         h, w = dims[1], dims[2]
         if (h is None or w is None) and hint_hwc is None:
@@ -61,13 +58,13 @@ def resolve_layout(
             )
         return "flat", h, w, c
     d1, d2, d3 = dims[1], dims[2], dims[3]
-    chans = (1, 3)
-    nchw = d1 in chans and d3 not in chans
-    nhwc = d3 in chans and d1 not in chans
+    channel_counts = (1, 3)
+    nchw = d1 in channel_counts and d3 not in channel_counts
+    nhwc = d3 in channel_counts and d1 not in channel_counts
     if not nchw and not nhwc:
-        if d1 in chans:
+        if d1 in channel_counts:
             nchw = True
-        elif d3 in chans:
+        elif d3 in channel_counts:
             nhwc = True
         elif hint_hwc is not None and d1 is None and d3 is None:
             nchw = True
@@ -76,20 +73,16 @@ def resolve_layout(
                 f"{source}: cannot tell the image layout of input dims {list(dims)}"
                 " (expected 1 or 3 channels, NCHW or NHWC)"
             )
-    if nchw:
-        c, h, w = d1, d2, d3
-    else:
-        h, w, c = d1, d2, d3
-    if None in (c, h, w):
-        if hint_hwc is None:
-            raise ModelLoadError(f"{source}: input dims {list(dims)} are symbolic; pass --data")
-        h = h if h is not None else hint_hwc[0]
-        w = w if w is not None else hint_hwc[1]
-        c = c if c is not None else hint_hwc[2]
-    assert c is not None and h is not None and w is not None
-    if known(c, 1) or known(c, 3):
-        return ("NCHW" if nchw else "NHWC"), h, w, c
-    raise ModelLoadError(f"{source}: expected 1 or 3 input channels, got {c}")
+    dc, dh, dw = (d1, d2, d3) if nchw else (d3, d1, d2)
+    if None in (dc, dh, dw) and hint_hwc is None:
+        raise ModelLoadError(f"{source}: input dims {list(dims)} are symbolic; pass --data")
+    hint = hint_hwc or (0, 0, 0)
+    height = dh if dh is not None else hint[0]
+    width = dw if dw is not None else hint[1]
+    chans = dc if dc is not None else hint[2]
+    if chans in (1, 3):
+        return ("NCHW" if nchw else "NHWC"), height, width, chans
+    raise ModelLoadError(f"{source}: expected 1 or 3 input channels, got {chans}")
 
 
 def cuda_available() -> bool:
