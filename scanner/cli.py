@@ -272,31 +272,33 @@ def scan(
 )
 @click.option("-o", "--output", "out", required=True, help="Rule file to write (JSON).")
 def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
-    """Fit the verdict threshold on scan reports of models you know are clean.
+    """Fit the verdict thresholds on scan reports of models you know are clean.
 
-    The threshold only ever rises above the shipped default. Pass the rule to `scan --rule`.
+    Thresholds only ever rise above the shipped defaults. Pass the rule to `scan --rule`.
     """
-    from scanner.detectors.verdict import VerdictRule, top_anomaly
+    from scanner.detectors.verdict import VerdictRule
     from scanner.detectors.verdict import calibrate as fit
     from scanner.report import ScanReport
 
     stats = []
     for path in reports:
         try:
-            report = ScanReport.from_dict(json.loads(path.read_text()))
+            evidence = ScanReport.from_dict(json.loads(path.read_text())).xray.evidence
+            stats.append((float(evidence["universality"]), float(evidence["consistency"])))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
-        stats.append(top_anomaly(report.xray.planes, report.model.num_classes, VerdictRule()))
-    rule = fit(stats, fpr=fpr, base=VerdictRule())
+    shipped = VerdictRule()
+    rule = fit(stats, fpr=fpr, base=shipped)
     doc = {
         "rule": rule.to_dict(),
         "fitted_on": [str(p) for p in reports],
         "fpr": fpr,
-        "statistics": [round(s, 4) for s in stats],
+        "statistics": [list(s) for s in stats],
     }
     atomic_write_text(out, json.dumps(doc, indent=2))
     click.echo(
-        f"threshold {rule.threshold} (shipped {VerdictRule().threshold}) from"
+        f"thresholds: universality {rule.target_threshold} (shipped {shipped.target_threshold}),"
+        f" consistency {rule.spread_threshold} (shipped {shipped.spread_threshold}) from"
         f" {len(stats)} clean reports; wrote {out}"
     )
 

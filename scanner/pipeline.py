@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from scanner.backends.base import LabelOracle
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import DEFAULT_TIMEOUT_S, Device, OnnxRuntimeBackend, Uint8Mode
 from scanner.data import Dataset, check_labels_fit, to_model_space
+from scanner.detectors.probes import ProbeConfig, run_probes
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.detectors.xray import XrayConfig, run_planes
 from scanner.report import ModelInfo, ScanReport, XrayResult
@@ -28,6 +30,7 @@ PlaneProgress = Callable[[int, int, int], None]
 @dataclass(frozen=True)
 class ScanConfig:
     xray: XrayConfig = field(default_factory=XrayConfig)
+    probes: ProbeConfig = field(default_factory=ProbeConfig)
     rule: VerdictRule = field(default_factory=VerdictRule)
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -42,6 +45,7 @@ class ScanConfig:
         relevant: dict[str, Any] = {
             "version": __version__,
             "xray": self.xray.to_dict(),
+            "probes": self.probes.to_dict(),
             "rule": self.rule.to_dict(),
             "mean": self.mean,
             "std": self.std,
@@ -66,6 +70,7 @@ def scan_model(
     progress: PlaneProgress | None = None,
 ) -> ScanReport:
     """Scan one ONNX model against clean data; BdscanError subclasses on bad input."""
+    started = time.perf_counter()
     parsed = parse_model(model_path)
     hwc = tuple(int(v) for v in dataset.x.shape[1:])
     with OnnxRuntimeBackend(
@@ -91,6 +96,14 @@ def scan_model(
                 progress(done, total, oracle.queries)
 
         result = run_planes(oracle, x, dataset.y, config.xray, on_plane)
+        probes = run_probes(
+            oracle,
+            dataset.x,
+            dataset.y,
+            lambda imgs: to_model_space(imgs, spec, config.mean, config.std, source=dataset.path),
+            backend.num_classes,
+            config.probes,
+        )
         clean_acc = float(np.mean(oracle(x) == dataset.y))
         model_info = ModelInfo(
             path=str(parsed.path),
@@ -106,7 +119,7 @@ def scan_model(
         )
     num_classes = model_info.num_classes
     planes = result.planes
-    decision = decide(planes, num_classes, config.rule)
+    decision = decide(probes, planes, num_classes, config.rule)
     xray = XrayResult(
         verdict=decision.verdict,  # type: ignore[arg-type]
         score=decision.score,
@@ -115,7 +128,7 @@ def scan_model(
         re_mean=float(np.mean([p.re for p in planes])),
         ats_mean=float(np.mean([p.ats for p in planes])),
         queries=oracle.queries,
-        seconds=round(result.seconds, 3),
+        seconds=round(time.perf_counter() - started, 3),
         settings={
             **config.xray.to_dict(),
             "uint8_mode": spec.uint8_mode,

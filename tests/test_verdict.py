@@ -1,4 +1,4 @@
-"""The verdict rule on constructed plane results, and re-calibration on known-clean reports."""
+"""The verdict rule on constructed probe results, and re-calibration on known-clean reports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.verdict import (
     VerdictRule,
     anomaly_index,
@@ -19,87 +20,116 @@ from scanner.detectors.verdict import (
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
+PATCH = Probe("patch", 0, (20, 20, 1), 1)
 
-def plane(anchor_labels: tuple[int, int, int], shares: list[float]) -> PlaneResult:
-    counts = tuple(round(s * 10000) for s in shares)
-    return PlaneResult(
-        anchors=(0, 1, 2),
-        anchor_labels=anchor_labels,
-        resolution=100,
-        extend=5.0,
-        re=0.0,
-        ats=0.0,
-        label_counts=counts,
-        anchor_areas=(0.1, 0.1, 0.1),
-        queries=10000,
+
+def result(findings: list[tuple[int, float, float]], hits: list[int] | None = None) -> ProbeResult:
+    """findings: (label, confirmed universality, confirmed consistency)."""
+    return ProbeResult(
+        findings=tuple(ProbeFinding(PATCH, lab, u, c, u) for lab, u, c in findings),
+        per_label_search=tuple([0.0] * 10),
+        per_label_hits=tuple(hits or [0] * 10),
+        probes=100,
+        search_samples=60,
+        confirm_samples=200,
+        queries=6000,
     )
 
 
-def planes_with(sink: int | None, sink_share: float, n: int = 20) -> tuple[PlaneResult, ...]:
-    rng = np.random.default_rng(0)
-    out = []
-    for _ in range(n):
-        labels = tuple(int(v) for v in rng.choice(10, 3, replace=False))
-        shares = np.full(10, 0.02)
-        shares[list(labels)] = 0.25
-        if sink is not None:
-            shares[sink] = sink_share
-        out.append(plane(labels, list(shares / shares.sum())))  # type: ignore[arg-type]
-    return tuple(out)
-
-
-def test_a_label_that_fills_planes_without_its_samples_is_flagged_as_target() -> None:
-    d = decide(planes_with(sink=4, sink_share=0.9), 10, VerdictRule())
-    assert d.verdict == "infected"
-    assert d.target_label == 4
+def test_a_label_that_draws_every_class_is_the_named_target() -> None:
+    d = decide(result([(4, 0.95, 0.95), (2, 0.1, 0.2)]), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("infected", 4)
     assert d.score > 0.9
     assert "label 4" in d.target_note
 
 
-def test_no_outlier_label_is_clean_with_no_target() -> None:
-    d = decide(planes_with(sink=None, sink_share=0.0), 10, VerdictRule())
-    assert d.verdict == "clean"
-    assert d.target_label is None
+def test_nothing_moves_the_classes_together_means_clean() -> None:
+    d = decide(result([(6, 0.3, 0.4), (8, 0.2, 0.3)]), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("clean", None)
     assert d.score < 0.5
 
 
+def test_consistent_moves_to_many_labels_is_no_single_target() -> None:
+    d = decide(result([(4, 0.2, 0.95)]), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert "no single target" in d.target_note
+
+
+def test_score_is_half_at_each_threshold_and_monotone() -> None:
+    rule = VerdictRule(target_threshold=0.7, spread_threshold=0.85)
+    assert decide(result([(1, 0.7, 0.1)]), (), 10, rule).score == pytest.approx(0.5)
+    assert decide(result([(1, 0.1, 0.85)]), (), 10, rule).score == pytest.approx(0.5)
+    scores = [decide(result([(1, u, 0.0)]), (), 10, rule).score for u in (0, 0.3, 0.69, 0.8, 1)]
+    assert scores == sorted(scores) and scores[2] < 0.5 <= scores[3]
+
+
+def test_of_two_passing_labels_the_broader_supported_one_is_named() -> None:
+    hits = [28, 0, 0, 0, 0, 0, 0, 0, 8, 0]
+    d = decide(result([(8, 1.0, 1.0), (0, 0.95, 0.95)], hits), (), 10, VerdictRule())
+    assert d.target_label == 0
+    assert d.evidence["other_candidates"] == [8]
+
+
+def test_plane_share_anomaly_stays_in_the_evidence() -> None:
+    planes = tuple(
+        PlaneResult(
+            anchors=(0, 1, 2),
+            anchor_labels=(a, a + 1, a + 2),
+            resolution=10,
+            extend=5.0,
+            re=0.0,
+            ats=0.0,
+            label_counts=tuple(90 if k == 9 else 1 for k in range(10)),
+            anchor_areas=(0.0, 0.0, 0.0),
+            queries=100,
+        )
+        for a in range(5)
+    )
+    d = decide(result([(1, 0.1, 0.1)]), planes, 10, VerdictRule())
+    assert d.evidence["plane_share_anomaly"]["label"] == 9
+
+
 def test_off_anchor_shares_ignore_planes_through_the_label() -> None:
-    p1 = plane((0, 1, 2), [0.3, 0.3, 0.3, 0.1, 0, 0])
-    p2 = plane((3, 4, 5), [0.5, 0, 0, 0.5, 0, 0])
-    shares, seen = off_anchor_shares((p1, p2), 6)
+    def plane(labels: tuple[int, int, int], counts: list[int]) -> PlaneResult:
+        return PlaneResult(
+            anchors=(0, 1, 2),
+            anchor_labels=labels,
+            resolution=10,
+            extend=5.0,
+            re=0.0,
+            ats=0.0,
+            label_counts=tuple(counts),
+            anchor_areas=(0.0, 0.0, 0.0),
+            queries=100,
+        )
+
+    shares, seen = off_anchor_shares(
+        (plane((0, 1, 2), [30, 30, 30, 10, 0, 0]), plane((3, 4, 5), [50, 0, 0, 50, 0, 0])), 6
+    )
     assert seen.tolist() == [1, 1, 1, 1, 1, 1]
-    assert shares[0] == pytest.approx(0.5)  # only p2 counts for label 0
-    assert shares[3] == pytest.approx(0.1)  # only p1 counts for label 3
-
-
-def test_anomaly_index_is_a_robust_z_score() -> None:
+    assert shares[0] == pytest.approx(0.5) and shares[3] == pytest.approx(0.1)
     a = anomaly_index(np.array([0.1, 0.1, 0.12, 0.08, 0.1, 0.9]))
     assert np.argmax(a) == 5 and a[5] > 10
-    assert np.isnan(anomaly_index(np.array([0.1, np.nan]))).all()
 
 
-def test_score_is_monotone_in_the_statistic_and_half_at_threshold() -> None:
-    rule = VerdictRule(threshold=3.0, scale=1.0)
-    scores = [decide(planes_with(4, s), 10, rule).score for s in (0.05, 0.2, 0.4, 0.9)]
-    assert scores == sorted(scores)
-
-
-def test_calibration_only_raises_the_threshold() -> None:
+def test_calibration_only_raises_thresholds() -> None:
     base = VerdictRule()
-    assert calibrate([0.5, 1.0, 2.0], fpr=0.0, base=base).threshold == base.threshold
-    strict = calibrate([1.0, 2.0, 9.0, 12.0], fpr=0.0, base=base)
-    assert strict.threshold > 12.0
-    assert calibrate([1.0, 2.0, 9.0, 12.0], fpr=0.25, base=base).threshold > 9.0
+    same = calibrate([(0.2, 0.3), (0.4, 0.5)], fpr=0.0, base=base)
+    assert same == base
+    strict = calibrate([(0.2, 0.3), (0.8, 0.9)], fpr=0.0, base=base)
+    assert strict.target_threshold == pytest.approx(0.85)
+    assert strict.spread_threshold == pytest.approx(0.95)
+    assert calibrate([(0.2, 0.3), (0.8, 0.9)], fpr=0.5, base=base) == base
     with pytest.raises(ValueError, match="at least one"):
         calibrate([], fpr=0.1, base=base)
 
 
 def test_rule_files_round_trip_and_bad_ones_name_the_file(tmp_path: Path) -> None:
     good = tmp_path / "rule.json"
-    good.write_text(json.dumps({"rule": {"threshold": 5.5}}))
-    assert load_rule(str(good)).threshold == 5.5
+    good.write_text(json.dumps({"rule": {"target_threshold": 0.8}}))
+    assert load_rule(str(good)).target_threshold == 0.8
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"rule": {"threshhold": 5.5}}))
+    bad.write_text(json.dumps({"rule": {"threshhold": 0.5}}))
     with pytest.raises(UsageError, match=r"bad\.json: unknown rule keys \['threshhold'\]"):
         load_rule(str(bad))
     with pytest.raises(UsageError, match=r"missing\.json"):

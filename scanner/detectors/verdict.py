@@ -1,19 +1,32 @@
-"""From per-plane label maps to a verdict, a score in [0, 1] and a suspected target label.
+"""From hard-label evidence to a verdict, a score in [0, 1] and a suspected target label.
 
-The published X-ray stops at per-plane RE and ATS. Our rule asks whether one label takes far more
-of the planes than the model's other labels do: an outlier test across the model's own labels,
-so that an architecture that simply draws large regions for every label does not look infected.
-The statistic and the threshold are calibrated on the zoo (`bdscan bench xray`); see README.
+The verdict rests on trigger-like probes (`scanner.detectors.probes`), confirmed on samples the
+search never saw:
+- `universality`: the largest share of every class (median over classes) that one probe sends
+  to a single label t. A backdoor target draws all classes under its trigger; a natural "sink"
+  label draws a few. At or above `target_threshold` the model is infected and t is named.
+- `consistency`: the largest median share that one probe sends each class to one other label,
+  whichever it is. All-to-all backdoors move every class consistently, to different labels:
+  at or above `spread_threshold` with no single target, the model is infected with
+  "no single target".
+The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
+report as evidence; on the zoo they did not separate backdoored from clean models (README).
+Thresholds were set on the zoo (`bdscan bench xray`); `bdscan calibrate` raises them for a
+user's own known-clean models.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scanner.detectors.probes import ProbeResult
+from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard deviation
@@ -21,12 +34,8 @@ MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard
 
 @dataclass(frozen=True)
 class VerdictRule:
-    """Score = logistic((anomaly - threshold) / scale); infected when score >= 0.5."""
-
-    threshold: float = 3.5
-    scale: float = 1.0
-    # Below this many planes without the label among the anchors, its share is too noisy to test.
-    min_off_anchor_planes: int = 3
+    target_threshold: float = 0.7
+    spread_threshold: float = 0.85
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,12 +50,83 @@ class Decision:
     evidence: dict[str, Any]
 
 
+def _scaled(value: float, threshold: float) -> float:
+    """Piecewise-linear map of a statistic in [0, 1] to a score with 0.5 at the threshold."""
+    value = min(max(value, 0.0), 1.0)
+    if value < threshold:
+        return 0.5 * value / threshold
+    return 0.5 + 0.5 * (value - threshold) / max(1.0 - threshold, 1e-9)
+
+
+def statistics(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | None, float]:
+    """(universality, its label, consistency), each the best confirmed figure.
+
+    When several labels pass the threshold (a backdoored model can have more than one
+    trigger-like shortcut), the one more probes reached in the search is named: a real trigger
+    fires from neighbouring positions and both strengths.
+    """
+    cons = max((f.consistency for f in probes.findings), default=0.0)
+    if not probes.findings:
+        return 0.0, None, cons
+    passing = [f for f in probes.findings if f.universality >= rule.target_threshold]
+    if passing:
+        best = max(passing, key=lambda f: (probes.per_label_hits[f.label], f.universality))
+    else:
+        best = max(probes.findings, key=lambda f: f.universality)
+    return best.universality, best.label, cons
+
+
+def decide(
+    probes: ProbeResult, planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule
+) -> Decision:
+    uni, label, cons = statistics(probes, rule)
+    s_target = _scaled(uni, rule.target_threshold)
+    s_spread = _scaled(cons, rule.spread_threshold)
+    score = round(max(s_target, s_spread), 6)
+    best = next((f for f in probes.findings if f.label == label), None)
+    evidence: dict[str, Any] = {
+        "universality": round(uni, 4),
+        "universality_label": label,
+        "consistency": round(cons, 4),
+        "rule": rule.to_dict(),
+        "probes": probes.probes,
+        "probe_queries": probes.queries,
+        "search_samples": probes.search_samples,
+        "confirm_samples": probes.confirm_samples,
+        "findings": [f.to_dict() for f in probes.findings[:8]],
+        "search_universality_per_label": [round(v, 4) for v in probes.per_label_search],
+        "search_hits_per_label": list(probes.per_label_hits),
+        "other_candidates": sorted(
+            {f.label for f in probes.findings if f.universality >= rule.target_threshold} - {label}
+        ),
+        "plane_share_anomaly": plane_share_anomaly(planes, num_classes),
+    }
+    if uni >= rule.target_threshold and label is not None:
+        how = f"{best.probe.family} probe" if best else "a probe"
+        note = (
+            f"one {how} sends a median {uni:.0%} of every other class to label {label}"
+            f" (threshold {rule.target_threshold:.0%})"
+        )
+        return Decision("infected", score, label, note, evidence)
+    if cons >= rule.spread_threshold:
+        note = (
+            f"no single target: one probe sends a median {cons:.0%} of each class to one"
+            f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
+            " (all-to-all backdoor?)"
+        )
+        return Decision("infected", score, None, note, evidence)
+    note = (
+        f"no probe moves the classes together: best {uni:.0%} to label {label}, consistency"
+        f" {cons:.0%} (thresholds {rule.target_threshold:.0%} / {rule.spread_threshold:.0%})"
+    )
+    return Decision("clean", score, None, note, evidence)
+
+
 def off_anchor_shares(
     planes: tuple[PlaneResult, ...], num_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each label's mean area share over the planes where it is none of the anchors' labels,
-    and how many such planes there were. Those planes are the cleanest evidence: a label that
-    fills a plane that was not drawn through any of its samples is one the model is drawn to."""
+    and how many such planes there were."""
     total = np.zeros(num_classes)
     seen = np.zeros(num_classes, dtype=np.int64)
     for p in planes:
@@ -56,8 +136,7 @@ def off_anchor_shares(
         off[[lab for lab in p.anchor_labels if lab < num_classes]] = False
         total[off] += share[off]
         seen[off] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+    mean = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
     return mean, seen
 
 
@@ -67,100 +146,50 @@ def anomaly_index(values: np.ndarray) -> np.ndarray:
     if len(finite) < 3:
         return np.full_like(values, np.nan)
     med = np.median(finite)
-    mad = MAD_SCALE * np.median(np.abs(finite - med))
-    # A floor on the spread: with near-identical shares the MAD collapses to 0 and any wobble
-    # would look infinite.
-    mad = max(mad, 0.01)
+    # A floor on the spread: with near-identical shares the MAD collapses to 0.
+    mad = max(MAD_SCALE * np.median(np.abs(finite - med)), 0.01)
     return (values - med) / mad
 
 
-def decide(planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule) -> Decision:
+def plane_share_anomaly(planes: tuple[PlaneResult, ...], num_classes: int) -> dict[str, Any]:
+    """The plane-based statistic we tried first: which label takes an outlying share of the
+    planes drawn through none of its samples. Kept as evidence, not used by the verdict."""
     shares, seen = off_anchor_shares(planes, num_classes)
-    usable = seen >= rule.min_off_anchor_planes
-    tested = np.where(usable, shares, np.nan)
-    anomaly = anomaly_index(tested)
+    anomaly = anomaly_index(np.where(seen >= 3, shares, np.nan))
     if not np.isfinite(anomaly).any():
-        return Decision(
-            "clean",
-            0.0,
-            None,
-            "too few planes to test labels against each other",
-            {
-                "off_anchor_share": _clean(shares),
-                "off_anchor_planes": seen.tolist(),
-                "anomaly_index": _clean(anomaly),
-                "rule": rule.to_dict(),
-            },
-        )
+        return {"label": None, "anomaly_index": None}
     top = int(np.nanargmax(anomaly))
-    a = float(anomaly[top])
-    score = 1.0 / (1.0 + math.exp(-(a - rule.threshold) / rule.scale))
-    infected = score >= 0.5
-    if infected:
-        note = (
-            f"label {top} covers {shares[top]:.0%} of planes drawn through none of its"
-            f" samples (anomaly index {a:.1f} >= {rule.threshold})"
-        )
-        target: int | None = top
-    else:
-        note = f"no label stands out (largest anomaly index {a:.1f} < {rule.threshold})"
-        target = None
-    return Decision(
-        verdict="infected" if infected else "clean",
-        score=round(score, 6),
-        target_label=target,
-        target_note=note,
-        evidence={
-            "statistic": "off_anchor_share_anomaly",
-            "off_anchor_share": _clean(shares),
-            "off_anchor_planes": seen.tolist(),
-            "anomaly_index": _clean(anomaly),
-            "top_label": top,
-            "top_anomaly": round(a, 4),
-            "rule": rule.to_dict(),
-        },
-    )
+    return {
+        "label": top,
+        "anomaly_index": round(float(anomaly[top]), 4),
+        "share": round(float(shares[top]), 4),
+    }
 
 
-def _clean(values: np.ndarray) -> list[float | None]:
-    return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
-
-
-def top_anomaly(planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule) -> float:
-    """The statistic the threshold applies to, recomputed from a report's planes."""
-    shares, seen = off_anchor_shares(planes, num_classes)
-    anomaly = anomaly_index(np.where(seen >= rule.min_off_anchor_planes, shares, np.nan))
-    return float(np.nanmax(anomaly)) if np.isfinite(anomaly).any() else float("-inf")
-
-
-def calibrate(clean_statistics: list[float], *, fpr: float, base: VerdictRule) -> VerdictRule:
-    """A rule whose threshold flags at most `fpr` of these known-clean models.
-
-    Never lowered below the shipped default: a handful of clean models cannot show that a
-    laxer threshold is safe, only that a stricter one is needed.
-    """
-    if not clean_statistics:
+def calibrate(
+    clean: list[tuple[float, float]], *, fpr: float, base: VerdictRule, margin: float = 0.05
+) -> VerdictRule:
+    """Thresholds that flag at most `fpr` of these known-clean models ((universality,
+    consistency) pairs from their reports), `margin` above the highest clean figure that must
+    pass. Never lowered below `base`: a few clean models cannot show a laxer rule is safe."""
+    if not clean:
         raise ValueError("expected at least one known-clean report")
     if not 0.0 <= fpr < 1.0:
         raise ValueError(f"expected fpr in [0, 1), got {fpr}")
-    s = np.sort(np.asarray(clean_statistics, dtype=np.float64))
-    allowed = int(np.floor(fpr * len(s)))
-    # Strictly above the highest clean statistic that must pass, on a 1e-4 grid.
-    needed = math.floor(float(s[len(s) - allowed - 1]) * 1e4 + 1) / 1e4
+    allowed = int(math.floor(fpr * len(clean)))
+
+    def needed(values: list[float]) -> float:
+        s = sorted(values)
+        return min(s[len(s) - allowed - 1] + margin, 1.0)
+
     return VerdictRule(
-        threshold=max(base.threshold, needed),
-        scale=base.scale,
-        min_off_anchor_planes=base.min_off_anchor_planes,
+        target_threshold=round(max(base.target_threshold, needed([u for u, _ in clean])), 4),
+        spread_threshold=round(max(base.spread_threshold, needed([c for _, c in clean])), 4),
     )
 
 
 def load_rule(path: str) -> VerdictRule:
     """A rule file written by `bdscan calibrate` (JSON)."""
-    import json
-    from pathlib import Path
-
-    from scanner.errors import UsageError
-
     p = Path(path)
     try:
         d = json.loads(p.read_text())
@@ -168,6 +197,6 @@ def load_rule(path: str) -> VerdictRule:
         unknown = set(rule) - set(VerdictRule.__dataclass_fields__)
         if unknown:
             raise UsageError(f"{p}: unknown rule keys {sorted(unknown)}")
-        return VerdictRule(**{k: type(getattr(VerdictRule(), k))(v) for k, v in rule.items()})
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return VerdictRule(**{k: float(v) for k, v in rule.items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"{p}: not a bdscan rule file ({e})") from None

@@ -1,0 +1,347 @@
+"""Trigger-like probes: hard-label evidence of a label that many small, input-agnostic changes
+send every class to.
+
+A backdoor is a universal shortcut: one pattern moves inputs of every class to the target. So
+instead of planes between natural images, we apply random members of generic trigger families
+(a patch, a blended pattern, a smooth low-frequency field, a periodic signal, a small warp) to
+clean samples of every class and look at where the flipped labels land. The families are
+generic perturbations from the backdoor literature, drawn at random, never fitted to a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from scanner.backends.base import LabelOracle
+
+FAMILIES = ("patch", "blend", "lowfreq", "periodic", "warp")
+CONFIRM_PER_CLASS = 20
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    samples_per_class: int = 6  # search samples; up to 20 more per class confirm
+    instances: int = 24  # random draws per global family and strength
+    confirm_top: int = 5  # most consistent probes re-tested beside each label's best
+    families: tuple[str, ...] = FAMILIES
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _upsample(grid: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear upsampling of a (k, k, ...) grid to (h, w, ...): a smooth random field."""
+    k = grid.shape[0]
+    ri = np.linspace(0, k - 1, h)
+    ci = np.linspace(0, k - 1, w)
+    r0 = np.clip(np.floor(ri).astype(int), 0, k - 2)
+    c0 = np.clip(np.floor(ci).astype(int), 0, k - 2)
+    fr = (ri - r0)[:, None]
+    fc = (ci - c0)[None, :]
+    if grid.ndim == 3:
+        fr, fc = fr[..., None], fc[..., None]
+    a = grid[r0][:, c0]
+    b = grid[r0][:, c0 + 1]
+    c = grid[r0 + 1][:, c0]
+    d = grid[r0 + 1][:, c0 + 1]
+    return a * (1 - fr) * (1 - fc) + b * (1 - fr) * fc + c * fr * (1 - fc) + d * fr * fc
+
+
+def _warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Sample NHWC images at pixel offsets `field` (H, W, 2), bilinear, borders clamped."""
+    n, h, w, _ = x.shape
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    sy = np.clip(rows + field[..., 0], 0, h - 1)
+    sx = np.clip(cols + field[..., 1], 0, w - 1)
+    y0 = np.clip(np.floor(sy).astype(int), 0, h - 2)
+    x0 = np.clip(np.floor(sx).astype(int), 0, w - 2)
+    wy = (sy - y0)[None, ..., None]
+    wx = (sx - x0)[None, ..., None]
+    top = x[:, y0, x0] * (1 - wx) + x[:, y0, x0 + 1] * wx
+    bottom = x[:, y0 + 1, x0] * (1 - wx) + x[:, y0 + 1, x0 + 1] * wx
+    return top * (1 - wy) + bottom * wy
+
+
+Trigger = Callable[[np.ndarray], np.ndarray]
+
+
+def patch_size(h: int, w: int, strength: int) -> int:
+    return max(2, round(min(h, w) * (0.11, 0.18)[strength]))
+
+
+def patch_positions(h: int, w: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of patches tiling the image with half-patch overlap, borders included:
+    a trigger anywhere overlaps some patch by at least a quarter of its area."""
+    stride = max(1, -(-size // 2))
+    rows = sorted({*range(0, h - size + 1, stride), h - size})
+    cols = sorted({*range(0, w - size + 1, stride), w - size})
+    return [(r, c) for r in rows for c in cols]
+
+
+def make_trigger(
+    family: str,
+    strength: int,
+    shape: tuple[int, int, int],
+    rng: np.random.Generator,
+    position: tuple[int, ...] | None = None,
+) -> Trigger:
+    """One member of a family, at strength 0 (subtle) or 1 (visible); images in [0, 1].
+    `position` fixes a patch's top-left corner, or a grating's (orientation of 4, cycles,
+    phase of 4); left out, they are drawn at random."""
+    h, w, c = shape
+    if family == "patch":
+        size = patch_size(h, w, strength)
+        if position is None:
+            position = (int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
+        top, left = position[0], position[1]
+        # Pattern: random binary, a checkerboard (the classic BadNets stamp), or solid white.
+        kind = position[2] if len(position) > 2 else 0
+        rows, cols = np.indices((size, size))
+        pattern = {
+            0: (rng.random((size, size)) < 0.5),
+            1: (rows + cols) % 2 == 0,
+            2: np.ones((size, size), dtype=bool),
+        }[kind].astype(np.float32)[..., None]
+        if c > 1:
+            pattern = np.repeat(pattern, c, axis=2)
+
+        def patch(x: np.ndarray) -> np.ndarray:
+            out = x.copy()
+            out[:, top : top + size, left : left + size, :] = pattern
+            return out
+
+        return patch
+    if family == "blend":
+        alpha = (0.1, 0.2)[strength]
+        pattern = rng.random((h, w, c)).astype(np.float32)
+        return lambda x: (1 - alpha) * x + alpha * pattern
+    if family == "lowfreq":
+        eps = (0.08, 0.15)[strength]
+        k = int(rng.integers(2, 5))
+        field = _upsample(rng.normal(size=(k, k, c)), h, w)
+        field = (eps * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
+        return lambda x: np.clip(x + field, 0, 1)
+    if family == "periodic":
+        amp = (0.1, 0.25)[strength]
+        if position is not None:
+            angle, freq, offset = (
+                position[0] * np.pi / 4,
+                float(position[1]),
+                position[2] * np.pi / 2,
+            )
+        else:
+            angle, freq, offset = rng.uniform(0, np.pi), rng.uniform(2, 8), rng.uniform(0, 6.3)
+        rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        phase = (np.cos(angle) * cols + np.sin(angle) * rows) / max(h, w)
+        signal = amp * np.sin(2 * np.pi * freq * phase + offset)
+        signal = signal[..., None].astype(np.float32)
+        return lambda x: np.clip(x + signal, 0, 1)
+    if family == "warp":
+        mag = (0.5, 1.0)[strength] * min(h, w) / 28
+        k = 4
+        field = _upsample(rng.uniform(-1, 1, size=(k, k, 2)), h, w)
+        field = (mag * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
+        return lambda x: _warp(x, field).astype(np.float32)
+    raise ValueError(f"unknown probe family {family!r}; expected one of {FAMILIES}")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One trigger-like perturbation, rebuilt exactly from these fields."""
+
+    family: str
+    strength: int
+    position: tuple[int, ...] | None
+    seed: int
+
+    def trigger(self, shape: tuple[int, int, int]) -> Trigger:
+        return make_trigger(
+            self.family, self.strength, shape, np.random.default_rng(self.seed), self.position
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "strength": self.strength,
+            "position": None if self.position is None else list(self.position),
+            "seed": self.seed,
+        }
+
+
+def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
+    """Every probe of a scan: patches at every position, gratings over orientation, frequency
+    and phase, and random draws of the global families; two strengths each."""
+    h, w, _ = shape
+    rng = np.random.default_rng(config.seed)
+    probes = []
+    for family in config.families:
+        for strength in (0, 1):
+            positions: list[tuple[int, ...] | None]
+            if family == "patch":
+                # A random patch rarely lands on a trigger's corner: sweep every position.
+                positions = [
+                    (r, c, kind)
+                    for r, c in patch_positions(h, w, patch_size(h, w, strength))
+                    for kind in range(3)
+                ]
+            elif family == "periodic":
+                positions = [
+                    (o, f, p) for o in range(4) for f in (2, 3, 4, 6, 8, 11) for p in range(4)
+                ]
+            else:
+                positions = [None] * config.instances
+            probes.extend(
+                Probe(family, strength, pos, int(rng.integers(2**31))) for pos in positions
+            )
+    return probes
+
+
+def flip_rates(
+    oracle: LabelOracle,
+    probe: Probe,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+) -> np.ndarray:
+    """F[s, t]: share of class-s samples that the probe sends to label t."""
+    triggered = np.clip(probe.trigger(xs.shape[1:])(xs), 0, 1).astype(np.float32)  # type: ignore[arg-type]
+    pred = np.clip(oracle(to_model(triggered)), 0, num_classes - 1)
+    m = np.zeros((num_classes, num_classes))
+    np.add.at(m, (ys, pred), 1.0)
+    counts = np.bincount(ys, minlength=num_classes)
+    return m / np.maximum(counts[:, None], 1)
+
+
+def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """U[t]: median over the other present classes s of F[s, t]: how uniformly one probe sends
+    every class to t (a natural 'sink' label draws some classes, a backdoor target all)."""
+    c = f.shape[0]
+    out = np.zeros(c)
+    for t in range(c):
+        others = [s for s in range(c) if s != t and present[s]]
+        out[t] = np.median(f[others, t]) if others else 0.0
+    return out
+
+
+def consistency(f: np.ndarray, present: np.ndarray) -> float:
+    """Median over present classes of the largest share sent to one other label: high when a
+    probe sends each class somewhere consistently, to one label or (all-to-all) to many."""
+    c = f.shape[0]
+    off = f.copy()
+    off[np.arange(c), np.arange(c)] = 0.0
+    return float(np.median(off.max(axis=1)[present])) if present.any() else 0.0
+
+
+@dataclass(frozen=True)
+class ProbeFinding:
+    probe: Probe
+    label: int  # the label it sends the largest median share of classes to
+    universality: float  # confirmed on fresh samples
+    consistency: float  # confirmed on fresh samples
+    search_universality: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe.to_dict(),
+            "label": self.label,
+            "universality": round(self.universality, 4),
+            "consistency": round(self.consistency, 4),
+            "search_universality": round(self.search_universality, 4),
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    findings: tuple[ProbeFinding, ...]  # confirmed candidates, strongest first
+    per_label_search: tuple[float, ...]  # max search universality per label over all probes
+    per_label_hits: tuple[int, ...]  # probes whose search universality for the label >= 0.5
+    probes: int
+    search_samples: int
+    confirm_samples: int
+    queries: int
+
+
+def split_samples(
+    y: np.ndarray, clean_pred: np.ndarray, per_class: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Correctly classified samples of each class, split into disjoint search (up to
+    `per_class`) and confirmation (up to CONFIRM_PER_CLASS) sets."""
+    search, confirm = [], []
+    for label in np.unique(y):
+        ok = rng.permutation(np.flatnonzero((y == label) & (clean_pred == label)))
+        if len(ok) < 2:
+            continue
+        half = min(per_class, len(ok) // 2)
+        search.append(ok[:half])
+        confirm.append(ok[half : half + CONFIRM_PER_CLASS])
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        np.sort(np.concatenate(search)) if search else empty,
+        np.sort(np.concatenate(confirm)) if confirm else empty,
+    )
+
+
+def run_probes(
+    oracle: LabelOracle,
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+    config: ProbeConfig,
+) -> ProbeResult:
+    """`x01`: clean images (N, H, W, C) in [0, 1]; `to_model` maps them into model space.
+
+    Search: every probe on the search samples. Confirm: the strongest candidates again on
+    disjoint samples, because the best of a thousand noisy estimates is biased upwards, also on
+    a clean model; only confirmed figures reach the verdict.
+    """
+    rng = np.random.default_rng(config.seed + 1)
+    before = oracle.queries
+    clean_pred = oracle(to_model(x01))
+    search_idx, confirm_idx = split_samples(y, clean_pred, config.samples_per_class, rng)
+    xs, ys = x01[search_idx], y[search_idx]
+    xc, yc = x01[confirm_idx], y[confirm_idx]
+    present_s = np.bincount(ys, minlength=num_classes) > 0
+    present_c = np.bincount(yc, minlength=num_classes) > 0
+    probes = probe_set(xs.shape[1:], config)  # type: ignore[arg-type]
+    uni = np.zeros((len(probes), num_classes))
+    cons = np.zeros(len(probes))
+    for i, probe in enumerate(probes):
+        f = flip_rates(oracle, probe, xs, ys, to_model, num_classes)
+        uni[i] = universality(f, present_s)
+        cons[i] = consistency(f, present_s)
+    # Candidates: the best probe for each label, and the most consistent probes overall.
+    candidates: dict[int, int | None] = {}
+    for t in range(num_classes):
+        i = int(uni[:, t].argmax())
+        if uni[i, t] > 0:
+            candidates.setdefault(i, t)
+    for i in np.argsort(-cons)[: config.confirm_top]:
+        candidates.setdefault(int(i), None)
+    findings = []
+    for i, label in candidates.items():
+        f = flip_rates(oracle, probes[i], xc, yc, to_model, num_classes)
+        u = universality(f, present_c)
+        best = int(u.argmax())
+        findings.append(
+            ProbeFinding(
+                probes[i], best, float(u[best]), consistency(f, present_c), float(uni[i].max())
+            )
+        )
+    findings.sort(key=lambda fd: (-fd.universality, -fd.consistency))
+    hits = tuple(int(v) for v in (uni >= 0.5).sum(axis=0))
+    return ProbeResult(
+        tuple(findings),
+        tuple(float(v) for v in uni.max(axis=0)),
+        hits,
+        len(probes),
+        len(search_idx),
+        len(confirm_idx),
+        oracle.queries - before,
+    )

@@ -1,0 +1,76 @@
+"""Probe families and the flip statistics, on hand-made labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scanner.detectors.probes import (
+    FAMILIES,
+    Probe,
+    ProbeConfig,
+    consistency,
+    patch_positions,
+    probe_set,
+    split_samples,
+    universality,
+)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("strength", [0, 1])
+def test_every_family_keeps_images_in_range_and_is_reproducible(family: str, strength: int) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 28, 28, 1)).astype(np.float32)
+    probe = Probe(family, strength, None, 123)
+    a = np.clip(probe.trigger((28, 28, 1))(x), 0, 1)
+    b = np.clip(probe.trigger((28, 28, 1))(x), 0, 1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape
+    assert not np.allclose(a, x)
+
+
+def test_patches_tile_the_image_so_any_trigger_overlaps_one() -> None:
+    positions = patch_positions(28, 28, 3)
+    assert (0, 0) in positions and (25, 25) in positions
+    covered = np.zeros((28, 28), dtype=int)
+    for r, c in positions:
+        covered[r : r + 3, c : c + 3] += 1
+    assert (covered > 0).all()
+
+
+def test_probe_set_is_fixed_by_the_seed() -> None:
+    a = probe_set((28, 28, 1), ProbeConfig(seed=3))
+    assert a == probe_set((28, 28, 1), ProbeConfig(seed=3))
+    assert a != probe_set((28, 28, 1), ProbeConfig(seed=4))
+    assert {p.family for p in a} == set(FAMILIES)
+
+
+def test_universality_is_the_median_over_the_other_classes() -> None:
+    f = np.zeros((4, 4))
+    f[[1, 2, 3], 0] = [1.0, 0.9, 0.2]  # classes 1-3 sent to 0
+    f[0, 0] = 1.0  # class 0 itself does not count
+    present = np.ones(4, dtype=bool)
+    u = universality(f, present)
+    assert u[0] == pytest.approx(0.9)
+    assert u[1:].max() == 0.0
+
+
+def test_consistency_sees_all_to_all_moves() -> None:
+    f = np.zeros((4, 4))
+    for s in range(4):
+        f[s, (s + 1) % 4] = 0.9  # each class to the next: no single target
+    present = np.ones(4, dtype=bool)
+    assert consistency(f, present) == pytest.approx(0.9)
+    assert universality(f, present).max() == pytest.approx(0.0)
+
+
+def test_search_and_confirmation_samples_are_disjoint_and_correct() -> None:
+    y = np.repeat(np.arange(3), 30)
+    pred = y.copy()
+    pred[:5] = 1  # misclassified samples of class 0 are never used
+    search, confirm = split_samples(y, pred, 6, np.random.default_rng(0))
+    assert not set(search) & set(confirm)
+    assert not set(range(5)) & (set(search) | set(confirm))
+    assert np.bincount(y[search]).tolist() == [6, 6, 6]
+    assert np.bincount(y[confirm]).tolist() == [19, 20, 20]
