@@ -54,7 +54,7 @@ def _upsample(grid: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def _warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
     """Sample NHWC images at pixel offsets `field` (H, W, 2), bilinear, borders clamped."""
-    n, h, w, _ = x.shape
+    _n, h, w, _ = x.shape
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     sy = np.clip(rows + field[..., 0], 0, h - 1)
     sx = np.clip(cols + field[..., 1], 0, w - 1)
@@ -325,7 +325,7 @@ def run_probes(
     for i in np.argsort(-cons)[: config.confirm_top]:
         candidates.setdefault(int(i), None)
     findings = []
-    for i, label in candidates.items():
+    for i, _label in candidates.items():
         f = flip_rates(oracle, probes[i], xc, yc, to_model, num_classes)
         u = universality(f, present_c)
         best = int(u.argmax())

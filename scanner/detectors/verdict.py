@@ -176,7 +176,7 @@ def calibrate(
         raise ValueError("expected at least one known-clean report")
     if not 0.0 <= fpr < 1.0:
         raise ValueError(f"expected fpr in [0, 1), got {fpr}")
-    allowed = int(math.floor(fpr * len(clean)))
+    allowed = math.floor(fpr * len(clean))
 
     def needed(values: list[float]) -> float:
         s = sorted(values)
