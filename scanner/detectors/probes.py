@@ -317,15 +317,15 @@ def run_probes(
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
     # Candidates: the best probe for each label, and the most consistent probes overall.
-    candidates: dict[int, int | None] = {}
+    candidates: dict[int, None] = {}  # insertion-ordered set of probe indices
     for t in range(num_classes):
         i = int(uni[:, t].argmax())
         if uni[i, t] > 0:
-            candidates.setdefault(i, t)
+            candidates.setdefault(i)
     for i in np.argsort(-cons)[: config.confirm_top]:
-        candidates.setdefault(int(i), None)
+        candidates.setdefault(int(i))
     findings = []
-    for i, _label in candidates.items():
+    for i in candidates:
         f = flip_rates(oracle, probes[i], xc, yc, to_model, num_classes)
         u = universality(f, present_c)
         best = int(u.argmax())
