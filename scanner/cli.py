@@ -413,6 +413,7 @@ def bench() -> None:
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
+@click.option("--reuse", is_flag=True, help="Keep results a previous run left in --out.")
 def bench_xray(
     zoo_dir: Path,
     out_dir: Path,
@@ -423,8 +424,10 @@ def bench_xray(
     uint8_mode: str,
     seed: int,
     only: tuple[str, ...],
+    reuse: bool,
 ) -> None:
-    """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost."""
+    """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost, at the
+    shipped thresholds and with thresholds fitted leaving each attack / architecture out."""
     from scanner.bench import xray as bx
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig
@@ -443,18 +446,25 @@ def bench_xray(
             device="cpu",
         )
 
-    rows = bx.run(
-        zoo_dir, out_dir, config_for, names=only or None, log=lambda m: click.echo(m, err=True)
-    )
+    rows = bx.run(zoo_dir, out_dir, config_for, names=only or None, reuse=reuse,
+                  log=lambda m: click.echo(m, err=True))
     summary = bx.summarise(rows)
+    by_attack, loao = bx.held_out(rows, out_dir / "reports", "attack")
+    by_arch, loarch = bx.held_out(rows, out_dir / "reports", "arch")
     result = {
         "environment": bx.environment(),
         "settings": {**settings, "uint8_mode": uint8_mode},
         "summary": summary,
+        "leave_one_attack_out": loao,
+        "leave_one_architecture_out": loarch,
         "rows": rows,
+        "held_out_rows": {"attack": by_attack, "arch": by_arch},
     }
     atomic_write_text(out_dir / "results.json", json.dumps(result, indent=2, sort_keys=True))
-    table = bx.markdown(rows, summary)
+    table = (bx.markdown(rows, summary) + "\n" + bx.SUMMARY_HEAD
+             + bx.summary_line("shipped thresholds", summary) + "\n"
+             + bx.summary_line("leave one attack out", loao) + "\n"
+             + bx.summary_line("leave one architecture out", loarch) + "\n")
     atomic_write_text(out_dir / "results.md", table)
     click.echo(table)
 

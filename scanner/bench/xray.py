@@ -19,6 +19,8 @@ import numpy as np
 
 from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
+from scanner.detectors.probes import ProbeResult
+from scanner.detectors.verdict import VerdictRule, calibrate, decide
 from scanner.errors import BdscanError, DataError
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.report import ScanReport
@@ -90,6 +92,10 @@ class Row:
             "top_label": x.evidence.get("top_label"),
             # The published reading: the label with the largest total area over the planes.
             "largest_area_label": int(np.argmax(np.sum([p.label_counts for p in x.planes], 0))),
+            "universality": x.evidence.get("universality"),
+            "consistency": x.evidence.get("consistency"),
+            "plane_anomaly": (x.evidence.get("plane_share_anomaly") or {}).get("anomaly_index"),
+            "plane_anomaly_label": (x.evidence.get("plane_share_anomaly") or {}).get("label"),
             "re_mean": x.re_mean,
             "ats_mean": x.ats_mean,
             "queries": x.queries,
@@ -182,6 +188,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # The published metrics: low RE and low ATS are the suspicious direction.
         "auroc_re": round(auroc([-r["re_mean"] for r in pair], positive), 4),
         "auroc_ats": round(auroc([-r["ats_mean"] for r in pair], positive), 4),
+        "auroc_plane_anomaly": round(auroc([r["plane_anomaly"] if r["plane_anomaly"] is not None
+                                            else -1e9 for r in pair], positive), 4),
+        "plane_anomaly_label_is_target": frac([r["plane_anomaly_label"] == r["target"]
+                                               for r in one]),
         "tpr_all_to_one": frac([r["verdict"] == "infected" for r in one]),
         "fpr_clean": frac([r["verdict"] == "infected" for r in clean]),
         "target_accuracy": frac([r["found_target"] == r["target"] for r in one]),
@@ -209,6 +219,16 @@ def environment() -> dict[str, Any]:
     }
 
 
+def summary_line(name: str, s: dict[str, Any]) -> str:
+    return (f"| {name} | {s['auroc_score']} | {s['tpr_all_to_one']} | {s['target_accuracy']} |"
+            f" {s['fpr_clean']} | {s['all_to_all_flagged']} | {s['all_to_all_no_single_target']} |")
+
+
+SUMMARY_HEAD = ("| evaluation | AUROC (all-to-one vs clean) | flagged all-to-one | target right |"
+                " clean flagged (FPR) | all-to-all flagged | ...with no single target |\n"
+                "|---|---|---|---|---|---|---|\n")
+
+
 def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     head = (
         "| model | attack | arch | verdict | score | target (true) | RE | ATS | queries |"
@@ -231,3 +251,39 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         f" {s['seconds_mean']} s per scan; onnxruntime alone {s['raw_seconds_mean']} s.\n"
     )
     return head + body + tail
+
+
+# The floor a held-out fit starts from: lower than the shipped rule, so the fitted thresholds come
+# from the training fold's clean models, not from the shipped defaults.
+FIT_FLOOR = VerdictRule(target_threshold=0.5, spread_threshold=0.5)
+
+
+def held_out(rows: list[dict[str, Any]], reports_dir: Path, group_by: str,
+             fpr: float = 0.1) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Re-decide every model with thresholds fitted without its group.
+
+    `group_by="attack"`: a backdoored model's group is its attack; each clean model is its own
+    group (leave-one-out), so it is never in its own fit. `group_by="arch"`: the architecture,
+    for clean and backdoored models alike. The fit (`verdict.calibrate`) only sees the training
+    fold's clean models, holding their false-positive rate to `fpr`.
+    """
+    evidence = {r["name"]: json.loads((reports_dir / f"{r['name']}.json").read_text())["xray"]
+                for r in rows}
+
+    def group(r: dict[str, Any]) -> str:
+        if group_by == "attack":
+            return r["attack"] if r["attack"] != "clean" else f"clean:{r['name']}"
+        return str(r[group_by])
+
+    out = []
+    for r in rows:
+        g = group(r)
+        clean = [(o["universality"], o["consistency"]) for o in rows
+                 if o["attack"] == "clean" and group(o) != g]
+        rule = calibrate(clean, fpr=fpr, base=FIT_FLOOR)
+        x = evidence[r["name"]]
+        d = decide(ProbeResult.from_evidence(x["evidence"]), (), len(x["planes"][0]["label_counts"])
+                   if x["planes"] else 10, rule)
+        out.append({**r, "verdict": d.verdict, "score": d.score, "found_target": d.target_label,
+                    "fold": g, "fold_rule": rule.to_dict()})
+    return out, summarise(out)

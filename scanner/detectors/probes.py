@@ -266,6 +266,18 @@ class ProbeResult:
     confirm_samples: int
     queries: int
 
+    @classmethod
+    def from_evidence(cls, evidence: dict[str, Any]) -> ProbeResult:
+        """Rebuilt from a report's evidence (the findings it kept), to re-decide a saved scan."""
+        return cls(
+            findings=tuple(ProbeFinding.from_dict(f) for f in evidence["findings"]),
+            per_label_search=tuple(evidence["search_universality_per_label"]),
+            per_label_hits=tuple(evidence["search_hits_per_label"]),
+            probes=int(evidence["probes"]), search_samples=int(evidence["search_samples"]),
+            confirm_samples=int(evidence["confirm_samples"]),
+            queries=int(evidence["probe_queries"]),
+        )
+
 
 def split_samples(
     y: np.ndarray, clean_pred: np.ndarray, per_class: int, rng: np.random.Generator
