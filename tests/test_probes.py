@@ -74,3 +74,20 @@ def test_search_and_confirmation_samples_are_disjoint_and_correct() -> None:
     assert not set(range(5)) & (set(search) | set(confirm))
     assert np.bincount(y[search]).tolist() == [6, 6, 6]
     assert np.bincount(y[confirm]).tolist() == [19, 20, 20]
+
+
+def test_findings_round_trip_through_report_evidence() -> None:
+    from scanner.detectors.probes import ProbeFinding, ProbeResult
+
+    finding = ProbeFinding(Probe("periodic", 1, (0, 6, 2), 9), 3, 0.9, 0.95, 1.0)
+    result = ProbeResult((finding,), (0.0,) * 10, (0,) * 10, 5, 60, 200, 1000)
+    evidence = {
+        "findings": [finding.to_dict()],
+        "search_universality_per_label": [0.0] * 10,
+        "search_hits_per_label": [0] * 10,
+        "probes": 5,
+        "search_samples": 60,
+        "confirm_samples": 200,
+        "probe_queries": 1000,
+    }
+    assert ProbeResult.from_evidence(evidence) == result

@@ -172,6 +172,13 @@ class Probe:
             "seed": self.seed,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Probe:
+        pos = d.get("position")
+        return cls(
+            d["family"], int(d["strength"]), None if pos is None else tuple(pos), int(d["seed"])
+        )
+
 
 def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     """Every probe of a scan: patches at every position, gratings over orientation, frequency
@@ -203,19 +210,29 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
 
 def flip_rates(
     oracle: LabelOracle,
-    probe: Probe,
+    probes: list[Probe],
     xs: np.ndarray,
     ys: np.ndarray,
     to_model: Callable[[np.ndarray], np.ndarray],
     num_classes: int,
 ) -> np.ndarray:
-    """F[s, t]: share of class-s samples that the probe sends to label t."""
-    triggered = np.clip(probe.trigger(xs.shape[1:])(xs), 0, 1).astype(np.float32)  # type: ignore[arg-type]
-    pred = np.clip(oracle(to_model(triggered)), 0, num_classes - 1)
-    m = np.zeros((num_classes, num_classes))
-    np.add.at(m, (ys, pred), 1.0)
+    """F[i, s, t]: share of class-s samples that probe i sends to label t.
+
+    Many probes go into one oracle call: per-call overhead, not the model, dominated the
+    scan time of small models when each probe was its own call.
+    """
+    shape = xs.shape[1:]
+    per_call = max(1, oracle.batch_size // max(len(xs), 1))
     counts = np.bincount(ys, minlength=num_classes)
-    return m / np.maximum(counts[:, None], 1)
+    out = np.zeros((len(probes), num_classes, num_classes))
+    for start in range(0, len(probes), per_call):
+        chunk = probes[start : start + per_call]
+        triggered = np.concatenate([p.trigger(shape)(xs) for p in chunk])  # type: ignore[arg-type]
+        pred = oracle(to_model(np.clip(triggered, 0, 1).astype(np.float32)))
+        pred = np.clip(pred, 0, num_classes - 1).reshape(len(chunk), len(xs))
+        for k in range(len(chunk)):
+            np.add.at(out[start + k], (ys, pred[k]), 1.0)
+    return out / np.maximum(counts[None, :, None], 1)
 
 
 def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -255,6 +272,16 @@ class ProbeFinding:
             "search_universality": round(self.search_universality, 4),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProbeFinding:
+        return cls(
+            Probe.from_dict(d["probe"]),
+            int(d["label"]),
+            float(d["universality"]),
+            float(d["consistency"]),
+            float(d["search_universality"]),
+        )
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -273,7 +300,8 @@ class ProbeResult:
             findings=tuple(ProbeFinding.from_dict(f) for f in evidence["findings"]),
             per_label_search=tuple(evidence["search_universality_per_label"]),
             per_label_hits=tuple(evidence["search_hits_per_label"]),
-            probes=int(evidence["probes"]), search_samples=int(evidence["search_samples"]),
+            probes=int(evidence["probes"]),
+            search_samples=int(evidence["search_samples"]),
             confirm_samples=int(evidence["confirm_samples"]),
             queries=int(evidence["probe_queries"]),
         )
@@ -324,8 +352,7 @@ def run_probes(
     probes = probe_set(xs.shape[1:], config)  # type: ignore[arg-type]
     uni = np.zeros((len(probes), num_classes))
     cons = np.zeros(len(probes))
-    for i, probe in enumerate(probes):
-        f = flip_rates(oracle, probe, xs, ys, to_model, num_classes)
+    for i, f in enumerate(flip_rates(oracle, probes, xs, ys, to_model, num_classes)):
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
     # Candidates: the best probe for each label, and the most consistent probes overall.
@@ -337,8 +364,9 @@ def run_probes(
     for i in np.argsort(-cons)[: config.confirm_top]:
         candidates.setdefault(int(i))
     findings = []
-    for i in candidates:
-        f = flip_rates(oracle, probes[i], xc, yc, to_model, num_classes)
+    chosen = list(candidates)
+    confirmed = flip_rates(oracle, [probes[i] for i in chosen], xc, yc, to_model, num_classes)
+    for i, f in zip(chosen, confirmed, strict=True):
         u = universality(f, present_c)
         best = int(u.argmax())
         findings.append(
