@@ -126,14 +126,21 @@ def run(
     config_for: Callable[[dict[str, Any]], ScanConfig],
     *,
     names: Sequence[str] | None = None,
+    reuse: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
+    """Scan each zoo model (or, with `reuse`, take the row a previous run left in OUT/rows)."""
     records = load_index(zoo_dir)
     if names:
         records = [r for r in records if r["name"] in set(names)]
-    (out_dir / "reports").mkdir(parents=True, exist_ok=True)
+    for sub in ("reports", "rows"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
     rows = []
     for k, rec in enumerate(records, 1):
+        saved = out_dir / "rows" / f"{rec['name']}.json"
+        if reuse and saved.is_file():
+            rows.append(json.loads(saved.read_text()))
+            continue
         model = zoo_dir / f"{rec['name']}.onnx"
         config = config_for(rec)
         try:
@@ -159,6 +166,7 @@ def run(
             report,
             raw,
         ).to_dict()
+        saved.write_text(json.dumps(row, sort_keys=True))
         rows.append(row)
         log(
             f"[{k}/{len(records)}] {rec['name']}: {row['verdict']} score {row['score']:.2f}"
@@ -188,10 +196,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # The published metrics: low RE and low ATS are the suspicious direction.
         "auroc_re": round(auroc([-r["re_mean"] for r in pair], positive), 4),
         "auroc_ats": round(auroc([-r["ats_mean"] for r in pair], positive), 4),
-        "auroc_plane_anomaly": round(auroc([r["plane_anomaly"] if r["plane_anomaly"] is not None
-                                            else -1e9 for r in pair], positive), 4),
-        "plane_anomaly_label_is_target": frac([r["plane_anomaly_label"] == r["target"]
-                                               for r in one]),
+        "auroc_plane_anomaly": round(
+            auroc(
+                [r["plane_anomaly"] if r["plane_anomaly"] is not None else -1e9 for r in pair],
+                positive,
+            ),
+            4,
+        ),
+        "plane_anomaly_label_is_target": frac(
+            [r["plane_anomaly_label"] == r["target"] for r in one]
+        ),
         "tpr_all_to_one": frac([r["verdict"] == "infected" for r in one]),
         "fpr_clean": frac([r["verdict"] == "infected" for r in clean]),
         "target_accuracy": frac([r["found_target"] == r["target"] for r in one]),
@@ -220,13 +234,17 @@ def environment() -> dict[str, Any]:
 
 
 def summary_line(name: str, s: dict[str, Any]) -> str:
-    return (f"| {name} | {s['auroc_score']} | {s['tpr_all_to_one']} | {s['target_accuracy']} |"
-            f" {s['fpr_clean']} | {s['all_to_all_flagged']} | {s['all_to_all_no_single_target']} |")
+    return (
+        f"| {name} | {s['auroc_score']} | {s['tpr_all_to_one']} | {s['target_accuracy']} |"
+        f" {s['fpr_clean']} | {s['all_to_all_flagged']} | {s['all_to_all_no_single_target']} |"
+    )
 
 
-SUMMARY_HEAD = ("| evaluation | AUROC (all-to-one vs clean) | flagged all-to-one | target right |"
-                " clean flagged (FPR) | all-to-all flagged | ...with no single target |\n"
-                "|---|---|---|---|---|---|---|\n")
+SUMMARY_HEAD = (
+    "| evaluation | AUROC (all-to-one vs clean) | flagged all-to-one | target right |"
+    " clean flagged (FPR) | all-to-all flagged | ...with no single target |\n"
+    "|---|---|---|---|---|---|---|\n"
+)
 
 
 def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
@@ -258,8 +276,9 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
 FIT_FLOOR = VerdictRule(target_threshold=0.5, spread_threshold=0.5)
 
 
-def held_out(rows: list[dict[str, Any]], reports_dir: Path, group_by: str,
-             fpr: float = 0.1) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def held_out(
+    rows: list[dict[str, Any]], reports_dir: Path, group_by: str, fpr: float = 0.1
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Re-decide every model with thresholds fitted without its group.
 
     `group_by="attack"`: a backdoored model's group is its attack; each clean model is its own
@@ -267,8 +286,9 @@ def held_out(rows: list[dict[str, Any]], reports_dir: Path, group_by: str,
     for clean and backdoored models alike. The fit (`verdict.calibrate`) only sees the training
     fold's clean models, holding their false-positive rate to `fpr`.
     """
-    evidence = {r["name"]: json.loads((reports_dir / f"{r['name']}.json").read_text())["xray"]
-                for r in rows}
+    evidence = {
+        r["name"]: json.loads((reports_dir / f"{r['name']}.json").read_text())["xray"] for r in rows
+    }
 
     def group(r: dict[str, Any]) -> str:
         if group_by == "attack":
@@ -278,12 +298,27 @@ def held_out(rows: list[dict[str, Any]], reports_dir: Path, group_by: str,
     out = []
     for r in rows:
         g = group(r)
-        clean = [(o["universality"], o["consistency"]) for o in rows
-                 if o["attack"] == "clean" and group(o) != g]
+        clean = [
+            (o["universality"], o["consistency"])
+            for o in rows
+            if o["attack"] == "clean" and group(o) != g
+        ]
         rule = calibrate(clean, fpr=fpr, base=FIT_FLOOR)
         x = evidence[r["name"]]
-        d = decide(ProbeResult.from_evidence(x["evidence"]), (), len(x["planes"][0]["label_counts"])
-                   if x["planes"] else 10, rule)
-        out.append({**r, "verdict": d.verdict, "score": d.score, "found_target": d.target_label,
-                    "fold": g, "fold_rule": rule.to_dict()})
+        d = decide(
+            ProbeResult.from_evidence(x["evidence"]),
+            (),
+            len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
+            rule,
+        )
+        out.append(
+            {
+                **r,
+                "verdict": d.verdict,
+                "score": d.score,
+                "found_target": d.target_label,
+                "fold": g,
+                "fold_rule": rule.to_dict(),
+            }
+        )
     return out, summarise(out)
