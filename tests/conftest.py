@@ -26,3 +26,17 @@ def _private_cache(
 ) -> None:
     """No test reads or writes the user's result cache."""
     monkeypatch.setenv("BDSCAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def schema_validator(name: str):
+    """A validator for a committed schema, with the report schema registered for `$ref`s."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from exporters import load_schema
+
+    report = load_schema("report")
+    registry = Registry().with_resource(report["$id"], Resource.from_contents(report))
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=registry)

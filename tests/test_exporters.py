@@ -15,7 +15,6 @@ import jsonschema
 import numpy as np
 import pytest
 from PIL import Image
-from referencing import Registry, Resource
 
 from exporters import FORMATS, console, html, json_report, load_schema, sarif, write_report
 from exporters.atomic import atomic_write
@@ -30,6 +29,7 @@ from scanner.report import (
     XrayResult,
     encode_label_map,
 )
+from tests.conftest import schema_validator
 
 TODAY = date(2026, 6, 15)
 R, EXTEND = 60, 1.0
@@ -173,9 +173,7 @@ def test_non_finite_numbers_become_null() -> None:
 def test_summary_matches_its_schema_and_reads_back(tmp_path: Path) -> None:
     results = results_for(OUTCOMES)
     data = json.loads(render(json_report.write, OUTCOMES, policy_results=results))
-    report_schema = load_schema("report")
-    registry = Registry().with_resource(report_schema["$id"], Resource.from_contents(report_schema))
-    jsonschema.Draft202012Validator(load_schema("summary"), registry=registry).validate(data)
+    schema_validator("summary").validate(data)
     assert data["summary"] == {
         "models": 3,
         "scanned": 2,
