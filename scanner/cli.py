@@ -469,6 +469,28 @@ def bench_xray(
     click.echo(table)
 
 
+@bench.command("grid")
+@click.option("--zoo", "zoo_dir", default="zoo-out", show_default=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", "out_path", default="bench-out/grid.json", show_default=True)
+@click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
+@click.option("--only", multiple=True, help="Model names to run (repeatable).")
+def bench_grid(zoo_dir: Path, out_path: str, planes: int, resolution: int,
+               only: tuple[str, ...]) -> None:
+    """Compare adaptive and dense label maps cell by cell on zoo models."""
+    from scanner.bench import grid as bg
+    from scanner.bench.xray import environment
+    from scanner.detectors.xray import XrayConfig
+
+    rows = bg.compare(zoo_dir, XrayConfig(planes=planes, resolution=resolution),
+                      names=only or None, log=lambda m: click.echo(m, err=True))
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_path, json.dumps({"environment": environment(), "rows": rows},
+                                           indent=2))
+    click.echo(bg.summary(rows))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run click without its own exit handling and map errors to exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
