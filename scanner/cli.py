@@ -43,7 +43,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--data",
     "data_path",
@@ -138,7 +138,7 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def scan(
-    model: Path,
+    model: tuple[Path, ...],
     data_path: Path,
     mean: str | None,
     std: str | None,
@@ -165,7 +165,8 @@ def scan(
 ) -> None:
     """Scan MODEL for a backdoor, querying hard labels only.
 
-    MODEL is an .onnx file, a folder of them, or a list file (one path per line).
+    MODEL is an .onnx file, a folder of them, or a list file (one path per line); several
+    MODEL arguments are scanned together, with one summary.
     """
     from exporters import write_plots, write_report
     from exporters.console import RichBatchProgress
@@ -191,8 +192,13 @@ def scan(
         max_queries=max_queries,
         timeout=timeout,
     )
-    models = expand_models(model)
-    single = len(models) == 1 and model.suffix.lower() == ".onnx" and not model.is_dir()
+    models = [m for target in model for m in expand_models(target)]
+    single = (
+        len(model) == 1
+        and len(models) == 1
+        and model[0].suffix.lower() == ".onnx"
+        and not model[0].is_dir()
+    )
     dataset = load_dataset(data_path)
     cache = ResultCache(cache_dir)
 
@@ -205,7 +211,7 @@ def scan(
             raise
 
     if single:
-        with plane_progress(enabled=not quiet, label=model.name) as progress:
+        with plane_progress(enabled=not quiet, label=models[0].name) as progress:
             outcomes = scan_models(
                 models,
                 dataset,
@@ -446,8 +452,14 @@ def bench_xray(
             device="cpu",
         )
 
-    rows = bx.run(zoo_dir, out_dir, config_for, names=only or None, reuse=reuse,
-                  log=lambda m: click.echo(m, err=True))
+    rows = bx.run(
+        zoo_dir,
+        out_dir,
+        config_for,
+        names=only or None,
+        reuse=reuse,
+        log=lambda m: click.echo(m, err=True),
+    )
     summary = bx.summarise(rows)
     by_attack, loao = bx.held_out(rows, out_dir / "reports", "attack")
     by_arch, loarch = bx.held_out(rows, out_dir / "reports", "arch")
@@ -461,33 +473,49 @@ def bench_xray(
         "held_out_rows": {"attack": by_attack, "arch": by_arch},
     }
     atomic_write_text(out_dir / "results.json", json.dumps(result, indent=2, sort_keys=True))
-    table = (bx.markdown(rows, summary) + "\n" + bx.SUMMARY_HEAD
-             + bx.summary_line("shipped thresholds", summary) + "\n"
-             + bx.summary_line("leave one attack out", loao) + "\n"
-             + bx.summary_line("leave one architecture out", loarch) + "\n")
+    table = (
+        bx.markdown(rows, summary)
+        + "\n"
+        + bx.SUMMARY_HEAD
+        + bx.summary_line("shipped thresholds", summary)
+        + "\n"
+        + bx.summary_line("leave one attack out", loao)
+        + "\n"
+        + bx.summary_line("leave one architecture out", loarch)
+        + "\n"
+    )
     atomic_write_text(out_dir / "results.md", table)
     click.echo(table)
 
 
 @bench.command("grid")
-@click.option("--zoo", "zoo_dir", default="zoo-out", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--zoo",
+    "zoo_dir",
+    default="zoo-out",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
 @click.option("--out", "out_path", default="bench-out/grid.json", show_default=True)
 @click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
-def bench_grid(zoo_dir: Path, out_path: str, planes: int, resolution: int,
-               only: tuple[str, ...]) -> None:
+def bench_grid(
+    zoo_dir: Path, out_path: str, planes: int, resolution: int, only: tuple[str, ...]
+) -> None:
     """Compare adaptive and dense label maps cell by cell on zoo models."""
     from scanner.bench import grid as bg
     from scanner.bench.xray import environment
     from scanner.detectors.xray import XrayConfig
 
-    rows = bg.compare(zoo_dir, XrayConfig(planes=planes, resolution=resolution),
-                      names=only or None, log=lambda m: click.echo(m, err=True))
+    rows = bg.compare(
+        zoo_dir,
+        XrayConfig(planes=planes, resolution=resolution),
+        names=only or None,
+        log=lambda m: click.echo(m, err=True),
+    )
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_path, json.dumps({"environment": environment(), "rows": rows},
-                                           indent=2))
+    atomic_write_text(out_path, json.dumps({"environment": environment(), "rows": rows}, indent=2))
     click.echo(bg.summary(rows))
 
 

@@ -189,3 +189,22 @@ def test_folder_where_the_only_problem_is_a_corrupt_model_exits_2(
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run(capsys, "scan", empty, "--data", DATA, *FAST)[0] == 3
+
+
+def test_several_model_arguments_give_one_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = tmp_path / "s.json"
+    code, _, _ = run(
+        capsys,
+        "scan",
+        EXAMPLES / "models" / "clean_cnn.onnx",
+        EXAMPLES / "models" / "badnets_cnn.onnx",
+        "--data",
+        DATA,
+        *FAST,
+        "--json",
+        summary,
+    )
+    assert code == 1
+    assert len(json.loads(summary.read_text())["models"]) == 2
