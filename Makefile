@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
+# core: the 24 models of the scan issue; full: 64 models, two domains (the detection issue)
+ZOO_SET ?= full
 
 .PHONY: install test browser lint demo zoo fmnist bench clean
 
@@ -41,7 +43,7 @@ fmnist:
 	test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
 
 zoo: $(STAMP) fmnist
-	$(VENV)/bin/bdscan zoo build --out zoo-out
+	BDSCAN_ZOO_THREADS=1 $(VENV)/bin/bdscan zoo build --out zoo-out --set $(ZOO_SET)
 
 bench: $(STAMP)
 	$(VENV)/bin/bdscan bench xray --zoo zoo-out

@@ -1,0 +1,70 @@
+"""`python -m scanner.zoo build --out zoo-out [--set core|full] [--only GLOB] [--force]`.
+
+Also `list` (the specs of a set, without building). `main(argv)` returns the exit code, so the
+`bdscan zoo` command can wrap it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from scanner.errors import BdscanError, ExitCode
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scanner.zoo",
+        description="Train clean and backdoored classifiers on real data and export them to ONNX.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build (or resume building) a zoo set")
+    b.add_argument("--out", required=True, help="output folder (e.g. zoo-out)")
+    b.add_argument("--set", default="core", choices=["core", "full"], help="which models")
+    b.add_argument(
+        "--only", action="append", metavar="GLOB", help="only models matching GLOB (repeatable)"
+    )
+    b.add_argument("--force", action="store_true", help="rebuild models already built")
+    b.add_argument("--fmnist-dir", help="folder of Fashion-MNIST idx.gz files")
+    b.add_argument("--min-asr", type=float, default=None, help="retrain/drop a backdoor below")
+    ls = sub.add_parser("list", help="list the models of a set")
+    ls.add_argument("--set", default="full", choices=["core", "full"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from scanner.zoo.build import MIN_ASR, build_zoo, get_specs
+
+    try:
+        if args.command == "list":
+            for s in get_specs(args.set):
+                target = "-" if s.target is None else s.target
+                print(
+                    f"{s.name:26s} {s.set:4s} {s.dataset:6s} {s.arch:8s} {s.attack:15s} "
+                    f"t={target} rate={s.poison_rate:<5} {s.convention:11s} {s.exporter}"
+                )
+            return int(ExitCode.PASSED)
+        start = time.perf_counter()
+        records = build_zoo(
+            args.out,
+            names=args.only,
+            set=args.set,
+            force=args.force,
+            fmnist_path=args.fmnist_dir,
+            min_asr=MIN_ASR if args.min_asr is None else args.min_asr,
+            log=lambda line: print(line, flush=True),
+        )
+        built = sum(r.status != "dropped" for r in records)
+        print(f"zoo: {built} models ready in {args.out} ({time.perf_counter() - start:.0f}s)")
+        return int(ExitCode.PASSED)
+    except (BdscanError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code if isinstance(exc, BdscanError) else ExitCode.USAGE_ERROR
+        return int(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
