@@ -552,6 +552,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.SCAN_ERROR
     return ExitCode.PASSED
 
-
-def _json_default(o: Any) -> Any:  # pragma: no cover - used by subcommands that dump numpy
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
