@@ -36,7 +36,26 @@ def _check_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{path}: {option} folder {folder} is not writable")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class BdscanGroup(click.Group):
+    """The command group whose `main` maps errors to INTERFACE.md's exit codes, so the script,
+    `python -m scanner` and click's CliRunner all see the same codes and one-line messages."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = _run_mapped(super().main, argv, prog_name or "bdscan", extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=BdscanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bdscan")
 def cli() -> None:
     """Scan ONNX image classifiers for backdoors from hard labels (Model X-ray), and repair them."""
@@ -519,12 +538,11 @@ def bench_grid(
     click.echo(bg.summary(rows))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run click without its own exit handling and map errors to exit codes."""
-    args = list(sys.argv[1:] if argv is None else argv)
+def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]) -> int:
+    """Run click without its own exit handling and map every outcome to an exit code."""
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="bdscan", standalone_mode=False)
+        run(args=args, prog_name=prog_name, standalone_mode=False, **extra)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else ExitCode.USAGE_ERROR
     except click.exceptions.Abort:
@@ -538,11 +556,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"bdscan: error: {e}", err=True)
         return int(e.exit_code)
-    except (ValueError, UsageError) as e:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"bdscan: error: {e}", err=True)
-        return ExitCode.USAGE_ERROR
     except Exception as e:  # a bug of ours: still one line, and the code for "could not scan"
         if debug:
             traceback.print_exc()
@@ -552,3 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.SCAN_ERROR
     return ExitCode.PASSED
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bdscan` script and `python -m scanner`: returns the exit code."""
+    return int(cli.main(args=argv, standalone_mode=False))

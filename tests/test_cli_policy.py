@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from scanner.cli import main
+from scanner.cli import cli, main
 from tests.conftest import EXAMPLES, schema_validator
 
 DATA = EXAMPLES / "data" / "fmnist_clean.npz"
@@ -17,9 +18,9 @@ FAST = ["--planes", "2", "--quiet"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    """The CLI through click's CliRunner: exit code, stdout, stderr."""
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
