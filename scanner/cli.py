@@ -55,6 +55,40 @@ class BdscanGroup(click.Group):
         return code
 
 
+def xray_options(command: Any) -> Any:
+    """The X-ray settings `scan` and `bench xray` share: --planes, --resolution, --extend,
+    --seed, --grid, --uint8-mode."""
+    options = [
+        click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1)),
+        click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3)),
+        click.option(
+            "--extend",
+            default=5.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Grid margin r, in triangle extents.",
+        ),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option(
+            "--grid",
+            type=click.Choice(["dense", "adaptive"]),
+            default="adaptive",
+            show_default=True,
+            help="dense queries every cell, as the official code does.",
+        ),
+        click.option(
+            "--uint8-mode",
+            type=click.Choice(["bypass", "clip"]),
+            default="bypass",
+            show_default=True,
+            help="uint8-input models: query past the graph's Cast (bypass) or clip and round.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(cls=BdscanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bdscan")
 def cli() -> None:
@@ -72,32 +106,9 @@ def cli() -> None:
 )
 @click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
 @click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
-@click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
-@click.option(
-    "--extend",
-    default=5.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Grid margin r, in triangle extents.",
-)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--grid",
-    type=click.Choice(["dense", "adaptive"]),
-    default="adaptive",
-    show_default=True,
-    help="dense queries every cell, as the official code does.",
-)
+@xray_options
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
-@click.option(
-    "--uint8-mode",
-    type=click.Choice(["bypass", "clip"]),
-    default="bypass",
-    show_default=True,
-    help="uint8-input models: query past the graph's Cast (bypass) or clip and round.",
 )
 @click.option(
     "--max-queries",
@@ -427,16 +438,7 @@ def bench() -> None:
     show_default=True,
     type=click.Path(path_type=Path, file_okay=False),
 )
-@click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
-@click.option("--extend", default=5.0, show_default=True, type=click.FloatRange(min=0))
-@click.option(
-    "--grid", type=click.Choice(["dense", "adaptive"]), default="adaptive", show_default=True
-)
-@click.option(
-    "--uint8-mode", type=click.Choice(["bypass", "clip"]), default="bypass", show_default=True
-)
-@click.option("--seed", default=0, show_default=True, type=int)
+@xray_options
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
 @click.option("--reuse", is_flag=True, help="Keep results a previous run left in --out.")
 def bench_xray(

@@ -96,6 +96,21 @@ def cuda_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
+def to_model_input(x: np.ndarray, layout: Layout, dtype: str, *, clip: bool) -> np.ndarray:
+    """Model-space NHWC float32 points -> the array the graph's input takes."""
+    if layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    elif layout == "NHW":
+        x = x[..., 0]
+    elif layout == "flat":
+        # PyTorch flattens (C, H, W); with one channel both orders agree.
+        x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+    if clip:
+        # What an API taking images would do to any point we ask about.
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(x, dtype=np.dtype(dtype))
+
+
 def _limit_memory(limit_bytes: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if limit_bytes:
@@ -368,17 +383,7 @@ class OnnxRuntimeBackend:
         return worker
 
     def _to_model(self, x: np.ndarray) -> np.ndarray:
-        if self._layout == "NCHW":
-            x = x.transpose(0, 3, 1, 2)
-        elif self._layout == "NHW":
-            x = x[..., 0]
-        elif self._layout == "flat":
-            # PyTorch flattens (C, H, W); with one channel both orders agree.
-            x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
-        if self._mode == "clip":
-            # What an API taking images would do to any point we ask about.
-            return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(x, dtype=np.dtype(self._query_dtype))
+        return to_model_input(x, self._layout, self._query_dtype, clip=self._mode == "clip")
 
     def predict_labels(self, batch: np.ndarray) -> np.ndarray:
         assert self._worker is not None, "backend is closed"

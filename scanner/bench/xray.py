@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from scanner.backends.onnxruntime import to_model_input
 from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
 from scanner.detectors.probes import ProbeResult
@@ -111,13 +112,8 @@ def _model_points(report: ScanReport, dataset_path: str, mean: Any, std: Any) ->
     spec = InputSpec.from_dict(report.model.input)
     ds = load_dataset(dataset_path)
     x = to_model_space(ds.x[:256], spec, mean, std)
-    if spec.layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
-    elif spec.layout == "NHW":
-        x = x[..., 0]
-    elif spec.layout == "flat":
-        x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
-    return np.ascontiguousarray(x.astype(np.uint8 if spec.dtype == "uint8" else spec.dtype))
+    # The raw session runs the original graph, so a uint8 input gets real pixels.
+    return to_model_input(x, spec.layout, spec.dtype, clip=spec.dtype == "uint8")
 
 
 def run(
