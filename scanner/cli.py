@@ -297,6 +297,150 @@ def scan(
     raise SystemExit(code)
 
 
+@cli.command("remediate")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--train-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The (possibly poisoned) training set or part of it: .npz or image folder.",
+)
+@click.option(
+    "--clean-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Clean labelled samples; alone, selects the clean-data-only mode.",
+)
+@click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
+@click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
+@click.option(
+    "--target-label",
+    type=int,
+    default=None,
+    help="Suspected target label (default: from --scan-report, if given).",
+)
+@click.option(
+    "--scan-report",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A `bdscan scan --json` report of MODEL: its target label is the prior.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["burn", "finetune", "nc"]),
+    default="burn",
+    show_default=True,
+    help="BURN, or a baseline: plain fine-tuning, NC unlearning.",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the repaired .onnx (never MODEL itself).",
+)
+@click.option("--json", "json_path", default=None, help="Write the remediation report here.")
+@click.option("--no-rescan", is_flag=True, help="Skip the X-ray scans before and after.")
+@click.option("--quiet", "-q", is_flag=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def remediate_command(
+    model: Path,
+    train_data: Path | None,
+    clean_data: Path | None,
+    mean: str | None,
+    std: str | None,
+    target_label: int | None,
+    scan_report: Path | None,
+    method: str,
+    device: str,
+    seed: int,
+    out: Path,
+    json_path: str | None,
+    no_rescan: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Remove a backdoor from MODEL (BURN) and write a drop-in ONNX replacement."""
+    from scanner.data import load_dataset, parse_channel_values
+    from scanner.pipeline import ScanConfig, scan_model
+    from scanner.remediate import remediate
+
+    if train_data is None and clean_data is None:
+        raise UsageError("remediate: expected --train-data, --clean-data, or both")
+    if out.exists() and model.exists() and out.resolve() == model.resolve():
+        raise UsageError(f"{out}: refusing to overwrite the input model; choose another -o")
+    _check_writable(str(out), "-o")
+    _check_writable(json_path, "--json")
+    if target_label is None and scan_report is not None:
+        try:
+            target_label = json.loads(scan_report.read_text())["xray"]["target_label"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"{scan_report}: not a bdscan scan report ({e})") from None
+    mean_v, std_v = parse_channel_values(mean, "mean"), parse_channel_values(std, "std")
+    train = load_dataset(train_data) if train_data else None
+    clean = load_dataset(clean_data) if clean_data else None
+    report = remediate(
+        model,
+        train,
+        clean,
+        mean=mean_v,
+        std=std_v,
+        target_label=target_label,
+        device=device,
+        out_path=out,
+        method=method,
+        seed=seed,
+    )
+    if not no_rescan:
+        # X-ray wants correctly labelled samples: the clean set when there is one.
+        probe_data = clean if clean is not None else train
+        assert probe_data is not None
+        config = ScanConfig(mean=mean_v, std=std_v, device=device)  # type: ignore[arg-type]
+        before = scan_model(model, probe_data, config).xray
+        after = scan_model(out, probe_data, config).xray
+        report = replace(
+            report,
+            rescan={
+                "data": probe_data.path,
+                "before": {
+                    "verdict": before.verdict,
+                    "score": before.score,
+                    "target_label": before.target_label,
+                },
+                "after": {
+                    "verdict": after.verdict,
+                    "score": after.score,
+                    "target_label": after.target_label,
+                },
+            },
+        )
+    if json_path:
+        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    if not quiet:
+        acc = (
+            f"held-out accuracy {report.accuracy_before:.3f} -> {report.accuracy_after:.3f}"
+            if report.accuracy_before is not None and report.accuracy_after is not None
+            else "no held-out accuracy"
+        )
+        click.echo(
+            f"{out}: {report.method} ({report.mode}), {len(report.flagged)} samples"
+            f" flagged, {acc}, {report.seconds:.1f} s"
+        )
+        if report.rescan:
+            b, a = report.rescan["before"], report.rescan["after"]
+            click.echo(
+                f"  X-ray before: {b['verdict']} (score {b['score']:.2f}); after:"
+                f" {a['verdict']} (score {a['score']:.2f})"
+            )
+    still_infected = bool(report.rescan) and report.rescan["after"]["verdict"] == "infected"
+    raise SystemExit(ExitCode.FINDINGS if still_infected else ExitCode.PASSED)
+
+
 @cli.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(

@@ -1,0 +1,382 @@
+"""`remediate()`: convert, repair, re-export and report, for `bdscan remediate`.
+
+Modes: "train-data" when a (possibly poisoned) training set is given (BURN, or a baseline run
+through the same path); "clean-only" when only clean data is (adversarial unlearning with X-ray's
+target label as the prior). Clean accuracy is measured before and after on a held-out split that
+no method trains on: the clean data when it is given alongside a training set, else a share of
+the data given.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from scanner.errors import DataError, UsageError
+from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
+from scanner.remediate.baselines import (
+    CleanUnlearnConfig,
+    NCConfig,
+    clean_unlearn,
+    nc_unlearn,
+    neural_cleanse,
+)
+from scanner.remediate.burn import BurnConfig, run_burn
+from scanner.remediate.convert import ConvertedModel, convert_model, images_to_input
+from scanner.remediate.runtime import (
+    PhaseClock,
+    fine_tune,
+    predict_labels,
+    resolve_device,
+    seed_everything,
+)
+
+SCHEMA_VERSION = 1
+Method = Literal["burn", "finetune", "nc"]
+METHODS: tuple[str, ...] = ("burn", "finetune", "nc")
+# Samples the converted model is checked on against onnxruntime before any training.
+CHECK_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class RemediationReport:
+    """Everything a remediation run did and measured (`to_dict` is the --json document).
+
+    `flagged` are indices into the training set as given (held-out samples excluded), with
+    `restored` their new labels, and `flagged_phase1` the flags before BURN's feedback rounds.
+    `rescan` is left for the caller: the CLI re-scans the output with X-ray and fills it in
+    with `dataclasses.replace`.
+    """
+
+    model: str
+    output: str | None
+    method: str
+    mode: Literal["train-data", "clean-only"]
+    device: str
+    seed: int
+    target_label: int | None
+    suspect_labels: tuple[int, ...]
+    n_train: int
+    n_holdout: int
+    holdout_source: str
+    flagged: tuple[int, ...]
+    restored: tuple[int, ...]
+    flagged_phase1: tuple[int, ...]
+    rounds: tuple[dict[str, Any], ...]
+    classes: tuple[dict[str, Any], ...]
+    accuracy_before: float | None  # None: no held-out samples
+    accuracy_after: float | None
+    agreement_with_original: float | None
+    epochs: float
+    phases: tuple[dict[str, Any], ...]
+    seconds: float
+    peak_rss_mb: float
+    peak_device_mb: float | None
+    conversion: dict[str, Any]
+    export: dict[str, Any] | None
+    config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    rescan: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["schema_version"] = SCHEMA_VERSION
+        for key in (
+            "flagged",
+            "restored",
+            "flagged_phase1",
+            "suspect_labels",
+            "rounds",
+            "classes",
+            "phases",
+        ):
+            d[key] = list(d[key])
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class RemediationRun:
+    """A report plus the repaired model, for callers that evaluate it further (benchmarks)."""
+
+    report: RemediationReport
+    converted: ConvertedModel
+
+
+def _accuracy(
+    model: torch.nn.Module, x: np.ndarray, y: np.ndarray, dev: torch.device
+) -> float | None:
+    return round(float(np.mean(predict_labels(model, x, dev) == y)), 5) if len(y) else None
+
+
+def remediate(
+    model_path: str | Path,
+    train_data: Any | None,
+    clean_data: Any | None = None,
+    *,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    target_label: int | None = None,
+    device: str = "auto",
+    out_path: str | Path | None,
+    method: str = "burn",
+    burn_config: BurnConfig | None = None,
+    nc_config: NCConfig | None = None,
+    clean_config: CleanUnlearnConfig | None = None,
+    holdout_fraction: float = 0.1,
+    seed: int = 0,
+) -> RemediationReport:
+    """Remove a backdoor from the ONNX model at `model_path` and write the result to `out_path`.
+
+    `train_data` / `clean_data`: (x, y) arrays (uint8 or [0, 1] float images, NHW or NHWC, and
+    int labels) or objects with `.x`/`.y`. `out_path` None skips the export (dry run).
+    Raises ModelLoadError, DataError, UsageError or OutputError (all exit code 2 or 4) with a
+    message naming the problem; nothing is written unless everything succeeded.
+    """
+    return remediate_run(
+        model_path,
+        train_data,
+        clean_data,
+        mean=mean,
+        std=std,
+        target_label=target_label,
+        device=device,
+        out_path=out_path,
+        method=method,
+        burn_config=burn_config,
+        nc_config=nc_config,
+        clean_config=clean_config,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+    ).report
+
+
+def remediate_run(
+    model_path: str | Path,
+    train_data: Any | None,
+    clean_data: Any | None = None,
+    *,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    target_label: int | None = None,
+    device: str = "auto",
+    out_path: str | Path | None,
+    method: str = "burn",
+    burn_config: BurnConfig | None = None,
+    nc_config: NCConfig | None = None,
+    clean_config: CleanUnlearnConfig | None = None,
+    holdout_fraction: float = 0.1,
+    seed: int = 0,
+) -> RemediationRun:
+    """`remediate`, also returning the converted (and repaired) model."""
+    from exporters.onnx_model import export_onnx_model
+
+    start = time.perf_counter()
+    if method not in METHODS:
+        raise UsageError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if train_data is None and clean_data is None:
+        raise UsageError("remediation needs --train-data or --clean-data (or both)")
+    dev = resolve_device(device)
+    burn_config = burn_config or BurnConfig()
+    nc_config = nc_config or NCConfig()
+    clean_config = clean_config or CleanUnlearnConfig()
+    generator = seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    clock = PhaseClock(dev)
+
+    train_what, clean_what = (
+        describe(train_data, "--train-data"),
+        describe(clean_data, "--clean-data"),
+    )
+    xt, yt = as_arrays(train_data, train_what) if train_data is not None else (None, None)
+    xc, yc = as_arrays(clean_data, clean_what) if clean_data is not None else (None, None)
+    mode: Literal["train-data", "clean-only"] = "train-data" if xt is not None else "clean-only"
+    first = xt if xt is not None else xc
+    assert first is not None
+    with clock.phase("convert"):
+        converted = convert_model(model_path, first[:CHECK_SAMPLES], mean=mean, std=std)
+    k = converted.num_classes
+    hwc = tuple(first.shape[1:])
+    if target_label is not None and not 0 <= target_label < k:
+        raise DataError(f"--target-label: expected a class in [0, {k}), got {target_label}")
+
+    if xt is not None and yt is not None:
+        check_fit(xt, yt, k, hwc, train_what)  # type: ignore[arg-type]
+        if xc is not None and yc is not None:
+            check_fit(xc, yc, k, hwc, clean_what)  # type: ignore[arg-type]
+            x_fit, y_fit, x_hold, y_hold = xt, yt, xc, yc
+            keep_idx = np.arange(len(yt))
+            holdout_source = "clean-data"
+        else:
+            keep_idx, hold_idx = split_holdout(len(yt), holdout_fraction, rng)
+            x_fit, y_fit, x_hold, y_hold = xt[keep_idx], yt[keep_idx], xt[hold_idx], yt[hold_idx]
+            holdout_source = f"train-data ({holdout_fraction:.0%}, given labels)"
+    else:
+        assert xc is not None and yc is not None
+        check_fit(xc, yc, k, hwc, clean_what)  # type: ignore[arg-type]
+        frac = max(holdout_fraction, 0.2)
+        keep_idx, hold_idx = split_holdout(len(yc), frac, rng)
+        x_fit, y_fit, x_hold, y_hold = xc[keep_idx], yc[keep_idx], xc[hold_idx], yc[hold_idx]
+        holdout_source = f"clean-data ({frac:.0%})"
+    if len(y_fit) == 0:
+        raise DataError("no samples left to train on after the held-out split")
+
+    model = converted.image_model.to(dev)
+    with clock.phase("evaluate-before"):
+        acc_before = _accuracy(model, x_hold, y_hold, dev)
+        pred_before = predict_labels(model, x_hold, dev)
+
+    flagged = np.zeros(0, dtype=np.int64)
+    restored = np.zeros(0, dtype=np.int64)
+    phase1 = np.zeros(0, dtype=np.int64)
+    rounds: tuple[dict[str, Any], ...] = ()
+    classes: tuple[dict[str, Any], ...] = ()
+    suspects: tuple[int, ...] = ()
+    extra: dict[str, Any] = {}
+    config: dict[str, Any] = {"train": asdict(burn_config.train)}
+    epochs = burn_config.epochs
+    if mode == "clean-only":
+        method_name = {"burn": "clean-unlearning", "finetune": "finetune", "nc": "nc"}[method]
+    else:
+        method_name = method
+    if mode == "clean-only" and method == "burn":
+        config.update(clean_config.to_dict())
+        epochs = clean_config.epochs
+        with clock.phase("clean-unlearning"):
+            losses = clean_unlearn(
+                model,
+                x_fit,
+                y_fit,
+                target=target_label,
+                config=clean_config,
+                settings=burn_config.train,
+                device=dev,
+                generator=generator,
+            )
+        extra["loss"] = losses
+        suspects = (target_label,) if target_label is not None else ()
+    elif method == "burn":
+        config.update(burn_config.to_dict())
+        result = run_burn(
+            model,
+            x_fit,
+            y_fit,
+            num_classes=k,
+            config=burn_config,
+            device=dev,
+            generator=generator,
+            clock=clock,
+            target_prior=target_label,
+        )
+        flagged, restored = keep_idx[result.flagged], result.restored
+        phase1 = keep_idx[result.flagged_phase1]
+        rounds = tuple(r.to_dict() for r in result.rounds)
+        classes = tuple(c.to_dict() for c in result.classes)
+        suspects = result.suspects
+        epochs = result.epochs_used
+        extra["attack_cost_per_sample"] = result.boundary.steps_run / max(len(y_fit), 1)
+    elif method == "finetune":
+        with clock.phase("finetune"):
+            losses = fine_tune(
+                model,
+                x_fit,
+                y_fit,
+                epochs=epochs,
+                settings=burn_config.train,
+                device=dev,
+                generator=generator,
+            )
+        extra["loss"] = losses
+    else:
+        config.update(nc_config.to_dict())
+        with clock.phase("reverse-trigger"):
+            mask, pattern, trig = neural_cleanse(
+                model,
+                x_fit,
+                y_fit,
+                num_classes=k,
+                target=target_label,
+                config=nc_config,
+                device=dev,
+                generator=generator,
+            )
+        with clock.phase("unlearn"):
+            losses = nc_unlearn(
+                model,
+                x_fit,
+                y_fit,
+                mask,
+                pattern,
+                epochs=epochs,
+                stamp_share=nc_config.stamp_share,
+                settings=burn_config.train,
+                device=dev,
+                generator=generator,
+            )
+        suspects = (trig.target,)
+        extra["reversed_trigger"] = trig.to_dict()
+        extra["loss"] = losses
+
+    with clock.phase("evaluate-after"):
+        acc_after = _accuracy(model, x_hold, y_hold, dev)
+        agreement = (
+            round(float(np.mean(predict_labels(model, x_hold, dev) == pred_before)), 5)
+            if len(y_hold)
+            else None
+        )
+
+    export: dict[str, Any] | None = None
+    if out_path is not None:
+        model.to("cpu")
+        check = x_hold if len(x_hold) >= 2 else x_fit
+        with clock.phase("export"):
+            result_export = export_onnx_model(
+                converted.full,
+                converted.source,
+                out_path,
+                check_inputs=images_to_input(converted, check[:CHECK_SAMPLES]),
+                source_path=model_path,
+                metadata={"bdscan.remediation": method_name, "bdscan.mode": mode},
+            )
+        export = result_export.to_dict()
+
+    phases = tuple(p.to_dict() for p in clock.phases)
+    device_peaks = [p.peak_device_mb for p in clock.phases if p.peak_device_mb is not None]
+    report = RemediationReport(
+        model=str(model_path),
+        output=str(out_path) if out_path is not None else None,
+        method=method_name,
+        mode=mode,
+        device=str(dev),
+        seed=seed,
+        target_label=target_label,
+        suspect_labels=tuple(int(s) for s in suspects),
+        n_train=len(y_fit),
+        n_holdout=len(y_hold),
+        holdout_source=holdout_source,
+        flagged=tuple(int(i) for i in flagged),
+        restored=tuple(int(v) for v in restored),
+        flagged_phase1=tuple(int(i) for i in phase1),
+        rounds=rounds,
+        classes=classes,
+        accuracy_before=acc_before,
+        accuracy_after=acc_after,
+        agreement_with_original=agreement,
+        epochs=float(epochs),
+        phases=phases,
+        seconds=round(time.perf_counter() - start, 3),
+        peak_rss_mb=round(max(p.peak_rss_mb for p in clock.phases), 1),
+        peak_device_mb=max(device_peaks) if device_peaks else None,
+        conversion=converted.check.to_dict(),
+        export=export,
+        config=config,
+        extra=extra,
+    )
+    return RemediationRun(report=report, converted=converted)
+
+
+__all__ = ["METHODS", "RemediationReport", "RemediationRun", "remediate", "remediate_run"]

@@ -1,0 +1,269 @@
+"""Remediation end to end on a tiny real backdoor: BURN, the baselines, clean-only mode, bad input.
+
+The model is a small CNN trained here in seconds on scikit-learn's 8x8 digits with a BadNets-style
+2x2 corner patch on 10% of the training samples, relabelled to 0, exported with the legacy
+exporter as uint8 NHWC with an in-graph Cast and normalisation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+if importlib.util.find_spec("onnx2torch") is None:  # importing it needs our torchvision stub
+    pytest.skip("onnx2torch is not installed", allow_module_level=True)
+
+from scanner.errors import DataError, OutputError, UsageError  # noqa: E402
+from scanner.remediate import BurnConfig, NCConfig, remediate  # noqa: E402
+from scanner.remediate.api import remediate_run  # noqa: E402
+from scanner.remediate.burn import fit_poison_mixture  # noqa: E402
+from scanner.remediate.convert import graph_signature, images_to_input  # noqa: E402
+from scanner.remediate.runtime import TrainSettings, fine_tune, seed_everything  # noqa: E402
+from tests import onnx_builders  # noqa: E402
+
+TARGET = 0
+N_POISON = 250  # of 1,400 training samples
+FAST = BurnConfig(epochs=6.0, phase1_epochs=2.0, round_epochs=1.0, max_rounds=4,
+                  attack_max_steps=12, train=TrainSettings(lr=2e-3, batch_size=64))  # fmt: skip
+
+
+def _trigger(x: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    out[:, -3:-1, -3:-1] = 1.0  # a white 2x2 patch one pixel from the bottom-right corner
+    return out
+
+
+class DigitsNet(torch.nn.Module):
+    """uint8 NHWC pixels in; Cast, scaling and normalisation in the graph; logits out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.fc1 = torch.nn.Linear(8 * 4 * 4, 32)
+        self.fc2 = torch.nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.float() / 255.0 - 0.3) / 0.3
+        x = torch.relu(self.conv(x.permute(0, 3, 1, 2)))
+        x = torch.nn.functional.max_pool2d(x, 2)
+        return self.fc2(torch.relu(self.fc1(x.reshape(x.shape[0], -1))))
+
+
+@pytest.fixture(scope="module")
+def backdoor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    x, y = onnx_builders.digits()
+    x = np.round(x * 255).astype(np.uint8)  # real uint8 pixels, as a deployment would store them
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:1400], order[1400:]
+    xtr, ytr = x[train].copy(), y[train].copy()
+    candidates = np.flatnonzero(ytr != TARGET)
+    poisoned = np.sort(rng.choice(candidates, size=N_POISON, replace=False))
+    true_labels = ytr.copy()
+    xtr[poisoned] = (_trigger(xtr[poisoned] / 255.0) * 255).astype(np.uint8)
+    ytr[poisoned] = TARGET
+
+    torch.manual_seed(0)
+    net = DigitsNet()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    xt = torch.from_numpy(xtr[..., None])
+    yt = torch.from_numpy(ytr)
+    for _ in range(12):
+        perm = torch.randperm(len(yt))
+        for i in range(0, len(yt), 32):
+            b = perm[i : i + 32]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[b]), yt[b]).backward()
+            opt.step()
+    net.eval()
+    path = tmp_path_factory.mktemp("remediate") / "digits_badnets.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (xt[:1],), str(path), dynamo=False, input_names=["pixels"],
+            output_names=["logits"], dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}},
+        )  # fmt: skip
+    xte, yte = x[test], y[test]
+    keep = yte != TARGET
+    return {
+        "path": path,
+        "train": (xtr, ytr),
+        "true_labels": true_labels,
+        "poisoned": poisoned,
+        "test": (xte, yte),
+        "triggered": ((_trigger(xte[keep] / 255.0) * 255).astype(np.uint8), yte[keep]),
+    }
+
+
+def _score(path: Path, data: dict[str, object]) -> dict[str, float]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    xte, yte = data["test"]  # type: ignore[misc]
+    xtr, ytr = data["triggered"]  # type: ignore[misc]
+    acc = np.mean(sess.run(None, {"pixels": xte[..., None]})[0].argmax(1) == yte)
+    pt = sess.run(None, {"pixels": xtr[..., None]})[0].argmax(1)
+    return {"acc": float(acc), "asr": float(np.mean(pt == TARGET)), "ra": float(np.mean(pt == ytr))}
+
+
+def test_the_fixture_model_is_backdoored(backdoor: dict[str, object]) -> None:
+    before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    assert before["acc"] > 0.85 and before["asr"] > 0.9
+
+
+def test_burn_removes_the_backdoor(backdoor: dict[str, object], tmp_path: Path) -> None:
+    out = tmp_path / "repaired.onnx"
+    # X-ray's target label as the prior, as `bdscan remediate` passes it after a scan.
+    report = remediate(
+        backdoor["path"], backdoor["train"], None, out_path=out, burn_config=FAST, device="cpu",
+        target_label=TARGET,
+    )  # fmt: skip
+    assert report.mode == "train-data" and report.method == "burn"
+    assert report.suspect_labels == (TARGET,)
+    before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    after = _score(out, backdoor)
+    assert after["asr"] < before["asr"] - 0.3
+    assert after["ra"] > before["ra"] + 0.2
+    assert after["acc"] > before["acc"] - 0.05
+    # Flags are indices into the training set as given; nearly all of them are real poison,
+    # and the feedback rounds add to what phase 1 found.
+    flagged = np.asarray(report.flagged)
+    poisoned = backdoor["poisoned"]
+    assert len(flagged) > len(report.flagged_phase1) > 0
+    assert np.isin(flagged, poisoned).mean() > 0.8  # type: ignore[arg-type]
+    assert len(report.restored) == len(flagged)
+    true = backdoor["true_labels"][flagged]  # type: ignore[index]
+    assert np.mean(np.asarray(report.restored) == true) > 0.5
+    assert [r["round"] for r in report.rounds] == list(range(len(report.rounds)))
+    assert sum(r["epochs"] for r in report.rounds) == report.epochs <= FAST.epochs
+    assert {p["name"] for p in report.phases} >= {"convert", "boundary", "flag", "finetune"}
+    assert all(p["seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in report.phases)
+    # Drop-in: same signature, and the JSON document is plain JSON.
+    assert graph_signature(onnx.load(str(out))) == graph_signature(onnx.load(str(backdoor["path"])))
+    doc = json.loads(json.dumps(report.to_dict()))
+    assert doc["schema_version"] == 1 and doc["export"]["opset"] >= 17
+
+
+def test_baselines_share_the_path(backdoor: dict[str, object], tmp_path: Path) -> None:
+    ft = remediate(backdoor["path"], backdoor["train"], None, out_path=tmp_path / "ft.onnx",
+                   method="finetune", burn_config=FAST, device="cpu")  # fmt: skip
+    assert ft.method == "finetune" and ft.epochs == FAST.epochs and not ft.flagged
+    nc = remediate(
+        backdoor["path"], backdoor["train"], None, out_path=tmp_path / "nc.onnx", method="nc",
+        target_label=TARGET, burn_config=FAST, nc_config=NCConfig(steps=60), device="cpu",
+    )  # fmt: skip
+    assert nc.method == "nc" and nc.suspect_labels == (TARGET,)
+    assert nc.extra["reversed_trigger"]["target"] == TARGET
+    assert (tmp_path / "ft.onnx").is_file() and (tmp_path / "nc.onnx").is_file()
+
+
+def test_clean_only_mode(backdoor: dict[str, object], tmp_path: Path) -> None:
+    xte, yte = backdoor["test"]  # type: ignore[misc]
+    from scanner.remediate import CleanUnlearnConfig
+
+    report = remediate(
+        backdoor["path"], None, (xte[:300], yte[:300]), out_path=tmp_path / "c.onnx",
+        target_label=TARGET, clean_config=CleanUnlearnConfig(epochs=3.0), device="cpu",
+    )  # fmt: skip
+    assert report.mode == "clean-only" and report.method == "clean-unlearning"
+    assert report.holdout_source.startswith("clean-data") and report.n_holdout == 60
+    assert not report.flagged
+
+
+def test_same_seed_same_flags(backdoor: dict[str, object]) -> None:
+    cfg = BurnConfig(epochs=1.0, phase1_epochs=1.0, attack_max_steps=8)
+    a = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg, seed=3,
+                  device="cpu")  # fmt: skip
+    b = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg, seed=3,
+                  device="cpu")  # fmt: skip
+    assert a.flagged == b.flagged and a.accuracy_after == b.accuracy_after
+    assert a.output is None and a.export is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda x, y: (x, y + 10), "labels go up to 1[0-9] but the model has 10 classes"),
+        (lambda x, y: (x[:, :7, :7], y), "images of shape 7x7x1 do not fit the model.s input dims"),
+        (lambda x, y: (x, y[:-5]), "one label per image"),
+        (lambda x, y: (x.astype(np.float32), y), r"float pixels in \[0, 1\]"),
+        (lambda x, y: (x, y.astype(np.float32) + 0.5), "integer labels"),
+    ],
+)
+def test_bad_training_data_writes_nothing(
+    backdoor: dict[str, object],
+    tmp_path: Path,
+    mutate,
+    match: str,  # type: ignore[no-untyped-def]
+) -> None:
+    x, y = backdoor["train"]  # type: ignore[misc]
+    out = tmp_path / "out.onnx"
+    with pytest.raises(DataError, match=match):
+        remediate(backdoor["path"], mutate(x, y), out_path=out, burn_config=FAST, device="cpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors(backdoor: dict[str, object], tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="needs --train-data or --clean-data"):
+        remediate(backdoor["path"], None, None, out_path=tmp_path / "o.onnx")
+    with pytest.raises(UsageError, match="--method"):
+        remediate(backdoor["path"], backdoor["train"], out_path=None, method="magic")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA device"):
+            remediate(backdoor["path"], backdoor["train"], out_path=None, device="cuda")
+    with pytest.raises(DataError, match="--target-label"):
+        remediate(backdoor["path"], backdoor["train"], out_path=None, target_label=12)
+
+
+def test_never_overwrites_the_input_model(backdoor: dict[str, object], tmp_path: Path) -> None:
+    src = tmp_path / "model.onnx"
+    src.write_bytes(Path(backdoor["path"]).read_bytes())  # type: ignore[arg-type]
+    before = src.read_bytes()
+    cfg = BurnConfig(epochs=0.5, phase1_epochs=0.5, attack_max_steps=4)
+    with pytest.raises(OutputError, match="refusing to overwrite the input model"):
+        remediate(src, backdoor["train"], out_path=src, burn_config=cfg, device="cpu")
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_report_round_trips_and_model_is_usable(backdoor: dict[str, object]) -> None:
+    cfg = BurnConfig(epochs=0.5, phase1_epochs=0.5, attack_max_steps=4)
+    run = remediate_run(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
+                        device="cpu")  # fmt: skip
+    x, _ = backdoor["train"]  # type: ignore[misc]
+    inp = images_to_input(run.converted, x[:4, ..., None] / 255.0)
+    assert inp.dtype == np.uint8 and inp.shape == (4, 8, 8, 1)
+    outs = run.converted.full(torch.from_numpy(inp))
+    assert outs[0].shape == (4, 10)
+
+
+def test_poison_mixture_separates_spread_labels() -> None:
+    rng = np.random.default_rng(0)
+    # Clean: near-boundary, crossing into neighbours 3 and 6; poison: farther, spread over 1..9.
+    clean_d = rng.normal(np.log(0.04), 0.4, 600)
+    clean_a = rng.choice([3, 6], size=600, p=[0.2, 0.8])
+    pois_d = rng.normal(np.log(0.1), 0.3, 400)
+    pois_a = rng.integers(1, 10, size=400)
+    post, share, means, _ = fit_poison_mixture(
+        np.concatenate([clean_d, pois_d]), np.concatenate([clean_a, pois_a]), 0, 10
+    )
+    assert 0.3 < share < 0.5
+    assert means[1] > means[0]
+    assert (post[600:] >= 0.5).mean() > 0.8 and (post[:600] >= 0.5).mean() < 0.05
+
+
+def test_fine_tune_restores_training_mode() -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    model.train()
+    x = np.random.default_rng(0).random((10, 2, 2, 1), dtype=np.float32)
+    y = np.arange(10) % 3
+    fine_tune(model, x, y, epochs=1, settings=TrainSettings(), device=torch.device("cpu"),
+              generator=seed_everything(0))  # fmt: skip
+    assert model.training
