@@ -34,9 +34,9 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	@echo "== backdoored example (BadNets, target label 0) =="
-	-$(VENV)/bin/bdscan scan examples/models/badnets_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-badnets.json
+	@$(VENV)/bin/bdscan scan examples/models/badnets_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-badnets.json; echo "exit code $$? (1: findings)"
 	@echo "== clean example =="
-	-$(VENV)/bin/bdscan scan examples/models/clean_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-clean.json
+	@$(VENV)/bin/bdscan scan examples/models/clean_cnn.onnx --data examples/data/fmnist_clean.npz --json /tmp/bdscan-demo-clean.json; echo "exit code $$? (0: passed)"
 
 # Fashion-MNIST from Debian's package, where apt is available.
 fmnist:
