@@ -6,7 +6,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # core: the 24 models of the scan issue; full: 64 models, two domains (the detection issue)
 ZOO_SET ?= full
 
-.PHONY: install test browser lint demo zoo fmnist bench clean
+.PHONY: install test browser lint demo zoo fmnist bench bench-burn clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ zoo: $(STAMP) fmnist
 
 bench: $(STAMP)
 	$(VENV)/bin/bdscan bench xray --zoo zoo-out
+
+bench-burn: $(STAMP)
+	mkdir -p bench-out
+	$(PY) benchmarks/bench_burn.py --zoo zoo-out --prior --json bench-out/burn.json
 
 clean:
 	rm -rf $(VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache

@@ -431,6 +431,18 @@ def remediate_command(
             f"{out}: {report.method} ({report.mode}), {len(report.flagged)} samples"
             f" flagged, {acc}, {report.seconds:.1f} s"
         )
+        if (
+            report.accuracy_before is not None
+            and report.accuracy_after is not None
+            and report.accuracy_after < report.accuracy_before - 0.02
+        ):
+            # Without a target prior BURN can suspect a class of a clean model and pay for it.
+            click.echo(
+                f"  warning: held-out accuracy fell by"
+                f" {report.accuracy_before - report.accuracy_after:.1%}; pass the scan's"
+                " target (--scan-report) or check the flagged classes",
+                err=True,
+            )
         if report.rescan:
             b, a = report.rescan["before"], report.rescan["after"]
             click.echo(
