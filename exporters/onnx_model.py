@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 
 from scanner.errors import OutputError
+from scanner.remediate.compare import output_mismatch
 
 MIN_OPSET = 17
 # The TorchScript exporter is used because onnx2torch's modules carry their ONNX symbolics for it;
@@ -199,24 +200,9 @@ def check_export(
                     f"exported output {vi.name!r} has shape {list(g.shape)}, the original declares"
                     f" {want}"
                 )
-            if r.shape != g.shape:
-                raise OutputError(
-                    f"exported output {vi.name!r} has shape {g.shape}, PyTorch gives {r.shape}"
-                )
-            if np.issubdtype(r.dtype, np.floating):
-                d = float(np.max(np.abs(r.astype(np.float64) - g), initial=0.0))
-                if not d <= atol:
-                    raise OutputError(
-                        f"exported model differs from the PyTorch model on {vi.name!r} by {d:.3g}"
-                        f" (> {atol:g})"
-                    )
-            else:
-                d = float(np.mean(r != g)) if r.size else 0.0
-                if d > 0.01:
-                    raise OutputError(
-                        f"exported model disagrees with PyTorch on {vi.name!r} for {d:.1%} of"
-                        " samples"
-                    )
+            d, problem = output_mismatch(r, g, atol)
+            if problem:
+                raise OutputError(f"exported output {vi.name!r} {problem} against PyTorch")
             diffs[vi.name] = max(diffs[vi.name], d)
     return diffs, tuple(sorted({hi - lo for lo, hi in slices}))
 

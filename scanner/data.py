@@ -63,10 +63,12 @@ def _load_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{p}: not a readable .npz file ({e})") from None
-    return _normalise_images(x, p), _check_labels(y, len(x), p)
+    return normalise_images(x, p), check_labels(y, len(x), p)
 
 
-def _normalise_images(x: np.ndarray, p: Path) -> np.ndarray:
+def normalise_images(x: np.ndarray, p: str | Path) -> np.ndarray:
+    """(N, H, W[, C]) uint8 or [0, 1] float images -> float32 NHWC in [0, 1]; `p` names the
+    source in messages."""
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or len(x) == 0:
@@ -87,7 +89,8 @@ def _normalise_images(x: np.ndarray, p: Path) -> np.ndarray:
     return x
 
 
-def _check_labels(y: np.ndarray, n: int, p: Path) -> np.ndarray:
+def check_labels(y: np.ndarray, n: int, p: str | Path) -> np.ndarray:
+    """Integer labels >= 0, one per image; `p` names the source in messages."""
     y = np.asarray(y).reshape(-1)
     if not np.issubdtype(y.dtype, np.integer):
         if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
@@ -143,7 +146,7 @@ def _load_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise DataError(f"{root}: expected images of one size and mode, found {sorted(shapes)}")
-    return _normalise_images(np.stack(images), root), np.asarray(labels, dtype=np.int64)
+    return normalise_images(np.stack(images), root), np.asarray(labels, dtype=np.int64)
 
 
 def _folder_digest(root: Path) -> str:

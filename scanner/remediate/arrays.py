@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from scanner.data import check_labels, normalise_images
 from scanner.errors import DataError
 
 
@@ -30,43 +31,8 @@ def as_arrays(data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         x, y = data.x, data.y
     else:
         raise DataError(f"{what}: expected (x, y) arrays, got {type(data).__name__}")
-    return normalise_images(np.asarray(x), what), normalise_labels(np.asarray(y), len(x), what)
-
-
-def normalise_images(x: np.ndarray, what: str) -> np.ndarray:
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3) or len(x) == 0:
-        raise DataError(
-            f"{what}: expected images of shape (N, H, W) or (N, H, W, C) with C in 1, 3,"
-            f" got {x.shape}"
-        )
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if not np.issubdtype(x.dtype, np.floating):
-        raise DataError(f"{what}: expected uint8 or float images in [0, 1], got dtype {x.dtype}")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0:
-        raise DataError(
-            f"{what}: expected float pixels in [0, 1], got range [{x.min():.3g}, {x.max():.3g}]"
-        )
-    return np.ascontiguousarray(x)
-
-
-def normalise_labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise DataError(f"{what}: expected labels of shape (N,), got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.int64)
-        else:
-            raise DataError(f"{what}: expected integer labels, got dtype {y.dtype}")
-    if len(y) != n:
-        raise DataError(f"{what}: expected one label per image, got {len(y)} labels for {n} images")
-    if len(y) and y.min() < 0:
-        raise DataError(f"{what}: expected labels >= 0, got {int(y.min())}")
-    return y.astype(np.int64)
+    # The scanner's own checks, so a data file means the same to `scan` and `remediate`.
+    return normalise_images(np.asarray(x), what), check_labels(np.asarray(y), len(x), what)
 
 
 def check_fit(

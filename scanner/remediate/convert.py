@@ -35,6 +35,7 @@ import torch
 from onnx import TensorProto, numpy_helper
 
 from scanner.errors import DataError, ModelLoadError
+from scanner.remediate.compare import output_mismatch
 
 Layout = Literal["NCHW", "NHWC", "NHW", "flat"]
 ScoreKind = Literal["logits", "softmax_input", "log_probabilities", "probabilities"]
@@ -646,26 +647,12 @@ def _compare(
 ) -> dict[str, float]:
     diffs: dict[str, float] = {}
     for out, r, g in zip(sig.outputs, ref, got, strict=True):
-        if r.shape != g.shape:
+        d, problem = output_mismatch(r, g, atol)
+        if problem:
             raise ModelLoadError(
-                f"{where}: converted model's output {out.name!r} has shape {g.shape}, onnxruntime"
-                f" gives {r.shape}"
+                f"{where}: the converted model's output {out.name!r} {problem} against"
+                " onnxruntime; refusing to train on a model that is not the same"
             )
-        if np.issubdtype(r.dtype, np.floating):
-            d = float(np.max(np.abs(r.astype(np.float64) - g.astype(np.float64)), initial=0.0))
-            if not d <= atol:
-                raise ModelLoadError(
-                    f"{where}: converted model differs from onnxruntime on output {out.name!r} by"
-                    f" {d:.3g} (> {atol:g}); refusing to train on a model that is not the same"
-                )
-        else:
-            d = float(np.mean(r != g)) if r.size else 0.0
-            # An argmax may flip only on an exact tie; anything more is a real mismatch.
-            if d > 0.01:
-                raise ModelLoadError(
-                    f"{where}: converted model's output {out.name!r} disagrees with onnxruntime on"
-                    f" {d:.1%} of samples"
-                )
         diffs[out.name] = d
     return diffs
 
