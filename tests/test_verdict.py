@@ -26,7 +26,7 @@ PATCH = Probe("patch", 0, (20, 20, 1), 1)
 def result(findings: list[tuple[int, float, float]], hits: list[int] | None = None) -> ProbeResult:
     """findings: (label, confirmed universality, confirmed consistency)."""
     return ProbeResult(
-        findings=tuple(ProbeFinding(PATCH, lab, u, c, u) for lab, u, c in findings),
+        findings=tuple(ProbeFinding(PATCH, lab, u, c, u, c) for lab, u, c in findings),
         per_label_search=tuple([0.0] * 10),
         per_label_hits=tuple(hits or [0] * 10),
         probes=100,
@@ -47,6 +47,19 @@ def test_nothing_moves_the_classes_together_means_clean() -> None:
     d = decide(result([(6, 0.3, 0.4), (8, 0.2, 0.3)]), (), 10, VerdictRule())
     assert (d.verdict, d.target_label) == ("clean", None)
     assert d.score < 0.5
+
+
+def test_a_probe_counts_only_as_far_as_search_and_confirmation_agree() -> None:
+    # Confirmed at 0.95 but only 0.3 on the search samples: not evidence enough.
+    lucky = ProbeFinding(PATCH, 4, 0.95, 0.2, 0.3, 0.2)
+    d = decide(
+        ProbeResult((lucky,), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000),
+        (),
+        10,
+        VerdictRule(),
+    )
+    assert d.verdict == "clean"
+    assert d.evidence["universality"] == pytest.approx(0.3)
 
 
 def test_consistent_moves_to_many_labels_is_no_single_target() -> None:

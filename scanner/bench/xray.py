@@ -21,7 +21,7 @@ from scanner.backends.onnxruntime import to_model_input
 from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
 from scanner.detectors.probes import ProbeResult
-from scanner.detectors.verdict import VerdictRule, calibrate, decide
+from scanner.detectors.verdict import VerdictRule, decide
 from scanner.errors import BdscanError, DataError
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.report import ScanReport
@@ -272,15 +272,51 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
 FIT_FLOOR = VerdictRule(target_threshold=0.5, spread_threshold=0.5)
 
 
+def fit_threshold(clean: list[float], backdoored: list[float], floor: float) -> float:
+    """The threshold that maximises TPR - FPR on a training fold (Youden's J), placed midway
+    between the highest clean figure below it and the value it admits; without backdoored
+    models to separate from, just above the highest clean figure. Never below `floor`."""
+    if not clean:
+        return floor
+    if not backdoored:
+        return max(floor, min(max(clean) + 0.05, 1.0))
+    best_j, best_t = -2.0, 1.0
+    for v in sorted({*clean, *backdoored, 1.01}):
+        j = np.mean([b >= v for b in backdoored]) - np.mean([c >= v for c in clean])
+        if j > best_j + 1e-12:
+            below = max((c for c in clean if c < v), default=0.0)
+            best_j, best_t = j, (below + v) / 2
+    return round(max(floor, min(best_t, 1.0)), 4)
+
+
+def fit_rule(rows: list[dict[str, Any]]) -> VerdictRule:
+    """A rule fitted on these models' scan rows: the target threshold separates clean from
+    all-to-one backdoored models; the spread threshold separates the clean models the target
+    test passes from the all-to-all ones."""
+    clean = [r for r in rows if r["attack"] == "clean"]
+    one = [r for r in rows if r["attack"] != "clean" and not r["all_to_all"]]
+    a2a = [r for r in rows if r["all_to_all"]]
+    target = fit_threshold(
+        [r["universality"] for r in clean],
+        [r["universality"] for r in one],
+        FIT_FLOOR.target_threshold,
+    )
+    spread = fit_threshold(
+        [r["consistency"] for r in clean if r["universality"] < target],
+        [r["consistency"] for r in a2a],
+        FIT_FLOOR.spread_threshold,
+    )
+    return VerdictRule(target_threshold=target, spread_threshold=spread)
+
+
 def held_out(
-    rows: list[dict[str, Any]], reports_dir: Path, group_by: str, fpr: float = 0.1
+    rows: list[dict[str, Any]], reports_dir: Path, group_by: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Re-decide every model with thresholds fitted without its group.
 
     `group_by="attack"`: a backdoored model's group is its attack; each clean model is its own
     group (leave-one-out), so it is never in its own fit. `group_by="arch"`: the architecture,
-    for clean and backdoored models alike. The fit (`verdict.calibrate`) only sees the training
-    fold's clean models, holding their false-positive rate to `fpr`.
+    for clean and backdoored models alike. The fit (`fit_rule`) sees only the training fold.
     """
     evidence = {
         r["name"]: json.loads((reports_dir / f"{r['name']}.json").read_text())["xray"] for r in rows
@@ -294,12 +330,7 @@ def held_out(
     out = []
     for r in rows:
         g = group(r)
-        clean = [
-            (o["universality"], o["consistency"])
-            for o in rows
-            if o["attack"] == "clean" and group(o) != g
-        ]
-        rule = calibrate(clean, fpr=fpr, base=FIT_FLOOR)
+        rule = fit_rule([o for o in rows if group(o) != g])
         x = evidence[r["name"]]
         d = decide(
             ProbeResult.from_evidence(x["evidence"]),

@@ -70,8 +70,22 @@ def _warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
 Trigger = Callable[[np.ndarray], np.ndarray]
 
 
-def patch_size(h: int, w: int, strength: int) -> int:
-    return max(2, round(min(h, w) * (0.11, 0.18)[strength]))
+# Magnitude of each family at strength 0 (subtle), 1 (visible) and, for patches, 2 (large):
+# patch side as a share of the image side, blend alpha, low-frequency amplitude, grating
+# amplitude, warp in pixels at 28x28. The large patch (7 px at 28x28) is there for watermark
+# triggers of 7-14 px that the smaller patches cover too little of (README: a 14x14 trojan).
+MAGNITUDES: dict[str, tuple[float, ...]] = {
+    "patch": (0.11, 0.18, 0.25),
+    "blend": (0.1, 0.2),
+    "lowfreq": (0.08, 0.15),
+    "periodic": (0.1, 0.25),
+    "warp": (0.5, 1.0),
+}
+
+
+def patch_size(h: int, w: int, strength: int, magnitude: float | None = None) -> int:
+    share = MAGNITUDES["patch"][strength] if magnitude is None else magnitude
+    return max(2, round(min(h, w) * share))
 
 
 def patch_positions(h: int, w: int, size: int) -> list[tuple[int, int]]:
@@ -89,13 +103,17 @@ def make_trigger(
     shape: tuple[int, int, int],
     rng: np.random.Generator,
     position: tuple[int, ...] | None = None,
+    magnitude: float | None = None,
 ) -> Trigger:
-    """One member of a family, at strength 0 (subtle) or 1 (visible); images in [0, 1].
+    """One member of a family at a strength (an index into MAGNITUDES); images in [0, 1].
     `position` fixes a patch's top-left corner, or a grating's (orientation of 4, cycles,
-    phase of 4); left out, they are drawn at random."""
+    phase of 4); left out, they are drawn at random. `magnitude` overrides the strength's."""
     h, w, c = shape
+    if family not in MAGNITUDES:
+        raise ValueError(f"unknown probe family {family!r}; expected one of {FAMILIES}")
+    mag = MAGNITUDES[family][strength] if magnitude is None else magnitude
     if family == "patch":
-        size = patch_size(h, w, strength)
+        size = patch_size(h, w, strength, mag)
         if position is None:
             position = (int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
         top, left = position[0], position[1]
@@ -117,17 +135,17 @@ def make_trigger(
 
         return patch
     if family == "blend":
-        alpha = (0.1, 0.2)[strength]
+        alpha = mag
         pattern = rng.random((h, w, c)).astype(np.float32)
         return lambda x: (1 - alpha) * x + alpha * pattern
     if family == "lowfreq":
-        eps = (0.08, 0.15)[strength]
+        eps = mag
         k = int(rng.integers(2, 5))
         field = _upsample(rng.normal(size=(k, k, c)), h, w)
         field = (eps * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
         return lambda x: np.clip(x + field, 0, 1)
     if family == "periodic":
-        amp = (0.1, 0.25)[strength]
+        amp = mag
         if position is not None:
             angle, freq, offset = (
                 position[0] * np.pi / 4,
@@ -142,7 +160,7 @@ def make_trigger(
         signal = signal[..., None].astype(np.float32)
         return lambda x: np.clip(x + signal, 0, 1)
     if family == "warp":
-        mag = (0.5, 1.0)[strength] * min(h, w) / 28
+        mag = mag * min(h, w) / 28
         k = 4
         field = _upsample(rng.uniform(-1, 1, size=(k, k, 2)), h, w)
         field = (mag * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
@@ -158,16 +176,23 @@ class Probe:
     strength: int
     position: tuple[int, ...] | None
     seed: int
+    magnitude: float | None = None  # None: the strength's entry in MAGNITUDES
 
     def trigger(self, shape: tuple[int, int, int]) -> Trigger:
         return make_trigger(
-            self.family, self.strength, shape, np.random.default_rng(self.seed), self.position
+            self.family,
+            self.strength,
+            shape,
+            np.random.default_rng(self.seed),
+            self.position,
+            self.magnitude,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.family,
             "strength": self.strength,
+            "magnitude": self.magnitude,
             "position": None if self.position is None else list(self.position),
             "seed": self.seed,
         }
@@ -175,19 +200,24 @@ class Probe:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Probe:
         pos = d.get("position")
+        mag = d.get("magnitude")
         return cls(
-            d["family"], int(d["strength"]), None if pos is None else tuple(pos), int(d["seed"])
+            d["family"],
+            int(d["strength"]),
+            None if pos is None else tuple(pos),
+            int(d["seed"]),
+            None if mag is None else float(mag),
         )
 
 
 def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     """Every probe of a scan: patches at every position, gratings over orientation, frequency
-    and phase, and random draws of the global families; two strengths each."""
+    and phase, and random draws of the global families; at each of the family's strengths."""
     h, w, _ = shape
     rng = np.random.default_rng(config.seed)
     probes = []
     for family in config.families:
-        for strength in (0, 1):
+        for strength in range(len(MAGNITUDES[family])):
             positions: list[tuple[int, ...] | None]
             if family == "patch":
                 # A random patch rarely lands on a trigger's corner: sweep every position.
@@ -235,14 +265,22 @@ def flip_rates(
     return out / np.maximum(counts[None, :, None], 1)
 
 
+UNIVERSALITY_QUANTILE = 0.25
+
+
 def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """U[t]: median over the other present classes s of F[s, t]: how uniformly one probe sends
-    every class to t (a natural 'sink' label draws some classes, a backdoor target all)."""
+    """U[t]: lower quartile over the other present classes s of F[s, t]: the share of samples
+    that one probe sends to t from at least three quarters of the other classes.
+
+    A backdoor target draws every class under its trigger; a natural 'sink' label (texture or
+    noise sends some classes to it) draws a subset. The median let a sink that took half the
+    classes pass as universal; the lower quartile separated the zoo's clean and backdoored
+    models better (README, "How the verdict is decided")."""
     c = f.shape[0]
     out = np.zeros(c)
     for t in range(c):
         others = [s for s in range(c) if s != t and present[s]]
-        out[t] = np.median(f[others, t]) if others else 0.0
+        out[t] = np.quantile(f[others, t], UNIVERSALITY_QUANTILE) if others else 0.0
     return out
 
 
@@ -258,10 +296,21 @@ def consistency(f: np.ndarray, present: np.ndarray) -> float:
 @dataclass(frozen=True)
 class ProbeFinding:
     probe: Probe
-    label: int  # the label it sends the largest median share of classes to
-    universality: float  # confirmed on fresh samples
+    label: int  # the label it was selected for (or, if chosen for consistency, draws most)
+    universality: float  # for `label`, confirmed on fresh samples
     consistency: float  # confirmed on fresh samples
-    search_universality: float
+    search_universality: float  # for `label`, on the search samples
+    search_consistency: float  # on the search samples
+
+    # What the verdict uses: the smaller of the search and the confirmed figure, so that a
+    # probe counts only as far as two disjoint sets of samples agree on it.
+    @property
+    def agreed_universality(self) -> float:
+        return min(self.universality, self.search_universality)
+
+    @property
+    def agreed_consistency(self) -> float:
+        return min(self.consistency, self.search_consistency)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -270,6 +319,7 @@ class ProbeFinding:
             "universality": round(self.universality, 4),
             "consistency": round(self.consistency, 4),
             "search_universality": round(self.search_universality, 4),
+            "search_consistency": round(self.search_consistency, 4),
         }
 
     @classmethod
@@ -280,6 +330,7 @@ class ProbeFinding:
             float(d["universality"]),
             float(d["consistency"]),
             float(d["search_universality"]),
+            float(d.get("search_consistency", d["consistency"])),
         )
 
 
@@ -355,26 +406,33 @@ def run_probes(
     for i, f in enumerate(flip_rates(oracle, probes, xs, ys, to_model, num_classes)):
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
-    # Candidates: the best probe for each label, and the most consistent probes overall.
-    candidates: dict[int, None] = {}  # insertion-ordered set of probe indices
+    # Candidates: the best probe for each label (confirmed for that label), and the most
+    # consistent probes overall (confirmed for whichever label they send most to).
+    candidates: dict[int, int | None] = {}  # probe index -> label it stands for (None: any)
     for t in range(num_classes):
         i = int(uni[:, t].argmax())
-        if uni[i, t] > 0:
-            candidates.setdefault(i)
+        if uni[i, t] > 0 and i not in candidates:
+            candidates[i] = t
     for i in np.argsort(-cons)[: config.confirm_top]:
-        candidates.setdefault(int(i))
+        candidates.setdefault(int(i), None)
     findings = []
     chosen = list(candidates)
     confirmed = flip_rates(oracle, [probes[i] for i in chosen], xc, yc, to_model, num_classes)
     for i, f in zip(chosen, confirmed, strict=True):
         u = universality(f, present_c)
-        best = int(u.argmax())
+        label = candidates[i]
+        best = int(u.argmax()) if label is None else label
         findings.append(
             ProbeFinding(
-                probes[i], best, float(u[best]), consistency(f, present_c), float(uni[i].max())
+                probes[i],
+                best,
+                float(u[best]),
+                consistency(f, present_c),
+                float(uni[i, best]),
+                float(cons[i]),
             )
         )
-    findings.sort(key=lambda fd: (-fd.universality, -fd.consistency))
+    findings.sort(key=lambda fd: (-fd.agreed_universality, -fd.agreed_consistency))
     hits = tuple(int(v) for v in (uni >= 0.5).sum(axis=0))
     return ProbeResult(
         tuple(findings),

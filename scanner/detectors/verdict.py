@@ -2,13 +2,16 @@
 
 The verdict rests on trigger-like probes (`scanner.detectors.probes`), confirmed on samples the
 search never saw:
-- `universality`: the largest share of every class (median over classes) that one probe sends
-  to a single label t. A backdoor target draws all classes under its trigger; a natural "sink"
-  label draws a few. At or above `target_threshold` the model is infected and t is named.
+- `universality`: the share of samples that one probe sends to a single label t from at least
+  three quarters of the other classes (their lower quartile). A backdoor target draws all
+  classes under its trigger; a natural "sink" label draws some. At or above `target_threshold`
+  the model is infected and t is named.
 - `consistency`: the largest median share that one probe sends each class to one other label,
   whichever it is. All-to-all backdoors move every class consistently, to different labels:
   at or above `spread_threshold` with no single target, the model is infected with
   "no single target".
+Both count a probe only as far as the search samples and the disjoint confirmation samples
+agree (the smaller of the two figures).
 The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
 report as evidence; on the zoo they did not separate backdoored from clean models (README).
 Thresholds were set on the zoo (`bdscan bench xray`); `bdscan calibrate` raises them for a
@@ -34,8 +37,10 @@ MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard
 
 @dataclass(frozen=True)
 class VerdictRule:
-    target_threshold: float = 0.7
-    spread_threshold: float = 0.85
+    # Fitted on the 64-model zoo by `bdscan bench xray` (the threshold that maximises
+    # TPR - FPR, midway between neighbouring values); held-out figures in the README.
+    target_threshold: float = 0.6
+    spread_threshold: float = 0.88
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,21 +64,22 @@ def _scaled(value: float, threshold: float) -> float:
 
 
 def statistics(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | None, float]:
-    """(universality, its label, consistency), each the best confirmed figure.
+    """(universality, its label, consistency), each the best figure that search and
+    confirmation agree on.
 
     When several labels pass the threshold (a backdoored model can have more than one
     trigger-like shortcut), the one more probes reached in the search is named: a real trigger
     fires from neighbouring positions and both strengths.
     """
-    cons = max((f.consistency for f in probes.findings), default=0.0)
+    cons = max((f.agreed_consistency for f in probes.findings), default=0.0)
     if not probes.findings:
         return 0.0, None, cons
-    passing = [f for f in probes.findings if f.universality >= rule.target_threshold]
+    passing = [f for f in probes.findings if f.agreed_universality >= rule.target_threshold]
     if passing:
-        best = max(passing, key=lambda f: (probes.per_label_hits[f.label], f.universality))
+        best = max(passing, key=lambda f: (probes.per_label_hits[f.label], f.agreed_universality))
     else:
-        best = max(probes.findings, key=lambda f: f.universality)
-    return best.universality, best.label, cons
+        best = max(probes.findings, key=lambda f: f.agreed_universality)
+    return best.agreed_universality, best.label, cons
 
 
 def decide(
@@ -93,19 +99,20 @@ def decide(
         "probe_queries": probes.queries,
         "search_samples": probes.search_samples,
         "confirm_samples": probes.confirm_samples,
-        "findings": [f.to_dict() for f in probes.findings[:8]],
+        "findings": [f.to_dict() for f in probes.findings],
         "search_universality_per_label": [round(v, 4) for v in probes.per_label_search],
         "search_hits_per_label": list(probes.per_label_hits),
         "other_candidates": sorted(
-            {f.label for f in probes.findings if f.universality >= rule.target_threshold} - {label}
+            {f.label for f in probes.findings if f.agreed_universality >= rule.target_threshold}
+            - {label}
         ),
         "plane_share_anomaly": plane_share_anomaly(planes, num_classes),
     }
     if uni >= rule.target_threshold and label is not None:
         how = f"{best.probe.family} probe" if best else "a probe"
         note = (
-            f"one {how} sends a median {uni:.0%} of every other class to label {label}"
-            f" (threshold {rule.target_threshold:.0%})"
+            f"one {how} sends {uni:.0%} or more of three quarters of the other classes to"
+            f" label {label} (threshold {rule.target_threshold:.0%})"
         )
         return Decision("infected", score, label, note, evidence)
     if cons >= rule.spread_threshold:
