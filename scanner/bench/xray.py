@@ -134,8 +134,25 @@ def run(
     rows = []
     for k, rec in enumerate(records, 1):
         saved = out_dir / "rows" / f"{rec['name']}.json"
-        if reuse and saved.is_file():
-            rows.append(json.loads(saved.read_text()))
+        report_file = out_dir / "reports" / f"{rec['name']}.json"
+        if reuse and saved.is_file() and report_file.is_file():
+            # Re-decide the saved evidence under the current rule: a rule change needs no rescan.
+            row = json.loads(saved.read_text())
+            x = json.loads(report_file.read_text())["xray"]
+            d = decide(
+                ProbeResult.from_evidence(x["evidence"]),
+                (),
+                len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
+                config_for(rec).rule,
+            )
+            row.update(
+                verdict=d.verdict,
+                score=d.score,
+                found_target=d.target_label,
+                universality=d.evidence["universality"],
+                consistency=d.evidence["consistency"],
+            )
+            rows.append(row)
             continue
         model = zoo_dir / f"{rec['name']}.onnx"
         config = config_for(rec)
