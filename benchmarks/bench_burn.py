@@ -8,16 +8,29 @@ ONNX files with onnxruntime on the Fashion-MNIST test set: ACC (clean test accur
 (triggered inputs classified as the backdoor label), RA (triggered inputs classified as their
 true label), and the poison-detection TPR/FPR of the flagged set against the real poisoned
 indices (after phase 1 and after the feedback rounds). The zoo's held-out scan data is the
-clean held-out split. Time and peak memory per phase come from the remediation report.
+clean held-out split. Time and memory per phase come from the remediation report: wall time,
+and the process's resident set (/proc/self/statm, sampled every 10 ms): its peak during the
+phase and its growth over the phase's start ("RSS +MB"), so BURN's phases sit beside plain
+fine-tuning's at the same epochs.
+
+The target prior, as a deployment would have it: `--scan-reports DIR` reads X-ray's report of
+each model from DIR/NAME.json (`bdscan scan --json`; with `--scan-missing` the script runs the
+scan for models that have none yet): its target label and its confirmed trigger-like probes
+(BURN's trigger prior). `--prior` instead gives the zoo's true target and no probes. Without
+either, BURN searches for suspect classes itself. The zoo's ground truth (poisoned indices,
+triggers) is used only to score.
 
     python benchmarks/bench_burn.py --zoo zoo-out [--models cnn_badnets_t0,...] \
-        [--methods burn,finetune,nc] [--train-size 10000] [--prior] [--json bench-out/burn.json]
+        [--methods burn,finetune,nc] [--train-size 10000] [--scan-reports DIR | --prior] \
+        [--json bench-out/burn.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +87,46 @@ def _ort_labels(path: Path, x_in: np.ndarray, batch: int | None) -> np.ndarray:
     return np.concatenate(labels)
 
 
+def _scan_report(rec: dict[str, Any], zoo: Path, out: Path, run_missing: bool) -> dict | None:
+    """X-ray's report of one zoo model, from `out`/NAME.json, scanning it first if asked."""
+    path = out / f"{rec['name']}.json"
+    if not path.is_file() and run_missing:
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [str(Path(sys.executable).with_name("bdscan")), "scan", str(zoo / rec["onnx"])]
+        cmd += ["--data", str(zoo / rec["scan_data"]), "--json", str(path), "-q"]
+        for key in ("mean", "std"):
+            if rec.get(key):
+                cmd += [f"--{key}", ",".join(str(v) for v in rec[key])]
+        subprocess.run(cmd, check=False)  # exit 1 means "infected", not a failure
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _rescan(rec: dict[str, Any], zoo: Path, model: Path) -> dict[str, Any]:
+    """`bdscan scan` of a repaired model on the zoo's scan data: X-ray's verdict after repair."""
+    out = model.with_suffix(".scan.json")
+    cmd = [str(Path(sys.executable).with_name("bdscan")), "scan", str(model)]
+    cmd += ["--data", str(zoo / rec["scan_data"]), "--json", str(out), "-q"]
+    for key in ("mean", "std"):
+        if rec.get(key):
+            cmd += [f"--{key}", ",".join(str(v) for v in rec[key])]
+    subprocess.run(cmd, check=False)
+    if not out.is_file():
+        return {"verdict": "error"}
+    xray = json.loads(out.read_text())["xray"]
+    return {"verdict": xray["verdict"], "score": xray["score"], "target": xray["target_label"]}
+
+
+def _same_signature(a: Path, b: Path) -> bool:
+    """Drop-in check: same input/output names, dtypes, layout and batch dims."""
+    import onnx
+
+    from scanner.remediate.convert import graph_signature
+
+    return bool(graph_signature(onnx.load(str(a))) == graph_signature(onnx.load(str(b))))
+
+
 def _rates(flagged: np.ndarray, poisoned: np.ndarray, n: int) -> tuple[float, float]:
     f = np.zeros(n, dtype=bool)
     f[flagged] = True
@@ -97,6 +150,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="bench-burn-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     burn_config = BurnConfig(epochs=args.epochs, train=TrainSettings(lr=args.lr))
+    if args.unlearn_share is not None:
+        burn_config = dataclasses.replace(burn_config, unlearn_share=args.unlearn_share)
+    if args.universal_with_probes is not None:
+        eps = args.universal_with_probes or None
+        burn_config = dataclasses.replace(burn_config, universal_eps_with_probes=eps)
+    if args.no_universal:
+        burn_config = dataclasses.replace(burn_config, universal=False)
     for rec in records:
         x, y, poisoned, x_trig, y_trig = poisoned_training_set(rec)
         rng = np.random.default_rng(args.seed)
@@ -109,6 +169,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         scan = np.load(zoo / rec["scan_data"])
         clean = (scan["x"], scan["y"])
         target = rec["target"]
+        report = None
+        prior_target = target if args.prior else None
+        if args.scan_reports:
+            report = _scan_report(rec, zoo, Path(args.scan_reports), args.scan_missing)
+            if report is None:
+                print(f"{rec['name']:22s} no scan report in {args.scan_reports}", flush=True)
+                continue
+            prior_target = report["xray"]["target_label"]
         y_bd = (
             (y_trig + 1) % rec["num_classes"] if rec["all_to_all"] else np.full_like(y_trig, target)
         )
@@ -125,7 +193,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     clean,
                     mean=mean,
                     std=std,
-                    target_label=target if args.prior else None,
+                    target_label=prior_target,
+                    scan_report=report if method == "burn" else None,
                     device=args.device,
                     out_path=out,
                     method=method,
@@ -163,6 +232,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "attack": rec["attack"],
                 "all_to_all": rec["all_to_all"],
                 "target": target,
+                "prior_target": prior_target,
+                "prior_source": "scan-report" if report else ("zoo" if args.prior else None),
+                "xray_verdict": report["xray"]["verdict"] if report else None,
+                "unlearning": rep.extra.get("unlearning"),
                 "method": rep.method,
                 "n_train": len(y_sub),
                 "n_poisoned": len(pois_sub),
@@ -181,9 +254,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "seconds": round(wall, 1),
                 "phases": {p["name"]: round(p["seconds"], 1) for p in rep.phases},
                 "peak_rss_mb": {p["name"]: round(p["peak_rss_mb"]) for p in rep.phases},
+                "rss_growth_mb": {p["name"]: round(p["rss_growth_mb"]) for p in rep.phases},
                 "peak_device_mb": rep.peak_device_mb,
                 "device": rep.device,
+                "signature_kept": _same_signature(zoo / rec["onnx"], out),
             }
+            if args.rescan and method == "burn":
+                row["rescan"] = _rescan(rec, zoo, out)
             rows.append(row)
             _print_row(row)
     return rows
@@ -201,34 +278,73 @@ def _print_row(r: dict[str, Any]) -> None:
     print(
         f"{r['model']:22s} {r['method']:9s} ACC {b['acc']:.3f}->{a['acc']:.3f} "
         f"ASR {b['asr']:.3f}->{a['asr']:.3f} RA {b['ra']:.3f}->{a['ra']:.3f}{detect} "
-        f"{r['seconds']:.0f}s",
+        f"{r['seconds']:.0f}s" + (f" rescan {r['rescan']['verdict']}" if r.get("rescan") else ""),
         flush=True,
     )
 
 
+# Phases that are the same for every method (conversion, scoring, export) are not the repair.
+_COMMON = ("convert", "evaluate-before", "evaluate-after", "export")
+
+
+def _phase_groups(r: dict[str, Any]) -> dict[str, tuple[float, int, int]]:
+    """Repair phases grouped as boundary / training / analysis: (seconds, peak RSS MB, growth)."""
+    groups: dict[str, tuple[float, int, int]] = {}
+    for name, sec in r["phases"].items():
+        if name in _COMMON:
+            continue
+        if name == "boundary" or name == "reverse-trigger":
+            g = "search"
+        elif name.startswith(("finetune", "unlearn", "clean-unlearning")):
+            g = "train"
+        else:
+            g = "analysis"
+        s0, p0, d0 = groups.get(g, (0.0, 0, 0))
+        groups[g] = (
+            s0 + sec,
+            max(p0, r["peak_rss_mb"][name]),
+            max(d0, r.get("rss_growth_mb", {}).get(name, 0)),
+        )
+    return groups
+
+
+def repair_seconds(r: dict[str, Any]) -> float:
+    return sum(v[0] for v in _phase_groups(r).values())
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
-    """One Markdown table per attack: methods side by side, time and peak memory per phase."""
+    """One Markdown table per attack: methods side by side, time and memory per phase group.
+
+    Phase groups: search (BURN's boundary attack, NC's trigger reversal), analysis (flagging,
+    feedback comparisons), train (every fine-tuning epoch, unlearning included). Each cell is
+    seconds / peak RSS MB / RSS growth MB; "x FT" is the repair time over plain fine-tuning's
+    for the same model and epochs.
+    """
+    ft = {r["model"]: repair_seconds(r) for r in rows if r["method"] == "finetune"}
     for attack in dict.fromkeys(r["attack"] for r in rows):
         print(f"\n### {attack}\n")
         print(
             "| model | method | ACC before/after | ASR before/after | RA before/after |"
-            " TPR p1/final | FPR p1/final | time s | phases s (peak RSS MB) |"
+            " TPR p1/final | FPR p1/final | search s/MB/+MB | analysis s/MB/+MB |"
+            " train s/MB/+MB | repair s | x FT |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in (r for r in rows if r["attack"] == attack):
             b, a = r["before"], r["after"]
-            phases = ", ".join(
-                f"{k} {v} ({r['peak_rss_mb'][k]})"
-                for k, v in r["phases"].items()
-                if k not in ("convert", "evaluate-before", "evaluate-after")
-            )
+            g = _phase_groups(r)
+            cells = [
+                f"{g[k][0]:.1f}/{g[k][1]}/+{g[k][2]}" if k in g else "-"
+                for k in ("search", "analysis", "train")
+            ]
             det = (f"{r['tpr_phase1']:.3f}/{r['tpr']:.3f}", f"{r['fpr_phase1']:.4f}/{r['fpr']:.4f}")
             if r["method"] != "burn":
                 det = ("-", "-")
+            rep = repair_seconds(r)
+            ratio = f"{rep / ft[r['model']]:.2f}" if ft.get(r["model"]) else "-"
             print(
                 f"| {r['model']} | {r['method']} | {b['acc']:.3f}/{a['acc']:.3f} |"
                 f" {b['asr']:.3f}/{a['asr']:.3f} | {b['ra']:.3f}/{a['ra']:.3f} | {det[0]} |"
-                f" {det[1]} | {r['seconds']:.0f} | {phases} |"
+                f" {det[1]} | {' | '.join(cells)} | {rep:.0f} | {ratio} |"
             )
 
 
@@ -241,6 +357,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float, default=BurnConfig().epochs)
     ap.add_argument("--lr", type=float, default=TrainSettings().lr)
     ap.add_argument("--prior", action="store_true", help="give the zoo's target as X-ray's label")
+    ap.add_argument(
+        "--scan-reports",
+        default=None,
+        metavar="DIR",
+        help="X-ray reports DIR/NAME.json (bdscan scan --json): target and trigger prior",
+    )
+    ap.add_argument(
+        "--scan-missing", action="store_true", help="scan models with no report in DIR first"
+    )
+    ap.add_argument(
+        "--unlearn-share",
+        type=float,
+        default=None,
+        help="BURN's shortcut-unlearning share (0: relabelling only)",
+    )
+    ap.add_argument(
+        "--no-universal", action="store_true", help="BURN without the universal perturbation"
+    )
+    ap.add_argument(
+        "--rescan", action="store_true", help="scan every repaired model with bdscan scan"
+    )
+    ap.add_argument(
+        "--universal-with-probes",
+        type=float,
+        default=None,
+        metavar="EPS",
+        help="BURN: radius of the universal perturbation beside X-ray's probes (0: off)",
+    )
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
@@ -248,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
+    if args.prior and args.scan_reports:
+        ap.error("--prior and --scan-reports are alternatives")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     rows = run(args)
     print_table(rows)
     if args.json:

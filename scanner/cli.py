@@ -323,7 +323,13 @@ def scan(
     "--scan-report",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="A `bdscan scan --json` report of MODEL: its target label is the prior.",
+    help="A `bdscan scan --json` report of MODEL: its target label and confirmed trigger-like"
+    " probes are BURN's prior.",
+)
+@click.option(
+    "--no-trigger-prior",
+    is_flag=True,
+    help="Use only the scan report's target label, not its probes.",
 )
 @click.option(
     "--method",
@@ -356,6 +362,7 @@ def remediate_command(
     std: str | None,
     target_label: int | None,
     scan_report: Path | None,
+    no_trigger_prior: bool,
     method: str,
     device: str,
     seed: int,
@@ -376,11 +383,17 @@ def remediate_command(
         raise UsageError(f"{out}: refusing to overwrite the input model; choose another -o")
     _check_writable(str(out), "-o")
     _check_writable(json_path, "--json")
-    if target_label is None and scan_report is not None:
+    report_doc = None
+    if scan_report is not None:
+        # The report gives BURN its target label (unless --target-label overrides it) and the
+        # trigger-like probes X-ray confirmed, which BURN unlearns as a trigger prior.
         try:
-            target_label = json.loads(scan_report.read_text())["xray"]["target_label"]
+            report_doc = json.loads(scan_report.read_text())
+            report_target = report_doc["xray"]["target_label"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{scan_report}: not a bdscan scan report ({e})") from None
+        if target_label is None:
+            target_label = report_target
     mean_v, std_v = parse_channel_values(mean, "mean"), parse_channel_values(std, "std")
     train = load_dataset(train_data) if train_data else None
     clean = load_dataset(clean_data) if clean_data else None
@@ -391,6 +404,7 @@ def remediate_command(
         mean=mean_v,
         std=std_v,
         target_label=target_label,
+        scan_report=None if no_trigger_prior else report_doc,
         device=device,
         out_path=out,
         method=method,

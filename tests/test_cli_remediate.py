@@ -49,3 +49,32 @@ def test_a_bad_scan_report_is_named(tmp_path: Path) -> None:
         MODEL, "--clean-data", DATA, "--scan-report", report, "-o", tmp_path / "out.onnx"
     )
     assert code == 4 and "r.json" in err
+
+
+def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
+    import json
+
+    target = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())["target"]
+    probe = {"family": "patch", "strength": 0, "magnitude": None, "position": [24, 24, 1],
+             "seed": 1}  # fmt: skip
+    finding = {"probe": probe, "label": target, "universality": 1.0, "consistency": 1.0,
+               "search_universality": 1.0}  # fmt: skip
+    report = tmp_path / "scan.json"
+    report.write_text(json.dumps({"xray": {"verdict": "infected", "target_label": target,
+                                           "evidence": {"findings": [finding]}}}))  # fmt: skip
+    docs = {}
+    for flag in ((), ("--no-trigger-prior",)):
+        out = tmp_path / f"out{len(flag)}.json"
+        code, err = invoke(MODEL, "--train-data", DATA, "--scan-report", report, "--no-rescan",
+                           "-o", tmp_path / f"m{len(flag)}.onnx", "--json", out, *flag)  # fmt: skip
+        assert code == 0, err
+        docs[bool(flag)] = json.loads(out.read_text())
+    used, plain = docs[False], docs[True]
+    assert used["target_label"] == plain["target_label"] == target
+    assert used["extra"]["trigger_prior"]["probes"] == [probe]
+    assert used["extra"]["unlearning"]["probe_triggers"] == 3
+    assert used["extra"]["unlearning"]["universal"]  # beside the probes, at a smaller radius
+    # Without the probes the target label still aims the universal perturbation.
+    assert "trigger_prior" not in plain["extra"]
+    assert plain["extra"]["unlearning"]["probe_triggers"] == 0
+    assert plain["extra"]["unlearning"]["universal"]

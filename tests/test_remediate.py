@@ -7,6 +7,7 @@ exporter as uint8 NHWC with an in-graph Cast and normalisation.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import warnings
@@ -267,3 +268,123 @@ def test_fine_tune_restores_training_mode() -> None:
     fine_tune(model, x, y, epochs=1, settings=TrainSettings(), device=torch.device("cpu"),
               generator=seed_everything(0))  # fmt: skip
     assert model.training
+
+
+# X-ray's finding for the fixture's trigger: a solid white 2x2 patch (strength 1 on 8x8) at
+# rows and columns 5-6, exactly where `_trigger` stamps it.
+PATCH_PROBE = {"family": "patch", "strength": 1, "magnitude": None, "position": [5, 5, 2],
+               "seed": 0}  # fmt: skip
+
+
+def _scan_report(findings: list[dict[str, object]], target: int | None) -> dict[str, object]:
+    return {"xray": {"verdict": "infected", "target_label": target,
+                     "evidence": {"findings": findings}}}  # fmt: skip
+
+
+def _finding(probe: dict[str, object], label: int, uni: float, cons: float) -> dict[str, object]:
+    return {"probe": probe, "label": label, "universality": uni, "consistency": cons,
+            "search_universality": uni}  # fmt: skip
+
+
+def test_prior_keeps_only_confirmed_probes() -> None:
+    from scanner.remediate.prior import prior_from_report, probe_triggers
+
+    other = dict(PATCH_PROBE, position=[0, 0, 2])
+    report = _scan_report(
+        [_finding(PATCH_PROBE, TARGET, 1.0, 1.0), _finding(other, 3, 0.8, 0.9),
+         _finding(other, TARGET, 0.2, 0.3)],
+        TARGET,
+    )  # fmt: skip
+    prior = prior_from_report(report)
+    assert prior.target == TARGET and prior.probes == (PATCH_PROBE,)
+    # No single target (X-ray's all-to-all case): the consistent probes are the prior.
+    a2a = prior_from_report(_scan_report([_finding(other, 3, 0.1, 0.9),
+                                          _finding(PATCH_PROBE, 4, 0.5, 0.4)], None))  # fmt: skip
+    assert a2a.target is None and a2a.probes == (other,)
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    # Each probe is rebuilt exactly; a patch also with its other stamps at the same place.
+    stamped = [t(x) for t in probe_triggers(prior, (8, 8, 1))]
+    assert len(stamped) == 3 and any(np.array_equal(s, _trigger(x)) for s in stamped)
+    outside = np.ones((8, 8), bool)
+    outside[5:7, 5:7] = False
+    assert all(not s[:, outside].any() for s in stamped)
+    with pytest.raises(UsageError, match="X-ray"):
+        prior_from_report({"scan": {}})
+
+
+def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
+    from scanner.remediate.prior import ShortcutUnlearner
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    hook = ShortcutUnlearner(
+        model, shape=(8, 8, 1), target=TARGET, triggers=[_trigger],
+        share=0.5, universal=False, eps=0.1, steps=1, step_size=0.05, device=torch.device("cpu"),
+    )  # fmt: skip
+    xb = torch.zeros((8, 8, 8, 1))
+    yb = torch.tensor([TARGET, 1, 2, 3, TARGET, 5, 6, 7])
+    xa, ya, wa = hook(xb, yb, None)
+    assert xa.shape == xb.shape and torch.equal(ya, yb) and wa is None
+    changed = (xa != xb).flatten(1).any(1)
+    # Half the batch, never a target-labelled sample, and the trigger exactly where it belongs.
+    assert changed.tolist() == [False, True, True, True, False, True, False, False]
+    assert torch.equal(xa[1], torch.from_numpy(_trigger(xb[1:2].numpy())[0]))
+    assert hook.stamped == 4
+
+
+def test_trigger_prior_unlearns_what_relabelling_leaves(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    # Relabelling off (no class reaches the bar to be suspect) and no universal perturbation:
+    # what removes the backdoor here is X-ray's probe alone, unlearned with true labels, as a
+    # clean-label attack (nothing to relabel) needs it.
+    cfg = dataclasses.replace(
+        FAST, prior_min_share=2.0, universal=False, occlusion_min_confidence=2.0
+    )
+    base = remediate(backdoor["path"], backdoor["train"], out_path=tmp_path / "a.onnx",
+                     burn_config=cfg, target_label=TARGET, device="cpu")  # fmt: skip
+    report = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], TARGET)
+    prior = remediate(backdoor["path"], backdoor["train"], out_path=tmp_path / "b.onnx",
+                      burn_config=cfg, scan_report=report, device="cpu")  # fmt: skip
+    assert not base.flagged and not prior.flagged and prior.target_label == TARGET
+    assert base.extra["unlearning"]["stamped"] == 0
+    assert prior.extra["unlearning"]["stamped"] > 0
+    assert prior.extra["trigger_prior"]["probes"] == [PATCH_PROBE]
+    before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    a, b = _score(tmp_path / "a.onnx", backdoor), _score(tmp_path / "b.onnx", backdoor)
+    # Fine-tuning alone keeps the backdoor; the probe removes most of it although 250
+    # unflagged poisoned samples (18% of the set) still teach it with the target label.
+    assert a["asr"] > 0.5, (a, b)
+    assert b["asr"] < a["asr"] - 0.3 and b["ra"] > a["ra"] + 0.2, (a, b)
+    assert b["acc"] > before["acc"] - 0.03, (before, b)
+
+
+def test_universal_perturbation_alone_runs_the_whole_budget(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    cfg = dataclasses.replace(FAST, prior_min_share=2.0)
+    report = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
+                       target_label=TARGET, device="cpu")  # fmt: skip
+    un = report.extra["unlearning"]
+    assert un["universal"] and un["probe_triggers"] == 0 and un["stamped"] > 0
+    # No suspects, so no feedback rounds: the unlearning phase takes the rest of the epochs.
+    assert report.epochs == FAST.epochs and report.rounds[-1]["epochs"] > 0
+    assert "unlearn" in {p["name"] for p in report.phases}
+
+
+def test_patch_probe_occlusion_finds_the_poison(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    # With the boundary mixture off, the flags come from occluding the probe's pixels alone:
+    # target-labelled samples whose label depends on them are the poisoned ones.
+    cfg = dataclasses.replace(FAST, prior_min_share=2.0, universal=False)
+    report = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], TARGET)
+    rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
+                    scan_report=report, device="cpu")  # fmt: skip
+    flagged = np.asarray(rep.flagged_phase1)
+    poisoned = backdoor["poisoned"]
+    assert rep.extra["unlearning"]["occlusion_flags"] == len(flagged) > 0
+    assert np.isin(flagged, poisoned).mean() > 0.9  # type: ignore[arg-type]
+    assert np.isin(poisoned, flagged).mean() > 0.5  # type: ignore[arg-type]
+    restored = dict(zip(rep.flagged, rep.restored, strict=True))
+    true = backdoor["true_labels"]
+    assert np.mean([restored[int(i)] == true[i] for i in flagged]) > 0.8  # type: ignore[index]

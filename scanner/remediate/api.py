@@ -28,6 +28,7 @@ from scanner.remediate.baselines import (
 )
 from scanner.remediate.burn import BurnConfig, run_burn
 from scanner.remediate.convert import ConvertedModel, convert_model, images_to_input
+from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.runtime import (
     PhaseClock,
     fine_tune,
@@ -121,6 +122,7 @@ def remediate(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     target_label: int | None = None,
+    scan_report: dict[str, Any] | None = None,
     device: str = "auto",
     out_path: str | Path | None,
     method: str = "burn",
@@ -134,6 +136,8 @@ def remediate(
 
     `train_data` / `clean_data`: (x, y) arrays (uint8 or [0, 1] float images, NHW or NHWC, and
     int labels) or objects with `.x`/`.y`. `out_path` None skips the export (dry run).
+    `scan_report`: a `bdscan scan --json` report of the model (a dict); its target label is the
+    default `target_label` and its confirmed trigger-like probes are BURN's trigger prior.
     Raises ModelLoadError, DataError, UsageError or OutputError (all exit code 2 or 4) with a
     message naming the problem; nothing is written unless everything succeeded.
     """
@@ -144,6 +148,7 @@ def remediate(
         mean=mean,
         std=std,
         target_label=target_label,
+        scan_report=scan_report,
         device=device,
         out_path=out_path,
         method=method,
@@ -163,6 +168,7 @@ def remediate_run(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     target_label: int | None = None,
+    scan_report: dict[str, Any] | None = None,
     device: str = "auto",
     out_path: str | Path | None,
     method: str = "burn",
@@ -181,6 +187,11 @@ def remediate_run(
     if train_data is None and clean_data is None:
         raise UsageError("remediation needs --train-data or --clean-data (or both)")
     dev = resolve_device(device)
+    prior: TriggerPrior | None = None
+    if scan_report is not None:
+        prior = prior_from_report(scan_report)
+        if target_label is None:
+            target_label = prior.target
     burn_config = burn_config or BurnConfig()
     nc_config = nc_config or NCConfig()
     clean_config = clean_config or CleanUnlearnConfig()
@@ -271,6 +282,7 @@ def remediate_run(
             generator=generator,
             clock=clock,
             target_prior=target_label,
+            trigger_prior=prior,
         )
         flagged, restored = keep_idx[result.flagged], result.restored
         phase1 = keep_idx[result.flagged_phase1]
@@ -279,6 +291,9 @@ def remediate_run(
         suspects = result.suspects
         epochs = result.epochs_used
         extra["attack_cost_per_sample"] = result.boundary.steps_run / max(len(y_fit), 1)
+        extra["unlearning"] = result.unlearning
+        if prior is not None:
+            extra["trigger_prior"] = prior.to_dict()
     elif method == "finetune":
         with clock.phase("finetune"):
             losses = fine_tune(

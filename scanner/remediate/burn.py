@@ -32,6 +32,12 @@ import torch
 from torch import nn
 
 from scanner.remediate.boundary import BoundaryResult, boundary_distance
+from scanner.remediate.prior import (
+    ShortcutUnlearner,
+    TriggerPrior,
+    patch_region,
+    probe_triggers,
+)
 from scanner.remediate.runtime import (
     PhaseClock,
     TrainSettings,
@@ -62,6 +68,15 @@ class BurnConfig:
     unflag a sample the sanitised model gives its original label again (off: on a patch trigger
     that mostly re-admitted poison); `epochs` in all, `phase1_epochs` of them in phase 1 and
     `round_epochs` per feedback round, with `train`'s optimiser settings.
+    Shortcut unlearning (`prior.py`, only with an X-ray prior): in every fine-tuning batch up to
+    `unlearn_share` of the samples not labelled with the target get a trigger stamped on and
+    keep their own (restored) label: X-ray's confirmed probes when a scan report is given, and
+    (`universal`, with a target label) a universal perturbation of L-inf radius `universal_eps`
+    (`universal_eps_with_probes` beside probes), re-fitted by `universal_steps` signed steps
+    of `universal_step_size` per batch against the model being trained. `unlearn_share` 0
+    turns the mechanism off (relabelling only, the plain reconstruction of the abstract).
+    With patch probes, samples labelled with the target whose label flips when the probes'
+    pixels are occluded (at confidence >= `occlusion_min_confidence`) are flagged too.
     """
 
     attack_step: float = 0.02
@@ -75,8 +90,22 @@ class BurnConfig:
     quarantine_min: float = 0.01
     quarantine_max_share: float = 0.5
     add_min_confidence: float = 0.6
+    # Why higher while a trigger is being unlearned: the sanitised model then also moves clean
+    # target-class samples that resemble other classes (and, clean-label, the poisoned ones,
+    # whose label is right); at 0.6 the feedback rounds flagged 6.8% of an Adaptive-Blend
+    # model's clean samples (0.9% at 0.9, measured together with the lower learning rate). A
+    # poisoned sample freed from its trigger returns to its source class with high confidence.
+    add_min_confidence_unlearning: float = 0.9
+    # Occlusion flags (needs a report with patch probes): a sample the model fits whose label
+    # changes, with at least this confidence, when the probes' pixels are replaced by the
+    # training set's median there, is flagged and relabelled with that prediction.
+    occlusion_min_confidence: float = 0.6
     lift_flags: bool = False
     flag_weight: float = 3.0
+    # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
+    # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
+    # false flags (1.6% of a Blended model's clean samples) cost 0.8 more points (0.857 vs 0.865).
+    flag_weight_unlearning: float = 1.0
     min_class_samples: int = 20
     sd_floor: float = 0.05
     epochs: float = 8.0
@@ -84,6 +113,23 @@ class BurnConfig:
     round_epochs: float = 1.0
     max_rounds: int = 6
     stop_change: float = 0.001
+    # Why 0.5: at 0.3 ASR ended higher (LeNet SIG 0.047 vs 0.034, all-to-all BadNets 0.044 vs
+    # 0.036, both with the universal perturbation on) and clean accuracy was no better.
+    unlearn_share: float = 0.5
+    # The universal perturbation: the only trigger when X-ray gave a target but no probes, and
+    # beside the probes at `universal_eps_with_probes`. Why eps 0.15: about
+    # the blend alpha and half the SIG amplitude of common triggers; larger radii turn it into
+    # plain adversarial training, which costs clean accuracy on small models.
+    universal: bool = True
+    universal_eps: float = 0.15
+    universal_steps: int = 2
+    universal_step_size: float = 0.05
+    # Radius of the universal perturbation beside X-ray's probes (None: probes only). Why on,
+    # and smaller: the probes are generic family members; against Blended and Adaptive-Blend
+    # (random-noise patterns no probe family holds) probes alone left ASR 0.056 and 0.845, with
+    # a radius-0.1 perturbation beside them 0.001 and 0.003. Why 0.1, not 0.15: it is
+    # adversarial training, which costs clean accuracy (SIG models lost 2-3 points at 0.15).
+    universal_eps_with_probes: float | None = 0.1
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +181,7 @@ class BurnResult:
     rounds: tuple[RoundStats, ...]
     boundary: BoundaryResult
     epochs_used: float
+    unlearning: dict[str, Any] = field(default_factory=dict)
 
 
 def fit_poison_mixture(
@@ -260,8 +307,13 @@ def run_burn(
     generator: torch.Generator,
     clock: PhaseClock,
     target_prior: int | None = None,
+    trigger_prior: TriggerPrior | None = None,
 ) -> BurnResult:
-    """Run BURN on `model` in place with training images `x` ([0, 1] NHWC) and labels `y`."""
+    """Run BURN on `model` in place with training images `x` ([0, 1] NHWC) and labels `y`.
+
+    `target_prior`: X-ray's target label; `trigger_prior`: X-ray's confirmed probes (and its
+    target, which `target_prior` overrides when both are given).
+    """
     with clock.phase("boundary"):
         bnd = boundary_distance(
             model,
@@ -281,7 +333,22 @@ def run_burn(
         quarantine = _quarantine(flags, posterior, y, suspects, config)
         labels = y.copy()
         labels[flags] = bnd.adv_label[flags]
+        n_occluded = 0
+        if trigger_prior is not None:
+            # X-ray's patch probes say where a patch trigger sits: a poisoned sample's label
+            # depends on those pixels, a clean one's (mostly background there) does not. This
+            # finds dirty-label poison that the boundary mixture misses (all-to-all, 1%).
+            target = target_prior if target_prior is not None else trigger_prior.target
+            occluded, occ_label = _occlusion_flags(
+                model, x, y, bnd.pred, trigger_prior, target, config, device
+            )
+            new = occluded & ~flags
+            n_occluded = int(new.sum())
+            flags |= new
+            labels[new] = occ_label[new]
+            quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
+        unlearner = _unlearner(model, x, config, device, generator, target_prior, trigger_prior)
 
     rounds: list[RoundStats] = []
     budget = config.epochs
@@ -295,7 +362,8 @@ def run_burn(
             settings=config.train,
             device=device,
             generator=generator,
-            sample_weight=_weights(flags, quarantine, config),
+            sample_weight=_weights(flags, quarantine, config, unlearner.active),
+            augment=unlearner if unlearner.active else None,
         )
     used = epochs
     n_flag = int(flags.sum())
@@ -315,8 +383,11 @@ def run_burn(
 
     pred0 = bnd.pred
     suspect_mask = np.isin(y, np.asarray(suspects, dtype=np.int64))
+    if trigger_prior is not None and unlearner.target is None:
+        # X-ray saw a trigger but no single target (all-to-all): poison may carry any label.
+        suspect_mask[:] = True
     for k in range(1, config.max_rounds + 1):
-        if used >= budget - 1e-9 or not suspects:
+        if used >= budget - 1e-9 or not suspect_mask.any():
             break
         with clock.phase(f"feedback{k}"):
             scores_k = predict_scores(model, x, device, batch_size=config.attack_batch)
@@ -325,7 +396,12 @@ def run_burn(
             differs = pred_k != y
             # Where f0 and fk disagree on a sample f0 fitted, fk has unlearned something there;
             # only a decisive move counts: a clean hard sample fk merely misses stays as it is.
-            decisive = differs & (conf_k >= config.add_min_confidence)
+            min_conf = (
+                config.add_min_confidence_unlearning
+                if unlearner.active
+                else config.add_min_confidence
+            )
+            decisive = differs & (conf_k >= min_conf)
             add = ~flags & suspect_mask & (pred0 == y) & decisive
             lift = flags & ~differs if config.lift_flags else np.zeros_like(flags)
             relabel = flags & decisive & (pred_k != labels)
@@ -345,7 +421,8 @@ def run_burn(
                 settings=config.train,
                 device=device,
                 generator=generator,
-                sample_weight=_weights(flags, quarantine, config),
+                sample_weight=_weights(flags, quarantine, config, unlearner.active),
+                augment=unlearner if unlearner.active else None,
             )
         used += epochs
         rounds.append(
@@ -363,6 +440,37 @@ def run_burn(
         )
         if change <= config.stop_change * len(y):
             break
+    if unlearner.active and used < budget - 1e-9:
+        # The flags have settled (or there were no suspects: a clean-label attack leaves no
+        # mislabelled samples to find), but the trigger is still being unlearned: spend the
+        # rest of the epoch budget on it, so BURN and plain fine-tuning train equally long.
+        epochs = budget - used
+        with clock.phase("unlearn"):
+            losses = fine_tune(
+                model,
+                x,
+                labels,
+                epochs=epochs,
+                settings=config.train,
+                device=device,
+                generator=generator,
+                sample_weight=_weights(flags, quarantine, config, unlearner.active),
+                augment=unlearner,
+            )
+        used += epochs
+        rounds.append(
+            RoundStats(
+                len(rounds),
+                int(flags.sum()),
+                int(quarantine.sum()),
+                0,
+                0,
+                0,
+                0,
+                epochs,
+                losses[-1] if losses else float("nan"),
+            )
+        )
     flagged = np.flatnonzero(flags)
     return BurnResult(
         flagged=flagged,
@@ -373,13 +481,103 @@ def run_burn(
         rounds=tuple(rounds),
         boundary=bnd,
         epochs_used=used,
+        unlearning={
+            "target": unlearner.target,
+            "probe_triggers": len(unlearner.triggers),
+            "universal": unlearner.universal,
+            "stamped": unlearner.stamped,
+            "share": unlearner.share if unlearner.active else 0.0,
+            "occlusion_flags": n_occluded,
+        },
     )
 
 
-def _weights(flags: np.ndarray, quarantine: np.ndarray, config: BurnConfig) -> np.ndarray:
+def _unlearner(
+    model: nn.Module,
+    x: np.ndarray,
+    config: BurnConfig,
+    device: torch.device,
+    generator: torch.Generator,
+    target_prior: int | None,
+    trigger_prior: TriggerPrior | None,
+) -> ShortcutUnlearner:
+    """The batch hook for shortcut unlearning, aimed at the best-known target.
+
+    Target: X-ray's (`--target-label`), else the scan report's; none in X-ray's all-to-all case,
+    where every sample may be stamped. With no X-ray prior at all, shortcut unlearning stays off
+    and BURN only relabels. Why: BURN's own suspect class is wrong on some clean models
+    (README), and unlearning towards a wrong class costs accuracy for nothing.
+    """
+    shape = tuple(int(v) for v in x.shape[1:])
+    target = target_prior
+    if target is None and trigger_prior is not None:
+        target = trigger_prior.target
+    triggers = probe_triggers(trigger_prior, shape) if trigger_prior is not None else []  # type: ignore[arg-type]
+    # Why only with a target: untargeted (X-ray's all-to-all case) it is plain adversarial
+    # training, and cost the all-to-all BadNets model 2 points (0.866 -> 0.845) for no gain
+    # in ASR. Beside probes it runs at a smaller radius (see `universal_eps_with_probes`).
+    universal = config.universal and target is not None
+    eps = config.universal_eps
+    if triggers:
+        universal = universal and config.universal_eps_with_probes is not None
+        eps = config.universal_eps_with_probes or eps
+    share = config.unlearn_share if (target is not None or trigger_prior is not None) else 0.0
+    return ShortcutUnlearner(
+        model,
+        shape=shape,  # type: ignore[arg-type]
+        target=target,
+        triggers=triggers,
+        share=share,
+        universal=universal,
+        eps=eps,
+        steps=config.universal_steps,
+        step_size=config.universal_step_size,
+        device=device,
+        seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
+    )
+
+
+def _occlusion_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    prior: TriggerPrior,
+    target: int | None,
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): samples whose fitted label flips when the probes' patch is occluded.
+
+    Only samples the model fits (prediction == label), and with a target only those labelled
+    with it (an all-to-one attack's poison all carries the target). The fill is the per-pixel
+    median of the training set, what an unstamped image usually holds there (background).
+    """
+    region = patch_region(prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    if region is None:
+        return flags, labels
+    cand = np.flatnonzero((pred == y) & ((y == target) if target is not None else True))
+    if len(cand) == 0:
+        return flags, labels
+    fill = np.median(x[:: max(1, len(x) // 2000)], axis=0)
+    xo = x[cand].copy()
+    xo[:, region] = fill[region]
+    scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
+    new, conf = scores.argmax(1), _softmax_max(scores)
+    hit = (new != y[cand]) & (conf >= config.occlusion_min_confidence)
+    flags[cand[hit]] = True
+    labels[cand[hit]] = new[hit]
+    return flags, labels
+
+
+def _weights(
+    flags: np.ndarray, quarantine: np.ndarray, config: BurnConfig, unlearning: bool = False
+) -> np.ndarray:
     """Per-sample loss weights: quarantined samples sit out, flagged ones count extra."""
     w = np.ones(len(flags), dtype=np.float32)
-    w[flags] = config.flag_weight
+    w[flags] = config.flag_weight_unlearning if unlearning else config.flag_weight
     w[quarantine] = 0.0
     return w
 

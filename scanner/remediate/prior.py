@@ -1,0 +1,236 @@
+"""Trigger priors for unlearning: X-ray's confirmed probes and a synthesized universal trigger.
+
+BURN's relabelling can only undo a shortcut whose poisoned samples it finds and whose labels are
+wrong. Two cases defeat it: clean-label attacks (SIG: every poisoned sample already carries its
+true label, the target) and attacks with few or well-hidden poisoned samples (1% poisoning,
+Adaptive-Blend's conservatism samples). What the model learned there is still the same thing: a
+pattern that sends inputs of other classes to the target. So BURN also unlearns the pattern
+itself: while it fine-tunes, a share of every batch is copied with a trigger stamped on and keeps
+its (restored) true label ("shortcut unlearning"). The trigger comes from
+
+- X-ray's scan report (`--scan-report`): the probes it confirmed as sending every class to the
+  target (`report["xray"]["evidence"]["findings"]`), rebuilt exactly with
+  `Probe.from_dict(...).trigger(shape)`, each also at other magnitudes, since the probe only
+  approximates the real trigger (a grating at the right frequency but another amplitude);
+- and, when X-ray gave a target, a universal perturbation synthesized with gradients: one
+  L-inf-bounded perturbation shared by the batch, pushed each step towards the target label,
+  warm-started across batches and re-fitted to the model as it changes, so that whatever
+  shortcut remains is what it finds (i-BAU's minimax, first-order; Zeng et al., ICLR 2022). It
+  needs no report, and covers what the probes' fixed families miss (random-noise blends).
+
+For patch probes the report also says where the trigger sits: `patch_region` gives BURN the
+pixels to occlude when it looks for dirty-label poison (`burn._occlusion_flags`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from scanner.errors import UsageError
+
+Trigger = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TriggerPrior:
+    """What a scan report says about the backdoor: the target (None: no single target, e.g. an
+    all-to-all backdoor) and the confirmed trigger-like probes, as dicts `Probe.from_dict` reads."""
+
+    target: int | None
+    probes: tuple[dict[str, Any], ...]
+    verdict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "probes": list(self.probes), "verdict": self.verdict}
+
+
+def prior_from_report(
+    report: dict[str, Any],
+    *,
+    min_universality: float = 0.5,
+    min_consistency: float = 0.8,
+    max_probes: int = 6,
+) -> TriggerPrior:
+    """The trigger prior in a `bdscan scan --json` report.
+
+    With a target label: the findings that send a median >= `min_universality` of every other
+    class to that target (X-ray confirmed them on fresh samples). Without one (X-ray's
+    all-to-all note): the findings that send each class consistently (>= `min_consistency`) to
+    some other label. Weak findings (a natural sink class, a probe that moves a few classes) are
+    left out: unlearning them would only cost accuracy.
+    """
+    try:
+        xray = report["xray"]
+        target = xray.get("target_label")
+        findings = xray.get("evidence", {}).get("findings", []) or []
+    except (KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"scan report: no X-ray section ({e})") from None
+    chosen = []
+    for f in findings:
+        try:
+            if target is not None:
+                ok = f["label"] == target and f["universality"] >= min_universality
+            else:
+                ok = f["consistency"] >= min_consistency
+            if ok:
+                chosen.append(dict(f["probe"]))
+        except (KeyError, TypeError):
+            continue
+    return TriggerPrior(
+        target=None if target is None else int(target),
+        probes=tuple(chosen[:max_probes]),
+        verdict=xray.get("verdict"),
+    )
+
+
+# Magnitude multipliers each confirmed probe is also applied at: the probe found by X-ray is one
+# member of a generic family that crosses the boundary; the real trigger may be stronger (SIG's
+# test-time amplitude) or weaker (blend alpha), so the model is taught to ignore the family
+# member over a range.
+PROBE_SCALES = (0.6, 1.0, 1.6)
+
+
+def probe_triggers(
+    prior: TriggerPrior, shape: tuple[int, int, int], scales: tuple[float, ...] = PROBE_SCALES
+) -> list[Trigger]:
+    """The prior's probes as trigger functions on [0, 1] NHWC batches, at each scale."""
+    from scanner.detectors.probes import MAGNITUDES, Probe
+
+    out: list[Trigger] = []
+    for d in prior.probes:
+        probe = Probe.from_dict(d)
+        if probe.family == "patch" and probe.position is not None:
+            # A patch's size is tied to its position (a larger one would leave the image):
+            # vary its stamp instead (random, checkerboard, white), since what the backdoored
+            # model keys on is mostly the place.
+            pos = tuple(probe.position[:2])
+            for kind in range(3):
+                p = Probe(probe.family, probe.strength, (*pos, kind), probe.seed, probe.magnitude)
+                out.append(p.trigger(shape))
+            continue
+        base = probe.magnitude
+        if base is None:
+            base = MAGNITUDES[probe.family][probe.strength]
+        for s in scales:
+            p = Probe(probe.family, probe.strength, probe.position, probe.seed, base * s)
+            out.append(p.trigger(shape))
+    return out
+
+
+class ShortcutUnlearner:
+    """`fine_tune`'s batch hook: stamp a trigger on part of each batch, true labels kept.
+
+    Up to `share` of the batch (samples whose label is not the target, and that train at all)
+    is stamped in place; half of them get a random probe trigger, the other half the universal
+    perturbation (all of them whichever of the two exists). Why in place rather than appended:
+    the batch stays the size plain fine-tuning trains on, so an epoch costs the same plus the
+    universal perturbation's few input-gradient steps, and BURN stays within 2x of fine-tuning.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        shape: tuple[int, int, int],
+        target: int | None,
+        triggers: list[Trigger],
+        share: float,
+        universal: bool,
+        eps: float,
+        steps: int,
+        step_size: float,
+        device: torch.device,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.target = target
+        self.triggers = triggers
+        self.share = share
+        self.universal = universal
+        self.eps = eps
+        self.steps = steps
+        self.step_size = step_size
+        self.device = device
+        self.delta = torch.zeros((1, *shape), device=device)
+        self.rng = np.random.default_rng(seed)
+        self.stamped = 0
+
+    @property
+    def active(self) -> bool:
+        return self.share > 0 and (bool(self.triggers) or self.universal)
+
+    def _refit_universal(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        """A few signed-gradient steps on the shared perturbation against the current model."""
+        req = [p.requires_grad for p in self.model.parameters()]
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        try:
+            d = self.delta.clone().requires_grad_(True)
+            for _ in range(self.steps):
+                scores = self.model((xs + d).clamp(0.0, 1.0))
+                if self.target is not None:
+                    tgt = torch.full_like(ys, self.target)
+                    loss = -nn.functional.cross_entropy(scores, tgt)
+                else:
+                    loss = nn.functional.cross_entropy(scores, ys)
+                (g,) = torch.autograd.grad(loss, d)
+                with torch.no_grad():
+                    d += self.step_size * g.sign()
+                    d.clamp_(-self.eps, self.eps)
+            self.delta = d.detach()
+        finally:
+            for p, r in zip(self.model.parameters(), req, strict=True):
+                p.requires_grad_(r)
+        return (xs + self.delta).clamp(0.0, 1.0)
+
+    def __call__(
+        self, xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        ok = torch.ones_like(yb, dtype=torch.bool)
+        if self.target is not None:
+            ok &= yb != self.target
+        if wb is not None:
+            ok &= wb > 0
+        idx = torch.nonzero(ok).flatten()[: max(1, round(self.share * len(yb)))]
+        if len(idx) == 0:
+            return xb, yb, wb
+        xs, ys = xb[idx], yb[idx]
+        n_probe = len(idx) if not self.universal else (len(idx) // 2 if self.triggers else 0)
+        parts = []
+        if n_probe:
+            xp = xs[:n_probe].detach().cpu().numpy()
+            which = self.rng.integers(0, len(self.triggers), size=n_probe)
+            for t in np.unique(which):
+                sel = which == t
+                xp[sel] = np.clip(self.triggers[t](xp[sel]), 0.0, 1.0)
+            parts.append(torch.from_numpy(xp.astype(np.float32)).to(xb.device))
+        if n_probe < len(idx):
+            parts.append(self._refit_universal(xs[n_probe:], ys[n_probe:]))
+        self.stamped += len(idx)
+        xb = xb.clone()
+        xb[idx] = torch.cat(parts)
+        return xb, yb, wb
+
+
+def patch_region(prior: TriggerPrior, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """The pixels (H, W) the prior's patch probes cover, or None when it has no patch probe.
+
+    Found by stamping each patch probe on a grey image: its stamp is binary, so exactly the
+    pixels it covers change.
+    """
+    from scanner.detectors.probes import Probe
+
+    grey = np.full((1, *shape), 0.5, dtype=np.float32)
+    region = np.zeros(shape[:2], dtype=bool)
+    for d in prior.probes:
+        if d.get("family") != "patch":
+            continue
+        stamped = Probe.from_dict(d).trigger(shape)(grey)
+        region |= (stamped[0] != 0.5).any(-1)
+    return region if region.any() else None
