@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.universal_with_probes is not None:
         eps = args.universal_with_probes or None
         burn_config = dataclasses.replace(burn_config, universal_eps_with_probes=eps)
+    if args.universal_gate is not None:
+        gate = args.universal_gate if args.universal_gate >= 0 else None
+        burn_config = dataclasses.replace(burn_config, universal_gate=gate)
     if args.no_universal:
         burn_config = dataclasses.replace(burn_config, universal=False)
     for rec in records:
@@ -384,6 +387,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="EPS",
         help="BURN: radius of the universal perturbation beside X-ray's probes (0: off)",
+    )
+    ap.add_argument(
+        "--universal-gate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="BURN: residual-shortcut rate that switches the universal perturbation on beside "
+        "probes (negative: always on)",
     )
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--device", default="auto")

@@ -331,6 +331,56 @@ def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
     assert hook.stamped == 4
 
 
+def test_residual_shortcut_measures_what_a_fresh_perturbation_reaches() -> None:
+    from scanner.remediate.prior import ShortcutUnlearner
+
+    def linear(target_weight: float) -> torch.nn.Module:
+        # Blank images go to class 1; the target's score grows with the total brightness, so
+        # brightening every pixel by eps (the universal perturbation's radius) is a shortcut to
+        # it when `target_weight` is 1 (0.1 * 64 = 6.4 > the bias gap of 3) and none when 0.
+        lin = torch.nn.Linear(64, 10)
+        with torch.no_grad():
+            lin.weight.zero_()
+            lin.bias.zero_()
+            lin.weight[TARGET] = target_weight
+            lin.bias[TARGET] = -3.0
+            lin.bias[1] = 0.1
+        return torch.nn.Sequential(torch.nn.Flatten(), lin)
+
+    x = np.zeros((32, 8, 8, 1), dtype=np.float32)
+
+    def hook(model: torch.nn.Module, target: int | None) -> ShortcutUnlearner:
+        return ShortcutUnlearner(
+            model, shape=(8, 8, 1), target=target, triggers=[_trigger], share=0.5,
+            universal=True, eps=0.1, steps=2, step_size=0.05, device=torch.device("cpu"),
+        )  # fmt: skip
+
+    shortcut = hook(linear(1.0), TARGET)
+    before = shortcut.delta.clone()
+    assert shortcut.residual_shortcut(x) == 1.0
+    assert torch.equal(shortcut.delta, before)  # the training perturbation is left as it was
+    assert hook(linear(0.0), TARGET).residual_shortcut(x) == 0.0
+    assert hook(linear(1.0), None).residual_shortcut(x) == 0.0  # no target, nothing to measure
+
+
+def test_universal_gate_runs_the_perturbation_only_while_it_finds_the_target(
+    backdoor: dict[str, object],
+) -> None:
+    cfg = dataclasses.replace(FAST, prior_min_share=2.0, occlusion_min_confidence=2.0)
+    report = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], TARGET)
+    rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
+                    scan_report=report, device="cpu")  # fmt: skip
+    checks = rep.extra["unlearning"]["universal_checks"]
+    # Phase 1 unlearns the probe alone; every later stage is decided by a fresh measurement.
+    assert checks and all(c["stage"] >= 1 for c in checks)
+    assert all(c["universal"] == (c["residual"] >= cfg.universal_gate) for c in checks)
+    ungated = dataclasses.replace(cfg, universal_gate=None)
+    rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=ungated,
+                    scan_report=report, device="cpu")  # fmt: skip
+    un = rep.extra["unlearning"]
+    assert un["universal_checks"] == [] and un["universal"]
+
+
 def test_trigger_prior_unlearns_what_relabelling_leaves(
     backdoor: dict[str, object], tmp_path: Path
 ) -> None:

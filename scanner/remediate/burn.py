@@ -130,6 +130,12 @@ class BurnConfig:
     # a radius-0.1 perturbation beside them 0.001 and 0.003. Why 0.1, not 0.15: it is
     # adversarial training, which costs clean accuracy (SIG models lost 2-3 points at 0.15).
     universal_eps_with_probes: float | None = 0.1
+    # Beside probes the universal perturbation is gated: phase 1 unlearns the probes alone, and
+    # each later fine-tuning stage runs the perturbation only if a fresh one of the same radius
+    # still sends at least `universal_gate` of `universal_check_samples` non-target training
+    # images to the target (`ShortcutUnlearner.residual_shortcut`). None: always on.
+    universal_gate: float | None = 0.1
+    universal_check_samples: int = 512
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,6 +355,7 @@ def run_burn(
             quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
         unlearner = _unlearner(model, x, config, device, generator, target_prior, trigger_prior)
+        gate = _UniversalGate(unlearner, x, y, config, generator)
 
     rounds: list[RoundStats] = []
     budget = config.epochs
@@ -412,6 +419,8 @@ def run_burn(
             labels[lift] = y[lift]
             change = int(add.sum() + lift.sum() + released.sum())
         epochs = min(config.round_epochs, budget - used)
+        with clock.phase(f"gate{k}"):
+            gate.check(k)
         with clock.phase(f"finetune{k}"):
             losses = fine_tune(
                 model,
@@ -445,6 +454,8 @@ def run_burn(
         # mislabelled samples to find), but the trigger is still being unlearned: spend the
         # rest of the epoch budget on it, so BURN and plain fine-tuning train equally long.
         epochs = budget - used
+        with clock.phase("gate"):
+            gate.check(len(rounds))
         with clock.phase("unlearn"):
             losses = fine_tune(
                 model,
@@ -484,10 +495,11 @@ def run_burn(
         unlearning={
             "target": unlearner.target,
             "probe_triggers": len(unlearner.triggers),
-            "universal": unlearner.universal,
+            "universal": unlearner.universal_allowed,
             "stamped": unlearner.stamped,
             "share": unlearner.share if unlearner.active else 0.0,
             "occlusion_flags": n_occluded,
+            "universal_checks": gate.checks,
         },
     )
 
@@ -535,6 +547,48 @@ def _unlearner(
         device=device,
         seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
     )
+
+
+class _UniversalGate:
+    """Switches the universal perturbation beside X-ray's probes (`BurnConfig.universal_gate`).
+
+    Why: beside probes that already match the trigger (SIG's grating) the perturbation finds no
+    shortcut left, only adversarial directions, and training on them cost a LeNet 3.6 points of
+    clean accuracy; where the probes miss the trigger (a random-noise blend) a fresh
+    perturbation still finds the target and the gate keeps it on.
+    """
+
+    def __init__(
+        self,
+        unlearner: ShortcutUnlearner,
+        x: np.ndarray,
+        y: np.ndarray,
+        config: BurnConfig,
+        generator: torch.Generator,
+    ) -> None:
+        self.unlearner = unlearner
+        self.gate = config.universal_gate
+        self.checks: list[dict[str, Any]] = []
+        self.enabled = (
+            self.gate is not None
+            and unlearner.universal_allowed
+            and bool(unlearner.triggers)
+            and unlearner.target is not None
+        )
+        if not self.enabled:
+            return
+        pool = np.flatnonzero(y != unlearner.target)
+        order = torch.randperm(len(pool), generator=generator).numpy()
+        self.sample = x[pool[order[: config.universal_check_samples]]]
+        unlearner.universal = False  # phase 1: the probes alone
+
+    def check(self, stage: int) -> None:
+        if not self.enabled:
+            return
+        rate = self.unlearner.residual_shortcut(self.sample)
+        on = rate >= float(self.gate)  # type: ignore[arg-type]
+        self.unlearner.universal = on
+        self.checks.append({"stage": stage, "residual": round(rate, 4), "universal": on})
 
 
 def _occlusion_flags(

@@ -160,6 +160,9 @@ class ShortcutUnlearner:
         self.delta = torch.zeros((1, *shape), device=device)
         self.rng = np.random.default_rng(seed)
         self.stamped = 0
+        # Whether the universal perturbation may run at all (`universal`: whether it runs now;
+        # BURN switches it by `residual_shortcut` when probes are there beside it).
+        self.universal_allowed = universal
 
     @property
     def active(self) -> bool:
@@ -188,6 +191,36 @@ class ShortcutUnlearner:
             for p, r in zip(self.model.parameters(), req, strict=True):
                 p.requires_grad_(r)
         return (xs + self.delta).clamp(0.0, 1.0)
+
+    def residual_shortcut(self, x: np.ndarray, steps: int = 10) -> float:
+        """How much of a shortcut to the target the model still has: the share of `x` (non-target
+        training images, [0, 1] NHWC) that a fresh universal perturbation of radius `eps`,
+        fitted with `steps` signed steps against the current model, sends to the target, among
+        those the model did not already put there. 0 without a target."""
+        if self.target is None or len(x) == 0:
+            return 0.0
+        was_training = self.model.training
+        self.model.eval()
+        saved = self.delta
+        try:
+            xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+            ys = torch.full((len(xs),), self.target, dtype=torch.long, device=self.device)
+            with torch.no_grad():
+                base = self.model(xs).argmax(1) != self.target
+            self.delta = torch.zeros_like(saved)
+            steps_saved, size_saved = self.steps, self.step_size
+            self.steps, self.step_size = steps, self.eps / 4
+            try:
+                xa = self._refit_universal(xs, ys)
+            finally:
+                self.steps, self.step_size = steps_saved, size_saved
+            with torch.no_grad():
+                hit = self.model(xa).argmax(1) == self.target
+            n = int(base.sum())
+            return float((hit & base).sum()) / n if n else 0.0
+        finally:
+            self.delta = saved
+            self.model.train(was_training)
 
     def __call__(
         self, xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None
