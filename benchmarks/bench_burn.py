@@ -351,6 +351,66 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             )
 
 
+# The remediation issue's bar on an all-to-one model: ASR under 5%, clean accuracy within 2
+# points of the backdoored model's, RA above 70%.
+BAR_ASR, BAR_ACC_DROP, BAR_RA = 0.05, 0.02, 0.70
+
+
+def meets_bar(r: dict[str, Any]) -> bool:
+    b, a = r["before"], r["after"]
+    return a["asr"] < BAR_ASR and a["acc"] >= b["acc"] - BAR_ACC_DROP and a["ra"] > BAR_RA
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    """One Markdown row per model, the methods side by side, then how many meet the bar."""
+    by: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["model"], {})[r["method"]] = r
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = ["model", "attack", "X-ray", "ACC before"]
+    for m in methods:
+        head += [f"{m} ACC", f"{m} ASR", f"{m} RA"]
+    head += ["re-scan", "same I/O", "BURN s", "x FT"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for name, per in by.items():
+        first = next(iter(per.values()))
+        b = first["before"]
+        xray = first.get("xray_verdict") or "-"
+        if first.get("prior_target") is not None:
+            xray += f" ({first['prior_target']})"
+        cells = [name, first["attack"], xray, f"{b['acc']:.3f}"]
+        for m in methods:
+            r = per.get(m)
+            if r is None:
+                cells += ["-", "-", "-"]
+                continue
+            a = r["after"]
+            mark = " ✓" if not r["all_to_all"] and meets_bar(r) else ""
+            cells += [f"{a['acc']:.3f}", f"{b['asr']:.3f}→{a['asr']:.3f}{mark}", f"{a['ra']:.3f}"]
+        burn = per.get("burn")
+        ft = per.get("finetune")
+        if burn:
+            cells.append(burn.get("rescan", {}).get("verdict", "-"))
+            cells.append("yes" if burn.get("signature_kept") else "NO")
+            cells.append(f"{repair_seconds(burn):.0f}")
+            cells.append(
+                f"{repair_seconds(burn) / repair_seconds(ft):.2f}"
+                if ft and repair_seconds(ft)
+                else "-"
+            )
+        else:
+            cells += ["-"] * 4
+        print("| " + " | ".join(cells) + " |")
+    a2o = [n for n, per in by.items() if not next(iter(per.values()))["all_to_all"]]
+    print()
+    for m in methods:
+        n = sum(1 for name in a2o if m in by[name] and meets_bar(by[name][m]))
+        done = sum(1 for name in a2o if m in by[name])
+        print(f"{m}: meets the bar (ASR < 5%, ACC within 2 points, RA > 70%) on {n}/{done} "
+              "all-to-one models")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zoo", default="zoo-out")
@@ -396,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         help="BURN: residual-shortcut rate that switches the universal perturbation on beside "
         "probes (negative: always on)",
     )
+    ap.add_argument(
+        "--from-json",
+        default=None,
+        metavar="PATH",
+        help="print the tables of an earlier run's --json instead of running",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
@@ -406,12 +472,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.prior and args.scan_reports:
         ap.error("--prior and --scan-reports are alternatives")
+    if args.from_json:
+        rows = json.loads(Path(args.from_json).read_text())
+        print_table(rows)
+        print()
+        print_summary(rows)
+        return 0
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     rows = run(args)
     print_table(rows)
+    print()
+    print_summary(rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
