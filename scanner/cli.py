@@ -374,6 +374,7 @@ def remediate_command(
 ) -> None:
     """Remove a backdoor from MODEL (BURN) and write a drop-in ONNX replacement."""
     from scanner.data import load_dataset, parse_channel_values
+    from scanner.fileio import sha256_file
     from scanner.pipeline import ScanConfig, scan_model
     from scanner.remediate import remediate
 
@@ -392,6 +393,13 @@ def remediate_command(
             report_target = report_doc["xray"]["target_label"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{scan_report}: not a bdscan scan report ({e})") from None
+        # A report of another model would aim the unlearning at the wrong label and trigger.
+        scanned = (report_doc.get("model") or {}).get("sha256")
+        if scanned and model.is_file() and scanned != sha256_file(model):
+            raise UsageError(
+                f"{scan_report}: a scan of another model (sha256 {scanned[:12]}...), "
+                f"not of {model}; scan it first (bdscan scan {model} --json ...)"
+            )
         if target_label is None:
             target_label = report_target
     mean_v, std_v = parse_channel_values(mean, "mean"), parse_channel_values(std, "std")

@@ -51,6 +51,19 @@ def test_a_bad_scan_report_is_named(tmp_path: Path) -> None:
     assert code == 4 and "r.json" in err
 
 
+def test_a_scan_report_of_another_model_is_refused(tmp_path: Path) -> None:
+    import json
+
+    report = tmp_path / "other.json"
+    report.write_text(json.dumps({"model": {"sha256": "0" * 64},
+                                  "xray": {"verdict": "infected", "target_label": 1}}))  # fmt: skip
+    code, err = invoke(
+        MODEL, "--train-data", DATA, "--scan-report", report, "-o", tmp_path / "out.onnx"
+    )
+    assert code == 4 and "other.json" in err and "another model" in err
+    assert not (tmp_path / "out.onnx").exists()
+
+
 def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
     import json
 
