@@ -50,7 +50,8 @@ bench: $(STAMP)
 
 bench-burn: $(STAMP)
 	mkdir -p bench-out
-	$(PY) benchmarks/bench_burn.py --zoo zoo-out --prior --json bench-out/burn.json
+	$(PY) benchmarks/bench_burn.py --zoo zoo-out --scan-reports bench-out/burn-scans --scan-missing \
+		--rescan --out-dir bench-out/burn-models --json bench-out/burn.json
 
 clean:
 	rm -rf $(VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache

@@ -362,15 +362,14 @@ def meets_bar(r: dict[str, Any]) -> bool:
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
-    """One Markdown row per model, the methods side by side, then how many meet the bar."""
+    """One Markdown row per model (BURN's ACC, ASR and RA beside the baselines' ASR and RA),
+    then how many all-to-one models each method brings to the issue's bar (marked ✓)."""
     by: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["model"], {})[r["method"]] = r
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    head = ["model", "attack", "X-ray", "ACC before"]
-    for m in methods:
-        head += [f"{m} ACC", f"{m} ASR", f"{m} RA"]
-    head += ["re-scan", "same I/O", "BURN s", "x FT"]
+    others = [m for m in dict.fromkeys(r["method"] for r in rows) if m != "burn"]
+    head = ["model", "attack", "X-ray (target)", "ACC before → BURN", "BURN ASR", "BURN RA"]
+    head += [f"{m} {k}" for m in others for k in ("ASR", "RA")] + ["re-scan", "BURN s", "× FT"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for name, per in by.items():
@@ -379,36 +378,49 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
         xray = first.get("xray_verdict") or "-"
         if first.get("prior_target") is not None:
             xray += f" ({first['prior_target']})"
-        cells = [name, first["attack"], xray, f"{b['acc']:.3f}"]
-        for m in methods:
-            r = per.get(m)
-            if r is None:
-                cells += ["-", "-", "-"]
-                continue
-            a = r["after"]
-            mark = " ✓" if not r["all_to_all"] and meets_bar(r) else ""
-            cells += [f"{a['acc']:.3f}", f"{b['asr']:.3f}→{a['asr']:.3f}{mark}", f"{a['ra']:.3f}"]
         burn = per.get("burn")
+        cells = [name, first["attack"], xray]
+        if burn:
+            a = burn["after"]
+            mark = " ✓" if not burn["all_to_all"] and meets_bar(burn) else ""
+            cells += [f"{b['acc']:.3f} → {a['acc']:.3f}", f"{b['asr']:.3f} → {a['asr']:.3f}{mark}",
+                      f"{a['ra']:.3f}"]  # fmt: skip
+        else:
+            cells += [f"{b['acc']:.3f}", "-", "-"]
+        for m in others:
+            r = per.get(m)
+            cells += [f"{r['after']['asr']:.3f}", f"{r['after']['ra']:.3f}"] if r else ["-", "-"]
         ft = per.get("finetune")
         if burn:
-            cells.append(burn.get("rescan", {}).get("verdict", "-"))
-            cells.append("yes" if burn.get("signature_kept") else "NO")
-            cells.append(f"{repair_seconds(burn):.0f}")
-            cells.append(
-                f"{repair_seconds(burn) / repair_seconds(ft):.2f}"
-                if ft and repair_seconds(ft)
-                else "-"
-            )
+            cells += [burn.get("rescan", {}).get("verdict", "-"), f"{repair_seconds(burn):.0f}"]
+            ok = ft and repair_seconds(ft)
+            cells.append(f"{repair_seconds(burn) / repair_seconds(ft):.2f}" if ok else "-")
         else:
-            cells += ["-"] * 4
+            cells += ["-"] * 3
         print("| " + " | ".join(cells) + " |")
     a2o = [n for n, per in by.items() if not next(iter(per.values()))["all_to_all"]]
     print()
-    for m in methods:
+    for m in ["burn", *others]:
         n = sum(1 for name in a2o if m in by[name] and meets_bar(by[name][m]))
         done = sum(1 for name in a2o if m in by[name])
         print(f"{m}: meets the bar (ASR < 5%, ACC within 2 points, RA > 70%) on {n}/{done} "
               "all-to-one models")  # fmt: skip
+    burns = [r for r in rows if r["method"] == "burn"]
+    if burns:
+        kept = sum(1 for r in burns if r.get("signature_kept"))
+        clean = sum(1 for r in burns if r.get("rescan", {}).get("verdict") == "clean")
+        ratios = sorted(
+            repair_seconds(by[r["model"]]["burn"]) / repair_seconds(by[r["model"]]["finetune"])
+            for r in burns
+            if "finetune" in by[r["model"]] and repair_seconds(by[r["model"]]["finetune"])
+        )
+        peak = max(max(r["peak_rss_mb"].values(), default=0) for r in burns)
+        print(
+            f"burn: same I/O signature {kept}/{len(burns)}; re-scanned clean {clean}/{len(burns)}"
+        )
+        if ratios:
+            print(f"burn: repair time x fine-tuning's: median {ratios[len(ratios) // 2]:.2f}, "
+                  f"max {ratios[-1]:.2f}; peak RSS {peak} MB")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
