@@ -363,7 +363,31 @@ def test_residual_shortcut_measures_what_a_fresh_perturbation_reaches() -> None:
     assert hook(linear(1.0), None).residual_shortcut(x) == 0.0  # no target, nothing to measure
 
 
-def test_universal_gate_runs_the_perturbation_only_while_it_finds_the_target(
+def test_universal_warp_moves_pixels_by_the_flow() -> None:
+    from scanner.remediate.prior import ShortcutUnlearner
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    hook = ShortcutUnlearner(
+        model, shape=(8, 8, 1), target=TARGET, triggers=[], share=0.5, universal=False,
+        eps=0.1, steps=1, step_size=0.05, device=torch.device("cpu"), warp_px=1.0,
+    )  # fmt: skip
+    x = torch.rand((2, 8, 8, 1))
+    assert torch.allclose(hook.warped(x, torch.zeros_like(hook.flow)), x, atol=1e-6)
+    # A flow of +1 px along x everywhere samples each pixel from its right neighbour (the last
+    # column repeats: borders are clamped, nothing from outside the image comes in).
+    right = torch.zeros_like(hook.flow)
+    right[:, 0] = 1.0
+    shifted = hook.warped(x, right)
+    assert torch.allclose(shifted[:, :, :-1], x[:, :, 1:], atol=1e-5)
+    assert torch.allclose(shifted[:, :, -1], x[:, :, -1], atol=1e-5)
+    assert hook.residual_warp(x.numpy()) >= 0.0
+    assert ShortcutUnlearner(
+        model, shape=(8, 8, 1), target=TARGET, triggers=[], share=0.5, universal=False,
+        eps=0.1, steps=1, step_size=0.05, device=torch.device("cpu"),
+    ).residual_warp(x.numpy()) == 0.0  # fmt: skip
+
+
+def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
     backdoor: dict[str, object],
 ) -> None:
     cfg = dataclasses.replace(FAST, prior_min_share=2.0, occlusion_min_confidence=2.0)
@@ -371,9 +395,14 @@ def test_universal_gate_runs_the_perturbation_only_while_it_finds_the_target(
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
                     scan_report=report, device="cpu")  # fmt: skip
     checks = rep.extra["unlearning"]["universal_checks"]
-    # Phase 1 unlearns the probe alone; every later stage is decided by a fresh measurement.
+    # Phase 1 unlearns the probe alone; every later stage is decided by fresh measurements, and
+    # a synthesized trigger once switched on stays on (latched).
     assert checks and all(c["stage"] >= 1 for c in checks)
-    assert all(c["universal"] == (c["residual"] >= cfg.universal_gate) for c in checks)
+    for kind, residual in (("universal", "residual"), ("warp", "residual_warp")):
+        on = False
+        for c in checks:
+            on = on or c[residual] >= cfg.universal_gate
+            assert c[kind] == on, (kind, checks)
     ungated = dataclasses.replace(cfg, universal_gate=None)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=ungated,
                     scan_report=report, device="cpu")  # fmt: skip

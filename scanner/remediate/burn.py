@@ -73,7 +73,9 @@ class BurnConfig:
     keep their own (restored) label: X-ray's confirmed probes when a scan report is given, and
     (`universal`, with a target label) a universal perturbation of L-inf radius `universal_eps`
     (`universal_eps_with_probes` beside probes), re-fitted by `universal_steps` signed steps
-    of `universal_step_size` per batch against the model being trained. `unlearn_share` 0
+    of `universal_step_size` per batch against the model being trained, and beside probes a
+    universal warp (`universal_warp_px`); beside probes both are gated (`universal_gate`,
+    `gate_latch`). `unlearn_share` 0
     turns the mechanism off (relabelling only, the plain reconstruction of the abstract).
     With patch probes, samples labelled with the target whose label flips when the probes'
     pixels are occluded (at confidence >= `occlusion_min_confidence`) are flagged too.
@@ -136,6 +138,16 @@ class BurnConfig:
     # images to the target (`ShortcutUnlearner.residual_shortcut`). None: always on.
     universal_gate: float | None = 0.1
     universal_check_samples: int = 512
+    # A universal warp beside the probes, under the same gate with its own fresh measurement
+    # (`ShortcutUnlearner.residual_warp`): at most this many pixels at 28x28 (scaled with the
+    # image), the displacement of WaNet's warps (about 0.5-1 px), which no additive probe or
+    # perturbation matches. None: off.
+    universal_warp_px: float | None = 1.0
+    # Once the gate has found a shortcut, the synthesized trigger stays on for the rest of the
+    # budget. Why: switched off, the unflagged poison taught the shortcut back (an LF model's
+    # residual went 0.87, 0.06, 0.27, 0.05, 0.14, 0.04 on alternate stages and its ASR ended at
+    # 0.081; latched 0.020; WaNet 0.193 -> 0.040, Adaptive-Blend 0.085 -> 0.001).
+    gate_latch: bool = True
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -496,6 +508,7 @@ def run_burn(
             "target": unlearner.target,
             "probe_triggers": len(unlearner.triggers),
             "universal": unlearner.universal_allowed,
+            "warp_px": unlearner.warp_px,
             "stamped": unlearner.stamped,
             "share": unlearner.share if unlearner.active else 0.0,
             "occlusion_flags": n_occluded,
@@ -546,16 +559,23 @@ def _unlearner(
         step_size=config.universal_step_size,
         device=device,
         seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
+        warp_px=(
+            config.universal_warp_px * min(shape[0], shape[1]) / 28
+            if config.universal_warp_px is not None and triggers and target is not None
+            else None
+        ),
     )
 
 
 class _UniversalGate:
-    """Switches the universal perturbation beside X-ray's probes (`BurnConfig.universal_gate`).
+    """Switches the synthesized triggers beside X-ray's probes (`BurnConfig.universal_gate`):
+    the universal perturbation and the universal warp, each on its own fresh measurement, and
+    (`gate_latch`) kept on once switched on.
 
     Why: beside probes that already match the trigger (SIG's grating) the perturbation finds no
-    shortcut left, only adversarial directions, and training on them cost a LeNet 3.6 points of
-    clean accuracy; where the probes miss the trigger (a random-noise blend) a fresh
-    perturbation still finds the target and the gate keeps it on.
+    shortcut left, only adversarial directions, and training on them cost a LeNet 2.8 points of
+    clean accuracy; where the probes miss the trigger (a random-noise blend, a warp) a fresh
+    perturbation still finds the target and the gate turns it on.
     """
 
     def __init__(
@@ -568,6 +588,7 @@ class _UniversalGate:
     ) -> None:
         self.unlearner = unlearner
         self.gate = config.universal_gate
+        self.latch = config.gate_latch
         self.checks: list[dict[str, Any]] = []
         self.enabled = (
             self.gate is not None
@@ -585,10 +606,16 @@ class _UniversalGate:
     def check(self, stage: int) -> None:
         if not self.enabled:
             return
+        gate = float(self.gate)  # type: ignore[arg-type]
         rate = self.unlearner.residual_shortcut(self.sample)
-        on = rate >= float(self.gate)  # type: ignore[arg-type]
-        self.unlearner.universal = on
-        self.checks.append({"stage": stage, "residual": round(rate, 4), "universal": on})
+        latch = self.latch
+        self.unlearner.universal = rate >= gate or (latch and self.unlearner.universal)
+        check = {"stage": stage, "residual": round(rate, 4), "universal": self.unlearner.universal}
+        if self.unlearner.warp_px is not None:
+            warp = self.unlearner.residual_warp(self.sample)
+            self.unlearner.warp = warp >= gate or (latch and self.unlearner.warp)
+            check.update(residual_warp=round(warp, 4), warp=self.unlearner.warp)
+        self.checks.append(check)
 
 
 def _occlusion_flags(
