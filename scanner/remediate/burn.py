@@ -133,7 +133,7 @@ class BurnConfig:
     # adversarial training, which costs clean accuracy (SIG models lost 2-3 points at 0.15).
     universal_eps_with_probes: float | None = 0.1
     # Beside probes the universal perturbation is gated: phase 1 unlearns the probes alone, and
-    # each later fine-tuning stage runs the perturbation only if a fresh one of the same radius
+    # before each later fine-tuning stage it switches on if a fresh one of the same radius
     # still sends at least `universal_gate` of `universal_check_samples` non-target training
     # images to the target (`ShortcutUnlearner.residual_shortcut`). None: always on.
     universal_gate: float | None = 0.1
@@ -146,7 +146,8 @@ class BurnConfig:
     # Once the gate has found a shortcut, the synthesized trigger stays on for the rest of the
     # budget. Why: switched off, the unflagged poison taught the shortcut back (an LF model's
     # residual went 0.87, 0.06, 0.27, 0.05, 0.14, 0.04 on alternate stages and its ASR ended at
-    # 0.081; latched 0.020; WaNet 0.193 -> 0.040, Adaptive-Blend 0.085 -> 0.001).
+    # 0.081; latched 0.020; WaNet 0.193 -> 0.040, Adaptive-Blend 0.085 -> 0.001). Cost: a SIG
+    # model whose perturbation switched on at the first check went 0.012 -> 0.056.
     gate_latch: bool = True
     train: TrainSettings = field(default_factory=TrainSettings)
 

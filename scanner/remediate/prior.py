@@ -310,9 +310,9 @@ class ShortcutUnlearner:
             return xb, yb, wb
         xs, ys = xb[idx], yb[idx]
         # Split: X-ray's probes (when there are any) keep half of the stamped samples, the
-        # synthesized triggers that run now share the rest evenly. Why not thirds: with the warp
-        # on as well, a SIG model's grating probes got a third and its ASR ended at 0.056
-        # instead of 0.012.
+        # synthesized triggers that run now share the rest evenly. Why half: the probes are
+        # what X-ray confirmed against this model; the synthesized triggers are generic. (Not
+        # measured against thirds: on the zoo the two rarely ran together.)
         synth = [k for k, on in (("universal", self.universal), ("warp", self.warp)) if on]
         n_probe = len(idx) if not synth else (len(idx) // 2 if self.triggers else 0)
         if not self.triggers and not synth:
