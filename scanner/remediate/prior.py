@@ -184,14 +184,20 @@ class ShortcutUnlearner:
     def active(self) -> bool:
         return self.share > 0 and (bool(self.triggers) or self.universal or self.warp)
 
-    def _refit_universal(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    def _refit_universal(
+        self,
+        xs: torch.Tensor,
+        ys: torch.Tensor,
+        steps: int | None = None,
+        step_size: float | None = None,
+    ) -> torch.Tensor:
         """A few signed-gradient steps on the shared perturbation against the current model."""
         req = [p.requires_grad for p in self.model.parameters()]
         for p in self.model.parameters():
             p.requires_grad_(False)
         try:
             d = self.delta.clone().requires_grad_(True)
-            for _ in range(self.steps):
+            for _ in range(steps or self.steps):
                 scores = self.model((xs + d).clamp(0.0, 1.0))
                 if self.target is not None:
                     tgt = torch.full_like(ys, self.target)
@@ -200,7 +206,7 @@ class ShortcutUnlearner:
                     loss = nn.functional.cross_entropy(scores, ys)
                 (g,) = torch.autograd.grad(loss, d)
                 with torch.no_grad():
-                    d += self.step_size * g.sign()
+                    d += (step_size or self.step_size) * g.sign()
                     d.clamp_(-self.eps, self.eps)
             self.delta = d.detach()
         finally:
@@ -208,35 +214,40 @@ class ShortcutUnlearner:
                 p.requires_grad_(r)
         return (xs + self.delta).clamp(0.0, 1.0)
 
-    def residual_shortcut(self, x: np.ndarray, steps: int = 10) -> float:
-        """How much of a shortcut to the target the model still has: the share of `x` (non-target
-        training images, [0, 1] NHWC) that a fresh universal perturbation of radius `eps`,
-        fitted with `steps` signed steps against the current model, sends to the target, among
-        those the model did not already put there. 0 without a target."""
+    def _fresh_rate(self, x: np.ndarray, attack: Callable[[torch.Tensor], torch.Tensor]) -> float:
+        """The share of `x` that `attack`, starting from a zero perturbation and flow, sends to
+        the target among those the model did not already put there; the training state
+        (perturbation, flow, train mode) is left as it was."""
         if self.target is None or len(x) == 0:
             return 0.0
         was_training = self.model.training
         self.model.eval()
-        saved = self.delta
+        saved = (self.delta, self.flow)
         try:
             xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-            ys = torch.full((len(xs),), self.target, dtype=torch.long, device=self.device)
             with torch.no_grad():
                 base = self.model(xs).argmax(1) != self.target
-            self.delta = torch.zeros_like(saved)
-            steps_saved, size_saved = self.steps, self.step_size
-            self.steps, self.step_size = steps, self.eps / 4
-            try:
-                xa = self._refit_universal(xs, ys)
-            finally:
-                self.steps, self.step_size = steps_saved, size_saved
+            self.delta, self.flow = torch.zeros_like(saved[0]), torch.zeros_like(saved[1])
+            xa = attack(xs)
             with torch.no_grad():
                 hit = self.model(xa).argmax(1) == self.target
             n = int(base.sum())
             return float((hit & base).sum()) / n if n else 0.0
         finally:
-            self.delta = saved
+            self.delta, self.flow = saved
             self.model.train(was_training)
+
+    def residual_shortcut(self, x: np.ndarray, steps: int = 10) -> float:
+        """How much of a shortcut to the target the model still has: the share of `x` (non-target
+        training images, [0, 1] NHWC) that a fresh universal perturbation of radius `eps`,
+        fitted with `steps` signed steps against the current model, sends to the target, among
+        those the model did not already put there. 0 without a target."""
+
+        def attack(xs: torch.Tensor) -> torch.Tensor:
+            ys = torch.full((len(xs),), int(self.target or 0), dtype=torch.long, device=xs.device)
+            return self._refit_universal(xs, ys, steps=steps, step_size=self.eps / 4)
+
+        return self._fresh_rate(x, attack)
 
     def warped(self, xs: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """`xs` (NHWC) resampled along `flow` (control points, pixels), bilinear, borders kept."""
@@ -278,24 +289,9 @@ class ShortcutUnlearner:
     def residual_warp(self, x: np.ndarray, steps: int = 10) -> float:
         """`residual_shortcut` for the universal warp: the share of `x` a fresh flow field of at
         most `warp_px` pixels sends to the target, among those not already there."""
-        if self.target is None or self.warp_px is None or len(x) == 0:
+        if self.warp_px is None:
             return 0.0
-        was_training = self.model.training
-        self.model.eval()
-        saved = self.flow
-        try:
-            xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-            with torch.no_grad():
-                base = self.model(xs).argmax(1) != self.target
-            self.flow = torch.zeros_like(saved)
-            xa = self._refit_warp(xs, steps)
-            with torch.no_grad():
-                hit = self.model(xa).argmax(1) == self.target
-            n = int(base.sum())
-            return float((hit & base).sum()) / n if n else 0.0
-        finally:
-            self.flow = saved
-            self.model.train(was_training)
+        return self._fresh_rate(x, lambda xs: self._refit_warp(xs, steps))
 
     def __call__(
         self, xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor | None
