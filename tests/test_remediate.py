@@ -401,7 +401,10 @@ def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
     for kind, residual in (("universal", "residual"), ("warp", "residual_warp")):
         on = False
         for c in checks:
-            on = on or c[residual] >= cfg.universal_gate
+            if on:  # latched: no new measurement
+                assert c[residual] is None and c[kind], (kind, checks)
+                continue
+            on = c[residual] >= cfg.universal_gate
             assert c[kind] == on, (kind, checks)
     ungated = dataclasses.replace(cfg, universal_gate=None)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=ungated,

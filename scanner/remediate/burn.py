@@ -608,14 +608,20 @@ class _UniversalGate:
         if not self.enabled:
             return
         gate = float(self.gate)  # type: ignore[arg-type]
-        rate = self.unlearner.residual_shortcut(self.sample)
-        latch = self.latch
-        self.unlearner.universal = rate >= gate or (latch and self.unlearner.universal)
-        check = {"stage": stage, "residual": round(rate, 4), "universal": self.unlearner.universal}
-        if self.unlearner.warp_px is not None:
-            warp = self.unlearner.residual_warp(self.sample)
-            self.unlearner.warp = warp >= gate or (latch and self.unlearner.warp)
-            check.update(residual_warp=round(warp, 4), warp=self.unlearner.warp)
+        un = self.unlearner
+        check: dict[str, Any] = {"stage": stage}
+        # A latched trigger needs no new measurement (None in the report): it stays on anyway.
+        kinds = [("universal", "residual", un.residual_shortcut)]
+        if un.warp_px is not None:
+            kinds.append(("warp", "residual_warp", un.residual_warp))
+        for kind, key, measure in kinds:
+            if self.latch and getattr(un, kind):
+                check[key] = None
+                continue
+            rate = measure(self.sample)
+            setattr(un, kind, rate >= gate)
+            check[key] = round(rate, 4)
+        check.update(universal=un.universal, warp=un.warp)
         self.checks.append(check)
 
 
