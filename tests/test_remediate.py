@@ -380,7 +380,26 @@ def test_universal_warp_moves_pixels_by_the_flow() -> None:
     shifted = hook.warped(x, right)
     assert torch.allclose(shifted[:, :, :-1], x[:, :, 1:], atol=1e-5)
     assert torch.allclose(shifted[:, :, -1], x[:, :, -1], atol=1e-5)
-    assert hook.residual_warp(x.numpy()) >= 0.0
+    # A model that answers the target when column 2 is bright: a stripe in column 3 is a
+    # one-pixel warp away from it, and a fresh warp finds that for every image.
+    lin = torch.nn.Linear(64, 10)
+    with torch.no_grad():
+        lin.weight.zero_()
+        lin.bias.zero_()
+        column2 = torch.zeros((8, 8, 1))
+        column2[:, 2] = 10.0
+        lin.weight[TARGET] = column2.flatten()
+        lin.bias[TARGET] = -3.0
+        lin.bias[1] = 0.1
+    stripes = np.zeros((16, 8, 8, 1), dtype=np.float32)
+    stripes[:, :, 3] = 1.0
+    warper = ShortcutUnlearner(
+        torch.nn.Sequential(torch.nn.Flatten(), lin), shape=(8, 8, 1), target=TARGET,
+        triggers=[], share=0.5, universal=False, eps=0.1, steps=1, step_size=0.05,
+        device=torch.device("cpu"), warp_px=1.0,
+    )  # fmt: skip
+    assert warper.residual_warp(stripes) == 1.0
+    assert torch.equal(warper.flow, torch.zeros_like(warper.flow))  # training flow untouched
     assert ShortcutUnlearner(
         model, shape=(8, 8, 1), target=TARGET, triggers=[], share=0.5, universal=False,
         eps=0.1, steps=1, step_size=0.05, device=torch.device("cpu"),
