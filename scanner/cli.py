@@ -453,6 +453,12 @@ def remediate_command(
             f"{out}: {report.method} ({report.mode}), {len(report.flagged)} samples"
             f" flagged, {acc}, {report.seconds:.1f} s"
         )
+        found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
+        if found.get("target") is not None:
+            click.echo(
+                f"  no target given: BURN's own check found target {found['target']}"
+                f" (universal {found['by']}) and unlearned it"
+            )
         if (
             report.accuracy_before is not None
             and report.accuracy_after is not None

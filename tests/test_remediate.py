@@ -363,6 +363,61 @@ def test_residual_shortcut_measures_what_a_fresh_perturbation_reaches() -> None:
     assert hook(linear(1.0), None).residual_shortcut(x) == 0.0  # no target, nothing to measure
 
 
+def test_self_prior_names_the_class_a_small_universal_trigger_reaches() -> None:
+    from scanner.remediate.prior import find_target, standout
+
+    assert standout([0.9, 0.4, 0.1], 0.2, 3.0) is None  # not 3x the runner-up
+    assert standout([0.1, 0.7, 0.2], 0.2, 3.0) == 1
+    assert standout([0.1, 0.01, 0.0], 0.2, 3.0) is None  # below the bar
+    assert standout([0.0, 0.05, 0.0], 0.04, 3.0) is None  # 0.05 < 3 x the 0.02 floor
+
+    def linear(target_weight: float) -> torch.nn.Module:
+        # Blank images go to class 1; brightening every pixel by 0.05 lifts the target's score
+        # by 3.2 over a gap of 3.1 when `target_weight` is 1: a universal shortcut to it.
+        lin = torch.nn.Linear(64, 10)
+        with torch.no_grad():
+            lin.weight.zero_()
+            lin.bias.zero_()
+            lin.weight[TARGET] = target_weight
+            lin.bias[TARGET] = -3.0
+            lin.bias[1] = 0.1
+        return torch.nn.Sequential(torch.nn.Flatten(), lin)
+
+    x = np.zeros((60, 8, 8, 1), dtype=np.float32)
+    y = np.arange(60) % 10
+
+    def check(model: torch.nn.Module) -> object:
+        return find_target(
+            model, x, y, 10, eps=0.05, warp_px=1.0, samples=40, min_rate=0.2,
+            min_warp_rate=0.5, ratio=3.0, device=torch.device("cpu"),
+        )  # fmt: skip
+
+    found = check(linear(1.0))
+    assert found.target == TARGET and found.by == "perturbation"  # type: ignore[attr-defined]
+    assert found.rates[TARGET] == 1.0 and len(found.warp_rates) == 10  # type: ignore[attr-defined]
+    none = check(linear(0.0))
+    assert none.target is None and none.by is None and max(none.rates) == 0.0  # type: ignore[attr-defined]
+
+
+def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> None:
+    given = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
+                      target_label=TARGET, device="cpu")  # fmt: skip
+    assert given.extra["unlearning"]["self_prior"] is None
+    assert given.extra["target_source"] == "given"
+    own = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
+                    device="cpu")  # fmt: skip
+    sp = own.extra["unlearning"]["self_prior"]
+    assert len(sp["rates"]) == len(sp["warp_rates"]) == 10
+    assert any(p["name"] == "self-prior" for p in own.phases)
+    # Whatever it finds becomes the target prior, and the report says where the target came from.
+    assert own.target_label == sp["target"]
+    assert own.extra["target_source"] == ("self-prior" if sp["target"] is not None else None)
+    off = dataclasses.replace(FAST, self_prior=False)
+    plain = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
+                      device="cpu")  # fmt: skip
+    assert plain.extra["unlearning"]["self_prior"] is None and plain.target_label is None
+
+
 def test_universal_warp_moves_pixels_by_the_flow() -> None:
     from scanner.remediate.prior import ShortcutUnlearner
 
@@ -415,16 +470,31 @@ def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
                     scan_report=report, device="cpu")  # fmt: skip
     checks = rep.extra["unlearning"]["universal_checks"]
     # Phase 1 unlearns the probe alone; every later stage is decided by fresh measurements, and
-    # a synthesized trigger once switched on stays on (latched).
+    # a synthesized trigger once switched on stays on (latched). A measurement starts with a
+    # screen on a few images: below its bar the trigger stays off without the full fit.
     assert checks and all(c["stage"] >= 1 for c in checks)
     for kind, residual in (("universal", "residual"), ("warp", "residual_warp")):
         on = False
         for c in checks:
             if on:  # latched: no new measurement
                 assert c[residual] is None and c[kind], (kind, checks)
+                assert f"{residual}_screen" not in c
                 continue
-            on = c[residual] >= cfg.universal_gate
+            if c[residual] is None:  # screened out
+                assert c[f"{residual}_screen"] < cfg.universal_screen_max, (kind, checks)
+                on = False
+            else:
+                on = c[residual] >= cfg.universal_gate
             assert c[kind] == on, (kind, checks)
+    # With the screen's bar at 1.0 every check stops at the screen: nothing switches on.
+    screened = dataclasses.replace(cfg, universal_screen_max=1.01)
+    rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=screened,
+                    scan_report=report, device="cpu")  # fmt: skip
+    checks = rep.extra["unlearning"]["universal_checks"]
+    assert checks and all(
+        c["residual"] is None and c["residual_screen"] <= 1.0 and not c["universal"]
+        and c["residual_warp"] is None and not c["warp"] for c in checks
+    ), checks  # fmt: skip
     ungated = dataclasses.replace(cfg, universal_gate=None)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=ungated,
                     scan_report=report, device="cpu")  # fmt: skip

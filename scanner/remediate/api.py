@@ -192,6 +192,13 @@ def remediate_run(
         prior = prior_from_report(scan_report)
         if target_label is None:
             target_label = prior.target
+    # Where the target prior came from (the report's extra.target_source): "scan-report",
+    # "given" (--target-label, or a report's target passed without its probes), "self-prior"
+    # (BURN's own check, `prior.find_target`) or None.
+    target_source: str | None = None
+    if target_label is not None:
+        from_report = prior is not None and prior.target == target_label
+        target_source = "scan-report" if from_report else "given"
     burn_config = burn_config or BurnConfig()
     nc_config = nc_config or NCConfig()
     clean_config = clean_config or CleanUnlearnConfig()
@@ -292,6 +299,9 @@ def remediate_run(
         epochs = result.epochs_used
         extra["attack_cost_per_sample"] = result.boundary.steps_run / max(len(y_fit), 1)
         extra["unlearning"] = result.unlearning
+        found = (result.unlearning.get("self_prior") or {}).get("target")
+        if target_label is None and found is not None:
+            target_label, target_source = int(found), "self-prior"
         if prior is not None:
             extra["trigger_prior"] = prior.to_dict()
     elif method == "finetune":
@@ -389,7 +399,7 @@ def remediate_run(
         conversion=converted.check.to_dict(),
         export=export,
         config=config,
-        extra=extra,
+        extra={**extra, "target_source": target_source},
     )
     return RemediationRun(report=report, converted=converted)
 
