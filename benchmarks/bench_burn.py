@@ -17,12 +17,13 @@ The target prior, as a deployment would have it: `--scan-reports DIR` reads X-ra
 each model from DIR/NAME.json (`bdscan scan --json`; with `--scan-missing` the script runs the
 scan for models that have none yet): its target label and its confirmed trigger-like probes
 (BURN's trigger prior). `--prior` instead gives the zoo's true target and no probes. Without
-either, BURN searches for suspect classes itself. The zoo's ground truth (poisoned indices,
-triggers) is used only to score.
+either, BURN looks for a target itself (`prior.find_target`). `--clean-only N` runs the
+clean-data-only mode instead, on N clean training samples. The zoo's ground truth (poisoned
+indices, triggers) is used only to score and to pick those clean samples.
 
     python benchmarks/bench_burn.py --zoo zoo-out [--models cnn_badnets_t0,...] \
         [--methods burn,finetune,nc] [--train-size 10000] [--scan-reports DIR | --prior] \
-        [--json bench-out/burn.json]
+        [--clean-only N] [--json bench-out/burn.json]
 """
 
 from __future__ import annotations
@@ -185,6 +186,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         mean = tuple(rec["mean"]) if rec.get("mean") else None
         std = tuple(rec["std"]) if rec.get("std") else None
+        train_arg: tuple[np.ndarray, np.ndarray] | None = (x_sub, y_sub)
+        clean_arg = clean
+        if args.clean_only:
+            # The clean-data-only mode: a few clean training samples (poison left out by the
+            # zoo's ground truth), no training set; its held-out split comes from them too.
+            ok = np.setdiff1d(np.arange(len(y_sub)), pois_sub)
+            pick = np.sort(rng.choice(ok, size=min(args.clean_only, len(ok)), replace=False))
+            train_arg, clean_arg = None, (x_sub[pick], y_sub[pick])
         before: dict[str, float] | None = None
         for method in args.methods.split(","):
             out = out_dir / f"{rec['name']}.{method}.onnx"
@@ -192,8 +201,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             try:
                 run_ = remediate_run(
                     zoo / rec["onnx"],
-                    (x_sub, y_sub),
-                    clean,
+                    train_arg,
+                    clean_arg,
                     mean=mean,
                     std=std,
                     target_label=prior_target,
@@ -240,7 +249,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "xray_verdict": report["xray"]["verdict"] if report else None,
                 "unlearning": rep.extra.get("unlearning"),
                 "method": rep.method,
-                "n_train": len(y_sub),
+                "n_train": len(y_sub) if train_arg is not None else 0,
+                "n_clean": len(clean_arg[1]) if args.clean_only else 0,
+                "mode": rep.mode,
                 "n_poisoned": len(pois_sub),
                 "before": before,
                 "after": {
@@ -449,6 +460,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--no-universal", action="store_true", help="BURN without the universal perturbation"
+    )
+    ap.add_argument(
+        "--clean-only",
+        type=int,
+        default=None,
+        metavar="N",
+        help="remediate from N clean training samples alone (the clean-data-only mode)",
     )
     ap.add_argument(
         "--rescan", action="store_true", help="scan every repaired model with bdscan scan"
