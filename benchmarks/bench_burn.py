@@ -138,6 +138,22 @@ def _rates(flagged: np.ndarray, poisoned: np.ndarray, n: int) -> tuple[float, fl
     return tpr, fpr
 
 
+def _config_value(config: BurnConfig, item: str) -> dict[str, Any]:
+    """`--burn-set KEY=VALUE` as a replace() argument, VALUE read as the field's type."""
+    key, sep, text = item.partition("=")
+    fields = {f.name for f in dataclasses.fields(config)}
+    if not sep or key not in fields:
+        raise SystemExit(f"--burn-set: expected KEY=VALUE, KEY a BurnConfig field: {item!r}")
+    current = getattr(config, key)
+    if text.lower() == "none":
+        return {key: None}
+    if isinstance(current, bool):
+        return {key: text.lower() in ("1", "true", "yes", "on")}
+    if isinstance(current, int):
+        return {key: int(text)}
+    return {key: float(text)}
+
+
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from scanner.zoo.build import poisoned_training_set
     from scanner.zoo.datasets import load_dataset
@@ -161,6 +177,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         burn_config = dataclasses.replace(burn_config, universal_gate=gate)
     if args.no_universal:
         burn_config = dataclasses.replace(burn_config, universal=False)
+    for item in args.burn_set:
+        burn_config = dataclasses.replace(burn_config, **_config_value(burn_config, item))
     for rec in records:
         x, y, poisoned, x_trig, y_trig = poisoned_training_set(rec)
         rng = np.random.default_rng(args.seed)
@@ -372,6 +390,17 @@ def meets_bar(r: dict[str, Any]) -> bool:
     return a["asr"] < BAR_ASR and a["acc"] >= b["acc"] - BAR_ACC_DROP and a["ra"] > BAR_RA
 
 
+def _ran_own(r: dict[str, Any] | None) -> bool:
+    return bool(r and (r.get("unlearning") or {}).get("self_prior"))
+
+
+def _own_target(r: dict[str, Any] | None) -> int | None:
+    """The target BURN's own check (`prior.find_target`) found, if it ran and found one."""
+    if not _ran_own(r):
+        return None
+    return r["unlearning"]["self_prior"]["target"]  # type: ignore[index]
+
+
 def print_summary(rows: list[dict[str, Any]]) -> None:
     """One Markdown row per model (BURN's ACC, ASR and RA beside the baselines' ASR and RA),
     then how many all-to-one models each method brings to the issue's bar (marked ✓)."""
@@ -390,6 +419,9 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
         if first.get("prior_target") is not None:
             xray += f" ({first['prior_target']})"
         burn = per.get("burn")
+        own = _own_target(burn)
+        if own is not None:
+            xray += f"; own check → {own}"
         cells = [name, first["attack"], xray]
         if burn:
             a = burn["after"]
@@ -417,7 +449,12 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
         print(f"{m}: meets the bar (ASR < 5%, ACC within 2 points, RA > 70%) on {n}/{done} "
               "all-to-one models")  # fmt: skip
     burns = [r for r in rows if r["method"] == "burn"]
+    own = [r for r in burns if _own_target(r) is not None]
     if burns:
+        right = sum(1 for r in own if _own_target(r) == r["target"])
+        ran = sum(1 for r in burns if _ran_own(r))
+        print(f"burn: BURN's own target check ran on {ran}/{len(burns)} models, found a target"
+              f" on {len(own)}, the right one on {right}")  # fmt: skip
         kept = sum(1 for r in burns if r.get("signature_kept"))
         clean = sum(1 for r in burns if r.get("rescan", {}).get("verdict") == "clean")
         ratios = sorted(
@@ -485,6 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RATE",
         help="BURN: residual-shortcut rate that switches the universal perturbation on beside "
         "probes (negative: always on)",
+    )
+    ap.add_argument(
+        "--burn-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a BurnConfig field for this run (repeatable), e.g. gate_latch=false",
     )
     ap.add_argument(
         "--from-json",

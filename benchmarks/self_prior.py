@@ -1,0 +1,123 @@
+"""BURN's own target check (`scanner.remediate.prior.find_target`) on every zoo model.
+
+For each model in `zoo-out/index.json` that converts to PyTorch, the check runs with
+`BurnConfig`'s shipped settings on a random 9,000-sample subset of the model's own (poisoned)
+training set, as BURN would see it, and the script prints the class it names, if any, beside the
+zoo's true target: how often it names a target on a clean model, and how often the right one
+on an all-to-one model. The README's figures for the check come from this script.
+
+    python benchmarks/self_prior.py --zoo zoo-out [--models a,b] [--json bench-out/self_prior.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scanner.errors import BdscanError
+from scanner.remediate.burn import BurnConfig, warp_px_for
+from scanner.remediate.convert import convert_model
+from scanner.remediate.prior import find_target
+
+
+def run(zoo: Path, names: list[str] | None, size: int, seed: int) -> list[dict[str, Any]]:
+    import torch
+
+    from scanner.zoo.build import poisoned_training_set
+
+    cfg = BurnConfig()
+    rows = []
+    for rec in json.loads((zoo / "index.json").read_text())["models"]:
+        if rec.get("status") == "dropped" or not rec.get("onnx"):
+            continue
+        if names and rec["name"] not in names:
+            continue
+        t0 = time.perf_counter()
+        x, y, *_ = poisoned_training_set(rec)
+        x = x.astype(np.float32)[..., None] / 255.0
+        pick = np.random.default_rng(seed).choice(len(y), min(size, len(y)), replace=False)
+        x, y = x[pick], y[pick]
+        mean = tuple(rec["mean"]) if rec.get("mean") else None
+        std = tuple(rec["std"]) if rec.get("std") else None
+        try:
+            conv = convert_model(zoo / rec["onnx"], x[:64], mean=mean, std=std)
+        except BdscanError as e:  # e.g. a label-only model
+            print(f"{rec['name']:26s} not convertible: {e}", flush=True)
+            continue
+        found = find_target(
+            conv.image_model.eval(),
+            x,
+            y,
+            conv.num_classes,
+            eps=cfg.self_prior_eps,
+            warp_px=warp_px_for(cfg, x),
+            samples=cfg.self_prior_samples,
+            min_rate=cfg.self_prior_min,
+            min_warp_rate=cfg.self_prior_warp_min,
+            ratio=cfg.self_prior_ratio,
+            device=torch.device("cpu"),
+            seed=seed,
+        )
+        row = {
+            "model": rec["name"],
+            "backdoored": bool(rec["backdoored"]),
+            "all_to_all": bool(rec["all_to_all"]),
+            "target": rec["target"],
+            "found": found.to_dict(),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        rows.append(row)
+        u, w = np.asarray(found.rates), np.asarray(found.warp_rates)
+        ou, ow = np.argsort(u)[::-1], np.argsort(w)[::-1]
+        print(
+            f"{rec['name']:26s} target {rec['target']!s:4s} found {found.target!s:4s}"
+            f" {found.by or '':12s} perturbation {ou[0]}: {u[ou[0]]:.2f} (next {u[ou[1]]:.2f})"
+            f"  warp {ow[0]}: {w[ow[0]]:.2f} (next {w[ow[1]]:.2f})  {row['seconds']:.0f}s",
+            flush=True,
+        )
+    return rows
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    clean = [r for r in rows if not r["backdoored"]]
+    a2o = [r for r in rows if r["backdoored"] and not r["all_to_all"]]
+    fp = sum(1 for r in clean if r["found"]["target"] is not None)
+    right = sum(1 for r in a2o if r["found"]["target"] == r["target"])
+    wrong = sum(1 for r in a2o if r["found"]["target"] not in (None, r["target"]))
+    secs = sorted(r["seconds"] for r in rows)
+    return (
+        f"clean models given a target: {fp}/{len(clean)}; all-to-one models: right target"
+        f" {right}/{len(a2o)}, wrong target {wrong}/{len(a2o)}; median {secs[len(secs) // 2]:.0f} s"
+        " per model"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--zoo", default="zoo-out")
+    ap.add_argument("--models", default=None, help="comma-separated zoo model names")
+    ap.add_argument("--train-size", type=int, default=9000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    names = args.models.split(",") if args.models else None
+    rows = run(Path(args.zoo), names, args.train_size, args.seed)
+    if not rows:
+        raise SystemExit(f"{args.zoo}: no convertible zoo models found")
+    print(summary(rows))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
