@@ -317,7 +317,8 @@ def scan(
     "--target-label",
     type=int,
     default=None,
-    help="Suspected target label (default: from --scan-report, if given).",
+    help="Suspected target label (default: from --scan-report, if given; else BURN's own"
+    " white-box check looks for one).",
 )
 @click.option(
     "--scan-report",
