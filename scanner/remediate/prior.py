@@ -24,6 +24,10 @@ Beside the probes both synthesized triggers are gated by BURN (`burn._UniversalG
 only once a freshly fitted one still reaches the target, since without a shortcut left to find
 they are plain adversarial training, which costs small models clean accuracy.
 
+Without a target from X-ray (its scan missed the backdoor, or there is no report) BURN looks for
+one itself (`find_target`): the class that a small fresh universal perturbation or warp reaches
+from every other class far more easily than any other class (`SelfPrior`).
+
 For patch probes the report also says where the trigger sits: `patch_region` gives BURN the
 pixels to occlude when it looks for dirty-label poison (`burn._occlusion_flags`).
 """
