@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scanner.errors import BdscanError
 from scanner.remediate.api import remediate_run
+from scanner.remediate.baselines import CleanUnlearnConfig
 from scanner.remediate.burn import BurnConfig
 from scanner.remediate.convert import images_to_input
 from scanner.remediate.runtime import TrainSettings
@@ -138,12 +139,14 @@ def _rates(flagged: np.ndarray, poisoned: np.ndarray, n: int) -> tuple[float, fl
     return tpr, fpr
 
 
-def _config_value(config: BurnConfig, item: str) -> dict[str, Any]:
-    """`--burn-set KEY=VALUE` as a replace() argument, VALUE read as the field's type."""
+def _config_value(config: Any, item: str) -> dict[str, Any]:
+    """`--burn-set`/`--clean-set KEY=VALUE` as a replace() argument for `config` (a config
+    dataclass), VALUE read as the field's type."""
     key, sep, text = item.partition("=")
     fields = {f.name for f in dataclasses.fields(config)}
     if not sep or key not in fields:
-        raise SystemExit(f"--burn-set: expected KEY=VALUE, KEY a BurnConfig field: {item!r}")
+        name = type(config).__name__
+        raise SystemExit(f"expected KEY=VALUE with KEY a {name} field, got {item!r}")
     current = getattr(config, key)
     if text.lower() == "none":
         return {key: None}
@@ -179,6 +182,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         burn_config = dataclasses.replace(burn_config, universal=False)
     for item in args.burn_set:
         burn_config = dataclasses.replace(burn_config, **_config_value(burn_config, item))
+    clean_config = CleanUnlearnConfig()
+    for item in args.clean_set:
+        clean_config = dataclasses.replace(clean_config, **_config_value(clean_config, item))
     for rec in records:
         x, y, poisoned, x_trig, y_trig = poisoned_training_set(rec)
         rng = np.random.default_rng(args.seed)
@@ -229,6 +235,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     out_path=out,
                     method=method,
                     burn_config=burn_config,
+                    clean_config=clean_config,
                     seed=args.seed,
                 )
             except BdscanError as e:  # e.g. a label-only model: nothing to fine-tune
@@ -529,6 +536,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="set a BurnConfig field for this run (repeatable), e.g. gate_latch=false",
+    )
+    ap.add_argument(
+        "--clean-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a CleanUnlearnConfig field (the clean-data-only mode) for this run",
     )
     ap.add_argument(
         "--from-json",

@@ -193,7 +193,11 @@ class CleanUnlearnConfig:
     `inner_steps` signed steps of `inner_lr` per batch (warm-started across batches), and
     `epochs` over the clean data."""
 
-    eps: float = 0.3
+    # Why 0.15, measured on the zoo's 32 all-to-one models with 1,000 clean samples each and
+    # X-ray's target (README): at 0.3 ASR fell under 5% on 24 but clean accuracy a median 5.2
+    # points (bar met on 2); at 0.15, 18, 2.8 points, bar met on 6; at 0.1, 14, 2.1 points, 5.
+    # A larger radius is plain adversarial training on few samples, which costs accuracy.
+    eps: float = 0.15
     inner_steps: int = 5
     inner_lr: float = 0.05
     epochs: float = 10.0
