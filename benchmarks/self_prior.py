@@ -23,9 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scanner.errors import BdscanError
-from scanner.remediate.burn import BurnConfig, warp_px_for
+from scanner.remediate.burn import BurnConfig, own_target_check
 from scanner.remediate.convert import convert_model
-from scanner.remediate.prior import find_target
 
 
 def run(zoo: Path, names: list[str] | None, size: int, seed: int) -> list[dict[str, Any]]:
@@ -52,19 +51,8 @@ def run(zoo: Path, names: list[str] | None, size: int, seed: int) -> list[dict[s
         except BdscanError as e:  # e.g. a label-only model
             print(f"{rec['name']:26s} not convertible: {e}", flush=True)
             continue
-        found = find_target(
-            conv.image_model.eval(),
-            x,
-            y,
-            conv.num_classes,
-            eps=cfg.self_prior_eps,
-            warp_px=warp_px_for(cfg, x),
-            samples=cfg.self_prior_samples,
-            min_rate=cfg.self_prior_min,
-            min_warp_rate=cfg.self_prior_warp_min,
-            ratio=cfg.self_prior_ratio,
-            device=torch.device("cpu"),
-            seed=seed,
+        found = own_target_check(
+            conv.image_model.eval(), x, y, conv.num_classes, cfg, torch.device("cpu"), seed
         )
         row = {
             "model": rec["name"],

@@ -331,22 +331,25 @@ def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
     assert hook.stamped == 4
 
 
+def _brightness_shortcut(target_weight: float) -> torch.nn.Module:
+    """A linear model on 8x8 images: blank images go to class 1 (bias 0.1), and the target's
+    score is target_weight x total brightness - 3, so with weight 1 brightening every pixel by
+    more than 3.1 / 64 is a universal shortcut to the target; with weight 0 there is none."""
+    lin = torch.nn.Linear(64, 10)
+    with torch.no_grad():
+        lin.weight.zero_()
+        lin.bias.zero_()
+        lin.weight[TARGET] = target_weight
+        lin.bias[TARGET] = -3.0
+        lin.bias[1] = 0.1
+    return torch.nn.Sequential(torch.nn.Flatten(), lin)
+
+
 def test_residual_shortcut_measures_what_a_fresh_perturbation_reaches() -> None:
     from scanner.remediate.prior import ShortcutUnlearner
 
-    def linear(target_weight: float) -> torch.nn.Module:
-        # Blank images go to class 1; the target's score grows with the total brightness, so
-        # brightening every pixel by eps (the universal perturbation's radius) is a shortcut to
-        # it when `target_weight` is 1 (0.1 * 64 = 6.4 > the bias gap of 3) and none when 0.
-        lin = torch.nn.Linear(64, 10)
-        with torch.no_grad():
-            lin.weight.zero_()
-            lin.bias.zero_()
-            lin.weight[TARGET] = target_weight
-            lin.bias[TARGET] = -3.0
-            lin.bias[1] = 0.1
-        return torch.nn.Sequential(torch.nn.Flatten(), lin)
-
+    # Brightening every pixel by eps = 0.1 lifts the target by 6.4 > the gap of 3.1.
+    linear = _brightness_shortcut
     x = np.zeros((32, 8, 8, 1), dtype=np.float32)
 
     def hook(model: torch.nn.Module, target: int | None) -> ShortcutUnlearner:
@@ -371,18 +374,8 @@ def test_self_prior_names_the_class_a_small_universal_trigger_reaches() -> None:
     assert standout([0.1, 0.01, 0.0], 0.2, 3.0) is None  # below the bar
     assert standout([0.0, 0.05, 0.0], 0.04, 3.0) is None  # 0.05 < 3 x the 0.02 floor
 
-    def linear(target_weight: float) -> torch.nn.Module:
-        # Blank images go to class 1; brightening every pixel by 0.05 lifts the target's score
-        # by 3.2 over a gap of 3.1 when `target_weight` is 1: a universal shortcut to it.
-        lin = torch.nn.Linear(64, 10)
-        with torch.no_grad():
-            lin.weight.zero_()
-            lin.bias.zero_()
-            lin.weight[TARGET] = target_weight
-            lin.bias[TARGET] = -3.0
-            lin.bias[1] = 0.1
-        return torch.nn.Sequential(torch.nn.Flatten(), lin)
-
+    # Brightening every pixel by eps = 0.05 lifts the target by 3.2 > the gap of 3.1.
+    linear = _brightness_shortcut
     x = np.zeros((60, 8, 8, 1), dtype=np.float32)
     y = np.arange(60) % 10
 

@@ -382,20 +382,8 @@ def run_burn(
         and (trigger_prior is None or (trigger_prior.target is None and not trigger_prior.probes))
     ):
         with clock.phase("self-prior"):
-            self_prior = find_target(
-                model,
-                x,
-                y,
-                num_classes,
-                eps=config.self_prior_eps,
-                warp_px=warp_px_for(config, x),
-                samples=config.self_prior_samples,
-                min_rate=config.self_prior_min,
-                min_warp_rate=config.self_prior_warp_min,
-                ratio=config.self_prior_ratio,
-                device=device,
-                seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
-            )
+            seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+            self_prior = own_target_check(model, x, y, num_classes, config, device, seed)
         target_prior = self_prior.target
     with clock.phase("flag"):
         flags, posterior, splits = flag_samples(
@@ -620,6 +608,32 @@ def _unlearner(
         device=device,
         seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
         warp_px=warp_px_for(config, x) if triggers and target is not None else None,
+    )
+
+
+def own_target_check(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    config: BurnConfig,
+    device: torch.device,
+    seed: int,
+) -> SelfPrior:
+    """`prior.find_target` with `config`'s self-prior settings (BURN's own target check)."""
+    return find_target(
+        model,
+        x,
+        y,
+        num_classes,
+        eps=config.self_prior_eps,
+        warp_px=warp_px_for(config, x),
+        samples=config.self_prior_samples,
+        min_rate=config.self_prior_min,
+        min_warp_rate=config.self_prior_warp_min,
+        ratio=config.self_prior_ratio,
+        device=device,
+        seed=seed,
     )
 
 
