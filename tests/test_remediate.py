@@ -171,11 +171,40 @@ def test_clean_only_mode(backdoor: dict[str, object], tmp_path: Path) -> None:
 
     report = remediate(
         backdoor["path"], None, (xte[:300], yte[:300]), out_path=tmp_path / "c.onnx",
-        target_label=TARGET, clean_config=CleanUnlearnConfig(epochs=3.0), device="cpu",
+        target_label=TARGET, clean_config=CleanUnlearnConfig(epochs=6.0), burn_config=FAST,
+        device="cpu",
     )  # fmt: skip
     assert report.mode == "clean-only" and report.method == "clean-unlearning"
     assert report.holdout_source.startswith("clean-data") and report.n_holdout == 60
     assert not report.flagged
+    # With a target, the mode runs BURN's shortcut unlearning (no relabelling: the data is
+    # clean), which must actually remove the shortcut from a few hundred clean images.
+    assert report.extra["clean_unlearning"] == "shortcut"
+    assert report.extra["unlearning"]["target"] == TARGET and report.extra["unlearning"]["stamped"]
+    before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    after = _score(tmp_path / "c.onnx", backdoor)
+    # (ASR 1.0 -> 0.19 when this was written; the first version of the mode reached 0.38.)
+    assert after["asr"] < before["asr"] - 0.5 and after["ra"] > before["ra"] + 0.3
+
+
+def test_clean_only_mode_without_a_target(backdoor: dict[str, object]) -> None:
+    from scanner.remediate import CleanUnlearnConfig
+
+    xte, yte = backdoor["test"]  # type: ignore[misc]
+    cfg = CleanUnlearnConfig(epochs=1.0)
+    # No target and no report: BURN's own target check runs first and is reported, whatever
+    # it finds on this model.
+    own = remediate(backdoor["path"], None, (xte[:300], yte[:300]), out_path=None,
+                    clean_config=cfg, device="cpu")  # fmt: skip
+    assert own.extra["unlearning"]["self_prior"]["samples"] > 0
+    found = own.extra["unlearning"]["self_prior"]["target"]
+    assert own.extra["clean_unlearning"] == ("shortcut" if found is not None else "universal")
+    assert own.target_label == found
+    # The mode's first version (the i-BAU-style perturbation throughout) stays selectable.
+    plain = remediate(backdoor["path"], None, (xte[:300], yte[:300]), out_path=None,
+                      target_label=TARGET, device="cpu",
+                      clean_config=dataclasses.replace(cfg, shortcut=False))  # fmt: skip
+    assert plain.extra["clean_unlearning"] == "universal" and plain.target_label == TARGET
 
 
 def test_same_seed_same_flags(backdoor: dict[str, object]) -> None:

@@ -1,8 +1,8 @@
 """`remediate()`: convert, repair, re-export and report, for `bdscan remediate`.
 
 Modes: "train-data" when a (possibly poisoned) training set is given (BURN, or a baseline run
-through the same path); "clean-only" when only clean data is (adversarial unlearning with X-ray's
-target label as the prior). Clean accuracy is measured before and after on a held-out split that
+through the same path); "clean-only" when only clean data is (BURN's shortcut unlearning without
+the relabelling, `clean.py`). Clean accuracy is measured before and after on a held-out split that
 no method trains on: the clean data when it is given alongside a training set, else a share of
 the data given.
 """
@@ -22,11 +22,11 @@ from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdo
 from scanner.remediate.baselines import (
     CleanUnlearnConfig,
     NCConfig,
-    clean_unlearn,
     nc_unlearn,
     neural_cleanse,
 )
 from scanner.remediate.burn import BurnConfig, run_burn
+from scanner.remediate.clean import run_clean_unlearning
 from scanner.remediate.convert import ConvertedModel, convert_model, images_to_input
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.runtime import (
@@ -263,19 +263,28 @@ def remediate_run(
         method_name = method
     if mode == "clean-only" and method == "burn":
         config.update(clean_config.to_dict())
-        epochs = clean_config.epochs
-        with clock.phase("clean-unlearning"):
-            losses = clean_unlearn(
-                model,
-                x_fit,
-                y_fit,
-                target=target_label,
-                config=clean_config,
-                settings=burn_config.train,
-                device=dev,
-                generator=generator,
-            )
-        extra["loss"] = losses
+        config["burn"] = burn_config.to_dict()
+        cres = run_clean_unlearning(
+            model,
+            x_fit,
+            y_fit,
+            num_classes=k,
+            config=burn_config,
+            clean_config=clean_config,
+            device=dev,
+            generator=generator,
+            clock=clock,
+            target_prior=target_label,
+            trigger_prior=prior,
+        )
+        epochs = cres.epochs_used
+        extra["loss"] = list(cres.losses)
+        extra["clean_unlearning"] = cres.how
+        extra["unlearning"] = cres.unlearning
+        if target_label is None and cres.target is not None:
+            target_label, target_source = int(cres.target), "self-prior"
+        if prior is not None:
+            extra["trigger_prior"] = prior.to_dict()
         suspects = (target_label,) if target_label is not None else ()
     elif method == "burn":
         config.update(burn_config.to_dict())

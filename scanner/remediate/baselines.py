@@ -201,6 +201,10 @@ class CleanUnlearnConfig:
     inner_steps: int = 5
     inner_lr: float = 0.05
     epochs: float = 10.0
+    # BURN's shortcut unlearning (X-ray's probes, the gated synthesized triggers, BURN's own
+    # target check) where it has a trigger or target to work with (`clean.py`); False: this
+    # i-BAU-style perturbation throughout, the mode's first version.
+    shortcut: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,7 +20,7 @@ its (restored) true label ("shortcut unlearning"). The trigger comes from
 - beside the probes, a universal warp: a smooth flow field of at most about a pixel, fitted the
   same way, for warp triggers (WaNet) that no additive pattern matches.
 
-Beside the probes both synthesized triggers are gated by BURN (`burn._UniversalGate`): each runs
+Beside the probes both synthesized triggers are gated by BURN (`burn.UniversalGate`): each runs
 only once a freshly fitted one still reaches the target, since without a shortcut left to find
 they are plain adversarial training, which costs small models clean accuracy.
 
@@ -161,6 +161,7 @@ class ShortcutUnlearner:
         seed: int = 0,
         warp_px: float | None = None,
         warp_grid: int = 4,
+        refit_every: int = 1,
     ) -> None:
         self.model = model
         self.target = target
@@ -183,6 +184,10 @@ class ShortcutUnlearner:
         self.warp_px = warp_px
         self.warp = False
         self.flow = torch.zeros((1, 2, warp_grid, warp_grid), device=device)
+        # The synthesized triggers are re-fitted on one batch in `refit_every`; the batches
+        # between reuse the last fit as it stands (the model moves little in one step).
+        self.refit_every = max(1, int(refit_every))
+        self.batches = 0
 
     @property
     def active(self) -> bool:
@@ -328,11 +333,17 @@ class ShortcutUnlearner:
                 sel = which == t
                 xp[sel] = np.clip(self.triggers[t](xp[sel]), 0.0, 1.0)
             parts.append(torch.from_numpy(xp.astype(np.float32)).to(xb.device))
+        refit = self.batches % self.refit_every == 0
         if n_univ:
-            cut = slice(n_probe, n_probe + n_univ)
-            parts.append(self._refit_universal(xs[cut], ys[cut]))
+            xu = xs[n_probe : n_probe + n_univ]
+            if refit:
+                parts.append(self._refit_universal(xu, ys[n_probe : n_probe + n_univ]))
+            else:
+                parts.append((xu + self.delta).clamp(0.0, 1.0))
         if share.get("warp", 0):
-            parts.append(self._refit_warp(xs[n_probe + n_univ :]))
+            xw = xs[n_probe + n_univ :]
+            parts.append(self._refit_warp(xw) if refit else self.warped(xw, self.flow).detach())
+        self.batches += 1
         self.stamped += len(idx)
         xb = xb.clone()
         xb[idx] = torch.cat(parts)
