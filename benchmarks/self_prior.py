@@ -6,7 +6,12 @@ training set, as BURN would see it, and the script prints the class it names, if
 zoo's true target: how often it names a target on a clean model, and how often the right one
 on an all-to-one model. The README's figures for the check come from this script.
 
-    python benchmarks/self_prior.py --zoo zoo-out [--models a,b] [--json bench-out/self_prior.json]
+`--nc` also runs Neural Cleanse's all-class trigger reversal (`baselines.neural_cleanse`, the
+NC baseline's settings) on the same images and prints its smallest-mask class and MAD anomaly
+index: the evidence for or against NC as a second stage of the check.
+
+    python benchmarks/self_prior.py --zoo zoo-out [--models a,b] [--nc] \
+        [--json bench-out/self_prior.json]
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from scanner.remediate.burn import BurnConfig, own_target_check
 from scanner.remediate.convert import convert_model
 
 
-def run(zoo: Path, names: list[str] | None, size: int, seed: int) -> list[dict[str, Any]]:
+def run(
+    zoo: Path, names: list[str] | None, size: int, seed: int, nc: bool = False
+) -> list[dict[str, Any]]:
     import torch
 
+    from scanner.remediate.baselines import NCConfig, neural_cleanse
     from scanner.zoo.build import poisoned_training_set
 
     cfg = BurnConfig()
@@ -62,6 +70,19 @@ def run(zoo: Path, names: list[str] | None, size: int, seed: int) -> list[dict[s
             "found": found.to_dict(),
             "seconds": round(time.perf_counter() - t0, 1),
         }
+        if nc:
+            t1 = time.perf_counter()
+            *_, trig = neural_cleanse(
+                conv.image_model.eval(), x, y, num_classes=conv.num_classes, target=None,
+                config=NCConfig(), device=torch.device("cpu"),
+                generator=torch.Generator().manual_seed(seed),
+            )  # fmt: skip
+            row["nc"] = {**trig.to_dict(), "seconds": round(time.perf_counter() - t1, 1)}
+            print(
+                f"{rec['name']:26s} NC: class {trig.target} anomaly index {trig.anomaly_index}"
+                f" success {trig.success:.2f} ({row['nc']['seconds']:.0f}s)",
+                flush=True,
+            )
         rows.append(row)
         u, w = np.asarray(found.rates), np.asarray(found.warp_rates)
         ou, ow = np.argsort(u)[::-1], np.argsort(w)[::-1]
@@ -81,11 +102,27 @@ def summary(rows: list[dict[str, Any]]) -> str:
     right = sum(1 for r in a2o if r["found"]["target"] == r["target"])
     wrong = sum(1 for r in a2o if r["found"]["target"] not in (None, r["target"]))
     secs = sorted(r["seconds"] for r in rows)
-    return (
+    lines = [
         f"clean models given a target: {fp}/{len(clean)}; all-to-one models: right target"
         f" {right}/{len(a2o)}, wrong target {wrong}/{len(a2o)}; median {secs[len(secs) // 2]:.0f} s"
         " per model"
-    )
+    ]
+    if all("nc" in r for r in rows):
+        missed = [r for r in a2o if r["found"]["target"] is None]
+        for t in (1.5, 2.0, 2.5, 3.0, 4.0):
+
+            def hit(r: dict[str, Any], t: float = t) -> bool:
+                return (r["nc"]["anomaly_index"] or 0.0) >= t
+
+            ok = sum(hit(r) and r["nc"]["target"] == r["target"] for r in a2o)
+            bad = sum(hit(r) and r["nc"]["target"] != r["target"] for r in a2o)
+            rescued = sum(hit(r) and r["nc"]["target"] == r["target"] for r in missed)
+            lines.append(
+                f"NC anomaly index >= {t}: clean {sum(map(hit, clean))}/{len(clean)};"
+                f" all-to-one right {ok}/{len(a2o)}, wrong {bad}; right where the own check"
+                f" found none {rescued}/{len(missed)}"
+            )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated zoo model names")
     ap.add_argument("--train-size", type=int, default=9000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nc", action="store_true", help="also run Neural Cleanse's class search")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
     names = args.models.split(",") if args.models else None
-    rows = run(Path(args.zoo), names, args.train_size, args.seed)
+    rows = run(Path(args.zoo), names, args.train_size, args.seed, nc=args.nc)
     if not rows:
         raise SystemExit(f"{args.zoo}: no convertible zoo models found")
     print(summary(rows))
