@@ -360,6 +360,28 @@ def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
     assert hook.stamped == 4
 
 
+def test_synthesized_trigger_is_refitted_on_every_other_batch() -> None:
+    from scanner.remediate.prior import ShortcutUnlearner
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    hook = ShortcutUnlearner(
+        model, shape=(8, 8, 1), target=TARGET, triggers=[], share=1.0, universal=True,
+        eps=0.2, steps=1, step_size=0.05, device=torch.device("cpu"), refit_every=2,
+    )  # fmt: skip
+    xb = torch.full((4, 8, 8, 1), 0.5)
+    yb = torch.tensor([1, 2, 3, 4])
+    deltas = []
+    for _ in range(3):
+        xa, _, _ = hook(xb, yb, None)
+        deltas.append(hook.delta.clone())
+        # Every batch is stamped with the current perturbation, re-fitted or not.
+        assert torch.allclose(xa, (xb + hook.delta).clamp(0, 1))
+    assert deltas[0].abs().max() > 0  # batch 1: re-fitted
+    assert torch.equal(deltas[1], deltas[0])  # batch 2: reused
+    assert not torch.equal(deltas[2], deltas[1])  # batch 3: re-fitted
+
+
 def _brightness_shortcut(target_weight: float) -> torch.nn.Module:
     """A linear model on 8x8 images: blank images go to class 1 (bias 0.1), and the target's
     score is target_weight x total brightness - 3, so with weight 1 brightening every pixel by
