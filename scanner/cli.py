@@ -450,8 +450,11 @@ def remediate_command(
             if report.accuracy_before is not None and report.accuracy_after is not None
             else "no held-out accuracy"
         )
+        # Clean-data-only mode: which unlearning ran ("shortcut" or the "universal" fallback).
+        how = report.extra.get("clean_unlearning")
+        mode = f"{report.mode}, {how}" if how else report.mode
         click.echo(
-            f"{out}: {report.method} ({report.mode}), {len(report.flagged)} samples"
+            f"{out}: {report.method} ({mode}), {len(report.flagged)} samples"
             f" flagged, {acc}, {report.seconds:.1f} s"
         )
         found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
@@ -465,11 +468,16 @@ def remediate_command(
             and report.accuracy_after is not None
             and report.accuracy_after < report.accuracy_before - 0.02
         ):
-            # Without a target prior BURN can suspect a class of a clean model and pay for it.
+            # Without a target prior BURN can suspect a class of a clean model and pay for it;
+            # from a few clean samples alone, every method loses accuracy (fine-tuning too).
+            hint = (
+                f" on {report.n_holdout} held-out samples; more clean samples lose less"
+                if report.mode == "clean-only"
+                else "; pass the scan's target (--scan-report) or check the flagged classes"
+            )
             click.echo(
                 f"  warning: held-out accuracy fell by"
-                f" {report.accuracy_before - report.accuracy_after:.1%}; pass the scan's"
-                " target (--scan-report) or check the flagged classes",
+                f" {report.accuracy_before - report.accuracy_after:.1%}{hint}",
                 err=True,
             )
         if report.rescan:

@@ -64,17 +64,27 @@ def test_a_scan_report_of_another_model_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out.onnx").exists()
 
 
-def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
+PROBE = {"family": "patch", "strength": 0, "magnitude": None, "position": [24, 24, 1], "seed": 1}
+
+
+def _scan_report(tmp_path: Path) -> tuple[Path, int]:
+    """A scan report of MODEL whose one confirmed probe is a patch sending every class to the
+    example's true target; returns its path and that target."""
     import json
 
     target = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())["target"]
-    probe = {"family": "patch", "strength": 0, "magnitude": None, "position": [24, 24, 1],
-             "seed": 1}  # fmt: skip
-    finding = {"probe": probe, "label": target, "universality": 1.0, "consistency": 1.0,
+    finding = {"probe": PROBE, "label": target, "universality": 1.0, "consistency": 1.0,
                "search_universality": 1.0}  # fmt: skip
     report = tmp_path / "scan.json"
     report.write_text(json.dumps({"xray": {"verdict": "infected", "target_label": target,
                                            "evidence": {"findings": [finding]}}}))  # fmt: skip
+    return report, target
+
+
+def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
+    import json
+
+    report, target = _scan_report(tmp_path)
     docs = {}
     for flag in ((), ("--no-trigger-prior",)):
         out = tmp_path / f"out{len(flag)}.json"
@@ -84,10 +94,31 @@ def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
         docs[bool(flag)] = json.loads(out.read_text())
     used, plain = docs[False], docs[True]
     assert used["target_label"] == plain["target_label"] == target
-    assert used["extra"]["trigger_prior"]["probes"] == [probe]
+    assert used["extra"]["trigger_prior"]["probes"] == [PROBE]
     assert used["extra"]["unlearning"]["probe_triggers"] == 3
     assert used["extra"]["unlearning"]["universal"]  # beside the probes, at a smaller radius
     # Without the probes the target label still aims the universal perturbation.
     assert "trigger_prior" not in plain["extra"]
     assert plain["extra"]["unlearning"]["probe_triggers"] == 0
     assert plain["extra"]["unlearning"]["universal"]
+
+
+def test_clean_data_alone_runs_the_shortcut_unlearning_on_the_reports_probes(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    report, target = _scan_report(tmp_path)
+    few = tmp_path / "few.npz"  # a small clean set keeps the gate's checks quick
+    with np.load(DATA) as d:
+        np.savez(few, x=d["x"][:120], y=d["y"][:120])
+    out = tmp_path / "r.json"
+    args = [MODEL, "--clean-data", few, "--scan-report", report, "--no-rescan",
+            "-o", tmp_path / "m.onnx", "--json", out]  # fmt: skip
+    result = CliRunner().invoke(cli, ["remediate", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    assert "(clean-only, shortcut)" in result.stdout
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "clean-only" and doc["extra"]["clean_unlearning"] == "shortcut"
+    assert doc["extra"]["unlearning"]["probe_triggers"] == 3
+    assert doc["extra"]["unlearning"]["target"] == target
