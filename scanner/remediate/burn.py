@@ -129,9 +129,10 @@ class BurnConfig:
     universal_steps: int = 2
     universal_step_size: float = 0.05
     # Re-fit the synthesized triggers on one training batch in this many; the others reuse
-    # the last fit. Why 2: the re-fits were most of BURN's training cost above fine-tuning's;
-    # on 10 tuning models (with the 256-image checks below) the median repair time went from
-    # 2.42x to 2.11x fine-tuning's with no ASR over the bar that was under it (README).
+    # the last fit. Why 2: the re-fits were most of BURN's training cost above fine-tuning's.
+    # On the whole zoo, with the 256-image checks below, the median repair time went from
+    # 2.34x to 2.06x fine-tuning's and no model crossed the bar either way; the largest ASR
+    # rise was a WaNet model that already failed, 0.097 -> 0.186 (README).
     universal_refit_every: int = 2
     # Radius of the universal perturbation beside X-ray's probes (None: probes only). Why on,
     # and smaller: the probes are generic family members; against Blended and Adaptive-Blend
@@ -152,7 +153,7 @@ class BurnConfig:
     # above it the full sample decides. Why a low screen should mean a low full rate: a
     # perturbation fitted to fewer images usually fits them at least as well (fewer images
     # constrain it less); this is an argument, not a guarantee, and on the whole zoo not one
-    # gate decision changed. Why: most checks find nothing (MNIST models spent 12 s on checks
+    # gate decision changed (measured at 128 of 512). Why: most checks find nothing (MNIST models spent 12 s on checks
     # that all read 0, against 4.4 s for all of plain fine-tuning; 1.9 s with the screen).
     universal_screen_samples: int = 64
     universal_screen_max: float = 0.03
