@@ -153,8 +153,9 @@ class BurnConfig:
     # above it the full sample decides. Why a low screen should mean a low full rate: a
     # perturbation fitted to fewer images usually fits them at least as well (fewer images
     # constrain it less); this is an argument, not a guarantee, and on the whole zoo not one
-    # gate decision changed (measured at 128 of 512). Why: most checks find nothing (MNIST models spent 12 s on checks
-    # that all read 0, against 4.4 s for all of plain fine-tuning; 1.9 s with the screen).
+    # gate decision changed (measured at 128 of 512). Why: most checks find nothing (MNIST
+    # models spent 12 s on checks that all read 0, against 4.4 s for all of plain
+    # fine-tuning; 1.9 s with the screen).
     universal_screen_samples: int = 64
     universal_screen_max: float = 0.03
     # A universal warp beside the probes, under the same gate with its own fresh measurement
