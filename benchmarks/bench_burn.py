@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from exporters.atomic import atomic_write_json
 from scanner.errors import BdscanError
 from scanner.remediate.api import remediate_run
 from scanner.remediate.baselines import CleanUnlearnConfig
@@ -576,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(args.json, rows)
     return 0
 
 

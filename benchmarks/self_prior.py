@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from exporters.atomic import atomic_write_json
 from scanner.errors import BdscanError
 from scanner.remediate.burn import BurnConfig, own_target_check
 from scanner.remediate.convert import convert_model
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(rows))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(args.json, rows)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` the same all-or-nothing way (for PNG files)."""
     with _atomic(Path(path), binary=True) as f:
         cast(BinaryIO, f).write(data)
+
+
+def atomic_write_json(path: str | Path, obj: object) -> None:
+    """`obj` as indented, key-sorted JSON with a final newline, the same all-or-nothing way."""
+    with atomic_write(path) as f:
+        f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 @contextlib.contextmanager
