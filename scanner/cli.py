@@ -68,7 +68,13 @@ def xray_options(command: Any) -> Any:
             type=click.FloatRange(min=0),
             help="Grid margin r, in triangle extents.",
         ),
-        click.option("--seed", default=0, show_default=True, type=int),
+        click.option(
+            "--seed",
+            default=0,
+            show_default=True,
+            type=int,
+            help="Seeds the planes, the probes' random draws and their samples.",
+        ),
         click.option(
             "--grid",
             type=click.Choice(["dense", "adaptive"]),
@@ -204,6 +210,7 @@ def scan(
     from policies import Severity, evaluate_outcomes, load_policy
     from scanner.batch import ResultCache, exit_code, expand_models, scan_models
     from scanner.data import load_dataset, parse_channel_values
+    from scanner.detectors.probes import ProbeConfig
     from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig, scan_model
@@ -214,6 +221,7 @@ def scan(
     policy = load_policy(policy_path) if policy_path else None
     config = ScanConfig(
         xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed, grid=grid),  # type: ignore[arg-type]
+        probes=ProbeConfig(seed=seed),
         rule=load_rule(rule_path) if rule_path else VerdictRule(),
         mean=parse_channel_values(mean, "mean"),
         std=parse_channel_values(std, "std"),
@@ -513,7 +521,13 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     for path in reports:
         try:
             evidence = ScanReport.from_dict(json.loads(path.read_text())).xray.evidence
-            stats.append((float(evidence["universality"]), float(evidence["consistency"])))
+            stats.append(
+                (
+                    float(evidence["universality"]),
+                    float(evidence["consistency"]),
+                    float(evidence.get("selectivity") or 0.0),
+                )
+            )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
     shipped = VerdictRule()
@@ -527,7 +541,8 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     atomic_write_text(out, json.dumps(doc, indent=2))
     click.echo(
         f"thresholds: universality {rule.target_threshold} (shipped {shipped.target_threshold}),"
-        f" consistency {rule.spread_threshold} (shipped {shipped.spread_threshold}) from"
+        f" consistency {rule.spread_threshold} (shipped {shipped.spread_threshold}),"
+        f" selectivity {rule.selectivity_threshold} (shipped {shipped.selectivity_threshold}) from"
         f" {len(stats)} clean reports; wrote {out}"
     )
 
@@ -649,6 +664,7 @@ def bench_xray(
     """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost, at the
     shipped thresholds and with thresholds fitted leaving each attack / architecture out."""
     from scanner.bench import xray as bx
+    from scanner.detectors.probes import ProbeConfig
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig
 
@@ -660,6 +676,7 @@ def bench_xray(
 
         return ScanConfig(
             xray=XrayConfig(**settings),  # type: ignore[arg-type]
+            probes=ProbeConfig(seed=seed),
             mean=tup(rec.get("mean")),
             std=tup(rec.get("std")),
             uint8_mode=uint8_mode,  # type: ignore[arg-type]

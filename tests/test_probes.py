@@ -7,6 +7,7 @@ import pytest
 
 from scanner.detectors.probes import (
     FAMILIES,
+    MAGNITUDES,
     Probe,
     ProbeConfig,
     consistency,
@@ -17,8 +18,10 @@ from scanner.detectors.probes import (
 )
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("strength", [0, 1])
+@pytest.mark.parametrize(
+    ("family", "strength"),
+    [(f, k) for f in FAMILIES for k in range(len(MAGNITUDES[f]))],
+)
 def test_every_family_keeps_images_in_range_and_is_reproducible(family: str, strength: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((4, 28, 28, 1)).astype(np.float32)
@@ -44,6 +47,19 @@ def test_probe_set_is_fixed_by_the_seed() -> None:
     assert a == probe_set((28, 28, 1), ProbeConfig(seed=3))
     assert a != probe_set((28, 28, 1), ProbeConfig(seed=4))
     assert {p.family for p in a} == set(FAMILIES)
+
+
+def test_strong_probes_are_the_10px_patches_and_the_strongest_gratings() -> None:
+    probes = probe_set((28, 28, 1), ProbeConfig())
+    strong = [p for p in probes if p.strong]
+    assert {(p.family, p.strength) for p in strong} == {("patch", 3), ("periodic", 2)}
+    # 25 positions x 3 stamps of a 10 px patch, 96 gratings.
+    assert len(strong) == 75 + 96
+    # They come last, so every other probe keeps the seed it had before they were added.
+    assert [p.strong for p in probes] == sorted(p.strong for p in probes)
+    # The older strengths keep their indices: a saved report's probe rebuilds the same trigger.
+    stamp = Probe("patch", 2, (0, 0, 2), 1).trigger((28, 28, 1))(np.zeros((1, 28, 28, 1)))
+    assert stamp.sum() == 49
 
 
 def test_universality_is_the_lower_quartile_over_the_other_classes() -> None:
@@ -94,3 +110,6 @@ def test_findings_round_trip_through_report_evidence() -> None:
         "probe_queries": 1000,
     }
     assert ProbeResult.from_evidence(evidence) == result
+    # A newer report also carries the strong probes' per-label search figures.
+    evidence["search_universality_per_label_strong"] = [0.5] * 10
+    assert ProbeResult.from_evidence(evidence).per_label_search_strong == (0.5,) * 10

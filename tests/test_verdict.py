@@ -83,6 +83,67 @@ def test_of_two_passing_labels_the_broader_supported_one_is_named() -> None:
     assert d.evidence["other_candidates"] == [8]
 
 
+GRATING_STRONG = Probe("periodic", 2, (0, 6, 0), 3)  # a 0.35 grating
+assert GRATING_STRONG.strong and not PATCH.strong
+
+
+def with_strong(
+    weak: list[tuple[int, float, float]],
+    strong: list[tuple[int, float]],
+    strong_search: list[float],
+) -> ProbeResult:
+    """`weak` as in `result`; `strong`: (label, universality) of strong-probe findings, and
+    the strong probes' best search universality per label."""
+    base = result(weak)
+    extra = tuple(ProbeFinding(GRATING_STRONG, lab, u, 0.9, u, 0.9) for lab, u in strong)
+    return ProbeResult(
+        base.findings + extra,
+        base.per_label_search,
+        base.per_label_hits,
+        base.probes,
+        base.search_samples,
+        base.confirm_samples,
+        base.queries,
+        tuple(strong_search),
+    )
+
+
+def test_a_strong_probe_that_draws_one_label_alone_names_it() -> None:
+    search = [0.0] * 10
+    search[4], search[6] = 0.9, 0.2
+    d = decide(with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("infected", 4)
+    assert d.evidence["decided_by"] == "selectivity"
+    assert d.evidence["selectivity"] == pytest.approx(0.7)
+    assert "strong probes only" in d.target_note
+    assert d.score > 0.5
+
+
+def test_strong_probes_that_draw_several_labels_are_a_fragile_model_not_a_backdoor() -> None:
+    # A clean ResNet-8's pattern: a strong grating sends most classes to Shirt, another one
+    # to Trouser. Universality alone would pass; selectivity does not.
+    search = [0.0] * 10
+    search[6], search[1] = 0.85, 0.7
+    d = decide(with_strong([(6, 0.3, 0.4)], [(6, 0.85)], search), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("clean", None)
+    assert d.evidence["selectivity"] == pytest.approx(0.15)
+    assert d.score < 0.5
+
+
+def test_strong_probes_never_overrule_the_subtle_ones() -> None:
+    # The subtle probes found target 2; a strong probe's sink (8) neither replaces it nor
+    # counts towards the universality or consistency figures.
+    search = [0.0] * 10
+    search[8] = 1.0
+    d = decide(with_strong([(2, 0.9, 0.5)], [(8, 1.0)], search), (), 10, VerdictRule())
+    assert (d.target_label, d.evidence["decided_by"]) == (2, "universality")
+    assert d.evidence["universality"] == pytest.approx(0.9)
+    # All-to-all evidence from the subtle probes stays "no single target".
+    d = decide(with_strong([(4, 0.2, 0.95)], [(8, 1.0)], search), (), 10, VerdictRule())
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert d.evidence["consistency"] == pytest.approx(0.95)
+
+
 def test_plane_share_anomaly_stays_in_the_evidence() -> None:
     planes = tuple(
         PlaneResult(
@@ -127,12 +188,15 @@ def test_off_anchor_shares_ignore_planes_through_the_label() -> None:
 
 def test_calibration_only_raises_thresholds() -> None:
     base = VerdictRule()
-    same = calibrate([(0.2, 0.3), (0.4, 0.5)], fpr=0.0, base=base)
+    same = calibrate([(0.2, 0.3, 0.1), (0.4, 0.5, 0.2)], fpr=0.0, base=base)
     assert same == base
-    strict = calibrate([(0.2, 0.3), (0.8, 0.9)], fpr=0.0, base=base)
+    strict = calibrate([(0.2, 0.3, 0.1), (0.8, 0.9, 0.7)], fpr=0.0, base=base)
     assert strict.target_threshold == pytest.approx(0.85)
     assert strict.spread_threshold == pytest.approx(0.95)
-    assert calibrate([(0.2, 0.3), (0.8, 0.9)], fpr=0.5, base=base) == base
+    assert strict.selectivity_threshold == pytest.approx(0.75)
+    assert calibrate([(0.2, 0.3, 0.1), (0.8, 0.9, 0.7)], fpr=0.5, base=base) == base
+    # Reports written before the strong probes existed carry no selectivity: it counts as 0.
+    assert calibrate([(0.2, 0.3)], fpr=0.0, base=base) == base
     with pytest.raises(ValueError, match="at least one"):
         calibrate([], fpr=0.1, base=base)
 

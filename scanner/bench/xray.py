@@ -95,6 +95,7 @@ class Row:
             "largest_area_label": int(np.argmax(np.sum([p.label_counts for p in x.planes], 0))),
             "universality": x.evidence.get("universality"),
             "consistency": x.evidence.get("consistency"),
+            "selectivity": x.evidence.get("selectivity", 0.0),
             "plane_anomaly": (x.evidence.get("plane_share_anomaly") or {}).get("anomaly_index"),
             "plane_anomaly_label": (x.evidence.get("plane_share_anomaly") or {}).get("label"),
             "re_mean": x.re_mean,
@@ -151,6 +152,7 @@ def run(
                 found_target=d.target_label,
                 universality=d.evidence["universality"],
                 consistency=d.evidence["consistency"],
+                selectivity=d.evidence["selectivity"],
             )
             rows.append(row)
             continue
@@ -323,6 +325,10 @@ def fit_rule(rows: list[dict[str, Any]]) -> VerdictRule:
         [r["consistency"] for r in a2a],
         FIT_FLOOR.spread_threshold,
     )
+    # The selectivity threshold is the rule's constant, not fitted: only about 3 backdoored and
+    # 20 clean models reach that test, and a fitted threshold followed single models (leaving
+    # one clean CNN out put it at 0.3, under that CNN's own 0.33). README, "How the verdict is
+    # decided".
     return VerdictRule(target_threshold=target, spread_threshold=spread)
 
 

@@ -11,7 +11,13 @@ search never saw:
   at or above `spread_threshold` with no single target, the model is infected with
   "no single target".
 Both count a probe only as far as the search samples and the disjoint confirmation samples
-agree (the smaller of the two figures).
+agree (the smaller of the two figures), and both read the subtle and visible probes only.
+- `selectivity`, consulted only when neither test above fires: under the strong probes (a 10 px
+  patch, a 0.35 grating), the best label's agreed universality minus the universality the
+  runner-up label reaches in the search. Strong perturbations push fragile clean models into
+  natural sinks, usually several (Shirt, Trouser and Bag on a Fashion-MNIST ResNet-8); a
+  backdoor's shortcut draws one label. At or above `selectivity_threshold` the model is
+  infected and that label is named.
 The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
 report as evidence; on the zoo they did not separate backdoored from clean models (README).
 Thresholds were set on the zoo (`bdscan bench xray`); `bdscan calibrate` raises them for a
@@ -42,6 +48,8 @@ class VerdictRule:
     # figures in the README refit them without the tested attack or architecture.
     target_threshold: float = 0.725
     spread_threshold: float = 0.8375
+    # Not fitted (README): the best label must draw half of every class more than the runner-up.
+    selectivity_threshold: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,29 +80,51 @@ def statistics(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | Non
     trigger-like shortcut), the one more probes reached in the search is named: a real trigger
     fires from neighbouring positions and both strengths.
     """
-    cons = max((f.agreed_consistency for f in probes.findings), default=0.0)
-    if not probes.findings:
+    findings = [f for f in probes.findings if not f.probe.strong]
+    cons = max((f.agreed_consistency for f in findings), default=0.0)
+    if not findings:
         return 0.0, None, cons
-    passing = [f for f in probes.findings if f.agreed_universality >= rule.target_threshold]
+    passing = [f for f in findings if f.agreed_universality >= rule.target_threshold]
     if passing:
         best = max(passing, key=lambda f: (probes.per_label_hits[f.label], f.agreed_universality))
     else:
-        best = max(probes.findings, key=lambda f: f.agreed_universality)
+        best = max(findings, key=lambda f: f.agreed_universality)
     return best.agreed_universality, best.label, cons
+
+
+def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
+    """(selectivity, its label) under the strong probes: the best label's agreed universality
+    minus the search universality of the runner-up label, floored at 0.
+
+    The runner-up's figure is its best over every strong probe in the search: how far another
+    label gets under the same kind of push."""
+    strong = [f for f in probes.findings if f.probe.strong]
+    if not strong:
+        return 0.0, None
+    best = max(strong, key=lambda f: f.agreed_universality)
+    runner_up = max(
+        (v for t, v in enumerate(probes.per_label_search_strong) if t != best.label),
+        default=0.0,
+    )
+    return max(0.0, best.agreed_universality - runner_up), best.label
 
 
 def decide(
     probes: ProbeResult, planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule
 ) -> Decision:
     uni, label, cons = statistics(probes, rule)
+    sel, sel_label = selectivity(probes)
     s_target = _scaled(uni, rule.target_threshold)
     s_spread = _scaled(cons, rule.spread_threshold)
-    score = round(max(s_target, s_spread), 6)
-    best = next((f for f in probes.findings if f.label == label), None)
+    s_sel = _scaled(sel, rule.selectivity_threshold)
+    score = round(max(s_target, s_spread, s_sel), 6)
+    best = next((f for f in probes.findings if f.label == label and not f.probe.strong), None)
     evidence: dict[str, Any] = {
         "universality": round(uni, 4),
         "universality_label": label,
         "consistency": round(cons, 4),
+        "selectivity": round(sel, 4),
+        "selectivity_label": sel_label,
         "rule": rule.to_dict(),
         "probes": probes.probes,
         "probe_queries": probes.queries,
@@ -103,8 +133,15 @@ def decide(
         "findings": [f.to_dict() for f in probes.findings],
         "search_universality_per_label": [round(v, 4) for v in probes.per_label_search],
         "search_hits_per_label": list(probes.per_label_hits),
+        "search_universality_per_label_strong": [
+            round(v, 4) for v in probes.per_label_search_strong
+        ],
         "other_candidates": sorted(
-            {f.label for f in probes.findings if f.agreed_universality >= rule.target_threshold}
+            {
+                f.label
+                for f in probes.findings
+                if f.agreed_universality >= rule.target_threshold and not f.probe.strong
+            }
             - {label}
         ),
         "plane_share_anomaly": plane_share_anomaly(planes, num_classes),
@@ -115,6 +152,7 @@ def decide(
             f"one {how} sends {uni:.0%} or more of three quarters of the other classes to"
             f" label {label} (threshold {rule.target_threshold:.0%})"
         )
+        evidence["decided_by"] = "universality"
         return Decision("infected", score, label, note, evidence)
     if cons >= rule.spread_threshold:
         note = (
@@ -122,11 +160,28 @@ def decide(
             f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
             " (all-to-all backdoor?)"
         )
+        evidence["decided_by"] = "consistency"
         return Decision("infected", score, None, note, evidence)
+    if sel >= rule.selectivity_threshold and sel_label is not None:
+        strong = max(
+            (f for f in probes.findings if f.probe.strong and f.label == sel_label),
+            key=lambda f: f.agreed_universality,
+        )
+        note = (
+            f"under strong probes only: one {strong.probe.family} probe sends"
+            f" {strong.agreed_universality:.0%} or more of three quarters of the other classes"
+            f" to label {sel_label}, {sel:.0%} more than any other label reaches (selectivity"
+            f" threshold {rule.selectivity_threshold:.0%})"
+        )
+        evidence["decided_by"] = "selectivity"
+        return Decision("infected", score, sel_label, note, evidence)
     note = (
         f"no probe moves the classes together: best {uni:.0%} to label {label}, consistency"
-        f" {cons:.0%} (thresholds {rule.target_threshold:.0%} / {rule.spread_threshold:.0%})"
+        f" {cons:.0%}, strong-probe selectivity {sel:.0%} (thresholds"
+        f" {rule.target_threshold:.0%} / {rule.spread_threshold:.0%} /"
+        f" {rule.selectivity_threshold:.0%})"
     )
+    evidence["decided_by"] = None
     return Decision("clean", score, None, note, evidence)
 
 
@@ -175,11 +230,12 @@ def plane_share_anomaly(planes: tuple[PlaneResult, ...], num_classes: int) -> di
 
 
 def calibrate(
-    clean: list[tuple[float, float]], *, fpr: float, base: VerdictRule, margin: float = 0.05
+    clean: list[tuple[float, ...]], *, fpr: float, base: VerdictRule, margin: float = 0.05
 ) -> VerdictRule:
     """Thresholds that flag at most `fpr` of these known-clean models ((universality,
-    consistency) pairs from their reports), `margin` above the highest clean figure that must
-    pass. Never lowered below `base`: a few clean models cannot show a laxer rule is safe."""
+    consistency, selectivity) from their reports; a missing selectivity counts as 0), `margin`
+    above the highest clean figure that must pass. Never lowered below `base`: a few clean
+    models cannot show a laxer rule is safe."""
     if not clean:
         raise ValueError("expected at least one known-clean report")
     if not 0.0 <= fpr < 1.0:
@@ -191,8 +247,15 @@ def calibrate(
         return min(s[len(s) - allowed - 1] + margin, 1.0)
 
     return VerdictRule(
-        target_threshold=round(max(base.target_threshold, needed([u for u, _ in clean])), 4),
-        spread_threshold=round(max(base.spread_threshold, needed([c for _, c in clean])), 4),
+        target_threshold=round(max(base.target_threshold, needed([s[0] for s in clean])), 4),
+        spread_threshold=round(max(base.spread_threshold, needed([s[1] for s in clean])), 4),
+        selectivity_threshold=round(
+            max(
+                base.selectivity_threshold,
+                needed([s[2] if len(s) > 2 else 0.0 for s in clean]),
+            ),
+            4,
+        ),
     )
 
 

@@ -81,7 +81,10 @@ def prior_from_report(
         findings = xray.get("evidence", {}).get("findings", []) or []
     except (KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"scan report: no X-ray section ({e})") from None
-    chosen = []
+    from scanner.detectors.probes import Probe
+
+    chosen: list[dict[str, Any]] = []
+    strong: list[dict[str, Any]] = []
     for f in findings:
         try:
             if target is not None:
@@ -89,9 +92,13 @@ def prior_from_report(
             else:
                 ok = f["consistency"] >= min_consistency
             if ok:
-                chosen.append(dict(f["probe"]))
-        except (KeyError, TypeError):
+                (strong if Probe.from_dict(f["probe"]).strong else chosen).append(dict(f["probe"]))
+        except (KeyError, TypeError, ValueError):
             continue
+    # Strong probes (a 10 px patch, a 0.35 grating) only when X-ray needed them to name the
+    # target: beside subtler findings they would add a large perturbation to unlearn, and
+    # accuracy with it, for no trigger the subtler probes had not matched already.
+    chosen = chosen or strong
     return TriggerPrior(
         target=None if target is None else int(target),
         probes=tuple(chosen[:max_probes]),
