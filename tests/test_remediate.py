@@ -339,6 +339,10 @@ def test_prior_keeps_only_confirmed_probes() -> None:
     assert all(not s[:, outside].any() for s in stamped)
     with pytest.raises(UsageError, match="X-ray"):
         prior_from_report({"scan": {}})
+    # A target X-ray named through strong probes alone (selectivity): the target, no probes.
+    strong = dict(PATCH_PROBE, family="periodic", strength=2, position=[0, 6, 0])
+    by_strong = prior_from_report(_scan_report([_finding(strong, TARGET, 0.9, 0.9)], TARGET))
+    assert by_strong.target == TARGET and by_strong.probes == ()
 
 
 def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:

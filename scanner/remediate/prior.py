@@ -84,21 +84,22 @@ def prior_from_report(
     from scanner.detectors.probes import Probe
 
     chosen: list[dict[str, Any]] = []
-    strong: list[dict[str, Any]] = []
     for f in findings:
         try:
+            # Strong probes (a 10 px patch, a 0.35 grating) are never taken as triggers: they
+            # are a coarse stand-in for the real one. When X-ray named the target through them
+            # alone, the target without probes (BURN's full-radius universal perturbation)
+            # repaired better: README, "Remediation".
+            if Probe.from_dict(f["probe"]).strong:
+                continue
             if target is not None:
                 ok = f["label"] == target and f["universality"] >= min_universality
             else:
                 ok = f["consistency"] >= min_consistency
             if ok:
-                (strong if Probe.from_dict(f["probe"]).strong else chosen).append(dict(f["probe"]))
+                chosen.append(dict(f["probe"]))
         except (KeyError, TypeError, ValueError):
             continue
-    # Strong probes (a 10 px patch, a 0.35 grating) only when X-ray needed them to name the
-    # target: beside subtler findings they would add a large perturbation to unlearn, and
-    # accuracy with it, for no trigger the subtler probes had not matched already.
-    chosen = chosen or strong
     return TriggerPrior(
         target=None if target is None else int(target),
         probes=tuple(chosen[:max_probes]),
