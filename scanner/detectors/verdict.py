@@ -170,8 +170,8 @@ def decide(
         note = (
             f"under strong probes only: one {strong.probe.family} probe sends"
             f" {strong.agreed_universality:.0%} or more of three quarters of the other classes"
-            f" to label {sel_label}, {sel:.0%} more than any other label reaches (selectivity"
-            f" threshold {rule.selectivity_threshold:.0%})"
+            f" to label {sel_label}, {100 * sel:.0f} points more than any other label reaches"
+            f" (selectivity threshold {100 * rule.selectivity_threshold:.0f} points)"
         )
         evidence["decided_by"] = "selectivity"
         return Decision("infected", score, sel_label, note, evidence)
