@@ -8,6 +8,9 @@ held-out folds in seconds. The shipped verdict is then re-implemented in `scanne
 measured again end to end with `bdscan bench xray`; figures in the README come from that.
 
     python benchmarks/probe_dump.py --zoo zoo-out --out bench-out/probes [--jobs 2]
+    # the strong strengths were explored with (same samples, other probes):
+    python benchmarks/probe_dump.py --out bench-out/probes-x --levels patch=0.36,0.5 \
+        --levels periodic=0.3,0.35
 """
 
 from __future__ import annotations
@@ -120,7 +123,23 @@ def main() -> None:
     ap.add_argument("--zoo", default="zoo-out")
     ap.add_argument("--out", default="bench-out/probes")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument(
+        "--levels",
+        action="append",
+        default=[],
+        metavar="FAMILY=M1,M2",
+        help="dump only these families at these magnitudes instead of LEVELS (repeatable)",
+    )
     a = ap.parse_args()
+    if a.levels:
+        chosen = {}
+        for item in a.levels:
+            family, _, mags = item.partition("=")
+            if family not in LEVELS or not mags:
+                ap.error(f"--levels {item!r}: expected FAMILY=M1,M2 with FAMILY in {list(LEVELS)}")
+            chosen[family] = tuple(float(m) for m in mags.split(","))
+        LEVELS.clear()
+        LEVELS.update(chosen)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     records = load_index(Path(a.zoo))
     with ProcessPoolExecutor(a.jobs) as ex:
