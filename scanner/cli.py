@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -34,6 +34,17 @@ def _check_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{path}: {option} folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{path}: {option} folder {folder} is not writable")
+
+
+def rescan_device(device: str) -> Literal["auto", "cpu"]:
+    """onnxruntime's device for `remediate`'s re-scans, given the PyTorch device of the repair.
+
+    Why not the same value: `--device cuda` asks for PyTorch's CUDA build, which says nothing of
+    onnxruntime's. A GPU machine with CPU onnxruntime (the default install) would otherwise
+    repair the model on the GPU and then fail its re-scan. "cpu" stays CPU for users who want
+    no GPU touched; otherwise onnxruntime's CUDA provider is used where it is installed.
+    """
+    return "cpu" if device == "cpu" else "auto"
 
 
 class BdscanGroup(click.Group):
@@ -348,7 +359,12 @@ def scan(
     help="BURN, or a baseline: plain fine-tuning, NC unlearning.",
 )
 @click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="PyTorch device for the repair. The re-scans use onnxruntime's CUDA provider when "
+    "onnxruntime-gpu is installed (cpu: never).",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
@@ -431,7 +447,7 @@ def remediate_command(
         # X-ray wants correctly labelled samples: the clean set when there is one.
         probe_data = clean if clean is not None else train
         assert probe_data is not None
-        config = ScanConfig(mean=mean_v, std=std_v, device=device)  # type: ignore[arg-type]
+        config = ScanConfig(mean=mean_v, std=std_v, device=rescan_device(device))
         before = scan_model(model, probe_data, config).xray
         after = scan_model(out, probe_data, config).xray
         report = replace(

@@ -122,3 +122,13 @@ def test_clean_data_alone_runs_the_shortcut_unlearning_on_the_reports_probes(
     assert doc["mode"] == "clean-only" and doc["extra"]["clean_unlearning"] == "shortcut"
     assert doc["extra"]["unlearning"]["probe_triggers"] == 3
     assert doc["extra"]["unlearning"]["target"] == target
+
+
+def test_the_rescans_do_not_inherit_the_pytorch_device() -> None:
+    # Seen on a GPU machine with CPU onnxruntime: `--device cuda` repaired the model on the GPU,
+    # then its re-scan asked onnxruntime for a CUDA provider it did not have and exited 2.
+    from scanner.cli import rescan_device
+
+    assert rescan_device("cuda") == "auto"
+    assert rescan_device("auto") == "auto"
+    assert rescan_device("cpu") == "cpu"
