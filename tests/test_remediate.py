@@ -612,3 +612,37 @@ def test_patch_probe_occlusion_finds_the_poison(
     restored = dict(zip(rep.flagged, rep.restored, strict=True))
     true = backdoor["true_labels"]
     assert np.mean([restored[int(i)] == true[i] for i in flagged]) > 0.8  # type: ignore[index]
+
+
+def test_feedback_round_lifts_only_a_confident_original_label() -> None:
+    from scanner.remediate.burn import feedback_update
+
+    t, f = True, False
+    y = np.array([3, 3, 3, 3, 1, 3])
+    flags = np.array([t, t, t, f, f, f])
+    labels = np.array([0, 6, 4, 3, 1, 3])  # restored labels on the flagged samples
+    quarantine = np.array([f, f, f, f, f, t])
+    pred0 = np.array([3, 3, 3, 3, 1, 3])
+    pred_k = np.array([3, 3, 2, 0, 1, 3])
+    conf_k = np.array([0.95, 0.5, 0.95, 0.95, 0.95, 0.8])
+    before = (flags.copy(), labels.copy(), quarantine.copy())
+    step = feedback_update(
+        flags, quarantine, labels, y, pred0, pred_k, conf_k, y == 3,
+        add_min_confidence=0.9, lift_min_confidence=0.7,
+    )  # fmt: skip
+    # 0: back to its original label, confidently, though trained on 0: lifted, label 3 again.
+    # 1: back to its original label, unsure: stays flagged with its restored label.
+    # 2: decisively yet another label: relabelled. 3: a fitted sample of the suspect class
+    # that now goes elsewhere decisively: flagged. 5: quarantined, original label: released.
+    assert step.lift.tolist() == [t, f, f, f, f, f]
+    assert step.flags.tolist() == [f, t, t, t, f, f]
+    assert step.labels.tolist() == [3, 6, 2, 0, 1, 3]
+    assert step.quarantine.tolist() == [f] * 6
+    assert step.change == 3  # one lifted, one added, one released
+    for a, b in zip(before, (flags, labels, quarantine), strict=True):
+        assert np.array_equal(a, b)  # the caller's arrays are not changed
+    never = feedback_update(
+        flags, quarantine, labels, y, pred0, pred_k, conf_k, y == 3,
+        add_min_confidence=0.9, lift_min_confidence=None,
+    )  # fmt: skip
+    assert not never.lift.any() and never.flags[0] and never.labels[0] == 0

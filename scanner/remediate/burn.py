@@ -67,9 +67,10 @@ class BurnConfig:
     skipped; `sd_floor` keeps a mixture component from collapsing onto one distance.
     Training: `flag_weight` is the loss weight of a flagged (relabelled) sample, so that a few
     hundred restored samples outweigh the poisoned ones not found yet; `lift_flags` lets a round
-    unflag a sample the sanitised model gives its original label again (off: on a patch trigger
-    that mostly re-admitted poison); `epochs` in all, `phase1_epochs` of them in phase 1 and
-    `round_epochs` per feedback round, with `train`'s optimiser settings.
+    unflag a sample the sanitised model gives its original label again, with softmax
+    confidence >= `lift_min_confidence`, though it was trained on the restored one; `epochs`
+    in all, `phase1_epochs` of them in phase 1 and `round_epochs` per feedback round, with
+    `train`'s optimiser settings.
     Shortcut unlearning (`prior.py`, only with an X-ray prior): in every fine-tuning batch up to
     `unlearn_share` of the samples not labelled with the target get a trigger stamped on and
     keep their own (restored) label: X-ray's confirmed probes when a scan report is given, and
@@ -104,7 +105,14 @@ class BurnConfig:
     # changes, with at least this confidence, when the probes' pixels are replaced by the
     # training set's median there, is flagged and relabelled with that prediction.
     occlusion_min_confidence: float = 0.6
-    lift_flags: bool = False
+    # Why lift, and at 0.7: a clean-label attack (SIG) has no mislabelled poison, so what the
+    # mixture flags in the target class are clean target samples, and relabelling them cost
+    # the target class its recall (a SIG ResNet-8's "Dress" 0.78 -> 0.44, all of the 4 points
+    # it lost). Lifting brought it back, but unconditionally it also re-admitted BadNets poison
+    # the sanitised model still sent to the target (ASR 0.02 -> 0.075 and 0.10); at 0.9 almost
+    # nothing was lifted. README, "Remediation", has the runs.
+    lift_flags: bool = True
+    lift_min_confidence: float = 0.7
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
     # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
@@ -464,24 +472,25 @@ def run_burn(
             scores_k = predict_scores(model, x, device, batch_size=config.attack_batch)
             pred_k = scores_k.argmax(1)
             conf_k = _softmax_max(scores_k)
-            differs = pred_k != y
-            # Where f0 and fk disagree on a sample f0 fitted, fk has unlearned something there;
-            # only a decisive move counts: a clean hard sample fk merely misses stays as it is.
-            min_conf = (
-                config.add_min_confidence_unlearning
-                if unlearner.active
-                else config.add_min_confidence
+            step = feedback_update(
+                flags,
+                quarantine,
+                labels,
+                y,
+                pred0,
+                pred_k,
+                conf_k,
+                suspect_mask,
+                add_min_confidence=(
+                    config.add_min_confidence_unlearning
+                    if unlearner.active
+                    else config.add_min_confidence
+                ),
+                lift_min_confidence=config.lift_min_confidence if config.lift_flags else None,
             )
-            decisive = differs & (conf_k >= min_conf)
-            add = ~flags & suspect_mask & (pred0 == y) & decisive
-            lift = flags & ~differs if config.lift_flags else np.zeros_like(flags)
-            relabel = flags & decisive & (pred_k != labels)
-            released = quarantine & ~differs
-            flags = (flags | add) & ~lift
-            quarantine &= ~(released | add)
-            labels[add | relabel] = pred_k[add | relabel]
-            labels[lift] = y[lift]
-            change = int(add.sum() + lift.sum() + released.sum())
+            flags, quarantine, labels = step.flags, step.quarantine, step.labels
+            add, lift, relabel = step.add, step.lift, step.relabel
+            change = step.change
         epochs = min(config.round_epochs, budget - used)
         with clock.phase(f"gate{k}"):
             gate.check(k)
@@ -560,6 +569,73 @@ def run_burn(
             **unlearning_summary(unlearner, gate, self_prior),
             "occlusion_flags": n_occluded,
         },
+    )
+
+
+@dataclass(frozen=True)
+class FeedbackStep:
+    """One feedback round's new flag state, and what moved: `add` (newly flagged), `lift`
+    (unflagged, original label back), `relabel` (flagged, new restored label), `released`
+    (back from quarantine)."""
+
+    flags: np.ndarray
+    quarantine: np.ndarray
+    labels: np.ndarray
+    add: np.ndarray
+    lift: np.ndarray
+    relabel: np.ndarray
+    released: np.ndarray
+
+    @property
+    def change(self) -> int:
+        return int(self.add.sum() + self.lift.sum() + self.released.sum())
+
+
+def feedback_update(
+    flags: np.ndarray,
+    quarantine: np.ndarray,
+    labels: np.ndarray,
+    y: np.ndarray,
+    pred0: np.ndarray,
+    pred_k: np.ndarray,
+    conf_k: np.ndarray,
+    suspect_mask: np.ndarray,
+    *,
+    add_min_confidence: float,
+    lift_min_confidence: float | None,
+) -> FeedbackStep:
+    """Phase 2's rule: compare the original model's labels (`pred0`) and the given ones (`y`)
+    with the sanitised model's (`pred_k`, softmax confidence `conf_k`). Inputs are not changed.
+
+    - add: an unflagged sample of a suspect class that the original model fitted and the
+      sanitised one now labels otherwise, decisively (`add_min_confidence`). Where the two
+      disagree on a sample f0 fitted, fk has unlearned something there; a clean hard sample
+      fk merely misses stays as it is.
+    - relabel: a flagged sample that the sanitised model decisively gives yet another label.
+    - lift (`lift_min_confidence` None: never): a flagged sample the sanitised model gives its
+      original label again, at that confidence, although it trained on the restored one.
+    - released: a quarantined sample the sanitised model gives its original label.
+    """
+    differs = pred_k != y
+    decisive = differs & (conf_k >= add_min_confidence)
+    add = ~flags & suspect_mask & (pred0 == y) & decisive
+    if lift_min_confidence is None:
+        lift = np.zeros_like(flags)
+    else:
+        lift = flags & ~differs & (conf_k >= lift_min_confidence)
+    relabel = flags & decisive & (pred_k != labels)
+    released = quarantine & ~differs
+    new_labels = labels.copy()
+    new_labels[add | relabel] = pred_k[add | relabel]
+    new_labels[lift] = y[lift]
+    return FeedbackStep(
+        flags=(flags | add) & ~lift,
+        quarantine=quarantine & ~(released | add),
+        labels=new_labels,
+        add=add,
+        lift=lift,
+        relabel=relabel,
+        released=released,
     )
 
 
