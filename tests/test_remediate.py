@@ -646,3 +646,19 @@ def test_feedback_round_lifts_only_a_confident_original_label() -> None:
         add_min_confidence=0.9, lift_min_confidence=None,
     )  # fmt: skip
     assert not never.lift.any() and never.flags[0] and never.labels[0] == 0
+
+
+def test_feedback_round_never_lifts_a_pinned_flag() -> None:
+    # A flag the occlusion test set (the label hung on a patch trigger's pixels) stays, even
+    # when the sanitised model confidently gives the original label back.
+    from scanner.remediate.burn import feedback_update
+
+    y = np.array([7, 7])
+    flags = np.array([True, True])
+    step = feedback_update(
+        flags, np.zeros(2, dtype=bool), np.array([3, 5]), y, y, y, np.array([0.99, 0.99]),
+        np.ones(2, dtype=bool), add_min_confidence=0.9, lift_min_confidence=0.7,
+        pinned=np.array([True, False]),
+    )  # fmt: skip
+    assert step.lift.tolist() == [False, True]
+    assert step.labels.tolist() == [3, 7]
