@@ -25,11 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scanner.backends.base import LabelOracle
-from scanner.backends.onnx_graph import parse_model
-from scanner.backends.onnxruntime import OnnxRuntimeBackend
-from scanner.bench.xray import data_path, load_index
-from scanner.data import load_dataset, to_model_space
+from zoo_oracle import zoo_oracle
+
+from scanner.bench.xray import load_index
 
 
 def sink(pred: np.ndarray, y: np.ndarray, nc: int) -> tuple[float, float, int]:
@@ -54,34 +52,17 @@ def changes(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.nda
 
 
 def one_model(zoo: Path, rec: dict, samples: int) -> str:
-    name = rec["name"]
-    ds = load_dataset(data_path(zoo, rec))
-    parsed = parse_model(zoo / f"{name}.onnx")
-    mean = tuple(rec["mean"]) if rec.get("mean") else None
-    std = tuple(rec["std"]) if rec.get("std") else None
-    with OnnxRuntimeBackend(
-        parsed.path,
-        parsed=parsed,
-        image_hwc=tuple(ds.x.shape[1:]),  # type: ignore[arg-type]
-        classes_hint=int(ds.y.max()) + 1,
-    ) as backend:
-        if backend.num_classes == 0:
-            backend.num_classes = int(ds.y.max()) + 1
-        nc, spec = backend.num_classes, backend.input_spec
-        oracle = LabelOracle(backend, batch_size=8192)
-
-        def to_model(imgs: np.ndarray) -> np.ndarray:
-            return to_model_space(imgs, spec, mean, std, source=ds.path)
-
-        pred = oracle(to_model(ds.x))
-        ok = np.flatnonzero(pred == ds.y)[:samples]
-        x, y = ds.x[ok], ds.y[ok]
+    with zoo_oracle(zoo, rec) as z:
+        pred = z.oracle(z.to_model(z.data.x))
+        ok = np.flatnonzero(pred == z.data.y)[:samples]
+        x, y = z.data.x[ok], z.data.y[ok]
         out = []
         for key, change in changes(np.random.default_rng(0)).items():
-            u, m, t = sink(oracle(to_model(change(x).astype(np.float32))), y, nc)
+            changed = z.oracle(z.to_model(change(x).astype(np.float32)))
+            u, m, t = sink(changed, y, z.num_classes)
             out.append(f"{key}:{u:.2f}/{m:.2f}->{t}")
     kind = "bd   " if rec.get("backdoored") else "CLEAN"
-    return f"{kind} {name:28s} " + " ".join(out)
+    return f"{kind} {rec['name']:28s} " + " ".join(out)
 
 
 def main() -> None:

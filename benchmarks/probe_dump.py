@@ -24,12 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from zoo_oracle import zoo_oracle
 
-from scanner.backends.base import LabelOracle
-from scanner.backends.onnx_graph import parse_model
-from scanner.backends.onnxruntime import OnnxRuntimeBackend
-from scanner.bench.xray import data_path, load_index
-from scanner.data import load_dataset, to_model_space
+from scanner.bench.xray import load_index
 from scanner.detectors.probes import Probe, flip_rates, patch_positions, patch_size
 
 # family -> magnitudes dumped (shipped strengths 0/1 are among them)
@@ -69,25 +66,8 @@ def one(zoo: str, rec: dict[str, Any], out: str) -> str:
     target = Path(out) / f"{name}.npz"
     if target.is_file():
         return f"{name}: kept"
-    ds = load_dataset(data_path(Path(zoo), rec))
-    parsed = parse_model(Path(zoo) / f"{name}.onnx")
-    mean = tuple(rec["mean"]) if rec.get("mean") else None
-    std = tuple(rec["std"]) if rec.get("std") else None
-    with OnnxRuntimeBackend(
-        parsed.path,
-        parsed=parsed,
-        image_hwc=tuple(ds.x.shape[1:]),  # type: ignore[arg-type]
-        classes_hint=int(ds.y.max()) + 1,
-    ) as backend:
-        if backend.num_classes == 0:
-            backend.num_classes = int(ds.y.max()) + 1
-        spec = backend.input_spec
-        nc = backend.num_classes
-
-        def to_model(imgs: np.ndarray) -> np.ndarray:
-            return to_model_space(imgs, spec, mean, std, source=ds.path)
-
-        oracle = LabelOracle(backend, batch_size=8192)
+    with zoo_oracle(Path(zoo), rec) as z:
+        oracle, to_model, ds, nc = z.oracle, z.to_model, z.data, z.num_classes
         pred = oracle(to_model(ds.x))
         rng = np.random.default_rng(7)
         search, confirm = [], []
