@@ -145,6 +145,10 @@ def test_burn_removes_the_backdoor(backdoor: dict[str, object], tmp_path: Path) 
     assert [r["round"] for r in report.rounds] == list(range(len(report.rounds)))
     assert sum(r["epochs"] for r in report.rounds) == report.epochs <= FAST.epochs
     assert {p["name"] for p in report.phases} >= {"convert", "boundary", "flag", "finetune"}
+    # With a target, phase 1 measures only that class (of the part it trains on, a held-out
+    # split aside): no other class can be flagged.
+    in_target = int(np.sum(backdoor["train"][1] == TARGET))  # type: ignore[index]
+    assert N_POISON // 2 < report.extra["attacked_samples"] <= in_target
     assert all(p["seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in report.phases)
     # Drop-in: same signature, and the JSON document is plain JSON.
     assert graph_signature(onnx.load(str(out))) == graph_signature(onnx.load(str(backdoor["path"])))
@@ -287,6 +291,26 @@ def test_poison_mixture_separates_spread_labels() -> None:
     assert 0.3 < share < 0.5
     assert means[1] > means[0]
     assert (post[600:] >= 0.5).mean() > 0.8 and (post[:600] >= 0.5).mean() < 0.05
+
+
+def test_attacking_a_subset_measures_it_as_the_full_attack_does() -> None:
+    from scanner.remediate.boundary import boundary_distance
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(36, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)
+    )
+    x = np.random.default_rng(0).random((40, 6, 6, 1), dtype=np.float32)
+    only = np.arange(40) % 3 == 0
+    kw = {"device": torch.device("cpu"), "step": 0.02, "max_steps": 10, "batch_size": 8}
+    full = boundary_distance(model, x, **kw)  # type: ignore[arg-type]
+    part = boundary_distance(model, x, only=only, **kw)  # type: ignore[arg-type]
+    assert full.measured.all() and np.array_equal(part.measured, only)
+    np.testing.assert_array_equal(part.pred, full.pred)  # every sample keeps its prediction
+    np.testing.assert_allclose(part.distance[only], full.distance[only], atol=1e-6)
+    np.testing.assert_array_equal(part.adv_label[only], full.adv_label[only])
+    assert np.isnan(part.distance[~only]).all() and (part.adv_label[~only] == -1).all()
+    assert 0 < part.steps_run < full.steps_run
 
 
 def test_fine_tune_restores_training_mode() -> None:

@@ -307,6 +307,7 @@ def remediate_run(
         suspects = result.suspects
         epochs = result.epochs_used
         extra["attack_cost_per_sample"] = result.boundary.steps_run / max(len(y_fit), 1)
+        extra["attacked_samples"] = int(result.boundary.measured.sum())
         extra["unlearning"] = result.unlearning
         found = (result.unlearning.get("self_prior") or {}).get("target")
         if target_label is None and found is not None:

@@ -23,13 +23,15 @@ from scanner.remediate.runtime import eval_mode
 class BoundaryResult:
     """Per sample: `distance` (L-inf), `adv_label` (the class it crossed into), `flipped`
     (False: censored at the step limit; `adv_label` is then the runner-up class), `pred`
-    (the model's label for the clean sample)."""
+    (the model's label for the clean sample), `measured` (attacked at all)."""
 
     distance: np.ndarray
     adv_label: np.ndarray
     flipped: np.ndarray
     pred: np.ndarray
     steps_run: int  # gradient evaluations, summed over samples (the attack's cost)
+    # Which samples were attacked (all but those `only` left out): the rest have NaN distances.
+    measured: np.ndarray
 
 
 def _margin(scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -48,31 +50,46 @@ def boundary_distance(
     max_steps: int = 30,
     batch_size: int = 256,
     norm: str = "linf",
+    only: np.ndarray | None = None,
 ) -> BoundaryResult:
     """Distance to the decision boundary of every image in `x` ([0, 1] NHWC float32).
 
     Each step moves every still-unflipped sample by `step` along the sign of the gradient that
     lowers its margin, clipped to [0, 1]; flipped samples leave the batch, so the cost falls as
     clean (near-boundary) samples cross early.
+
+    `only` (a bool mask over `x`): attack just those samples; the others get their prediction
+    (one forward pass) and `measured` False, with distance NaN and adversarial label -1.
     """
     n = len(x)
     distance = np.full(n, max_steps * step, dtype=np.float32)
     adv_label = np.zeros(n, dtype=np.int64)
     flipped = np.zeros(n, dtype=bool)
     pred = np.zeros(n, dtype=np.int64)
+    measured = np.ones(n, dtype=bool) if only is None else np.asarray(only, dtype=bool).copy()
+    todo = np.flatnonzero(measured)
     cost = 0
     with eval_mode(model):
         req = [p.requires_grad for p in model.parameters()]
         for p in model.parameters():
             p.requires_grad_(False)  # only input gradients are needed
         try:
-            for lo in range(0, n, batch_size):
-                hi = min(lo + batch_size, n)
-                x0 = torch.from_numpy(x[lo:hi]).to(device)
+            if only is not None:
+                rest = np.flatnonzero(~measured)
+                distance[rest], adv_label[rest] = np.nan, -1
+                with torch.no_grad():
+                    for lo in range(0, len(rest), batch_size):
+                        sel = rest[lo : lo + batch_size]
+                        xb = torch.from_numpy(x[sel]).to(device)
+                        pred[sel] = model(xb).argmax(1).cpu().numpy()
+            for lo in range(0, len(todo), batch_size):
+                hi = min(lo + batch_size, len(todo))
+                sel = todo[lo:hi]
+                x0 = torch.from_numpy(x[sel]).to(device)
                 with torch.no_grad():
                     scores = model(x0)
                 label = scores.argmax(1)
-                pred[lo:hi] = label.cpu().numpy()
+                pred[sel] = label.cpu().numpy()
                 prev_margin = _margin(scores, label)
                 active = torch.arange(hi - lo, device=device)
                 xa = x0.clone()
@@ -89,14 +106,14 @@ def boundary_distance(
                         pm, nm = prev_margin[active][done], m.detach()[done]
                         # Where the margin crossed zero between steps k-1 and k.
                         frac = (pm / (pm - nm).clamp_min(1e-12)).clamp(0.0, 1.0)
-                        idx = (active[done] + lo).cpu().numpy()
+                        idx = sel[active[done].cpu().numpy()]
                         distance[idx] = ((k - 1 + frac) * step).cpu().numpy()
                         adv_label[idx] = scores_k.detach()[done].argmax(1).cpu().numpy()
                         flipped[idx] = True
                     if k == max_steps:
                         # Censored samples: report the runner-up class as where they head.
                         rest = ~done
-                        idx = (active[rest] + lo).cpu().numpy()
+                        idx = sel[active[rest].cpu().numpy()]
                         own = label[active][rest][:, None]
                         runner = scores_k.detach()[rest].scatter(1, own, float("-inf"))
                         adv_label[idx] = runner.argmax(1).cpu().numpy()
@@ -119,4 +136,4 @@ def boundary_distance(
         finally:
             for p, r in zip(model.parameters(), req, strict=True):
                 p.requires_grad_(r)
-    return BoundaryResult(distance, adv_label, flipped, pred, cost)
+    return BoundaryResult(distance, adv_label, flipped, pred, cost, measured)
