@@ -686,3 +686,42 @@ def test_feedback_round_never_lifts_a_pinned_flag() -> None:
     )  # fmt: skip
     assert step.lift.tolist() == [False, True]
     assert step.labels.tolist() == [3, 7]
+
+
+class _PixelExactNet(torch.nn.Module):
+    """Class by brightness (dark 0, grey 1, light 2), unless the top-left 6x6 corner holds a
+    pixel-exact checkerboard: then class 0. A stand-in for a warp trigger, which depends on
+    exact pixel positions and does not survive resampling."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = x.mean(dim=(1, 2, 3))
+        by_level = -((m[:, None] - torch.tensor([0.2, 0.5, 0.8])) ** 2) * 100
+        corner = x[:, :6, :6, 0]
+        edges = (corner[:, :, 1:] - corner[:, :, :-1]).abs().mean(dim=(1, 2))
+        bonus = 400 * torch.relu(edges - 0.8)  # 80 on the exact board, 0 once it blurs
+        return by_level + torch.stack([bonus, 0 * bonus, 0 * bonus], dim=1)
+
+
+def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
+    from scanner.remediate.burn import _resampling_flags
+    from scanner.remediate.runtime import predict_scores
+
+    rng = np.random.default_rng(0)
+    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
+    true = rng.integers(0, 3, size=60)
+    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(60, 28, 28, 1)
+    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
+    poisoned = np.flatnonzero(true != 0)[:15]
+    board = (np.indices((6, 6)).sum(0) % 2).astype(np.float32)
+    x[poisoned, :6, :6, 0] = board
+    y = true.copy()
+    y[poisoned] = 0
+    model = _PixelExactNet()
+    pred = predict_scores(model, x, torch.device("cpu")).argmax(1)
+    assert (pred == y).all()  # the model fits the poison through the checkerboard
+    flags, labels = _resampling_flags(
+        model, x, y, pred, 0, BurnConfig(), torch.device("cpu"), seed_everything(0)
+    )
+    assert np.array_equal(np.flatnonzero(flags), poisoned)  # clean class-0 samples keep theirs
+    np.testing.assert_array_equal(labels[poisoned], true[poisoned])
+    assert np.array_equal(labels[~flags], y[~flags])
