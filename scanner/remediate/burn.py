@@ -81,7 +81,9 @@ class BurnConfig:
     `gate_latch`). `unlearn_share` 0
     turns the mechanism off (relabelling only, the plain reconstruction of the abstract).
     With patch probes, samples labelled with the target whose label flips when the probes'
-    pixels are occluded (at confidence >= `occlusion_min_confidence`) are flagged too.
+    pixels are occluded (at confidence >= `occlusion_min_confidence`) are flagged too; where
+    the model has a warp shortcut, so are those whose label leaves the target under resampling
+    noise (`resample_*`).
     """
 
     attack_step: float = 0.02
@@ -934,7 +936,7 @@ def _resampling_flags(
     base = torch.stack((gx, gy), dim=-1)[None]
     scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])  # pixels -> [-1, 1]
     off = np.zeros(len(cand), dtype=np.int64)
-    prob = np.zeros((len(cand), 0), dtype=np.float64)
+    prob: np.ndarray | None = None  # summed over the draws
     xs = torch.from_numpy(np.ascontiguousarray(x[cand])).permute(0, 3, 1, 2)
     for _ in range(config.resample_draws):
         noise = (torch.rand((len(cand), h, w, 2), generator=g) * 2 - 1) * amp * scale
@@ -947,9 +949,9 @@ def _resampling_flags(
         )
         z = np.exp(scores - scores.max(1, keepdims=True))
         p = z / z.sum(1, keepdims=True)
-        prob = p if prob.shape[1] == 0 else prob + p
-        moved = (p.argmax(1) != target) & (p.max(1) >= config.resample_min_confidence)
-        off += moved
+        prob = p if prob is None else prob + p
+        off += (p.argmax(1) != target) & (p.max(1) >= config.resample_min_confidence)
+    assert prob is not None
     hit = off * 2 >= config.resample_draws
     prob[:, target] = -1.0
     flags[cand[hit]] = True
