@@ -488,6 +488,9 @@ def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> N
     plain = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
                       device="cpu")  # fmt: skip
     assert plain.extra["unlearning"]["self_prior"] is None and plain.target_label is None
+    # No target at all: every class may be suspect, so phase 1 attacks every sample it fits on.
+    assert plain.extra["attacked_samples"] > given.extra["attacked_samples"]
+    assert plain.extra["attacked_samples"] > len(backdoor["train"][1]) // 2  # type: ignore[index]
 
 
 def test_universal_warp_moves_pixels_by_the_flow() -> None:
