@@ -53,7 +53,8 @@ class BurnConfig:
     """Every BURN hyper-parameter, with the default the project measured it at.
 
     Attack: `attack_step` is the L-inf step in [0, 1] pixel units and `attack_max_steps` the cap
-    (distances beyond step * cap are censored there).
+    (distances beyond step * cap are censored there); with a target and `prior_only` only that
+    class is attacked (`attack_mask`).
     Flagging: `suspect_min_share` is the poison weight a class's mixture must reach and
     `suspect_min_z` how far (median/MAD z) its expected count of poison-like samples must stand
     out from the other classes'; `prior_min_share` replaces both for X-ray's target label, and
