@@ -123,9 +123,10 @@ class BurnConfig:
     pin_occluded: bool = True
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `_resampling_flags`. Why 0.625 px: on the MNIST
-    # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), 4 draws moved 610 of 741
-    # poisoned target-labelled samples and 21 of 384 clean ones; at 0.5 px 326 and 2, and
-    # BURN ended at ASR 0.076 instead of 0.028; at 1 px 303 of the clean ones moved too.
+    # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), they flag 559 of its 741
+    # poisoned target-labelled samples and 3 of 384 clean ones; at 0.5 px 266 and 2, and BURN
+    # ended at ASR 0.076 instead of 0.028; at 1 px 231 clean ones too
+    # (`benchmarks/resampling_flags.py`).
     resample_flags: bool = True
     resample_px: float = 0.625
     resample_draws: int = 4

@@ -1,0 +1,71 @@
+"""Research tool: what BURN's resampling flags (`burn._resampling_flags`) catch on a zoo model's
+training set, split by the zoo's ground truth, at several displacement amplitudes. This is the
+measurement behind `BurnConfig.resample_px`.
+
+    python benchmarks/resampling_flags.py mnist_cnn_wanet_t8 --px 0.5,0.625,1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scanner.remediate.burn import BurnConfig, _resampling_flags
+from scanner.remediate.convert import convert_model
+from scanner.remediate.runtime import predict_scores, seed_everything
+from scanner.zoo.build import poisoned_training_set
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="zoo model names (all-to-one)")
+    ap.add_argument("--zoo", default="zoo-out")
+    ap.add_argument("--px", default="0.5,0.625,1.0", help="resample_px values to try")
+    ap.add_argument("--train-size", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    zoo = Path(a.zoo)
+    for name in a.models:
+        rec = json.loads((zoo / f"{name}.json").read_text())
+        if rec.get("target") is None:
+            print(f"{name}: no single target")
+            continue
+        target = int(rec["target"])
+        x, y, poisoned, _, _ = poisoned_training_set(rec)
+        rng = np.random.default_rng(a.seed)  # the same subset as bench_burn.py at this seed
+        sub = np.sort(rng.choice(len(y), size=min(a.train_size, len(y)), replace=False))
+        is_poison = np.zeros(len(y), dtype=bool)
+        is_poison[poisoned] = True
+        xs = x[sub].astype(np.float32) / 255.0
+        xs = xs[..., None] if xs.ndim == 3 else xs
+        ys, pm = y[sub], is_poison[sub]
+        conv = convert_model(
+            zoo / rec["onnx"],
+            xs[:64],
+            mean=tuple(rec["mean"]) if rec.get("mean") else None,
+            std=tuple(rec["std"]) if rec.get("std") else None,
+        )
+        model = conv.image_model.eval()
+        pred = predict_scores(model, xs, torch.device("cpu")).argmax(1)
+        fit = (ys == target) & (pred == target)
+        print(f"{name} ({rec['attack']}), target {target}: {int(fit.sum())} target-labelled "
+              f"samples fit, {int((fit & pm).sum())} poisoned")  # fmt: skip
+        for px in (float(v) for v in a.px.split(",")):
+            config = dataclasses.replace(BurnConfig(), resample_px=px)
+            flags, _ = _resampling_flags(
+                model, xs, ys, pred, target, config, torch.device("cpu"), seed_everything(a.seed)
+            )
+            print(f"  {px:.3f} px: flags {int((flags & pm).sum())} poisoned, "
+                  f"{int((flags & ~pm).sum())} clean")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
