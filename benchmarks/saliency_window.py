@@ -1,5 +1,6 @@
-"""Research tool: can a patch trigger be located without X-ray's probes? For a zoo model and a
-target label, it averages the input-gradient saliency of the target's margin over the training
+"""Research tool: locate a patch trigger without X-ray's probes, by saliency and occlusion.
+
+For a zoo model and a target label, it averages the input-gradient saliency of the target's margin over the training
 samples labelled with the target (each map normalised to sum 1), divides it by the same average
 over other classes, takes the k x k window with the largest sum of that ratio, occludes it with
 the training set's per-pixel median, and counts the target-labelled samples that leave the
