@@ -1,10 +1,11 @@
 """Research tool: locate a patch trigger without X-ray's probes, by saliency and occlusion.
 
-For a zoo model and a target label, it averages the input-gradient saliency of the target's margin over the training
-samples labelled with the target (each map normalised to sum 1), divides it by the same average
-over other classes, takes the k x k window with the largest sum of that ratio, occludes it with
-the training set's per-pixel median, and counts the target-labelled samples that leave the
-target (confidence >= 0.6), split by the zoo's ground truth. Not part of BURN (yet).
+For a zoo model and a target label, it averages the input-gradient saliency of the target's
+margin over the training samples labelled with the target (each map normalised to sum 1),
+divides it by the same average over other classes, takes the k x k window with the largest sum
+of that ratio, occludes it with the training set's per-pixel median, and counts the
+target-labelled samples that leave the target (confidence >= 0.6), split by the zoo's ground
+truth. Not part of BURN (yet).
 
     python benchmarks/saliency_window.py cnn_trojan_t8_x2 cnn_badnets_t0 [--target T]
     python benchmarks/saliency_window.py --search cnn_trojan_t8_x2 cnn_clean_s0 ...
