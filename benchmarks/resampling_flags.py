@@ -13,15 +13,15 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from zoo_torch import image_model, training_subset
 
 from scanner.remediate.burn import BurnConfig, _resampling_flags
-from scanner.remediate.convert import convert_model
 from scanner.remediate.runtime import predict_scores, seed_everything
-from scanner.zoo.build import poisoned_training_set
 
 
 def main() -> None:
@@ -39,21 +39,8 @@ def main() -> None:
             print(f"{name}: no single target")
             continue
         target = int(rec["target"])
-        x, y, poisoned, _, _ = poisoned_training_set(rec)
-        rng = np.random.default_rng(a.seed)  # the same subset as bench_burn.py at this seed
-        sub = np.sort(rng.choice(len(y), size=min(a.train_size, len(y)), replace=False))
-        is_poison = np.zeros(len(y), dtype=bool)
-        is_poison[poisoned] = True
-        xs = x[sub].astype(np.float32) / 255.0
-        xs = xs[..., None] if xs.ndim == 3 else xs
-        ys, pm = y[sub], is_poison[sub]
-        conv = convert_model(
-            zoo / rec["onnx"],
-            xs[:64],
-            mean=tuple(rec["mean"]) if rec.get("mean") else None,
-            std=tuple(rec["std"]) if rec.get("std") else None,
-        )
-        model = conv.image_model.eval()
+        xs, ys, pm = training_subset(rec, a.train_size, a.seed)
+        model = image_model(zoo, rec, xs)
         pred = predict_scores(model, xs, torch.device("cpu")).argmax(1)
         fit = (ys == target) & (pred == target)
         print(f"{name} ({rec['attack']}), target {target}: {int(fit.sum())} target-labelled "

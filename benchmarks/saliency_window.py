@@ -27,11 +27,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from zoo_torch import image_model, training_subset
 
 from scanner.errors import BdscanError
-from scanner.remediate.convert import convert_model
 from scanner.remediate.runtime import predict_scores
-from scanner.zoo.build import poisoned_training_set
 
 
 def _margin_saliency(model: torch.nn.Module, x: np.ndarray, target: int) -> np.ndarray:
@@ -132,29 +133,15 @@ def main() -> None:
         if not rec.get("onnx"):  # dropped while building (index.json says why)
             print(f"{name}: no model file")
             continue
-        x, y, poisoned, _, _ = poisoned_training_set(rec)
-        rng = np.random.default_rng(a.seed)  # the same subset as bench_burn.py at this seed
-        sub = np.sort(rng.choice(len(y), size=min(a.train_size, len(y)), replace=False))
-        is_poison = np.zeros(len(y), dtype=bool)
-        is_poison[poisoned] = True
-        xs = x[sub].astype(np.float32) / 255.0
-        xs = xs[..., None] if xs.ndim == 3 else xs
-        ys, pm = y[sub], is_poison[sub]
+        xs, ys, pm = training_subset(rec, a.train_size, a.seed)
         if a.search:
             try:
-                conv = convert_model(
-                    zoo / rec["onnx"],
-                    xs[:64],
-                    mean=tuple(rec["mean"]) if rec.get("mean") else None,
-                    std=tuple(rec["std"]) if rec.get("std") else None,
-                )
+                model = image_model(zoo, rec, xs)
             except BdscanError as e:  # a label-only model: no gradients to take
                 print(f"{name}: not convertible: {e}")
                 continue
             print(f"{name} ({rec['attack']}, target {rec.get('target')})")
-            c, share, spread = search(
-                conv.image_model.eval(), xs, ys, [int(v) for v in a.windows.split(",")]
-            )
+            c, share, spread = search(model, xs, ys, [int(v) for v in a.windows.split(",")])
             if share < a.min_share or spread < a.min_spread:
                 tally["none"].append(name)
             elif not rec.get("backdoored"):
@@ -166,13 +153,7 @@ def main() -> None:
         if target is None:
             print(f"{name}: no target (all-to-all or clean); give --target")
             continue
-        conv = convert_model(
-            zoo / rec["onnx"],
-            xs[:64],
-            mean=tuple(rec["mean"]) if rec.get("mean") else None,
-            std=tuple(rec["std"]) if rec.get("std") else None,
-        )
-        model = conv.image_model.eval()
+        model = image_model(zoo, rec, xs)
         pred = predict_scores(model, xs, torch.device("cpu")).argmax(1)
         tc = np.flatnonzero((ys == target) & (pred == target))
         others = np.flatnonzero(ys != target)[:2048]
