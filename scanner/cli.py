@@ -483,9 +483,14 @@ def remediate_command(
         )
         found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
         if found.get("target") is not None:
+            how = f"a universal {found['by']}"
+            win = (found.get("window_search") or {}).get("window")
+            if found["by"] == "window" and win:
+                k = win["size"]
+                how = f"a {k}x{k} patch window at row {win['row']}, col {win['col']}"
             click.echo(
                 f"  no target given: BURN's own check found target {found['target']}"
-                f" (universal {found['by']}) and unlearned it"
+                f" ({how}) and unlearned it"
             )
         if (
             report.accuracy_before is not None

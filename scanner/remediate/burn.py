@@ -24,7 +24,7 @@ compared with plain fine-tuning at equal epochs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from scanner.remediate.boundary import BoundaryResult, boundary_distance
 from scanner.remediate.prior import (
     SelfPrior,
     ShortcutUnlearner,
+    Trigger,
     TriggerPrior,
     find_target,
     patch_region,
@@ -45,6 +46,12 @@ from scanner.remediate.runtime import (
     TrainSettings,
     fine_tune,
     predict_scores,
+)
+from scanner.remediate.window import (
+    PatchWindow,
+    median_fill,
+    search_window,
+    transplant_trigger,
 )
 
 
@@ -215,6 +222,22 @@ class BurnConfig:
     self_prior_min: float = 0.2
     self_prior_warp_min: float = 0.5
     self_prior_ratio: float = 3.0
+    # The own check's third stage (`window.search_window`), when neither trigger above found a
+    # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
+    # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
+    # when its best window moves >= `window_min_share` of its samples off it (confidence >=
+    # `occlusion_min_confidence`) and their new labels spread with normalised entropy >=
+    # `window_min_spread`. The window then gives the occlusion flags their region, and the
+    # moved samples' window contents are a trigger to unlearn (`transplant_trigger`). Why
+    # these values: on the zoo they named a target on 11 of 62 models, all right, and on none
+    # of the 27 clean ones (`benchmarks/saliency_window.py --search`; set after seeing 27 of
+    # them, and every pair of share 0.1-0.2 and spread 0.7-0.9 answered the same there).
+    self_prior_window: bool = True
+    window_sizes: tuple[int, ...] = (7, 10, 14)
+    window_samples: int = 256
+    window_min_share: float = 0.15
+    window_min_spread: float = 0.8
+    window_transplant_margin: int = 2
     train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -443,13 +466,23 @@ def run_burn(
         # Samples whose label the occlusion test tied to a patch trigger: phase 2 never lifts
         # their flags (see `feedback_update`).
         pinned = np.zeros_like(flags)
-        if trigger_prior is not None:
-            # X-ray's patch probes say where a patch trigger sits: a poisoned sample's label
-            # depends on those pixels, a clean one's (mostly background there) does not. This
-            # finds dirty-label poison that the boundary mixture misses (all-to-all, 1%).
-            target = target_prior if target_prior is not None else trigger_prior.target
+        # Where a patch trigger sits: X-ray's patch probes, or the window BURN's own check
+        # found. A poisoned sample's label depends on those pixels, a clean one's (mostly
+        # background there) does not. This finds dirty-label poison that the boundary mixture
+        # misses (all-to-all, 1%, a Trojan logo).
+        window = self_prior.window if self_prior is not None else None
+        region = None
+        if window is not None:
+            region = window.region((int(x.shape[1]), int(x.shape[2])))
+        elif trigger_prior is not None:
+            region = patch_region(trigger_prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
+        extra: list[Trigger] = []
+        if region is not None:
+            target = target_prior
+            if target is None and trigger_prior is not None:
+                target = trigger_prior.target
             occluded, occ_label = _occlusion_flags(
-                model, x, y, bnd.pred, trigger_prior, target, config, device
+                model, x, y, bnd.pred, region, target, config, device
             )
             pinned = occluded & config.pin_occluded
             new = occluded & ~flags
@@ -457,7 +490,17 @@ def run_burn(
             flags |= new
             labels[new] = occ_label[new]
             quarantine &= ~flags
-        unlearner = make_unlearner(model, x, config, device, generator, target_prior, trigger_prior)
+            if window is not None and occluded.any():
+                # No probe stands for this trigger: what the window held on the samples it
+                # freed is the trigger, pasted onto clean samples that keep their labels.
+                # Given the right target alone (perturbation and warp), BURN left a Trojan
+                # logo at ASR 0.67.
+                seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+                margin = round(config.window_transplant_margin * min(x.shape[1:3]) / 28)
+                extra.append(transplant_trigger(x[occluded], window, margin, seed=seed))
+        unlearner = make_unlearner(
+            model, x, config, device, generator, target_prior, trigger_prior, extra
+        )
         if self_prior is not None and self_prior.by == "warp":
             # Found by the warp: unlearn it from the start (no probes, so no gate).
             unlearner.warp_px, unlearner.warp = warp_px_for(config, x), True
@@ -718,19 +761,22 @@ def make_unlearner(
     generator: torch.Generator,
     target_prior: int | None,
     trigger_prior: TriggerPrior | None,
+    extra_triggers: list[Trigger] | None = None,
 ) -> ShortcutUnlearner:
     """The batch hook for shortcut unlearning, aimed at the best-known target.
 
-    Target: X-ray's (`--target-label`), else the scan report's; none in X-ray's all-to-all case,
-    where every sample may be stamped. With no X-ray prior at all, shortcut unlearning stays off
-    and BURN only relabels. Why: BURN's own suspect class is wrong on some clean models
-    (README), and unlearning towards a wrong class costs accuracy for nothing.
+    Target: X-ray's (`--target-label`), else the scan report's, else BURN's own check's; none
+    in X-ray's all-to-all case, where every sample may be stamped. With no target and no X-ray
+    prior at all, shortcut unlearning stays off and BURN only relabels. Why: unlearning
+    towards a guessed class costs accuracy for nothing. `extra_triggers` (the own check's
+    transplanted window) count as probes do.
     """
     shape = tuple(int(v) for v in x.shape[1:])
     target = target_prior
     if target is None and trigger_prior is not None:
         target = trigger_prior.target
     triggers = probe_triggers(trigger_prior, shape) if trigger_prior is not None else []  # type: ignore[arg-type]
+    triggers += extra_triggers or []
     # Why only with a target: untargeted (X-ray's all-to-all case) it is plain adversarial
     # training, and cost the all-to-all BadNets model 2 points (0.866 -> 0.845) for no gain
     # in ASR. Beside probes it runs at a smaller radius (see `universal_eps_with_probes`).
@@ -777,9 +823,12 @@ def own_target_check(
     config: BurnConfig,
     device: torch.device,
     seed: int,
+    window: bool = True,
 ) -> SelfPrior:
-    """`prior.find_target` with `config`'s self-prior settings (BURN's own target check)."""
-    return find_target(
+    """BURN's own target check: `prior.find_target` with `config`'s self-prior settings, then,
+    when neither its perturbation nor its warp found a target and `window` (and
+    `config.self_prior_window`) allow, the saliency-window search (`window.search_window`)."""
+    found = find_target(
         model,
         x,
         y,
@@ -793,6 +842,27 @@ def own_target_check(
         device=device,
         seed=seed,
     )
+    if found.target is not None or not (window and config.self_prior_window):
+        return found
+    pred = predict_scores(model, x, device, batch_size=config.attack_batch).argmax(1)
+    search = search_window(
+        model,
+        x,
+        y,
+        pred,
+        num_classes,
+        sizes=config.window_sizes,
+        samples=config.window_samples,
+        min_share=config.window_min_share,
+        min_spread=config.window_min_spread,
+        min_confidence=config.occlusion_min_confidence,
+        device=device,
+        seed=seed,
+    )
+    hit: PatchWindow | None = search.window
+    if hit is None:
+        return replace(found, search=search)
+    return replace(found, search=search, target=hit.target, by="window")
 
 
 def warp_px_for(config: BurnConfig, x: np.ndarray) -> float | None:
@@ -878,26 +948,24 @@ def _occlusion_flags(
     x: np.ndarray,
     y: np.ndarray,
     pred: np.ndarray,
-    prior: TriggerPrior,
+    region: np.ndarray,
     target: int | None,
     config: BurnConfig,
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, labels): samples whose fitted label flips when the probes' patch is occluded.
+    """(flags, labels): samples whose fitted label flips when `region` ((H, W) mask: the
+    probes' patch, or the own check's window) is occluded.
 
     Only samples the model fits (prediction == label), and with a target only those labelled
     with it (an all-to-one attack's poison all carries the target). The fill is the per-pixel
     median of the training set, what an unstamped image usually holds there (background).
     """
-    region = patch_region(prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
     flags = np.zeros(len(y), dtype=bool)
     labels = y.copy()
-    if region is None:
-        return flags, labels
     cand = np.flatnonzero((pred == y) & ((y == target) if target is not None else True))
     if len(cand) == 0:
         return flags, labels
-    fill = np.median(x[:: max(1, len(x) // 2000)], axis=0)
+    fill = median_fill(x)
     xo = x[cand].copy()
     xo[:, region] = fill[region]
     scores = predict_scores(model, xo, device, batch_size=config.attack_batch)

@@ -75,7 +75,11 @@ def run_clean_unlearning(
     if clean_config.shortcut and needs_own_check(config, target_prior, trigger_prior):
         with clock.phase("self-prior"):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-            self_prior = own_target_check(model, x, y, num_classes, config, device, seed)
+            # No window search: it finds a patch by the poisoned samples it frees, and clean
+            # data holds none.
+            self_prior = own_target_check(
+                model, x, y, num_classes, config, device, seed, window=False
+            )
         target_prior = self_prior.target
     unlearner = make_unlearner(model, x, config, device, generator, target_prior, trigger_prior)
     if self_prior is not None and self_prior.by == "warp":

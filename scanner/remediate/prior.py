@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from scanner.errors import UsageError
+from scanner.remediate.window import PatchWindow, WindowSearch
 
 Trigger = Callable[[np.ndarray], np.ndarray]
 
@@ -364,7 +365,9 @@ class SelfPrior:
 
     `rates[c]`: the share of non-c training images that a fresh universal perturbation towards
     c sends there; `warp_rates[c]` the same for a fresh universal warp (empty when not
-    measured); `target`: the class that stands out, or None; `by`: which trigger found it.
+    measured); `target`: the class that stands out, or None; `by`: which trigger found it
+    ("perturbation", "warp" or "window"); `search`: the saliency-window search
+    (`window.search_window`), when it ran.
     """
 
     rates: tuple[float, ...]
@@ -373,6 +376,12 @@ class SelfPrior:
     by: str | None
     eps: float
     samples: int
+    search: WindowSearch | None = None
+
+    @property
+    def window(self) -> PatchWindow | None:
+        """The patch window that named the target, when the window search did."""
+        return self.search.window if self.by == "window" and self.search is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -382,6 +391,7 @@ class SelfPrior:
             "by": self.by,
             "eps": self.eps,
             "samples": self.samples,
+            "window_search": self.search.to_dict() if self.search is not None else None,
         }
 
 
