@@ -5,15 +5,16 @@ margin over the training samples labelled with the target (each map normalised t
 divides it by the same average over other classes, takes the k x k window with the largest sum
 of that ratio, occludes it with the training set's per-pixel median, and counts the
 target-labelled samples that leave the target (confidence >= 0.6), split by the zoo's ground
-truth. Not part of BURN (yet).
+truth. The functions are BURN's own (`scanner/remediate/window.py`, the third stage of its
+target check).
 
     python benchmarks/saliency_window.py cnn_trojan_t8_x2 cnn_badnets_t0 [--target T]
     python benchmarks/saliency_window.py --search cnn_trojan_t8_x2 cnn_clean_s0 ...
 
-`--search` treats every class as the candidate target in turn (256 of its samples, 256 of the
-others) and prints, per model, the three classes whose best window moves the largest share of its
-samples times the spread of their new labels (entropy over the other classes, 1 = even): the
-measurement a per-class target search would rest on.
+`--search` runs the shipped search (`window.search_window`: every class as the candidate target
+in turn, 256 of its samples, 256 of the others) and prints, per model, the three classes whose
+best window moves the largest share of its samples times the spread of their new labels (entropy
+over the other classes, 1 = even), and the tally at `--min-share` and `--min-spread`.
 """
 
 from __future__ import annotations
@@ -33,82 +34,36 @@ from zoo_torch import image_model, training_subset
 
 from scanner.errors import BdscanError
 from scanner.remediate.runtime import predict_scores
+from scanner.remediate.window import (
+    best_window,
+    margin_saliency,
+    occlusion_moves,
+    search_window,
+)
 
-
-def _margin_saliency(model: torch.nn.Module, x: np.ndarray, target: int) -> np.ndarray:
-    """|d(target score - best other score)/d pixel|, summed over channels, each map sums to 1."""
-    out = []
-    for lo in range(0, len(x), 256):
-        xs = torch.from_numpy(x[lo : lo + 256]).requires_grad_(True)
-        s = model(xs)
-        other = s.detach().clone()
-        other[:, target] = float("-inf")
-        (s[:, target] - s.gather(1, other.argmax(1, keepdim=True))[:, 0]).sum().backward()
-        g = xs.grad.abs().sum(-1).numpy()  # type: ignore[union-attr]
-        out.append(g / np.maximum(g.reshape(len(g), -1).sum(1), 1e-12)[:, None, None])
-    return np.concatenate(out)
-
-
-def _best_window(ratio: np.ndarray, k: int) -> tuple[int, int]:
-    h, w = ratio.shape
-    _, r, c = max(
-        (float(ratio[i : i + k, j : j + k].sum()), i, j)
-        for i in range(h - k + 1)
-        for j in range(w - k + 1)
-    )
-    return r, c
+CPU = torch.device("cpu")
 
 
 def _occluded_moves(
     model: torch.nn.Module, x: np.ndarray, fill: np.ndarray, target: int, r: int, c: int, k: int
 ) -> np.ndarray:
     """New label where occluding the window moves a sample off `target` (conf >= 0.6), else -1."""
-    xo = x.copy()
-    xo[:, r : r + k, c : c + k] = fill[r : r + k, c : c + k]
-    sc = predict_scores(model, xo, torch.device("cpu"))
-    z = np.exp(sc - sc.max(1, keepdims=True))
-    p = z / z.sum(1, keepdims=True)
-    hit = (p.argmax(1) != target) & (p.max(1) >= 0.6)
-    return np.where(hit, p.argmax(1), -1)
-
-
-def _spread(labels: np.ndarray, k: int) -> float:
-    """Entropy of `labels` over the k - 1 other classes, 1 when even."""
-    if len(labels) == 0:
-        return 0.0
-    q = np.bincount(labels, minlength=k) / len(labels)
-    q = q[q > 0]
-    return float(-(q * np.log(q)).sum() / np.log(k - 1))
+    region = np.zeros(x.shape[1:3], dtype=bool)
+    region[r : r + k, c : c + k] = True
+    return occlusion_moves(model, x, region, fill, target, 0.6, CPU)
 
 
 def search(
     model: torch.nn.Module, xs: np.ndarray, ys: np.ndarray, windows: list[int]
 ) -> tuple[int, float, float]:
-    """(class, share moved, spread) of the class with the largest share x spread."""
-    pred = predict_scores(model, xs, torch.device("cpu")).argmax(1)
-    k_cls = int(ys.max()) + 1
-    fill = np.median(xs[:: max(1, len(xs) // 2000)], axis=0)
-    rng = np.random.default_rng(0)
-    rows = []
-    for c in range(k_cls):
-        own = np.flatnonzero((ys == c) & (pred == c))
-        own = own[rng.permutation(len(own))[:256]]
-        oth = np.flatnonzero(ys != c)
-        oth = oth[rng.permutation(len(oth))[:256]]
-        ratio = _margin_saliency(model, xs[own], c).mean(0) / (
-            _margin_saliency(model, xs[oth], c).mean(0) + 1e-12
-        )
-        best = (0.0, 0.0, 0)
-        for k in windows:
-            r, col = _best_window(ratio, k)
-            moved = _occluded_moves(model, xs[own], fill, c, r, col, k)
-            new = moved[moved >= 0]
-            share = len(new) / max(len(own), 1)
-            if share > best[0]:
-                best = (share, _spread(new, k_cls), k)
-        rows.append((c, *best))
-    # A backdoor's poison comes from every other class; a natural confusion goes to one or two.
-    rows.sort(key=lambda t: -t[1] * t[2])
+    """(class, share moved, spread) of the class with the largest share x spread, by BURN's
+    own `search_window` (thresholds applied by the caller, so every row can be printed)."""
+    pred = predict_scores(model, xs, CPU).argmax(1)
+    found = search_window(
+        model, xs, ys, pred, int(ys.max()) + 1, sizes=tuple(windows), samples=256,
+        min_share=0.0, min_spread=0.0, min_confidence=0.6, device=CPU, seed=0,
+    )  # fmt: skip
+    rows = found.classes
     top = ", ".join(f"{c}: {sh:.2f} (spread {sp:.2f}, {k}px)" for c, sh, sp, k in rows[:3])
     print(f"  classes by share moved x spread: {top}")
     return rows[0][0], rows[0][1], rows[0][2]
@@ -141,8 +96,8 @@ def main() -> None:
                 print(f"{name}: not convertible: {e}")
                 continue
             print(f"{name} ({rec['attack']}, target {rec.get('target')})")
-            c, share, spread = search(model, xs, ys, [int(v) for v in a.windows.split(",")])
-            if share < a.min_share or spread < a.min_spread:
+            c, share, sp = search(model, xs, ys, [int(v) for v in a.windows.split(",")])
+            if share < a.min_share or sp < a.min_spread:
                 tally["none"].append(name)
             elif not rec.get("backdoored"):
                 tally["clean named"].append(name)
@@ -157,21 +112,21 @@ def main() -> None:
         pred = predict_scores(model, xs, torch.device("cpu")).argmax(1)
         tc = np.flatnonzero((ys == target) & (pred == target))
         others = np.flatnonzero(ys != target)[:2048]
-        ratio = _margin_saliency(model, xs[tc], target).mean(0) / (
-            _margin_saliency(model, xs[others], target).mean(0) + 1e-12
+        ratio = margin_saliency(model, xs[tc], target, CPU).mean(0) / (
+            margin_saliency(model, xs[others], target, CPU).mean(0) + 1e-12
         )
         fill = np.median(xs[:: max(1, len(xs) // 2000)], axis=0)
         print(f"{name} ({rec['attack']}), target {target}: {len(tc)} target-labelled samples fit, "
               f"{int(pm[tc].sum())} poisoned")  # fmt: skip
         for k in (int(v) for v in a.windows.split(",")):
-            r, c = _best_window(ratio, k)
+            r, c = best_window(ratio, k)
             moved = _occluded_moves(model, xs[tc], fill, target, r, c, k)
             hit = moved >= 0
-            spread = np.bincount(moved[hit], minlength=int(ys.max()) + 1)
+            counts = np.bincount(moved[hit], minlength=int(ys.max()) + 1)
             n_p, n_c = int(pm[tc].sum()), int((~pm[tc]).sum())
             print(f"  window {k:2d} at row {r:2d} col {c:2d}: flagged {int(hit[pm[tc]].sum())} of "
                   f"{n_p} poisoned, {int(hit[~pm[tc]].sum())} of {n_c} clean; "
-                  f"new labels {spread.tolist()}")  # fmt: skip
+                  f"new labels {counts.tolist()}")  # fmt: skip
     if a.search:
         print(f"named at share >= {a.min_share} and spread >= {a.min_spread}:")
         for key, names in tally.items():

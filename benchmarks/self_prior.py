@@ -1,4 +1,7 @@
-"""BURN's own target check (`scanner.remediate.prior.find_target`) on every zoo model.
+"""BURN's own target check (`burn.own_target_check`) on every zoo model.
+
+The check is `prior.find_target` (a universal perturbation and a universal warp per class) and,
+when neither names a target, the saliency-window search (`window.search_window`).
 
 For each model in `zoo-out/index.json` that converts to PyTorch, the check runs with
 `BurnConfig`'s shipped settings on a random 9,000-sample subset of the model's own (poisoned)
@@ -103,10 +106,14 @@ def summary(rows: list[dict[str, Any]]) -> str:
     right = sum(1 for r in a2o if r["found"]["target"] == r["target"])
     wrong = sum(1 for r in a2o if r["found"]["target"] not in (None, r["target"]))
     secs = sorted(r["seconds"] for r in rows)
+    stages = ("perturbation", "warp", "window")
+    by = {k: sum(1 for r in a2o if r["found"]["target"] == r["target"] and r["found"]["by"] == k)
+          for k in stages}  # fmt: skip
     lines = [
         f"clean models given a target: {fp}/{len(clean)}; all-to-one models: right target"
         f" {right}/{len(a2o)}, wrong target {wrong}/{len(a2o)}; median {secs[len(secs) // 2]:.0f} s"
-        " per model"
+        " per model",
+        "right targets by stage: " + ", ".join(f"{k} {v}" for k, v in by.items()),
     ]
     if all("nc" in r for r in rows):
         missed = [r for r in a2o if r["found"]["target"] is None]
