@@ -1,4 +1,4 @@
-"""Research tool: what BURN's resampling flags (`burn._resampling_flags`) catch on a zoo model's
+"""Research tool: what BURN's resampling flags (`flags.resampling_flags`) catch on a zoo model's
 training set, split by the zoo's ground truth, at several displacement amplitudes. This is the
 measurement behind `BurnConfig.resample_px`.
 
@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from zoo_torch import image_model, training_subset
 
-from scanner.remediate.burn import BurnConfig, _resampling_flags
+from scanner.remediate.config import BurnConfig
+from scanner.remediate.flags import resampling_flags
 from scanner.remediate.runtime import predict_scores, seed_everything
 
 
@@ -47,7 +48,7 @@ def main() -> None:
               f"samples fit, {int((fit & pm).sum())} poisoned")  # fmt: skip
         for px in (float(v) for v in a.px.split(",")):
             config = dataclasses.replace(BurnConfig(), resample_px=px)
-            flags, _ = _resampling_flags(
+            flags, _ = resampling_flags(
                 model, xs, ys, pred, target, config, torch.device("cpu"), seed_everything(a.seed)
             )
             print(f"  {px:.3f} px: flags {int((flags & pm).sum())} poisoned, "

@@ -1,4 +1,4 @@
-"""BURN's own target check (`burn.own_target_check`) on every zoo model.
+"""BURN's own target check (`shortcut.own_target_check`) on every zoo model.
 
 The check is `prior.find_target` (a universal perturbation and a universal warp per class) and,
 when neither names a target, the saliency-window search (`window.search_window`).
@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exporters.atomic import atomic_write_json
 from scanner.errors import BdscanError
-from scanner.remediate.burn import BurnConfig, own_target_check
+from scanner.remediate.config import BurnConfig
 from scanner.remediate.convert import convert_model
+from scanner.remediate.shortcut import own_target_check
 
 
 def run(

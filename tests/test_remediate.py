@@ -706,7 +706,7 @@ class _PixelExactNet(torch.nn.Module):
 
 
 def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
-    from scanner.remediate.burn import _resampling_flags
+    from scanner.remediate.flags import resampling_flags
     from scanner.remediate.runtime import predict_scores
 
     rng = np.random.default_rng(0)
@@ -722,7 +722,7 @@ def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
     model = _PixelExactNet()
     pred = predict_scores(model, x, torch.device("cpu")).argmax(1)
     assert (pred == y).all()  # the model fits the poison through the checkerboard
-    flags, labels = _resampling_flags(
+    flags, labels = resampling_flags(
         model, x, y, pred, 0, BurnConfig(), torch.device("cpu"), seed_everything(0)
     )
     assert np.array_equal(np.flatnonzero(flags), poisoned)  # clean class-0 samples keep theirs

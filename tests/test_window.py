@@ -15,8 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scanner.remediate.burn import BurnConfig, _occlusion_flags, own_target_check  # noqa: E402
+from scanner.remediate.config import BurnConfig  # noqa: E402
+from scanner.remediate.flags import occlusion_flags  # noqa: E402
 from scanner.remediate.runtime import predict_scores  # noqa: E402
+from scanner.remediate.shortcut import own_target_check  # noqa: E402
 from scanner.remediate.window import (  # noqa: E402
     PatchWindow,
     best_window,
@@ -114,7 +116,7 @@ def test_own_check_falls_back_to_the_window_and_its_region_flags_the_poison() ->
 
     pred = predict_scores(model, x, CPU).argmax(1)
     region = found.window.region((28, 28))
-    flags, labels = _occlusion_flags(model, x, y, pred, region, 0, cfg, CPU)
+    flags, labels = occlusion_flags(model, x, y, pred, region, 0, cfg, CPU)
     assert np.array_equal(np.flatnonzero(flags), poisoned)
     np.testing.assert_array_equal(labels[poisoned], true[poisoned])
 

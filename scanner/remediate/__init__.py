@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from scanner.remediate.api import METHODS, RemediationReport, RemediationRun, remediate
     from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
-    from scanner.remediate.burn import BurnConfig
+    from scanner.remediate.config import BurnConfig
 
 __all__ = [
     "METHODS",
@@ -29,7 +29,7 @@ _LOCATIONS = {
     "RemediationReport": "scanner.remediate.api",
     "RemediationRun": "scanner.remediate.api",
     "remediate": "scanner.remediate.api",
-    "BurnConfig": "scanner.remediate.burn",
+    "BurnConfig": "scanner.remediate.config",
     "NCConfig": "scanner.remediate.baselines",
     "CleanUnlearnConfig": "scanner.remediate.baselines",
 }

@@ -5,7 +5,7 @@ rounds have nothing to work on; what carries over is its shortcut unlearning (`p
 trigger stamped on part of each batch, true labels kept. The mode therefore runs BURN's
 unlearner on the clean samples with BURN's own sources of a trigger, in this order:
 - X-ray's confirmed probes (from a scan report), with the universal perturbation and the
-  universal warp gated beside them (`burn.UniversalGate`), exactly as BURN runs them;
+  universal warp gated beside them (`shortcut.UniversalGate`), exactly as BURN runs them;
 - with a target but no probes, the universal perturbation towards the target;
 - with neither, BURN's own target check (`prior.find_target`) picks the target;
 - with nothing found, the i-BAU-style untargeted universal perturbation (`baselines.
@@ -26,8 +26,10 @@ import torch
 from torch import nn
 
 from scanner.remediate.baselines import CleanUnlearnConfig, clean_unlearn
-from scanner.remediate.burn import (
-    BurnConfig,
+from scanner.remediate.config import BurnConfig
+from scanner.remediate.prior import SelfPrior, TriggerPrior
+from scanner.remediate.runtime import PhaseClock, fine_tune
+from scanner.remediate.shortcut import (
     UniversalGate,
     make_unlearner,
     needs_own_check,
@@ -35,8 +37,6 @@ from scanner.remediate.burn import (
     unlearning_summary,
     warp_px_for,
 )
-from scanner.remediate.prior import SelfPrior, TriggerPrior
-from scanner.remediate.runtime import PhaseClock, fine_tune
 
 
 @dataclass(frozen=True)

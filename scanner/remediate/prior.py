@@ -20,7 +20,7 @@ its (restored) true label ("shortcut unlearning"). The trigger comes from
 - beside the probes, a universal warp: a smooth flow field of at most about a pixel, fitted the
   same way, for warp triggers (WaNet) that no additive pattern matches.
 
-Beside the probes both synthesized triggers are gated by BURN (`burn.UniversalGate`): each runs
+Beside the probes both synthesized triggers are gated by BURN (`shortcut.UniversalGate`): each runs
 only once a freshly fitted one still reaches the target, since without a shortcut left to find
 they are plain adversarial training, which costs small models clean accuracy.
 
@@ -29,7 +29,7 @@ one itself (`find_target`): the class that a small fresh universal perturbation 
 from every other class far more easily than any other class (`SelfPrior`).
 
 For patch probes the report also says where the trigger sits: `patch_region` gives BURN the
-pixels to occlude when it looks for dirty-label poison (`burn._occlusion_flags`).
+pixels to occlude when it looks for dirty-label poison (`flags.occlusion_flags`).
 """
 
 from __future__ import annotations

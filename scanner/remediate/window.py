@@ -23,7 +23,7 @@ zoo (`benchmarks/saliency_window.py --search`, every convertible model, threshol
 seeing 27 of them): a target on 11 of 62, all 11 right, none of the 27 clean ones.
 
 The window is also BURN's evidence for the repair: the samples it moves are flagged and
-relabelled (`burn._occlusion_flags`), and their window contents are the trigger pasted onto
+relabelled (`flags.occlusion_flags`), and their window contents are the trigger pasted onto
 clean samples while BURN fine-tunes (`transplant_trigger`).
 """
 

@@ -1,0 +1,201 @@
+"""BURN's settings: every hyper-parameter, with the default the project measured it at and why.
+
+`burn.py` runs the phases, `shortcut.py` the trigger unlearning and the own target check,
+`flags.py` the occlusion and resampling flags; all read this one frozen dataclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scanner.remediate.runtime import TrainSettings
+
+
+@dataclass(frozen=True)
+class BurnConfig:
+    """Every BURN hyper-parameter, with the default the project measured it at.
+
+    Attack: `attack_step` is the L-inf step in [0, 1] pixel units and `attack_max_steps` the cap
+    (distances beyond step * cap are censored there); with a target and `prior_only` only that
+    class is attacked (`attack_mask`).
+    Flagging: `suspect_min_share` is the poison weight a class's mixture must reach and
+    `suspect_min_z` how far (median/MAD z) its expected count of poison-like samples must stand
+    out from the other classes'; `prior_min_share` replaces both for X-ray's target label, and
+    `prior_only` then searches only that class. `posterior_min` is the poison posterior a
+    sample needs to be flagged and relabelled; `quarantine_min` the posterior above which an
+    unflagged sample of a suspect class sits out training until a feedback round decides it (at
+    most `quarantine_max_share` of the class's unflagged samples, the most suspicious first, so
+    a class never sits out whole). A feedback round flags a sample only where the sanitised
+    model's new label has softmax confidence >= `add_min_confidence`; an undecided quarantined
+    sample stays out. Classes with fewer than `min_class_samples` fitted samples are
+    skipped; `sd_floor` keeps a mixture component from collapsing onto one distance.
+    Training: `flag_weight` is the loss weight of a flagged (relabelled) sample, so that a few
+    hundred restored samples outweigh the poisoned ones not found yet; `lift_flags` lets a round
+    unflag a sample the sanitised model gives its original label again, with softmax
+    confidence >= `lift_min_confidence`, though it was trained on the restored one; `epochs`
+    in all, `phase1_epochs` of them in phase 1 and `round_epochs` per feedback round, with
+    `train`'s optimiser settings.
+    Shortcut unlearning (`prior.py`, only with an X-ray prior): in every fine-tuning batch up to
+    `unlearn_share` of the samples not labelled with the target get a trigger stamped on and
+    keep their own (restored) label: X-ray's confirmed probes when a scan report is given, and
+    (`universal`, with a target label) a universal perturbation of L-inf radius `universal_eps`
+    (`universal_eps_with_probes` beside probes), re-fitted by `universal_steps` signed steps
+    of `universal_step_size` per batch against the model being trained, and beside probes a
+    universal warp (`universal_warp_px`); beside probes both are gated (`universal_gate`,
+    `gate_latch`). `unlearn_share` 0
+    turns the mechanism off (relabelling only, the plain reconstruction of the abstract).
+    With patch probes, samples labelled with the target whose label flips when the probes'
+    pixels are occluded (at confidence >= `occlusion_min_confidence`) are flagged too; where
+    the model has a warp shortcut, so are those whose label leaves the target under resampling
+    noise (`resample_*`).
+    """
+
+    attack_step: float = 0.02
+    attack_max_steps: int = 15
+    attack_batch: int = 512
+    suspect_min_share: float = 0.1
+    suspect_min_z: float = 2.5
+    prior_min_share: float = 0.05
+    prior_only: bool = True
+    posterior_min: float = 0.5
+    quarantine_min: float = 0.01
+    quarantine_max_share: float = 0.5
+    add_min_confidence: float = 0.6
+    # Why higher while a trigger is being unlearned: the sanitised model then also moves clean
+    # target-class samples that resemble other classes (and, clean-label, the poisoned ones,
+    # whose label is right); at 0.6 the feedback rounds flagged 6.8% of an Adaptive-Blend
+    # model's clean samples (0.9% at 0.9, measured together with the lower learning rate). A
+    # poisoned sample freed from its trigger returns to its source class with high confidence.
+    add_min_confidence_unlearning: float = 0.9
+    # Occlusion flags (needs a report with patch probes): a sample the model fits whose label
+    # changes, with at least this confidence, when the probes' pixels are replaced by the
+    # training set's median there, is flagged and relabelled with that prediction.
+    occlusion_min_confidence: float = 0.6
+    # Why lift, and at 0.7: a clean-label attack (SIG) has no mislabelled poison, so what the
+    # mixture flags in the target class are clean target samples, and relabelling them cost
+    # the target class its recall (a SIG ResNet-8's "Dress" 0.78 -> 0.44, all of the 4 points
+    # it lost). Lifting brought it back, but unconditionally it also re-admitted BadNets poison
+    # the sanitised model still sent to the target (ASR 0.02 -> 0.075 and 0.10); at 0.9 almost
+    # nothing was lifted. README, "Remediation", has the runs.
+    lift_flags: bool = True
+    lift_min_confidence: float = 0.7
+    # Never lift a sample the occlusion test (below) tied to a patch trigger: that is direct
+    # evidence, and a sanitised model that still answers the target there has not unlearned
+    # the patch yet. Lifted, such poison took `mnist_cnn_badnets_t7` (seed 1) from ASR 0.020
+    # to 0.078; pinned, 0.018.
+    pin_occluded: bool = True
+    # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
+    # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST
+    # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), they flag 559 of its 741
+    # poisoned target-labelled samples and 3 of 384 clean ones; at 0.5 px 266 and 2, and BURN
+    # ended at ASR 0.076 instead of 0.028; at 1 px 231 clean ones too
+    # (`benchmarks/resampling_flags.py`).
+    resample_flags: bool = True
+    resample_px: float = 0.625
+    resample_draws: int = 4
+    resample_min_confidence: float = 0.6
+    flag_weight: float = 3.0
+    # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
+    # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
+    # false flags (1.6% of a Blended model's clean samples) cost 0.8 more points (0.857 vs 0.865).
+    flag_weight_unlearning: float = 1.0
+    min_class_samples: int = 20
+    sd_floor: float = 0.05
+    epochs: float = 8.0
+    phase1_epochs: float = 2.0
+    round_epochs: float = 1.0
+    max_rounds: int = 6
+    stop_change: float = 0.001
+    # Why 0.5: at 0.3 ASR ended higher (LeNet SIG 0.047 vs 0.034, all-to-all BadNets 0.044 vs
+    # 0.036, both with the universal perturbation on) and clean accuracy was no better.
+    unlearn_share: float = 0.5
+    # The universal perturbation: the only trigger when X-ray gave a target but no probes, and
+    # beside the probes at `universal_eps_with_probes`. Why eps 0.15: about
+    # the blend alpha and half the SIG amplitude of common triggers; larger radii turn it into
+    # plain adversarial training, which costs clean accuracy on small models.
+    universal: bool = True
+    universal_eps: float = 0.15
+    universal_steps: int = 2
+    universal_step_size: float = 0.05
+    # Re-fit the synthesized triggers on one training batch in this many; the others reuse
+    # the last fit. Why 2: the re-fits were most of BURN's training cost above fine-tuning's.
+    # On the whole zoo, with the 256-image checks below, the median repair time went from
+    # 2.34x to 2.06x fine-tuning's and no model crossed the bar either way; the largest ASR
+    # rise was a WaNet model that already failed, 0.097 -> 0.186 (README).
+    universal_refit_every: int = 2
+    # Radius of the universal perturbation beside X-ray's probes (None: probes only). Why on,
+    # and smaller: the probes are generic family members; against Blended and Adaptive-Blend
+    # (random-noise patterns no probe family holds) probes alone left ASR 0.056 and 0.845, with
+    # a radius-0.1 perturbation beside them 0.001 and 0.003. Why 0.1, not 0.15: it is
+    # adversarial training, which costs clean accuracy (SIG models lost 2-3 points at 0.15).
+    universal_eps_with_probes: float | None = 0.1
+    # Beside probes the universal perturbation is gated: phase 1 unlearns the probes alone, and
+    # before each later fine-tuning stage it switches on if a fresh one of the same radius
+    # still sends at least `universal_gate` of `universal_check_samples` non-target training
+    # images to the target (`ShortcutUnlearner.residual_shortcut`). None: always on.
+    universal_gate: float | None = 0.1
+    # Why 256, not 512: the checks were 0.18 of fine-tuning's time; at 256 the rate's standard
+    # error near the 0.1 gate is about 0.02, and on 10 tuning models the checks cost half.
+    universal_check_samples: int = 256
+    # A check first fits its trigger on the first `universal_screen_samples` of the check
+    # sample; below `universal_screen_max` there it is off without the full fit, and at or
+    # above it the full sample decides. Why a low screen should mean a low full rate: a
+    # perturbation fitted to fewer images usually fits them at least as well (fewer images
+    # constrain it less); this is an argument, not a guarantee, and on the whole zoo not one
+    # gate decision changed (measured at 128 of 512). Why: most checks find nothing (MNIST
+    # models spent 12 s on checks that all read 0, against 4.4 s for all of plain
+    # fine-tuning; 1.9 s with the screen).
+    universal_screen_samples: int = 64
+    universal_screen_max: float = 0.03
+    # A universal warp beside the probes, under the same gate with its own fresh measurement
+    # (`ShortcutUnlearner.residual_warp`): at most this many pixels at 28x28 (scaled with the
+    # image), the displacement of WaNet's warps (about 0.5-1 px), which no additive probe or
+    # perturbation matches. None: off.
+    universal_warp_px: float | None = 1.0
+    # Once the gate has found a shortcut, the synthesized trigger stays on for the rest of the
+    # budget. Why: switched off, the unflagged poison taught the shortcut back (an LF model's
+    # residual went 0.87, 0.06, 0.27, 0.05, 0.14, 0.04 on alternate stages and its ASR ended at
+    # 0.081; latched 0.020; WaNet 0.193 -> 0.040, Adaptive-Blend 0.085 -> 0.001). Cost: a SIG
+    # model whose perturbation switched on at the first check went 0.012 -> 0.056.
+    gate_latch: bool = True
+    # The warp is also checked once before phase 1 (stage 0), on the model as given, and runs
+    # from phase 1 when that check passes; the perturbation still waits for stage 1. Why: a
+    # warp trigger is learnt back fast from the unflagged poison, and two epochs of probes alone
+    # gave it that time. Measured on the 4 WaNet, 4 LF and 2 Adaptive-Blend models: WaNet ASR
+    # 0.254 -> 0.097 (MNIST CNN), 0.040 -> 0.019, 0.004 -> 0.001, 0.001 -> 0.000; on the LF and
+    # Adaptive-Blend models, where it also switched on for 3, no ASR rose by more than 0.001
+    # and no accuracy fell (an LF MLP 0.910 -> 0.924).
+    gate_warp_at_start: bool = True
+    # BURN's own target check (`prior.find_target`), run only when X-ray gave no target and no
+    # probes: per class, a fresh universal perturbation of radius `self_prior_eps` and a fresh
+    # universal warp (`universal_warp_px`) on `self_prior_samples` non-class images; a class
+    # whose rate is >= `self_prior_min` (warp: `self_prior_warp_min`) and `self_prior_ratio`
+    # times every other class's becomes the target prior. A target found by the warp also turns
+    # the warp on. Measured on the zoo: the README's remediation section.
+    self_prior: bool = True
+    self_prior_eps: float = 0.05
+    self_prior_samples: int = 256
+    self_prior_min: float = 0.2
+    self_prior_warp_min: float = 0.5
+    self_prior_ratio: float = 3.0
+    # The own check's third stage (`window.search_window`), when neither trigger above found a
+    # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
+    # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
+    # when its best window moves >= `window_min_share` of its samples off it (confidence >=
+    # `occlusion_min_confidence`) and their new labels spread with normalised entropy >=
+    # `window_min_spread`. The window then gives the occlusion flags their region, and the
+    # moved samples' window contents are a trigger to unlearn (`transplant_trigger`). Why
+    # these values: on the zoo they named a target on 11 of 62 models, all right, and on none
+    # of the 27 clean ones (`benchmarks/saliency_window.py --search`; set after seeing 27 of
+    # them, and every pair of share 0.1-0.2 and spread 0.7-0.9 answered the same there).
+    self_prior_window: bool = True
+    window_sizes: tuple[int, ...] = (7, 10, 14)
+    window_samples: int = 256
+    window_min_share: float = 0.15
+    window_min_spread: float = 0.8
+    window_transplant_margin: int = 2
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,109 @@
+"""Direct evidence of poison beside the boundary mixture: samples whose label hangs on a trigger.
+
+- `occlusion_flags`: a patch trigger's region is known (X-ray's patch probes, or the own
+  check's saliency window); a target-labelled sample whose label moves when it is covered;
+- `resampling_flags`: the model has a warp shortcut; a target-labelled sample whose label
+  moves under per-pixel resampling noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from scanner.remediate.config import BurnConfig
+from scanner.remediate.runtime import predict_scores
+from scanner.remediate.window import median_fill
+
+
+def occlusion_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    region: np.ndarray,
+    target: int | None,
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): samples whose fitted label flips when `region` ((H, W) mask: the
+    probes' patch, or the own check's window) is occluded.
+
+    Only samples the model fits (prediction == label), and with a target only those labelled
+    with it (an all-to-one attack's poison all carries the target). The fill is the per-pixel
+    median of the training set, what an unstamped image usually holds there (background).
+    """
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    cand = np.flatnonzero((pred == y) & ((y == target) if target is not None else True))
+    if len(cand) == 0:
+        return flags, labels
+    fill = median_fill(x)
+    xo = x[cand].copy()
+    xo[:, region] = fill[region]
+    scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
+    new, conf = scores.argmax(1), softmax_max(scores)
+    hit = (new != y[cand]) & (conf >= config.occlusion_min_confidence)
+    flags[cand[hit]] = True
+    labels[cand[hit]] = new[hit]
+    return flags, labels
+
+
+def resampling_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    target: int,
+    config: BurnConfig,
+    device: torch.device,
+    generator: torch.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): target-labelled samples the model fits whose label moves off the target
+    under resampling noise: every pixel displaced by its own uniform random offset of at most
+    `resample_px` (at 28x28, scaled), bilinear. A sample is flagged when at least half of
+    `resample_draws` draws give another label with softmax confidence >=
+    `resample_min_confidence`, and gets the label with the most probability over the draws
+    (the target left out).
+    """
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    cand = np.flatnonzero((pred == y) & (y == target))
+    if len(cand) == 0 or config.resample_draws < 1:
+        return flags, labels
+    h, w = int(x.shape[1]), int(x.shape[2])
+    amp = config.resample_px * min(h, w) / 28
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    g = torch.Generator().manual_seed(seed)
+    gy, gx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    base = torch.stack((gx, gy), dim=-1)[None]
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])  # pixels -> [-1, 1]
+    off = np.zeros(len(cand), dtype=np.int64)
+    prob: np.ndarray | None = None  # summed over the draws
+    xs = torch.from_numpy(np.ascontiguousarray(x[cand])).permute(0, 3, 1, 2)
+    for _ in range(config.resample_draws):
+        noise = (torch.rand((len(cand), h, w, 2), generator=g) * 2 - 1) * amp * scale
+        grid = (base + noise).clamp(-1.0, 1.0)
+        xr = nn.functional.grid_sample(
+            xs, grid, mode="bilinear", padding_mode="border", align_corners=True
+        )
+        scores = predict_scores(
+            model, xr.permute(0, 2, 3, 1).contiguous().numpy(), device, config.attack_batch
+        )
+        z = np.exp(scores - scores.max(1, keepdims=True))
+        p = z / z.sum(1, keepdims=True)
+        prob = p if prob is None else prob + p
+        off += (p.argmax(1) != target) & (p.max(1) >= config.resample_min_confidence)
+    assert prob is not None
+    hit = off * 2 >= config.resample_draws
+    prob[:, target] = -1.0
+    flags[cand[hit]] = True
+    labels[cand[hit]] = prob.argmax(1)[hit]
+    return flags, labels
+
+
+def softmax_max(scores: np.ndarray) -> np.ndarray:
+    z = scores - scores.max(1, keepdims=True)
+    p = np.exp(z)
+    return (p.max(1) / p.sum(1)).astype(np.float32)
