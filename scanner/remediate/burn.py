@@ -20,6 +20,10 @@ Phase 2. Feedback rounds k = 1..K between f0 and the sanitised fk: a sample of a
   after `max_rounds`.
 All fine-tuning epochs (phase 1 plus rounds) count against one budget, `epochs`, so BURN is
 compared with plain fine-tuning at equal epochs.
+
+Beside the phases: the settings (`config.py`), BURN's own target check and the trigger
+unlearning that runs during every fine-tuning stage (`shortcut.py`, `prior.py`, `window.py`),
+and the flags that come from direct evidence rather than the mixture (`flags.py`).
 """
 
 from __future__ import annotations
