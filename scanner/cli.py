@@ -474,6 +474,17 @@ def remediate_command(
             if report.accuracy_before is not None and report.accuracy_after is not None
             else "no held-out accuracy"
         )
+        # On a held-out split of the training data the suspected class holds the poison under
+        # the attacker's label: judge a drop by the accuracy outside it (`accuracy_outside`).
+        outside = report.accuracy_outside_suspects
+        drop_before, drop_after = report.accuracy_before, report.accuracy_after
+        if outside is not None:
+            names = ",".join(str(v) for v in outside["labels"])
+            acc += (
+                f" (outside suspected class {names}: {outside['before']:.3f} ->"
+                f" {outside['after']:.3f})"
+            )
+            drop_before, drop_after = outside["before"], outside["after"]
         # Clean-data-only mode: which unlearning ran ("shortcut" or the "universal" fallback).
         how = report.extra.get("clean_unlearning")
         mode = f"{report.mode}, {how}" if how else report.mode
@@ -492,11 +503,7 @@ def remediate_command(
                 f"  no target given: BURN's own check found target {found['target']}"
                 f" ({how}) and unlearned it"
             )
-        if (
-            report.accuracy_before is not None
-            and report.accuracy_after is not None
-            and report.accuracy_after < report.accuracy_before - 0.02
-        ):
+        if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
             # Without a target prior BURN can suspect a class of a clean model and pay for it;
             # from a few clean samples alone, every method loses accuracy (fine-tuning too).
             hint = (
@@ -505,8 +512,8 @@ def remediate_command(
                 else "; pass the scan's target (--scan-report) or check the flagged classes"
             )
             click.echo(
-                f"  warning: held-out accuracy fell by"
-                f" {report.accuracy_before - report.accuracy_after:.1%}{hint}",
+                f"  warning: held-out accuracy fell by {drop_before - drop_after:.1%}"
+                f"{' outside the suspected classes' if outside is not None else ''}{hint}",
                 err=True,
             )
         if report.rescan:

@@ -97,6 +97,9 @@ def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
     assert used["extra"]["trigger_prior"]["probes"] == [PROBE]
     assert used["extra"]["unlearning"]["probe_triggers"] == 3
     assert used["extra"]["unlearning"]["universal"]  # beside the probes, at a smaller radius
+    # The held-out split comes from --train-data: its accuracy is also given outside the target.
+    outside = used["accuracy_outside_suspects"]
+    assert target in outside["labels"] and 0 < outside["n"] < used["n_holdout"]
     # Without the probes the target label still aims the universal perturbation.
     assert "trigger_prior" not in plain["extra"]
     assert plain["extra"]["unlearning"]["probe_triggers"] == 0
@@ -132,3 +135,19 @@ def test_the_rescans_do_not_inherit_the_pytorch_device() -> None:
     assert rescan_device("cuda") == "auto"
     assert rescan_device("auto") == "auto"
     assert rescan_device("cpu") == "cpu"
+
+
+def test_held_out_accuracy_outside_the_suspects_leaves_the_poison_out() -> None:
+    from scanner.remediate.api import accuracy_outside
+
+    # Ten held-out samples: three poisoned ones carry the target label 0, and the repair now
+    # predicts their true classes; one clean class-2 sample is lost besides.
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3, 0])
+    before = y.copy()
+    after = np.array([4, 5, 6, 1, 1, 2, 9, 3, 3, 0])
+    out = accuracy_outside(y, before, after, [0], num_classes=10)
+    assert out == {"labels": [0], "n": 6, "before": 1.0, "after": round(5 / 6, 5)}
+    # No suspect, every class suspected, or nothing outside: no figure rather than a wrong one.
+    assert accuracy_outside(y, before, after, [], num_classes=10) is None
+    assert accuracy_outside(y, before, after, list(range(10)), num_classes=10) is None
+    assert accuracy_outside(np.zeros(4, int), np.zeros(4, int), np.zeros(4, int), [0], 10) is None
