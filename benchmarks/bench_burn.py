@@ -90,13 +90,16 @@ def _ort_labels(path: Path, x_in: np.ndarray, batch: int | None) -> np.ndarray:
     return np.concatenate(labels)
 
 
-def _scan_report(rec: dict[str, Any], zoo: Path, out: Path, run_missing: bool) -> dict | None:
-    """X-ray's report of one zoo model, from `out`/NAME.json, scanning it first if asked."""
+def _scan_report(
+    rec: dict[str, Any], zoo: Path, out: Path, run_missing: bool, data: Path | None = None
+) -> dict | None:
+    """X-ray's report of one zoo model, from `out`/NAME.json, scanning it first if asked (on
+    `data`, else the zoo's clean scan data)."""
     path = out / f"{rec['name']}.json"
     if not path.is_file() and run_missing:
         out.mkdir(parents=True, exist_ok=True)
         cmd = [str(Path(sys.executable).with_name("bdscan")), "scan", str(zoo / rec["onnx"])]
-        cmd += ["--data", str(zoo / rec["scan_data"]), "--json", str(path), "-q"]
+        cmd += ["--data", str(data or zoo / rec["scan_data"]), "--json", str(path), "-q"]
         for key in ("mean", "std"):
             if rec.get(key):
                 cmd += [f"--{key}", ",".join(str(v) for v in rec[key])]
@@ -228,7 +231,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         report = None
         prior_target = target if args.prior else None
         if args.scan_reports:
-            report = _scan_report(rec, zoo, Path(args.scan_reports), args.scan_missing)
+            scan_on = None
+            if args.scan_on == "train":
+                # What `bdscan remediate --train-data` alone scans first: the training set.
+                scan_on = out_dir / f"{rec['name']}.train.npz"
+                np.savez(scan_on, x=x_sub, y=y_sub)
+            report = _scan_report(rec, zoo, Path(args.scan_reports), args.scan_missing, scan_on)
             if report is None:
                 print(f"{rec['name']:22s} no scan report in {args.scan_reports}", flush=True)
                 continue
@@ -523,6 +531,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--scan-missing", action="store_true", help="scan models with no report in DIR first"
+    )
+    ap.add_argument(
+        "--scan-on",
+        choices=("scan-data", "train"),
+        default="scan-data",
+        help="what --scan-missing scans on: the zoo's clean scan data, or the (poisoned) training"
+        " subset, as `bdscan remediate --train-data` alone does",
     )
     ap.add_argument(
         "--unlearn-share",

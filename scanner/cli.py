@@ -336,15 +336,15 @@ def scan(
     "--target-label",
     type=int,
     default=None,
-    help="Suspected target label (default: from --scan-report, if given; else BURN's own"
-    " white-box check looks for one).",
+    help="Suspected target label (default: from --scan-report, else from the scan this command"
+    " runs first, else BURN's own white-box check looks for one).",
 )
 @click.option(
     "--scan-report",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="A `bdscan scan --json` report of MODEL: its target label and confirmed trigger-like"
-    " probes are BURN's prior.",
+    " probes are BURN's prior. Without one, MODEL is scanned first (unless --no-rescan).",
 )
 @click.option(
     "--no-trigger-prior",
@@ -376,7 +376,11 @@ def scan(
     help="Where to write the repaired .onnx (never MODEL itself).",
 )
 @click.option("--json", "json_path", default=None, help="Write the remediation report here.")
-@click.option("--no-rescan", is_flag=True, help="Skip the X-ray scans before and after.")
+@click.option(
+    "--no-rescan",
+    is_flag=True,
+    help="Skip the X-ray scans before and after (and so, without --scan-report, X-ray's prior).",
+)
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def remediate_command(
@@ -430,6 +434,22 @@ def remediate_command(
     mean_v, std_v = parse_channel_values(mean, "mean"), parse_channel_values(std, "std")
     train = load_dataset(train_data) if train_data else None
     clean = load_dataset(clean_data) if clean_data else None
+    # X-ray wants correctly labelled samples: the clean set when there is one.
+    probe_data = clean if clean is not None else train
+    assert probe_data is not None
+    config = ScanConfig(mean=mean_v, std=std_v, device=rescan_device(device))
+    before = None
+    if not no_rescan:
+        before = scan_model(model, probe_data, config)
+        if report_doc is None:
+            # Scan first: the "before" scan is needed anyway, and X-ray's target and probes aim
+            # the repair better than BURN's own check alone (README, "Remediation": 32 of 32
+            # zoo models against 21 of 32 without a report).
+            from exporters.json_report import report_dict
+
+            report_doc = report_dict(before)
+            if target_label is None:
+                target_label = before.xray.target_label
     report = remediate(
         model,
         train,
@@ -443,21 +463,18 @@ def remediate_command(
         method=method,
         seed=seed,
     )
-    if not no_rescan:
-        # X-ray wants correctly labelled samples: the clean set when there is one.
-        probe_data = clean if clean is not None else train
-        assert probe_data is not None
-        config = ScanConfig(mean=mean_v, std=std_v, device=rescan_device(device))
-        before = scan_model(model, probe_data, config).xray
+    if before is not None:
         after = scan_model(out, probe_data, config).xray
         report = replace(
             report,
             rescan={
                 "data": probe_data.path,
                 "before": {
-                    "verdict": before.verdict,
-                    "score": before.score,
-                    "target_label": before.target_label,
+                    "verdict": before.xray.verdict,
+                    "score": before.xray.score,
+                    "target_label": before.xray.target_label,
+                    # True: no --scan-report was given, and this scan was BURN's prior.
+                    "used_as_prior": scan_report is None,
                 },
                 "after": {
                     "verdict": after.verdict,
@@ -492,6 +509,19 @@ def remediate_command(
             f"{out}: {report.method} ({mode}), {len(report.flagged)} samples"
             f" flagged, {acc}, {report.seconds:.1f} s"
         )
+        before_scan = (report.rescan or {}).get("before") or {}
+        if before_scan.get("used_as_prior"):
+            n_probes = len((report.extra.get("trigger_prior") or {}).get("probes") or [])
+            if before_scan["verdict"] != "infected":
+                said = "clean"
+            elif before_scan["target_label"] is None:
+                said = "infected, no single target"
+            else:
+                said = f"infected, target {before_scan['target_label']}"
+            click.echo(
+                f"  no --scan-report: X-ray's scan before the repair ({said},"
+                f" {n_probes} trigger-like probes) was BURN's prior"
+            )
         found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
         if found.get("target") is not None:
             how = f"a universal {found['by']}"
@@ -509,8 +539,10 @@ def remediate_command(
             hint = (
                 f" on {report.n_holdout} held-out samples; more clean samples lose less"
                 if report.mode == "clean-only"
-                else "; pass the scan's target (--scan-report) or check the flagged classes"
+                else "; check the flagged classes (`classes` in --json)"
             )
+            if report.mode != "clean-only" and report.extra.get("target_source") != "scan-report":
+                hint += " or pass X-ray's report (--scan-report)"
             click.echo(
                 f"  warning: held-out accuracy fell by {drop_before - drop_after:.1%}"
                 f"{' outside the suspected classes' if outside is not None else ''}{hint}",

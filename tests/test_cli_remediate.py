@@ -151,3 +151,25 @@ def test_held_out_accuracy_outside_the_suspects_leaves_the_poison_out() -> None:
     assert accuracy_outside(y, before, after, [], num_classes=10) is None
     assert accuracy_outside(y, before, after, list(range(10)), num_classes=10) is None
     assert accuracy_outside(np.zeros(4, int), np.zeros(4, int), np.zeros(4, int), [0], 10) is None
+
+
+def test_without_a_report_the_scan_before_is_the_prior(tmp_path: Path) -> None:
+    import json
+
+    # The example BadNets model, its 300 clean test images as --train-data, no --scan-report:
+    # the command scans first, and that scan's target and probes aim the repair.
+    target = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())["target"]
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        cli, ["remediate", str(MODEL), "--train-data", str(DATA), "-o", str(tmp_path / "m.onnx"),
+              "--json", str(out)],
+    )  # fmt: skip
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1), result.output  # 1: the re-scan still flags it
+    doc = json.loads(out.read_text())
+    before = doc["rescan"]["before"]
+    assert before["verdict"] == "infected" and before["target_label"] == target
+    assert before["used_as_prior"] is True
+    assert doc["target_label"] == target and doc["extra"]["target_source"] == "scan-report"
+    assert doc["extra"]["trigger_prior"]["probes"]  # X-ray's confirmed patch probes
+    assert "X-ray's scan" in result.stdout
