@@ -342,6 +342,7 @@ def _finding(probe: dict[str, object], label: int, uni: float, cons: float) -> d
 def test_prior_keeps_only_confirmed_probes() -> None:
     from scanner.remediate.prior import prior_from_report, probe_triggers
 
+    x = np.zeros((2, 8, 8, 1), np.float32)
     other = dict(PATCH_PROBE, position=[0, 0, 2])
     report = _scan_report(
         [_finding(PATCH_PROBE, TARGET, 1.0, 1.0), _finding(other, 3, 0.8, 0.9),
@@ -350,11 +351,18 @@ def test_prior_keeps_only_confirmed_probes() -> None:
     )  # fmt: skip
     prior = prior_from_report(report)
     assert prior.target == TARGET and prior.probes == (PATCH_PROBE,)
+    # A confirmed probe that sends >= 75% of the classes to another label is a second trigger:
+    # kept apart from the probes, and rebuilt at its own place.
+    assert prior.secondary == (other,)
+    second = [t(x) for t in probe_triggers(prior, (8, 8, 1), secondary=True)]
+    corner = np.zeros((8, 8), bool)
+    corner[:2, :2] = True
+    assert len(second) == 3 and not any(s[:, ~corner].any() for s in second)
+    assert any(s.any() for s in second)
     # No single target (X-ray's all-to-all case): the consistent probes are the prior.
     a2a = prior_from_report(_scan_report([_finding(other, 3, 0.1, 0.9),
                                           _finding(PATCH_PROBE, 4, 0.5, 0.4)], None))  # fmt: skip
-    assert a2a.target is None and a2a.probes == (other,)
-    x = np.zeros((2, 8, 8, 1), np.float32)
+    assert a2a.target is None and a2a.probes == (other,) and a2a.secondary == ()
     # Each probe is rebuilt exactly; a patch also with its other stamps at the same place.
     stamped = [t(x) for t in probe_triggers(prior, (8, 8, 1))]
     assert len(stamped) == 3 and any(np.array_equal(s, _trigger(x)) for s in stamped)
@@ -365,8 +373,10 @@ def test_prior_keeps_only_confirmed_probes() -> None:
         prior_from_report({"scan": {}})
     # A target X-ray named through strong probes alone (selectivity): the target, no probes.
     strong = dict(PATCH_PROBE, family="periodic", strength=2, position=[0, 6, 0])
-    by_strong = prior_from_report(_scan_report([_finding(strong, TARGET, 0.9, 0.9)], TARGET))
-    assert by_strong.target == TARGET and by_strong.probes == ()
+    by_strong = prior_from_report(
+        _scan_report([_finding(strong, TARGET, 0.9, 0.9), _finding(strong, 3, 1.0, 1.0)], TARGET)
+    )
+    assert by_strong.target == TARGET and by_strong.probes == () and by_strong.secondary == ()
 
 
 def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
@@ -386,6 +396,22 @@ def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
     assert changed.tolist() == [False, True, True, True, False, True, False, False]
     assert torch.equal(xa[1], torch.from_numpy(_trigger(xb[1:2].numpy())[0]))
     assert hook.stamped == 4
+
+
+def test_secondary_triggers_are_stamped_but_are_not_probes() -> None:
+    from scanner.remediate.prior import ShortcutUnlearner
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    hook = ShortcutUnlearner(
+        model, shape=(8, 8, 1), target=TARGET, triggers=[], secondary=[_trigger],
+        share=0.5, universal=False, eps=0.1, steps=1, step_size=0.05, device=torch.device("cpu"),
+    )  # fmt: skip
+    assert hook.active and hook.triggers == []  # the gate and the radius see no probes
+    xb = torch.zeros((8, 8, 8, 1))
+    yb = torch.tensor([TARGET, 1, 2, 3, TARGET, 5, 6, 7])
+    xa, ya, _ = hook(xb, yb, None)
+    assert torch.equal(ya, yb) and hook.stamped == 4
+    assert torch.equal(xa[1], torch.from_numpy(_trigger(xb[1:2].numpy())[0]))
 
 
 def test_synthesized_trigger_is_refitted_on_every_other_batch() -> None:

@@ -56,9 +56,18 @@ class TriggerPrior:
     target: int | None
     probes: tuple[dict[str, Any], ...]
     verdict: str | None = None
+    # Confirmed probes that send most classes to a label other than the target: a second
+    # universal trigger (`prior_from_report`). Unlearned beside the probes, never used to
+    # locate the target's trigger (`patch_region`) or to decide BURN's other settings.
+    secondary: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "probes": list(self.probes), "verdict": self.verdict}
+        return {
+            "target": self.target,
+            "probes": list(self.probes),
+            "verdict": self.verdict,
+            "secondary": list(self.secondary),
+        }
 
 
 def prior_from_report(
@@ -67,6 +76,8 @@ def prior_from_report(
     min_universality: float = 0.5,
     min_consistency: float = 0.8,
     max_probes: int = 6,
+    min_secondary: float = 0.75,
+    max_secondary: int = 3,
 ) -> TriggerPrior:
     """The trigger prior in a `bdscan scan --json` report.
 
@@ -75,6 +86,12 @@ def prior_from_report(
     all-to-all note): the findings that send each class consistently (>= `min_consistency`) to
     some other label. Weak findings (a natural sink class, a probe that moves a few classes) are
     left out: unlearning them would only cost accuracy.
+
+    `secondary` (with a target only): findings that send >= `min_secondary` of every other
+    class to another label. Why: poisoned training can amplify a sink into a second universal
+    trigger. The example BadNets model sends 99% of test images to "Bag" under a 7x7 patch at
+    its left edge (its clean twin 9%, clean zoo CNNs 16-43%), and a repair that unlearned only
+    the target's trigger kept 86% and re-scanned infected (README, "Remediation").
     """
     try:
         xray = report["xray"]
@@ -85,6 +102,7 @@ def prior_from_report(
     from scanner.detectors.probes import Probe
 
     chosen: list[dict[str, Any]] = []
+    secondary: list[dict[str, Any]] = []
     for f in findings:
         try:
             # Strong probes (a 10 px patch, a 0.35 grating) are never taken as triggers: they
@@ -95,6 +113,8 @@ def prior_from_report(
                 continue
             if target is not None:
                 ok = f["label"] == target and f["universality"] >= min_universality
+                if f["label"] != target and f["universality"] >= min_secondary:
+                    secondary.append(dict(f["probe"]))
             else:
                 ok = f["consistency"] >= min_consistency
             if ok:
@@ -105,6 +125,7 @@ def prior_from_report(
         target=None if target is None else int(target),
         probes=tuple(chosen[:max_probes]),
         verdict=xray.get("verdict"),
+        secondary=tuple(secondary[:max_secondary]),
     )
 
 
@@ -116,13 +137,18 @@ PROBE_SCALES = (0.6, 1.0, 1.6)
 
 
 def probe_triggers(
-    prior: TriggerPrior, shape: tuple[int, int, int], scales: tuple[float, ...] = PROBE_SCALES
+    prior: TriggerPrior,
+    shape: tuple[int, int, int],
+    scales: tuple[float, ...] = PROBE_SCALES,
+    *,
+    secondary: bool = False,
 ) -> list[Trigger]:
-    """The prior's probes as trigger functions on [0, 1] NHWC batches, at each scale."""
+    """The prior's probes (`secondary`: its secondary probes) as trigger functions on [0, 1]
+    NHWC batches, at each scale."""
     from scanner.detectors.probes import MAGNITUDES, Probe
 
     out: list[Trigger] = []
-    for d in prior.probes:
+    for d in prior.secondary if secondary else prior.probes:
         probe = Probe.from_dict(d)
         if probe.family == "patch" and probe.position is not None:
             # A patch's size is tied to its position (a larger one would leave the image):
@@ -171,10 +197,14 @@ class ShortcutUnlearner:
         warp_px: float | None = None,
         warp_grid: int = 4,
         refit_every: int = 1,
+        secondary: list[Trigger] | None = None,
     ) -> None:
         self.model = model
         self.target = target
         self.triggers = triggers
+        # Stamped like the probes, from one pool with them, but kept apart so that BURN's
+        # decisions that hang on X-ray's probes (the gate, the radius) do not see them.
+        self.secondary = secondary or []
         self.share = share
         self.universal = universal
         self.eps = eps
@@ -200,7 +230,11 @@ class ShortcutUnlearner:
 
     @property
     def active(self) -> bool:
-        return self.share > 0 and (bool(self.triggers) or self.universal or self.warp)
+        return self.share > 0 and (bool(self._pool) or self.universal or self.warp)
+
+    @property
+    def _pool(self) -> list[Trigger]:
+        return self.triggers + self.secondary if self.secondary else self.triggers
 
     def _refit_universal(
         self,
@@ -328,8 +362,9 @@ class ShortcutUnlearner:
         # what X-ray confirmed against this model; the synthesized triggers are generic. (Not
         # measured against thirds: on the zoo the two rarely ran together.)
         synth = [k for k, on in (("universal", self.universal), ("warp", self.warp)) if on]
-        n_probe = len(idx) if not synth else (len(idx) // 2 if self.triggers else 0)
-        if not self.triggers and not synth:
+        pool = self._pool
+        n_probe = len(idx) if not synth else (len(idx) // 2 if pool else 0)
+        if not pool and not synth:
             return xb, yb, wb
         rest = len(idx) - n_probe
         share = {k: rest // len(synth) + (i < rest % len(synth)) for i, k in enumerate(synth)}
@@ -337,10 +372,10 @@ class ShortcutUnlearner:
         parts = []
         if n_probe:
             xp = xs[:n_probe].detach().cpu().numpy()
-            which = self.rng.integers(0, len(self.triggers), size=n_probe)
+            which = self.rng.integers(0, len(pool), size=n_probe)
             for t in np.unique(which):
                 sel = which == t
-                xp[sel] = np.clip(self.triggers[t](xp[sel]), 0.0, 1.0)
+                xp[sel] = np.clip(pool[t](xp[sel]), 0.0, 1.0)
             parts.append(torch.from_numpy(xp.astype(np.float32)).to(xb.device))
         refit = self.batches % self.refit_every == 0
         if n_univ:

@@ -147,6 +147,11 @@ def make_unlearner(
         seed=int(torch.randint(2**31 - 1, (1,), generator=generator)),
         warp_px=warp_px_for(config, x) if triggers and target is not None else None,
         refit_every=config.universal_refit_every,
+        secondary=(
+            probe_triggers(trigger_prior, shape, secondary=True)  # type: ignore[arg-type]
+            if trigger_prior is not None
+            else []
+        ),
     )
 
 
@@ -228,6 +233,7 @@ def unlearning_summary(
     return {
         "target": unlearner.target,
         "probe_triggers": len(unlearner.triggers),
+        "secondary_triggers": len(unlearner.secondary),
         "universal": unlearner.universal_allowed,
         "warp_px": unlearner.warp_px,
         "stamped": unlearner.stamped,
