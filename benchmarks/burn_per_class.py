@@ -1,6 +1,6 @@
 """Research tool: one BURN run on one zoo model, with what the bench table hides: which classes
 the flagged samples come from, what they were relabelled to, and per-class test accuracy before
-and after. This is how the lift in phase 2 was found (README, "Remediation", step 5).
+and after. This is how the lift in phase 2 was found (docs/remediation.md, step 5).
 
     python benchmarks/burn_per_class.py resnet8_sig_t3 [KEY=VALUE ...]   # BurnConfig overrides
     python benchmarks/burn_per_class.py resnet8_sig_t3 lift_flags=false unlearn_share=0.0

@@ -194,8 +194,9 @@ class CleanUnlearnConfig:
     `epochs` over the clean data."""
 
     # Why 0.15, measured on the zoo's 32 all-to-one models with 1,000 clean samples each and
-    # X-ray's target (README): at 0.3 ASR fell under 5% on 24 but clean accuracy a median 5.2
-    # points (bar met on 2); at 0.15, 18, 2.8 points, bar met on 6; at 0.1, 14, 2.1 points, 5.
+    # X-ray's target (docs/remediation.md §6): at 0.3 ASR fell under 5% on 24 but clean
+    # accuracy a median 5.2 points (bar met on 2); at 0.15, 18, 2.8 points, bar met on 6; at
+    # 0.1, 14, 2.1 points, 5.
     # A larger radius is plain adversarial training on few samples, which costs accuracy.
     eps: float = 0.15
     inner_steps: int = 5

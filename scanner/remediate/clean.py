@@ -12,8 +12,9 @@ unlearner on the clean samples with BURN's own sources of a trigger, in this ord
   clean_unlearn`), which is all that is left.
 Why not the i-BAU-style perturbation throughout (the mode's first version): a radius-0.15
 perturbation fitted afresh on every batch is adversarial training on a few hundred images. On
-the zoo's 32 all-to-one models, 1,000 clean samples each (README), it cost a median 2.8 points
-of clean accuracy and met the remediation bar on 6; this mode costs 1.6 and meets it on 15.
+the zoo's 32 all-to-one models, 1,000 clean samples each (docs/remediation.md §6), it cost a
+median 2.8 points of clean accuracy and met the remediation bar on 6; this mode costs 1.6 and
+meets it on 15.
 """
 
 from __future__ import annotations

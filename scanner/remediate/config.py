@@ -77,7 +77,7 @@ class BurnConfig:
     # the target class its recall (a SIG ResNet-8's "Dress" 0.78 -> 0.44, all of the 4 points
     # it lost). Lifting brought it back, but unconditionally it also re-admitted BadNets poison
     # the sanitised model still sent to the target (ASR 0.02 -> 0.075 and 0.10); at 0.9 almost
-    # nothing was lifted. README, "Remediation", has the runs.
+    # nothing was lifted. docs/remediation.md has the runs.
     lift_flags: bool = True
     lift_min_confidence: float = 0.7
     # Never lift a sample the occlusion test (below) tied to a patch trigger: that is direct
@@ -122,7 +122,7 @@ class BurnConfig:
     # the last fit. Why 2: the re-fits were most of BURN's training cost above fine-tuning's.
     # On the whole zoo, with the 256-image checks below, the median repair time went from
     # 2.34x to 2.06x fine-tuning's and no model crossed the bar either way; the largest ASR
-    # rise was a WaNet model that already failed, 0.097 -> 0.186 (README).
+    # rise was a WaNet model that already failed, 0.097 -> 0.186 (docs/remediation.md).
     universal_refit_every: int = 2
     # Radius of the universal perturbation beside X-ray's probes (None: probes only). Why on,
     # and smaller: the probes are generic family members; against Blended and Adaptive-Blend
@@ -172,7 +172,7 @@ class BurnConfig:
     # universal warp (`universal_warp_px`) on `self_prior_samples` non-class images; a class
     # whose rate is >= `self_prior_min` (warp: `self_prior_warp_min`) and `self_prior_ratio`
     # times every other class's becomes the target prior. A target found by the warp also turns
-    # the warp on. Measured on the zoo: the README's remediation section.
+    # the warp on. Measured on the zoo: docs/remediation.md, step 4.
     self_prior: bool = True
     self_prior_eps: float = 0.05
     self_prior_samples: int = 256

@@ -91,7 +91,7 @@ def prior_from_report(
     class to another label. Why: poisoned training can amplify a sink into a second universal
     trigger. The example BadNets model sends 99% of test images to "Bag" under a 7x7 patch at
     its left edge (its clean twin 9%, clean zoo CNNs 16-43%), and a repair that unlearned only
-    the target's trigger kept 86% and re-scanned infected (README, "Remediation").
+    the target's trigger kept 86% and re-scanned infected (docs/remediation.md).
     """
     try:
         xray = report["xray"]
@@ -108,7 +108,7 @@ def prior_from_report(
             # Strong probes (a 10 px patch, a 0.35 grating) are never taken as triggers: they
             # are a coarse stand-in for the real one. When X-ray named the target through them
             # alone, the target without probes (BURN's full-radius universal perturbation)
-            # repaired better: README, "Remediation".
+            # repaired better: docs/remediation.md.
             if Probe.from_dict(f["probe"]).strong:
                 continue
             if target is not None:
