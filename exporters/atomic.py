@@ -41,6 +41,9 @@ def atomic_write_json(path: str | Path, obj: object) -> None:
 def _atomic(path: Path, *, binary: bool) -> Iterator[TextIO | BinaryIO]:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file path to write")
+    if path.exists() and not path.is_file():
+        # The rename below would replace a device or FIFO (as root, /dev/null itself).
+        raise OutputError(f"{path}: exists and is not a regular file")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

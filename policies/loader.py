@@ -73,9 +73,19 @@ class _Seq(list[Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    """safe_load's constructors, except that mappings and sequences keep their marks."""
+    """safe_load's constructors, except that mappings and sequences keep their marks, and YAML
+    aliases are refused: a policy never needs them, and a few hundred bytes of nested aliases
+    ("billion laughs") expand to gigabytes."""
 
     duplicates: list[tuple[int, str]]
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in a policy", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
@@ -120,6 +130,8 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, list[tuple[int, str]]]:
         raise UsageError(f"{source}:{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{source}:1: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{source}: invalid YAML: nested too deeply for a policy") from None
     finally:
         loader.dispose()
 
@@ -428,8 +440,17 @@ def _resolve(path_or_name: str | Path) -> Path:
     )
 
 
+# A policy is a few dozen lines; anything near this is not one, and would only cost memory.
+MAX_POLICY_BYTES = 1 << 20
+
+
 def _read_text(path: Path) -> str:
     try:
+        if path.is_file() and path.stat().st_size > MAX_POLICY_BYTES:
+            raise UsageError(
+                f"{path}: {path.stat().st_size} bytes, larger than a policy file can be"
+                f" ({MAX_POLICY_BYTES} bytes)"
+            )
         return path.read_text(encoding="utf-8")
     except IsADirectoryError:
         raise UsageError(f"{path}: is a folder, expected a YAML policy file") from None

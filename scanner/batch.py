@@ -150,38 +150,36 @@ def model_fingerprint(path: Path) -> str:
     """SHA-256 over the .onnx file and every external data file it references.
 
     External data can change without the .onnx file changing, so hashing the file alone would let
-    a swapped weights file reuse a stale verdict. Raises ModelLoadError when the file is unreadable.
+    a swapped weights file reuse a stale verdict. Only files that pass the scan's own confinement
+    check (`external_data_paths`) are opened: this runs before the scan, and a hostile model's
+    `../secret` or `/dev/zero` must never be read. Raises ModelLoadError when the file is
+    unreadable.
     """
     try:
         digest = hashlib.sha256(sha256_file(path).encode())
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read the model file: {exc.strerror}") from None
-    for name in _external_data_files(path):
+    for name, target in _external_data_files(path):
         digest.update(b"\0" + name.encode())
         try:
-            digest.update(sha256_file(path.parent / name).encode())
+            digest.update(sha256_file(target).encode())
         except OSError:
             digest.update(b"missing")
     return digest.hexdigest()
 
 
-def _external_data_files(path: Path) -> list[str]:
+def _external_data_files(path: Path) -> list[tuple[str, Path]]:
     try:
         import onnx
-        from onnx.external_data_helper import uses_external_data
+
+        from scanner.backends.onnx_graph import external_data_paths
 
         model = onnx.load_model(str(path), load_external_data=False)
+        return sorted(external_data_paths(model, path).items())
     except Exception:
-        # Not parseable here: the scan itself will say why; the .onnx bytes still key the cache.
+        # Not parseable, or external data that the scan will refuse: the scan itself says why,
+        # and the .onnx bytes still key the cache.
         return []
-    names: set[str] = set()
-    tensors = list(model.graph.initializer)
-    for node in model.graph.node:
-        tensors.extend(a.t for a in node.attribute if a.HasField("t"))
-    for tensor in tensors:
-        if uses_external_data(tensor):
-            names.update(e.value for e in tensor.external_data if e.key == "location")
-    return sorted(names)
 
 
 class ResultCache:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,7 +17,7 @@ from typing import Any, Literal
 import click
 
 from scanner import __version__
-from scanner.errors import BdscanError, ExitCode, UsageError
+from scanner.errors import BdscanError, ExitCode, OutputError, UsageError
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -26,14 +29,57 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def _check_writable(path: str | None, option: str) -> None:
-    """Fail before a long scan, not after it, when an output folder does not exist."""
+    """Fail before a long scan or repair, not after it, when an output cannot be written there.
+
+    The folder must exist and take a new file (tried with a temp file, which also catches
+    read-only and pseudo file systems such as /proc or /sys, where os.access says yes), and the
+    path must not be a folder or a special file: outputs are written beside it and renamed
+    over it, and renaming over /dev/null as root would replace the device.
+    """
     if path is None:
         return
-    folder = Path(path).parent if str(Path(path).parent) else Path(".")
-    if not folder.is_dir():
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{path}: {option} is a folder, expected a file path to write")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{path}: {option} exists and is not a regular file")
+    if not folder.exists():
         raise UsageError(f"{path}: {option} folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{path}: {option} folder {folder} is not writable")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: {option} folder {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise UsageError(
+            f"{path}: {option} folder {folder} does not take new files ({exc.strerror or exc})"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def _publish(
+    staged: Path, out: Path, model: Path, json_path: str | None, doc: dict[str, Any]
+) -> None:
+    """Move the staged model onto `out` and write the JSON report: two renames, nothing else
+    left to fail between them. Never over the input model (re-checked: it could have been
+    linked to `out` while the repair ran)."""
+    from exporters.atomic import atomic_write
+
+    if out.exists() and model.exists() and os.path.samefile(out, model):
+        raise UsageError(f"{out}: refusing to overwrite the input model; choose another -o")
+    if json_path is None:
+        os.replace(staged, out)
+        return
+    with atomic_write(json_path) as f:
+        f.write(json.dumps(doc, indent=2, sort_keys=True))
+        f.flush()
+        # The report's rename is the atomic writer's last step; the model's goes just before.
+        try:
+            os.replace(staged, out)
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
 
 
 def rescan_device(device: str) -> Literal["auto", "cpu"]:
@@ -450,24 +496,27 @@ def remediate_command(
             report_doc = report_dict(before)
             if target_label is None:
                 target_label = before.xray.target_label
-    report = remediate(
-        model,
-        train,
-        clean,
-        mean=mean_v,
-        std=std_v,
-        target_label=target_label,
-        scan_report=None if no_trigger_prior else report_doc,
-        device=device,
-        out_path=out,
-        method=method,
-        seed=seed,
-    )
-    if before is not None:
-        after = scan_model(out, probe_data, config).xray
-        report = replace(
-            report,
-            rescan={
+    # The repaired model is staged beside -o and published only once everything else has
+    # worked (re-scan, JSON report): a failed or interrupted run leaves no output at all.
+    staged = out.parent / f".{out.name}.{os.getpid()}.staged.onnx"
+    try:
+        report = remediate(
+            model,
+            train,
+            clean,
+            mean=mean_v,
+            std=std_v,
+            target_label=target_label,
+            scan_report=None if no_trigger_prior else report_doc,
+            device=device,
+            out_path=staged,
+            method=method,
+            seed=seed,
+        )
+        rescan = None
+        if before is not None:
+            after = scan_model(staged, probe_data, config).xray
+            rescan = {
                 "data": probe_data.path,
                 "before": {
                     "verdict": before.xray.verdict,
@@ -481,10 +530,13 @@ def remediate_command(
                     "score": after.score,
                     "target_label": after.target_label,
                 },
-            },
-        )
-    if json_path:
-        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2, sort_keys=True))
+            }
+        export = {**report.export, "path": str(out)} if report.export else report.export
+        report = replace(report, output=str(out), export=export, rescan=rescan)
+        _publish(staged, out, model, json_path, report.to_dict())
+    finally:
+        with contextlib.suppress(OSError):
+            staged.unlink()
     if not quiet:
         acc = (
             f"held-out accuracy {report.accuracy_before:.3f} -> {report.accuracy_after:.3f}"
@@ -577,19 +629,24 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     from scanner.detectors.verdict import calibrate as fit
     from scanner.report import ScanReport
 
+    _check_writable(out, "-o")
     stats = []
     for path in reports:
         try:
             evidence = ScanReport.from_dict(json.loads(path.read_text())).xray.evidence
-            stats.append(
-                (
-                    float(evidence["universality"]),
-                    float(evidence["consistency"]),
-                    float(evidence.get("selectivity") or 0.0),
-                )
+            stat = (
+                float(evidence["universality"]),
+                float(evidence["consistency"]),
+                float(evidence.get("selectivity") or 0.0),
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in stat):
+            raise UsageError(
+                f"{path}: expected universality, consistency and selectivity in [0, 1], got"
+                f" {', '.join(f'{v:g}' for v in stat)}"
+            )
+        stats.append(stat)
     shipped = VerdictRule()
     rule = fit(stats, fpr=fpr, base=shipped)
     doc = {
@@ -830,6 +887,16 @@ def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]
             traceback.print_exc()
         click.echo(f"bdscan: error: {e}", err=True)
         return int(e.exit_code)
+    except MemoryError as e:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"bdscan: error: out of memory ({e or 'MemoryError'})", err=True)
+        return ExitCode.SCAN_ERROR
+    except RecursionError:
+        if debug:
+            traceback.print_exc()
+        click.echo("bdscan: error: input nested too deeply to process", err=True)
+        return ExitCode.SCAN_ERROR
     except Exception as e:  # a bug of ours: still one line, and the code for "could not scan"
         if debug:
             traceback.print_exc()

@@ -7,6 +7,7 @@ input expects (normalised floats, or raw 0..255 values for a uint8 input).
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,16 +53,68 @@ def load_dataset(path: str | Path) -> Dataset:
     return Dataset(x=x, y=y, path=str(p), sha256=digest)
 
 
-def _load_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
+# Largest array an .npz may declare, in MB once held as float32 as the pipeline holds images
+# (BDSCAN_MAX_DATA_MB overrides). An .npz is a zip: its header can claim any shape, and a 1 MB
+# deflated file can expand to gigabytes; both are refused before anything is allocated.
+# 4096 MB holds 1.3 million 28x28 images, or 20,000 224x224 RGB ones.
+MAX_DATA_BYTES_ENV = "BDSCAN_MAX_DATA_MB"
+DEFAULT_MAX_DATA_MB = 4096
+
+
+def _max_data_bytes() -> int:
+    raw = os.environ.get(MAX_DATA_BYTES_ENV, "")
     try:
+        return int(float(raw) * 2**20) if raw else DEFAULT_MAX_DATA_MB * 2**20
+    except ValueError:
+        raise UsageError(f"{MAX_DATA_BYTES_ENV}: expected a number of MB, got {raw!r}") from None
+
+
+def _check_npz_members(p: Path) -> None:
+    """Read the headers of x.npy and y.npy without loading them: refuse object arrays (they
+    unpickle) and arrays larger than the limit, whatever the compressed size."""
+    limit = _max_data_bytes()
+    with zipfile.ZipFile(p) as z:
+        names = {n.removesuffix(".npy") for n in z.namelist()}
+        if "x" not in names or "y" not in names:
+            raise DataError(f"{p}: expected arrays 'x' and 'y', found {sorted(names)}")
+        for key in ("x", "y"):
+            with z.open(f"{key}.npy") as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(fh)
+            if dtype.hasobject:
+                raise DataError(
+                    f"{p}: array '{key}' holds Python objects (pickled data); refusing to load"
+                    " it (expected numeric arrays)"
+                )
+            declared = float(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 4)
+            if declared > limit:
+                raise DataError(
+                    f"{p}: array '{key}' declares shape {tuple(shape)} ({declared / 2**20:.0f} MB"
+                    f" as float32), over the {limit / 2**20:.0f} MB limit (set"
+                    f" {MAX_DATA_BYTES_ENV} to raise it)"
+                )
+
+
+def _load_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not zipfile.is_zipfile(p):
+        # np.load would take a bare .npy or a pickle here, and say "pickled data" of any other
+        # file; an .npz is a zip archive.
+        raise DataError(
+            f"{p}: not an .npz archive (expected a zip of x.npy and y.npy, as numpy.savez writes)"
+        )
+    try:
+        _check_npz_members(p)
         # allow_pickle=False: an .npz is third-party input too, and object arrays would unpickle.
         with np.load(p, allow_pickle=False) as f:
-            if "x" not in f.files or "y" not in f.files:
-                raise DataError(f"{p}: expected arrays 'x' and 'y', found {sorted(f.files)}")
             x, y = f["x"], f["y"]
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{p}: not a readable .npz file ({e})") from None
     return normalise_images(x, p), check_labels(y, len(x), p)
 

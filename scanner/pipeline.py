@@ -15,12 +15,19 @@ import numpy as np
 
 from scanner import __version__
 from scanner.backends.base import LabelOracle
-from scanner.backends.onnx_graph import parse_model
-from scanner.backends.onnxruntime import DEFAULT_TIMEOUT_S, Device, OnnxRuntimeBackend, Uint8Mode
+from scanner.backends.onnx_graph import ParsedModel, parse_model
+from scanner.backends.onnxruntime import (
+    DEFAULT_TIMEOUT_S,
+    Device,
+    OnnxRuntimeBackend,
+    Uint8Mode,
+    resolve_layout,
+)
 from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.probes import ProbeConfig, run_probes
 from scanner.detectors.verdict import VerdictRule, decide
-from scanner.detectors.xray import XrayConfig, run_planes
+from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
+from scanner.errors import DataError
 from scanner.report import ModelInfo, ScanReport, XrayResult
 
 # on_plane(done, total, queries_so_far)
@@ -62,6 +69,17 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def check_image_size(parsed: ParsedModel, hwc: tuple[int, int, int], source: str) -> None:
+    """The data's images must have the size the model's input declares. Checked before the model
+    runs: the backend's first queries are images of that size, and a hostile graph could declare
+    any size (a 273-byte model asking for 10000x10000 inputs made bdscan allocate 14 GB)."""
+    _, h, w, _ = resolve_layout(parsed.image_input.dims, hwc, str(parsed.path))
+    if (h, w) != hwc[:2]:
+        raise DataError(
+            f"{source}: expected images of {h}x{w} for this model, got {hwc[0]}x{hwc[1]}"
+        )
+
+
 def scan_model(
     model_path: str | Path,
     dataset: Dataset,
@@ -73,6 +91,7 @@ def scan_model(
     started = time.perf_counter()
     parsed = parse_model(model_path)
     hwc = tuple(int(v) for v in dataset.x.shape[1:])
+    check_image_size(parsed, hwc, dataset.path)  # type: ignore[arg-type]
     with OnnxRuntimeBackend(
         parsed.path,
         parsed=parsed,
@@ -95,7 +114,14 @@ def scan_model(
             if progress is not None:
                 progress(done, total, oracle.queries)
 
-        result = run_planes(oracle, x, dataset.y, config.xray, on_plane)
+        try:
+            result = run_planes(oracle, x, dataset.y, config.xray, on_plane)
+        except DegeneratePlane as e:
+            raise DataError(
+                f"{dataset.path}: a plane through three samples of different labels is"
+                f" degenerate: {e} (expected distinct images; is one image stored under"
+                " several labels?)"
+            ) from None
         probes = run_probes(
             oracle,
             dataset.x,

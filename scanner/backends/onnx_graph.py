@@ -59,14 +59,19 @@ def _all_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
     return tensors
 
 
-def _confine_external_data(model: onnx.ModelProto, path: Path) -> bool:
-    """Every external tensor must live in a regular file inside the model's own folder."""
+def external_data_paths(model: onnx.ModelProto, path: Path) -> dict[str, Path]:
+    """The external data files the model references, as {location: resolved path}.
+
+    Checked before anything opens them: every location must resolve (symlinks included) to a
+    regular file inside the model's own folder. ModelLoadError otherwise, so that a hostile
+    model cannot make bdscan read `../secret`, an absolute path, a device such as /dev/zero or
+    a FIFO (which would block the reader forever).
+    """
     base = path.parent.resolve()
-    found = False
+    found: dict[str, Path] = {}
     for tensor in _all_tensors(model.graph):
         if tensor.data_location != TensorProto.EXTERNAL:
             continue
-        found = True
         info = {e.key: e.value for e in tensor.external_data}
         location = info.get("location", "")
         target = (base / location).resolve()
@@ -75,10 +80,16 @@ def _confine_external_data(model: onnx.ModelProto, path: Path) -> bool:
                 f"{path}: external data of tensor {tensor.name!r} points outside the model's"
                 f" folder ({location!r}); refusing to follow it"
             )
-        if not target.is_file():
+        if not target.exists():
             raise ModelLoadError(
                 f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing"
             )
+        if not target.is_file():
+            raise ModelLoadError(
+                f"{path}: external data {location!r} of tensor {tensor.name!r} is not a regular"
+                " file; refusing to read it"
+            )
+        found[location] = target
     return found
 
 
@@ -105,7 +116,7 @@ def parse_model(path: str | Path) -> ParsedModel:
         ) from None
     if not model.graph.node:
         raise ModelLoadError(f"{p}: not an ONNX model (no graph nodes; wrong or truncated file?)")
-    external = _confine_external_data(model, p)
+    external = bool(external_data_paths(model, p))
     if external:
         try:
             onnx.external_data_helper.load_external_data_for_model(model, str(p.parent))

@@ -73,6 +73,10 @@ class Plane:
         ]
 
 
+class DegeneratePlane(ValueError):
+    """Three anchors that span no plane: identical or collinear images."""
+
+
 def make_plane(
     x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, resolution: int, extend: float
 ) -> Plane:
@@ -82,13 +86,13 @@ def make_plane(
     d3 = x3.astype(np.float64).ravel() - o
     n2 = np.linalg.norm(d2)
     if n2 == 0:
-        raise ValueError("anchors x1 and x2 coincide")
+        raise DegeneratePlane("two of its anchor images are identical")
     a = d2 / n2
     ab = float(a @ d3)
     perp = d3 - ab * a
     np_ = np.linalg.norm(perp)
     if np_ == 0:
-        raise ValueError("anchors are collinear")
+        raise DegeneratePlane("its three anchor images are collinear")
     b_perp = perp / np_
     anchor_uv = np.array([[0.0, 0.0], [n2, 0.0], [ab, float(b_perp @ d3)]])
 

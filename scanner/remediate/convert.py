@@ -34,6 +34,7 @@ import onnx
 import torch
 from onnx import TensorProto, numpy_helper
 
+from scanner.backends.onnx_graph import parse_model
 from scanner.errors import DataError, ModelLoadError
 from scanner.remediate.compare import output_mismatch
 
@@ -439,7 +440,9 @@ def convert_model(
     Raises ModelLoadError naming the op or the mismatch when the model cannot be used.
     """
     o2t = onnx2torch_module()
-    source = onnx.load(str(model)) if not isinstance(model, onnx.ModelProto) else model
+    # A path goes through the scanner's hostile-input parser: checked, and external data
+    # confined to the model's folder before anything reads it (onnx.load would follow any path).
+    source = parse_model(model).proto if not isinstance(model, onnx.ModelProto) else model
     where = str(model) if not isinstance(model, onnx.ModelProto) else "model"
     sig = graph_signature(source)
     if len(sig.inputs) != 1:
