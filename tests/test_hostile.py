@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from onnx import TensorProto, helper, numpy_helper
 
 from scanner import batch
@@ -220,6 +220,13 @@ def test_hostile_policy_files_are_usage_errors(
     assert code == 4 and expected in err and len(err) < 2000, err[:500]
 
 
+def remediate(out: Path, json_path: Path, *extra: str) -> Result:
+    """The example model repaired from the example clean data, through the CLI."""
+    model, data = EXAMPLES / "models" / "badnets_cnn.onnx", EXAMPLES / "data" / "fmnist_clean.npz"
+    args = ["remediate", str(model), "--clean-data", str(data), "-o", str(out)]
+    return CliRunner().invoke(cli, [*args, "--json", str(json_path), *extra])
+
+
 @contextlib.contextmanager
 def _failing_write(path: str | Path) -> Iterator[io.StringIO]:
     raise OutputError(f"{path}: cannot write there: simulated")
@@ -233,40 +240,13 @@ def test_a_remediation_that_fails_after_the_repair_leaves_no_model(
 
     monkeypatch.setattr(exporters.atomic, "atomic_write", _failing_write)
     out = tmp_path / "repaired.onnx"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "remediate",
-            str(EXAMPLES / "models" / "badnets_cnn.onnx"),
-            "--clean-data",
-            str(EXAMPLES / "data" / "fmnist_clean.npz"),
-            "--method",
-            "finetune",
-            "--no-rescan",
-            "-o",
-            str(out),
-            "--json",
-            str(tmp_path / "rem.json"),
-        ],
-    )
+    result = remediate(out, tmp_path / "rem.json", "--method", "finetune", "--no-rescan")
     assert result.exit_code == 2 and "simulated" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "the model or a staged file was left"
 
 
 def test_remediate_refuses_a_folder_as_json_before_any_work(tmp_path: Path) -> None:
     (tmp_path / "rem").mkdir()
-    result = CliRunner().invoke(
-        cli,
-        [
-            "remediate",
-            str(EXAMPLES / "models" / "badnets_cnn.onnx"),
-            "--clean-data",
-            str(EXAMPLES / "data" / "fmnist_clean.npz"),
-            "-o",
-            str(tmp_path / "out.onnx"),
-            "--json",
-            str(tmp_path / "rem"),
-        ],
-    )
+    result = remediate(tmp_path / "out.onnx", tmp_path / "rem")
     assert result.exit_code == 4 and "is a folder" in result.stderr
     assert not (tmp_path / "out.onnx").exists()

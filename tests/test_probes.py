@@ -10,6 +10,7 @@ from scanner.detectors.probes import (
     MAGNITUDES,
     Probe,
     ProbeConfig,
+    concentration,
     consistency,
     patch_positions,
     probe_set,
@@ -84,6 +85,19 @@ def test_consistency_sees_all_to_all_moves() -> None:
     assert universality(f, present).max() == pytest.approx(0.0)
 
 
+def test_concentration_tells_one_destination_from_many() -> None:
+    present = np.ones(10, dtype=bool)
+    shift = np.zeros((10, 10))
+    for s in range(10):
+        shift[s, (s + 1) % 10] = 0.9  # all-to-all: each class its own destination
+    assert concentration(shift, present)[0] == pytest.approx(1 / 9)  # the label is a tie
+    to_two = np.eye(10) * 0.4
+    to_two[:, 2] += 0.6  # every other class mostly to 2; class 2 itself stays
+    to_two[2, 2], to_two[2, 5] = 0.8, 0.2
+    assert concentration(to_two, present) == pytest.approx((1.0, 2))
+    assert concentration(np.eye(10), present) == (0.0, None)  # nothing moves
+
+
 def test_search_and_confirmation_samples_are_disjoint_and_correct() -> None:
     y = np.repeat(np.arange(3), 30)
     pred = y.copy()
@@ -98,7 +112,9 @@ def test_search_and_confirmation_samples_are_disjoint_and_correct() -> None:
 def test_findings_round_trip_through_report_evidence() -> None:
     from scanner.detectors.probes import ProbeFinding, ProbeResult
 
-    finding = ProbeFinding(Probe("periodic", 1, (0, 6, 2), 9), 3, 0.9, 0.95, 1.0, 0.9)
+    finding = ProbeFinding(
+        Probe("periodic", 1, (0, 6, 2), 9), 3, 0.9, 0.95, 1.0, 0.9, 0.89, 3, 1.0, 3
+    )
     result = ProbeResult((finding,), (0.0,) * 10, (0,) * 10, 5, 60, 200, 1000)
     evidence = {
         "findings": [finding.to_dict()],

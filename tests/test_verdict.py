@@ -10,6 +10,7 @@ import pytest
 
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.verdict import (
+    Decision,
     VerdictRule,
     anomaly_index,
     calibrate,
@@ -211,3 +212,44 @@ def test_rule_files_round_trip_and_bad_ones_name_the_file(tmp_path: Path) -> Non
         load_rule(str(bad))
     with pytest.raises(UsageError, match=r"missing\.json"):
         load_rule(str(tmp_path / "missing.json"))
+
+
+def concentrated(label: int, u: float, c: float, conc: tuple[float, int | None],
+                 search_conc: tuple[float, int | None] | None = None) -> ProbeFinding:  # fmt: skip
+    s = search_conc or conc
+    return ProbeFinding(PATCH, label, u, c, u, c, conc[0], conc[1], s[0], s[1])
+
+
+def decide_on(*findings: ProbeFinding) -> Decision:
+    probes = ProbeResult(findings, tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    return decide(probes, (), 10, VerdictRule())
+
+
+def test_classes_that_move_together_to_one_label_name_it() -> None:
+    # A SIG-like model: every consistent probe sends most classes to 2, none to 3/4 of them.
+    d = decide_on(concentrated(2, 0.5, 0.95, (1.0, 2)), concentrated(2, 0.45, 0.9, (0.89, 2)))
+    assert (d.verdict, d.target_label) == ("infected", 2)
+    assert d.evidence["decided_by"] == "consistency"
+    assert d.evidence["concentration"] == pytest.approx(0.89)
+    assert "label 2" in d.target_note
+
+
+@pytest.mark.parametrize(
+    "findings",
+    [
+        # all-to-all: class i goes to i + 1, one class per destination
+        [concentrated(1, 0.1, 0.95, (1 / 9, 1))],
+        # an all-to-all trigger beside a sink patch that takes 8 of 9 classes to "Coat"
+        [concentrated(4, 0.6, 0.95, (0.89, 4)), concentrated(4, 0.1, 0.95, (1 / 9, 4))],
+        # search and confirmation name different labels
+        [concentrated(2, 0.5, 0.95, (1.0, 2), (1.0, 6))],
+        # concentrated, but not on the label universality ranks first
+        [concentrated(2, 0.5, 0.95, (1.0, 7))],
+        # a report written before concentration existed
+        [ProbeFinding(PATCH, 2, 0.5, 0.95, 0.5, 0.95)],
+    ],
+)
+def test_otherwise_consistency_keeps_no_single_target(findings: list[ProbeFinding]) -> None:
+    d = decide_on(*findings)
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert "no single target" in d.target_note

@@ -309,6 +309,25 @@ def consistency(f: np.ndarray, present: np.ndarray) -> float:
     return float(np.median(off.max(axis=1)[present])) if present.any() else 0.0
 
 
+def concentration(f: np.ndarray, present: np.ndarray) -> tuple[float, int | None]:
+    """(share, label): the largest share of the other present classes whose top destination
+    (the label, not their own, that the probe sends most of their samples to) is one label.
+
+    Consistency says that classes move together; this says whether they move to one label
+    (an all-to-one trigger: 1.0) or each to its own (an all-to-all backdoor, class i to i + 1:
+    1 / (C - 1)). Classes the probe does not move at all have no destination."""
+    c = f.shape[0]
+    off = f.copy()
+    off[np.arange(c), np.arange(c)] = 0.0
+    others = int(present.sum()) - 1
+    moved = present & (off.max(axis=1) > 0)
+    if others <= 0 or not moved.any():
+        return 0.0, None
+    counts = np.bincount(off.argmax(axis=1)[moved], minlength=c)
+    t = int(counts.argmax())
+    return float(counts[t]) / others, t
+
+
 @dataclass(frozen=True)
 class ProbeFinding:
     probe: Probe
@@ -317,6 +336,12 @@ class ProbeFinding:
     consistency: float  # confirmed on fresh samples
     search_universality: float  # for `label`, on the search samples
     search_consistency: float  # on the search samples
+    # `concentration` on the confirmation and the search samples, with the label each names
+    # (0 and None in reports written before it existed).
+    concentration: float = 0.0
+    concentration_label: int | None = None
+    search_concentration: float = 0.0
+    search_concentration_label: int | None = None
 
     # What the verdict uses: the smaller of the search and the confirmed figure, so that a
     # probe counts only as far as two disjoint sets of samples agree on it.
@@ -328,6 +353,14 @@ class ProbeFinding:
     def agreed_consistency(self) -> float:
         return min(self.consistency, self.search_consistency)
 
+    @property
+    def agreed_concentration(self) -> tuple[float, int | None]:
+        """The smaller concentration when both sample sets name the same label, else (0, None)."""
+        label = self.concentration_label
+        if label is None or label != self.search_concentration_label:
+            return 0.0, None
+        return min(self.concentration, self.search_concentration), label
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "probe": self.probe.to_dict(),
@@ -336,6 +369,10 @@ class ProbeFinding:
             "consistency": round(self.consistency, 4),
             "search_universality": round(self.search_universality, 4),
             "search_consistency": round(self.search_consistency, 4),
+            "concentration": round(self.concentration, 4),
+            "concentration_label": self.concentration_label,
+            "search_concentration": round(self.search_concentration, 4),
+            "search_concentration_label": self.search_concentration_label,
         }
 
     @classmethod
@@ -347,7 +384,15 @@ class ProbeFinding:
             float(d["consistency"]),
             float(d["search_universality"]),
             float(d.get("search_consistency", d["consistency"])),
+            float(d.get("concentration", 0.0)),
+            _label_or_none(d.get("concentration_label")),
+            float(d.get("search_concentration", 0.0)),
+            _label_or_none(d.get("search_concentration_label")),
         )
+
+
+def _label_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
@@ -423,9 +468,11 @@ def run_probes(
     probes = probe_set(xs.shape[1:], config)  # type: ignore[arg-type]
     uni = np.zeros((len(probes), num_classes))
     cons = np.zeros(len(probes))
+    conc: list[tuple[float, int | None]] = []
     for i, f in enumerate(flip_rates(oracle, probes, xs, ys, to_model, num_classes)):
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
+        conc.append(concentration(f, present_s))
     strong = np.array([p.strong for p in probes], dtype=bool)
     # Candidates: the best probe for each label among the subtle and visible probes and among
     # the strong ones (each confirmed for that label), and the most consistent subtle or
@@ -450,6 +497,7 @@ def run_probes(
         u = universality(f, present_c)
         label = candidates[i]
         best = int(u.argmax()) if label is None else label
+        c_share, c_label = concentration(f, present_c)
         findings.append(
             ProbeFinding(
                 probes[i],
@@ -458,6 +506,10 @@ def run_probes(
                 consistency(f, present_c),
                 float(uni[i, best]),
                 float(cons[i]),
+                c_share,
+                c_label,
+                conc[i][0],
+                conc[i][1],
             )
         )
     findings.sort(key=lambda fd: (-fd.agreed_universality, -fd.agreed_consistency))

@@ -9,7 +9,10 @@ search never saw:
 - `consistency`: the largest median share that one probe sends each class to one other label,
   whichever it is. All-to-all backdoors move every class consistently, to different labels:
   at or above `spread_threshold` with no single target, the model is infected with
-  "no single target".
+  "no single target", unless the classes move to one label: when every probe that passed
+  this test sends a majority of the other classes to the same label (`concentration`, agreed
+  by both sample sets) and that is the label universality ranks first, that label is named.
+  An all-to-all backdoor (class i to i + 1) has concentration 1 / (C - 1).
 Both count a probe only as far as the search samples and the disjoint confirmation samples
 agree (the smaller of the two figures), and both read the subtle and visible probes only.
 - `selectivity`, consulted only when neither test above fires: under the strong probes (a 10 px
@@ -39,6 +42,11 @@ from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard deviation
+
+# Not fitted: "a majority of the other classes" go to one label. Over 10 scan seeds (README,
+# "What the concentration bought"): the zoo's three all-to-all models reached the consistency
+# test in 26 scans, at most 0.11 each time; the SIG model that reached it, 1.00 in all 6.
+CONCENTRATION_MIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,35 @@ def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
     return max(0.0, best.agreed_universality - runner_up), best.label
 
 
+def concentrated_label(
+    probes: ProbeResult, rule: VerdictRule, universality_label: int | None
+) -> tuple[float, int | None]:
+    """(concentration, label) over the subtle and visible findings that pass the consistency
+    test: the label when all of them agree on it with agreed concentration >= CONCENTRATION_MIN
+    and it is the label universality ranks first; else (the smallest concentration, None).
+
+    Unanimity, because an all-to-all model can also hold a natural sink that one patch reaches
+    (a 7 px checkerboard sent 8 of 9 classes of `cnn_badnets_a2a` to "Coat"), while its
+    trigger's probe spreads the classes over every label."""
+    passing = [
+        f
+        for f in probes.findings
+        if not f.probe.strong and f.agreed_consistency >= rule.spread_threshold
+    ]
+    if not passing:
+        return 0.0, None
+    agreed = [f.agreed_concentration for f in passing]
+    low = min(share for share, _ in agreed)
+    labels = {label for _, label in agreed}
+    if (
+        low >= CONCENTRATION_MIN
+        and labels == {universality_label}
+        and universality_label is not None
+    ):
+        return low, universality_label
+    return low, None
+
+
 def decide(
     probes: ProbeResult, planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule
 ) -> Decision:
@@ -155,12 +192,22 @@ def decide(
         evidence["decided_by"] = "universality"
         return Decision("infected", score, label, note, evidence)
     if cons >= rule.spread_threshold:
+        conc, conc_label = concentrated_label(probes, rule, label)
+        evidence["concentration"] = round(conc, 4)
+        evidence["decided_by"] = "consistency"
+        if conc_label is not None:
+            note = (
+                f"classes move together to one label: under every probe that moves a median"
+                f" {rule.spread_threshold:.0%} or more of each class, {conc:.0%} or more of the"
+                f" other classes go mostly to label {conc_label}, though no probe sends"
+                f" {rule.target_threshold:.0%} of three quarters of them there"
+            )
+            return Decision("infected", score, conc_label, note, evidence)
         note = (
             f"no single target: one probe sends a median {cons:.0%} of each class to one"
             f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
             " (all-to-all backdoor?)"
         )
-        evidence["decided_by"] = "consistency"
         return Decision("infected", score, None, note, evidence)
     if sel >= rule.selectivity_threshold and sel_label is not None:
         strong = max(
