@@ -194,6 +194,14 @@ def cli() -> None:
     help="Verdict rule written by `bdscan calibrate` (default: the shipped one).",
 )
 @click.option(
+    "--baseline",
+    "baseline_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A trusted .onnx model of the same architecture and task: findings that name its own"
+    " natural shortcuts are set aside (differential scan; README).",
+)
+@click.option(
     "--policy",
     "policy_path",
     default=None,
@@ -245,6 +253,7 @@ def scan(
     max_queries: int | None,
     timeout: float,
     rule_path: str | None,
+    baseline_path: Path | None,
     policy_path: str | None,
     fail_on: str | None,
     json_path: str | None,
@@ -295,6 +304,8 @@ def scan(
         and not model[0].is_dir()
     )
     dataset = load_dataset(data_path)
+    if baseline_path is not None:
+        config = replace(config, baseline=scan_baseline(baseline_path, dataset, config, quiet))
     cache = ResultCache(cache_dir)
 
     def scan_fn(path: Path, data: Any, cfg: ScanConfig, progress: Any = None) -> Any:
@@ -360,6 +371,35 @@ def scan(
         else:
             console_write(outcomes, sys.stdout, policy_results=results)
     raise SystemExit(code)
+
+
+def scan_baseline(path: Path, dataset: Any, config: Any, quiet: bool) -> Any:
+    """Scan the trusted baseline with the scan's own data and settings (`--baseline`)."""
+    from scanner.detectors.baseline import Baseline
+    from scanner.pipeline import scan_model
+
+    ref = scan_model(path, dataset, config)
+    base = Baseline.from_evidence(
+        ref.xray.evidence,
+        path=str(path),
+        sha256=ref.model.sha256,
+        verdict=ref.xray.verdict,
+        score=ref.xray.score,
+        target_label=ref.xray.target_label,
+        num_classes=ref.model.num_classes,
+    )
+    if ref.xray.verdict == "infected":
+        # Its shortcuts are set aside from every model scanned against it, a backdoor included.
+        click.echo(
+            f"bdscan: warning: the baseline {path} is itself flagged (score {ref.xray.score:.2f});"
+            " a backdoor it shares with the model would be set aside too",
+            err=True,
+        )
+    if not quiet:
+        sinks = ", ".join(str(t) for t in base.sinks) or "none"
+        strong = ", ".join(str(t) for t in base.sinks_strong) or "none"
+        click.echo(f"baseline {path.name}: own sinks {sinks} (strong probes: {strong})", err=True)
+    return base
 
 
 @cli.command("remediate")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from scanner.backends.onnxruntime import (
     resolve_layout,
 )
 from scanner.data import Dataset, check_labels_fit, to_model_space
+from scanner.detectors.baseline import Baseline, discount
 from scanner.detectors.probes import ProbeConfig, run_probes
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
@@ -46,6 +47,9 @@ class ScanConfig:
     max_queries: int | None = None
     batch_size: int = 4096
     timeout: float = DEFAULT_TIMEOUT_S
+    # A trusted model of the same architecture and task: findings naming its own sinks are set
+    # aside (`scanner.detectors.baseline`; `bdscan scan --baseline`).
+    baseline: Baseline | None = None
 
     def cache_key(self) -> str:
         """Stable hash of everything that can change a result (not device or batching)."""
@@ -59,6 +63,8 @@ class ScanConfig:
             "uint8_mode": self.uint8_mode,
             "max_queries": self.max_queries,
         }
+        if self.baseline is not None:
+            relevant["baseline"] = self.baseline.cache_key()
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +152,28 @@ def scan_model(
     num_classes = model_info.num_classes
     planes = result.planes
     decision = decide(probes, planes, num_classes, config.rule)
+    if config.baseline is not None:
+        alone = decision
+        kept, set_aside = discount(probes, config.baseline)
+        decision = decide(kept, planes, num_classes, config.rule)
+        if set_aside:
+            said = alone.verdict + (
+                f", target {alone.target_label}" if alone.target_label is not None else ""
+            )
+            decision = replace(
+                decision,
+                target_note=f"{decision.target_note}; {len(set_aside)} finding(s) naming the"
+                f" baseline's own sinks set aside (without the baseline: {said})",
+            )
+        decision.evidence["baseline"] = {
+            **config.baseline.to_dict(),
+            "set_aside": [f.to_dict() for f in set_aside],
+            "without_baseline": {
+                "verdict": alone.verdict,
+                "score": alone.score,
+                "target_label": alone.target_label,
+            },
+        }
     xray = XrayResult(
         verdict=decision.verdict,  # type: ignore[arg-type]
         score=decision.score,
