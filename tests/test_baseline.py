@@ -100,6 +100,10 @@ def test_a_baseline_for_another_task_is_refused() -> None:
         discount(probes(), baseline([0.0] * 5))
 
 
+def badnets_target() -> int:
+    return int(json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())["target"])
+
+
 def scan(tmp_path: Path, name: str, ref: str, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / f"{name}-vs-{ref}.json"
     code = main(
@@ -125,13 +129,13 @@ def scan(tmp_path: Path, name: str, ref: str, capsys: pytest.CaptureFixture[str]
 def test_backdoor_stays_flagged_against_a_clean_baseline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())
+    target = badnets_target()
     code, report, err = scan(tmp_path, "badnets_cnn", "clean_cnn", capsys)
-    x = report["xray"]
-    assert code == 1 and (x["verdict"], x["target_label"]) == ("infected", truth["target"])
-    base = x["evidence"]["baseline"]
-    assert base["verdict"] == "clean" and truth["target"] not in base["sinks"]
-    assert base["without_baseline"]["target_label"] == truth["target"]
+    assert code == 1
+    assert (report["xray"]["verdict"], report["xray"]["target_label"]) == ("infected", target)
+    base = report["xray"]["evidence"]["baseline"]
+    assert base["verdict"] == "clean" and target not in base["sinks"]
+    assert base["without_baseline"]["target_label"] == target
     assert "warning" not in err
 
 
@@ -139,12 +143,10 @@ def test_a_backdoored_baseline_hides_the_backdoor_it_shares_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The cost of the mode, pinned: a baseline with the same backdoor sets it aside.
-    truth = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())
+    target = badnets_target()
     code, report, err = scan(tmp_path, "badnets_cnn", "badnets_cnn", capsys)
     x = report["xray"]
-    base = x["evidence"]["baseline"]
-    assert truth["target"] in base["sinks"] and base["set_aside"]
-    assert base["without_baseline"]["verdict"] == "infected"
-    assert x["target_label"] != truth["target"]
-    assert code == (1 if x["verdict"] == "infected" else 0)
+    assert target in x["evidence"]["baseline"]["sinks"] and x["evidence"]["baseline"]["set_aside"]
+    assert x["evidence"]["baseline"]["without_baseline"]["verdict"] == "infected"
+    assert x["target_label"] != target and code == (1 if x["verdict"] == "infected" else 0)
     assert "baseline" in x["target_note"] and "is itself flagged" in err
