@@ -150,3 +150,23 @@ def test_a_backdoored_baseline_hides_the_backdoor_it_shares_and_says_so(
     assert x["evidence"]["baseline"]["without_baseline"]["verdict"] == "infected"
     assert x["target_label"] != target and code == (1 if x["verdict"] == "infected" else 0)
     assert "baseline" in x["target_note"] and "is itself flagged" in err
+
+
+def test_an_unreadable_baseline_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.onnx"
+    code = main(
+        [
+            "scan",
+            str(EXAMPLES / "models" / "clean_cnn.onnx"),
+            "--data",
+            str(EXAMPLES / "data" / "fmnist_clean.npz"),
+            "--baseline",
+            str(missing),
+            "--quiet",
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert str(missing) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

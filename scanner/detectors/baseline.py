@@ -28,9 +28,9 @@ from scanner.detectors.probes import ProbeFinding, ProbeResult
 from scanner.detectors.verdict import CONCENTRATION_MIN
 from scanner.errors import UsageError
 
-# Not fitted: "half of three quarters of the other classes", the baseline's search universality
-# at which a label counts as its natural sink. Over the zoo's 28 clean models, every pairing
-# with another clean model of its architecture and data (`benchmarks/xray_baseline.py`).
+# Not fitted: the baseline's search universality at which a label counts as its natural sink,
+# "half of the samples of three quarters of the other classes". What it gives on the zoo, with
+# every pairing of a model and another clean model of its kind: `benchmarks/xray_baseline.py`.
 SINK_MIN = 0.5
 
 
