@@ -81,7 +81,7 @@ def sarif_log(
                 artifact["length"] = outcome.report.model.size_bytes
         artifacts.append(artifact)
 
-        if result is None and outcome.report is not None:
+        if result is None and (outcome.report is not None or outcome.finding_error):
             default_policy = default_policy or load_policy("default")
             result = evaluate_outcome(default_policy, outcome)
         if outcome.report is None and (result is None or not result.decided):

@@ -271,6 +271,24 @@ class ExternalData(_ReportRule):
         )
 
 
+class NonFiniteOutputs(_ReportRule):
+    """The model answered NaN or Inf scores, so no verdict could be reached.
+
+    Fires whenever a scan stopped because the model's score output held non-finite values, under
+    every policy (it does not depend on ``on_scan_error``). Labels read off NaN scores are
+    whatever argmax makes of them: a model that does this is broken, or hides its answers from the
+    scanner. Severity HIGH, action block.
+    """
+
+    rule_id = "BDS205"
+    name = "non-finite-outputs"
+    severity = Severity.HIGH
+
+    def check(self, policy: Policy, outcome: ModelOutcome) -> Iterator[Finding]:
+        if outcome.finding_error:
+            yield self.finding(f"model outputs are not finite: {outcome.error}", "block")
+
+
 class ScanError(_ReportRule):
     """The model could not be scanned, and the policy counts that as a violation.
 
@@ -284,7 +302,11 @@ class ScanError(_ReportRule):
     severity = Severity.HIGH
 
     def check(self, policy: Policy, outcome: ModelOutcome) -> Iterator[Finding]:
-        if outcome.report is not None or policy.on_scan_error != "violation":
+        if (
+            outcome.report is not None
+            or outcome.finding_error
+            or policy.on_scan_error != "violation"
+        ):
             return
         kind = f"{outcome.error_kind}: " if outcome.error_kind else ""
         yield self.finding(f"model could not be scanned: {kind}{outcome.error}", "block")
@@ -300,6 +322,7 @@ RULES: dict[str, Rule] = {
         ModelOpset(),
         OperatorDomain(),
         ExternalData(),
+        NonFiniteOutputs(),
         ScanError(),
     )
 }

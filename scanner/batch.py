@@ -4,7 +4,7 @@ cache finished reports, and fold outcomes and policy decisions into one exit cod
 Exit code of a run (`exit_code`), in this order:
   3  nothing was scanned (no outcomes at all);
   1  some model has a finding: it failed its policy, or, where no policy was applied to it, its
-     X-ray verdict is "infected";
+     X-ray verdict is "infected" or its scan stopped on a finding (NaN/Inf outputs, BDS205);
   2  some model could not be scanned and nothing decided it (no policy, or a policy with
      `on_scan_error: error`); a policy with `on_scan_error: violation` decides it instead (1);
   0  everything else: every model was scanned and passed.
@@ -331,6 +331,8 @@ def exit_code(
             findings |= not result.passed
         elif outcome.report is not None:
             findings |= outcome.report.xray.verdict == "infected"
+        elif outcome.finding_error:
+            findings = True
         else:
             undecided = True
     if findings:

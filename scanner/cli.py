@@ -6,8 +6,10 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -349,11 +351,16 @@ def scan(
             for o, r in zip(outcomes, results, strict=True)
         ]
     code = exit_code(outcomes, results)
-    if single and outcomes[0].error is not None:
+    if single and outcomes[0].error is not None and not outcomes[0].finding_error:
         # One model that could not be scanned: its error is the whole story, on one line, and
         # no report stands in for a scan that did not happen.
         click.echo(f"bdscan: error: {outcomes[0].error}", err=True)
         raise SystemExit(code)
+    if single and outcomes[0].finding_error:
+        # A finding without a verdict (NaN outputs): said on one line, and the reports carry it
+        # in the summary form, which has room for a model without an X-ray result.
+        click.echo(f"bdscan: finding BDS205: {outcomes[0].error}", err=True)
+        single = False
     form = "single" if single else "summary"
     if json_path:
         write_report("json", json_path, outcomes, policy_results=results, form=form)
@@ -916,9 +923,11 @@ def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]
         run(args=args, prog_name=prog_name, standalone_mode=False, **extra)
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else ExitCode.USAGE_ERROR
-    except click.exceptions.Abort:
-        click.echo("bdscan: interrupted", err=True)
-        return ExitCode.SCAN_ERROR
+    except (click.exceptions.Abort, KeyboardInterrupt, Terminated) as e:
+        # Finished models are already in the cache; reports are only ever written whole.
+        terminated = isinstance(e, Terminated) or isinstance(e.__context__, Terminated)
+        click.echo("bdscan: terminated" if terminated else "bdscan: interrupted", err=True)
+        return ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
     except click.ClickException as e:
         e.show()
         return ExitCode.USAGE_ERROR
@@ -947,6 +956,16 @@ def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]
     return ExitCode.PASSED
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so that workers stop and nothing is half-written."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bdscan` script and `python -m scanner`: returns the exit code."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     return int(cli.main(args=argv, standalone_mode=False))

@@ -15,6 +15,9 @@ class ExitCode(IntEnum):
     SCAN_ERROR = 2
     NOTHING_TO_SCAN = 3
     USAGE_ERROR = 4
+    # The shell's convention for a process ended by SIGINT (Ctrl-C) or SIGTERM.
+    INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class BdscanError(Exception):
@@ -29,6 +32,20 @@ class ModelLoadError(BdscanError):
 
 class ModelRuntimeError(BdscanError):
     """onnxruntime failed, crashed, hung or ran out of memory while answering queries."""
+
+
+class NonFiniteOutputError(BdscanError):
+    """The model answered NaN or Inf scores: a finding (rule BDS205), never a verdict.
+
+    Labels read off NaN scores are whatever argmax makes of them, so no verdict can rest on them;
+    a model that does this is broken or hiding something, and the run fails as for a finding.
+    """
+
+    exit_code = ExitCode.FINDINGS
+
+
+# Errors that are findings about the model rather than failures of the scan (exit 1, not 2).
+FINDING_ERRORS = frozenset({"NonFiniteOutputError"})
 
 
 class DataError(BdscanError):

@@ -148,6 +148,8 @@ def scan_model(
             operator_domains=parsed.operator_domains,
             external_data=parsed.external_data,
             outputs=backend.outputs.to_dict(),
+            nodes=parsed.facts.nodes,
+            control_flow=parsed.facts.control_flow,
         )
     num_classes = model_info.num_classes
     planes = result.planes

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner import __version__
+from scanner.errors import FINDING_ERRORS
 
 SCHEMA_VERSION = 1
 
@@ -131,10 +132,13 @@ class ModelInfo:
     operator_domains: tuple[str, ...] = ()
     external_data: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)  # which output gave labels, and how
+    nodes: int = 0  # graph nodes, subgraphs included
+    control_flow: tuple[str, ...] = ()  # e.g. ("If x1",): bounded control flow the graph holds
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["operator_domains"] = list(self.operator_domains)
+        d["control_flow"] = list(self.control_flow)
         return d
 
     @classmethod
@@ -150,6 +154,8 @@ class ModelInfo:
             operator_domains=tuple(d.get("operator_domains", ())),
             external_data=bool(d.get("external_data", False)),
             outputs=dict(d.get("outputs", {})),
+            nodes=int(d.get("nodes", 0)),
+            control_flow=tuple(d.get("control_flow", ())),
         )
 
 
@@ -204,6 +210,11 @@ class ModelOutcome:
     error: str | None = None  # one line: what went wrong
     error_kind: str | None = None  # class name of the BdscanError, e.g. "ModelLoadError"
     cached: bool = False
+
+    @property
+    def finding_error(self) -> bool:
+        """The scan stopped on something that is itself a finding (NaN outputs, BDS205)."""
+        return self.report is None and self.error_kind in FINDING_ERRORS
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "cached": self.cached}

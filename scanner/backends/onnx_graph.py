@@ -7,12 +7,13 @@ export, a float entry point for a uint8 input) are also made here, on the parsed
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
 from onnx import TensorProto
 
+from scanner.backends.graph_checks import GraphFacts, check_graph
 from scanner.errors import ModelLoadError
 from scanner.fileio import sha256_file
 
@@ -43,19 +44,24 @@ class ParsedModel:
     operator_domains: tuple[str, ...]
     external_data: bool
     image_input: GraphInput
+    facts: GraphFacts = field(default_factory=lambda: GraphFacts(nodes=0, control_flow=()))
 
 
 def _all_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
-    tensors = list(graph.initializer)
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                tensors.append(attr.t)
-            tensors.extend(attr.tensors)
-            if attr.HasField("g"):
-                tensors.extend(_all_tensors(attr.g))
-            for g in attr.graphs:
-                tensors.extend(_all_tensors(g))
+    """Every tensor in the graph and its subgraphs (iterative: nesting cannot exhaust the stack)."""
+    tensors: list[onnx.TensorProto] = []
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        tensors.extend(g.initializer)
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    tensors.append(attr.t)
+                tensors.extend(attr.tensors)
+                if attr.HasField("g"):
+                    stack.append(attr.g)
+                stack.extend(attr.graphs)
     return tensors
 
 
@@ -127,6 +133,7 @@ def parse_model(path: str | Path) -> ParsedModel:
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelLoadError(f"{p}: the ONNX checker rejects the model: {first}") from None
+    facts = check_graph(model, p)
 
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -161,6 +168,7 @@ def parse_model(path: str | Path) -> ParsedModel:
         operator_domains=tuple(domains),
         external_data=external,
         image_input=GraphInput(vi.name, _INPUT_TYPES[elem], dims),
+        facts=facts,
     )
 
 

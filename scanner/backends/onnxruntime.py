@@ -7,12 +7,16 @@ probabilities or an int64 label output, among several outputs.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,13 +32,17 @@ from scanner.backends._protocol import (
 )
 from scanner.backends.base import InputSpec, Layout
 from scanner.backends.onnx_graph import ParsedModel, parse_model, uint8_bypass, with_dynamic_batch
-from scanner.errors import ModelLoadError, ModelRuntimeError
+from scanner.errors import ModelLoadError, ModelRuntimeError, NonFiniteOutputError
 
 Device = Literal["auto", "cpu", "cuda"]
 Uint8Mode = Literal["bypass", "clip"]
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MEMORY_MB = int(os.environ.get("BDSCAN_WORKER_MEMORY_MB", "12288"))
+# The first query of one sample must answer within this (hand-set): a graph that takes longer
+# for one image cannot finish a scan of ~10^5 queries, and a time bomb shows itself here.
+FIRST_QUERY_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def resolve_layout(
@@ -111,10 +119,16 @@ def to_model_input(x: np.ndarray, layout: Layout, dtype: str, *, clip: bool) -> 
     return np.ascontiguousarray(x, dtype=np.dtype(dtype))
 
 
-def _limit_memory(limit_bytes: int | None) -> None:
+def _limit_memory(limit_bytes: int | None, die_with_parent: bool) -> None:
+    """Runs in the forked child before exec: limits, and death with the scanner."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if limit_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    if die_with_parent and sys.platform.startswith("linux"):
+        # SIGKILL when the spawning thread ends: a scanner killed by SIGKILL leaves no worker
+        # (the worker's own parent watch covers the rest).
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _worker_env() -> dict[str, str]:
@@ -122,6 +136,7 @@ def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["BDSCAN_WORKER_PARENT"] = str(os.getpid())
     return env
 
 
@@ -145,12 +160,15 @@ class _Worker:
         # CUDA maps far more address space than it uses; a hard RLIMIT_AS would break it.
         uses_cuda = device == "cuda" or (device == "auto" and cuda_available())
         limit = memory_mb * (1 << 20) if memory_mb > 0 and not uses_cuda else None
+        # PR_SET_PDEATHSIG follows the spawning thread, not the process: only the main thread
+        # lives as long as the scanner.
+        in_main = threading.current_thread() is threading.main_thread()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scanner.backends._worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            preexec_fn=lambda: _limit_memory(limit),
+            preexec_fn=lambda: _limit_memory(limit, in_main),
             start_new_session=True,
             env=_worker_env(),
         )
@@ -161,7 +179,21 @@ class _Worker:
             what="loading the model",
         )[0]
         self.providers: list[str] = header["providers"]
-        self.output_names: list[str] = header["outputs"]
+        all_names: list[str] = header["outputs"]
+        types: list[str] = header.get("output_types", ["tensor(float)"] * len(all_names))
+        # What `run` returns: the numeric tensor outputs (sequences and maps are skipped).
+        self.output_names = [
+            n
+            for n, t in zip(all_names, types, strict=True)
+            if t.startswith("tensor(") and t != "tensor(string)"
+        ]
+        if not self.output_names:
+            kinds = ", ".join(f"{n}: {t}" for n, t in zip(all_names, types, strict=True))
+            self.kill()
+            raise ModelLoadError(
+                f"{source}: not a classifier: expected a float (N, classes) score output or an"
+                f" integer (N,) label output, got only {kinds or 'no outputs'}"
+            )
 
     def _stderr_tail(self) -> str:
         self._stderr.seek(0)
@@ -169,16 +201,22 @@ class _Worker:
         return lines[-1][:300] if lines else ""
 
     def _request(
-        self, header: dict[str, Any], arrays: list[np.ndarray], *, what: str
+        self,
+        header: dict[str, Any],
+        arrays: list[np.ndarray],
+        *,
+        what: str,
+        timeout: float | None = None,
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        limit = self.timeout if timeout is None else timeout
         try:
             write_message(self.proc.stdin, header, arrays)
-            reply, outs = read_message_fd(self.proc.stdout.fileno(), self.timeout)
+            reply, outs = read_message_fd(self.proc.stdout.fileno(), limit)
         except ChannelTimeout:
             self.kill()
             raise ModelRuntimeError(
-                f"{self.source}: onnxruntime did not answer within {self.timeout:.0f} s while"
+                f"{self.source}: onnxruntime did not answer within {limit:.0f} s while"
                 f" {what}; the worker was stopped"
             ) from None
         except (ChannelClosed, BrokenPipeError, ValueError):
@@ -200,7 +238,20 @@ class _Worker:
         return reply, outs
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
+        """The numeric tensor outputs (`output_names`), in order."""
         return self._request({"op": "run"}, [x], what="answering queries")[1]
+
+    def first_query(self, x: np.ndarray) -> list[np.ndarray]:
+        """`run` under FIRST_QUERY_TIMEOUT_S: a time bomb stops here, before the scan."""
+        limit = min(self.timeout, FIRST_QUERY_TIMEOUT_S)
+        return self._request(
+            {"op": "run"}, [x], what=f"answering its first query ({len(x)} sample)", timeout=limit
+        )[1]
+
+    def fetch_only(self, names: list[str]) -> None:
+        """From now on `run` returns only these outputs (the label or score output)."""
+        self._request({"op": "select", "outputs": names}, [], what="selecting outputs")
+        self.output_names = list(names)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -329,11 +380,16 @@ class OnnxRuntimeBackend:
                     self._fixed_batch = fixed
             if self._worker is None:
                 self._worker = _Worker(model, **worker_args)  # type: ignore[arg-type]
+                self._worker.first_query(self._to_model(self._probe_points(1, seed=0)))
             probe_n = self._fixed_batch or 2
             outs = self._worker.run(self._to_model(self._probe_points(probe_n, seed=0)))
             self.outputs = choose_output(
                 self._worker.output_names, outs, probe_n, source, classes_hint
             )
+            chosen = self._worker.output_names.index(self.outputs.labels_from)
+            self._check_finite(outs[chosen].reshape(probe_n, -1), "random images")
+            # Only the output that gives labels crosses the pipe from now on.
+            self._worker.fetch_only([self.outputs.labels_from])
         except BaseException:
             self.close()
             raise
@@ -349,7 +405,19 @@ class OnnxRuntimeBackend:
             batch=self._fixed_batch,
             uint8_mode=mode,  # type: ignore[arg-type]
         )
-        self._label_index = self._worker.output_names.index(self.outputs.labels_from)
+
+    def _check_finite(self, scores: np.ndarray, what: str) -> None:
+        """NaN or Inf scores stop the scan with a finding (BDS205): argmax of them means nothing."""
+        if not np.issubdtype(scores.dtype, np.floating):
+            return
+        bad = ~np.isfinite(scores).all(axis=1)
+        if bad.any():
+            kinds = [k for k, f in (("NaN", np.isnan), ("Inf", np.isinf)) if f(scores[bad]).any()]
+            raise NonFiniteOutputError(
+                f"{self.parsed.path}: output {self.outputs.labels_from!r} held {'/'.join(kinds)}"
+                f" for {int(bad.sum())} of {len(scores)} {what}; no verdict can rest on labels"
+                " read off such scores"
+            )
 
     def _probe_points(self, n: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -368,6 +436,7 @@ class OnnxRuntimeBackend:
         n = 3 * fixed
         points = self._probe_points(n, seed=1)
         try:
+            worker.first_query(self._to_model(points[:fixed]))
             together = worker.run(self._to_model(points))
             apart = [worker.run(self._to_model(points[i : i + fixed])) for i in range(0, n, fixed)]
             ok = len(together) == len(apart[0]) and all(
@@ -397,8 +466,10 @@ class OnnxRuntimeBackend:
             k = len(chunk)
             if k < step:  # a fixed-batch model gets a padded last chunk
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], step - k, axis=0)])
-            out = self._worker.run(self._to_model(chunk))[self._label_index]
+            out = self._worker.run(self._to_model(chunk))[0]
             out = out.reshape(step, -1)
+            if self.outputs.kind == "argmax":
+                self._check_finite(out[:k], "queries")
             labels[start : start + k] = (
                 out[:k, 0] if self.outputs.kind == "label" else out[:k].argmax(axis=1)
             )
