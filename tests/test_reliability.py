@@ -236,15 +236,22 @@ def test_an_output_listed_twice_with_two_types_is_refused(tmp_path: Path) -> Non
 def test_deeply_nested_subgraphs_give_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """If inside If, 60 deep: the walks are iterative, so no RecursionError anywhere."""
+    """If inside If, 29 deep (near protobuf's own nesting limit): the walks are iterative, so no RecursionError anywhere."""
     graph = helper.make_graph(
         [helper.make_node("Identity", ["x_outer"], ["y0"])],
         "g0",
         [],
         [helper.make_tensor_value_info("y0", TensorProto.FLOAT, None)],
     )
-    for depth in range(1, 60):
-        node = helper.make_node("If", ["cond"], [f"y{depth}"], then_branch=graph, else_branch=graph)
+    for depth in range(1, 30):
+        leaf = helper.make_graph(
+            [helper.make_node("Identity", ["x_outer"], [f"e{depth}"])],
+            f"leaf{depth}",
+            [],
+            [helper.make_tensor_value_info(f"e{depth}", TensorProto.FLOAT, None)],
+        )
+        # Nested down one branch only: two copies per level would double the size each time.
+        node = helper.make_node("If", ["cond"], [f"y{depth}"], then_branch=graph, else_branch=leaf)
         graph = helper.make_graph(
             [node],
             f"g{depth}",
@@ -255,7 +262,7 @@ def test_deeply_nested_subgraphs_give_one_line(
         list(graph.node),
         "main",
         [helper.make_tensor_value_info("x_outer", TensorProto.FLOAT, ["N", 64])],
-        [helper.make_tensor_value_info("y59", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y29", TensorProto.FLOAT, None)],
         initializer=[numpy_helper.from_array(np.array(True), "cond")],
     )
     model = helper.make_model(main_graph, opset_imports=[helper.make_opsetid("", 17)])
