@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from scanner.errors import OutputError
+from scanner.backends.onnxruntime import run_in_worker
+from scanner.errors import ModelRuntimeError, OutputError
 from scanner.remediate.compare import output_mismatch
 
 MIN_OPSET = 17
@@ -145,15 +146,6 @@ def _restore_signature(exported: onnx.ModelProto, source: onnx.ModelProto) -> No
     del exported.graph.value_info[:]
 
 
-def _run_ort(model_bytes: bytes, x: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
-    return list(sess.run(None, {sess.get_inputs()[0].name: x}))
-
-
 def _run_torch(full: Any, x: np.ndarray) -> list[np.ndarray]:
     import torch
 
@@ -190,7 +182,11 @@ def check_export(
     diffs: dict[str, float] = {o.name: 0.0 for o in source.graph.output}
     for lo, hi in slices:
         x = check_inputs[lo:hi]
-        ref, got = _run_torch(full, x), _run_ort(model_bytes, x)
+        ref = _run_torch(full, x)
+        try:
+            got = run_in_worker(model_bytes, x, source="the exported model")
+        except ModelRuntimeError as e:
+            raise OutputError(f"the exported model does not run: {e}") from None
         for vi, r, g in zip(source.graph.output, ref, got, strict=True):
             want = _dims(vi)
             if len(want) != g.ndim or any(

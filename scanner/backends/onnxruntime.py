@@ -145,7 +145,7 @@ class _Worker:
 
     def __init__(
         self,
-        model: onnx.ModelProto,
+        model: onnx.ModelProto | bytes,
         *,
         device: Device,
         timeout: float,
@@ -172,7 +172,8 @@ class _Worker:
             start_new_session=True,
             env=_worker_env(),
         )
-        payload = np.frombuffer(model.SerializeToString(), dtype=np.uint8)
+        raw = model if isinstance(model, bytes) else model.SerializeToString()
+        payload = np.frombuffer(raw, dtype=np.uint8)
         header = self._request(
             {"op": "init", "device": device, "threads": threads},
             [payload],
@@ -268,6 +269,38 @@ class _Worker:
                 pass
         self.kill()
         self._stderr.close()
+
+
+def run_in_worker(
+    model: onnx.ModelProto | bytes,
+    x: np.ndarray,
+    *,
+    source: str,
+    batch: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> list[np.ndarray]:
+    """Every numeric tensor output of an untrusted graph on `x`, computed in a worker process
+    under the scan's memory and time limits (remediation's checks use this, never an in-process
+    session). `batch`: a fixed-batch graph gets chunks of that size, the last one padded.
+    ModelRuntimeError on any failure."""
+    worker = _Worker(
+        model, device="cpu", timeout=timeout, memory_mb=memory_mb, threads=0, source=source
+    )
+    try:
+        step = batch or 256
+        chunks: list[list[np.ndarray]] = []
+        for i in range(0, len(x), step):
+            part = x[i : i + step]
+            k = len(part)
+            if batch is not None and k < batch:
+                part = np.concatenate([part, np.repeat(part[-1:], batch - k, 0)])
+            call = worker.first_query if i == 0 else worker.run
+            outs = call(np.ascontiguousarray(part))
+            chunks.append([o[:k] if o.ndim else o for o in outs])
+    finally:
+        worker.close()
+    return [np.concatenate([c[j] for c in chunks]) for j in range(len(chunks[0]))]
 
 
 @dataclass(frozen=True)

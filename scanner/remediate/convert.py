@@ -35,7 +35,8 @@ import torch
 from onnx import TensorProto, numpy_helper
 
 from scanner.backends.onnx_graph import parse_model
-from scanner.errors import DataError, ModelLoadError
+from scanner.backends.onnxruntime import run_in_worker
+from scanner.errors import DataError, ModelLoadError, ModelRuntimeError
 from scanner.remediate.compare import output_mismatch
 
 Layout = Literal["NCHW", "NHWC", "NHW", "flat"]
@@ -405,26 +406,6 @@ def images_to_input(converted: ConvertedModel, images: np.ndarray) -> np.ndarray
     )
 
 
-def _run_ort(model: onnx.ModelProto, x: np.ndarray, batch: int | None) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(
-        model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"]
-    )
-    name = sess.get_inputs()[0].name
-    step = batch or 256
-    chunks: list[list[np.ndarray]] = []
-    for i in range(0, len(x), step):
-        part = x[i : i + step]
-        if batch is not None and len(part) < batch:
-            part = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
-        outs = sess.run(None, {name: part})
-        chunks.append([o[: min(step, len(x) - i)] if o.ndim else o for o in outs])
-    return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
-
-
 def convert_model(
     model: str | Path | onnx.ModelProto,
     images: np.ndarray,
@@ -472,8 +453,9 @@ def convert_model(
 
     x_in = _images_to_input(images, layout, inp.elem_type, mean, std)
     try:
-        ort_outs = _run_ort(source, x_in, sig.batch)
-    except Exception as e:
+        # In the worker, under the scan's limits: the graph is as untrusted here as in a scan.
+        ort_outs = run_in_worker(source, x_in, source=where, batch=sig.batch)
+    except ModelRuntimeError as e:
         raise ModelLoadError(f"{where}: onnxruntime could not run the model: {e}") from None
 
     batch_mode = _batch_mode(gm, x_in, sig.batch)
