@@ -19,6 +19,19 @@ from scanner.errors import QueryBudgetExceeded
 Layout = Literal["NCHW", "NHWC", "NHW", "flat"]
 
 
+def arrange(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """NHWC images or points -> the graph input's layout. The one place this is decided, for the
+    scan and remediation alike: a flat input is flattened (C, H, W), as PyTorch's Flatten does
+    on NCHW tensors (with one channel every order agrees)."""
+    if layout == "NCHW":
+        return x.transpose(0, 3, 1, 2)
+    if layout == "NHW":
+        return x[..., 0]
+    if layout == "flat":
+        return x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+    return x
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """What the model's image input looks like.

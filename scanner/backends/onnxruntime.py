@@ -30,7 +30,7 @@ from scanner.backends._protocol import (
     read_message_fd,
     write_message,
 )
-from scanner.backends.base import InputSpec, Layout
+from scanner.backends.base import InputSpec, Layout, arrange
 from scanner.backends.onnx_graph import ParsedModel, parse_model, uint8_bypass, with_dynamic_batch
 from scanner.errors import ModelLoadError, ModelRuntimeError, NonFiniteOutputError
 
@@ -106,13 +106,7 @@ def cuda_available() -> bool:
 
 def to_model_input(x: np.ndarray, layout: Layout, dtype: str, *, clip: bool) -> np.ndarray:
     """Model-space NHWC float32 points -> the array the graph's input takes."""
-    if layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
-    elif layout == "NHW":
-        x = x[..., 0]
-    elif layout == "flat":
-        # PyTorch flattens (C, H, W); with one channel both orders agree.
-        x = x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+    x = arrange(x, layout)
     if clip:
         # What an API taking images would do to any point we ask about.
         return np.clip(np.rint(x), 0, 255).astype(np.uint8)

@@ -34,12 +34,12 @@ import onnx
 import torch
 from onnx import TensorProto, numpy_helper
 
+from scanner.backends.base import Layout, arrange
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import run_in_worker
 from scanner.errors import DataError, ModelLoadError, ModelRuntimeError
 from scanner.remediate.compare import output_mismatch
 
-Layout = Literal["NCHW", "NHWC", "NHW", "flat"]
 ScoreKind = Literal["logits", "softmax_input", "log_probabilities", "probabilities"]
 
 # The exactness bar before any training (issue 4): float outputs within this absolute tolerance.
@@ -386,13 +386,7 @@ def _images_to_input(
             x = x - np.asarray(mean, dtype=np.float32)
         if std is not None:
             x = x / np.asarray(std, dtype=np.float32)
-    if layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
-    elif layout == "NHW":
-        x = x[..., 0]
-    elif layout == "flat":
-        x = x.reshape(len(x), -1)
-    return np.ascontiguousarray(x)
+    return np.ascontiguousarray(arrange(x, layout))
 
 
 def images_to_input(converted: ConvertedModel, images: np.ndarray) -> np.ndarray:
