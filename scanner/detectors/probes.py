@@ -254,6 +254,37 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     return probes
 
 
+def flip_rates_by_class(
+    oracle: LabelOracle,
+    probes: list[Probe],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(F, sources): F[i, k, t] is the share of class-`sources[k]` samples that probe i sends to
+    label t, for the classes present in `ys` only. Memory grows with the classes the data covers
+    times the model's outputs, not outputs squared (a 1,000-class model with data of ten
+    classes needs 10 rows per probe, not 1,000).
+
+    Many probes go into one oracle call: per-call overhead, not the model, dominated the
+    scan time of small models when each probe was its own call.
+    """
+    shape = xs.shape[1:]
+    sources, row = np.unique(ys, return_inverse=True)
+    per_call = max(1, oracle.batch_size // max(len(xs), 1))
+    counts = np.bincount(row, minlength=len(sources))
+    out = np.zeros((len(probes), len(sources), num_classes))
+    for start in range(0, len(probes), per_call):
+        chunk = probes[start : start + per_call]
+        triggered = np.concatenate([p.trigger(shape)(xs) for p in chunk])  # type: ignore[arg-type]
+        pred = oracle(to_model(np.clip(triggered, 0, 1).astype(np.float32)))
+        pred = np.clip(pred, 0, num_classes - 1).reshape(len(chunk), len(xs))
+        for k in range(len(chunk)):
+            np.add.at(out[start + k], (row, pred[k]), 1.0)
+    return out / np.maximum(counts[None, :, None], 1), sources
+
+
 def flip_rates(
     oracle: LabelOracle,
     probes: list[Probe],
@@ -262,26 +293,24 @@ def flip_rates(
     to_model: Callable[[np.ndarray], np.ndarray],
     num_classes: int,
 ) -> np.ndarray:
-    """F[i, s, t]: share of class-s samples that probe i sends to label t.
-
-    Many probes go into one oracle call: per-call overhead, not the model, dominated the
-    scan time of small models when each probe was its own call.
-    """
-    shape = xs.shape[1:]
-    per_call = max(1, oracle.batch_size // max(len(xs), 1))
-    counts = np.bincount(ys, minlength=num_classes)
+    """F[i, s, t] over every class s (rows of absent classes are zero): `flip_rates_by_class`
+    spread out, for research tools that index by class."""
+    f, sources = flip_rates_by_class(oracle, probes, xs, ys, to_model, num_classes)
     out = np.zeros((len(probes), num_classes, num_classes))
-    for start in range(0, len(probes), per_call):
-        chunk = probes[start : start + per_call]
-        triggered = np.concatenate([p.trigger(shape)(xs) for p in chunk])  # type: ignore[arg-type]
-        pred = oracle(to_model(np.clip(triggered, 0, 1).astype(np.float32)))
-        pred = np.clip(pred, 0, num_classes - 1).reshape(len(chunk), len(xs))
-        for k in range(len(chunk)):
-            np.add.at(out[start + k], (ys, pred[k]), 1.0)
-    return out / np.maximum(counts[None, :, None], 1)
+    out[:, sources, :] = f
+    return out
 
 
 UNIVERSALITY_QUANTILE = 0.25
+
+
+def _by_source(f: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, their class labels) from either a full F[s, t] with a boolean `present` mask, or
+    F's rows for the present classes with their labels (`flip_rates_by_class`)."""
+    if present.dtype == bool:
+        labels = np.flatnonzero(present)
+        return f[labels], labels
+    return f, present.astype(np.int64)
 
 
 def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -292,21 +321,27 @@ def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
     noise sends some classes to it) draws a subset. The median let a sink that took half the
     classes pass as universal; the lower quartile separated the zoo's clean and backdoored
     models better (README, "How the verdict is decided")."""
-    c = f.shape[0]
-    out = np.zeros(c)
-    for t in range(c):
-        others = [s for s in range(c) if s != t and present[s]]
-        out[t] = np.quantile(f[others, t], UNIVERSALITY_QUANTILE) if others else 0.0
+    rows, labels = _by_source(f, present)
+    out = np.zeros(f.shape[1])
+    if not len(labels):
+        return out
+    masked = rows.astype(np.float64, copy=True)
+    masked[np.arange(len(labels)), labels] = np.nan  # a class sent to its own label
+    counted = (~np.isnan(masked)).any(axis=0)
+    if counted.any():
+        out[counted] = np.nanquantile(masked[:, counted], UNIVERSALITY_QUANTILE, axis=0)
     return out
 
 
 def consistency(f: np.ndarray, present: np.ndarray) -> float:
     """Median over present classes of the largest share sent to one other label: high when a
     probe sends each class somewhere consistently, to one label or (all-to-all) to many."""
-    c = f.shape[0]
-    off = f.copy()
-    off[np.arange(c), np.arange(c)] = 0.0
-    return float(np.median(off.max(axis=1)[present])) if present.any() else 0.0
+    rows, labels = _by_source(f, present)
+    if not len(labels):
+        return 0.0
+    off = rows.copy()
+    off[np.arange(len(labels)), labels] = 0.0
+    return float(np.median(off.max(axis=1)))
 
 
 def concentration(f: np.ndarray, present: np.ndarray) -> tuple[float, int | None]:
@@ -316,14 +351,14 @@ def concentration(f: np.ndarray, present: np.ndarray) -> tuple[float, int | None
     Consistency says that classes move together; this says whether they move to one label
     (an all-to-one trigger: 1.0) or each to its own (an all-to-all backdoor, class i to i + 1:
     1 / (C - 1)). Classes the probe does not move at all have no destination."""
-    c = f.shape[0]
-    off = f.copy()
-    off[np.arange(c), np.arange(c)] = 0.0
-    others = int(present.sum()) - 1
-    moved = present & (off.max(axis=1) > 0)
+    rows, labels = _by_source(f, present)
+    off = rows.copy()
+    off[np.arange(len(labels)), labels] = 0.0
+    others = len(labels) - 1
+    moved = off.max(axis=1) > 0 if len(labels) else np.zeros(0, dtype=bool)
     if others <= 0 or not moved.any():
         return 0.0, None
-    counts = np.bincount(off.argmax(axis=1)[moved], minlength=c)
+    counts = np.bincount(off.argmax(axis=1)[moved], minlength=f.shape[1])
     t = int(counts.argmax())
     return float(counts[t]) / others, t
 
@@ -463,13 +498,12 @@ def run_probes(
     search_idx, confirm_idx = split_samples(y, clean_pred, config.samples_per_class, rng)
     xs, ys = x01[search_idx], y[search_idx]
     xc, yc = x01[confirm_idx], y[confirm_idx]
-    present_s = np.bincount(ys, minlength=num_classes) > 0
-    present_c = np.bincount(yc, minlength=num_classes) > 0
     probes = probe_set(xs.shape[1:], config)  # type: ignore[arg-type]
     uni = np.zeros((len(probes), num_classes))
     cons = np.zeros(len(probes))
     conc: list[tuple[float, int | None]] = []
-    for i, f in enumerate(flip_rates(oracle, probes, xs, ys, to_model, num_classes)):
+    searched, present_s = flip_rates_by_class(oracle, probes, xs, ys, to_model, num_classes)
+    for i, f in enumerate(searched):
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
         conc.append(concentration(f, present_s))
@@ -492,7 +526,9 @@ def run_probes(
         candidates.setdefault(i, None)
     findings = []
     chosen = list(candidates)
-    confirmed = flip_rates(oracle, [probes[i] for i in chosen], xc, yc, to_model, num_classes)
+    confirmed, present_c = flip_rates_by_class(
+        oracle, [probes[i] for i in chosen], xc, yc, to_model, num_classes
+    )
     for i, f in zip(chosen, confirmed, strict=True):
         u = universality(f, present_c)
         label = candidates[i]
