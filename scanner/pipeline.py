@@ -31,6 +31,10 @@ from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
 from scanner.report import ModelInfo, ScanReport, XrayResult
 
+# Hand-set: the float32 query points one call may carry (the batch size shrinks for large
+# images; at 28x28 and 32x32x3 the default 4,096 stays).
+QUERY_BYTES_PER_CALL = 64 << 20
+
 # on_plane(done, total, queries_so_far)
 PlaneProgress = Callable[[int, int, int], None]
 
@@ -114,7 +118,10 @@ def scan_model(
         check_labels_fit(dataset, backend.num_classes)
         spec = backend.input_spec
         x = to_model_space(dataset.x, spec, config.mean, config.std, source=dataset.path)
-        oracle = LabelOracle(backend, batch_size=config.batch_size, budget=config.max_queries)
+        # Large images get smaller calls: 4,096 RGB 224x224 points are 2.4 GB per array.
+        per_point = 4 * spec.height * spec.width * spec.channels
+        batch = max(1, min(config.batch_size, QUERY_BYTES_PER_CALL // per_point))
+        oracle = LabelOracle(backend, batch_size=batch, budget=config.max_queries)
 
         def on_plane(done: int, total: int) -> None:
             if progress is not None:
@@ -197,6 +204,9 @@ def scan_model(
         "path": dataset.path,
         "sha256": dataset.sha256,
         "samples": len(dataset),
+        # The model may have more outputs than the data has classes (a 1,000-class model
+        # vetted with samples of ten): the probes measured moves from these classes only.
+        "classes_covered": [int(c) for c in np.unique(dataset.y)],
         "mean": None if config.mean is None else list(config.mean),
         "std": None if config.std is None else list(config.std),
     }

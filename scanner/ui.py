@@ -56,3 +56,11 @@ def print_summary(report: ScanReport) -> None:
         f" | {len(x.planes)} planes, {x.queries:,} queries, {x.seconds:.1f} s,"
         f" {report.model.provider}"
     )
+    covered = report.data.get("classes_covered") or []
+    if covered and len(covered) < report.model.num_classes:
+        click.echo(
+            f"  the data covers {len(covered)} of the model's {report.model.num_classes} classes:"
+            " any label can be named as the target, but only these classes' samples were moved"
+        )
+    if report.model.control_flow:
+        click.echo(f"  control flow in the graph (bounded): {', '.join(report.model.control_flow)}")
