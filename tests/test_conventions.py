@@ -174,3 +174,24 @@ def test_a_100_class_model_with_data_of_10_classes(
     assert report["model"]["num_classes"] == 100
     assert report["data"]["classes_covered"] == list(range(0, 100, 10))
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85
+
+
+def test_a_keras_export_scans_and_answers_as_keras_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keras 3's own ONNX export (NHWC input, an unnamed score output), made by
+    tests/fixtures/make_keras_fixture.py in an environment with Keras."""
+    from scanner.backends.onnxruntime import OnnxRuntimeBackend
+
+    fixture = Path(__file__).parent / "fixtures" / "models" / "keras_cnn_nhwc.onnx"
+    expected = json.loads(fixture.with_suffix(".json").read_text())
+    x, _ = onnx_builders.digits()
+    with OnnxRuntimeBackend(fixture, image_hwc=(8, 8, 1)) as backend:
+        assert backend.input_spec.layout == "NHWC"
+        labels = backend.predict_labels(x[1500:1700, :, :, None])
+    assert labels.tolist() == expected["labels_on_digits_1500_1700"]
+    data = onnx_builders.save_npz(tmp_path / "digits.npz")
+    code, report, err = scan(capsys, fixture, data, tmp_path / "r.json")
+    assert code in (0, 1), err
+    assert report["xray"]["verdict"] in ("clean", "infected")
+    assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85
