@@ -236,7 +236,8 @@ def test_an_output_listed_twice_with_two_types_is_refused(tmp_path: Path) -> Non
 def test_deeply_nested_subgraphs_give_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """If inside If, 29 deep (near protobuf's own nesting limit): the walks are iterative, so no RecursionError anywhere."""
+    """If inside If, 29 deep (near protobuf's own nesting limit): the walks are iterative,
+    so no RecursionError anywhere."""
     graph = helper.make_graph(
         [helper.make_node("Identity", ["x_outer"], ["y0"])],
         "g0",
