@@ -6,7 +6,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # core: the 24 models of the scan issue; full: 64 models, two domains (the detection issue)
 ZOO_SET ?= full
 
-.PHONY: install test browser lint demo zoo fmnist bench bench-burn clean
+.PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,8 +20,19 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
-test: $(STAMP) browser
+test: $(STAMP) browser oip-server
 	$(PY) -m pytest -q
+
+# A real Open Inference Protocol server for the endpoint tests (tests/test_endpoint.py), in its
+# own environment: MLServer's dependencies (FastAPI, gRPC, its protobuf) stay out of bdscan's.
+# Where it cannot be installed, those tests are skipped and say so.
+OIP_VENV ?= .venv-oip
+$(OIP_VENV)/.installed: Makefile
+	@{ test -x $(OIP_VENV)/bin/python || python3 -m venv $(OIP_VENV); } && \
+	$(OIP_VENV)/bin/python -m pip install -q mlserver==1.7.1 onnxruntime numpy && \
+	touch $@ || { rm -rf $(OIP_VENV); echo "note: MLServer could not be installed; the endpoint tests will be skipped"; }
+
+oip-server: $(OIP_VENV)/.installed
 
 # The HTML report test opens it in Debian's Chromium; where that cannot be installed the test
 # is skipped and says so.
@@ -54,4 +65,4 @@ bench-burn: $(STAMP)
 		--rescan --out-dir bench-out/burn-models --json bench-out/burn.json
 
 clean:
-	rm -rf $(VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(OIP_VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache

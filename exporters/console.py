@@ -149,7 +149,7 @@ class RichBatchProgress:
         self._progress.stop()
 
     def model_started(self, index: int, total: int, path: Path) -> None:
-        self._progress.update(self._task, total=total, completed=index, description=path.name)
+        self._progress.update(self._task, total=total, completed=index, description=Path(str(path)).name)
 
     def model_finished(self, index: int, total: int, outcome: ModelOutcome) -> None:
         self._progress.update(self._task, completed=index + 1)

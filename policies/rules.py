@@ -54,8 +54,14 @@ class _ReportRule:
     name: ClassVar[str]
     severity: ClassVar[Severity]
 
+    # Rules on facts of the .onnx file (size, opset, domains, external data): not applicable to
+    # a model scanned through an endpoint, which the engine notes instead of passing silently.
+    file_only: ClassVar[bool] = False
+
     def check(self, policy: Policy, outcome: ModelOutcome) -> Iterator[Finding]:
         if outcome.report is not None:
+            if self.file_only and outcome.report.model.endpoint is not None:
+                return
             yield from self.check_report(policy, outcome.report)
 
     def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
@@ -169,6 +175,7 @@ class ModelSize(_ReportRule):
     rule_id = "BDS201"
     name = "model-size"
     severity = Severity.MEDIUM
+    file_only = True
 
     def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
         limit = policy.model.max_size_mb
@@ -199,6 +206,7 @@ class ModelOpset(_ReportRule):
     rule_id = "BDS202"
     name = "model-opset"
     severity = Severity.MEDIUM
+    file_only = True
 
     def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
         low, high = policy.model.min_opset, policy.model.max_opset
@@ -229,6 +237,7 @@ class OperatorDomain(_ReportRule):
     rule_id = "BDS203"
     name = "operator-domain"
     severity = Severity.HIGH
+    file_only = True
 
     def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
         allowed = policy.model.allowed_operator_domains
@@ -261,6 +270,7 @@ class ExternalData(_ReportRule):
     rule_id = "BDS204"
     name = "external-data"
     severity = Severity.MEDIUM
+    file_only = True
 
     def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
         if policy.model.allow_external_data or not report.model.external_data:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner import __version__
+from scanner.backends.remote import is_endpoint, parse_endpoint
 from scanner.errors import BdscanError, ExitCode, ModelLoadError, NothingToScanError, UsageError
 from scanner.fileio import sha256_file
 from scanner.report import ModelOutcome, ScanReport
@@ -67,6 +68,9 @@ def expand_models(target: str | Path) -> list[Path]:
     Raises NothingToScanError when nothing remains and UsageError when the argument does not
     exist and is not an .onnx path.
     """
+    if is_endpoint(target):
+        parse_endpoint(str(target))  # a malformed URL is a usage error, before any model runs
+        return [target]  # type: ignore[list-item]
     path = Path(target)
     if path.is_dir():
         models = _models_in_folder(path)
@@ -278,7 +282,8 @@ def _scan_one(
 ) -> ModelOutcome:
     try:
         key = None
-        if cache is not None:
+        # An endpoint has no file to fingerprint; its query journal makes a re-run cheap.
+        if cache is not None and not is_endpoint(path):
             key = cache.key(model_fingerprint(path), dataset.sha256, config.cache_key())
             hit = None if no_cache else cache.get(key)
             if hit is not None:

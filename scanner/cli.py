@@ -160,8 +160,15 @@ def cli() -> None:
     """Scan ONNX image classifiers for backdoors from hard labels (Model X-ray), and repair them."""
 
 
+def _model_argument(value: str) -> Path | str:
+    # A URL stays a string: Path() would fold its "//".
+    from scanner.backends.remote import is_endpoint
+
+    return value if is_endpoint(value) else Path(value)
+
+
 @cli.command()
-@click.argument("model", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("model", nargs=-1, required=True, type=_model_argument)
 @click.option(
     "--data",
     "data_path",
@@ -231,6 +238,33 @@ def cli() -> None:
     type=click.Path(file_okay=False),
     help="Write one PNG decision-region map per plane into this folder.",
 )
+@click.option(
+    "--api-rate",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Endpoints: at most this many requests per second.",
+)
+@click.option(
+    "--api-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Endpoints: seconds one request may take before it is retried.",
+)
+@click.option(
+    "--api-batch",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Endpoints: samples per request.",
+)
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Endpoints: replay answers already paid for from the query journal (in the cache"
+    " folder) instead of asking again.",
+)
 @click.option("--no-cache", is_flag=True, help="Scan again even if a cached result exists.")
 @click.option(
     "--cache-dir",
@@ -241,7 +275,7 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def scan(
-    model: tuple[Path, ...],
+    model: tuple[Path | str, ...],
     data_path: Path,
     mean: str | None,
     std: str | None,
@@ -262,6 +296,10 @@ def scan(
     sarif_path: str | None,
     html_path: str | None,
     plots_dir: str | None,
+    api_rate: float | None,
+    api_timeout: float,
+    api_batch: int,
+    resume: bool,
     no_cache: bool,
     cache_dir: Path | None,
     quiet: bool,
@@ -269,14 +307,22 @@ def scan(
 ) -> None:
     """Scan MODEL for a backdoor, querying hard labels only.
 
-    MODEL is an .onnx file, a folder of them, or a list file (one path per line); several
-    MODEL arguments are scanned together, with one summary.
+    MODEL is an .onnx file, a folder of them, a list file (one path per line), or the URL of
+    an Open Inference Protocol endpoint (http(s)://HOST/v2/models/NAME[/versions/V]; a bearer
+    token from BDSCAN_API_TOKEN); several MODEL arguments are scanned together, with one summary.
     """
     from exporters import write_plots, write_report
     from exporters.console import RichBatchProgress
     from exporters.console import write as console_write
     from policies import Severity, evaluate_outcomes, load_policy
-    from scanner.batch import ResultCache, exit_code, expand_models, scan_models
+    from scanner.backends.remote import ApiConfig, is_endpoint
+    from scanner.batch import (
+        ResultCache,
+        default_cache_dir,
+        exit_code,
+        expand_models,
+        scan_models,
+    )
     from scanner.data import load_dataset, parse_channel_values
     from scanner.detectors.probes import ProbeConfig
     from scanner.detectors.verdict import VerdictRule, load_rule
@@ -297,13 +343,17 @@ def scan(
         uint8_mode=uint8_mode,  # type: ignore[arg-type]
         max_queries=max_queries,
         timeout=timeout,
+        api=ApiConfig(rate=api_rate, timeout=api_timeout, batch=api_batch, resume=resume),
+        journal_root=cache_dir if cache_dir is not None else default_cache_dir(),
     )
     models = [m for target in model for m in expand_models(target)]
     single = (
         len(model) == 1
         and len(models) == 1
-        and model[0].suffix.lower() == ".onnx"
-        and not model[0].is_dir()
+        and (
+            is_endpoint(model[0])
+            or (Path(model[0]).suffix.lower() == ".onnx" and not Path(model[0]).is_dir())
+        )
     )
     dataset = load_dataset(data_path)
     if baseline_path is not None:
@@ -319,7 +369,7 @@ def scan(
             raise
 
     if single:
-        with plane_progress(enabled=not quiet, label=models[0].name) as progress:
+        with plane_progress(enabled=not quiet, label=Path(str(models[0])).name) as progress:
             outcomes = scan_models(
                 models,
                 dataset,

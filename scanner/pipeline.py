@@ -23,6 +23,7 @@ from scanner.backends.onnxruntime import (
     Uint8Mode,
     resolve_layout,
 )
+from scanner.backends.remote import ApiConfig, OipBackend, is_endpoint
 from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.baseline import Baseline, discount
 from scanner.detectors.probes import ProbeConfig, run_probes
@@ -54,6 +55,9 @@ class ScanConfig:
     # A trusted model of the same architecture and task: findings naming its own sinks are set
     # aside (`scanner.detectors.baseline`; `bdscan scan --baseline`).
     baseline: Baseline | None = None
+    # Endpoints (Open Inference Protocol): transport settings, and where the query journal lives.
+    api: ApiConfig = field(default_factory=ApiConfig)
+    journal_root: Path | None = None
 
     def cache_key(self) -> str:
         """Stable hash of everything that can change a result (not device or batching)."""
@@ -99,19 +103,31 @@ def scan_model(
 ) -> ScanReport:
     """Scan one ONNX model against clean data; BdscanError subclasses on bad input."""
     started = time.perf_counter()
-    parsed = parse_model(model_path)
     hwc = tuple(int(v) for v in dataset.x.shape[1:])
-    check_image_size(parsed, hwc, dataset.path)  # type: ignore[arg-type]
-    with OnnxRuntimeBackend(
-        parsed.path,
-        parsed=parsed,
-        image_hwc=hwc,  # type: ignore[arg-type]
-        device=config.device,
-        uint8_mode=config.uint8_mode,
-        num_classes=None,
-        classes_hint=int(dataset.y.max()) + 1,
-        timeout=config.timeout,
-    ) as backend:
+    parsed: ParsedModel | None = None
+    backend: OnnxRuntimeBackend | OipBackend
+    if is_endpoint(model_path):
+        backend = OipBackend(
+            str(model_path),
+            image_hwc=hwc,  # type: ignore[arg-type]
+            classes_hint=int(dataset.y.max()) + 1,
+            config=config.api,
+            journal_root=config.journal_root,
+        )
+    else:
+        parsed = parse_model(model_path)
+        check_image_size(parsed, hwc, dataset.path)  # type: ignore[arg-type]
+        backend = OnnxRuntimeBackend(
+            parsed.path,
+            parsed=parsed,
+            image_hwc=hwc,  # type: ignore[arg-type]
+            device=config.device,
+            uint8_mode=config.uint8_mode,
+            num_classes=None,
+            classes_hint=int(dataset.y.max()) + 1,
+            timeout=config.timeout,
+        )
+    with backend:
         if backend.num_classes == 0:
             # Only a label output: the data's labels tell how many classes there are.
             backend.num_classes = int(dataset.y.max()) + 1
@@ -144,20 +160,37 @@ def scan_model(
             config.probes,
         )
         clean_acc = float(np.mean(oracle(x) == dataset.y))
-        model_info = ModelInfo(
-            path=str(parsed.path),
-            sha256=parsed.sha256,
-            input=spec.to_dict(),
-            num_classes=backend.num_classes,
-            provider=backend.provider,
-            size_bytes=parsed.size_bytes,
-            opset=parsed.opset,
-            operator_domains=parsed.operator_domains,
-            external_data=parsed.external_data,
-            outputs=backend.outputs.to_dict(),
-            nodes=parsed.facts.nodes,
-            control_flow=parsed.facts.control_flow,
-        )
+        if isinstance(backend, OipBackend):
+            endpoint = backend.describe()
+            model_info = ModelInfo(
+                path=backend.endpoint.url,
+                # An endpoint has no file: its hash is that of its metadata (the interface, not
+                # the weights behind it).
+                sha256=hashlib.sha256(
+                    json.dumps(endpoint["metadata"], sort_keys=True).encode()
+                ).hexdigest(),
+                input=spec.to_dict(),
+                num_classes=backend.num_classes,
+                provider=backend.provider,
+                outputs=backend.outputs.to_dict(),
+                endpoint=endpoint,
+            )
+        else:
+            assert parsed is not None
+            model_info = ModelInfo(
+                path=str(parsed.path),
+                sha256=parsed.sha256,
+                input=spec.to_dict(),
+                num_classes=backend.num_classes,
+                provider=backend.provider,
+                size_bytes=parsed.size_bytes,
+                opset=parsed.opset,
+                operator_domains=parsed.operator_domains,
+                external_data=parsed.external_data,
+                outputs=backend.outputs.to_dict(),
+                nodes=parsed.facts.nodes,
+                control_flow=parsed.facts.control_flow,
+            )
     num_classes = model_info.num_classes
     planes = result.planes
     decision = decide(probes, planes, num_classes, config.rule)

@@ -134,6 +134,9 @@ class ModelInfo:
     outputs: dict[str, Any] = field(default_factory=dict)  # which output gave labels, and how
     nodes: int = 0  # graph nodes, subgraphs included
     control_flow: tuple[str, ...] = ()  # e.g. ("If x1",): bounded control flow the graph holds
+    # A model scanned through an endpoint: URL, metadata, requests, retries, queries sent and
+    # replayed from the journal (never a credential). None for a file.
+    endpoint: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -156,6 +159,7 @@ class ModelInfo:
             outputs=dict(d.get("outputs", {})),
             nodes=int(d.get("nodes", 0)),
             control_flow=tuple(d.get("control_flow", ())),
+            endpoint=d.get("endpoint"),
         )
 
 
