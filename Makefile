@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel first, so nothing below resolves torch to a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[cpu,torch,dev,zoo]'
+	$(PY) -m pip install -q -e '.[cpu,torch,dev,zoo,ray]'
 	# onnx2torch declares torchvision, which does not load beside this torch: take it without deps.
 	$(PY) -m pip install -q --no-deps onnx2torch==1.5.15
 	touch $(STAMP)

@@ -265,6 +265,32 @@ def _model_argument(value: str) -> Path | str:
     help="Endpoints: replay answers already paid for from the query journal (in the cache"
     " folder) instead of asking again.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: one Ray task per model (needs bdscan[ray]); the same summary, cache and exit code.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join (default: a local Ray runtime for this command).",
+)
+@click.option(
+    "--ray-gpus-per-model",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="GPUs each model's task asks Ray for (fractions share a GPU).",
+)
+@click.option(
+    "--ray-retries",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Times Ray re-runs a model whose worker or node died (a scan is idempotent).",
+)
 @click.option("--no-cache", is_flag=True, help="Scan again even if a cached result exists.")
 @click.option(
     "--cache-dir",
@@ -300,6 +326,10 @@ def scan(
     api_timeout: float,
     api_batch: int,
     resume: bool,
+    executor: str,
+    ray_address: str | None,
+    ray_gpus_per_model: float,
+    ray_retries: int,
     no_cache: bool,
     cache_dir: Path | None,
     quiet: bool,
@@ -368,7 +398,17 @@ def scan(
                 traceback.print_exc()
             raise
 
-    if single:
+    if executor == "ray":
+        from scanner.ray_executor import RayOptions, scan_models_ray
+
+        options = RayOptions(
+            address=ray_address, gpus_per_model=ray_gpus_per_model, retries=ray_retries
+        )
+        with RichBatchProgress(disable=quiet) as bar:
+            outcomes = scan_models_ray(
+                models, dataset, config, options, cache=cache, no_cache=no_cache, progress=bar
+            )
+    elif single:
         with plane_progress(enabled=not quiet, label=Path(str(models[0])).name) as progress:
             outcomes = scan_models(
                 models,
