@@ -159,6 +159,9 @@ def model_fingerprint(path: Path) -> str:
     `../secret` or `/dev/zero` must never be read. Raises ModelLoadError when the file is
     unreadable.
     """
+    # Checked before opening: a FIFO or a link to /dev/zero would block or never end the read.
+    if path.exists() and not path.is_file():
+        raise ModelLoadError(f"{path}: not a regular file (expected an .onnx model)")
     try:
         digest = hashlib.sha256(sha256_file(path).encode())
     except OSError as exc:

@@ -40,7 +40,3 @@ def schema_validator(name: str):
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=registry)
-
-# Committed but not collected until the bugs they pin are fixed (see the closing note of
-# 2026-12-03): 12 of their cases fail on purpose against the current scanner.
-collect_ignore = ["test_fuzz.py", "test_hostile_corpus.py"]

@@ -91,6 +91,21 @@ def _check_declarations(graph: onnx.GraphProto, where: str) -> None:
             )
 
 
+def _check_opset_imports(model: onnx.ModelProto, where: str) -> None:
+    """One version per operator domain: with two, which operator semantics run is up to the
+    runtime (onnx.checker lets it pass)."""
+    seen: dict[str, int] = {}
+    for entry in model.opset_import:
+        domain = entry.domain if entry.domain not in ("", "ai.onnx") else "ai.onnx"
+        if domain in seen and seen[domain] != entry.version:
+            raise ModelLoadError(
+                f"{where}: operator domain {domain!r} is imported twice, at opsets"
+                f" {seen[domain]} and {entry.version}; refusing a model whose operator"
+                " versions are ambiguous"
+            )
+        seen[domain] = entry.version
+
+
 def check_graph(model: onnx.ModelProto, path: Path) -> GraphFacts:
     """Refuse unbounded or huge Loops and contradictory declarations; ModelLoadError names why.
 
@@ -99,6 +114,7 @@ def check_graph(model: onnx.ModelProto, path: Path) -> GraphFacts:
     condition says so), cannot be bounded without running the graph, and is refused.
     """
     where = str(path)
+    _check_opset_imports(model, where)
     counts: Counter[str] = Counter()
     nodes = 0
     # (graph, constants visible in it, Constant-node values visible in it, enclosing bound)

@@ -25,6 +25,11 @@ _FLOAT_TYPES: dict[int, str] = {
     TensorProto.DOUBLE: "float64",
 }
 _INPUT_TYPES: dict[int, str] = {**_FLOAT_TYPES, TensorProto.UINT8: "uint8"}
+# A fixed batch is served as it is when it cannot be made dynamic, so one call holds that many
+# images; past this many bytes per call (float32) the declared shape is refused, not allocated.
+MAX_FIXED_BATCH_BYTES = 1 << 30
+# One image; 4096 x 4096 x 3 is far past any classifier input and still fits in memory.
+MAX_IMAGE_VALUES = 4096 * 4096 * 3
 
 
 @dataclass(frozen=True)
@@ -80,17 +85,29 @@ def external_data_paths(model: onnx.ModelProto, path: Path) -> dict[str, Path]:
             continue
         info = {e.key: e.value for e in tensor.external_data}
         location = info.get("location", "")
-        target = (base / location).resolve()
-        if not location or Path(location).is_absolute() or not target.is_relative_to(base):
+        try:
+            target = (base / location).resolve()
+            confined = bool(location) and not Path(location).is_absolute()
+            confined = confined and target.is_relative_to(base)
+            exists, regular = (target.exists(), target.is_file()) if confined else (False, False)
+        except (OSError, ValueError, RuntimeError) as exc:
+            # NUL bytes, names too long for the file system, symlink loops: the location cannot
+            # name a file bdscan would read, so it is refused like any other bad location.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ModelLoadError(
+                f"{path}: external data location of tensor {tensor.name!r} is not a usable file"
+                f" name ({reason}); refusing to follow it"
+            ) from None
+        if not confined:
             raise ModelLoadError(
                 f"{path}: external data of tensor {tensor.name!r} points outside the model's"
                 f" folder ({location!r}); refusing to follow it"
             )
-        if not target.exists():
+        if not exists:
             raise ModelLoadError(
                 f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing"
             )
-        if not target.is_file():
+        if not regular:
             raise ModelLoadError(
                 f"{path}: external data {location!r} of tensor {tensor.name!r} is not a regular"
                 " file; refusing to read it"
@@ -157,6 +174,7 @@ def parse_model(path: str | Path) -> ParsedModel:
             f"{p}: expected an image input of rank 4 (NCHW/NHWC), 3 (NHW) or 2 (flat),"
             f" got rank {len(dims)}"
         )
+    _check_input_size(p, dims)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     domains = sorted({n.domain or "ai.onnx" for n in model.graph.node})
     return ParsedModel(
@@ -170,6 +188,25 @@ def parse_model(path: str | Path) -> ParsedModel:
         image_input=GraphInput(vi.name, _INPUT_TYPES[elem], dims),
         facts=facts,
     )
+
+
+def _check_input_size(path: Path, dims: tuple[int | None, ...]) -> None:
+    """Refuse declared shapes no scan could allocate, before anything allocates them."""
+    image = 1
+    for d in dims[1:]:
+        image *= d if d else 1
+    if image > MAX_IMAGE_VALUES:
+        raise ModelLoadError(
+            f"{path}: input shape {list(dims)} declares {image:,} values per image; bdscan"
+            f" accepts at most {MAX_IMAGE_VALUES:,}"
+        )
+    batch = dims[0]
+    if batch and batch * image * 4 > MAX_FIXED_BATCH_BYTES:
+        raise ModelLoadError(
+            f"{path}: input has a fixed batch of {batch:,} images ({batch * image * 4 / 2**30:,.1f}"
+            f" GiB per call as float32); bdscan accepts a fixed batch of at most"
+            f" {MAX_FIXED_BATCH_BYTES >> 20:,} MiB per call (export with a dynamic batch)"
+        )
 
 
 def with_dynamic_batch(model: onnx.ModelProto, fixed: int) -> onnx.ModelProto:

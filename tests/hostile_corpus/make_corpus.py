@@ -1006,13 +1006,13 @@ def _gap_model(dims: list[Any], **kw: Any) -> onnx.ModelProto:
     return make(nodes, inits, inputs=[image_input(shape=dims)], **kw)
 
 
-@case("dims", 2, "expected images of 40000x40000")
+@case("dims", 2, "1,600,000,000 values per image")
 def input_40000x40000() -> onnx.ModelProto:
     """the input declares 40000x40000 images"""
     return _gap_model(["N", 1, 40000, 40000])
 
 
-@case("dims", 2, f"expected images of {2**62}x{2**62}")
+@case("dims", 2, "values per image")
 def input_2e62() -> onnx.ModelProto:
     """the input declares 2^62 x 2^62 images"""
     return _gap_model(["N", 1, 2**62, 2**62])
