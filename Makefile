@@ -6,7 +6,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # core: the 24 models of the scan issue; full: 64 models, two domains (the detection issue)
 ZOO_SET ?= full
 
-.PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn clean
+.PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn fuzz corpus-compare clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -64,5 +64,20 @@ bench-burn: $(STAMP)
 	$(PY) benchmarks/bench_burn.py --zoo zoo-out --scan-reports bench-out/burn-scans --scan-missing \
 		--rescan --out-dir bench-out/burn-models --json bench-out/burn.json
 
+# The mutation fuzzer at full dose (issue 25): 2,000 mutated models, each its own process with a
+# wall timeout; results and first lines per case in fuzz-out/results.json. `make test` runs a
+# fixed-seed dose of 100 (tests/test_fuzz.py).
+FUZZ_CASES ?= 2000
+fuzz: $(STAMP)
+	$(PY) benchmarks/fuzz.py --cases $(FUZZ_CASES) --seed 1 --jobs 2 --runner fork --timeout 60 \
+		--out fuzz-out/results.json
+
+# bdscan and modelaudit (PyPI, in its own environment) on the hostile corpus, case by case.
+MA_VENV ?= .venv-modelaudit
+corpus-compare: $(STAMP)
+	test -x $(MA_VENV)/bin/modelaudit || { python3 -m venv $(MA_VENV) && \
+		$(MA_VENV)/bin/pip install -q modelaudit==0.2.54 onnx; }
+	$(PY) benchmarks/corpus_vs_modelaudit.py --modelaudit $(MA_VENV)/bin/modelaudit --out fuzz-out/corpus-vs-modelaudit.md
+
 clean:
-	rm -rf $(VENV) $(OIP_VENV) zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(OIP_VENV) $(MA_VENV) fuzz-out zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache

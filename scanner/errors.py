@@ -64,5 +64,9 @@ class UsageError(BdscanError):
     exit_code = ExitCode.USAGE_ERROR
 
 
+class ExecutorError(BdscanError):
+    """The executor could not start, or could not reach the cluster it was pointed at."""
+
+
 class OutputError(BdscanError):
     """A report or model could not be written."""

@@ -10,6 +10,7 @@ task still running. `ray` is an extra (`bdscan[ray]`), imported only here.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,8 +18,15 @@ from typing import Any
 
 from scanner.backends.remote import is_endpoint
 from scanner.batch import BatchProgress, ResultCache, model_fingerprint
-from scanner.errors import BdscanError, UsageError
+from scanner.errors import BdscanError, ExecutorError, UsageError
 from scanner.report import ModelOutcome, ScanReport
+
+
+# ray.init() retries an unreachable head for minutes before it raises; a TCP connect first
+# turns a wrong address into one line within this many seconds.
+CONNECT_TIMEOUT_S = 5.0
+RAY_CLIENT_PORT = 10001  # Ray's default client-server port, for `ray://HOST`
+RAY_GCS_PORT = 6379  # Ray's default head (GCS) port, for a bare `HOST`
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,49 @@ def _import_ray() -> Any:
     except ImportError:
         raise UsageError("--executor ray needs Ray: pip install 'bdscan[ray]'") from None
     return ray
+
+
+def head_endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) that `address` makes Ray connect to, or None when Ray finds it itself
+    (`auto`, `local`). Accepts `HOST[:PORT]` and `ray://HOST[:PORT]`."""
+    if address in ("auto", "local"):
+        return None
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "", address
+    if scheme not in ("", "ray"):
+        raise UsageError(f"--ray-address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon:
+        host, port = rest.rstrip("/"), ""
+    default = RAY_CLIENT_PORT if scheme == "ray" else RAY_GCS_PORT
+    if not host or (port and not port.isdigit()):
+        raise UsageError(f"--ray-address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    return host.strip("[]"), int(port) if port else default
+
+
+def _start(ray: Any, address: str | None) -> None:
+    """ray.init, with an unreachable cluster reported in one line within CONNECT_TIMEOUT_S."""
+    endpoint = head_endpoint(address) if address else None
+    if endpoint is not None:
+        try:
+            socket.create_connection(endpoint, timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ExecutorError(
+                f"--ray-address {address}: cannot reach a Ray head at"
+                f" {endpoint[0]}:{endpoint[1]} ({why})"
+            ) from None
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExecutorError(f"Ray could not start or connect ({first[:300]})") from None
 
 
 def _task(path: str, dataset: Any, config: Any) -> dict[str, Any]:
@@ -69,12 +120,7 @@ def scan_models_ray(
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(
-            address=options.address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        _start(ray, options.address)
     total = len(models)
     outcomes: list[ModelOutcome | None] = [None] * total
     keys: list[str | None] = [None] * total

@@ -153,3 +153,51 @@ def test_ray_gives_the_serial_run_and_a_killed_task_is_an_error_entry(tmp_path: 
     assert (summary["models"], summary["scanned"], summary["errors"]) == (5, 4, 1)
     assert summary["infected"] == want["summary"]["infected"]
     assert summary["exit_code"] == want["summary"]["exit_code"] == 1
+
+
+def test_head_endpoint_reads_the_address_forms() -> None:
+    from scanner.ray_executor import RAY_CLIENT_PORT, RAY_GCS_PORT, head_endpoint
+
+    assert head_endpoint("auto") is None
+    assert head_endpoint("10.0.0.5:6380") == ("10.0.0.5", 6380)
+    assert head_endpoint("head.example") == ("head.example", RAY_GCS_PORT)
+    assert head_endpoint("ray://head.example") == ("head.example", RAY_CLIENT_PORT)
+    assert head_endpoint("ray://[::1]:10002") == ("::1", 10002)
+    from scanner.errors import UsageError
+
+    for bad in ("http://head:8265", "head:port", ":6379"):
+        with pytest.raises(UsageError):
+            head_endpoint(bad)
+
+
+def test_an_unreachable_cluster_is_one_line_not_a_long_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ray.init() alone retries a dead head for ~13 minutes; bdscan says so in one line."""
+    import socket
+
+    from scanner.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        started = time.monotonic()
+        code = main(
+            [
+                "scan",
+                str(EXAMPLES / "models" / "clean_cnn.onnx"),
+                "--data",
+                str(EXAMPLES / "data" / "fmnist_clean.npz"),
+                *FAST,
+                "--executor",
+                "ray",
+                "--ray-address",
+                f"127.0.0.1:{port}",
+            ]
+        )
+        elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"cannot reach a Ray head at 127.0.0.1:{port}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert elapsed < 60, elapsed  # generous: the connect fails at once; ray.init alone hangs
