@@ -94,7 +94,7 @@ def rgb_data(size: int, path: Path, per_class: int) -> None:
     keep = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in np.unique(y)])
     t = torch.from_numpy(x[keep])[:, None]
     t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-    rgb = t.clamp(0, 1).repeat(1, 3, 1, 1).numpy()
+    rgb = t.clamp(0, 1).repeat(1, 3, 1, 1).permute(0, 2, 3, 1).numpy()  # NHWC, as .npz takes
     np.savez(path, x=rgb, y=y[keep])
 
 

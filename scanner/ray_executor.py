@@ -21,7 +21,6 @@ from scanner.batch import BatchProgress, ResultCache, model_fingerprint
 from scanner.errors import BdscanError, ExecutorError, UsageError
 from scanner.report import ModelOutcome, ScanReport
 
-
 # ray.init() retries an unreachable head for minutes before it raises; a TCP connect first
 # turns a wrong address into one line within this many seconds.
 CONNECT_TIMEOUT_S = 5.0
