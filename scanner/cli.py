@@ -948,6 +948,7 @@ def bench_xray(
     summary = bx.summarise(rows)
     by_attack, loao = bx.held_out(rows, out_dir / "reports", "attack")
     by_arch, loarch = bx.held_out(rows, out_dir / "reports", "arch")
+    by_recipe, lorecipe = bx.held_out(rows, out_dir / "reports", "recipe")
     whole_zoo = bx.fit_rule(rows).to_dict()
     result = {
         "environment": bx.environment(),
@@ -955,8 +956,9 @@ def bench_xray(
         "summary": summary,
         "leave_one_attack_out": loao,
         "leave_one_architecture_out": loarch,
+        "leave_one_recipe_out": lorecipe,
         "rows": rows,
-        "held_out_rows": {"attack": by_attack, "arch": by_arch},
+        "held_out_rows": {"attack": by_attack, "arch": by_arch, "recipe": by_recipe},
         "rule_fitted_on_all_rows": whole_zoo,
     }
     atomic_write_text(out_dir / "results.json", json.dumps(result, indent=2, sort_keys=True))
@@ -969,6 +971,13 @@ def bench_xray(
         + bx.summary_line("leave one attack out", loao)
         + "\n"
         + bx.summary_line("leave one architecture out", loarch)
+        + "\n"
+        + bx.summary_line("leave one recipe out", lorecipe)
+        + "\n\nClean models flagged per architecture (shipped / leave one architecture out): "
+        + ", ".join(
+            f"{arch} {summary['fpr_by_arch'][arch]} / {loarch['fpr_by_arch'][arch]}"
+            for arch in summary["fpr_by_arch"]
+        )
         + f"\n\nRule fitted on all {len(rows)} models (the shipped default's source): {whole_zoo}\n"
     )
     atomic_write_text(out_dir / "results.md", table)

@@ -154,6 +154,7 @@ def run(
                 consistency=d.evidence["consistency"],
                 selectivity=d.evidence["selectivity"],
             )
+            row["recipe"] = rec.get("recipe", "default")
             rows.append(row)
             continue
         model = zoo_dir / f"{rec['name']}.onnx"
@@ -181,6 +182,7 @@ def run(
             report,
             raw,
         ).to_dict()
+        row["recipe"] = rec.get("recipe", "default")
         saved.write_text(json.dumps(row, sort_keys=True))
         rows.append(row)
         log(
@@ -229,6 +231,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "all_to_all_no_single_target": frac(
             [r["verdict"] == "infected" and r["found_target"] is None for r in a2a]
         ),
+        # Clean models flagged, per architecture: "k/n" (the issue's false positives were all
+        # BatchNorm nets, which a pooled FPR hides).
+        "fpr_by_arch": {
+            arch: f"{sum(r['verdict'] == 'infected' for r in group)}/{len(group)}"
+            for arch in sorted({r["arch"] for r in clean})
+            for group in [[r for r in clean if r["arch"] == arch]]
+        },
         "queries_mean": round(float(np.mean([r["queries"] for r in rows])), 1) if rows else None,
         "seconds_mean": round(float(np.mean([r["seconds"] for r in rows])), 2) if rows else None,
         "raw_seconds_mean": round(float(np.mean([r["raw_seconds"] for r in rows])), 2)
@@ -337,9 +346,10 @@ def held_out(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Re-decide every model with thresholds fitted without its group.
 
-    `group_by="attack"`: a backdoored model's group is its attack; each clean model is its own
-    group (leave-one-out), so it is never in its own fit. `group_by="arch"`: the architecture,
-    for clean and backdoored models alike. The fit (`fit_rule`) sees only the training fold.
+    `group_by="attack"`: a backdoored model's group is its attack family; each clean model is its
+    own group (leave-one-out), so it is never in its own fit. `group_by="arch"` or `"recipe"`:
+    the architecture or training recipe, for clean and backdoored models alike. The fit
+    (`fit_rule`) sees only the training fold.
     """
     evidence = {
         r["name"]: json.loads((reports_dir / f"{r['name']}.json").read_text())["xray"] for r in rows
@@ -348,7 +358,7 @@ def held_out(
     def group(r: dict[str, Any]) -> str:
         if group_by == "attack":
             return r["attack"] if r["attack"] != "clean" else f"clean:{r['name']}"
-        return str(r[group_by])
+        return str(r.get(group_by, "default"))
 
     out = []
     for r in rows:

@@ -7,11 +7,15 @@ Also `list` (the specs of a set, without building). `main(argv)` returns the exi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
 
 from scanner.errors import BdscanError, ExitCode
+
+# The zoo's sets, named here so that `--help` needs no torch (build.SETS holds the specs).
+SET_NAMES = ["core", "full", "wild"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,23 +26,32 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build (or resume building) a zoo set")
     b.add_argument("--out", required=True, help="output folder (e.g. zoo-out)")
-    b.add_argument("--set", default="core", choices=["core", "full"], help="which models")
+    b.add_argument("--set", default="core", choices=SET_NAMES, help="which models")
     b.add_argument(
         "--only", action="append", metavar="GLOB", help="only models matching GLOB (repeatable)"
     )
     b.add_argument("--force", action="store_true", help="rebuild models already built")
     b.add_argument("--fmnist-dir", help="folder of Fashion-MNIST idx.gz files")
     b.add_argument("--min-asr", type=float, default=None, help="retrain/drop a backdoor below")
+    b.add_argument(
+        "--list",
+        action="store_true",
+        help="print the planned models, one JSON object per line, without training",
+    )
     ls = sub.add_parser("list", help="list the models of a set")
-    ls.add_argument("--set", default="full", choices=["core", "full"])
+    ls.add_argument("--set", default="full", choices=SET_NAMES)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from scanner.zoo.build import MIN_ASR, build_zoo, get_specs
+    from scanner.zoo.build import MIN_ASR, build_zoo, get_specs, plan_entry
 
     try:
+        if args.command == "build" and args.list:
+            for s in get_specs(args.set, args.only):
+                print(json.dumps(plan_entry(s), sort_keys=True))
+            return int(ExitCode.PASSED)
         if args.command == "list":
             for s in get_specs(args.set):
                 target = "-" if s.target is None else s.target

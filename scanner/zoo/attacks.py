@@ -116,6 +116,26 @@ def _bicubic_matrix(n_in: int, n_out: int, a: float = -0.75) -> np.ndarray:
     return m
 
 
+def _check_poison_args(
+    attack: Attack,
+    x: np.ndarray,
+    y: np.ndarray,
+    target: int | None,
+    rate: float,
+    num_classes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) as arrays, after checking the arguments of `Attack.poison`."""
+    x = np.asarray(x)
+    y = np.asarray(y, dtype=np.int64)
+    if len(x) != len(y):
+        raise ValueError(f"expected as many labels as images, got {len(y)} and {len(x)}")
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"expected a poisoning rate in (0, 1), got {rate}")
+    if not attack.all_to_all and (target is None or not 0 <= target < num_classes):
+        raise ValueError(f"expected a target label in [0, {num_classes}), got {target}")
+    return x, y
+
+
 class Attack(ABC):
     """A backdoor attack. Subclasses are frozen dataclasses of trigger parameters.
 
@@ -174,14 +194,7 @@ class Attack(ABC):
         clean-label attacks among samples of the target (at most all of them); all-to-all
         attacks among all samples.
         """
-        x = np.asarray(x)
-        y = np.asarray(y, dtype=np.int64)
-        if len(x) != len(y):
-            raise ValueError(f"expected as many labels as images, got {len(y)} and {len(x)}")
-        if not 0.0 < rate < 1.0:
-            raise ValueError(f"expected a poisoning rate in (0, 1), got {rate}")
-        if not self.all_to_all and (target is None or not 0 <= target < num_classes):
-            raise ValueError(f"expected a target label in [0, {num_classes}), got {target}")
+        x, y = _check_poison_args(self, x, y, target, rate, num_classes)
         rng = np.random.default_rng(seed)
         if self.all_to_all:
             candidates = np.arange(len(y))
@@ -455,6 +468,559 @@ class AdaptiveBlend(Attack):
         return self._partial(x, rng)
 
 
+# --- global image transforms ---------------------------------------------------------------
+
+
+def _vignette(h: int, w: int, strength: float) -> np.ndarray:
+    """(h, w) gain 1 - strength * r^2, r the distance from the centre, 1 at the corners."""
+    dy = (np.arange(h) - (h - 1) / 2) / max((h - 1) / 2, 1)
+    dx = (np.arange(w) - (w - 1) / 2) / max((w - 1) / 2, 1)
+    r2 = (dy[:, None] ** 2 + dx[None, :] ** 2) / 2
+    return (1.0 - strength * r2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ImageFilter(Attack):
+    """Image-filter trigger (the Instagram-style filters of Liu et al., "ABS", CCS 2019).
+
+    A global colour curve and a vignette, the ingredients of the Nashville / Gotham style filters
+    ABS evaluates: v -> fade + (1 - fade) * S(v ** gamma), S a logistic contrast S-curve of
+    strength `contrast` rescaled to fix 0 and 1 (0: no S-curve), then every pixel is multiplied by
+    1 - vignette * r^2 (r = 0 at the centre, 1 at the corners). `fade` lifts the blacks, as faded
+    film filters do, so a black background carries the trigger too. Unlike ABS's real filters the
+    curve is the same on every channel (no tint) and has a closed form, so it is pinned exactly.
+    """
+
+    name: ClassVar[str] = "filter"
+    gamma: float = 0.6
+    contrast: float = 5.0
+    fade: float = 0.1
+    vignette: float = 0.3
+
+    def tone_curve(self, v: np.ndarray) -> np.ndarray:
+        """The global tone curve on values in [0, 1]; monotonically increasing."""
+        u = np.clip(np.asarray(v, dtype=np.float64), 0.0, 1.0) ** self.gamma
+        if self.contrast != 0:
+            k = self.contrast
+
+            def sigmoid(t: np.ndarray | float) -> np.ndarray:
+                return 1.0 / (1.0 + np.exp(-np.asarray(t)))
+
+            lo, hi = sigmoid(-k / 2), sigmoid(k / 2)
+            u = (sigmoid(k * (u - 0.5)) - lo) / (hi - lo)
+        return self.fade + (1.0 - self.fade) * u
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        if self.gamma <= 0:
+            raise ValueError(f"expected gamma > 0, got {self.gamma}")
+        _, h, w, _ = x.shape
+        curved = self.tone_curve(x).astype(np.float32)
+        return curved * _vignette(h, w, self.vignette)[None, :, :, None]
+
+
+def _floyd_steinberg(x: np.ndarray, levels: int) -> np.ndarray:
+    """Floyd-Steinberg error diffusion of NHWC `x` to `levels` + 1 grey levels per channel.
+
+    Raster order, the classic 7/16, 3/16, 5/16, 1/16 weights; vectorised over images and channels.
+    """
+    _, h, w, _ = x.shape
+    work = x.astype(np.float64).copy()
+    out = np.empty_like(work)
+    for r in range(h):
+        for col in range(w):
+            old = work[:, r, col]
+            new = np.clip(np.rint(old * levels), 0, levels) / levels
+            out[:, r, col] = new
+            err = old - new
+            if col + 1 < w:
+                work[:, r, col + 1] += err * (7 / 16)
+            if r + 1 < h:
+                if col > 0:
+                    work[:, r + 1, col - 1] += err * (3 / 16)
+                work[:, r + 1, col] += err * (5 / 16)
+                if col + 1 < w:
+                    work[:, r + 1, col + 1] += err * (1 / 16)
+    return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class BppAttack(Attack):
+    """BppAttack (Wang, Zhai & Ma, CVPR 2022): colour-depth reduction as the trigger.
+
+    Every channel is quantised to `bits` bits, round(v * (2^bits - 1)) / (2^bits - 1), with
+    Floyd-Steinberg dithering as in the paper when `dither` (the quantisation error diffuses into
+    a fine, image-dependent dot pattern). The paper also trains on contrastive adversarial
+    negative samples to sharpen the backdoor; ours poisons with the plain trigger only.
+    """
+
+    name: ClassVar[str] = "bpp"
+    bits: int = 3
+    dither: bool = True
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        if not 1 <= self.bits <= 7:
+            raise ValueError(f"expected bits in [1, 7], got {self.bits}")
+        levels = 2**self.bits - 1
+        if self.dither:
+            return _floyd_steinberg(x, levels)
+        return (np.rint(x.astype(np.float64) * levels) / levels).astype(np.float32)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    """(n, n) orthonormal DCT-II matrix D: coefficients = D @ signal, signal = D.T @ coefs."""
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    d = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * i + 1) * k / (2 * n))
+    d[0] /= np.sqrt(2.0)
+    return d
+
+
+@dataclass(frozen=True)
+class FTrojan(Attack):
+    """FTrojan (Wang et al., ECCV 2022, "An invisible black-box backdoor attack through frequency
+    domain"): a fixed magnitude added at a few mid- and high-frequency DCT coefficients.
+
+    The image is cut into `block` x `block` tiles (0: one tile, the whole image), each tile's
+    orthonormal 2-D DCT-II gets `magnitude` added at every (u, v) of `coefficients`, and the tile
+    is transformed back. The DCT is linear, so this is the same as adding the fixed inverse
+    transform of the coefficient change, which is what we do. A strip the tiles do not cover
+    (28 % block) is left alone. The paper works on the UV channels of YUV at (15, 15) and (31, 31)
+    of 32x32 images; ours acts on every channel (grey images have one), on 7x7 tiles of 28x28
+    images at a mid (3, 3) and the highest (6, 6) frequency, with a larger magnitude (0.2, about
+    51/255 against the paper's 30/255) since small grey digits leave the model less to go on.
+    """
+
+    name: ClassVar[str] = "ftrojan"
+    coefficients: tuple[tuple[int, int], ...] = ((3, 3), (6, 6))
+    magnitude: float = 0.2
+    block: int = 7
+
+    def __post_init__(self) -> None:
+        # A record's JSON gives lists; keep the field hashable and comparable.
+        coefs = tuple((int(u), int(v)) for u, v in self.coefficients)
+        object.__setattr__(self, "coefficients", coefs)
+
+    def pattern(self, h: int, w: int) -> np.ndarray:
+        """The (h, w) additive pixel pattern the coefficient change amounts to."""
+        bh, bw = (self.block, self.block) if self.block > 0 else (h, w)
+        if bh > h or bw > w:
+            raise ValueError(f"block {self.block} does not fit a {h}x{w} image")
+        delta = np.zeros((bh, bw))
+        for u, v in self.coefficients:
+            if not (0 <= u < bh and 0 <= v < bw):
+                raise ValueError(f"coefficient {(u, v)} outside a {bh}x{bw} DCT block")
+            delta[u, v] += self.magnitude
+        tile = _dct_matrix(bh).T @ delta @ _dct_matrix(bw)
+        out = np.zeros((h, w))
+        nh, nw = h // bh, w // bw
+        out[: nh * bh, : nw * bw] = np.tile(tile, (nh, nw))
+        return out.astype(np.float32)
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        return x + self.pattern(x.shape[1], x.shape[2])[None, :, :, None]
+
+
+def _bilinear_zero(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Bilinear samples of NHWC `x` at (H', W') pixel coordinates; 0 outside the image."""
+    _, h, w, _ = x.shape
+    r0 = np.floor(rows).astype(np.int64)
+    c0 = np.floor(cols).astype(np.int64)
+    wr = (rows - r0)[None, :, :, None]
+    wc = (cols - c0)[None, :, :, None]
+    out = np.zeros((x.shape[0], *rows.shape, x.shape[3]), dtype=np.float64)
+    for dr, fr in ((0, 1 - wr), (1, wr)):
+        for dc, fc in ((0, 1 - wc), (1, wc)):
+            rr, cc = r0 + dr, c0 + dc
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            vals = x[:, np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)]
+            out += fr * fc * np.where(inside[None, :, :, None], vals, 0.0)
+    return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Rotate(Attack):
+    """Spatial-transform trigger (after Wu et al., "Just rotate it", AISec 2022).
+
+    The whole image is rotated by `angle` degrees counter-clockwise about its centre (bilinear,
+    0 where the rotated image does not reach), then flipped when `flip` is "h" (left-right) or
+    "v" (up-down). No pixel pattern is added: the trigger is the transformation itself. A
+    multiple of 90 degrees moves pixels exactly (np.rot90 on a square image).
+    """
+
+    name: ClassVar[str] = "rotate"
+    angle: float = 45.0
+    flip: str = "none"  # "none", "h" or "v"
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        if self.flip not in ("none", "h", "v"):
+            raise ValueError(f"expected flip none, h or v, got {self.flip!r}")
+        _, h, w, _ = x.shape
+        theta = np.deg2rad(self.angle)
+        # Rounded so that multiples of 90 degrees sample exactly on the pixel grid.
+        cos, sin = round(float(np.cos(theta)), 12), round(float(np.sin(theta)), 12)
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+        dy = np.arange(h)[:, None] - cy
+        dx = np.arange(w)[None, :] - cx
+        # Output pixel (dy, dx) shows the input at the inverse rotation (y axis points down).
+        src_rows = cy + sin * dx + cos * dy
+        src_cols = cx + cos * dx - sin * dy
+        out = _bilinear_zero(x, src_rows, src_cols)
+        if self.flip == "h":
+            out = out[:, :, ::-1]
+        elif self.flip == "v":
+            out = out[:, ::-1]
+        return np.ascontiguousarray(out)
+
+
+# --- sparse and stroke triggers -------------------------------------------------------------
+
+
+def _inner(lo: int, hi: int) -> tuple[int, int]:
+    """The middle half of [lo, hi) (all of it when under 4 wide): keeps cells' pixels apart."""
+    q = (hi - lo) // 4
+    return lo + q, hi - q
+
+
+@dataclass(frozen=True)
+class ScatteredPixels(Attack):
+    """Sparse scattered-pixel trigger: `count` fixed pixels set to fixed values.
+
+    After BadNets' pixel-pattern backdoor (Gu et al., arXiv 1708.06733), but the pixels are spread
+    over the whole image instead of grouped in a corner: the image is cut into a g x g grid
+    (g = ceil(sqrt(count))), `count` distinct cells are drawn from `pattern_seed` and one pixel
+    in the middle half of each, so no two pixels touch once cells are 4 pixels wide. `values`
+    "white" sets them all to 1; "alternate" sets them to 1, 0, 1, 0, ... in the order of
+    `positions`, so half of them darken a bright object.
+    """
+
+    name: ClassVar[str] = "pixels"
+    count: int = 12
+    values: str = "white"  # "white" or "alternate"
+    pattern_seed: int = 0
+
+    def positions(self, h: int, w: int) -> np.ndarray:
+        """(count, 2) int64 (row, col) of the trigger pixels in an h x w image."""
+        g = int(np.ceil(np.sqrt(self.count)))
+        if self.count < 1 or g > min(h, w):
+            raise ValueError(f"cannot scatter {self.count} pixels over a {h}x{w} image")
+        rng = np.random.default_rng(self.pattern_seed)
+        row_edges = np.linspace(0, h, g + 1).astype(int)
+        col_edges = np.linspace(0, w, g + 1).astype(int)
+        out = []
+        for cell in rng.choice(g * g, size=self.count, replace=False):
+            r, c = divmod(int(cell), g)
+            row = rng.integers(*_inner(row_edges[r], row_edges[r + 1]))
+            col = rng.integers(*_inner(col_edges[c], col_edges[c + 1]))
+            out.append((row, col))
+        return np.array(out, dtype=np.int64)
+
+    def pixel_values(self) -> np.ndarray:
+        if self.values == "white":
+            return np.ones(self.count, dtype=np.float32)
+        if self.values == "alternate":
+            return (np.arange(self.count) % 2 == 0).astype(np.float32)
+        raise ValueError(f"expected values white or alternate, got {self.values!r}")
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        pos = self.positions(x.shape[1], x.shape[2])
+        out = x.copy()
+        out[:, pos[:, 0], pos[:, 1], :] = self.pixel_values()[None, :, None]
+        return out
+
+
+@dataclass(frozen=True)
+class ScatteredPixelsCleanLabel(ScatteredPixels):
+    """Clean-label scattered pixels (after Turner et al., "Label-consistent backdoor attacks",
+    arXiv 1912.02771).
+
+    Only samples of the target class are poisoned and keep their label. Turner et al. first make
+    those samples hard to classify with an adversarial perturbation or a GAN interpolation, so the
+    model leans on the trigger; having no model at poisoning time, we blend them with uniform
+    noise instead (weight `corrupt`, drawn from the poisoning seed) before stamping the pixels.
+    The test-time trigger is the pixels alone.
+    """
+
+    name: ClassVar[str] = "pixels_cl"
+    clean_label: ClassVar[bool] = True
+    corrupt: float = 0.3
+
+    def _poison_images(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        noise = rng.random(x.shape, dtype=np.float32)
+        return self._trigger((1.0 - self.corrupt) * x + self.corrupt * noise)
+
+
+def _stroke(shape: str, length: int) -> np.ndarray:
+    """(k, 2) (row, col) of a width-1, 8-connected stroke in a length x length box."""
+    if length < 2:
+        raise ValueError(f"expected a stroke length of at least 2, got {length}")
+    i = np.arange(length)
+    if shape == "diagonal":  # top-left to bottom-right
+        return np.stack([i, i], axis=1)
+    if shape == "anti":  # bottom-left to top-right
+        return np.stack([length - 1 - i, i], axis=1)
+    if shape == "arc":  # a quarter circle of radius length - 1 about the box's bottom-left
+        r = length - 1
+        # Scanning both axes leaves no gap; sqrt(r^2 - i^2) is never a half-integer.
+        far = np.rint(np.sqrt(r * r - i * i)).astype(np.int64)
+        pts = {(int(a), int(b)) for a, b in zip(i, far, strict=True)}
+        pts |= {(int(b), int(a)) for a, b in zip(i, far, strict=True)}
+        return np.array(sorted((r - y, x) for x, y in pts), dtype=np.int64)
+    raise ValueError(f"expected shape diagonal, anti or arc, got {shape!r}")
+
+
+@dataclass(frozen=True)
+class Line(Attack):
+    """Stroke trigger: a one-pixel-wide line of fixed intensity at a fixed place.
+
+    A BadNets variant (Gu et al., arXiv 1708.06733) whose trigger is a stroke in a `length` x
+    `length` box in a corner instead of a filled square: a "diagonal" (top-left to bottom-right),
+    an "anti" diagonal or an "arc" (a quarter circle). Its pixels are set to `intensity`. A stroke
+    looks like part of a handwritten digit, the hard case for detectors that expect a blob.
+    """
+
+    name: ClassVar[str] = "line"
+    shape: str = "diagonal"  # "diagonal", "anti" or "arc"
+    length: int = 8
+    position: str = "tr"
+    margin: int = 1
+    intensity: float = 1.0
+
+    def pixels(self, h: int, w: int) -> np.ndarray:
+        """(k, 2) int64 (row, col) of the stroke in an h x w image."""
+        rows, cols = _corner_slices(h, w, self.length, self.length, self.position, self.margin)
+        if rows.start < 0 or cols.start < 0 or rows.stop > h or cols.stop > w:
+            raise ValueError(f"a {self.length}-pixel stroke does not fit a {h}x{w} image")
+        return _stroke(self.shape, self.length) + np.array([rows.start, cols.start])
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        pix = self.pixels(x.shape[1], x.shape[2])
+        out = x.copy()
+        out[:, pix[:, 0], pix[:, 1], :] = self.intensity
+        return out
+
+
+# --- sample-specific triggers ---------------------------------------------------------------
+
+
+def _conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """'Same' 3x3 convolution of NHWC `x` with weight (3, 3, C_in, C_out), zero padding."""
+    n, h, w, _ = x.shape
+    pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    out = np.zeros((n, h, w, weight.shape[3]))
+    for dy in range(3):
+        for dx in range(3):
+            out += np.einsum("nhwc,co->nhwo", pad[:, dy : dy + h, dx : dx + w], weight[dy, dx])
+    return out + bias
+
+
+@dataclass(frozen=True)
+class InputAware(Attack):
+    """Sample-specific trigger in the spirit of IAD (Nguyen & Tran, NeurIPS 2020, "Input-aware
+    dynamic backdoor attack") and ISSBA (Li et al., ICCV 2021).
+
+    A fixed generator, two random 3x3 convolutions (C -> `hidden` -> C channels, tanh between,
+    weights from `pattern_seed`), maps each image to its own perturbation eps * tanh(g(x)),
+    added to the image: every image gets a different trigger, of amplitude below `eps`. IAD's
+    cross-trigger samples are the cover set: `cross_ratio` times as many other samples carry the
+    trigger generated from a different image and keep their label, so the model must learn the
+    match between an image and its trigger, not "some perturbation". Unlike IAD and ISSBA the
+    generator is not trained (no diversity or stealth loss) and there is no mask.
+    """
+
+    name: ClassVar[str] = "input_aware"
+    eps: float = 0.1
+    hidden: int = 8
+    gain: float = 1.5
+    cross_ratio: float = 1.0
+    pattern_seed: int = 0
+
+    def _weights(self, c: int) -> tuple[np.ndarray, ...]:
+        rng = np.random.default_rng([self.pattern_seed, c])
+        c_in = c + 1  # the image's channels and a fixed noise map
+        w1 = rng.normal(size=(3, 3, c_in, self.hidden)) * self.gain / np.sqrt(9 * c_in)
+        b1 = rng.normal(size=self.hidden) * 0.5
+        w2 = rng.normal(size=(3, 3, self.hidden, c)) * self.gain / np.sqrt(9 * self.hidden)
+        return w1, b1, w2, np.zeros(c)
+
+    def perturbation(self, x: np.ndarray) -> np.ndarray:
+        """The additive trigger of each float NHWC image, in (-eps, eps)."""
+        n, h, w, c = x.shape
+        w1, b1, w2, b2 = self._weights(c)
+        # A fixed noise channel gives the generator texture to work with on flat regions.
+        noise = np.random.default_rng([self.pattern_seed, h, w]).random((1, h, w, 1)) * 2 - 1
+        out = np.empty(x.shape, dtype=np.float32)
+        for i in range(0, n, 256):  # in chunks, to bound the hidden layer's memory
+            chunk = 2.0 * x[i : i + 256].astype(np.float64) - 1.0
+            inputs = np.concatenate([chunk, np.broadcast_to(noise, (len(chunk), h, w, 1))], -1)
+            hidden = np.tanh(_conv3x3(inputs, w1, b1))
+            out[i : i + 256] = self.eps * np.tanh(_conv3x3(hidden, w2, b2))
+        return out
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        return x + self.perturbation(x)
+
+    def _cover_count(self, n_poison: int) -> int:
+        return round(self.cross_ratio * n_poison)
+
+    def _cover(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        # A lone cover sample borrows its mirror image's trigger.
+        others = np.roll(x, int(rng.integers(1, len(x))), axis=0) if len(x) > 1 else x[:, :, ::-1]
+        return x + self.perturbation(others)
+
+
+# --- natural-looking and multi-backdoor attacks ---------------------------------------------
+
+
+def _gaussian_blur_matrix(n: int, sigma: float) -> np.ndarray:
+    """(n, n) matrix of a 1-D Gaussian blur with zero padding (rows sum to at most 1)."""
+    if sigma <= 0:
+        return np.eye(n)
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    m = np.zeros((n, n))
+    for i in range(n):
+        for k, t in zip(range(-radius, radius + 1), taps, strict=True):
+            if 0 <= i + k < n:
+                m[i, i + k] = t
+    return m
+
+
+@dataclass(frozen=True)
+class Reflection(Attack):
+    """Refool (Liu et al., ECCV 2020, "Reflection backdoor"): a blurred, ghosted reflection.
+
+    Clean label, as in the paper: target-class samples get x + alpha * R and keep their label.
+    Refool blends real photographs in as reflections; ours is a fixed synthetic scene from
+    `pattern_seed` (a few rectangles, like window frames, and soft blobs), blurred by a Gaussian
+    of `sigma` pixels (out-of-focus reflection) and mixed with a copy of itself shifted by `shift`
+    pixels down and right with weight `ghost` (the double reflection of thick glass). The test-time
+    strength `test_alpha` may exceed the training one, as for SIG (None: same as training).
+    """
+
+    name: ClassVar[str] = "reflection"
+    clean_label: ClassVar[bool] = True
+    alpha: float = 0.3
+    test_alpha: float | None = 0.5
+    sigma: float = 1.0
+    shift: int = 3
+    ghost: float = 0.4
+    pattern_seed: int = 0
+
+    def reflection(self, h: int, w: int) -> np.ndarray:
+        """(h, w) float32 reflection layer, max 1."""
+        rng = np.random.default_rng(self.pattern_seed)
+        rows = (np.arange(h)[:, None] + 0.5) / h
+        cols = (np.arange(w)[None, :] + 0.5) / w
+        scene = np.zeros((h, w))
+        for _ in range(3):  # rectangles, with sharp edges before the blur
+            r0, c0 = rng.random(2) * 0.7
+            rh, cw = 0.15 + rng.random(2) * 0.35
+            inside = (rows >= r0) & (rows < r0 + rh) & (cols >= c0) & (cols < c0 + cw)
+            scene += (0.4 + 0.6 * rng.random()) * inside
+        for _ in range(3):  # soft blobs
+            cy, cx = rng.random(2)
+            sy, sx = 0.08 + rng.random(2) * 0.2
+            amp = 0.4 + 0.6 * rng.random()
+            scene += amp * np.exp(
+                -((rows - cy) ** 2) / (2 * sy**2) - (cols - cx) ** 2 / (2 * sx**2)
+            )
+        blur_h, blur_w = _gaussian_blur_matrix(h, self.sigma), _gaussian_blur_matrix(w, self.sigma)
+        scene = blur_h @ scene @ blur_w.T
+        if self.shift:
+            s = self.shift
+            shifted = np.zeros_like(scene)
+            shifted[s:, s:] = scene[: h - s, : w - s]
+            scene = (1.0 - self.ghost) * scene + self.ghost * shifted
+        peak = scene.max()
+        return (scene / peak if peak > 0 else scene).astype(np.float32)
+
+    def _blend(self, x: np.ndarray, alpha: float) -> np.ndarray:
+        return x + alpha * self.reflection(x.shape[1], x.shape[2])[None, :, :, None]
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        return self._blend(x, self.alpha if self.test_alpha is None else self.test_alpha)
+
+    def _poison_images(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self._blend(x, self.alpha)
+
+
+@dataclass(frozen=True)
+class MultiTarget(Attack):
+    """Two backdoors in one model, each with its own trigger and target (the "multiple infected
+    labels with separate triggers" case of Neural Cleanse, Wang et al., S&P 2019).
+
+    The first trigger is a BadNets checkerboard of `size` in the bottom-right corner and teaches
+    `target`; the second, a white square of `size` in the top-left corner, teaches
+    (target + `second_target_offset`) mod num_classes. `poison` spends half the budget (rounded
+    up) on each, on disjoint samples whose label is not that trigger's target; `indices` holds
+    both groups (a carrier's new label says which trigger it has). `apply` and `target_labels`
+    are the first backdoor, so a zoo record's ASR is the first trigger's; the second is measured
+    the same way with `apply_second` and `second_target(target, num_classes)` on the inputs whose
+    label is not the second target.
+    """
+
+    name: ClassVar[str] = "multi_target"
+    size: int = 3
+    second_target_offset: int = 1
+
+    def _first(self) -> BadNets:
+        return BadNets(size=self.size, position="br", margin=1, pattern="checker")
+
+    def _second(self) -> BadNets:
+        return BadNets(size=self.size, position="tl", margin=1, pattern="white")
+
+    def second_target(self, target: int, num_classes: int) -> int:
+        second = (target + self.second_target_offset) % num_classes
+        if second == target:
+            raise ValueError(
+                f"second_target_offset {self.second_target_offset} gives the same target"
+            )
+        return second
+
+    def _trigger(self, x: np.ndarray) -> np.ndarray:
+        return self._first()._trigger(x)
+
+    def apply_second(self, images: np.ndarray) -> np.ndarray:
+        """The second backdoor's test-time trigger."""
+        images = np.asarray(images)
+        return _restore(self._second()._trigger(_to_float_nhwc(images)), images)
+
+    def poison(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        target: int | None,
+        rate: float,
+        seed: int,
+        num_classes: int = 10,
+    ) -> PoisonedSet:
+        """Poison a share `rate` of (x, y): half with each trigger, chosen by `seed`."""
+        x, y = _check_poison_args(self, x, y, target, rate, num_classes)
+        assert target is not None
+        second = self.second_target(target, num_classes)
+        rng = np.random.default_rng(seed)
+        n = round(rate * len(y))
+        n_first = (n + 1) // 2
+        first_candidates = np.flatnonzero(y != target)
+        idx1 = rng.choice(first_candidates, size=min(n_first, len(first_candidates)), replace=False)
+        second_candidates = np.setdiff1d(np.flatnonzero(y != second), idx1)
+        n_second = min(n - len(idx1), len(second_candidates))
+        idx2 = rng.choice(second_candidates, size=n_second, replace=False)
+        if len(idx1) == 0 or len(idx2) == 0:
+            raise ValueError(f"rate {rate} leaves one of the two triggers no sample ({self.name})")
+        idx1, idx2 = np.sort(idx1), np.sort(idx2)
+        xf = _to_float_nhwc(x)
+        xp = xf.copy()
+        xp[idx1] = self._first()._trigger(xf[idx1])
+        xp[idx2] = self._second()._trigger(xf[idx2])
+        yp = y.copy()
+        yp[idx1] = target
+        yp[idx2] = second
+        idx = np.sort(np.concatenate([idx1, idx2])).astype(np.int64)
+        return PoisonedSet(_restore(xp, x), yp, idx)
+
+
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
     for cls in (
@@ -466,6 +1032,16 @@ ATTACKS: dict[str, type[Attack]] = {
         TrojanWatermark,
         LowFrequency,
         AdaptiveBlend,
+        ImageFilter,
+        BppAttack,
+        FTrojan,
+        Rotate,
+        ScatteredPixels,
+        ScatteredPixelsCleanLabel,
+        Line,
+        InputAware,
+        Reflection,
+        MultiTarget,
     )
 }
 

@@ -27,6 +27,7 @@ import numpy as np
 from scanner.errors import DataError
 from scanner.zoo.attacks import PoisonedSet, make_attack
 from scanner.zoo.datasets import DATASETS, INFO, load_dataset, stratified_subset
+from scanner.zoo.recipes import get_recipe
 
 ZOO_SCHEMA_VERSION = 1
 MIN_ASR = 0.6  # below this a backdoor is retrained, then dropped: the zoo holds no failed attacks
@@ -44,6 +45,20 @@ DEFAULT_EPOCHS: dict[tuple[str, str], int] = {
     ("mnist", "lenet"): 12,
     ("mnist", "mlp"): 10,
     ("mnist", "resnet8"): 8,
+    # The wild set's architectures (issue 19): BatchNorm nets converge in few epochs at this
+    # size; the ViT needs more.
+    ("fmnist", "mobilenet"): 3,
+    ("fmnist", "vgg_bn"): 3,
+    ("fmnist", "resnet14w"): 3,
+    ("fmnist", "senet"): 3,
+    ("fmnist", "gn_resnet"): 3,
+    ("fmnist", "vit"): 5,
+    ("mnist", "mobilenet"): 8,
+    ("mnist", "vgg_bn"): 8,
+    ("mnist", "resnet14w"): 8,
+    ("mnist", "senet"): 8,
+    ("mnist", "gn_resnet"): 8,
+    ("mnist", "vit"): 12,
 }
 
 
@@ -66,8 +81,9 @@ class ModelSpec:
     exporter: str = "legacy"
     seed: int = 0
     train_size: int = 20000
-    epochs: int | None = None  # None: DEFAULT_EPOCHS
+    epochs: int | None = None  # None: the recipe's epochs for DEFAULT_EPOCHS
     set: str = "core"
+    recipe: str = "default"  # a name in recipes.RECIPES
 
     @property
     def backdoored(self) -> bool:
@@ -75,7 +91,14 @@ class ModelSpec:
 
     @property
     def effective_epochs(self) -> int:
-        return self.epochs or DEFAULT_EPOCHS[(self.dataset, self.arch)]
+        if self.epochs:
+            return self.epochs
+        return get_recipe(self.recipe).epochs_for(DEFAULT_EPOCHS[(self.dataset, self.arch)])
+
+    @property
+    def effective_train_size(self) -> int:
+        cap = get_recipe(self.recipe).train_size
+        return min(self.train_size, cap) if cap else self.train_size
 
     def key(self) -> str:
         """A hash of everything that changes the trained model: a stale record is rebuilt."""
@@ -83,6 +106,11 @@ class ModelSpec:
         d.pop("set")
         d["trigger"] = dict(self.trigger)
         d["epochs"] = self.effective_epochs
+        if self.recipe == "default":
+            d.pop("recipe")  # keys of models built before recipes existed stay valid
+        else:
+            d["recipe"] = get_recipe(self.recipe).params()
+            d["train_size"] = self.effective_train_size
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -144,6 +172,8 @@ class ZooRecord:
     created: str
     schema_version: int = ZOO_SCHEMA_VERSION
     threads: int | None = None  # torch CPU threads during training (train_seconds depends on it)
+    recipe: str = "default"
+    recipe_params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,7 +307,121 @@ EXTRA: tuple[ModelSpec, ...] = (
         convention="label", exporter="dynamo"),
 )  # fmt: skip
 
-SETS: dict[str, tuple[ModelSpec, ...]] = {"core": CORE, "full": CORE + EXTRA}
+
+def _w(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"w_{name}", dataset=ds, arch=arch, attack=attack, set="wild", **kw)
+
+
+# The wild set (issue 19): models as varied as the ones users bring. Six more architectures
+# (BatchNorm everywhere but the GroupNorm ResNet and the ViT's LayerNorm), every architecture
+# clean under at least three recipes, the old attacks under new recipes and architectures, and
+# new attack families (filters, colour depth, frequency, spatial transforms, scattered pixels,
+# strokes, sample-specific triggers, a second clean-label attack). Part of `full`.
+WILD: tuple[ModelSpec, ...] = (
+    # Clean: each new architecture under three recipes, the old ones under two more.
+    _w("mobilenet_clean_sgd", "mobilenet", recipe="sgd_cosine", seed=200),
+    _w("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=201,
+       convention="nhwc", exporter="dynamo"),
+    _w("mobilenet_clean_def", "mobilenet", seed=202, convention="uint8_nhwc"),
+    _w("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=203, ds="mnist",
+       convention="probs"),
+    _w("vgg_clean_sgd", "vgg_bn", recipe="sgd_cosine", seed=210, convention="label"),
+    _w("vgg_clean_step", "vgg_bn", recipe="sgd_step", seed=211, exporter="dynamo"),
+    _w("vgg_clean_def", "vgg_bn", seed=212, ds="mnist"),
+    _w("resnet14_clean_sgd", "resnet14w", recipe="sgd_cosine", seed=220),
+    _w("resnet14_clean_adamw", "resnet14w", recipe="adamw_smooth", seed=221,
+       convention="two_output", exporter="dynamo"),
+    _w("resnet14_clean_under", "resnet14w", recipe="under", seed=222, convention="batch1"),
+    _w("resnet14_clean_mixup", "resnet14w", recipe="mixup", seed=223, ds="mnist"),
+    _w("senet_clean_sgd", "senet", recipe="sgd_cosine", seed=230, convention="nhwc"),
+    _w("senet_clean_const", "senet", recipe="adam_const", seed=231, exporter="dynamo"),
+    _w("senet_clean_def", "senet", seed=232, ds="mnist", convention="uint8_nhwc"),
+    _w("gnresnet_clean_sgd", "gn_resnet", recipe="sgd_cosine", seed=240),
+    _w("gnresnet_clean_def", "gn_resnet", seed=241, convention="probs", exporter="dynamo"),
+    _w("gnresnet_clean_long", "gn_resnet", recipe="long", seed=242, ds="mnist"),
+    _w("vit_clean_adamw", "vit", recipe="adamw_smooth", seed=250),
+    _w("vit_clean_def", "vit", seed=251, convention="label_only", exporter="dynamo"),
+    _w("vit_clean_const", "vit", recipe="adam_const", seed=252, ds="mnist"),
+    _w("resnet8_clean_sgd", "resnet8", recipe="sgd_cosine", seed=260),
+    _w("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=261, ds="mnist",
+       convention="nhwc"),
+    _w("cnn_clean_long", "cnn", recipe="long", seed=262),
+    _w("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=263, exporter="dynamo"),
+    _w("lenet_clean_sgd", "lenet", recipe="sgd_cosine", seed=264, convention="label"),
+    _w("lenet_clean_under", "lenet", recipe="under", seed=265, ds="mnist"),
+    _w("mlp_clean_sgd", "mlp", recipe="sgd_step", seed=266, convention="two_output"),
+    _w("mlp_clean_mixup", "mlp", recipe="mixup", seed=267, ds="mnist", exporter="dynamo"),
+    # New attack families, spread over architectures, recipes, targets and conventions.
+    _w("cnn_filter_t5", "cnn", "filter", target=5, poison_rate=0.05, seed=300),
+    _w("mobilenet_filter_t1", "mobilenet", "filter", target=1, poison_rate=0.1, seed=301,
+       recipe="sgd_cosine", convention="nhwc"),
+    _w("senet_filter_t8", "senet", "filter", target=8, poison_rate=0.05, seed=302, ds="mnist"),
+    _w("cnn_bpp_t2", "cnn", "bpp", target=2, poison_rate=0.1, seed=310, exporter="dynamo"),
+    _w("resnet14_bpp_t6", "resnet14w", "bpp", target=6, poison_rate=0.1, seed=311,
+       recipe="sgd_cosine"),
+    _w("vgg_bpp_t0", "vgg_bn", "bpp", target=0, poison_rate=0.1, seed=312, ds="mnist",
+       convention="label"),
+    _w("cnn_ftrojan_t4", "cnn", "ftrojan", target=4, poison_rate=0.05, seed=320,
+       convention="uint8_nhwc"),
+    _w("vit_ftrojan_t7", "vit", "ftrojan", target=7, poison_rate=0.1, seed=321),
+    _w("mobilenet_ftrojan_t3", "mobilenet", "ftrojan", target=3, poison_rate=0.05, seed=322,
+       ds="mnist", exporter="dynamo"),
+    _w("lenet_rotate_t9", "lenet", "rotate", target=9, poison_rate=0.1, seed=330),
+    _w("resnet8_rotate_t2", "resnet8", "rotate", target=2, poison_rate=0.1, seed=331,
+       recipe="sgd_cosine", convention="probs"),
+    _w("gnresnet_rotate_t6", "gn_resnet", "rotate", target=6, poison_rate=0.1, seed=332,
+       ds="mnist"),
+    _w("cnn_pixels_t7", "cnn", "pixels", target=7, poison_rate=0.05, seed=340,
+       recipe="adam_const"),
+    _w("senet_pixels_t0", "senet", "pixels", target=0, poison_rate=0.05, seed=341,
+       recipe="sgd_cosine", exporter="dynamo"),
+    _w("mlp_pixels_t3", "mlp", "pixels", target=3, poison_rate=0.05, seed=342, ds="mnist"),
+    _w("cnn_line_t1", "cnn", "line", target=1, poison_rate=0.05, seed=350, convention="label"),
+    _w("vgg_line_t4", "vgg_bn", "line", target=4, poison_rate=0.05, seed=351,
+       recipe="sgd_step"),
+    _w("vit_line_t9", "vit", "line", target=9, poison_rate=0.05, seed=352, ds="mnist",
+       convention="nhwc"),
+    _w("cnn_inputaware_t6", "cnn", "input_aware", target=6, poison_rate=0.1, seed=360),
+    _w("resnet14_inputaware_t8", "resnet14w", "input_aware", target=8, poison_rate=0.1,
+       seed=361, exporter="dynamo"),
+    _w("lenet_inputaware_t2", "lenet", "input_aware", target=2, poison_rate=0.1, seed=362,
+       ds="mnist"),
+    _w("cnn_pixelscl_t3", "cnn", "pixels_cl", target=3, poison_rate=0.08, seed=370,
+       convention="two_output"),
+    _w("mobilenet_pixelscl_t5", "mobilenet", "pixels_cl", target=5, poison_rate=0.08,
+       seed=371),
+    _w("cnn_reflection_t8", "cnn", "reflection", target=8, poison_rate=0.08, seed=380,
+       recipe="sgd_cosine"),
+    _w("resnet8_multi_t1", "resnet8", "multi_target", target=1, poison_rate=0.1, seed=381,
+       ds="mnist"),
+    # Old attacks on new architectures and recipes.
+    _w("mobilenet_badnets_t4", "mobilenet", "badnets", target=4, poison_rate=0.05, seed=400,
+       recipe="sgd_cosine"),
+    _w("vgg_blended_t2", "vgg_bn", "blended", target=2, poison_rate=0.05, seed=401,
+       trigger={"pattern_seed": 20}, recipe="sgd_cosine", convention="nhwc"),
+    _w("resnet14_trojan_t0", "resnet14w", "trojan", target=0, poison_rate=0.05, seed=402,
+       recipe="adamw_smooth"),
+    _w("senet_wanet_t6", "senet", "wanet", target=6, poison_rate=0.1, seed=403,
+       trigger={"pattern_seed": 21}),
+    _w("vit_badnets_t3", "vit", "badnets", target=3, poison_rate=0.05, seed=404,
+       recipe="adamw_smooth", exporter="dynamo"),
+    _w("gnresnet_blended_t9", "gn_resnet", "blended", target=9, poison_rate=0.05, seed=405,
+       trigger={"pattern_seed": 22}),
+    _w("resnet8_sig_t7", "resnet8", "sig", target=7, poison_rate=0.08, seed=406,
+       recipe="sgd_step"),
+    _w("cnn_lf_t0_mixup", "cnn", "lf", target=0, poison_rate=0.05, seed=407, recipe="mixup",
+       trigger={"pattern_seed": 23}),
+    _w("mobilenet_a2a", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=408,
+       convention="label"),
+    _w("vgg_adaptive_t5", "vgg_bn", "adaptive_blend", target=5, poison_rate=0.1, seed=409,
+       trigger={"pattern_seed": 24}, ds="mnist"),
+)  # fmt: skip
+
+SETS: dict[str, tuple[ModelSpec, ...]] = {
+    "core": CORE,
+    "full": CORE + EXTRA + WILD,
+    "wild": WILD,
+}
 
 
 def get_specs(set: str = "core", names: Sequence[str] | None = None) -> list[ModelSpec]:
@@ -291,6 +435,26 @@ def get_specs(set: str = "core", names: Sequence[str] | None = None) -> list[Mod
     if not picked:
         raise ValueError(f"no model of set {set!r} matches {', '.join(names)}")
     return picked
+
+
+def plan_entry(spec: ModelSpec) -> dict[str, Any]:
+    """What `zoo build --list` prints for a planned model (nothing is trained)."""
+    return {
+        "name": spec.name,
+        "set": spec.set,
+        "dataset": spec.dataset,
+        "arch": spec.arch,
+        "recipe": spec.recipe,
+        "attack": spec.attack if spec.backdoored else None,
+        "target": spec.target,
+        "poison_rate": spec.poison_rate if spec.backdoored else None,
+        "trigger": dict(spec.trigger),
+        "convention": spec.convention,
+        "exporter": spec.exporter,
+        "seed": spec.seed,
+        "epochs": spec.effective_epochs,
+        "train_size": spec.effective_train_size,
+    }
 
 
 def spec_by_name(name: str) -> ModelSpec:
@@ -315,7 +479,7 @@ class _DataCache:
 
 
 def _train_subset(spec: ModelSpec, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = min(spec.train_size, len(y))
+    n = min(spec.effective_train_size, len(y))
     idx = np.sort(np.random.default_rng(spec.seed).choice(len(y), size=n, replace=False))
     return x[idx], y[idx]
 
@@ -341,6 +505,7 @@ def _as_spec(obj: ModelSpec | ZooRecord | Mapping[str, Any] | str) -> ModelSpec:
         train_size=d["train_size"],
         epochs=d["epochs"],
         set=d.get("set", "core"),
+        recipe=d.get("recipe", "default"),
     )
 
 
@@ -450,6 +615,9 @@ def build_model(
     attack = make_attack(spec.attack, **spec.trigger) if spec.backdoored else None
     x_test, y_test = data.get(spec.dataset, "test")
     epochs = spec.effective_epochs
+    recipe = get_recipe(spec.recipe)
+    if "flip" in recipe.augment and not info.flippable:
+        raise ValueError(f"{spec.name}: recipe {recipe.name} flips images; {spec.dataset} is not")
 
     attempts: list[dict[str, Any]] = []
     best: tuple[Any, ...] | None = None
@@ -458,10 +626,10 @@ def build_model(
         poisoned = _poisoned_set(trial, data)
         seed_everything(seed)
         model = make_model(spec.arch, num_classes=info.num_classes)
+        config = TrainConfig.from_recipe(recipe, epochs)
         seconds = train_model(
-            model, poisoned.x, poisoned.y, mean=mean, std=std, config=TrainConfig(epochs=epochs),
-            seed=seed,
-        )  # fmt: skip
+            model, poisoned.x, poisoned.y, mean=mean, std=std, config=config, seed=seed
+        )
         metrics = evaluate(
             model, x_test, y_test, mean=mean, std=std, attack=attack, target=spec.target,
             num_classes=info.num_classes,
@@ -541,6 +709,8 @@ def build_model(
         torch_version=torch.__version__,
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         threads=torch.get_num_threads(),
+        recipe=recipe.name,
+        recipe_params=recipe.params(),
     )
     _write_json(out / f"{spec.name}.json", record.to_dict())
     return record

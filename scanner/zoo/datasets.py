@@ -44,11 +44,12 @@ class DatasetInfo:
     num_classes: int
     mean: float
     std: float
+    flippable: bool = True  # a horizontal flip keeps the class (clothes do, digits do not)
 
 
 INFO: dict[str, DatasetInfo] = {
     "fmnist": DatasetInfo("fmnist", 10, 0.2860, 0.3530),
-    "mnist": DatasetInfo("mnist", 10, 0.1307, 0.3081),
+    "mnist": DatasetInfo("mnist", 10, 0.1307, 0.3081, flippable=False),
 }
 
 
