@@ -57,6 +57,9 @@ def write(
     console.print(_tally(pairs))
 
 
+VERDICT_STYLES = {"infected": "bold red", "shortcut": "yellow", "clean": "green"}
+
+
 def _row(outcome: ModelOutcome, result: PolicyResult | None) -> list[Text | str]:
     # Text, not str: rich would read "[...]" in a file name or message as markup.
     name = Text(display_path(outcome.path) + (" (cached)" if outcome.cached else ""))
@@ -65,7 +68,7 @@ def _row(outcome: ModelOutcome, result: PolicyResult | None) -> list[Text | str]
         error = f"{outcome.error_kind}: {outcome.error}" if outcome.error_kind else outcome.error
         return [name, Text("error", "magenta"), "-", "-", policy, Text(error or "", "magenta")]
     xray = outcome.report.xray
-    verdict = Text(xray.verdict, "bold red" if xray.verdict == "infected" else "green")
+    verdict = Text(xray.verdict, VERDICT_STYLES.get(xray.verdict, "green"))
     target = "-" if xray.target_label is None else str(xray.target_label)
     return [name, verdict, f"{xray.score:.3f}", target, policy, _findings_cell(result)]
 
@@ -106,8 +109,11 @@ def _tally(pairs: list[tuple[ModelOutcome, PolicyResult | None]]) -> Text:
     errors = sum(o.report is None for o, _ in pairs)
     cached = sum(o.cached for o, _ in pairs)
     infected = sum(o.report is not None and o.report.xray.verdict == "infected" for o, _ in pairs)
+    shortcut = sum(o.report is not None and o.report.xray.verdict == "shortcut" for o, _ in pairs)
     decided = [r for _, r in pairs if r is not None and r.decided]
     parts = [f"{total} model{'s' if total != 1 else ''}", f"{infected} infected"]
+    if shortcut:
+        parts.append(f"{shortcut} with a shortcut")
     if decided:
         failed = sum(not r.passed for r in decided)
         parts.append(f"{len(decided) - failed} passed policy, {failed} failed")
@@ -149,7 +155,9 @@ class RichBatchProgress:
         self._progress.stop()
 
     def model_started(self, index: int, total: int, path: Path) -> None:
-        self._progress.update(self._task, total=total, completed=index, description=Path(str(path)).name)
+        self._progress.update(
+            self._task, total=total, completed=index, description=Path(str(path)).name
+        )
 
     def model_finished(self, index: int, total: int, outcome: ModelOutcome) -> None:
         self._progress.update(self._task, completed=index + 1)

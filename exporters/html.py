@@ -27,7 +27,7 @@ th { background: #f3f3f3; }
 .badge { display: inline-block; padding: .05em .55em; border-radius: .8em; color: #fff;
          font-weight: 600; }
 .infected, .block, .require-remediation { background: #c62828; }
-.clean, .pass { background: #2e7d32; } .warn { background: #ef6c00; }
+.clean, .pass { background: #2e7d32; } .warn, .shortcut { background: #ef6c00; }
 .error, .undecided { background: #6a1b9a; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .15em 1em; }
 dt { font-weight: 600; } dd { margin: 0; word-break: break-all; }
@@ -117,6 +117,11 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ("Verdict", _badge(x.verdict)),
         ("Score", f"{x.score:.3f} (0 to 1, higher = more likely backdoored)"),
         ("Suspected target", escape(target + (f" - {x.target_note}" if x.target_note else ""))),
+        *(
+            [("Shortcut", escape(f"label {x.evidence.get('shortcut_label')}, not attributed"))]
+            if x.verdict == "shortcut"
+            else []
+        ),
         ("RE / ATS (mean)", f"{x.re_mean:.3f} / {x.ats_mean:.3f}"),
         ("Queries / seconds", f"{x.queries} / {x.seconds:.1f}"),
         ("SHA-256", f"<code>{escape(report.model.sha256)}</code>"),

@@ -87,6 +87,9 @@ def summary_dict(
             "infected": sum(
                 o.report is not None and o.report.xray.verdict == "infected" for o in outcomes
             ),
+            "shortcut": sum(
+                o.report is not None and o.report.xray.verdict == "shortcut" for o in outcomes
+            ),
             "policy_passed": sum(r.passed for r in decided),
             "policy_failed": sum(not r.passed for r in decided),
             "exit_code": int(exit_code(outcomes, results)),

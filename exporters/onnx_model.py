@@ -79,6 +79,7 @@ def _export_bytes(
     source: onnx.ModelProto,
     opset: int,
     dynamic_batch: bool,
+    fold_constants: bool = True,
 ) -> bytes:
     import torch
 
@@ -110,7 +111,7 @@ def _export_bytes(
                 input_names=in_names,
                 output_names=out_names,
                 dynamic_axes=dynamic_axes,
-                do_constant_folding=True,
+                do_constant_folding=fold_constants,
             )
     finally:
         full.train(training)
@@ -240,7 +241,38 @@ def export_onnx_model(
         raise OutputError(f"need at least {n_example} check inputs, got {len(check_inputs)}")
     example = torch.from_numpy(np.ascontiguousarray(check_inputs[:n_example]))
     try:
-        raw = _export_bytes(full, example, source, opset, dynamic_batch=fixed is None)
+        data, diffs, batch_sizes = _export_checked(
+            full, example, source, opset, fixed, check_inputs, atol, metadata, fold_constants=True
+        )
+    except OutputError:
+        if fixed is not None:
+            raise
+        # The TorchScript exporter's constant folding can bake the example's batch of 1 into a
+        # shape computation (a legacy-exported ViT's attention reshapes): the file then fails at
+        # batch > 1. Exporting without folding keeps those shapes computed at run time.
+        data, diffs, batch_sizes = _export_checked(
+            full, example, source, opset, fixed, check_inputs, atol, metadata, fold_constants=False
+        )
+    return _write_model(out, data, source_path, opset, check_inputs, batch_sizes, diffs)
+
+
+def _export_checked(
+    full: Any,
+    example: Any,
+    source: onnx.ModelProto,
+    opset: int,
+    fixed: int | None,
+    check_inputs: np.ndarray,
+    atol: float,
+    metadata: Mapping[str, str] | None,
+    *,
+    fold_constants: bool,
+) -> tuple[bytes, dict[str, float], tuple[int, ...]]:
+    """Export, restore the signature, check the file; (bytes, max differences, batch sizes)."""
+    try:
+        raw = _export_bytes(
+            full, example, source, opset, dynamic_batch=fixed is None, fold_constants=fold_constants
+        )
     except Exception as e:  # the exporter raises many unrelated types
         raise OutputError(f"torch.onnx.export failed: {type(e).__name__}: {e}") from None
     model = onnx.load_from_string(raw)
@@ -259,7 +291,19 @@ def export_onnx_model(
         raise OutputError(f"the exported model fails onnx.checker: {first}") from None
     data = model.SerializeToString()
     diffs, batch_sizes = check_export(full, data, source, check_inputs, atol)
+    return data, diffs, batch_sizes
 
+
+def _write_model(
+    out: Path,
+    data: bytes,
+    source_path: str | os.PathLike[str] | None,
+    opset: int,
+    check_inputs: np.ndarray,
+    batch_sizes: tuple[int, ...],
+    diffs: dict[str, float],
+) -> ExportResult:
+    """Write `data` to `out` through a temporary file, never over the source model."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -155,9 +155,7 @@ def evaluate_outcome(
     suppressed: tuple[Finding, ...] = ()
     if outcome.report is not None and outcome.report.model.endpoint is not None:
         skipped = sorted(r.rule_id for r in RULES.values() if getattr(r, "file_only", False))
-        notes.append(
-            f"not applicable to an endpoint (no file to inspect): {', '.join(skipped)}"
-        )
+        notes.append(f"not applicable to an endpoint (no file to inspect): {', '.join(skipped)}")
     if outcome.report is not None:
         entry = policy.allow_entry(outcome.report.model.sha256)
         if entry is not None and entry.expired(today):

@@ -43,7 +43,14 @@ _TOP_KEYS = (
     "model",
     "allowlist",
 )
-_XRAY_KEYS = ("flag_infected", "score_threshold", "target_label_blocks", "action")
+_XRAY_KEYS = (
+    "flag_infected",
+    "score_threshold",
+    "target_label_blocks",
+    "action",
+    "flag_shortcut",
+    "shortcut_action",
+)
 _MODEL_KEYS = (
     "max_size_mb",
     "min_opset",
@@ -307,6 +314,8 @@ def _read_xray(r: _Reader, root: _Map) -> XrayRules:
         ),
         target_label_blocks=r.get(m, "xray", "target_label_blocks", _bool, d.target_label_blocks),
         action=r.get(m, "xray", "action", _choice(ACTIONS), d.action),
+        flag_shortcut=r.get(m, "xray", "flag_shortcut", _bool, d.flag_shortcut),
+        shortcut_action=r.get(m, "xray", "shortcut_action", _choice(ACTIONS), d.shortcut_action),
     )
 
 

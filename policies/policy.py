@@ -32,6 +32,9 @@ class XrayRules:
     score_threshold: float | None = None  # a score at or above it is a finding; None: off
     target_label_blocks: bool = True  # a named target label is a finding of its own
     action: Action = "block"  # what a model flagged by these rules gets
+    # BDS104: a "shortcut" verdict (a universal shortcut not attributed to a planted trigger).
+    flag_shortcut: bool = True
+    shortcut_action: Action = "warn"  # default: reported, the model passes
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,34 @@ class XrayTargetLabel(_ReportRule):
         )
 
 
+class XrayShortcut(_ReportRule):
+    """The scan found a universal shortcut it could not attribute to a planted trigger.
+
+    Fires when the X-ray verdict is ``shortcut`` and the policy has ``xray.flag_shortcut: true``:
+    one perturbation sends most classes to one label (the label is in the message), but the
+    attribution tests (dose-response, specificity) read it as a natural sink of the network, not
+    as a trigger someone trained in. Anyone can use such a shortcut at inference time, so it is
+    reported; it is not evidence of poisoning. Severity MEDIUM. What happens to the model is
+    ``xray.shortcut_action`` (the default policy warns, ``strict`` blocks).
+    """
+
+    rule_id = "BDS104"
+    name = "xray-shortcut"
+    severity = Severity.MEDIUM
+
+    def check_report(self, policy: Policy, report: ScanReport) -> Iterator[Finding]:
+        xray = report.xray
+        if not policy.xray.flag_shortcut or xray.verdict != "shortcut":
+            return
+        label = xray.evidence.get("shortcut_label")
+        note = f": {xray.target_note}" if xray.target_note else ""
+        yield self.finding(
+            f"universal shortcut to label {label}, not attributed to a planted trigger{note}",
+            policy.xray.shortcut_action,
+            confidence=Confidence.MEDIUM,
+        )
+
+
 class ModelSize(_ReportRule):
     """The model file is larger than the policy allows.
 
@@ -328,6 +356,7 @@ RULES: dict[str, Rule] = {
         XrayInfected(),
         XrayScore(),
         XrayTargetLabel(),
+        XrayShortcut(),
         ModelSize(),
         ModelOpset(),
         OperatorDomain(),

@@ -702,7 +702,7 @@ def remediate_command(
         if before_scan.get("used_as_prior"):
             n_probes = len((report.extra.get("trigger_prior") or {}).get("probes") or [])
             if before_scan["verdict"] != "infected":
-                said = "clean"
+                said = before_scan["verdict"]
             elif before_scan["target_label"] is None:
                 said = "infected, no single target"
             else:
@@ -977,6 +977,12 @@ def bench_xray(
         + ", ".join(
             f"{arch} {summary['fpr_by_arch'][arch]} / {loarch['fpr_by_arch'][arch]}"
             for arch in summary["fpr_by_arch"]
+        )
+        + "\n\nClean models called shortcut per architecture (shipped / leave one architecture"
+        + " out): "
+        + ", ".join(
+            f"{arch} {summary['shortcut_by_arch'][arch]} / {loarch['shortcut_by_arch'][arch]}"
+            for arch in summary["shortcut_by_arch"]
         )
         + f"\n\nRule fitted on all {len(rows)} models (the shipped default's source): {whole_zoo}\n"
     )

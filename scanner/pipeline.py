@@ -25,9 +25,10 @@ from scanner.backends.onnxruntime import (
 )
 from scanner.backends.remote import ApiConfig, OipBackend, is_endpoint
 from scanner.data import Dataset, check_labels_fit, to_model_space
+from scanner.detectors.attribution import measure as measure_attribution
 from scanner.detectors.baseline import Baseline, discount
-from scanner.detectors.probes import ProbeConfig, run_probes
-from scanner.detectors.verdict import VerdictRule, decide
+from scanner.detectors.probes import ProbeConfig, ProbeFinding, ProbeResult, run_probes
+from scanner.detectors.verdict import VerdictRule, attribution_candidates, decide
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
 from scanner.report import ModelInfo, ScanReport, XrayResult
@@ -151,13 +152,31 @@ def scan_model(
                 f" degenerate: {e} (expected distinct images; is one image stored under"
                 " several labels?)"
             ) from None
+
+        def to_model(imgs: np.ndarray) -> np.ndarray:
+            return to_model_space(imgs, spec, config.mean, config.std, source=dataset.path)
+
         probes = run_probes(
+            oracle, dataset.x, dataset.y, to_model, backend.num_classes, config.probes
+        )
+        # Attribution is measured on the findings a verdict could rest on, with and without the
+        # baseline's sinks, so that deciding needs no more queries.
+        kept: ProbeResult | None = None
+        set_aside: tuple[ProbeFinding, ...] = ()
+        if config.baseline is not None:
+            kept, set_aside = discount(probes, config.baseline)
+        wanted = attribution_candidates(probes, config.rule)
+        if kept is not None:
+            wanted += attribution_candidates(kept, config.rule)
+        attributions = measure_attribution(
             oracle,
+            probes,
+            list(dict.fromkeys(wanted)),
             dataset.x,
             dataset.y,
-            lambda imgs: to_model_space(imgs, spec, config.mean, config.std, source=dataset.path),
+            to_model,
             backend.num_classes,
-            config.probes,
+            config.probes.seed,
         )
         clean_acc = float(np.mean(oracle(x) == dataset.y))
         if isinstance(backend, OipBackend):
@@ -193,11 +212,11 @@ def scan_model(
             )
     num_classes = model_info.num_classes
     planes = result.planes
-    decision = decide(probes, planes, num_classes, config.rule)
+    decision = decide(probes, planes, num_classes, config.rule, attributions)
     if config.baseline is not None:
+        assert kept is not None
         alone = decision
-        kept, set_aside = discount(probes, config.baseline)
-        decision = decide(kept, planes, num_classes, config.rule)
+        decision = decide(kept, planes, num_classes, config.rule, attributions)
         if set_aside:
             said = alone.verdict + (
                 f", target {alone.target_label}" if alone.target_label is not None else ""

@@ -19,7 +19,9 @@ from scanner.errors import FINDING_ERRORS
 
 SCHEMA_VERSION = 1
 
-Verdict = Literal["infected", "clean"]
+# "shortcut": a universal shortcut the scan could not attribute to a planted trigger (BDS104).
+Verdict = Literal["infected", "shortcut", "clean"]
+VERDICTS: tuple[Verdict, ...] = ("infected", "shortcut", "clean")
 
 
 def encode_label_map(label_map: np.ndarray) -> str:

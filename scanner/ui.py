@@ -46,6 +46,9 @@ def print_summary(report: ScanReport) -> None:
             if x.target_label is None
             else f"suspected target label {x.target_label}"
         )
+    elif x.verdict == "shortcut":
+        head = click.style("SHORTCUT", fg="yellow", bold=True)
+        target = f"universal shortcut to label {x.evidence.get('shortcut_label')}, not attributed"
     else:
         head = click.style("clean", fg="green", bold=True)
         target = "no target"

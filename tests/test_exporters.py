@@ -180,6 +180,7 @@ def test_summary_matches_its_schema_and_reads_back(tmp_path: Path) -> None:
         "cached": 1,
         "errors": 1,
         "infected": 1,
+        "shortcut": 0,
         "policy_passed": 1,
         "policy_failed": 1,
         "exit_code": 1,
@@ -218,6 +219,34 @@ def sarif_validator() -> jsonschema.Draft4Validator:
     schema = load_schema("sarif-2.1.0")
     assert schema["title"].startswith("Static Analysis Results Format (SARIF) Version 2.1.0")
     return jsonschema.Draft4Validator(schema)
+
+
+def test_a_shortcut_report_in_every_format(tmp_path: Path) -> None:
+    xray = replace(
+        GOOD.xray,
+        verdict="shortcut",
+        score=0.31,
+        evidence={**GOOD.xray.evidence, "shortcut_label": 6},
+        target_note="universal shortcut to label 6 (periodic probe), not attributed",
+    )
+    odd = replace(GOOD, xray=xray)
+    outcomes = [ModelOutcome(path="models/odd.onnx", report=odd)]
+    results = results_for(outcomes)
+    single = json.loads(render(json_report.write, outcomes, policy_results=results))
+    jsonschema.Draft202012Validator(load_schema("report")).validate(single)
+    assert single["xray"]["verdict"] == "shortcut" and single["policy"]["passed"] is True
+    assert [v["rule_id"] for v in single["policy"]["findings"]] == ["BDS104"]
+    both = outcomes + OUTCOMES[:1]
+    summary = json.loads(render(json_report.write, both, policy_results=results_for(both)))
+    schema_validator("summary").validate(summary)
+    assert summary["summary"]["shortcut"] == 1 and summary["summary"]["infected"] == 1
+    log = json.loads(render(sarif.write, outcomes, policy_results=results, base_dir=Path.cwd()))
+    sarif_validator().validate(log)
+    assert {(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]} == {("BDS104", "warning")}
+    page = render(html.write, outcomes, policy_results=results)
+    assert 'class="badge shortcut"' in page and "label 6, not attributed" in page
+    table = render(console.write, outcomes, policy_results=results)
+    assert "shortcut" in table
 
 
 def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:

@@ -301,6 +301,39 @@ def test_warn_action_reports_without_failing() -> None:
     assert result.violations == ()
 
 
+def _shortcut_report() -> ScanReport:
+    report = make_report(verdict="shortcut", score=0.3)
+    evidence = {"shortcut_label": 8}
+    return replace(report, xray=replace(report.xray, evidence=evidence, target_note="grating"))
+
+
+def test_a_shortcut_warns_under_the_default_policy_and_blocks_under_strict() -> None:
+    report = _shortcut_report()
+    default = evaluate(load_policy("default"), report, today=TODAY)
+    assert default.passed and default.disposition == "warn"
+    assert [(f.rule_id, f.severity) for f in default.findings] == [("BDS104", Severity.MEDIUM)]
+    assert "label 8" in default.findings[0].message
+    assert "not attributed to a planted trigger" in default.findings[0].message
+    strict = evaluate(load_policy("strict"), report, today=TODAY)
+    assert not strict.passed
+    assert "BDS104" in {f.rule_id for f in strict.violations}
+    # Nothing of the infected rules fires: no target label, verdict not "infected".
+    assert not {"BDS101", "BDS103"} & {f.rule_id for f in strict.findings}
+
+
+def test_the_shortcut_rule_can_be_switched_off_or_made_to_block(tmp_path: Path) -> None:
+    off = load_policy(write(tmp_path, policy_text("xray:\n  flag_shortcut: false\n"), "a.yaml"))
+    assert evaluate(off, _shortcut_report(), today=TODAY).findings == ()
+    block = load_policy(write(tmp_path, policy_text("xray:\n  shortcut_action: block\n"), "b.yaml"))
+    assert not evaluate(block, _shortcut_report(), today=TODAY).passed
+    with pytest.raises(UsageError, match=r"xray\.shortcut_action"):
+        load_policy(write(tmp_path, policy_text("xray:\n  shortcut_action: ignore\n"), "c.yaml"))
+    # The shortcut rule never fires on an infected or a clean report.
+    for report in (INFECTED, CLEAN):
+        findings = evaluate(load_policy("default"), report, today=TODAY).findings
+        assert "BDS104" not in {f.rule_id for f in findings}
+
+
 def test_fail_on_override() -> None:
     report = make_report(verdict="infected", score=0.8, target=None)  # one HIGH finding
     policy = load_policy("default")

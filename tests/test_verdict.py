@@ -253,3 +253,72 @@ def test_otherwise_consistency_keeps_no_single_target(findings: list[ProbeFindin
     d = decide_on(*findings)
     assert (d.verdict, d.target_label) == ("infected", None)
     assert "no single target" in d.target_note
+
+
+# --- attribution: planted trigger or natural shortcut -------------------------------------------
+
+
+def _attr(probe: Probe, label: int, breadth: float | None, half: float, full: float = 1.0):
+    from scanner.detectors.attribution import Attribution
+
+    dose = ((0.25, half / 2), (0.5, half), (0.75, (half + full) / 2), (1.0, full))
+    return Attribution(label, probe, breadth, dose, samples=200, queries=800)
+
+
+def test_a_broad_shortcut_that_fades_at_half_strength_is_called_shortcut() -> None:
+    probes = result([(4, 0.95, 0.95)])
+    rule = VerdictRule()
+    infected = decide(probes, (), 10, rule)
+    d = decide(probes, (), 10, rule, (_attr(PATCH, 4, breadth=0.8, half=0.1),))
+    assert (d.verdict, d.target_label) == ("shortcut", None)
+    assert d.evidence["shortcut_label"] == 4
+    assert d.evidence["decided_by"] == "universality+attribution"
+    assert d.score == pytest.approx(infected.score / 2, abs=1e-6) and d.score < 0.5
+    assert "not attributed to a planted trigger" in d.target_note
+    assert d.evidence["attribution"][0]["retention"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("breadth", "half", "why"),
+    [
+        (0.05, 0.1, "few members of the family reach the label: it answers to one pattern"),
+        (0.9, 0.8, "it keeps most of its pull at half strength"),
+        (None, 0.0, "an old report without breadth is never let off"),
+    ],
+)
+def test_a_specific_or_robust_shortcut_stays_infected(breadth, half, why) -> None:
+    probes = result([(4, 0.95, 0.95)])
+    d = decide(probes, (), 10, VerdictRule(), (_attr(PATCH, 4, breadth=breadth, half=half),))
+    assert (d.verdict, d.target_label) == ("infected", 4), why
+
+
+def test_attribution_of_another_probe_or_label_is_not_used() -> None:
+    probes = result([(4, 0.95, 0.95)])
+    other = Probe("patch", 0, (0, 0, 1), 9)
+    for attr in (_attr(other, 4, 0.9, 0.0), _attr(PATCH, 5, 0.9, 0.0)):
+        assert decide(probes, (), 10, VerdictRule(), (attr,)).verdict == "infected"
+
+
+def test_a_strong_probe_sink_can_be_a_shortcut_but_no_single_target_stays_infected() -> None:
+    search = [0.0] * 10
+    search[4], search[6] = 0.9, 0.2
+    probes = with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search)
+    d = decide(probes, (), 10, VerdictRule(), (_attr(GRATING_STRONG, 4, 0.7, 0.05),))
+    assert (d.verdict, d.evidence["shortcut_label"]) == ("shortcut", 4)
+    assert d.evidence["decided_by"] == "selectivity+attribution"
+    # All-to-all evidence names no label, so there is nothing to attribute.
+    a2a = result([(4, 0.2, 0.95)])
+    d = decide(a2a, (), 10, VerdictRule(), (_attr(PATCH, 4, 0.9, 0.0),))
+    assert (d.verdict, d.target_label) == ("infected", None)
+
+
+def test_attribution_round_trips_through_the_report_evidence() -> None:
+    from scanner.detectors.attribution import from_evidence
+
+    probes = result([(4, 0.95, 0.95)])
+    attr = _attr(PATCH, 4, breadth=0.8, half=0.1)
+    d = decide(probes, (), 10, VerdictRule(), (attr,))
+    back = from_evidence(json.loads(json.dumps(d.evidence)))
+    assert back == (attr,)
+    again = decide(ProbeResult.from_evidence(d.evidence), (), 10, VerdictRule(), back)
+    assert (again.verdict, again.score) == (d.verdict, d.score)

@@ -273,11 +273,16 @@ def run_in_worker(
     batch: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    per_sample: bool = True,
 ) -> list[np.ndarray]:
     """Every numeric tensor output of an untrusted graph on `x`, computed in a worker process
     under the scan's memory and time limits (remediation's checks use this, never an in-process
     session). `batch`: a fixed-batch graph gets chunks of that size, the last one padded.
+    `per_sample=False`: the outputs are not per-sample rows (shape tensors), so they are
+    returned as the graph gives them, from one call of at most 256 samples.
     ModelRuntimeError on any failure."""
+    if not per_sample and (batch is not None or len(x) > 256):
+        raise ValueError("per_sample=False takes one call: no fixed batch, at most 256 samples")
     worker = _Worker(
         model, device="cpu", timeout=timeout, memory_mb=memory_mb, threads=0, source=source
     )
@@ -291,7 +296,7 @@ def run_in_worker(
                 part = np.concatenate([part, np.repeat(part[-1:], batch - k, 0)])
             call = worker.first_query if i == 0 else worker.run
             outs = call(np.ascontiguousarray(part))
-            chunks.append([o[:k] if o.ndim else o for o in outs])
+            chunks.append([o[:k] if o.ndim and per_sample else o for o in outs])
     finally:
         worker.close()
     return [np.concatenate([c[j] for c in chunks]) for j in range(len(chunks[0]))]

@@ -20,6 +20,7 @@ import numpy as np
 from scanner.backends.onnxruntime import to_model_input
 from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
+from scanner.detectors.attribution import from_evidence as attributions_from_evidence
 from scanner.detectors.probes import ProbeResult
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.errors import BdscanError, DataError
@@ -145,6 +146,7 @@ def run(
                 (),
                 len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
                 config_for(rec).rule,
+                attributions_from_evidence(x["evidence"]),
             )
             row.update(
                 verdict=d.verdict,
@@ -238,6 +240,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             for arch in sorted({r["arch"] for r in clean})
             for group in [[r for r in clean if r["arch"] == arch]]
         },
+        # The three-valued verdict: clean models called "shortcut" (BDS104, a warning under the
+        # default policy), and backdoored all-to-one models the attribution let off as one.
+        "shortcut_clean": frac([r["verdict"] == "shortcut" for r in clean]),
+        "shortcut_all_to_one": frac([r["verdict"] == "shortcut" for r in one]),
+        "shortcut_by_arch": {
+            arch: f"{sum(r['verdict'] == 'shortcut' for r in group)}/{len(group)}"
+            for arch in sorted({r["arch"] for r in clean})
+            for group in [[r for r in clean if r["arch"] == arch]]
+        },
         "queries_mean": round(float(np.mean([r["queries"] for r in rows])), 1) if rows else None,
         "seconds_mean": round(float(np.mean([r["seconds"] for r in rows])), 2) if rows else None,
         "raw_seconds_mean": round(float(np.mean([r["raw_seconds"] for r in rows])), 2)
@@ -260,14 +271,16 @@ def environment() -> dict[str, Any]:
 def summary_line(name: str, s: dict[str, Any]) -> str:
     return (
         f"| {name} | {s['auroc_score']} | {s['tpr_all_to_one']} | {s['target_accuracy']} |"
-        f" {s['fpr_clean']} | {s['all_to_all_flagged']} | {s['all_to_all_no_single_target']} |"
+        f" {s['fpr_clean']} | {s['shortcut_clean']} | {s['shortcut_all_to_one']} |"
+        f" {s['all_to_all_flagged']} | {s['all_to_all_no_single_target']} |"
     )
 
 
 SUMMARY_HEAD = (
     "| evaluation | AUROC (all-to-one vs clean) | flagged all-to-one | target right |"
-    " clean flagged (FPR) | all-to-all flagged | ...with no single target |\n"
-    "|---|---|---|---|---|---|---|\n"
+    " clean flagged (FPR) | clean called shortcut | all-to-one called shortcut |"
+    " all-to-all flagged | ...with no single target |\n"
+    "|---|---|---|---|---|---|---|---|---|\n"
 )
 
 
@@ -370,6 +383,7 @@ def held_out(
             (),
             len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
             rule,
+            attributions_from_evidence(x["evidence"]),
         )
         out.append(
             {

@@ -11,7 +11,7 @@ generic perturbations from the backdoor literature, drawn at random, never fitte
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -302,6 +302,14 @@ def flip_rates(
 
 
 UNIVERSALITY_QUANTILE = 0.25
+# A probe "reaches" a label for the breadth statistic at this search universality: the level
+# `per_label_hits` has always used.
+BREADTH_HIT = 0.5
+
+
+def level_key(probe: Probe) -> str:
+    """ "family/strength": the group of probes that differ only in position, pattern or seed."""
+    return f"{probe.family}/{probe.strength}"
 
 
 def _by_source(f: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -442,6 +450,15 @@ class ProbeResult:
     queries: int
     # Max search universality per label over the strong probes (empty: none were run).
     per_label_search_strong: tuple[float, ...] = ()
+    # Per "family/strength" (e.g. "periodic/1"), per label: the share of that level's probes
+    # whose search universality for the label is at least BREADTH_HIT. A natural sink answers
+    # to most members of a family; a planted trigger to the few that resemble it (attribution).
+    breadth: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def breadth_of(self, probe: Probe, label: int) -> float | None:
+        """The breadth of `probe`'s family and strength for `label` (None: not recorded)."""
+        shares = self.breadth.get(level_key(probe))
+        return None if shares is None or label >= len(shares) else shares[label]
 
     @classmethod
     def from_evidence(cls, evidence: dict[str, Any]) -> ProbeResult:
@@ -455,6 +472,10 @@ class ProbeResult:
             confirm_samples=int(evidence["confirm_samples"]),
             queries=int(evidence["probe_queries"]),
             per_label_search_strong=tuple(evidence.get("search_universality_per_label_strong", [])),
+            breadth={
+                k: tuple(float(v) for v in vs)
+                for k, vs in (evidence.get("search_breadth_per_level") or {}).items()
+            },
         )
 
 
@@ -550,7 +571,12 @@ def run_probes(
         )
     findings.sort(key=lambda fd: (-fd.agreed_universality, -fd.agreed_consistency))
     weak_uni = uni[~strong] if (~strong).any() else np.zeros((1, num_classes))
-    hits = tuple(int(v) for v in (weak_uni >= 0.5).sum(axis=0))
+    hits = tuple(int(v) for v in (weak_uni >= BREADTH_HIT).sum(axis=0))
+    keys = [level_key(p) for p in probes]
+    breadth = {}
+    for key in dict.fromkeys(keys):
+        rows = np.array([k == key for k in keys])
+        breadth[key] = tuple(float(v) for v in (uni[rows] >= BREADTH_HIT).mean(axis=0))
     return ProbeResult(
         tuple(findings),
         tuple(float(v) for v in weak_uni.max(axis=0)),
@@ -560,4 +586,5 @@ def run_probes(
         len(confirm_idx),
         oracle.queries - before,
         tuple(float(v) for v in uni[strong].max(axis=0)) if strong.any() else (),
+        breadth,
     )

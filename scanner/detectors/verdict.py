@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from scanner.detectors.probes import ProbeResult
+from scanner.detectors.attribution import Attribution
+from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
@@ -58,6 +59,12 @@ class VerdictRule:
     spread_threshold: float = 0.8375
     # Not fitted (README): the best label must draw half of every class more than the runner-up.
     selectivity_threshold: float = 0.5
+    # Attribution (scanner.detectors.attribution; README, "Planted or natural"). A shortcut is
+    # not attributed to a planted trigger, verdict "shortcut", when at least `breadth_min` of
+    # its probe's family and strength reach the label and half the probe's magnitude keeps
+    # less than `retention_max` of its universality. Hand-set, see the README.
+    breadth_min: float = 0.5
+    retention_max: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,16 +95,53 @@ def statistics(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | Non
     trigger-like shortcut), the one more probes reached in the search is named: a real trigger
     fires from neighbouring positions and both strengths.
     """
-    findings = [f for f in probes.findings if not f.probe.strong]
-    cons = max((f.agreed_consistency for f in findings), default=0.0)
-    if not findings:
+    cons = max((f.agreed_consistency for f in probes.findings if not f.probe.strong), default=0.0)
+    best = deciding_weak(probes, rule)
+    if best is None:
         return 0.0, None, cons
+    return best.agreed_universality, best.label, cons
+
+
+def deciding_weak(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding | None:
+    """The subtle-or-visible finding universality rests on (see `statistics`)."""
+    findings = [f for f in probes.findings if not f.probe.strong]
+    if not findings:
+        return None
     passing = [f for f in findings if f.agreed_universality >= rule.target_threshold]
     if passing:
-        best = max(passing, key=lambda f: (probes.per_label_hits[f.label], f.agreed_universality))
-    else:
-        best = max(findings, key=lambda f: f.agreed_universality)
-    return best.agreed_universality, best.label, cons
+        return max(passing, key=lambda f: (probes.per_label_hits[f.label], f.agreed_universality))
+    return max(findings, key=lambda f: f.agreed_universality)
+
+
+def best_strong(probes: ProbeResult) -> ProbeFinding | None:
+    """The strong finding selectivity rests on."""
+    strong = [f for f in probes.findings if f.probe.strong]
+    return max(strong, key=lambda f: f.agreed_universality) if strong else None
+
+
+def attribution_candidates(probes: ProbeResult, rule: VerdictRule) -> list[tuple[Probe, int]]:
+    """(probe, label) of the findings a verdict can rest on: at most one subtle-or-visible
+    finding and one strong one. The scan measures their attribution before deciding."""
+    found = [deciding_weak(probes, rule), best_strong(probes)]
+    return [(f.probe, f.label) for f in found if f is not None]
+
+
+def natural(attribution: Attribution, rule: VerdictRule) -> bool:
+    """True when the shortcut reads as a natural sink: broad over its family and fading at
+    half strength. A report without breadth (older scans) is never called natural."""
+    return (
+        attribution.breadth is not None
+        and attribution.breadth >= rule.breadth_min
+        and attribution.retention < rule.retention_max
+    )
+
+
+def _attribution_for(
+    attributions: tuple[Attribution, ...], finding: ProbeFinding | None, label: int | None
+) -> Attribution | None:
+    if finding is None or label is None:
+        return None
+    return next((a for a in attributions if a.probe == finding.probe and a.label == label), None)
 
 
 def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
@@ -146,16 +190,44 @@ def concentrated_label(
     return low, None
 
 
-def decide(
-    probes: ProbeResult, planes: tuple[PlaneResult, ...], num_classes: int, rule: VerdictRule
+def _shortcut(
+    infected: Decision, attribution: Attribution, rule: VerdictRule, how: str
 ) -> Decision:
+    """An infected decision re-read as a natural shortcut: the label moves to the evidence, the
+    score (the likelihood of a planted trigger) is halved, below the 0.5 of every threshold."""
+    label = attribution.label
+    note = (
+        f"universal shortcut to label {label} ({how}), not attributed to a planted trigger:"
+        f" {attribution.breadth:.0%} of its probe family reach the label (natural at"
+        f" {rule.breadth_min:.0%} or more) and half its strength keeps"
+        f" {attribution.retention:.0%} of its pull (natural below {rule.retention_max:.0%})"
+    )
+    evidence = {
+        **infected.evidence,
+        "shortcut_label": label,
+        "decided_by": f"{infected.evidence.get('decided_by')}+attribution",
+        "infected_note": infected.target_note,
+    }
+    return Decision("shortcut", round(0.5 * infected.score, 6), None, note, evidence)
+
+
+def decide(
+    probes: ProbeResult,
+    planes: tuple[PlaneResult, ...],
+    num_classes: int,
+    rule: VerdictRule,
+    attributions: tuple[Attribution, ...] = (),
+) -> Decision:
+    """The verdict. `attributions` (scanner.detectors.attribution, measured on
+    `attribution_candidates`) can turn a one-label "infected" into "shortcut"; without them
+    (a re-decided old report) the verdict is two-valued as before."""
     uni, label, cons = statistics(probes, rule)
     sel, sel_label = selectivity(probes)
     s_target = _scaled(uni, rule.target_threshold)
     s_spread = _scaled(cons, rule.spread_threshold)
     s_sel = _scaled(sel, rule.selectivity_threshold)
     score = round(max(s_target, s_spread, s_sel), 6)
-    best = next((f for f in probes.findings if f.label == label and not f.probe.strong), None)
+    best = deciding_weak(probes, rule)
     evidence: dict[str, Any] = {
         "universality": round(uni, 4),
         "universality_label": label,
@@ -173,6 +245,9 @@ def decide(
         "search_universality_per_label_strong": [
             round(v, 4) for v in probes.per_label_search_strong
         ],
+        "search_breadth_per_level": {
+            k: [round(v, 4) for v in vs] for k, vs in probes.breadth.items()
+        },
         "other_candidates": sorted(
             {
                 f.label
@@ -182,6 +257,7 @@ def decide(
             - {label}
         ),
         "plane_share_anomaly": plane_share_anomaly(planes, num_classes),
+        "attribution": [a.to_dict() for a in attributions],
     }
     if uni >= rule.target_threshold and label is not None:
         how = f"{best.probe.family} probe" if best else "a probe"
@@ -190,7 +266,11 @@ def decide(
             f" label {label} (threshold {rule.target_threshold:.0%})"
         )
         evidence["decided_by"] = "universality"
-        return Decision("infected", score, label, note, evidence)
+        decision = Decision("infected", score, label, note, evidence)
+        attr = _attribution_for(attributions, best, label)
+        if attr is not None and natural(attr, rule):
+            return _shortcut(decision, attr, rule, how)
+        return decision
     if cons >= rule.spread_threshold:
         conc, conc_label = concentrated_label(probes, rule, label)
         evidence["concentration"] = round(conc, 4)
@@ -202,7 +282,11 @@ def decide(
                 f" other classes go mostly to label {conc_label}, though no probe sends"
                 f" {rule.target_threshold:.0%} of three quarters of them there"
             )
-            return Decision("infected", score, conc_label, note, evidence)
+            decision = Decision("infected", score, conc_label, note, evidence)
+            attr = _attribution_for(attributions, best, conc_label)
+            if attr is not None and natural(attr, rule):
+                return _shortcut(decision, attr, rule, "classes moving together")
+            return decision
         note = (
             f"no single target: one probe sends a median {cons:.0%} of each class to one"
             f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
@@ -221,7 +305,11 @@ def decide(
             f" (selectivity threshold {100 * rule.selectivity_threshold:.0f} points)"
         )
         evidence["decided_by"] = "selectivity"
-        return Decision("infected", score, sel_label, note, evidence)
+        decision = Decision("infected", score, sel_label, note, evidence)
+        attr = _attribution_for(attributions, strong, sel_label)
+        if attr is not None and natural(attr, rule):
+            return _shortcut(decision, attr, rule, f"strong {strong.probe.family} probe")
+        return decision
     note = (
         f"no probe moves the classes together: best {uni:.0%} to label {label}, consistency"
         f" {cons:.0%}, strong-probe selectivity {sel:.0%} (thresholds"

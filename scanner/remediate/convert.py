@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from scanner.backends.base import Layout, arrange
 from scanner.backends.onnx_graph import parse_model
@@ -248,6 +248,134 @@ def prepare_graph(model: onnx.ModelProto) -> onnx.ModelProto:
     return m
 
 
+FOLD_PREFIX = "__bdscan_fold_"
+
+
+def fold_run_time_reshapes(
+    model: onnx.ModelProto, x_in: np.ndarray, where: str
+) -> tuple[onnx.ModelProto, int]:
+    """(model, how many Reshapes were folded): every Reshape whose target shape the graph
+    computes at run time (Shape -> Slice -> Concat, as the legacy exporter writes for
+    `flatten` and `unflatten` in attention blocks) gets that shape as a constant, read off the
+    graph itself at batch 1 and 2 in the worker: unchanged at both, the shape as it is; moving
+    with the batch in its first entry only (and the input's first dim the batch), a 0 there,
+    which ONNX reads as "copy the input's first dim".
+
+    Why: converted back to torch and exported again, such chains can reach the TorchScript
+    exporter as a Shape of a tensor whose trace shape it believes static, and it bakes in the
+    example's batch of 1; the repaired file then fails at any other batch. A constant with a
+    0 keeps the batch dynamic. Reshapes whose shape varies any other way are left alone."""
+    g = model.graph
+    inits = {t.name for t in g.initializer}
+    targets = [
+        (i, n)
+        for i, n in enumerate(g.node)
+        if n.op_type == "Reshape"
+        and len(n.input) > 1
+        and n.input[1] not in inits
+        and not any(a.name == "allowzero" and a.i == 1 for a in n.attribute)
+    ]
+    if not targets:
+        return model, 0
+    probe = copy.deepcopy(model)
+    del probe.graph.output[:]
+    names = []
+    for k, (_, node) in enumerate(targets):
+        data_shape = f"{FOLD_PREFIX}in{k}"
+        probe.graph.node.append(helper.make_node("Shape", [node.input[0]], [data_shape]))
+        for name in (node.input[1], data_shape):
+            probe.graph.output.append(
+                helper.make_tensor_value_info(name, TensorProto.INT64, [None])
+            )
+            names.append(name)
+    one = np.ascontiguousarray(x_in[:1])
+    two = np.ascontiguousarray(np.concatenate([one, x_in[1:2] if len(x_in) > 1 else one]))
+    try:
+        at1 = run_in_worker(probe, one, source=where, per_sample=False)
+        at2 = run_in_worker(probe, two, source=where, per_sample=False)
+    except ModelRuntimeError:
+        return model, 0  # the conversion check that follows reports what is wrong
+    folded = copy.deepcopy(model)
+    count = 0
+    for k, (index, _) in enumerate(targets):
+        s1, d1 = (np.asarray(v, dtype=np.int64) for v in at1[2 * k : 2 * k + 2])
+        s2, d2 = (np.asarray(v, dtype=np.int64) for v in at2[2 * k : 2 * k + 2])
+        if s1.shape != s2.shape or s1.ndim != 1 or not len(s1):
+            continue
+        if np.array_equal(s1, s2):
+            shape = s1
+        elif (
+            np.array_equal(s1[1:], s2[1:])
+            and (s1[0], s2[0]) == (1, 2)
+            and len(d1)
+            and (d1[0], d2[0]) == (1, 2)
+        ):
+            shape = np.concatenate([[0], s1[1:]]).astype(np.int64)
+        else:
+            continue
+        const = f"{FOLD_PREFIX}shape{k}"
+        folded.graph.initializer.append(numpy_helper.from_array(shape, name=const))
+        folded.graph.node[index].input[1] = const
+        count += 1
+    return _drop_dead_nodes(folded), count
+
+
+def _drop_dead_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Remove nodes no graph output depends on (the shape chains folding left unused)."""
+    g = model.graph
+    needed = {o.name for o in g.output}
+    keep: list[onnx.NodeProto] = []
+    for node in reversed(g.node):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(i for i in node.input if i)
+    if len(keep) == len(g.node):
+        return model
+    del g.node[:]
+    g.node.extend(reversed(keep))
+    used = needed
+    kept_inits = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept_inits)
+    return model
+
+
+def layer_norm_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose LayerNormalization inputs have the value_info onnx2torch reads the
+    normalized shape from. The legacy exporter writes no value_info; onnx2torch then builds
+    nn.LayerNorm with an empty shape and fails. ONNX shape inference gives the shape where it
+    can; else the scale initializer's dims (the normalized shape, by the ONNX spec) with
+    symbolic leading dims. Only for onnx2torch: a made-up rank is no graph to run."""
+    if not any(n.op_type == "LayerNormalization" for n in model.graph.node):
+        return model
+    try:
+        m = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is a help here, never a requirement
+        m = copy.deepcopy(model)
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    known = {vi.name: vi for vi in [*g.value_info, *g.input, *g.output]}
+    for node in g.node:
+        if node.op_type != "LayerNormalization" or len(node.input) < 2:
+            continue
+        scale = inits.get(node.input[1])
+        if scale is None:
+            continue
+        have = known.get(node.input[0])
+        dims = list(have.type.tensor_type.shape.dim) if have is not None else []
+        if dims and all(d.HasField("dim_value") for d in dims[-len(scale.dims) :]):
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        lead = axis if axis >= 0 else max(1, -axis - len(scale.dims) + 1)
+        shape: list[int | str] = [f"ln_dim{k}" for k in range(lead)] + list(scale.dims)
+        if have is not None and have in g.value_info:
+            g.value_info.remove(have)
+        vi = helper.make_tensor_value_info(node.input[0], scale.data_type, shape)
+        g.value_info.append(vi)
+        known[vi.name] = vi
+    return m
+
+
 def _default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
 
@@ -320,6 +448,7 @@ class ConversionCheck:
     layout: Layout
     trainable_tensors: int
     promoted_buffers: int
+    folded_reshapes: int = 0  # run-time Reshape shapes made constants (fold_run_time_reshapes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -436,6 +565,11 @@ def convert_model(
     layout = infer_layout(inp.dims, images.shape[1:4])  # type: ignore[arg-type]
 
     prepared = prepare_graph(source)
+    x_in = _images_to_input(images, layout, inp.elem_type, mean, std)
+    folded = 0
+    if sig.batch is None:
+        prepared, folded = fold_run_time_reshapes(prepared, x_in, where)
+    prepared = layer_norm_shapes(prepared)
     _check_converters(prepared, where, o2t)
     try:
         gm = o2t.convert(prepared, attach_onnx_mapping=True)
@@ -445,7 +579,6 @@ def convert_model(
     promoted = _promote_trainable(gm, trainable_initializers(prepared))
     gm.eval()
 
-    x_in = _images_to_input(images, layout, inp.elem_type, mean, std)
     try:
         # In the worker, under the scan's limits: the graph is as untrusted here as in a scan.
         ort_outs = run_in_worker(source, x_in, source=where, batch=sig.batch)
@@ -482,6 +615,7 @@ def convert_model(
         layout=layout,
         trainable_tensors=n_trainable,
         promoted_buffers=promoted,
+        folded_reshapes=folded,
     )
     return ConvertedModel(
         full=gm,

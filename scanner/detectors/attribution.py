@@ -1,0 +1,158 @@
+"""Attribution: is a universal shortcut a planted trigger, or a natural sink of the network?
+
+A probe that sends most classes to one label is evidence of a universal shortcut. Clean networks
+have some (a strong grating sends most Fashion-MNIST classes of a BatchNorm net to one label);
+a backdoor is one someone trained in. Two measurements on the probe that found the shortcut,
+both from hard labels only:
+- breadth: the share of the probe's family and strength (every position, pattern, orientation or
+  random draw of it that the scan tried) that also reaches the label. A natural sink answers to
+  the perturbation's energy, so most members of the family reach it; a planted trigger answers
+  to the members that resemble it. Measured from the probe sweep, no extra query.
+- dose-response: the label's universality when the same probe is applied at a fraction of its
+  magnitude (a smaller patch, a fainter blend or grating), on samples of every class. A trigger
+  the model learned as a feature keeps much of its pull at part strength; a sink that the
+  perturbation's energy opens fades with it.
+`scanner.detectors.verdict.attribute` turns them into the verdict `shortcut` or keeps `infected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from scanner.backends.base import LabelOracle
+from scanner.detectors.probes import (
+    MAGNITUDES,
+    Probe,
+    ProbeResult,
+    flip_rates_by_class,
+    universality,
+)
+
+__all__ = ["DOSE_FRACTIONS", "Attribution", "from_evidence", "measure", "scaled"]
+
+# Fractions of the probe's magnitude at which the dose-response is measured; 1.0 is measured on
+# the same samples too, so that the figures compare like with like.
+DOSE_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+ATTRIBUTION_PER_CLASS = 20  # correctly classified samples per class (a fresh draw)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What the attribution measured on one finding's probe and label."""
+
+    label: int
+    probe: Probe
+    breadth: float | None  # None: the report predates the breadth statistic
+    dose: tuple[tuple[float, float], ...]  # (fraction of the magnitude, universality to label)
+    samples: int
+    queries: int
+
+    def at(self, fraction: float) -> float:
+        """Universality to the label at `fraction` of the probe's magnitude."""
+        for f, u in self.dose:
+            if abs(f - fraction) < 1e-9:
+                return u
+        raise KeyError(f"dose {fraction} was not measured")
+
+    @property
+    def retention(self) -> float:
+        """Universality at half the magnitude over universality at the full one (0 when the
+        full probe reaches nobody on these samples)."""
+        full = self.at(1.0)
+        return self.at(0.5) / full if full > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "probe": self.probe.to_dict(),
+            "breadth": None if self.breadth is None else round(self.breadth, 4),
+            "dose": [[f, round(u, 4)] for f, u in self.dose],
+            "retention": round(self.retention, 4),
+            "samples": self.samples,
+            "queries": self.queries,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Attribution:
+        breadth = d.get("breadth")
+        return cls(
+            label=int(d["label"]),
+            probe=Probe.from_dict(d["probe"]),
+            breadth=None if breadth is None else float(breadth),
+            dose=tuple((float(f), float(u)) for f, u in d["dose"]),
+            samples=int(d["samples"]),
+            queries=int(d["queries"]),
+        )
+
+
+def scaled(probe: Probe, fraction: float) -> Probe:
+    """The same probe (position, pattern, seed) at `fraction` of its magnitude."""
+    base = probe.magnitude
+    if base is None:
+        base = MAGNITUDES[probe.family][probe.strength]
+    return replace(probe, magnitude=base * fraction)
+
+
+def attribution_samples(
+    oracle: LabelOracle,
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    seed: int,
+) -> np.ndarray:
+    """Indices of up to ATTRIBUTION_PER_CLASS correctly classified samples of each class."""
+    rng = np.random.default_rng(seed + 2)
+    picked = []
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))[: 2 * ATTRIBUTION_PER_CLASS]
+        pred = oracle(to_model(x01[idx]))
+        picked.append(idx[pred == label][:ATTRIBUTION_PER_CLASS])
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def measure(
+    oracle: LabelOracle,
+    probes: ProbeResult,
+    candidates: list[tuple[Probe, int]],
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+    seed: int,
+) -> tuple[Attribution, ...]:
+    """The attribution of each (probe, label) candidate, on one fresh draw of samples."""
+    if not candidates:
+        return ()
+    before = oracle.queries
+    idx = attribution_samples(oracle, x01, y, to_model, seed)
+    xs, ys = x01[idx], y[idx]
+    dosed = [scaled(p, f) for p, _ in candidates for f in DOSE_FRACTIONS]
+    rates, present = flip_rates_by_class(oracle, dosed, xs, ys, to_model, num_classes)
+    per_call = (oracle.queries - before) / len(candidates)
+    out = []
+    for k, (probe, label) in enumerate(candidates):
+        rows = rates[k * len(DOSE_FRACTIONS) : (k + 1) * len(DOSE_FRACTIONS)]
+        dose = tuple(
+            (f, float(universality(r, present)[label]))
+            for f, r in zip(DOSE_FRACTIONS, rows, strict=True)
+        )
+        out.append(
+            Attribution(
+                label=label,
+                probe=probe,
+                breadth=probes.breadth_of(probe, label),
+                dose=dose,
+                samples=len(idx),
+                queries=round(per_call),
+            )
+        )
+    return tuple(out)
+
+
+def from_evidence(evidence: dict[str, Any]) -> tuple[Attribution, ...]:
+    """The attributions a report's evidence kept (none in reports written before them)."""
+    return tuple(Attribution.from_dict(a) for a in evidence.get("attribution") or ())
