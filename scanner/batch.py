@@ -5,6 +5,7 @@ Exit code of a run (`exit_code`), in this order:
   3  nothing was scanned (no outcomes at all);
   1  some model has a finding: it failed its policy, or, where no policy was applied to it, its
      X-ray verdict is "infected" or its scan stopped on a finding (NaN/Inf outputs, BDS205);
+     a "shortcut" verdict alone is not (the default policy warns on it, BDS104);
   2  some model could not be scanned and nothing decided it (no policy, or a policy with
      `on_scan_error: error`); a policy with `on_scan_error: violation` decides it instead (1);
   0  everything else: every model was scanned and passed.

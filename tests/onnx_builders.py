@@ -110,3 +110,74 @@ def reference_labels(x01: np.ndarray) -> np.ndarray:
     """What every variant of the model must answer for [0, 1] images (N, 8, 8)."""
     w, b = weights()
     return (x01.reshape(len(x01), -1) @ w + b).argmax(axis=1)
+
+
+def energy_shortcut(
+    source: Path, out: Path, *, label: int, threshold: float, gain: float = 60.0
+) -> Path:
+    """`source` (an NCHW float classifier whose output is logits) plus a natural-style
+    universal shortcut: logit `label` rises by gain * max(0, E - threshold), E the image's mean
+    absolute difference between neighbouring pixels (its edge energy).
+
+    Any strong texture sends every class to `label`, in proportion to how much energy it adds:
+    the signature of the natural sinks of clean BatchNorm nets under a strong grating, with no
+    trigger anyone planted. `threshold` is set from clean data (above its edge energy), so clean
+    images keep their labels."""
+    m = onnx.load(str(source))
+    g = m.graph
+    x = g.input[0].name
+    logits = g.output[0].name
+    inner = f"{logits}__base"
+    for node in g.node:
+        node.output[:] = [inner if o == logits else o for o in node.output]
+        node.input[:] = [inner if i == logits else i for i in node.input]
+
+    def const(name: str, value: np.ndarray) -> str:
+        g.initializer.append(numpy_helper.from_array(value, name=name))
+        return name
+
+    c = {
+        k: const(f"es_{k}", np.array(v, dtype=np.int64))
+        for k, v in {
+            "s0": [0], "e_1": [-1], "s1": [1], "big": [1 << 30], "ax3": [3], "ax2": [2],
+        }.items()
+    }  # fmt: skip
+    onehot = np.zeros((1, int(g.output[0].type.tensor_type.shape.dim[1].dim_value or 10)))
+    onehot[0, label] = gain
+    nodes = [
+        helper.make_node("Slice", [x, c["s1"], c["big"], c["ax3"]], ["es_r"]),
+        helper.make_node("Slice", [x, c["s0"], c["e_1"], c["ax3"]], ["es_l"]),
+        helper.make_node("Sub", ["es_r", "es_l"], ["es_dx"]),
+        helper.make_node("Slice", [x, c["s1"], c["big"], c["ax2"]], ["es_d"]),
+        helper.make_node("Slice", [x, c["s0"], c["e_1"], c["ax2"]], ["es_u"]),
+        helper.make_node("Sub", ["es_d", "es_u"], ["es_dy"]),
+        helper.make_node("Abs", ["es_dx"], ["es_adx"]),
+        helper.make_node("Abs", ["es_dy"], ["es_ady"]),
+        helper.make_node("ReduceMean", ["es_adx"], ["es_mx"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("ReduceMean", ["es_ady"], ["es_my"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Add", ["es_mx", "es_my"], ["es_e"]),
+        helper.make_node(
+            "Sub", ["es_e", const("es_thr", np.array(threshold, dtype=np.float32))], ["es_ex"]
+        ),
+        helper.make_node("Relu", ["es_ex"], ["es_excess"]),
+        helper.make_node("Unsqueeze", ["es_excess", c["s1"]], ["es_col"]),
+        helper.make_node(
+            "Mul", ["es_col", const("es_onehot", onehot.astype(np.float32))], ["es_boost"]
+        ),
+        helper.make_node("Add", [inner, "es_boost"], [logits]),
+    ]
+    g.node.extend(nodes)
+    opset = next(o for o in m.opset_import if o.domain in ("", "ai.onnx"))
+    if opset.version >= 18:
+        raise ValueError("energy_shortcut writes ReduceMean with an axes attribute (opset < 18)")
+    onnx.checker.check_model(m)
+    onnx.save(m, str(out))
+    return out
+
+
+def edge_energy(x01: np.ndarray) -> np.ndarray:
+    """E per image (N, H, W[, C]) in [0, 1], as `energy_shortcut` computes it."""
+    x = x01.reshape(len(x01), *x01.shape[1:3], -1)
+    return np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=1)).mean(
+        axis=(1, 2, 3)
+    )

@@ -273,23 +273,31 @@ def test_a_broad_shortcut_that_fades_at_half_strength_is_called_shortcut() -> No
     assert (d.verdict, d.target_label) == ("shortcut", None)
     assert d.evidence["shortcut_label"] == 4
     assert d.evidence["decided_by"] == "universality+attribution"
-    assert d.score == pytest.approx(infected.score / 2, abs=1e-6) and d.score < 0.5
+    # The likelihood of a planted trigger: below 0.5, lower the faster the pull fades.
+    assert d.score == pytest.approx(infected.score * 0.5 * 0.1 / 0.5, abs=1e-6)
     assert "not attributed to a planted trigger" in d.target_note
     assert d.evidence["attribution"][0]["retention"] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
-    ("breadth", "half", "why"),
+    ("rule", "breadth", "half", "why"),
     [
-        (0.05, 0.1, "few members of the family reach the label: it answers to one pattern"),
-        (0.9, 0.8, "it keeps most of its pull at half strength"),
-        (None, 0.0, "an old report without breadth is never let off"),
+        (VerdictRule(), 0.9, 0.8, "it keeps most of its pull at half strength"),
+        (VerdictRule(), 0.05, 0.5, "half the pull at half the strength is not less than half"),
+        (VerdictRule(breadth_min=0.5), 0.05, 0.1, "asked for, few of the family reach it"),
+        (VerdictRule(breadth_min=0.5), None, 0.0, "asked for, an old report has no breadth"),
     ],
 )
-def test_a_specific_or_robust_shortcut_stays_infected(breadth, half, why) -> None:
+def test_a_robust_shortcut_stays_infected(rule, breadth, half, why) -> None:
     probes = result([(4, 0.95, 0.95)])
-    d = decide(probes, (), 10, VerdictRule(), (_attr(PATCH, 4, breadth=breadth, half=half),))
+    d = decide(probes, (), 10, rule, (_attr(PATCH, 4, breadth=breadth, half=half),))
     assert (d.verdict, d.target_label) == ("infected", 4), why
+
+
+def test_breadth_is_not_asked_for_by_default() -> None:
+    probes = result([(4, 0.95, 0.95)])
+    d = decide(probes, (), 10, VerdictRule(), (_attr(PATCH, 4, breadth=0.05, half=0.1),))
+    assert d.verdict == "shortcut"
 
 
 def test_attribution_of_another_probe_or_label_is_not_used() -> None:

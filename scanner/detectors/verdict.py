@@ -60,11 +60,14 @@ class VerdictRule:
     # Not fitted (README): the best label must draw half of every class more than the runner-up.
     selectivity_threshold: float = 0.5
     # Attribution (scanner.detectors.attribution; README, "Planted or natural"). A shortcut is
-    # not attributed to a planted trigger, verdict "shortcut", when at least `breadth_min` of
-    # its probe's family and strength reach the label and half the probe's magnitude keeps
-    # less than `retention_max` of its universality. Hand-set, see the README.
-    breadth_min: float = 0.5
+    # not attributed to a planted trigger, verdict "shortcut", when the probe mixed in at half
+    # strength keeps less than `retention_max` of the universality it has at full strength: a
+    # pull that grows slower than the perturbation. Hand-set, not fitted: "less than half the
+    # pull at half the strength". `breadth_min` > 0 also asks that share of the probe's family
+    # to reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating
+    # sinks answered to few orientations (README).
     retention_max: float = 0.5
+    breadth_min: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,13 +130,14 @@ def attribution_candidates(probes: ProbeResult, rule: VerdictRule) -> list[tuple
 
 
 def natural(attribution: Attribution, rule: VerdictRule) -> bool:
-    """True when the shortcut reads as a natural sink: broad over its family and fading at
-    half strength. A report without breadth (older scans) is never called natural."""
-    return (
-        attribution.breadth is not None
-        and attribution.breadth >= rule.breadth_min
-        and attribution.retention < rule.retention_max
-    )
+    """True when the shortcut reads as a natural sink: its pull fades faster than the
+    perturbation (and, when the rule asks, most of its family reaches the label; a report
+    without breadth then is never called natural)."""
+    if rule.breadth_min > 0 and (
+        attribution.breadth is None or attribution.breadth < rule.breadth_min
+    ):
+        return False
+    return attribution.retention < rule.retention_max
 
 
 def _attribution_for(
@@ -193,14 +197,16 @@ def concentrated_label(
 def _shortcut(
     infected: Decision, attribution: Attribution, rule: VerdictRule, how: str
 ) -> Decision:
-    """An infected decision re-read as a natural shortcut: the label moves to the evidence, the
-    score (the likelihood of a planted trigger) is halved, below the 0.5 of every threshold."""
+    """An infected decision re-read as a natural shortcut: the label moves to the evidence, and
+    the score (the likelihood of a planted trigger) falls below 0.5 in proportion to how far
+    the retention is from a planted trigger's: 0.5 * score * retention / retention_max."""
     label = attribution.label
+    dose = ", ".join(f"{u:.0%}" for _, u in attribution.dose)
     note = (
         f"universal shortcut to label {label} ({how}), not attributed to a planted trigger:"
-        f" {attribution.breadth:.0%} of its probe family reach the label (natural at"
-        f" {rule.breadth_min:.0%} or more) and half its strength keeps"
-        f" {attribution.retention:.0%} of its pull (natural below {rule.retention_max:.0%})"
+        f" at half strength it keeps {attribution.retention:.0%} of its pull (a planted trigger"
+        f" keeps {rule.retention_max:.0%} or more; universality at 1/4, 1/2, 3/4 and full"
+        f" strength: {dose})"
     )
     evidence = {
         **infected.evidence,
@@ -208,7 +214,9 @@ def _shortcut(
         "decided_by": f"{infected.evidence.get('decided_by')}+attribution",
         "infected_note": infected.target_note,
     }
-    return Decision("shortcut", round(0.5 * infected.score, 6), None, note, evidence)
+    scale = min(attribution.retention / max(rule.retention_max, 1e-9), 1.0)
+    score = round(min(0.5 * infected.score * scale, 0.499999), 6)
+    return Decision("shortcut", score, None, note, evidence)
 
 
 def decide(
