@@ -60,10 +60,11 @@ class VerdictRule:
     # Not fitted (README): the best label must draw half of every class more than the runner-up.
     selectivity_threshold: float = 0.5
     # Attribution (scanner.detectors.attribution; README, "Planted or natural"). A shortcut is
-    # not attributed to a planted trigger, verdict "shortcut", when the probe mixed in at half
-    # strength keeps less than `retention_max` of the universality it has at full strength: a
-    # pull that grows slower than the perturbation. Hand-set, not fitted: "less than half the
-    # pull at half the strength". `breadth_min` > 0 also asks that share of the probe's family
+    # not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
+    # probe measured for its label, mixed in at half strength, keeps less than `retention_max`
+    # of the universality it has at full strength: a pull that grows slower than the
+    # perturbation. Hand-set ("less than half the pull at half the strength"); README says which
+    # variants were tried on which models. `breadth_min` > 0 also asks that share of the probe's family
     # to reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating
     # sinks answered to few orientations (README).
     retention_max: float = 0.5
@@ -145,7 +146,13 @@ def _attribution_for(
 ) -> Attribution | None:
     if finding is None or label is None:
         return None
-    return next((a for a in attributions if a.probe == finding.probe and a.label == label), None)
+    own = next((a for a in attributions if a.probe == finding.probe and a.label == label), None)
+    if own is None:
+        return None
+    # The most planted-looking curve among the probes measured for this label: a probe that
+    # matches the trigger better shows what the deciding probe, a rough match, cannot.
+    same = [a for a in attributions if a.label == label]
+    return max(same, key=lambda a: a.retention)
 
 
 def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
