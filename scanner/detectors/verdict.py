@@ -64,9 +64,9 @@ class VerdictRule:
     # probe measured for its label, mixed in at half strength, keeps less than `retention_max`
     # of the universality it has at full strength: a pull that grows slower than the
     # perturbation. Hand-set ("less than half the pull at half the strength"); README says which
-    # variants were tried on which models. `breadth_min` > 0 also asks that share of the probe's family
-    # to reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating
-    # sinks answered to few orientations (README).
+    # variants were tried on which models. `breadth_min` > 0 also asks that share of the
+    # probe's family to reach the label; 0 (the default) does not, since the clean BatchNorm
+    # nets' grating sinks answered to few orientations (README).
     retention_max: float = 0.5
     breadth_min: float = 0.0
 
