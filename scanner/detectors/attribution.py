@@ -1,19 +1,20 @@
 """Attribution: is a universal shortcut a planted trigger, or a natural sink of the network?
 
 A probe that sends most classes to one label is evidence of a universal shortcut. Clean networks
-have some (a strong grating sends most Fashion-MNIST classes of a BatchNorm net to one label);
-a backdoor is one someone trained in. Two measurements on the probe that found the shortcut,
-both from hard labels only:
-- breadth: the share of the probe's family and strength (every position, pattern, orientation or
-  random draw of it that the scan tried) that also reaches the label. A natural sink answers to
-  the perturbation's energy, so most members of the family reach it; a planted trigger answers
-  to the members that resemble it. Measured from the probe sweep, no extra query.
-- dose-response: the label's universality when the probed image is mixed with the clean one,
-  x + f * (probe(x) - x) for f = 1/4, 1/2, 3/4, 1 (a patch at part opacity, a blend or grating
-  at part amplitude: one notion of strength for every family), on samples of every class. A
-  trigger the model learned as a feature keeps much of its pull at part strength and
-  saturates; a sink that the perturbation's energy opens rises slowly with it.
-`scanner.detectors.verdict.attribute` turns them into the verdict `shortcut` or keeps `infected`.
+have some (a strong grating sends most Fashion-MNIST classes of a BatchNorm net trained with SGD
+to "Shirt"); a backdoor is one someone trained in. Two measurements on a probe that found a
+shortcut, both from hard labels only:
+- dose-response (what the verdict uses): the label's universality when the probed image is
+  mixed with the clean one, x + f * (probe(x) - x) for f = 1/4, 1/2, 3/4, 1 (a patch at part
+  opacity, a blend or grating at part amplitude: one notion of strength for every family), on a
+  fresh draw of samples of every class. A trigger the model learned as a feature keeps much of
+  its pull at part strength and saturates; a sink that the perturbation's energy opens rises
+  slowly with it.
+- breadth (evidence only, unless a rule asks for it): the share of the probe's family and
+  strength (every position, pattern, orientation or random draw the scan tried) that also
+  reaches the label, from the probe sweep, no extra query. The idea that a natural sink answers
+  to most of a family did not hold on the zoo (README).
+`scanner.detectors.verdict.decide` turns them into the verdict `shortcut` or keeps `infected`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from scanner.detectors.probes import Probe, ProbeResult, universality
 
 __all__ = ["DOSE_FRACTIONS", "Attribution", "from_evidence", "measure"]
 
-# Fractions of the probe's magnitude at which the dose-response is measured; 1.0 is measured on
-# the same samples too, so that the figures compare like with like.
+# Mixing fractions at which the dose-response is measured; 1.0 is measured on the same samples
+# too, so that the figures compare like with like.
 DOSE_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 ATTRIBUTION_PER_CLASS = 20  # correctly classified samples per class (a fresh draw)
 
@@ -42,12 +43,12 @@ class Attribution:
     label: int
     probe: Probe
     breadth: float | None  # None: the report predates the breadth statistic
-    dose: tuple[tuple[float, float], ...]  # (fraction of the magnitude, universality to label)
+    dose: tuple[tuple[float, float], ...]  # (mixing fraction, universality to label)
     samples: int
     queries: int
 
     def at(self, fraction: float) -> float:
-        """Universality to the label at `fraction` of the probe's magnitude."""
+        """Universality to the label with the probe mixed in at `fraction`."""
         for f, u in self.dose:
             if abs(f - fraction) < 1e-9:
                 return u
@@ -55,8 +56,8 @@ class Attribution:
 
     @property
     def retention(self) -> float:
-        """Universality at half the magnitude over universality at the full one (0 when the
-        full probe reaches nobody on these samples)."""
+        """Universality at half strength over universality at full strength (0 when the full
+        probe reaches nobody on these samples)."""
         full = self.at(1.0)
         return self.at(0.5) / full if full > 0 else 0.0
 
@@ -122,11 +123,10 @@ def measure(
     for probe, label in candidates:
         start = oracle.queries
         triggered = np.clip(probe.trigger(xs.shape[1:])(xs), 0, 1)  # type: ignore[arg-type]
-        mixed = np.concatenate([xs + f * (triggered - xs) for f in DOSE_FRACTIONS])
-        pred = oracle(to_model(mixed.astype(np.float32)))
-        pred = np.clip(pred, 0, num_classes - 1).reshape(len(DOSE_FRACTIONS), len(xs))
         dose = []
-        for f, p in zip(DOSE_FRACTIONS, pred, strict=True):
+        for f in DOSE_FRACTIONS:  # one fraction at a time: large images stay one array's worth
+            mixed = (xs + f * (triggered - xs)).astype(np.float32)
+            p = np.clip(oracle(to_model(mixed)), 0, num_classes - 1)
             rates = np.zeros((len(sources), num_classes))
             np.add.at(rates, (row, p), 1.0)
             u = universality(rates / counts[:, None], sources)[label]
