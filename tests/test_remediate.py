@@ -502,6 +502,9 @@ def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> N
                       target_label=TARGET, device="cpu")  # fmt: skip
     assert given.extra["unlearning"]["self_prior"] is None
     assert given.extra["target_source"] == "given"
+    # The given target is checked (and here confirmed: nothing corrected).
+    assert any(p["name"] == "verify-target" for p in given.phases)
+    assert given.extra["unlearning"]["target_correction"] is None
     own = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                     device="cpu")  # fmt: skip
     sp = own.extra["unlearning"]["self_prior"]
@@ -517,6 +520,24 @@ def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> N
     # No target at all: every class may be suspect, so phase 1 attacks every sample it fits on.
     assert plain.extra["attacked_samples"] > given.extra["attacked_samples"]
     assert plain.extra["attacked_samples"] > len(backdoor["train"][1]) // 2  # type: ignore[index]
+
+
+def test_a_wrong_target_is_corrected_and_the_backdoor_still_removed(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    # The scan named the wrong class (issue 23: BURN then unlearned that label and ASR rose).
+    wrong = 3
+    out = tmp_path / "repaired.onnx"
+    report = remediate(backdoor["path"], backdoor["train"], None, out_path=out, burn_config=FAST,
+                       device="cpu", target_label=wrong)  # fmt: skip
+    correction = report.extra["target_correction"]
+    assert (correction["given"], correction["found"]) == (wrong, TARGET)
+    assert report.target_label == TARGET and report.extra["target_source"] == "corrected"
+    assert any(p["name"] == "verify-target" for p in report.phases)
+    before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    after = _score(out, backdoor)
+    assert after["asr"] < before["asr"] - 0.3, (before, after)
+    assert after["acc"] > before["acc"] - 0.05
 
 
 def test_universal_warp_moves_pixels_by_the_flow() -> None:

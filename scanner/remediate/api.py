@@ -337,6 +337,11 @@ def remediate_run(
         found = (result.unlearning.get("self_prior") or {}).get("target")
         if target_label is None and found is not None:
             target_label, target_source = int(found), "self-prior"
+        correction = result.unlearning.get("target_correction")
+        if correction is not None:
+            # BURN's own evidence over every class named another target than the prior.
+            target_label, target_source = int(correction["found"]), "corrected"
+            extra["target_correction"] = correction
         if prior is not None:
             extra["trigger_prior"] = prior.to_dict()
     elif method == "finetune":

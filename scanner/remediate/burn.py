@@ -258,11 +258,26 @@ def run_burn(
     # Without a target from X-ray (none given, or its scan missed the backdoor) BURN looks for
     # one itself; an all-to-all report (probes but no single target) is left as X-ray read it.
     self_prior: SelfPrior | None = None
+    correction: dict[str, Any] | None = None
     if needs_own_check(config, target_prior, trigger_prior):
         with clock.phase("self-prior"):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
             self_prior = own_target_check(model, x, y, num_classes, config, device, seed)
         target_prior = self_prior.target
+    elif config.verify_target and target_prior is not None:
+        with clock.phase("verify-target"):
+            seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+            check = own_target_check(model, x, y, num_classes, config, device, seed)
+        if check.target is not None and check.target != target_prior:
+            correction = {
+                "given": int(target_prior),
+                "found": int(check.target),
+                "by": check.by,
+                "rates": [round(r, 4) for r in check.rates],
+                "warp_rates": [round(r, 4) for r in check.warp_rates],
+            }
+            # The prior's probes stand for the label it named: they go with it.
+            target_prior, trigger_prior, self_prior = int(check.target), None, check
     with clock.phase("boundary"):
         bnd = boundary_distance(
             model,
@@ -481,6 +496,7 @@ def run_burn(
         epochs_used=used,
         unlearning={
             **unlearning_summary(unlearner, gate, self_prior),
+            "target_correction": correction,
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
         },
