@@ -712,7 +712,14 @@ def remediate_command(
                 f" {n_probes} trigger-like probes) was BURN's prior"
             )
         found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
-        if found.get("target") is not None:
+        corrected = report.extra.get("target_correction")
+        if corrected:
+            click.echo(
+                f"  target corrected: the prior named {corrected['given']}, BURN's own check"
+                f" found {corrected['found']} (a universal {corrected['by']}); it repaired"
+                f" {corrected['found']}"
+            )
+        elif found.get("target") is not None:
             how = f"a universal {found['by']}"
             win = (found.get("window_search") or {}).get("window")
             if found["by"] == "window" and win:
