@@ -14,12 +14,15 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from scanner import __version__
 from scanner.errors import BdscanError, ExitCode, OutputError, UsageError
+
+if TYPE_CHECKING:
+    from scanner.report import XrayResult
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -656,17 +659,13 @@ def remediate_command(
             rescan = {
                 "data": probe_data.path,
                 "before": {
-                    "verdict": before.xray.verdict,
-                    "score": before.xray.score,
-                    "target_label": before.xray.target_label,
+                    **_verdict_summary(before.xray),
                     # True: no --scan-report was given, and this scan was BURN's prior.
                     "used_as_prior": scan_report is None,
                 },
-                "after": {
-                    "verdict": after.verdict,
-                    "score": after.score,
-                    "target_label": after.target_label,
-                },
+                # Which evidence a repaired model still shows (decided_by, note), so that an
+                # exit 1 says what failed.
+                "after": _verdict_summary(after),
             }
         export = {**report.export, "path": str(out)} if report.export else report.export
         report = replace(report, output=str(out), export=export, rescan=rescan)
@@ -751,7 +750,24 @@ def remediate_command(
                 f" {a['verdict']} (score {a['score']:.2f})"
             )
     still_infected = bool(report.rescan) and report.rescan["after"]["verdict"] == "infected"
+    if still_infected:
+        click.echo(
+            f"bdscan: the repaired model still looks infected: {report.rescan['after']['note']}",
+            err=True,
+        )
     raise SystemExit(ExitCode.FINDINGS if still_infected else ExitCode.PASSED)
+
+
+def _verdict_summary(xray: XrayResult) -> dict[str, Any]:
+    """A scan's verdict, score, target and the evidence that decided it, for a repair report."""
+    return {
+        "verdict": xray.verdict,
+        "score": xray.score,
+        "target_label": xray.target_label,
+        "decided_by": xray.evidence.get("decided_by"),
+        "shortcut_label": xray.evidence.get("shortcut_label"),
+        "note": xray.target_note,
+    }
 
 
 @cli.command()

@@ -170,6 +170,13 @@ def test_without_a_report_the_scan_before_is_the_prior(tmp_path: Path) -> None:
     before = doc["rescan"]["before"]
     assert before["verdict"] == "infected" and before["target_label"] == target
     assert before["used_as_prior"] is True
+    # Each scan says which evidence decided it, so an exit 1 names what is left.
+    assert before["decided_by"] and before["note"]
+    after = doc["rescan"]["after"]
+    assert {"verdict", "score", "target_label", "decided_by", "note"} <= set(after)
+    if result.exit_code == 1:
+        assert after["verdict"] == "infected"
+        assert "still looks infected" in result.stderr
     assert doc["target_label"] == target and doc["extra"]["target_source"] == "scan-report"
     assert doc["extra"]["trigger_prior"]["probes"]  # X-ray's confirmed patch probes
     assert "X-ray's scan" in result.stdout
