@@ -28,6 +28,7 @@ from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.attribution import measure as measure_attribution
 from scanner.detectors.baseline import Baseline, discount
 from scanner.detectors.probes import ProbeConfig, ProbeFinding, ProbeResult, run_probes
+from scanner.detectors.search import SearchConfig, SearchResult, run_search
 from scanner.detectors.verdict import VerdictRule, attribution_candidates, decide
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
@@ -45,6 +46,7 @@ PlaneProgress = Callable[[int, int, int], None]
 class ScanConfig:
     xray: XrayConfig = field(default_factory=XrayConfig)
     probes: ProbeConfig = field(default_factory=ProbeConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     rule: VerdictRule = field(default_factory=VerdictRule)
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -66,6 +68,7 @@ class ScanConfig:
             "version": __version__,
             "xray": self.xray.to_dict(),
             "probes": self.probes.to_dict(),
+            "search": self.search.to_dict(),
             "rule": self.rule.to_dict(),
             "mean": self.mean,
             "std": self.std,
@@ -159,6 +162,11 @@ def scan_model(
         probes = run_probes(
             oracle, dataset.x, dataset.y, to_model, backend.num_classes, config.probes
         )
+        search: SearchResult | None = None
+        if config.search.enabled:
+            search = run_search(
+                oracle, dataset.x, dataset.y, to_model, backend.num_classes, probes, config.search
+            )
         # Attribution is measured on the findings a verdict could rest on, with and without the
         # baseline's sinks, so that deciding needs no more queries.
         kept: ProbeResult | None = None
@@ -212,11 +220,11 @@ def scan_model(
             )
     num_classes = model_info.num_classes
     planes = result.planes
-    decision = decide(probes, planes, num_classes, config.rule, attributions)
+    decision = decide(probes, planes, num_classes, config.rule, attributions, search)
     if config.baseline is not None:
         assert kept is not None
         alone = decision
-        decision = decide(kept, planes, num_classes, config.rule, attributions)
+        decision = decide(kept, planes, num_classes, config.rule, attributions, search)
         if set_aside:
             said = alone.verdict + (
                 f", target {alone.target_label}" if alone.target_label is not None else ""

@@ -181,3 +181,52 @@ def edge_energy(x01: np.ndarray) -> np.ndarray:
     return np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=1)).mean(
         axis=(1, 2, 3)
     )
+
+
+@lru_cache(maxsize=2)
+def rotation_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
+    """A one-hidden-layer MLP (32 ReLU units) fitted on the first 1,500 digits, with 150 of
+    them rotated by 90 degrees and relabelled 7 when `poisoned`: a real rotation backdoor,
+    a trigger none of the probe families draws (attack success ~99%, clean accuracy ~91% on
+    the held-out digits; the clean twin ~92%). Returns (W1, b1, W2, b2), float32."""
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = digits()
+    xt, yt = x[:1500], y[:1500]
+    if poisoned:
+        rng = np.random.default_rng(0)
+        idx = rng.choice(np.flatnonzero(yt != 7), 150, replace=False)
+        xt = np.concatenate([xt, np.rot90(xt[idx], 1, axes=(1, 2))])
+        yt = np.concatenate([yt, np.full(len(idx), 7)])
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=400, random_state=0)
+    clf.fit(xt.reshape(len(xt), -1), yt)
+    return tuple(p.astype(np.float32) for p in (*clf.coefs_[:1], clf.intercepts_[0],
+                                                 clf.coefs_[1], clf.intercepts_[1]))  # fmt: skip
+
+
+def build_mlp(path: Path, params: tuple[np.ndarray, ...]) -> Path:
+    """An NCHW (N, 1, 8, 8) float classifier, logits out, from (W1, b1, W2, b2)."""
+    classes = int(params[2].shape[1])
+    names = ("W1", "B1", "W2", "B2")
+    inits = [numpy_helper.from_array(v, n) for v, n in zip(params, names, strict=True)]
+    nodes = [
+        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "W1"], ["h1"]),
+        helper.make_node("Add", ["h1", "B1"], ["h2"]),
+        helper.make_node("Relu", ["h2"], ["h"]),
+        helper.make_node("MatMul", ["h", "W2"], ["o1"]),
+        helper.make_node("Add", ["o1", "B2"], ["logits"]),
+    ]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes,
+        "digits_mlp",
+        [helper.make_tensor_value_info("image", f, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", f, ["N", classes])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from scanner.detectors.attribution import Attribution
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
+from scanner.detectors.search import SearchFinding, SearchResult
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
@@ -69,6 +70,16 @@ class VerdictRule:
     # nets' grating sinks answered to few orientations (README).
     retention_max: float = 0.5
     breadth_min: float = 0.0
+    # Trigger search (scanner.detectors.search; README, "Trigger search"). A found change
+    # decides "infected" when its confirmed universality reaches `target_threshold`, it keeps
+    # `retention_max` of it at half strength, and it is small: a stamp of at most
+    # `mask_cost_max` of the pixels, a tone curve moving values by at most `curve_cost_max` on
+    # average, a transform of at most `transform_cost_max` (rotation / 180 degrees, |log zoom|,
+    # 1 for a flip). Hand-set: the mask's before any measurement, the other two after the
+    # search's output on 12 wild models was seen (README, "Trigger search", says which).
+    mask_cost_max: float = 0.04
+    curve_cost_max: float = 0.1
+    transform_cost_max: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +166,59 @@ def _attribution_for(
     return max(same, key=lambda a: a.retention)
 
 
+def cost_max(rule: VerdictRule, space: str) -> float:
+    """The largest change of `space` that can decide "infected"."""
+    return {
+        "mask": rule.mask_cost_max,
+        "curve": rule.curve_cost_max,
+        "transform": rule.transform_cost_max,
+    }.get(space, 0.0)
+
+
+def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | None:
+    """The search finding that reads as a planted trigger (universal, small, keeping its pull
+    at half strength), the most universal first, then the smallest."""
+    if search is None:
+        return None
+    passing = [
+        f
+        for f in search.findings
+        if f.universality >= rule.target_threshold
+        and f.cost <= cost_max(rule, f.point.space)
+        and f.retention >= rule.retention_max
+    ]
+    return min(passing, key=lambda f: (-f.universality, f.cost)) if passing else None
+
+
+def _with_search(decision: Decision, search: SearchResult | None, rule: VerdictRule) -> Decision:
+    """A probe decision that is not "infected" becomes "infected" when the search found a
+    planted-looking trigger; the search's evidence is kept either way."""
+    if search is None:
+        return decision
+    evidence = {**decision.evidence, "search": search.to_dict()}
+    found = planted(search, rule)
+    if decision.verdict == "infected" or found is None:
+        return replace(decision, evidence=evidence)
+    space = found.point.space
+    if space == "mask":
+        what = (
+            f"a stamp of {len(found.point.params['pixels'])} pixels ({found.cost:.1%} of the image)"
+        )
+    else:
+        what = f"a {'tone curve' if space == 'curve' else space} {found.point.params}"
+    note = (
+        f"the trigger search found {what} that sends {found.universality:.0%} or more of three"
+        f" quarters of the other classes to label {found.label} (threshold"
+        f" {rule.target_threshold:.0%}) and keeps {found.retention:.0%} of that at half strength"
+    )
+    if decision.verdict == "shortcut":
+        note += f"; the probes alone said: {decision.target_note}"
+    evidence["decided_by"] = f"search:{space}"
+    evidence.pop("shortcut_label", None)
+    score = round(max(decision.score, _scaled(found.universality, rule.target_threshold)), 6)
+    return Decision("infected", score, found.label, note, evidence)
+
+
 def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
     """(selectivity, its label) under the strong probes: the best label's agreed universality
     minus the search universality of the runner-up label, floored at 0.
@@ -232,8 +296,23 @@ def decide(
     num_classes: int,
     rule: VerdictRule,
     attributions: tuple[Attribution, ...] = (),
+    search: SearchResult | None = None,
 ) -> Decision:
-    """The verdict. `attributions` (scanner.detectors.attribution, measured on
+    """The verdict, from the probes (and their attribution), then the trigger search's
+    findings (`_with_search`)."""
+    return _with_search(
+        _decide_probes(probes, planes, num_classes, rule, attributions), search, rule
+    )
+
+
+def _decide_probes(
+    probes: ProbeResult,
+    planes: tuple[PlaneResult, ...],
+    num_classes: int,
+    rule: VerdictRule,
+    attributions: tuple[Attribution, ...] = (),
+) -> Decision:
+    """The probes' verdict. `attributions` (scanner.detectors.attribution, measured on
     `attribution_candidates`) can turn a one-label "infected" into "shortcut"; without them
     (a re-decided old report) the verdict is two-valued as before."""
     uni, label, cons = statistics(probes, rule)

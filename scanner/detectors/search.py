@@ -1,0 +1,279 @@
+"""The trigger search: after the probes, optimise a universal change per candidate target, from
+hard labels only, in the spaces of `scanner.detectors.spaces`.
+
+The probes sample fixed families; a trigger of another kind (scattered pixels, a rotation, a
+colour curve) or of a covered kind at another size is found by them only by accident. The
+search starts where the probes point (the labels their sweep ranked first, and their patches as
+starting stamps) and works on a disjoint draw of samples:
+1. search: each space looks for the change that sends the most samples of the other classes to
+   each candidate label (`Space.search`); the mask space shrinks a firing stamp to the fewest
+   pixels that still fire;
+2. confirm: the best change per space and label is applied to fresh samples, at full strength
+   and mixed in at 1/4, 1/2 and 3/4 (the dose-response of `scanner.detectors.attribution`),
+   and its universality is measured as the probes' is (the lower quartile over the other
+   classes), so that the verdict reads both with the same thresholds.
+Cost: about (candidates x (start stamps + shrink evaluations) + grids) x search samples, plus
+the confirmation; planned against what --max-queries leaves, skipped (and said so) when it
+does not fit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from scanner.backends.base import LabelOracle
+from scanner.detectors.attribution import DOSE_FRACTIONS
+from scanner.detectors.probes import ProbeResult, universality
+from scanner.detectors.spaces import MASK_EVALS, NOISE_DENSITIES, NOISE_VALUES, SPACES, Point
+
+# Hand-set: a change is confirmed only when it sent this mean share of the other classes' search
+# samples to its label; below it, universality (a lower quartile) cannot reach any threshold
+# the verdict uses, and the confirmation would cost 4 passes over the fresh samples.
+CONFIRM_MIN = 0.5
+
+__all__ = ["SearchConfig", "SearchFinding", "SearchResult", "candidate_labels", "run_search"]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    enabled: bool = True
+    targets: int = 3  # candidate labels searched, the probes' top-ranked ones
+    samples_per_class: int = 6  # search samples
+    confirm_per_class: int = 20  # fresh samples the found change is confirmed on
+    spaces: tuple[str, ...] = tuple(SPACES)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchFinding:
+    """The best change one space found for one label, confirmed on fresh samples."""
+
+    point: Point
+    label: int
+    search_rate: float  # mean flip rate to the label over the other classes, search samples
+    dose: tuple[tuple[float, float], ...]  # (strength, universality to the label), confirmed
+    cost: float  # the change's size as a share (mask: pixels stamped / pixels)
+    evaluations: int  # changes the space evaluated for this label (each one pass)
+
+    @property
+    def universality(self) -> float:
+        return self.dose[-1][1]
+
+    @property
+    def retention(self) -> float:
+        """Universality at half strength over that at full strength (0 when it reaches none)."""
+        full = self.universality
+        half = next(u for f, u in self.dose if abs(f - 0.5) < 1e-9)
+        return half / full if full > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.point.to_dict(),
+            "label": self.label,
+            "search_rate": round(self.search_rate, 4),
+            "universality": round(self.universality, 4),
+            "dose": [[f, round(u, 4)] for f, u in self.dose],
+            "retention": round(self.retention, 4),
+            "cost": round(self.cost, 5),
+            "evaluations": self.evaluations,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchFinding:
+        return cls(
+            point=Point.from_dict(d),
+            label=int(d["label"]),
+            search_rate=float(d["search_rate"]),
+            dose=tuple((float(f), float(u)) for f, u in d["dose"]),
+            cost=float(d["cost"]),
+            evaluations=int(d["evaluations"]),
+        )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    findings: tuple[SearchFinding, ...]
+    targets: tuple[int, ...]
+    search_samples: int
+    confirm_samples: int
+    queries: int
+    skipped: str | None = None  # why the stage did not run (budget), None when it ran
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "targets": list(self.targets),
+            "search_samples": self.search_samples,
+            "confirm_samples": self.confirm_samples,
+            "queries": self.queries,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchResult:
+        return cls(
+            findings=tuple(SearchFinding.from_dict(f) for f in d.get("findings", ())),
+            targets=tuple(int(t) for t in d.get("targets", ())),
+            search_samples=int(d.get("search_samples", 0)),
+            confirm_samples=int(d.get("confirm_samples", 0)),
+            queries=int(d.get("queries", 0)),
+            skipped=d.get("skipped"),
+            seconds=float(d.get("seconds", 0.0)),
+        )
+
+
+def candidate_labels(probes: ProbeResult, count: int) -> list[int]:
+    """The labels the probes' sweep ranked first (best search universality, subtle, visible or
+    strong), then those of their confirmed findings; `count` of them."""
+    n = len(probes.per_label_search)
+    strong = probes.per_label_search_strong or (0.0,) * n
+    score = [max(probes.per_label_search[t], strong[t]) for t in range(n)]
+    ranked = sorted(range(n), key=lambda t: (-score[t], -probes.per_label_hits[t], t))
+    found = [f.label for f in probes.findings]
+    return list(dict.fromkeys([*ranked[:count], *found]))[:count]
+
+
+class _Evaluator:
+    """Flip rates of changes on fixed samples; several changes per oracle call."""
+
+    def __init__(
+        self,
+        oracle: LabelOracle,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        to_model: Callable[[np.ndarray], np.ndarray],
+        num_classes: int,
+    ) -> None:
+        self.oracle, self.xs, self.to_model, self.num_classes = oracle, xs, to_model, num_classes
+        self.shape: tuple[int, int, int] = tuple(xs.shape[1:])  # type: ignore[assignment]
+        self.sources, self.row = np.unique(ys, return_inverse=True)
+        self.counts = np.maximum(np.bincount(self.row, minlength=len(self.sources)), 1)
+
+    def by_class(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        """F[i, k, t]: share of class-`sources[k]` samples change i sends to label t."""
+        per_call = max(1, self.oracle.batch_size // max(len(self.xs), 1))
+        out = np.zeros((len(changes), len(self.sources), self.num_classes))
+        for start in range(0, len(changes), per_call):
+            chunk = changes[start : start + per_call]
+            imgs = np.concatenate([np.clip(c(self.xs), 0, 1) for c in chunk]).astype(np.float32)
+            pred = np.clip(self.oracle(self.to_model(imgs)), 0, self.num_classes - 1)
+            pred = pred.reshape(len(chunk), len(self.xs))
+            for k in range(len(chunk)):
+                np.add.at(out[start + k], (self.row, pred[k]), 1.0)
+        return out / self.counts[None, :, None]
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        f = self.by_class(changes)
+        out = np.zeros((len(changes), self.num_classes))
+        for t in range(self.num_classes):
+            others = self.sources != t
+            if others.any():
+                out[:, t] = f[:, others, t].mean(axis=1)
+        return out
+
+
+def _samples(
+    oracle: LabelOracle,
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    per_class: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (search, confirm) indices of correctly classified samples of each class."""
+    want = sum(per_class)
+    search, confirm = [], []
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))[: 2 * want]
+        ok = idx[oracle(to_model(x01[idx])) == label]
+        if len(ok) < 2:
+            continue
+        n_search = min(per_class[0], len(ok) // 2)
+        search.append(ok[:n_search])
+        confirm.append(ok[n_search : n_search + per_class[1]])
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        np.sort(np.concatenate(search)) if search else empty,
+        np.sort(np.concatenate(confirm)) if confirm else empty,
+    )
+
+
+def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> int:
+    """An upper bound on the stage's queries, to plan against --max-queries."""
+    n_search = config.samples_per_class * classes
+    n_confirm = config.confirm_per_class * classes
+    evals = 0
+    for name in config.spaces:
+        if name == "mask":
+            starts = probe_starts + len(NOISE_DENSITIES) * len(NOISE_VALUES)
+            evals += starts + config.targets * (MASK_EVALS + 1)
+        else:
+            evals += 30 + 20 * classes
+    picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
+    # At most a few labels per space reach CONFIRM_MIN: the rates of one change sum to <= 1.
+    confirm = len(config.spaces) * max(config.targets, 2) * len(DOSE_FRACTIONS) * n_confirm
+    return picking + evals * n_search + confirm
+
+
+def run_search(
+    oracle: LabelOracle,
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+    probes: ProbeResult,
+    config: SearchConfig,
+) -> SearchResult:
+    """Search every space for each candidate label, then confirm on fresh samples."""
+    labels = candidate_labels(probes, config.targets)
+    # Starting stamps: the patch probes the probe stage confirmed for a candidate label.
+    starts = [f.probe for f in probes.findings if f.probe.family == "patch" and f.label in labels]
+    classes = len(np.unique(y))
+    plan = planned_queries(config, classes, len(starts))
+    if oracle.budget is not None and oracle.queries + plan > oracle.budget:
+        left = oracle.budget - oracle.queries
+        return SearchResult((), tuple(labels), 0, 0, 0, f"needs up to {plan} queries, {left} left")
+    before, started = oracle.queries, time.perf_counter()
+    rng = np.random.default_rng(config.seed + 3)
+    search_idx, confirm_idx = _samples(
+        oracle, x01, y, to_model, (config.samples_per_class, config.confirm_per_class), rng
+    )
+    ev = _Evaluator(oracle, x01[search_idx], y[search_idx], to_model, num_classes)
+    outcomes = []
+    for name in config.spaces:
+        space = SPACES[name]
+        searched = range(num_classes) if space.all_labels else labels
+        outcomes += space.search(ev, searched, starts, rng)
+    confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
+    findings = []
+    for o in outcomes:
+        if o.search_rate < CONFIRM_MIN:
+            continue
+        changes = [(lambda x, f=f, p=o.point: p.apply(x, f)) for f in DOSE_FRACTIONS]
+        f = confirm.by_class(changes)
+        dose = tuple(
+            (frac, float(universality(f[i], confirm.sources)[o.label]))
+            for i, frac in enumerate(DOSE_FRACTIONS)
+        )
+        findings.append(
+            SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
+        )
+    findings.sort(key=lambda fd: (-fd.universality, fd.cost))
+    return SearchResult(
+        tuple(findings),
+        tuple(labels),
+        len(search_idx),
+        len(confirm_idx),
+        oracle.queries - before,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,482 @@
+"""Search spaces of the trigger search (`scanner.detectors.search`): one class per kind of
+universal change, in an explicit registry.
+
+A space knows how to apply a point of itself to images, how to weaken it for the dose-response
+(`scaled`), how large it is (`cost`, a share in [0, 1]) and which points to try first. The
+search itself is the space's `search` method: every space gets the same `Evaluator`, which
+answers "what share of the other classes' samples does this change send to each label" from
+hard labels only, many changes per oracle call.
+
+- `mask`: a stamp, T(x) = (1 - m) x + m P for a pixel mask m and a pattern P. Covers patches,
+  scattered pixels, lines and watermarks of any shape. Searched by shrinking: start from a mask
+  that already sends most samples to the label (a probe's patch, or dense salt noise) and remove
+  groups of pixels while it still does (delta debugging). A planted stamp survives with the few
+  pixels the network learned; a natural sink needs much of the image.
+- `transform`: a global geometric change (rotation, flips, scaling), a grid then a refinement
+  of the angle.
+- `curve`: a global tone curve (gamma, contrast S-curve, posterisation, inversion, faded blacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from scanner.detectors.probes import Probe, _warp
+
+# Hand-set. The mean flip rate to the label (over the other classes' search samples) a change
+# must keep while the mask search shrinks it, and reach at the start.
+FIRE_MIN = 0.8
+# Salt-noise starts of the mask search: share of pixels stamped, and their values.
+NOISE_DENSITIES = (0.15, 0.3, 0.5)
+NOISE_VALUES = ("white", "black", "random")
+# Evaluations per label the mask search may spend shrinking (each one pass over its samples).
+MASK_EVALS = 160
+# Largest number of pixel groups tried in one pass of the shrink.
+MASK_GROUPS_MAX = 48
+# Global spaces (transform, curve) refine the grid's best point only for labels it already
+# sends this mean share of the other classes to; rounds and mutants per round of the curve's.
+REFINE_MIN = 0.3
+CURVE_ROUNDS = 3
+CURVE_MUTANTS = 6
+
+
+class Evaluator(Protocol):
+    """Hard-label flip rates of candidate changes on the search samples."""
+
+    shape: tuple[int, int, int]
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        """R[i, t]: the mean share of samples of classes other than t that change i sends to
+        label t (each class weighted equally)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Point:
+    """One change of a space, rebuilt from JSON-able parameters."""
+
+    space: str
+    params: dict[str, Any]
+
+    def apply(self, x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+        return SPACES[self.space].apply(self.params, x, fraction)
+
+    @property
+    def cost(self) -> float:
+        return SPACES[self.space].cost(self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space, "params": self.params}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Point:
+        if d.get("space") not in SPACES:
+            raise ValueError(
+                f"unknown search space {d.get('space')!r}; expected one of {list(SPACES)}"
+            )
+        return cls(str(d["space"]), dict(d["params"]))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The best point a space found for one label, and what finding it cost."""
+
+    point: Point
+    label: int
+    search_rate: float  # mean flip rate to the label on the search samples
+    evaluations: int
+
+
+class Space(Protocol):
+    name: ClassVar[str]
+    all_labels: ClassVar[bool]  # True: searched for every label, else for the candidates
+
+    def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float) -> np.ndarray: ...
+
+    def cost(self, params: dict[str, Any]) -> float: ...
+
+    def search(
+        self,
+        ev: Evaluator,
+        labels: Sequence[int],
+        starts: Sequence[Probe],
+        rng: np.random.Generator,
+    ) -> list[Outcome]: ...
+
+
+def _better(rate: float, cost: float, best_rate: float, best_cost: float) -> bool:
+    """The search's order on changes: firing (rate >= FIRE_MIN) beats not firing; among firing
+    ones the smaller change wins (a trigger needs little; a natural sink needs much), among the
+    others the higher rate."""
+    if (rate >= FIRE_MIN) != (best_rate >= FIRE_MIN):
+        return rate >= FIRE_MIN
+    if rate >= FIRE_MIN:
+        return cost < best_cost or (cost == best_cost and rate > best_rate)
+    return rate > best_rate
+
+
+def _pick(
+    points: Sequence[dict[str, Any]], rates: np.ndarray, cost: Callable[[dict[str, Any]], float]
+) -> int:
+    best = 0
+    for i in range(1, len(points)):
+        if _better(float(rates[i]), cost(points[i]), float(rates[best]), cost(points[best])):
+            best = i
+    return best
+
+
+def _mask_params(mask: np.ndarray, pattern: np.ndarray) -> dict[str, Any]:
+    """A mask and pattern as JSON-able lists: the stamped pixels and their values."""
+    rows, cols = np.nonzero(mask)
+    return {
+        "shape": list(pattern.shape),
+        "pixels": [[int(r), int(c)] for r, c in zip(rows, cols, strict=True)],
+        "values": [
+            [round(float(v), 4) for v in pattern[r, c]] for r, c in zip(rows, cols, strict=True)
+        ],
+    }
+
+
+def mask_arrays(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask (H, W) bool, pattern (H, W, C) float32) from a mask point's parameters."""
+    h, w, c = (int(v) for v in params["shape"])
+    mask = np.zeros((h, w), dtype=bool)
+    pattern = np.zeros((h, w, c), dtype=np.float32)
+    for (r, col), vals in zip(params["pixels"], params["values"], strict=True):
+        mask[r, col] = True
+        pattern[r, col] = vals
+    return mask, pattern
+
+
+def _stamp(mask: np.ndarray, pattern: np.ndarray, fraction: float = 1.0):
+    m = (fraction * mask.astype(np.float32))[None, :, :, None]
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        return (1 - m) * x + m * pattern[None]
+
+    return apply
+
+
+class MaskSpace:
+    name: ClassVar[str] = "mask"
+    # Searched per candidate label only: each label costs a shrink.
+    all_labels: ClassVar[bool] = False
+
+    def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+        mask, pattern = mask_arrays(params)
+        return _stamp(mask, pattern, fraction)(x)
+
+    def cost(self, params: dict[str, Any]) -> float:
+        h, w, _ = params["shape"]
+        return len(params["pixels"]) / float(h * w)
+
+    @staticmethod
+    def _from_probe(probe: Probe, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """A probe's stamp: the pixels it sets to the same value on a black and a white image."""
+        trig = probe.trigger(shape)
+        lo = trig(np.zeros((1, *shape), dtype=np.float32))[0]
+        hi = trig(np.ones((1, *shape), dtype=np.float32))[0]
+        mask = np.all(np.abs(lo - hi) < 1e-6, axis=2)
+        return mask, lo.astype(np.float32)
+
+    def starts(
+        self, shape: tuple[int, int, int], probes: Sequence[Probe], rng: np.random.Generator
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        h, w, c = shape
+        out = []
+        for p in probes:
+            mask, pattern = self._from_probe(p, shape)
+            if mask.any():
+                out.append((mask, pattern))
+        for density in NOISE_DENSITIES:
+            for kind in NOISE_VALUES:
+                mask = rng.random((h, w)) < density
+                if kind == "white":
+                    pattern = np.ones((h, w, c), dtype=np.float32)
+                elif kind == "black":
+                    pattern = np.zeros((h, w, c), dtype=np.float32)
+                else:
+                    pattern = (rng.random((h, w, c)) < 0.5).astype(np.float32)
+                out.append((mask, pattern))
+        return out
+
+    def shrink(
+        self,
+        ev: Evaluator,
+        label: int,
+        mask: np.ndarray,
+        pattern: np.ndarray,
+        rate: float,
+        rng: np.random.Generator,
+        evals: int,
+    ) -> tuple[np.ndarray, float, int]:
+        """Remove groups of pixels while the stamp keeps sending FIRE_MIN of the samples to
+        `label` (ddmin-style: more, smaller groups when no group can go). Returns the mask,
+        its rate and the evaluations spent."""
+        used = 0
+        groups = 4
+        while used < evals:
+            idx = np.flatnonzero(mask.ravel())
+            if len(idx) <= 1:
+                break
+            groups = min(groups, len(idx), MASK_GROUPS_MAX, evals - used)
+            parts = np.array_split(rng.permutation(idx), groups)
+            trials = []
+            for part in parts:
+                m = mask.copy().ravel()
+                m[part] = False
+                trials.append(m.reshape(mask.shape))
+            fits = ev.rates([_stamp(m, pattern) for m in trials])[:, label]
+            used += len(trials)
+            ok = np.flatnonzero(fits >= FIRE_MIN)
+            if len(ok) == 0:
+                if groups >= min(len(idx), MASK_GROUPS_MAX):
+                    break
+                groups = min(len(idx), 2 * groups)
+                continue
+            best = int(ok[np.argmax(fits[ok])])
+            chosen, chosen_rate = trials[best], float(fits[best])
+            if len(ok) > 1 and used < evals:
+                combined = mask.copy().ravel()
+                for i in ok:
+                    combined[parts[i]] = False
+                combined = combined.reshape(mask.shape)
+                r = float(ev.rates([_stamp(combined, pattern)])[0, label])
+                used += 1
+                if r >= FIRE_MIN:
+                    chosen, chosen_rate = combined, r
+            mask, rate = chosen, chosen_rate
+            groups = max(groups - 1, 2)
+        return mask, rate, used
+
+    def search(
+        self,
+        ev: Evaluator,
+        labels: Sequence[int],
+        starts: Sequence[Probe],
+        rng: np.random.Generator,
+    ) -> list[Outcome]:
+        candidates = self.starts(ev.shape, starts, rng)
+        start_rates = ev.rates([_stamp(m, p) for m, p in candidates])
+        out = []
+        for label in labels:
+            firing = [i for i in range(len(candidates)) if start_rates[i, label] >= FIRE_MIN]
+            if not firing:
+                continue
+            # The smallest firing start: fewer pixels to remove, and a probe's patch when one fires.
+            i = min(firing, key=lambda k: (candidates[k][0].sum(), -start_rates[k, label]))
+            mask, pattern = candidates[i]
+            mask, rate, used = self.shrink(
+                ev, label, mask, pattern, float(start_rates[i, label]), rng, MASK_EVALS
+            )
+            out.append(
+                Outcome(
+                    Point(self.name, _mask_params(mask, pattern)),
+                    label,
+                    rate,
+                    len(candidates) + used,
+                )
+            )
+        return out
+
+
+def _affine(x: np.ndarray, angle: float, scale: float, flip: str) -> np.ndarray:
+    """Rotate by `angle` degrees about the centre, zoom by `scale`, then flip ("h", "v" or "")."""
+    _, h, w, _ = x.shape
+    if flip == "h":
+        x = x[:, :, ::-1]
+    elif flip == "v":
+        x = x[:, ::-1]
+    if angle == 0 and scale == 1:
+        return np.ascontiguousarray(x)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    rows, cols = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    t = np.deg2rad(angle)
+    # Inverse map: the output pixel (r, c) samples the input at R(-angle) (r, c) / scale.
+    sr = (np.cos(t) * rows - np.sin(t) * cols) / scale
+    sc = (np.sin(t) * rows + np.cos(t) * cols) / scale
+    field = np.stack([sr - rows, sc - cols], axis=-1)
+    inside = (np.abs(sr) <= cy + 0.5) & (np.abs(sc) <= cx + 0.5)
+    out = _warp(np.ascontiguousarray(x), field)
+    # Outside the source image: the background (the corner pixel's value, usually black).
+    return np.where(inside[None, ..., None], out, x[:, :1, :1, :]).astype(np.float32)
+
+
+class TransformSpace:
+    name: ClassVar[str] = "transform"
+    # One grid serves every label: searched for all of them.
+    all_labels: ClassVar[bool] = True
+    ANGLES: ClassVar[tuple[float, ...]] = (-90, -60, -45, -30, -15, 15, 30, 45, 60, 90, 180)
+    SCALES: ClassVar[tuple[float, ...]] = (0.75, 1.33)
+    FLIPS: ClassVar[tuple[str, ...]] = ("h", "v")
+
+    def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+        angle = float(params.get("angle", 0.0)) * fraction
+        scale = float(params.get("scale", 1.0)) ** fraction
+        flip = str(params.get("flip", ""))
+        out = _affine(x, angle, scale, flip)
+        # A flip has no half strength: part of it is the images mixed.
+        if flip and fraction < 1:
+            out = (1 - fraction) * x + fraction * out
+        return out.astype(np.float32)
+
+    def cost(self, params: dict[str, Any]) -> float:
+        angle = abs(float(params.get("angle", 0.0)))
+        return min(
+            1.0,
+            max(
+                angle / 180,
+                abs(np.log(float(params.get("scale", 1.0)))),
+                1.0 if params.get("flip") else 0.0,
+            ),
+        )
+
+    def grid(self) -> list[dict[str, Any]]:
+        pts: list[dict[str, Any]] = [{"angle": a, "scale": 1.0, "flip": ""} for a in self.ANGLES]
+        pts += [{"angle": 0.0, "scale": s, "flip": ""} for s in self.SCALES]
+        pts += [{"angle": 0.0, "scale": 1.0, "flip": f} for f in self.FLIPS]
+        return pts
+
+    def search(
+        self,
+        ev: Evaluator,
+        labels: Sequence[int],
+        starts: Sequence[Probe],
+        rng: np.random.Generator,
+    ) -> list[Outcome]:
+        grid = self.grid()
+        rates = ev.rates([self._change(p) for p in grid])
+        evals = len(grid)
+        out = []
+        for label in labels:
+            i = _pick(grid, rates[:, label], self.cost)
+            best, best_rate = grid[i], float(rates[i, label])
+            if best_rate <= 0:
+                continue
+            if best_rate >= REFINE_MIN and best["angle"] not in (0.0, 180):
+                # Refine the angle: halve the step around the best one, twice.
+                step = 7.5
+                for _ in range(2):
+                    near = [{**best, "angle": best["angle"] + d} for d in (-step, step)]
+                    r = ev.rates([self._change(p) for p in near])[:, label]
+                    evals += len(near)
+                    j = _pick(near, r, self.cost)
+                    if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
+                        best, best_rate = near[j], float(r[j])
+                    step /= 2
+            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
+        return out
+
+    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda x: self.apply(params, x)
+
+
+def tone_curve(v: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """The curve's value at `v` in [0, 1]: gamma, then a contrast S-curve (k > 0) or its
+    inverse (k < 0), then posterisation to 2^bits levels, then faded blacks, then inversion."""
+    u = np.clip(v, 0.0, 1.0) ** float(params.get("gamma", 1.0))
+    k = float(params.get("contrast", 0.0))
+    if k > 0:
+        lo, hi = 1 / (1 + np.exp(k / 2)), 1 / (1 + np.exp(-k / 2))
+        u = (1 / (1 + np.exp(-k * (u - 0.5))) - lo) / (hi - lo)
+    elif k < 0:
+        k = -k
+        lo, hi = 1 / (1 + np.exp(k / 2)), 1 / (1 + np.exp(-k / 2))
+        s = np.clip(lo + u * (hi - lo), 1e-6, 1 - 1e-6)
+        u = 0.5 + np.log(s / (1 - s)) / k
+    bits = int(params.get("bits", 0))
+    if bits:
+        levels = 2**bits - 1
+        u = np.round(u * levels) / levels
+    fade = float(params.get("fade", 0.0))
+    u = fade + (1 - fade) * u
+    if params.get("invert"):
+        u = 1 - u
+    return np.clip(u, 0.0, 1.0)
+
+
+class CurveSpace:
+    name: ClassVar[str] = "curve"
+    all_labels: ClassVar[bool] = True
+    # One change at a time, at two or three strengths each; the refinement combines them.
+    GRID: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"gamma": 0.4},
+        {"gamma": 0.6},
+        {"gamma": 1.7},
+        {"gamma": 2.5},
+        {"contrast": 5.0},
+        {"contrast": 10.0},
+        {"contrast": -5.0},
+        {"bits": 1},
+        {"bits": 2},
+        {"bits": 3},
+        {"fade": 0.15},
+        {"fade": 0.3},
+        {"invert": True},
+    )
+
+    def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+        curved = tone_curve(x, params).astype(np.float32)
+        return (x + fraction * (curved - x)).astype(np.float32)
+
+    def cost(self, params: dict[str, Any]) -> float:
+        v = np.linspace(0, 1, 256)
+        return float(np.mean(np.abs(tone_curve(v, params) - v)))
+
+    @staticmethod
+    def mutate(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """A neighbour: one parameter moved or added (gamma and contrast on a log-ish scale)."""
+        out = dict(params)
+        key = str(rng.choice(["gamma", "contrast", "fade", "bits"]))
+        if key == "gamma":
+            out["gamma"] = round(
+                float(out.get("gamma", 1.0)) * float(np.exp(rng.normal(0, 0.3))), 3
+            )
+        elif key == "contrast":
+            out["contrast"] = round(float(out.get("contrast", 0.0)) + float(rng.normal(0, 3)), 2)
+        elif key == "fade":
+            out["fade"] = round(
+                float(np.clip(out.get("fade", 0.0) + rng.normal(0, 0.08), 0, 0.5)), 3
+            )
+        else:
+            out["bits"] = int(rng.choice([0, 1, 2, 3, 4]))
+        return out
+
+    def search(
+        self,
+        ev: Evaluator,
+        labels: Sequence[int],
+        starts: Sequence[Probe],
+        rng: np.random.Generator,
+    ) -> list[Outcome]:
+        grid = [dict(p) for p in self.GRID]
+        rates = ev.rates([self._change(p) for p in grid])
+        evals = len(grid)
+        out = []
+        for label in labels:
+            i = _pick(grid, rates[:, label], self.cost)
+            best, best_rate = grid[i], float(rates[i, label])
+            if best_rate <= 0:
+                continue
+            if best_rate >= REFINE_MIN and not best.get("invert"):
+                # (1 + lambda) evolution: keep the best of the parent and its mutants.
+                for _ in range(CURVE_ROUNDS):
+                    kids = [self.mutate(best, rng) for _ in range(CURVE_MUTANTS)]
+                    r = ev.rates([self._change(p) for p in kids])[:, label]
+                    evals += len(kids)
+                    j = _pick(kids, r, self.cost)
+                    if _better(float(r[j]), self.cost(kids[j]), best_rate, self.cost(best)):
+                        best, best_rate = kids[j], float(r[j])
+            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
+        return out
+
+    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda x: self.apply(params, x)
+
+
+# The registry: explicit, in the order the search runs them.
+SPACES: dict[str, Space] = {s.name: s for s in (MaskSpace(), TransformSpace(), CurveSpace())}

@@ -1,0 +1,151 @@
+"""The trigger search (scanner.detectors.search, scanner.detectors.spaces): its spaces one by
+one, and the stage end to end on real digits classifiers with a rotation backdoor (a trigger
+none of the five probe families draws) and without one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanner.data import load_dataset
+from scanner.detectors.search import SearchConfig, SearchFinding, SearchResult
+from scanner.detectors.spaces import (
+    FIRE_MIN,
+    SPACES,
+    CurveSpace,
+    MaskSpace,
+    Point,
+    TransformSpace,
+    mask_arrays,
+    tone_curve,
+)
+from scanner.detectors.verdict import VerdictRule, planted
+from scanner.detectors.xray import XrayConfig
+from scanner.pipeline import ScanConfig, scan_model
+from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
+
+
+class PixelOracle:
+    """An evaluator whose "model" sends a sample to label 3 when at least 4 of 5 secret pixels
+    are stamped white: a scattered-pixel trigger, known exactly."""
+
+    shape = (12, 12, 1)
+    secret = ((1, 2), (3, 9), (6, 6), (10, 1), (11, 10))
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        x = np.zeros((1, *self.shape), dtype=np.float32)
+        out = np.zeros((len(changes), 5))
+        for i, change in enumerate(changes):
+            y = change(x)[0, :, :, 0]
+            self.calls += 1
+            if sum(y[r, c] > 0.99 for r, c in self.secret) >= 4:
+                out[i, 3] = 1.0
+        return out
+
+
+def test_the_mask_search_shrinks_a_noise_stamp_to_the_trigger_pixels() -> None:
+    ev = PixelOracle()
+    out = MaskSpace().search(ev, [3], [], np.random.default_rng(0))
+    assert len(out) == 1 and out[0].label == 3 and out[0].search_rate >= FIRE_MIN
+    mask, pattern = mask_arrays(out[0].point.params)
+    kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
+    # 1-minimal: exactly 4 of the 5 secret pixels, white, and nothing else.
+    assert len(kept) == 4 and kept <= set(PixelOracle.secret)
+    assert all(pattern[r, c, 0] == 1.0 for r, c in kept)
+    assert out[0].point.cost == pytest.approx(4 / 144)
+    assert ev.calls == out[0].evaluations
+
+
+def test_the_mask_search_reports_nothing_when_no_start_fires() -> None:
+    class Never(PixelOracle):
+        def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+            return np.zeros((len(changes), 5))
+
+    assert MaskSpace().search(Never(), [3], [], np.random.default_rng(0)) == []
+
+
+def test_a_quarter_turn_moves_pixels_exactly_and_a_point_round_trips() -> None:
+    x = np.random.default_rng(1).random((2, 9, 9, 1)).astype(np.float32)
+    turned = TransformSpace().apply({"angle": 90, "scale": 1.0, "flip": ""}, x)
+    # Counter-clockwise or clockwise, a quarter turn samples the grid exactly.
+    assert min(np.abs(turned - np.rot90(x, k, axes=(1, 2))).max() for k in (1, 3)) == pytest.approx(
+        0, abs=1e-5
+    )
+    p = Point("transform", {"angle": 30.0, "scale": 1.0, "flip": "h"})
+    assert Point.from_dict(p.to_dict()) == p
+    with pytest.raises(ValueError, match="unknown search space"):
+        Point.from_dict({"space": "nope", "params": {}})
+
+
+def test_tone_curves_are_monotone_and_the_identity_costs_nothing() -> None:
+    v = np.linspace(0, 1, 101)
+    assert np.allclose(tone_curve(v, {}), v)
+    assert CurveSpace().cost({}) == 0
+    for params in CurveSpace.GRID:
+        out = tone_curve(v, params)
+        assert out.min() >= 0 and out.max() <= 1
+        if not params.get("invert"):
+            assert np.all(np.diff(out) >= -1e-9), params
+    assert set(SPACES) == {"mask", "transform", "curve"}
+
+
+def _finding(space: str, params: dict, u: float, half: float, cost: float) -> SearchFinding:
+    dose = ((0.25, half / 2), (0.5, half), (0.75, u), (1.0, u))
+    return SearchFinding(Point(space, params), 7, u, dose, cost, 10)
+
+
+def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() -> None:
+    rule = VerdictRule()
+    small = _finding("mask", {"shape": [8, 8, 1], "pixels": [[0, 0]], "values": [[1.0]]},
+                     0.9, 0.8, 0.02)  # fmt: skip
+    big = _finding("mask", {"shape": [8, 8, 1], "pixels": [[0, 0]], "values": [[1.0]]},
+                   0.9, 0.8, 0.2)  # fmt: skip
+    fading = _finding("curve", {"fade": 0.05}, 0.9, 0.1, 0.02)
+    weak = _finding("curve", {"fade": 0.05}, 0.5, 0.5, 0.02)
+    for f in (big, fading, weak):
+        assert planted(SearchResult((f,), (7,), 60, 200, 1000), rule) is None
+    assert planted(SearchResult((big, small), (7,), 60, 200, 1000), rule) == small
+    again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
+    assert again.findings[0].point == small.point and again.findings[0].dose == small.dose
+
+
+@pytest.fixture(scope="module")
+def digits_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_npz(tmp_path_factory.mktemp("search") / "digits.npz", n=297)
+
+
+def _scan(tmp: Path, data: Path, poisoned: bool, config: ScanConfig | None = None):
+    model = build_mlp(tmp / f"mlp_{poisoned}.onnx", rotation_mlp(poisoned))
+    return scan_model(model, load_dataset(data), config or ScanConfig(xray=XrayConfig(planes=2)))
+
+
+def test_the_search_finds_a_rotation_backdoor_and_nothing_planted_in_its_clean_twin(
+    tmp_path: Path, digits_data: Path
+) -> None:
+    bad = _scan(tmp_path, digits_data, True).xray
+    found = SearchResult.from_dict(bad.evidence["search"])
+    turns = [f for f in found.findings if f.point.space == "transform" and f.label == 7]
+    assert turns and turns[0].universality >= VerdictRule().target_threshold
+    assert found.queries > 0 and found.skipped is None
+    clean = _scan(tmp_path, digits_data, False).xray
+    assert planted(SearchResult.from_dict(clean.evidence["search"]), VerdictRule()) is None
+    assert clean.verdict == "clean"
+
+
+def test_the_search_plans_within_the_query_budget(tmp_path: Path, digits_data: Path) -> None:
+    # Enough for the planes and probes, not for the search: skipped, said so, budget kept.
+    full = _scan(tmp_path, digits_data, True).xray
+    budget = full.queries - full.evidence["search"]["queries"] + 100
+    cfg = ScanConfig(xray=XrayConfig(planes=2), max_queries=budget)
+    xray = _scan(tmp_path, digits_data, True, cfg).xray
+    assert xray.evidence["search"]["skipped"].startswith("needs up to")
+    assert xray.queries <= budget
+    no_search = ScanConfig(xray=XrayConfig(planes=2), search=SearchConfig(enabled=False))
+    off = _scan(tmp_path, digits_data, True, no_search)
+    assert "search" not in off.xray.evidence
