@@ -151,6 +151,13 @@ def xray_options(command: Any) -> Any:
             show_default=True,
             help="uint8-input models: query past the graph's Cast (bypass) or clip and round.",
         ),
+        click.option(
+            "--search/--no-search",
+            "trigger_search",
+            default=True,
+            show_default=True,
+            help="Run the trigger search after the probes (stamps, transforms, tone curves).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -315,6 +322,7 @@ def scan(
     grid: str,
     device: str,
     uint8_mode: str,
+    trigger_search: bool,
     max_queries: int | None,
     timeout: float,
     rule_path: str | None,
@@ -358,6 +366,7 @@ def scan(
     )
     from scanner.data import load_dataset, parse_channel_values
     from scanner.detectors.probes import ProbeConfig
+    from scanner.detectors.search import SearchConfig
     from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig, scan_model
@@ -369,6 +378,7 @@ def scan(
     config = ScanConfig(
         xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed, grid=grid),  # type: ignore[arg-type]
         probes=ProbeConfig(seed=seed),
+        search=SearchConfig(enabled=trigger_search, seed=seed),
         rule=load_rule(rule_path) if rule_path else VerdictRule(),
         mean=parse_channel_values(mean, "mean"),
         std=parse_channel_values(std, "std"),
@@ -934,6 +944,7 @@ def bench_xray(
     extend: float,
     grid: str,
     uint8_mode: str,
+    trigger_search: bool,
     seed: int,
     only: tuple[str, ...],
     reuse: bool,
@@ -942,6 +953,7 @@ def bench_xray(
     shipped thresholds and with thresholds fitted leaving each attack / architecture out."""
     from scanner.bench import xray as bx
     from scanner.detectors.probes import ProbeConfig
+    from scanner.detectors.search import SearchConfig
     from scanner.detectors.xray import XrayConfig
     from scanner.pipeline import ScanConfig
 
@@ -954,6 +966,7 @@ def bench_xray(
         return ScanConfig(
             xray=XrayConfig(**settings),  # type: ignore[arg-type]
             probes=ProbeConfig(seed=seed),
+            search=SearchConfig(enabled=trigger_search, seed=seed),
             mean=tup(rec.get("mean")),
             std=tup(rec.get("std")),
             uint8_mode=uint8_mode,  # type: ignore[arg-type]

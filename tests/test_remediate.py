@@ -339,6 +339,24 @@ def _finding(probe: dict[str, object], label: int, uni: float, cons: float) -> d
             "search_universality": uni}  # fmt: skip
 
 
+def test_the_trigger_the_search_found_for_the_target_joins_the_prior() -> None:
+    from scanner.remediate.prior import prior_from_report, probe_triggers
+
+    stamp = {"shape": [8, 8, 1], "pixels": [[1, 1], [6, 2]], "values": [[1.0], [1.0]]}
+    found = {"space": "mask", "params": stamp, "label": TARGET, "universality": 0.9}
+    elsewhere = dict(found, label=3)
+    report = _scan_report([], TARGET)
+    report["xray"]["evidence"]["search"] = {"findings": [found, elsewhere]}  # type: ignore[index]
+    prior = prior_from_report(report)
+    assert prior.found == ({"space": "mask", "params": stamp},)
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    stamped = [t(x) for t in probe_triggers(prior, (8, 8, 1))]
+    # The stamp at full strength and at part opacity, on its two pixels only.
+    assert len(stamped) == 2 and stamped[1][0, 1, 1, 0] == 1.0 and stamped[1].sum() == 2.0
+    assert 0 < stamped[0][0, 1, 1, 0] < 1
+    assert probe_triggers(prior, (8, 8, 1), secondary=True) == []
+
+
 def test_prior_keeps_only_confirmed_probes() -> None:
     from scanner.remediate.prior import prior_from_report, probe_triggers
 

@@ -22,6 +22,7 @@ from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
 from scanner.detectors.attribution import from_evidence as attributions_from_evidence
 from scanner.detectors.probes import ProbeResult
+from scanner.detectors.search import from_evidence as search_from_evidence
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.errors import BdscanError, DataError
 from scanner.pipeline import ScanConfig, scan_model
@@ -147,6 +148,7 @@ def run(
                 len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
                 config_for(rec).rule,
                 attributions_from_evidence(x["evidence"]),
+                search_from_evidence(x["evidence"]),
             )
             row.update(
                 verdict=d.verdict,
@@ -384,6 +386,7 @@ def held_out(
             len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
             rule,
             attributions_from_evidence(x["evidence"]),
+            search_from_evidence(x["evidence"]),
         )
         out.append(
             {

@@ -5,7 +5,9 @@ A backdoor is a universal shortcut: one pattern moves inputs of every class to t
 instead of planes between natural images, we apply random members of generic trigger families
 (a patch, a blended pattern, a smooth low-frequency field, a periodic signal, a small warp) to
 clean samples of every class and look at where the flipped labels land. The families are
-generic perturbations from the backdoor literature, drawn at random, never fitted to a model.
+generic perturbations from the backdoor literature, drawn at random, never fitted to a model;
+each is a class in `scanner.detectors.families`' registry. What they miss, the trigger search
+(`scanner.detectors.search`) looks for.
 """
 
 from __future__ import annotations
@@ -17,8 +19,36 @@ from typing import Any
 import numpy as np
 
 from scanner.backends.base import LabelOracle
+from scanner.detectors.families import (
+    FAMILIES,
+    MAGNITUDES,
+    REGISTRY,
+    STRONG_FROM,
+    Trigger,
+    make_trigger,
+    patch_positions,
+    patch_size,
+    warp,
+)
 
-FAMILIES = ("patch", "blend", "lowfreq", "periodic", "warp")
+# Re-exported: research tools and remediation import them from here.
+__all__ = [
+    "FAMILIES",
+    "MAGNITUDES",
+    "STRONG_FROM",
+    "Probe",
+    "ProbeConfig",
+    "ProbeFinding",
+    "ProbeResult",
+    "Trigger",
+    "make_trigger",
+    "patch_positions",
+    "patch_size",
+    "run_probes",
+    "universality",
+    "warp",
+]
+
 CONFIRM_PER_CLASS = 20
 
 
@@ -32,149 +62,6 @@ class ProbeConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _upsample(grid: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Bilinear upsampling of a (k, k, ...) grid to (h, w, ...): a smooth random field."""
-    k = grid.shape[0]
-    ri = np.linspace(0, k - 1, h)
-    ci = np.linspace(0, k - 1, w)
-    r0 = np.clip(np.floor(ri).astype(int), 0, k - 2)
-    c0 = np.clip(np.floor(ci).astype(int), 0, k - 2)
-    fr = (ri - r0)[:, None]
-    fc = (ci - c0)[None, :]
-    if grid.ndim == 3:
-        fr, fc = fr[..., None], fc[..., None]
-    a = grid[r0][:, c0]
-    b = grid[r0][:, c0 + 1]
-    c = grid[r0 + 1][:, c0]
-    d = grid[r0 + 1][:, c0 + 1]
-    return a * (1 - fr) * (1 - fc) + b * (1 - fr) * fc + c * fr * (1 - fc) + d * fr * fc
-
-
-def _warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """Sample NHWC images at pixel offsets `field` (H, W, 2), bilinear, borders clamped."""
-    _n, h, w, _ = x.shape
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    sy = np.clip(rows + field[..., 0], 0, h - 1)
-    sx = np.clip(cols + field[..., 1], 0, w - 1)
-    y0 = np.clip(np.floor(sy).astype(int), 0, h - 2)
-    x0 = np.clip(np.floor(sx).astype(int), 0, w - 2)
-    wy = (sy - y0)[None, ..., None]
-    wx = (sx - x0)[None, ..., None]
-    top = x[:, y0, x0] * (1 - wx) + x[:, y0, x0 + 1] * wx
-    bottom = x[:, y0 + 1, x0] * (1 - wx) + x[:, y0 + 1, x0 + 1] * wx
-    return top * (1 - wy) + bottom * wy
-
-
-Trigger = Callable[[np.ndarray], np.ndarray]
-
-
-# Magnitude of each family at strength 0 (subtle), 1 (visible) and, for patches and gratings,
-# larger ones: patch side as a share of the image side, blend alpha, low-frequency amplitude,
-# grating amplitude, warp in pixels at 28x28. Strengths are indices, so new ones go at the end
-# (a saved report's probe keeps rebuilding the same trigger). The 7 and 10 px patches are there
-# for watermark triggers of 7-14 px that the smaller patches cover too little of (a 14x14
-# trojan). The 0.35 grating covers SIG, whose test-time amplitude exceeds the training one
-# (0.3 in the zoo, where 0.25 flipped a fraction of the inputs). README, "How the verdict is
-# decided", has what each strength bought and cost on the zoo.
-MAGNITUDES: dict[str, tuple[float, ...]] = {
-    "patch": (0.11, 0.18, 0.25, 0.36),
-    "blend": (0.1, 0.2),
-    "lowfreq": (0.08, 0.15),
-    "periodic": (0.1, 0.25, 0.35),
-    "warp": (0.5, 1.0),
-}
-# The first strength of each family that counts as "strong". Strong probes push fragile clean
-# models into natural sinks (Fashion-MNIST ResNet-8s send most classes to Shirt, Trouser or Bag
-# under a 0.35 grating), so they are read separately: the verdict consults them only when the
-# subtle and visible probes found nothing, and asks that one label stand out (verdict.py).
-STRONG_FROM: dict[str, int] = {"patch": 3, "periodic": 2}
-
-
-def patch_size(h: int, w: int, strength: int, magnitude: float | None = None) -> int:
-    share = MAGNITUDES["patch"][strength] if magnitude is None else magnitude
-    return max(2, round(min(h, w) * share))
-
-
-def patch_positions(h: int, w: int, size: int) -> list[tuple[int, int]]:
-    """Top-left corners of patches tiling the image with half-patch overlap, borders included:
-    a trigger anywhere overlaps some patch by at least a quarter of its area."""
-    stride = max(1, -(-size // 2))
-    rows = sorted({*range(0, h - size + 1, stride), h - size})
-    cols = sorted({*range(0, w - size + 1, stride), w - size})
-    return [(r, c) for r in rows for c in cols]
-
-
-def make_trigger(
-    family: str,
-    strength: int,
-    shape: tuple[int, int, int],
-    rng: np.random.Generator,
-    position: tuple[int, ...] | None = None,
-    magnitude: float | None = None,
-) -> Trigger:
-    """One member of a family at a strength (an index into MAGNITUDES); images in [0, 1].
-    `position` fixes a patch's top-left corner, or a grating's (orientation of 4, cycles,
-    phase of 4); left out, they are drawn at random. `magnitude` overrides the strength's."""
-    h, w, c = shape
-    if family not in MAGNITUDES:
-        raise ValueError(f"unknown probe family {family!r}; expected one of {FAMILIES}")
-    mag = MAGNITUDES[family][strength] if magnitude is None else magnitude
-    if family == "patch":
-        size = patch_size(h, w, strength, mag)
-        if position is None:
-            position = (int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)))
-        top, left = position[0], position[1]
-        # Pattern: random binary, a checkerboard (the classic BadNets stamp), or solid white.
-        kind = position[2] if len(position) > 2 else 0
-        rows, cols = np.indices((size, size))
-        pattern = {
-            0: (rng.random((size, size)) < 0.5),
-            1: (rows + cols) % 2 == 0,
-            2: np.ones((size, size), dtype=bool),
-        }[kind].astype(np.float32)[..., None]
-        if c > 1:
-            pattern = np.repeat(pattern, c, axis=2)
-
-        def patch(x: np.ndarray) -> np.ndarray:
-            out = x.copy()
-            out[:, top : top + size, left : left + size, :] = pattern
-            return out
-
-        return patch
-    if family == "blend":
-        alpha = mag
-        pattern = rng.random((h, w, c)).astype(np.float32)
-        return lambda x: (1 - alpha) * x + alpha * pattern
-    if family == "lowfreq":
-        eps = mag
-        k = int(rng.integers(2, 5))
-        field = _upsample(rng.normal(size=(k, k, c)), h, w)
-        field = (eps * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
-        return lambda x: np.clip(x + field, 0, 1)
-    if family == "periodic":
-        amp = mag
-        if position is not None:
-            angle, freq, offset = (
-                position[0] * np.pi / 4,
-                float(position[1]),
-                position[2] * np.pi / 2,
-            )
-        else:
-            angle, freq, offset = rng.uniform(0, np.pi), rng.uniform(2, 8), rng.uniform(0, 6.3)
-        rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-        phase = (np.cos(angle) * cols + np.sin(angle) * rows) / max(h, w)
-        signal = amp * np.sin(2 * np.pi * freq * phase + offset)
-        signal = signal[..., None].astype(np.float32)
-        return lambda x: np.clip(x + signal, 0, 1)
-    if family == "warp":
-        mag = mag * min(h, w) / 28
-        k = 4
-        field = _upsample(rng.uniform(-1, 1, size=(k, k, 2)), h, w)
-        field = (mag * field / max(np.abs(field).max(), 1e-6)).astype(np.float32)
-        return lambda x: _warp(x, field).astype(np.float32)
-    raise ValueError(f"unknown probe family {family!r}; expected one of {FAMILIES}")
 
 
 @dataclass(frozen=True)
@@ -227,7 +114,6 @@ class Probe:
 def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     """Every probe of a scan: patches at every position, gratings over orientation, frequency
     and phase, and random draws of the global families; at each of the family's strengths."""
-    h, w, _ = shape
     rng = np.random.default_rng(config.seed)
     probes = []
     # Strong probes come last, so that adding them left every other probe's seed as it was.
@@ -238,18 +124,7 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     ]
     levels.sort(key=lambda fs: Probe(fs[0], fs[1], None, 0).strong)
     for family, strength in levels:
-        positions: list[tuple[int, ...] | None]
-        if family == "patch":
-            # A random patch rarely lands on a trigger's corner: sweep every position.
-            positions = [
-                (r, c, kind)
-                for r, c in patch_positions(h, w, patch_size(h, w, strength))
-                for kind in range(3)
-            ]
-        elif family == "periodic":
-            positions = [(o, f, p) for o in range(4) for f in (2, 3, 4, 6, 8, 11) for p in range(4)]
-        else:
-            positions = [None] * config.instances
+        positions = REGISTRY[family].positions(shape, strength, config.instances)
         probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in positions)
     return probes
 

@@ -36,7 +36,14 @@ from scanner.detectors.spaces import MASK_EVALS, NOISE_DENSITIES, NOISE_VALUES, 
 # the verdict uses, and the confirmation would cost 4 passes over the fresh samples.
 CONFIRM_MIN = 0.5
 
-__all__ = ["SearchConfig", "SearchFinding", "SearchResult", "candidate_labels", "run_search"]
+__all__ = [
+    "SearchConfig",
+    "SearchFinding",
+    "SearchResult",
+    "candidate_labels",
+    "from_evidence",
+    "run_search",
+]
 
 
 @dataclass(frozen=True)
@@ -277,3 +284,9 @@ def run_search(
         oracle.queries - before,
         seconds=time.perf_counter() - started,
     )
+
+
+def from_evidence(evidence: dict[str, Any]) -> SearchResult | None:
+    """The search a report's evidence kept (None: the scan ran without it, or predates it)."""
+    found = evidence.get("search")
+    return None if not found else SearchResult.from_dict(found)

@@ -25,7 +25,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from scanner.detectors.probes import Probe, _warp
+from scanner.detectors.families import warp as _warp
+from scanner.detectors.probes import Probe
 
 # Hand-set. The mean flip rate to the label (over the other classes' search samples) a change
 # must keep while the mask search shrinks it, and reach at the start.

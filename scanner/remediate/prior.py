@@ -60,6 +60,9 @@ class TriggerPrior:
     # universal trigger (`prior_from_report`). Unlearned beside the probes, never used to
     # locate the target's trigger (`patch_region`) or to decide BURN's other settings.
     secondary: tuple[dict[str, Any], ...] = ()
+    # Changes the scan's trigger search found for the target (`scanner.detectors.spaces.Point`
+    # dicts: a stamp, a transform or a tone curve), stamped like the probes.
+    found: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class TriggerPrior:
             "probes": list(self.probes),
             "verdict": self.verdict,
             "secondary": list(self.secondary),
+            "found": list(self.found),
         }
 
 
@@ -100,6 +104,20 @@ def prior_from_report(
     except (KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"scan report: no X-ray section ({e})") from None
     from scanner.detectors.probes import Probe
+    from scanner.detectors.spaces import Point
+
+    found: list[dict[str, Any]] = []
+    searched = (xray.get("evidence", {}).get("search") or {}).get("findings") or []
+    for f in searched:
+        try:
+            if (
+                target is not None
+                and f["label"] == target
+                and f["universality"] >= min_universality
+            ):
+                found.append(Point.from_dict(f).to_dict())
+        except (KeyError, TypeError, ValueError):
+            continue
 
     chosen: list[dict[str, Any]] = []
     secondary: list[dict[str, Any]] = []
@@ -126,6 +144,7 @@ def prior_from_report(
         probes=tuple(chosen[:max_probes]),
         verdict=xray.get("verdict"),
         secondary=tuple(secondary[:max_secondary]),
+        found=tuple(found[:max_probes]),
     )
 
 
@@ -165,6 +184,15 @@ def probe_triggers(
         for s in scales:
             p = Probe(probe.family, probe.strength, probe.position, probe.seed, base * s)
             out.append(p.trigger(shape))
+    if not secondary:
+        from scanner.detectors.spaces import Point
+
+        for d in prior.found:
+            point = Point.from_dict(d)
+            # At full strength and weakened (a stamp at part opacity, a smaller rotation): the
+            # search found the least that fires, the real trigger may be more or less.
+            for s in (min(scales), 1.0):
+                out.append(lambda x, p=point, s=s: p.apply(x, s))
     return out
 
 
