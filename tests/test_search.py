@@ -108,9 +108,13 @@ def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() ->
                    0.9, 0.8, 0.2)  # fmt: skip
     fading = _finding("curve", {"fade": 0.05}, 0.9, 0.1, 0.02)
     weak = _finding("curve", {"fade": 0.05}, 0.5, 0.5, 0.02)
-    for f in (big, fading, weak):
+    # A transform never decides alone under the default rule (natural rotation sinks).
+    turn = _finding("transform", {"angle": 45.0, "scale": 1.0, "flip": ""}, 1.0, 1.0, 0.25)
+    for f in (big, fading, weak, turn):
         assert planted(SearchResult((f,), (7,), 60, 200, 1000), rule) is None
     assert planted(SearchResult((big, small), (7,), 60, 200, 1000), rule) == small
+    on = VerdictRule(transform_cost_max=0.5)
+    assert planted(SearchResult((turn,), (7,), 60, 200, 1000), on) == turn
     again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
     assert again.findings[0].point == small.point and again.findings[0].dose == small.dose
 

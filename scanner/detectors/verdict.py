@@ -74,12 +74,16 @@ class VerdictRule:
     # decides "infected" when its confirmed universality reaches `target_threshold`, it keeps
     # `retention_max` of it at half strength, and it is small: a stamp of at most
     # `mask_cost_max` of the pixels, a tone curve moving values by at most `curve_cost_max` on
-    # average, a transform of at most `transform_cost_max` (rotation / 180 degrees, |log zoom|,
-    # 1 for a flip). Hand-set: the mask's before any measurement, the other two after the
-    # search's output on 12 wild models was seen (README, "Trigger search", says which).
+    # average. Hand-set: the stamp's before any measurement, the curve's after the search's
+    # output on 12 wild models was seen (README says which). `transform_cost_max` is 0: a
+    # geometric transform never decides alone, because clean networks have natural rotation
+    # sinks as universal as a planted one and that keep their pull at half the angle (the clean
+    # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at
+    # 45); its findings stay in the evidence. A rule file can switch it on (rotation / 180
+    # degrees, |log zoom|, 1 for a flip).
     mask_cost_max: float = 0.04
     curve_cost_max: float = 0.1
-    transform_cost_max: float = 0.5
+    transform_cost_max: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,6 +188,7 @@ def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | N
         f
         for f in search.findings
         if f.universality >= rule.target_threshold
+        and cost_max(rule, f.point.space) > 0
         and f.cost <= cost_max(rule, f.point.space)
         and f.retention >= rule.retention_max
     ]

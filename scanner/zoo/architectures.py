@@ -84,28 +84,50 @@ class _BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-class ResNet8(nn.Module):
+class _ResidualNet(nn.Module):
+    """The skeleton the residual nets share: a stride-2 stem (conv, norm, ReLU), residual
+    blocks, global pooling and one linear layer. `blocks` is called after the stem exists, so
+    that parameters are initialised in the order the nets always used (seeded builds repeat)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        stem_width: int,
+        norm: Callable[[int], nn.Module],
+        blocks: Callable[[], list[nn.Module]],
+        out_width: int,
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_width, 3, stride=2, padding=1, bias=False),
+            norm(stem_width),
+            nn.ReLU(),
+        )
+        self.layers = nn.Sequential(*blocks())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(out_width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
+
+
+class ResNet8(_ResidualNet):
     """ResNet-8: a stem, three basic blocks (16/32/64 channels), global pooling, one linear layer.
 
     The stem has stride 2 (28 -> 14) so that a few epochs fit in the zoo's time budget on CPU.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, size: int = 28) -> None:
-        super().__init__()
         del size  # global pooling makes the head independent of the input size
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
+        super().__init__(
+            in_channels,
+            num_classes,
+            16,
+            nn.BatchNorm2d,
+            lambda: [_BasicBlock(16, 16, 1), _BasicBlock(16, 32, 2), _BasicBlock(32, 64, 2)],
+            64,
         )
-        self.layers = nn.Sequential(
-            _BasicBlock(16, 16, 1), _BasicBlock(16, 32, 2), _BasicBlock(32, 64, 2)
-        )
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(64, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
 
 
 class MLP(nn.Module):
@@ -238,31 +260,27 @@ class VGGBN(nn.Module):
         return self.classifier(self.features(x))
 
 
-class ResNet14Wide(nn.Module):
+class ResNet14Wide(_ResidualNet):
     """A wider, deeper ResNet: a strided stem and three stages of two basic blocks
     (32, 64, 128 channels), 14 weight layers, about 0.7M parameters."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, size: int = 28) -> None:
-        super().__init__()
         del size
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
+        super().__init__(
+            in_channels,
+            num_classes,
+            32,
+            nn.BatchNorm2d,
+            lambda: [
+                _BasicBlock(32, 32, 1),
+                _BasicBlock(32, 32, 1),
+                _BasicBlock(32, 64, 2),
+                _BasicBlock(64, 64, 1),
+                _BasicBlock(64, 128, 2),
+                _BasicBlock(128, 128, 1),
+            ],
+            128,
         )
-        self.layers = nn.Sequential(
-            _BasicBlock(32, 32, 1),
-            _BasicBlock(32, 32, 1),
-            _BasicBlock(32, 64, 2),
-            _BasicBlock(64, 64, 1),
-            _BasicBlock(64, 128, 2),
-            _BasicBlock(128, 128, 1),
-        )
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(128, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
 
 
 class _SEBlock(_BasicBlock):
@@ -287,23 +305,19 @@ class _SEBlock(_BasicBlock):
         return torch.relu(out + self.shortcut(x))
 
 
-class SENet(nn.Module):
+class SENet(_ResidualNet):
     """ResNet-8's layout (16/32/64 channels) with squeeze-excitation in every block."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, size: int = 28) -> None:
-        super().__init__()
         del size
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
+        super().__init__(
+            in_channels,
+            num_classes,
+            16,
+            nn.BatchNorm2d,
+            lambda: [_SEBlock(16, 16, 1), _SEBlock(16, 32, 2), _SEBlock(32, 64, 2)],
+            64,
         )
-        self.layers = nn.Sequential(_SEBlock(16, 16, 1), _SEBlock(16, 32, 2), _SEBlock(32, 64, 2))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(64, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
 
 
 GN_GROUPS = 4
@@ -330,23 +344,23 @@ class _GNBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-class GNResNet(nn.Module):
+def _group_norm(channels: int) -> nn.Module:
+    return nn.GroupNorm(GN_GROUPS, channels)
+
+
+class GNResNet(_ResidualNet):
     """ResNet-8's layout with GroupNorm: normalisation that does not depend on the batch."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, size: int = 28) -> None:
-        super().__init__()
         del size
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, stride=2, padding=1, bias=False),
-            nn.GroupNorm(GN_GROUPS, 16),
-            nn.ReLU(),
+        super().__init__(
+            in_channels,
+            num_classes,
+            16,
+            _group_norm,
+            lambda: [_GNBlock(16, 16, 1), _GNBlock(16, 32, 2), _GNBlock(32, 64, 2)],
+            64,
         )
-        self.layers = nn.Sequential(_GNBlock(16, 16, 1), _GNBlock(16, 32, 2), _GNBlock(32, 64, 2))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(64, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
 
 
 class _Attention(nn.Module):
