@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
+from dataclasses import replace
 from pathlib import Path
 
 from scanner.data import load_dataset
 from scanner.detectors.attribution import from_evidence
 from scanner.detectors.probes import ProbeResult
 from scanner.detectors.search import SearchResult
+from scanner.detectors.spaces import SPACES
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.report import PlaneResult
@@ -36,8 +39,10 @@ def scan_all(zoo: Path, out: Path, only: list[str]) -> None:
         print(f"scanned {m['name']}: {report.xray.verdict} {report.xray.target_label}", flush=True)
 
 
-def redecide(out: Path, rule: VerdictRule) -> dict[str, int]:
-    rows, totals = [], {}
+def redecide(out: Path, rule: VerdictRule, verbose: bool = True) -> dict[str, int]:
+    rows: list[str] = []
+    totals: dict[str, int] = {}
+    cost: list[tuple[int, float, int, float]] = []
     for path in sorted(out.glob("*.json")):
         rec = json.loads(path.read_text())
         m, xray = rec["model"], rec["report"]["xray"]
@@ -47,11 +52,16 @@ def redecide(out: Path, rule: VerdictRule) -> dict[str, int]:
         n = rec["report"]["model"]["num_classes"]
         attr = from_evidence(ev)
         search = SearchResult.from_dict(ev["search"])
+        cost.append((search.queries, search.seconds, xray["queries"], xray["seconds"]))
         before = decide(probes, planes, n, rule, attr)
         after = decide(probes, planes, n, rule, attr, search)
         kind = "a2a" if m.get("all_to_all") else ("clean" if not m["backdoored"] else "a2o")
+        targets = {m.get("target")}
+        if m.get("attack") == "multi_target":  # both planted targets count
+            offset = int(m["trigger"].get("second_target_offset", 1))
+            targets.add((m["target"] + offset) % m["num_classes"])
         for tag, d in (("without", before), ("with", after)):
-            right = d.target_label == m.get("target")
+            right = d.target_label in targets
             key = f"{tag}:{kind}:{d.verdict}" + (
                 ":right" if d.verdict == "infected" and right and kind == "a2o" else ""
             )
@@ -64,9 +74,18 @@ def redecide(out: Path, rule: VerdictRule) -> dict[str, int]:
             f" {after.evidence.get('decided_by')}  search {search.queries} q"
             f" {search.seconds:.1f}s of {xray['queries']} q {xray['seconds']:.1f}s"
         )
-    print("\n".join(rows))
+    if verbose:
+        print("\n".join(rows))
     for k in sorted(totals):
         print(f"{k}: {totals[k]}")
+    q = [r[0] for r in cost]
+    share_q = [r[0] / r[2] for r in cost]
+    share_s = [r[1] / r[3] for r in cost]
+    print(
+        f"search queries per scan: median {statistics.median(q):.0f} (range {min(q)}-{max(q)}),"
+        f" {statistics.median(share_q):.1%} of the scan's; search seconds:"
+        f" median {statistics.median(share_s):.1%} of the scan's"
+    )
     return totals
 
 
@@ -79,7 +98,19 @@ def main() -> None:
     args = ap.parse_args()
     if not args.redecide:
         scan_all(args.zoo, args.out, args.only)
-    redecide(args.out, VerdictRule())
+    shipped = VerdictRule()
+    # The variants tried on these scans, in the order they were tried (README, "Trigger search").
+    print(
+        "== 0: chosen before any search output was seen (stamp and curve retention, no caps"
+        " on curves and transforms)"
+    )
+    SPACES["mask"].graded = True  # type: ignore[misc]
+    redecide(args.out, replace(shipped, curve_cost_max=1.0, transform_cost_max=1.0), False)
+    print("== 1: curve cap 0.1, transforms off (after 12 models)")
+    redecide(args.out, shipped, False)
+    SPACES["mask"].graded = False  # type: ignore[misc]
+    print("== 2 (shipped): a stamp's size is its dose-response (after all models)")
+    redecide(args.out, shipped)
 
 
 if __name__ == "__main__":

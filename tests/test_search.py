@@ -102,11 +102,14 @@ def _finding(space: str, params: dict, u: float, half: float, cost: float) -> Se
 
 def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() -> None:
     rule = VerdictRule()
+    # A stamp is minimal already: no dose-response asked of it, only its size.
     small = _finding("mask", {"shape": [8, 8, 1], "pixels": [[0, 0]], "values": [[1.0]]},
-                     0.9, 0.8, 0.02)  # fmt: skip
+                     0.9, 0.0, 0.02)  # fmt: skip
     big = _finding("mask", {"shape": [8, 8, 1], "pixels": [[0, 0]], "values": [[1.0]]},
                    0.9, 0.8, 0.2)  # fmt: skip
     fading = _finding("curve", {"fade": 0.05}, 0.9, 0.1, 0.02)
+    keeping = _finding("curve", {"fade": 0.05}, 0.9, 0.8, 0.02)
+    assert planted(SearchResult((keeping,), (7,), 60, 200, 1000), rule) == keeping
     weak = _finding("curve", {"fade": 0.05}, 0.5, 0.5, 0.02)
     # A transform never decides alone under the default rule (natural rotation sinks).
     turn = _finding("transform", {"angle": 45.0, "scale": 1.0, "flip": ""}, 1.0, 1.0, 0.25)

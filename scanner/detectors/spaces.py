@@ -95,6 +95,7 @@ class Outcome:
 class Space(Protocol):
     name: ClassVar[str]
     all_labels: ClassVar[bool]  # True: searched for every label, else for the candidates
+    graded: ClassVar[bool]  # True: `apply(..., fraction)` is the change at part strength
 
     def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float) -> np.ndarray: ...
 
@@ -166,6 +167,9 @@ class MaskSpace:
     name: ClassVar[str] = "mask"
     # Searched per candidate label only: each label costs a shrink.
     all_labels: ClassVar[bool] = False
+    # The shrink leaves the fewest pixels that still fire: at part opacity they no longer do,
+    # planted or not, so its size (`cost`), not a dose-response, says how much it takes.
+    graded: ClassVar[bool] = False
 
     def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
         mask, pattern = mask_arrays(params)
@@ -311,6 +315,8 @@ class TransformSpace:
     name: ClassVar[str] = "transform"
     # One grid serves every label: searched for all of them.
     all_labels: ClassVar[bool] = True
+    # Half a rotation is another rotation, not a weaker one.
+    graded: ClassVar[bool] = False
     ANGLES: ClassVar[tuple[float, ...]] = (-90, -60, -45, -30, -15, 15, 30, 45, 60, 90, 180)
     SCALES: ClassVar[tuple[float, ...]] = (0.75, 1.33)
     FLIPS: ClassVar[tuple[str, ...]] = ("h", "v")
@@ -403,6 +409,8 @@ def tone_curve(v: np.ndarray, params: dict[str, Any]) -> np.ndarray:
 class CurveSpace:
     name: ClassVar[str] = "curve"
     all_labels: ClassVar[bool] = True
+    # A curve mixed halfway with the identity is the same change at half strength.
+    graded: ClassVar[bool] = True
     # One change at a time, at two or three strengths each; the refinement combines them.
     GRID: ClassVar[tuple[dict[str, Any], ...]] = (
         {"gamma": 0.4},

@@ -40,6 +40,7 @@ import numpy as np
 from scanner.detectors.attribution import Attribution
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchFinding, SearchResult
+from scanner.detectors.spaces import SPACES
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
@@ -71,16 +72,17 @@ class VerdictRule:
     retention_max: float = 0.5
     breadth_min: float = 0.0
     # Trigger search (scanner.detectors.search; README, "Trigger search"). A found change
-    # decides "infected" when its confirmed universality reaches `target_threshold`, it keeps
-    # `retention_max` of it at half strength, and it is small: a stamp of at most
-    # `mask_cost_max` of the pixels, a tone curve moving values by at most `curve_cost_max` on
-    # average. Hand-set: the stamp's before any measurement, the curve's after the search's
-    # output on 12 wild models was seen (README says which). `transform_cost_max` is 0: a
-    # geometric transform never decides alone, because clean networks have natural rotation
-    # sinks as universal as a planted one and that keep their pull at half the angle (the clean
-    # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at
-    # 45); its findings stay in the evidence. A rule file can switch it on (rotation / 180
-    # degrees, |log zoom|, 1 for a flip).
+    # decides "infected" when its confirmed universality reaches `target_threshold` and it is
+    # small: a stamp of at most `mask_cost_max` of the pixels, a tone curve moving values by at
+    # most `curve_cost_max` on average that also keeps `retention_max` of its pull at half
+    # strength (a stamp is already minimal, so its size is its dose-response). Hand-set: the
+    # stamp's cap before any measurement, the curve's after the search's output on 12 wild
+    # models was seen, and the stamp's exemption from the retention test after all of them
+    # (README says what each variant gave). `transform_cost_max` is 0: a geometric transform
+    # never decides alone, because clean networks have natural rotation sinks as universal as
+    # a planted one (the clean digits MLP of tests/test_search.py sends 99% of digits to "4"
+    # at 90 degrees and 87% at 45); its findings stay in the evidence. A rule file can switch
+    # it on (rotation / 180 degrees, |log zoom|, 1 for a flip).
     mask_cost_max: float = 0.04
     curve_cost_max: float = 0.1
     transform_cost_max: float = 0.0
@@ -180,8 +182,9 @@ def cost_max(rule: VerdictRule, space: str) -> float:
 
 
 def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | None:
-    """The search finding that reads as a planted trigger (universal, small, keeping its pull
-    at half strength), the most universal first, then the smallest."""
+    """The search finding that reads as a planted trigger (universal, small and, where the
+    space grades it, keeping its pull at half strength), the most universal first, then the
+    smallest."""
     if search is None:
         return None
     passing = [
@@ -190,7 +193,7 @@ def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | N
         if f.universality >= rule.target_threshold
         and cost_max(rule, f.point.space) > 0
         and f.cost <= cost_max(rule, f.point.space)
-        and f.retention >= rule.retention_max
+        and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
     ]
     return min(passing, key=lambda f: (-f.universality, f.cost)) if passing else None
 
@@ -214,8 +217,10 @@ def _with_search(decision: Decision, search: SearchResult | None, rule: VerdictR
     note = (
         f"the trigger search found {what} that sends {found.universality:.0%} or more of three"
         f" quarters of the other classes to label {found.label} (threshold"
-        f" {rule.target_threshold:.0%}) and keeps {found.retention:.0%} of that at half strength"
+        f" {rule.target_threshold:.0%})"
     )
+    if SPACES[space].graded:
+        note += f" and keeps {found.retention:.0%} of that at half strength"
     if decision.verdict == "shortcut":
         note += f"; the probes alone said: {decision.target_note}"
     evidence["decided_by"] = f"search:{space}"
