@@ -41,6 +41,10 @@ figure { margin: 0; border: 1px solid #ddd; padding: .5em; }
 figcaption { font-size: .85em; max-width: 320px; }
 img { image-rendering: pixelated; display: block; }
 .note { color: #555; font-size: .9em; }
+.evidence { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.evidence img { width: 96px; height: auto; border: 1px solid #999; }
+.pair { display: flex; gap: .3em; }
+.bars td.bar { width: 180px; } .bars div { background: #c62828; height: .8em; }
 """
 
 
@@ -130,10 +134,70 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ("Policy", _policy_badge(result)),
     ]  # fmt: skip
     parts.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
+    parts.append(_evidence(report))
     parts.append(_policy_block(result))
     parts.append(_planes(report))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _png_img(b64: object, alt: str) -> str:
+    """An inline <img> for a PNG the report carries; nothing when it is not a PNG (a report
+    read back from disk is input like any other)."""
+    try:
+        raw = base64.b64decode(str(b64), validate=True)
+    except ValueError:
+        return ""
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ""
+    data = base64.b64encode(raw).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+
+
+def _evidence(report: ScanReport) -> str:
+    """The trigger the verdict rests on, before/after samples, and the per-class shares it sends
+    to the label (`evidence.example`, written by scanner.detectors.example)."""
+    ex = report.xray.evidence.get("example")
+    if not isinstance(ex, dict):
+        return ""
+    try:
+        label = int(ex["label"])
+        source = str(ex["source"])
+        trigger = ex["trigger"]
+        what = (
+            f"search: {trigger.get('space')}"
+            if source == "search"
+            else f"probe: {trigger.get('family')} (strength {trigger.get('strength')})"
+        )
+        figures = [
+            f"<figure>{_png_img(ex['trigger_png'], 'the deciding trigger on a grey image')}"
+            f"<figcaption>Deciding trigger ({escape(what)}) on a mid-grey image</figcaption>"
+            "</figure>"
+        ]
+        for i, smp in enumerate(ex.get("samples") or []):
+            before = _png_img(smp["before_png"], f"clean sample {i + 1}")
+            after = _png_img(smp["after_png"], f"sample {i + 1} with the trigger")
+            figures.append(
+                f'<figure class="sample"><div class="pair">{before}{after}</div><figcaption>'
+                f"class {int(smp['true'])}: label {int(smp['before'])} &rarr; "
+                f"{int(smp['after'])} with the trigger</figcaption></figure>"
+            )
+        rows = "".join(
+            f'<tr><td>class {int(c)}</td><td class="bar"><div style="width:'
+            f'{max(0.0, min(float(r), 1.0)) * 100:.0f}%"></div></td><td>{float(r):.0%}</td></tr>'
+            for c, r in ex.get("per_class") or []
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return '<p class="note">the report\'s evidence example could not be read</p>'
+    bars = (
+        f'<table class="bars"><thead><tr><th colspan="3">Share of each class the trigger sends '
+        f"to label {label}</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return (
+        f'<h3>Evidence</h3><div class="evidence">{"".join(figures)}{bars}</div>'
+        '<p class="note">Fresh samples the scan did not use elsewhere; the trigger is rebuilt '
+        "from the report's own parameters (<code>evidence.example.trigger</code>).</p>"
+    )
 
 
 def _policy_block(result: PolicyResult | None) -> str:

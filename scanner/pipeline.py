@@ -26,7 +26,8 @@ from scanner.backends.onnxruntime import (
 from scanner.backends.remote import ApiConfig, OipBackend, is_endpoint
 from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.attribution import measure as measure_attribution
-from scanner.detectors.baseline import Baseline, discount
+from scanner.detectors.baseline import Baseline, discount, discount_search
+from scanner.detectors.example import deciding_trigger, example_fits, measure_example
 from scanner.detectors.probes import ProbeConfig, ProbeFinding, ProbeResult, run_probes
 from scanner.detectors.search import SearchConfig, SearchResult, run_search
 from scanner.detectors.verdict import VerdictRule, attribution_candidates, decide
@@ -187,6 +188,41 @@ def scan_model(
             config.probes.seed,
         )
         clean_acc = float(np.mean(oracle(x) == dataset.y))
+        num_classes = backend.num_classes
+        planes = result.planes
+        decision = decide(probes, planes, num_classes, config.rule, attributions, search)
+        if config.baseline is not None:
+            assert kept is not None
+            alone = decision
+            search_kept = discount_search(search, config.baseline)
+            decision = decide(kept, planes, num_classes, config.rule, attributions, search_kept)
+            if set_aside:
+                said = alone.verdict + (
+                    f", target {alone.target_label}" if alone.target_label is not None else ""
+                )
+                decision = replace(
+                    decision,
+                    target_note=f"{decision.target_note}; {len(set_aside)} finding(s) naming the"
+                    f" baseline's own sinks set aside (without the baseline: {said})",
+                )
+            decision.evidence["baseline"] = {
+                **config.baseline.to_dict(),
+                "set_aside": [f.to_dict() for f in set_aside],
+                "without_baseline": {
+                    "verdict": alone.verdict,
+                    "score": alone.score,
+                    "target_label": alone.target_label,
+                },
+            }
+        decided_on = kept if kept is not None else probes
+        searched = discount_search(search, config.baseline) if config.baseline else search
+        chosen = deciding_trigger(decision, decided_on, searched, config.rule)
+        # The example is for the reader; it never spends queries the budget does not have.
+        if chosen is not None and example_fits(oracle, len(np.unique(dataset.y))):
+            example = measure_example(
+                oracle, chosen, dataset.x, dataset.y, to_model, num_classes, config.probes.seed
+            )
+            decision.evidence["example"] = example.to_dict()
         if isinstance(backend, OipBackend):
             endpoint = backend.describe()
             model_info = ModelInfo(
@@ -218,31 +254,6 @@ def scan_model(
                 nodes=parsed.facts.nodes,
                 control_flow=parsed.facts.control_flow,
             )
-    num_classes = model_info.num_classes
-    planes = result.planes
-    decision = decide(probes, planes, num_classes, config.rule, attributions, search)
-    if config.baseline is not None:
-        assert kept is not None
-        alone = decision
-        decision = decide(kept, planes, num_classes, config.rule, attributions, search)
-        if set_aside:
-            said = alone.verdict + (
-                f", target {alone.target_label}" if alone.target_label is not None else ""
-            )
-            decision = replace(
-                decision,
-                target_note=f"{decision.target_note}; {len(set_aside)} finding(s) naming the"
-                f" baseline's own sinks set aside (without the baseline: {said})",
-            )
-        decision.evidence["baseline"] = {
-            **config.baseline.to_dict(),
-            "set_aside": [f.to_dict() for f in set_aside],
-            "without_baseline": {
-                "verdict": alone.verdict,
-                "score": alone.score,
-                "target_label": alone.target_label,
-            },
-        }
     xray = XrayResult(
         verdict=decision.verdict,  # type: ignore[arg-type]
         score=decision.score,

@@ -54,6 +54,15 @@ def print_summary(report: ScanReport) -> None:
         target = "no target"
     click.echo(f"{report.model.path}: {head}  score {x.score:.2f}  {target}")
     click.echo(f"  {x.target_note}")
+    example = x.evidence.get("example")
+    if isinstance(example, dict) and example.get("per_class"):
+        shares = sorted(float(r) for _, r in example["per_class"])
+        moved = ", ".join(f"{s['true']}->{s['after']}" for s in example.get("samples") or [])
+        click.echo(
+            f"  evidence: the deciding trigger sends {shares[0]:.0%}-{shares[-1]:.0%} of each"
+            f" class to label {example['label']} on fresh samples (shown: {moved}; images in"
+            " --html)"
+        )
     click.echo(
         f"  published X-ray metrics: RE mean {x.re_mean:.3f}, ATS mean {x.ats_mean:.3f}"
         f" | {len(x.planes)} planes, {x.queries:,} queries, {x.seconds:.1f} s,"

@@ -74,6 +74,13 @@ def test_html_report_renders_every_map_in_a_browser(
     assert code in (0, 1)
     text = html.read_text()
     assert not re.search(r"""(src|href)=["']https?:""", text), "the report must be self-contained"
+    probe = _rendered(browser, tmp_path, text)
+    assert probe["images"] >= 2 * 3  # two models, three planes each
+    assert probe["decoded"] == probe["images"]
+
+
+def _rendered(browser: str, tmp_path: Path, text: str) -> dict[str, int]:
+    """{"images": n, "decoded": m} of the page `text` once Chromium has loaded it."""
     probed = tmp_path / "probed.html"
     # The report's Content-Security-Policy forbids scripts (as it should); only this test copy
     # drops it, so the probe can run.
@@ -97,6 +104,35 @@ def test_html_report_renders_every_map_in_a_browser(
     ).stdout
     match = re.search(r"data-probe=\"([^\"]+)\"", dom)
     assert match, "the page did not finish loading"
-    probe = json.loads(match.group(1).replace("&quot;", '"'))
-    assert probe["images"] >= 2 * 3  # two models, three planes each
-    assert probe["decoded"] == probe["images"]
+    return json.loads(match.group(1).replace("&quot;", '"'))
+
+
+def test_the_bundled_backdoor_shows_its_trigger_and_samples_before_and_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    browser = chromium()
+    root = Path(__file__).resolve().parents[1] / "examples"
+    html, report = tmp_path / "report.html", tmp_path / "report.json"
+    code = main(["scan", str(root / "models" / "badnets_cnn.onnx"), "--data",
+                 str(root / "data" / "fmnist_clean.npz"), "--planes", "2", "--quiet",
+                 "--no-cache", "--html", str(html), "--json", str(report)])  # fmt: skip
+    capsys.readouterr()
+    assert code == 1
+    example = json.loads(report.read_text())["xray"]["evidence"]["example"]
+    assert example["label"] == 0 and example["source"] == "probe"
+    assert example["trigger"]["family"] == "patch"
+    assert len(example["samples"]) == 4
+    # The BadNets stamp moves every shown sample to the target, and every class nearly always.
+    assert all(s["before"] == s["true"] != 0 and s["after"] == 0 for s in example["samples"])
+    assert min(r for _, r in example["per_class"]) >= 0.9
+    text = html.read_text()
+    section = text[text.index("<h3>Evidence</h3>") :]
+    assert 'alt="the deciding trigger on a grey image"' in section
+    for i in range(1, 5):
+        assert (
+            f'alt="clean sample {i}"' in section and f'alt="sample {i} with the trigger"' in section
+        )
+    assert "&rarr; 0 with the trigger" in section and "sends to label 0" in section
+    probe = _rendered(browser, tmp_path, text)
+    # 1 trigger + 4 pairs + 2 planes, all decoded.
+    assert probe["images"] == 1 + 8 + 2 and probe["decoded"] == probe["images"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.detectors.probes import ProbeFinding, ProbeResult
+from scanner.detectors.search import SearchResult
 from scanner.detectors.verdict import CONCENTRATION_MIN
 from scanner.errors import UsageError
 
@@ -143,3 +144,13 @@ def discount(
         ),
     )
     return kept_probes, set_aside
+
+
+def discount_search(search: SearchResult | None, baseline: Baseline) -> SearchResult | None:
+    """`search` without the findings whose label is one of the baseline's sinks (subtle,
+    visible or strong): a change that reaches a label the trusted model also falls into says
+    nothing about this model that the baseline does not."""
+    if search is None:
+        return None
+    sinks = set(baseline.sinks) | set(baseline.sinks_strong)
+    return replace(search, findings=tuple(f for f in search.findings if f.label not in sinks))

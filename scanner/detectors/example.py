@@ -1,0 +1,180 @@
+"""What a reviewer needs to see of a verdict: the trigger that decided it, applied to a few clean
+samples with the labels the model gave before and after, and the share of each class it sends to
+the label. Measured once the verdict is known, on samples drawn apart from every other stage, and
+kept in the report (small PNG thumbnails, base64) so that the HTML report and the console can show
+it without the data or the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from scanner.backends.base import LabelOracle
+from scanner.detectors.probes import Probe, ProbeResult
+from scanner.detectors.search import SearchResult
+from scanner.detectors.verdict import Decision, VerdictRule, best_strong, deciding_weak, planted
+
+__all__ = [
+    "Example",
+    "deciding_trigger",
+    "example_fits",
+    "from_evidence",
+    "measure_example",
+    "png_base64",
+]
+
+EXAMPLE_SAMPLES = 4  # clean samples shown before and after, each of another class
+EXAMPLE_PER_CLASS = 20  # samples per class behind the per-class shares
+THUMB_MAX = 64  # longest side of a stored thumbnail, in pixels
+
+Change = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Example:
+    source: str  # "probe" or "search"
+    trigger: dict[str, Any]  # Probe.to_dict() or Point.to_dict(): rebuilds it exactly
+    label: int
+    trigger_png: str  # the trigger on a mid-grey image
+    samples: tuple[dict[str, Any], ...]  # true/before/after labels, before_png/after_png
+    per_class: tuple[tuple[int, float], ...]  # (class, share of it sent to `label`)
+    queries: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "trigger": self.trigger,
+            "label": self.label,
+            "trigger_png": self.trigger_png,
+            "samples": list(self.samples),
+            "per_class": [[c, round(r, 4)] for c, r in self.per_class],
+            "queries": self.queries,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Example:
+        return cls(
+            source=str(d["source"]),
+            trigger=dict(d["trigger"]),
+            label=int(d["label"]),
+            trigger_png=str(d["trigger_png"]),
+            samples=tuple(dict(s) for s in d["samples"]),
+            per_class=tuple((int(c), float(r)) for c, r in d["per_class"]),
+            queries=int(d["queries"]),
+        )
+
+
+def deciding_trigger(
+    decision: Decision, probes: ProbeResult, search: SearchResult | None, rule: VerdictRule
+) -> tuple[str, dict[str, Any], Change, int] | None:
+    """(source, parameters, change, label) of the finding the verdict rests on; None for a
+    clean verdict or one with no single label (all-to-all)."""
+    label = decision.target_label
+    if label is None:
+        label = decision.evidence.get("shortcut_label")
+    decided_by = str(decision.evidence.get("decided_by") or "")
+    if label is None or not decided_by:
+        return None
+    if decided_by.startswith("search:"):
+        found = planted(search, rule)
+        if found is None:
+            return None
+        point = found.point
+        return "search", point.to_dict(), lambda x: point.apply(x), int(label)
+    if decided_by.startswith("selectivity"):
+        finding = max(
+            (f for f in probes.findings if f.probe.strong and f.label == label),
+            key=lambda f: f.agreed_universality,
+            default=best_strong(probes),
+        )
+    else:
+        finding = deciding_weak(probes, rule)
+    if finding is None:
+        return None
+    probe: Probe = finding.probe
+    return "probe", probe.to_dict(), lambda x: probe.trigger(x.shape[1:])(x), int(label)
+
+
+def example_fits(oracle: LabelOracle, classes: int) -> bool:
+    """Whether the example's queries (at most two per sample) fit what the budget leaves."""
+    if oracle.budget is None:
+        return True
+    return oracle.queries + 2 * EXAMPLE_PER_CLASS * classes <= oracle.budget
+
+
+def png_base64(image01: np.ndarray) -> str:
+    """One HWC image in [0, 1] as a base64 PNG, its longest side at most THUMB_MAX."""
+    arr = np.clip(np.rint(np.asarray(image01) * 255), 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    if max(img.size) > THUMB_MAX:
+        scale = THUMB_MAX / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def measure_example(
+    oracle: LabelOracle,
+    chosen: tuple[str, dict[str, Any], Change, int],
+    x01: np.ndarray,
+    y: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+    seed: int,
+) -> Example:
+    """The example of `chosen` (from `deciding_trigger`) on a fresh draw of `x01`."""
+    source, params, change, label = chosen
+    before_q = oracle.queries
+    rng = np.random.default_rng(seed + 4)
+    classes = [int(c) for c in np.unique(y) if c != label]
+    idx = np.concatenate(
+        [rng.permutation(np.flatnonzero(y == c))[:EXAMPLE_PER_CLASS] for c in classes]
+        or [np.zeros(0, dtype=np.int64)]
+    ).astype(np.int64)
+    xs, ys = x01[idx], y[idx]
+    triggered = np.clip(change(xs), 0, 1).astype(np.float32)
+    preds = np.clip(oracle(to_model(np.concatenate([xs, triggered]))), 0, num_classes - 1)
+    before, after = preds[: len(xs)], preds[len(xs) :]
+    per_class = tuple(
+        (c, float(np.mean(after[(ys == c) & (before == c)] == label)))
+        for c in classes
+        if ((ys == c) & (before == c)).any()
+    )
+    shown = []
+    for c in rng.permutation(classes)[:EXAMPLE_SAMPLES]:
+        ok = np.flatnonzero((ys == c) & (before == c))
+        if not len(ok):
+            continue
+        i = int(ok[0])
+        shown.append(
+            {
+                "true": int(ys[i]),
+                "before": int(before[i]),
+                "after": int(after[i]),
+                "before_png": png_base64(xs[i]),
+                "after_png": png_base64(triggered[i]),
+            }
+        )
+    grey = np.full((1, *x01.shape[1:]), 0.5, dtype=np.float32)
+    return Example(
+        source=source,
+        trigger=params,
+        label=label,
+        trigger_png=png_base64(np.clip(change(grey), 0, 1)[0]),
+        samples=tuple(shown),
+        per_class=per_class,
+        queries=oracle.queries - before_q,
+    )
+
+
+def from_evidence(evidence: dict[str, Any]) -> Example | None:
+    d = evidence.get("example")
+    return None if not d else Example.from_dict(d)
