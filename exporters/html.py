@@ -12,7 +12,7 @@ from exporters.base import display_path, paired, utc_now
 from exporters.plots import anchor_cells, hex_colour, png_bytes, render_plane
 from policies.engine import PolicyResult
 from scanner import __version__
-from scanner.report import ModelOutcome, PlaneResult, ScanReport
+from scanner.report import ModelInfo, ModelOutcome, PlaneResult, ScanReport
 
 # No network at all: images are data: URIs and the style sheet is inline.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -116,13 +116,17 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         parts.append("</section>")
         return "\n".join(parts)
     x = report.xray
-    target = f"label {x.target_label}" if x.target_label is not None else "none (no single target)"
+    model = report.model
+    target = (
+        model.label(x.target_label) if x.target_label is not None else "none (no single target)"
+    )
+    shortcut = _label(model, x.evidence.get("shortcut_label"))
     facts = [
         ("Verdict", _badge(x.verdict)),
         ("Score", f"{x.score:.3f} (0 to 1, higher = more likely backdoored)"),
         ("Suspected target", escape(target + (f" - {x.target_note}" if x.target_note else ""))),
         *(
-            [("Shortcut", escape(f"label {x.evidence.get('shortcut_label')}, not attributed"))]
+            [("Shortcut", escape(f"{shortcut}, not attributed"))]
             if x.verdict == "shortcut"
             else []
         ),
@@ -134,11 +138,24 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ("Policy", _policy_badge(result)),
     ]  # fmt: skip
     parts.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
+    if model.class_names:
+        parts.append(
+            f'<p class="note">Class names from {escape(str(model.class_names_source))}.</p>'
+        )
     parts.append(_evidence(report))
     parts.append(_policy_block(result))
     parts.append(_planes(report))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _label(model: ModelInfo, value: object, word: str = "label") -> str:
+    """ "label 3 (Dress)" (or "class 3 (Dress)") from a report value that should be an int."""
+    try:
+        text = model.label(int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return f"{word} ?"
+    return text if word == "label" else word + text[len("label") :]
 
 
 def _png_img(b64: object, alt: str) -> str:
@@ -179,11 +196,14 @@ def _evidence(report: ScanReport) -> str:
             after = _png_img(smp["after_png"], f"sample {i + 1} with the trigger")
             figures.append(
                 f'<figure class="sample"><div class="pair">{before}{after}</div><figcaption>'
-                f"class {int(smp['true'])}: label {int(smp['before'])} &rarr; "
-                f"{int(smp['after'])} with the trigger</figcaption></figure>"
+                f"{escape(_label(report.model, smp['true'], 'class'))}: "
+                f"{escape(_label(report.model, smp['before']))} &rarr; "
+                f"{escape(_label(report.model, smp['after']))} with the trigger</figcaption>"
+                "</figure>"
             )
         rows = "".join(
-            f'<tr><td>class {int(c)}</td><td class="bar"><div style="width:'
+            f"<tr><td>{escape(_label(report.model, c, 'class'))}</td>"
+            f'<td class="bar"><div style="width:'
             f'{max(0.0, min(float(r), 1.0)) * 100:.0f}%"></div></td><td>{float(r):.0%}</td></tr>'
             for c, r in ex.get("per_class") or []
         )
@@ -191,7 +211,7 @@ def _evidence(report: ScanReport) -> str:
         return '<p class="note">the report\'s evidence example could not be read</p>'
     bars = (
         f'<table class="bars"><thead><tr><th colspan="3">Share of each class the trigger sends '
-        f"to label {label}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"to {escape(report.model.label(label))}</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     return (
         f'<h3>Evidence</h3><div class="evidence">{"".join(figures)}{bars}</div>'

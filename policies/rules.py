@@ -105,7 +105,9 @@ class XrayInfected(_ReportRule):
             return
         target = xray.target_label
         detail = f"score {xray.score:.3f}" + (
-            f", target label {target}" if target is not None else ", no single target label"
+            f", target {report.model.label(target)}"
+            if target is not None
+            else ", no single target label"
         )
         yield self.finding(
             f"Model X-ray verdict is infected ({detail})",
@@ -158,7 +160,7 @@ class XrayTargetLabel(_ReportRule):
             return
         note = f": {report.xray.target_note}" if report.xray.target_note else ""
         yield self.finding(
-            f"suspected backdoor target label {target}{note}",
+            f"suspected backdoor target {report.model.label(target)}{note}",
             policy.xray.action,
             confidence=_score_confidence(report.xray.score),
         )
@@ -185,8 +187,9 @@ class XrayShortcut(_ReportRule):
             return
         label = xray.evidence.get("shortcut_label")
         note = f": {xray.target_note}" if xray.target_note else ""
+        shown = report.model.label(int(label)) if isinstance(label, int) else f"label {label}"
         yield self.finding(
-            f"universal shortcut to label {label}, not attributed to a planted trigger{note}",
+            f"universal shortcut to {shown}, not attributed to a planted trigger{note}",
             policy.xray.shortcut_action,
             confidence=Confidence.MEDIUM,
         )

@@ -188,6 +188,14 @@ def _model_argument(value: str) -> Path | str:
 )
 @click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
 @click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
+@click.option(
+    "--labels",
+    "labels_path",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Class names, one per line (line i names label i), or a JSON list. Default: the data's"
+    " classes.txt, else the model file's metadata.",
+)
 @xray_options
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
@@ -315,6 +323,7 @@ def scan(
     data_path: Path,
     mean: str | None,
     std: str | None,
+    labels_path: Path | None,
     planes: int,
     resolution: int,
     extend: float,
@@ -369,6 +378,7 @@ def scan(
     from scanner.detectors.search import SearchConfig
     from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
+    from scanner.labels import load_label_file
     from scanner.pipeline import ScanConfig, scan_model
     from scanner.ui import plane_progress, print_summary
 
@@ -380,6 +390,7 @@ def scan(
         probes=ProbeConfig(seed=seed),
         search=SearchConfig(enabled=trigger_search, seed=seed),
         rule=load_rule(rule_path) if rule_path else VerdictRule(),
+        class_names=load_label_file(labels_path) if labels_path else None,
         mean=parse_channel_values(mean, "mean"),
         std=parse_channel_values(std, "std"),
         device=device,  # type: ignore[arg-type]

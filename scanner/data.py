@@ -30,6 +30,8 @@ class Dataset:
     y: np.ndarray
     path: str
     sha256: str
+    # From an image folder's classes.txt (line i names label i); None otherwise.
+    class_names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -44,13 +46,16 @@ def load_dataset(path: str | Path) -> Dataset:
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder (expected an .npz or an image folder)")
+    names = None
     if p.is_dir():
         x, y = _load_image_folder(p)
         digest = _folder_digest(p)
+        if (p / "classes.txt").is_file():
+            names = tuple(d.name for _, d in _class_folders(p))
     else:
         x, y = _load_npz(p)
         digest = sha256_file(p)
-    return Dataset(x=x, y=y, path=str(p), sha256=digest)
+    return Dataset(x=x, y=y, path=str(p), sha256=digest, class_names=names)
 
 
 # Largest array an .npz may declare, in MB once held as float32 as the pipeline holds images

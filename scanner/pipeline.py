@@ -33,6 +33,7 @@ from scanner.detectors.search import SearchConfig, SearchResult, run_search
 from scanner.detectors.verdict import VerdictRule, attribution_candidates, decide
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
+from scanner.labels import names_from_metadata
 from scanner.report import ModelInfo, ScanReport, XrayResult
 
 # Hand-set: the float32 query points one call may carry (the batch size shrinks for large
@@ -62,6 +63,8 @@ class ScanConfig:
     # Endpoints (Open Inference Protocol): transport settings, and where the query journal lives.
     api: ApiConfig = field(default_factory=ApiConfig)
     journal_root: Path | None = None
+    # Class names from --labels (scanner.labels); else the data's, else the model file's.
+    class_names: tuple[str, ...] | None = None
 
     def cache_key(self) -> str:
         """Stable hash of everything that can change a result (not device or batching)."""
@@ -75,6 +78,7 @@ class ScanConfig:
             "std": self.std,
             "uint8_mode": self.uint8_mode,
             "max_queries": self.max_queries,
+            "class_names": self.class_names,
         }
         if self.baseline is not None:
             relevant["baseline"] = self.baseline.cache_key()
@@ -97,6 +101,22 @@ def check_image_size(parsed: ParsedModel, hwc: tuple[int, int, int], source: str
         raise DataError(
             f"{source}: expected images of {h}x{w} for this model, got {hwc[0]}x{hwc[1]}"
         )
+
+
+def _class_names(
+    config: ScanConfig, dataset: Dataset, parsed: ParsedModel | None
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """(names, where from): --labels first, then the data's classes.txt, then the model's
+    metadata."""
+    if config.class_names:
+        return config.class_names, "--labels"
+    if dataset.class_names:
+        return dataset.class_names, "data"
+    if parsed is not None:
+        found = names_from_metadata({p.key: p.value for p in parsed.proto.metadata_props})
+        if found:
+            return found, "metadata"
+    return None, None
 
 
 def scan_model(
@@ -132,6 +152,7 @@ def scan_model(
             classes_hint=int(dataset.y.max()) + 1,
             timeout=config.timeout,
         )
+    names, names_source = _class_names(config, dataset, parsed)
     with backend:
         if backend.num_classes == 0:
             # Only a label output: the data's labels tell how many classes there are.
@@ -237,6 +258,8 @@ def scan_model(
                 provider=backend.provider,
                 outputs=backend.outputs.to_dict(),
                 endpoint=endpoint,
+                class_names=names,
+                class_names_source=names_source,
             )
         else:
             assert parsed is not None
@@ -253,6 +276,8 @@ def scan_model(
                 outputs=backend.outputs.to_dict(),
                 nodes=parsed.facts.nodes,
                 control_flow=parsed.facts.control_flow,
+                class_names=names,
+                class_names_source=names_source,
             )
     xray = XrayResult(
         verdict=decision.verdict,  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import numpy as np
 
 from scanner import __version__
 from scanner.errors import FINDING_ERRORS
+from scanner.labels import label_text
 
 SCHEMA_VERSION = 1
 
@@ -139,11 +140,20 @@ class ModelInfo:
     # A model scanned through an endpoint: URL, metadata, requests, retries, queries sent and
     # replayed from the journal (never a credential). None for a file.
     endpoint: dict[str, Any] | None = None
+    # Class names (scanner.labels), and where they came from: "--labels", "data" (classes.txt)
+    # or "metadata" (the ONNX file's). None when none were given or found.
+    class_names: tuple[str, ...] | None = None
+    class_names_source: str | None = None
+
+    def label(self, label: int | None) -> str:
+        """ "label 3 (Dress)", or "label 3" without names."""
+        return label_text(label, self.class_names)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["operator_domains"] = list(self.operator_domains)
         d["control_flow"] = list(self.control_flow)
+        d["class_names"] = None if self.class_names is None else list(self.class_names)
         return d
 
     @classmethod
@@ -162,6 +172,8 @@ class ModelInfo:
             nodes=int(d.get("nodes", 0)),
             control_flow=tuple(d.get("control_flow", ())),
             endpoint=d.get("endpoint"),
+            class_names=None if d.get("class_names") is None else tuple(d["class_names"]),
+            class_names_source=d.get("class_names_source"),
         )
 
 

@@ -44,11 +44,13 @@ def print_summary(report: ScanReport) -> None:
         target = (
             "no single target"
             if x.target_label is None
-            else f"suspected target label {x.target_label}"
+            else f"suspected target {report.model.label(x.target_label)}"
         )
     elif x.verdict == "shortcut":
         head = click.style("SHORTCUT", fg="yellow", bold=True)
-        target = f"universal shortcut to label {x.evidence.get('shortcut_label')}, not attributed"
+        label = x.evidence.get("shortcut_label")
+        shown = report.model.label(label) if isinstance(label, int) else f"label {label}"
+        target = f"universal shortcut to {shown}, not attributed"
     else:
         head = click.style("clean", fg="green", bold=True)
         target = "no target"
@@ -60,7 +62,8 @@ def print_summary(report: ScanReport) -> None:
         moved = ", ".join(f"{s['true']}->{s['after']}" for s in example.get("samples") or [])
         click.echo(
             f"  evidence: the deciding trigger sends {shares[0]:.0%}-{shares[-1]:.0%} of each"
-            f" class to label {example['label']} on fresh samples (shown: {moved}; images in"
+            f" class to {report.model.label(int(example['label']))} on fresh samples (shown:"
+            f" {moved}; images in"
             " --html)"
         )
     click.echo(

@@ -132,7 +132,7 @@ def test_the_bundled_backdoor_shows_its_trigger_and_samples_before_and_after(
         assert (
             f'alt="clean sample {i}"' in section and f'alt="sample {i} with the trigger"' in section
         )
-    assert "&rarr; 0 with the trigger" in section and "sends to label 0" in section
+    assert "&rarr; label 0 with the trigger" in section and "sends to label 0" in section
     probe = _rendered(browser, tmp_path, text)
     # 1 trigger + 4 pairs + 2 planes, all decoded.
     assert probe["images"] == 1 + 8 + 2 and probe["decoded"] == probe["images"]
