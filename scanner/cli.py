@@ -22,7 +22,7 @@ from scanner import __version__
 from scanner.errors import BdscanError, ExitCode, OutputError, UsageError
 
 if TYPE_CHECKING:
-    from scanner.report import XrayResult
+    pass
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -588,6 +588,14 @@ def scan_baseline(path: Path, dataset: Any, config: Any, quiet: bool) -> Any:
     is_flag=True,
     help="Skip the X-ray scans before and after (and so, without --scan-report, X-ray's prior).",
 )
+@click.option(
+    "--rounds",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1, max=5),
+    help="Repair again, aimed by the re-scan, while it still finds a planted trigger (at most"
+    " this many repairs; a round that does not lower the score ends it).",
+)
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def remediate_command(
@@ -605,14 +613,16 @@ def remediate_command(
     out: Path,
     json_path: str | None,
     no_rescan: bool,
+    rounds: int,
     quiet: bool,
     debug: bool,
 ) -> None:
     """Remove a backdoor from MODEL (BURN) and write a drop-in ONNX replacement."""
+    from scanner.app.remediation import RemediateRequest, run_remediate
     from scanner.data import load_dataset, parse_channel_values
     from scanner.fileio import sha256_file
-    from scanner.pipeline import ScanConfig, scan_model
-    from scanner.remediate import remediate
+    from scanner.pipeline import ScanConfig
+    from scanner.ui import print_remediation
 
     if train_data is None and clean_data is None:
         raise UsageError("remediate: expected --train-data, --clean-data, or both")
@@ -639,156 +649,40 @@ def remediate_command(
         if target_label is None:
             target_label = report_target
     mean_v, std_v = parse_channel_values(mean, "mean"), parse_channel_values(std, "std")
-    train = load_dataset(train_data) if train_data else None
-    clean = load_dataset(clean_data) if clean_data else None
-    # X-ray wants correctly labelled samples: the clean set when there is one.
-    probe_data = clean if clean is not None else train
-    assert probe_data is not None
-    config = ScanConfig(mean=mean_v, std=std_v, device=rescan_device(device))
-    before = None
-    if not no_rescan:
-        before = scan_model(model, probe_data, config)
-        if report_doc is None:
-            # Scan first: the "before" scan is needed anyway, and X-ray's target and probes aim
-            # the repair better than BURN's own check alone (README, "Remediation": 32 of 32
-            # zoo models against 21 of 32 without a report).
-            from exporters.json_report import report_dict
-
-            report_doc = report_dict(before)
-            if target_label is None:
-                target_label = before.xray.target_label
+    request = RemediateRequest(
+        model=model,
+        out=out,
+        train=load_dataset(train_data) if train_data else None,
+        clean=load_dataset(clean_data) if clean_data else None,
+        config=ScanConfig(mean=mean_v, std=std_v, device=rescan_device(device)),
+        target_label=target_label,
+        report_doc=report_doc,
+        use_prior=not no_trigger_prior,
+        method=method,
+        device=device,
+        seed=seed,
+        rescan=not no_rescan,
+        rounds=rounds,
+    )
     # The repaired model is staged beside -o and published only once everything else has
-    # worked (re-scan, JSON report): a failed or interrupted run leaves no output at all.
-    staged = out.parent / f".{out.name}.{os.getpid()}.staged.onnx"
+    # worked (re-scans, JSON report): a failed or interrupted run leaves no output at all.
+    run = run_remediate(request)
     try:
-        report = remediate(
-            model,
-            train,
-            clean,
-            mean=mean_v,
-            std=std_v,
-            target_label=target_label,
-            scan_report=None if no_trigger_prior else report_doc,
-            device=device,
-            out_path=staged,
-            method=method,
-            seed=seed,
-        )
-        rescan = None
-        if before is not None:
-            after = scan_model(staged, probe_data, config).xray
-            rescan = {
-                "data": probe_data.path,
-                "before": {
-                    **_verdict_summary(before.xray),
-                    # True: no --scan-report was given, and this scan was BURN's prior.
-                    "used_as_prior": scan_report is None,
-                },
-                # Which evidence a repaired model still shows (decided_by, note), so that an
-                # exit 1 says what failed.
-                "after": _verdict_summary(after),
-            }
+        report = run.report
         export = {**report.export, "path": str(out)} if report.export else report.export
-        report = replace(report, output=str(out), export=export, rescan=rescan)
-        _publish(staged, out, model, json_path, report.to_dict())
+        report = replace(report, output=str(out), export=export)
+        _publish(run.staged, out, model, json_path, report.to_dict())
     finally:
         with contextlib.suppress(OSError):
-            staged.unlink()
+            run.staged.unlink()
     if not quiet:
-        acc = (
-            f"held-out accuracy {report.accuracy_before:.3f} -> {report.accuracy_after:.3f}"
-            if report.accuracy_before is not None and report.accuracy_after is not None
-            else "no held-out accuracy"
-        )
-        # On a held-out split of the training data the suspected class holds the poison under
-        # the attacker's label: judge a drop by the accuracy outside it (`accuracy_outside`).
-        outside = report.accuracy_outside_suspects
-        drop_before, drop_after = report.accuracy_before, report.accuracy_after
-        if outside is not None:
-            names = ",".join(str(v) for v in outside["labels"])
-            acc += (
-                f" (outside suspected class {names}: {outside['before']:.3f} ->"
-                f" {outside['after']:.3f})"
-            )
-            drop_before, drop_after = outside["before"], outside["after"]
-        # Clean-data-only mode: which unlearning ran ("shortcut" or the "universal" fallback).
-        how = report.extra.get("clean_unlearning")
-        mode = f"{report.mode}, {how}" if how else report.mode
-        click.echo(
-            f"{out}: {report.method} ({mode}), {len(report.flagged)} samples"
-            f" flagged, {acc}, {report.seconds:.1f} s"
-        )
-        before_scan = (report.rescan or {}).get("before") or {}
-        if before_scan.get("used_as_prior"):
-            n_probes = len((report.extra.get("trigger_prior") or {}).get("probes") or [])
-            if before_scan["verdict"] != "infected":
-                said = before_scan["verdict"]
-            elif before_scan["target_label"] is None:
-                said = "infected, no single target"
-            else:
-                said = f"infected, target {before_scan['target_label']}"
-            click.echo(
-                f"  no --scan-report: X-ray's scan before the repair ({said},"
-                f" {n_probes} trigger-like probes) was BURN's prior"
-            )
-        found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
-        corrected = report.extra.get("target_correction")
-        if corrected:
-            click.echo(
-                f"  target corrected: the prior named {corrected['given']}, BURN's own check"
-                f" found {corrected['found']} (a universal {corrected['by']}); it repaired"
-                f" {corrected['found']}"
-            )
-        elif found.get("target") is not None:
-            how = f"a universal {found['by']}"
-            win = (found.get("window_search") or {}).get("window")
-            if found["by"] == "window" and win:
-                k = win["size"]
-                how = f"a {k}x{k} patch window at row {win['row']}, col {win['col']}"
-            click.echo(
-                f"  no target given: BURN's own check found target {found['target']}"
-                f" ({how}) and unlearned it"
-            )
-        if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
-            # Without a target prior BURN can suspect a class of a clean model and pay for it;
-            # from a few clean samples alone, every method loses accuracy (fine-tuning too).
-            hint = (
-                f" on {report.n_holdout} held-out samples; more clean samples lose less"
-                if report.mode == "clean-only"
-                else "; check the flagged classes (`classes` in --json)"
-            )
-            if report.mode != "clean-only" and report.extra.get("target_source") != "scan-report":
-                hint += " or pass X-ray's report (--scan-report)"
-            click.echo(
-                f"  warning: held-out accuracy fell by {drop_before - drop_after:.1%}"
-                f"{' outside the suspected classes' if outside is not None else ''}{hint}",
-                err=True,
-            )
-        if report.rescan:
-            b, a = report.rescan["before"], report.rescan["after"]
-            click.echo(
-                f"  X-ray before: {b['verdict']} (score {b['score']:.2f}); after:"
-                f" {a['verdict']} (score {a['score']:.2f})"
-            )
-    still_infected = bool(report.rescan) and report.rescan["after"]["verdict"] == "infected"
-    if still_infected:
+        print_remediation(replace(run, report=report), out)
+    if run.still_infected:
         click.echo(
             f"bdscan: the repaired model still looks infected: {report.rescan['after']['note']}",
             err=True,
         )
-    raise SystemExit(ExitCode.FINDINGS if still_infected else ExitCode.PASSED)
-
-
-def _verdict_summary(xray: XrayResult) -> dict[str, Any]:
-    """A scan's verdict, score, target and the evidence that decided it, for a repair report."""
-    return {
-        "verdict": xray.verdict,
-        "score": xray.score,
-        "target_label": xray.target_label,
-        "decided_by": xray.evidence.get("decided_by"),
-        "shortcut_label": xray.evidence.get("shortcut_label"),
-        "note": xray.target_note,
-    }
+    raise SystemExit(ExitCode.FINDINGS if run.still_infected else ExitCode.PASSED)
 
 
 @cli.command()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scanner.pipeline import PlaneProgress
 from scanner.report import ScanReport
+
+if TYPE_CHECKING:
+    from scanner.app.remediation import RemediateRun
 
 
 @contextlib.contextmanager
@@ -63,8 +68,7 @@ def print_summary(report: ScanReport) -> None:
         click.echo(
             f"  evidence: the deciding trigger sends {shares[0]:.0%}-{shares[-1]:.0%} of each"
             f" class to {report.model.label(int(example['label']))} on fresh samples (shown:"
-            f" {moved}; images in"
-            " --html)"
+            f" {moved}; images in --html)"
         )
     click.echo(
         f"  published X-ray metrics: RE mean {x.re_mean:.3f}, ATS mean {x.ats_mean:.3f}"
@@ -79,3 +83,90 @@ def print_summary(report: ScanReport) -> None:
         )
     if report.model.control_flow:
         click.echo(f"  control flow in the graph (bounded): {', '.join(report.model.control_flow)}")
+
+
+def print_remediation(run: RemediateRun, out: Path) -> None:
+    """What `bdscan remediate` prints on stdout (warnings on stderr)."""
+    report = run.report
+    acc = (
+        f"held-out accuracy {report.accuracy_before:.3f} -> {report.accuracy_after:.3f}"
+        if report.accuracy_before is not None and report.accuracy_after is not None
+        else "no held-out accuracy"
+    )
+    # On a held-out split of the training data the suspected class holds the poison under
+    # the attacker's label: judge a drop by the accuracy outside it (`accuracy_outside`).
+    outside = report.accuracy_outside_suspects
+    drop_before, drop_after = report.accuracy_before, report.accuracy_after
+    if outside is not None:
+        names = ",".join(str(v) for v in outside["labels"])
+        acc += (
+            f" (outside suspected class {names}: {outside['before']:.3f} -> {outside['after']:.3f})"
+        )
+        drop_before, drop_after = outside["before"], outside["after"]
+    # Clean-data-only mode: which unlearning ran ("shortcut" or the "universal" fallback).
+    how = report.extra.get("clean_unlearning")
+    mode = f"{report.mode}, {how}" if how else report.mode
+    click.echo(
+        f"{out}: {report.method} ({mode}), {len(report.flagged)} samples"
+        f" flagged, {acc}, {report.seconds:.1f} s"
+    )
+    before_scan = (report.rescan or {}).get("before") or {}
+    if before_scan.get("used_as_prior"):
+        n_probes = len((report.extra.get("trigger_prior") or {}).get("probes") or [])
+        if before_scan["verdict"] != "infected":
+            said = before_scan["verdict"]
+        elif before_scan["target_label"] is None:
+            said = "infected, no single target"
+        else:
+            said = f"infected, target {before_scan['target_label']}"
+        click.echo(
+            f"  no --scan-report: X-ray's scan before the repair ({said},"
+            f" {n_probes} trigger-like probes) was BURN's prior"
+        )
+    found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
+    corrected = report.extra.get("target_correction")
+    if corrected:
+        click.echo(
+            f"  target corrected: the prior named {corrected['given']}, BURN's own check"
+            f" found {corrected['found']} (a universal {corrected['by']}); it repaired"
+            f" {corrected['found']}"
+        )
+    elif found.get("target") is not None:
+        how = f"a universal {found['by']}"
+        win = (found.get("window_search") or {}).get("window")
+        if found["by"] == "window" and win:
+            k = win["size"]
+            how = f"a {k}x{k} patch window at row {win['row']}, col {win['col']}"
+        click.echo(
+            f"  no target given: BURN's own check found target {found['target']}"
+            f" ({how}) and unlearned it"
+        )
+    if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
+        # Without a target prior BURN can suspect a class of a clean model and pay for it;
+        # from a few clean samples alone, every method loses accuracy (fine-tuning too).
+        hint = (
+            f" on {report.n_holdout} held-out samples; more clean samples lose less"
+            if report.mode == "clean-only"
+            else "; check the flagged classes (`classes` in --json)"
+        )
+        if report.mode != "clean-only" and report.extra.get("target_source") != "scan-report":
+            hint += " or pass X-ray's report (--scan-report)"
+        click.echo(
+            f"  warning: held-out accuracy fell by {drop_before - drop_after:.1%}"
+            f"{' outside the suspected classes' if outside is not None else ''}{hint}",
+            err=True,
+        )
+    if report.rescan:
+        b, a = report.rescan["before"], report.rescan["after"]
+        click.echo(
+            f"  X-ray before: {b['verdict']} (score {b['score']:.2f}); after:"
+            f" {a['verdict']} (score {a['score']:.2f})"
+        )
+    repairs = report.extra.get("repair_rounds") or []
+    if len(repairs) > 1:
+        steps = "; ".join(
+            f"round {i + 1}: target {r['repaired_target']}, then"
+            f" {(r['after'] or {}).get('verdict')} ({(r['after'] or {}).get('score', 0):.2f})"
+            for i, r in enumerate(repairs)
+        )
+        click.echo(f"  {len(repairs)} repair rounds (the re-scan still found a trigger): {steps}")

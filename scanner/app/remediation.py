@@ -1,0 +1,197 @@
+"""`bdscan remediate`'s workflow, apart from the command line: scan before, repair, re-scan,
+and repair again while the re-scan still finds a planted trigger; then publish.
+
+1. Scan the model (unless told not to): its verdict is the "before", and without a
+   --scan-report its target and trigger-like findings are BURN's prior.
+2. Repair (BURN by default) into a staged file beside the output.
+3. Re-scan the staged model with the same data and settings the user's next scan would use.
+4. While it is still `infected` and rounds are left, repair the staged model again with that
+   re-scan as the prior (its target may differ: a second trigger, or one the first round only
+   weakened). Stop rules: the verdict is no longer infected; `rounds` rounds have run; or a round
+   did not lower the score (another round would spend the same epochs for nothing).
+5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
+   when any step fails.
+The caller (the CLI) validates arguments and prints; this module returns a typed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scanner.data import Dataset
+from scanner.pipeline import ScanConfig, scan_model
+from scanner.remediate import RemediationReport, remediate
+from scanner.report import ScanReport, XrayResult
+
+__all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate", "verdict_summary"]
+
+# Repair rounds by default: one repair, and one more when the re-scan still finds a trigger.
+DEFAULT_ROUNDS = 2
+
+Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
+Repair = Callable[..., RemediationReport]
+
+
+@dataclass(frozen=True)
+class RemediateRequest:
+    model: Path
+    out: Path
+    train: Dataset | None
+    clean: Dataset | None
+    config: ScanConfig  # the re-scans' settings (normalisation, device)
+    target_label: int | None = None
+    report_doc: dict[str, Any] | None = None  # a --scan-report, already checked to be this model's
+    use_prior: bool = True  # False: --no-trigger-prior (the target only)
+    method: str = "burn"
+    device: str = "auto"
+    seed: int = 0
+    rescan: bool = True
+    rounds: int = DEFAULT_ROUNDS
+
+    @property
+    def scan_data(self) -> Dataset:
+        """X-ray wants correctly labelled samples: the clean set when there is one."""
+        data = self.clean if self.clean is not None else self.train
+        assert data is not None, "expected train or clean data"
+        return data
+
+
+@dataclass(frozen=True)
+class Round:
+    """One repair and the re-scan after it."""
+
+    target_label: int | None  # the target the repair was given (None: BURN's own check)
+    prior: str  # "scan-report", "scan before", "re-scan" or "none"
+    report: RemediationReport
+    after: XrayResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target_label": self.target_label,
+            "prior": self.prior,
+            "repaired_target": self.report.target_label,
+            "accuracy_after": self.report.accuracy_after,
+            "seconds": self.report.seconds,
+            "after": None if self.after is None else verdict_summary(self.after),
+        }
+
+
+@dataclass(frozen=True)
+class RemediateRun:
+    report: RemediationReport  # the last round's, with the whole run's before/after filled in
+    rounds: tuple[Round, ...]
+    before: ScanReport | None
+    staged: Path  # the file `publish` moves onto the output
+
+    @property
+    def still_infected(self) -> bool:
+        after = self.rounds[-1].after
+        return after is not None and after.verdict == "infected"
+
+
+def verdict_summary(xray: XrayResult) -> dict[str, Any]:
+    """A scan's verdict, score, target and the evidence that decided it, for a repair report."""
+    return {
+        "verdict": xray.verdict,
+        "score": xray.score,
+        "target_label": xray.target_label,
+        "decided_by": xray.evidence.get("decided_by"),
+        "shortcut_label": xray.evidence.get("shortcut_label"),
+        "note": xray.target_note,
+    }
+
+
+def _staged(out: Path, index: int) -> Path:
+    return out.parent / f".{out.name}.{os.getpid()}.round{index}.staged.onnx"
+
+
+def run_remediate(
+    req: RemediateRequest, *, scan: Scan = scan_model, repair: Repair = remediate
+) -> RemediateRun:
+    """Steps 1-4 of the module docstring; the caller publishes `run.staged` (and must delete
+    it when it does not). Intermediate rounds' files are removed here."""
+    from exporters.json_report import report_dict
+
+    data = req.scan_data
+    before = scan(req.model, data, req.config) if req.rescan else None
+    prior_doc, prior = req.report_doc, "scan-report" if req.report_doc is not None else "none"
+    target = req.target_label
+    if prior_doc is None and before is not None:
+        # The scan before is needed anyway, and its target and findings aim the repair better
+        # than BURN's own check alone (README, "Remediation").
+        prior_doc, prior = report_dict(before), "scan before"
+        if target is None:
+            target = before.xray.target_label
+    rounds: list[Round] = []
+    current = req.model
+    staged: Path | None = None
+    try:
+        for index in range(max(1, req.rounds)):
+            staged = _staged(req.out, index)
+            report = repair(
+                current,
+                req.train,
+                req.clean,
+                mean=req.config.mean,
+                std=req.config.std,
+                target_label=target,
+                scan_report=prior_doc if req.use_prior else None,
+                device=req.device,
+                out_path=staged,
+                method=req.method,
+                seed=req.seed + index,
+            )
+            rescanned = scan(staged, data, req.config) if req.rescan else None
+            after = rescanned.xray if rescanned is not None else None
+            rounds.append(Round(target, prior, report, after))
+            if current != req.model:
+                with contextlib.suppress(OSError):
+                    current.unlink()
+            current = staged
+            last_score = rounds[-2].after.score if len(rounds) > 1 and rounds[-2].after else None
+            if (
+                after is None
+                or after.verdict != "infected"
+                or index + 1 >= req.rounds
+                or (last_score is not None and after.score >= last_score)
+            ):
+                break
+            # Again, aimed by the re-scan: its target, its trigger-like findings.
+            assert rescanned is not None
+            prior_doc, prior, target = report_dict(rescanned), "re-scan", after.target_label
+    except BaseException:
+        for r in range(len(rounds) + 1):
+            with contextlib.suppress(OSError):
+                _staged(req.out, r).unlink()
+        raise
+    assert staged is not None
+    first, last = rounds[0].report, rounds[-1].report
+    rescan = None
+    if before is not None and rounds[-1].after is not None:
+        rescan = {
+            "data": data.path,
+            "before": {
+                **verdict_summary(before.xray),
+                # True: no --scan-report was given, and this scan was BURN's prior.
+                "used_as_prior": req.report_doc is None,
+            },
+            # Which evidence a repaired model still shows (decided_by, note), so that an exit
+            # 1 says what failed.
+            "after": verdict_summary(rounds[-1].after),
+        }
+    # BURN's own rounds are `report.rounds`; these are the repairs this workflow ran.
+    extra = {**last.extra, "repair_rounds": [r.to_dict() for r in rounds]}
+    final = replace(
+        last,
+        model=str(req.model),
+        accuracy_before=first.accuracy_before,
+        seconds=round(sum(r.report.seconds for r in rounds), 3),
+        rescan=rescan,
+        extra=extra,
+    )
+    return RemediateRun(final, tuple(rounds), before, staged)

@@ -1,0 +1,119 @@
+"""`bdscan remediate`'s workflow (scanner.app.remediation) with a stand-in scanner and repair:
+which prior each round gets, when the rounds stop, and that only one staged file survives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scanner.app.remediation import RemediateRequest, run_remediate
+from scanner.data import Dataset
+from scanner.pipeline import ScanConfig
+from scanner.remediate import RemediationReport
+from scanner.report import ModelInfo, ScanReport, XrayResult
+
+
+def _report(verdict: str, score: float, target: int | None) -> ScanReport:
+    xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {},  # type: ignore[arg-type]
+                      {"decided_by": "universality" if target is not None else None,
+                       "findings": []})  # fmt: skip
+    return ScanReport(ModelInfo("m.onnx", "0" * 64, {}, 10, "cpu"), xray, {}, "now")
+
+
+def _repair_report(model: Path, target: int | None, acc: float) -> RemediationReport:
+    return RemediationReport(
+        model=str(model), output=None, method="burn", mode="train-data", device="cpu", seed=0,
+        target_label=target, suspect_labels=(), n_train=10, n_holdout=2, holdout_source="train",
+        flagged=(), restored=(), flagged_phase1=(), rounds=(), classes=(),
+        accuracy_before=acc + 0.01, accuracy_after=acc, agreement_with_original=None, epochs=1,
+        phases=(), seconds=1.5, peak_rss_mb=1.0, peak_device_mb=None, conversion={}, export=None,
+        config={},
+    )  # fmt: skip
+
+
+class Bench:
+    """Scans answer from a script; repairs record what they were given and write a file."""
+
+    def __init__(self, verdicts: list[tuple[str, float, int | None]]) -> None:
+        self.verdicts = list(verdicts)
+        self.repairs: list[dict[str, Any]] = []
+
+    def scan(self, path: Path, data: Dataset, config: ScanConfig) -> ScanReport:
+        return _report(*self.verdicts.pop(0))
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        Path(kw["out_path"]).write_bytes(b"onnx")
+        self.repairs.append({"model": Path(model), **kw})
+        return _repair_report(Path(model), kw["target_label"], 0.9 - 0.01 * len(self.repairs))
+
+
+@pytest.fixture
+def request_(tmp_path: Path) -> RemediateRequest:
+    data = Dataset(np.zeros((4, 8, 8, 1), np.float32), np.arange(4), "d.npz", "x")
+    return RemediateRequest(model=tmp_path / "model.onnx", out=tmp_path / "fixed.onnx",
+                            train=data, clean=None, config=ScanConfig())  # fmt: skip
+
+
+def test_a_second_round_is_aimed_by_the_rescan_and_stops_once_clean(
+    request_: RemediateRequest, tmp_path: Path
+) -> None:
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 5), ("clean", 0.1, None)])
+    run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
+    assert [r["target_label"] for r in bench.repairs] == [3, 5]
+    # Round 1 repairs the user's model with the scan before as prior; round 2 the staged
+    # result of round 1, with the re-scan as prior.
+    assert bench.repairs[0]["model"] == request_.model
+    assert bench.repairs[1]["model"] == Path(bench.repairs[0]["out_path"])
+    assert bench.repairs[1]["scan_report"]["xray"]["target_label"] == 5
+    assert [r.prior for r in run.rounds] == ["scan before", "re-scan"]
+    assert not run.still_infected and run.report.rescan["after"]["verdict"] == "clean"
+    assert run.report.model == str(request_.model) and run.report.seconds == 3.0
+    assert run.report.accuracy_before == pytest.approx(0.9)  # the user's model's, round 1
+    assert [r["after"]["verdict"] for r in run.report.extra["repair_rounds"]] == [
+        "infected",
+        "clean",
+    ]
+    # Only the last round's file is left, for the caller to publish.
+    assert sorted(p.name for p in tmp_path.glob(".*staged*")) == [run.staged.name]
+
+
+def test_rounds_stop_when_a_round_does_not_lower_the_score_or_run_out(
+    request_: RemediateRequest,
+) -> None:
+    from dataclasses import replace
+
+    # Three allowed, but round 2 did not lower the score: a third would spend the same epochs.
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 3), ("infected", 0.85, 3)])
+    run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
+    assert len(run.rounds) == 2 and run.still_infected
+    one = Bench([("infected", 0.95, 3), ("infected", 0.8, 3)])
+
+    run = run_remediate(replace(request_, rounds=1), scan=one.scan, repair=one.repair)
+    assert len(run.rounds) == 1 and run.still_infected
+
+
+def test_without_rescans_there_is_one_round_and_no_prior(request_: RemediateRequest) -> None:
+    from dataclasses import replace
+
+    bench = Bench([])
+    run = run_remediate(replace(request_, rescan=False), scan=bench.scan, repair=bench.repair)
+    assert len(run.rounds) == 1 and run.before is None and run.report.rescan is None
+    assert bench.repairs[0]["scan_report"] is None and not run.still_infected
+
+
+def test_a_failing_round_leaves_no_staged_file(request_: RemediateRequest, tmp_path: Path) -> None:
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 5)])
+    calls = []
+
+    def repair(model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("interrupted")
+        return bench.repair(model, train, clean, **kw)
+
+    with pytest.raises(RuntimeError):
+        run_remediate(request_, scan=bench.scan, repair=repair)
+    assert not list(tmp_path.glob(".*staged*"))
