@@ -195,3 +195,24 @@ def test_a_keras_export_scans_and_answers_as_keras_did(
     assert code in (0, 1), err
     assert report["xray"]["verdict"] in ("clean", "infected")
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC", "NHW", "flat"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_scan_and_remediation_arrange_inputs_identically(layout: str, channels: int) -> None:
+    # The scanner's queries (`arrange`) and remediation's PyTorch wrapper (`ImageModel`) must
+    # hand the graph the same tensor, 3-channel flat inputs included (C, H, W order).
+    import torch
+
+    from scanner.backends.base import arrange
+    from scanner.remediate.convert import ImageModel
+
+    if layout == "NHW" and channels == 3:
+        pytest.skip("an NHW input has one channel")
+    x = np.random.default_rng(0).random((2, 4, 5, channels)).astype(np.float32)
+    wrapper = ImageModel(
+        torch.nn.Identity(), layout=layout, uint8_input=False, mean=None, std=None,  # type: ignore[arg-type]
+        score_kind="logits", batch=None,  # type: ignore[arg-type]
+    )  # fmt: skip
+    got = wrapper(torch.from_numpy(x)).numpy()
+    assert np.array_equal(got, arrange(x, layout))  # type: ignore[arg-type]

@@ -901,7 +901,8 @@ class ImageModel(torch.nn.Module):
         elif self.layout == "NHW":
             x = x[..., 0]
         elif self.layout == "flat":
-            x = x.reshape(x.shape[0], -1)
+            # (C, H, W) order, as the scanner arranges it (`scanner.backends.base.arrange`).
+            x = x.permute(0, 3, 1, 2).reshape(x.shape[0], -1)
         out = self.scores(x) if self.batch is None else _vmapped(self.scores, x, self.batch)
         if self.score_kind == "probabilities":
             out = torch.log(out.clamp_min(1e-12))
