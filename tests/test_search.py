@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scanner.data import load_dataset
-from scanner.detectors.search import SearchConfig, SearchFinding, SearchResult
+from scanner.detectors.search import SearchConfig, SearchFinding, SearchResult, planned_queries
 from scanner.detectors.spaces import (
     FIRE_MIN,
     SPACES,
@@ -140,6 +140,9 @@ def test_the_search_finds_a_rotation_backdoor_and_nothing_planted_in_its_clean_t
     turns = [f for f in found.findings if f.point.space == "transform" and f.label == 7]
     assert turns and turns[0].universality >= VerdictRule().target_threshold
     assert found.queries > 0 and found.skipped is None
+    # The plan the budget check uses is an upper bound on what the stage spends.
+    starts = len(bad.evidence["findings"])
+    assert found.queries <= planned_queries(SearchConfig(), 10, starts)
     clean = _scan(tmp_path, digits_data, False).xray
     assert planted(SearchResult.from_dict(clean.evidence["search"]), VerdictRule()) is None
     assert clean.verdict == "clean"

@@ -29,7 +29,14 @@ import numpy as np
 from scanner.backends.base import LabelOracle
 from scanner.detectors.attribution import DOSE_FRACTIONS
 from scanner.detectors.probes import ProbeResult, universality
-from scanner.detectors.spaces import MASK_EVALS, NOISE_DENSITIES, NOISE_VALUES, SPACES, Point
+from scanner.detectors.spaces import (
+    MASK_EVALS,
+    NOISE_DENSITIES,
+    NOISE_VALUES,
+    SPACES,
+    Outcome,
+    Point,
+)
 
 # Hand-set: a change is confirmed only when it sent this mean share of the other classes' search
 # samples to its label; below it, universality (a lower quartile) cannot reach any threshold
@@ -215,6 +222,21 @@ def _samples(
     )
 
 
+def confirms_per_space(config: SearchConfig) -> int:
+    """How many of a space's outcomes are confirmed at most (the plan counts on it)."""
+    return max(config.targets, 2)
+
+
+def _to_confirm(outcomes: list[Outcome], per_space: int) -> list[Outcome]:
+    """The outcomes worth confirming: at least CONFIRM_MIN on the search samples, the best
+    `per_space` of each space."""
+    kept: list[Outcome] = []
+    for name in dict.fromkeys(o.point.space for o in outcomes):
+        mine = [o for o in outcomes if o.point.space == name and o.search_rate >= CONFIRM_MIN]
+        kept += sorted(mine, key=lambda o: -o.search_rate)[:per_space]
+    return kept
+
+
 def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> int:
     """An upper bound on the stage's queries, to plan against --max-queries."""
     n_search = config.samples_per_class * classes
@@ -227,8 +249,7 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
         else:
             evals += 30 + 20 * classes
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
-    # At most a few labels per space reach CONFIRM_MIN: the rates of one change sum to <= 1.
-    confirm = len(config.spaces) * max(config.targets, 2) * len(DOSE_FRACTIONS) * n_confirm
+    confirm = len(config.spaces) * confirms_per_space(config) * len(DOSE_FRACTIONS) * n_confirm
     return picking + evals * n_search + confirm
 
 
@@ -263,9 +284,7 @@ def run_search(
         outcomes += space.search(ev, searched, starts, rng)
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
     findings = []
-    for o in outcomes:
-        if o.search_rate < CONFIRM_MIN:
-            continue
+    for o in _to_confirm(outcomes, confirms_per_space(config)):
         changes = [(lambda x, f=f, p=o.point: p.apply(x, f)) for f in DOSE_FRACTIONS]
         f = confirm.by_class(changes)
         dose = tuple(
