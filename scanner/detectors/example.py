@@ -94,6 +94,12 @@ def deciding_trigger(
             key=lambda f: f.agreed_universality,
             default=best_strong(probes),
         )
+    elif decided_by.startswith("consistency"):
+        finding = max(
+            (f for f in probes.findings if not f.probe.strong),
+            key=lambda f: f.agreed_consistency,
+            default=None,
+        )
     else:
         finding = deciding_weak(probes, rule)
     if finding is None:
