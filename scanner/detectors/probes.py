@@ -115,7 +115,7 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     """Every probe of a scan: patches at every position, gratings over orientation, frequency
     and phase, and random draws of the global families; at each of the family's strengths."""
     rng = np.random.default_rng(config.seed)
-    probes = []
+    probes: list[Probe] = []
     # Strong probes come last, so that adding them left every other probe's seed as it was.
     levels = [
         (family, strength)

@@ -246,10 +246,10 @@ class MaskSpace:
             best = int(ok[np.argmax(fits[ok])])
             chosen, chosen_rate = trials[best], float(fits[best])
             if len(ok) > 1 and used < evals:
-                combined = mask.copy().ravel()
+                flat = mask.copy().ravel()
                 for i in ok:
-                    combined[parts[i]] = False
-                combined = combined.reshape(mask.shape)
+                    flat[parts[i]] = False
+                combined = flat.reshape(mask.shape)
                 r = float(ev.rates([_stamp(combined, pattern)])[0, label])
                 used += 1
                 if r >= FIRE_MIN:

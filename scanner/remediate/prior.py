@@ -192,8 +192,13 @@ def probe_triggers(
             # At full strength and weakened (a stamp at part opacity, a smaller rotation): the
             # search found the least that fires, the real trigger may be more or less.
             for s in (min(scales), 1.0):
-                out.append(lambda x, p=point, s=s: p.apply(x, s))
+                out.append(_weakened(point, s))
     return out
+
+
+def _weakened(point: Any, fraction: float) -> Trigger:
+    """A search point's change at `fraction` of its strength."""
+    return lambda x: point.apply(x, fraction)
 
 
 class ShortcutUnlearner:
