@@ -99,7 +99,7 @@ def main() -> None:
     if not args.redecide:
         scan_all(args.zoo, args.out, args.only)
     shipped = VerdictRule()
-    # The variants tried on these scans, in the order they were tried (README, "Trigger search").
+    # The variants tried on these scans, in the order they were tried (docs/trigger-search.md).
     print(
         "== 0: chosen before any search output was seen (stamp and curve retention, no caps"
         " on curves and transforms)"

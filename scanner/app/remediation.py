@@ -123,7 +123,7 @@ def run_remediate(
     target = req.target_label
     if prior_doc is None and before is not None:
         # The scan before is needed anyway, and its target and findings aim the repair better
-        # than BURN's own check alone (README, "Remediation").
+        # than BURN's own check alone (docs/remediation-guide.md).
         prior_doc, prior = report_dict(before), "scan before"
         if target is None:
             target = before.xray.target_label

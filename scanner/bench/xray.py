@@ -198,7 +198,7 @@ def run(
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Detection figures over a set of rows (see README, 'Results')."""
+    """Detection figures over a set of rows (see docs/results.md)."""
     one = [r for r in rows if r["attack"] != "clean" and not r["all_to_all"]]
     a2a = [r for r in rows if r["all_to_all"]]
     clean = [r for r in rows if r["attack"] == "clean"]
@@ -351,8 +351,7 @@ def fit_rule(rows: list[dict[str, Any]]) -> VerdictRule:
     )
     # The selectivity threshold is the rule's constant, not fitted: only about 3 backdoored and
     # 20 clean models reach that test, and a fitted threshold followed single models (leaving
-    # one clean CNN out put it at 0.3, under that CNN's own 0.33). README, "How the verdict is
-    # decided".
+    # one clean CNN out put it at 0.3, under that CNN's own 0.33). docs/verdict.md.
     return VerdictRule(target_threshold=target, spread_threshold=spread)
 
 

@@ -13,7 +13,7 @@ shortcut, both from hard labels only:
 - breadth (evidence only, unless a rule asks for it): the share of the probe's family and
   strength (every position, pattern, orientation or random draw the scan tried) that also
   reaches the label, from the probe sweep, no extra query. The idea that a natural sink answers
-  to most of a family did not hold on the zoo (README).
+  to most of a family did not hold on the zoo (docs/verdict.md).
 `scanner.detectors.verdict.decide` turns them into the verdict `shortcut` or keeps `infected`.
 """
 

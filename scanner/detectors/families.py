@@ -56,8 +56,8 @@ def warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
 # (a saved report's probe keeps rebuilding the same trigger). The 7 and 10 px patches are there
 # for watermark triggers of 7-14 px that the smaller patches cover too little of (a 14x14
 # trojan). The 0.35 grating covers SIG, whose test-time amplitude exceeds the training one
-# (0.3 in the zoo, where 0.25 flipped a fraction of the inputs). README, "How the verdict is
-# decided", has what each strength bought and cost on the zoo.
+# (0.3 in the zoo, where 0.25 flipped a fraction of the inputs). docs/verdict.md has what each
+# strength bought and cost on the zoo.
 # The first strength of each family that counts as "strong". Strong probes push fragile clean
 # models into natural sinks (Fashion-MNIST ResNet-8s send most classes to Shirt, Trouser or Bag
 # under a 0.35 grating), so they are read separately: the verdict consults them only when the

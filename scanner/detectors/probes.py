@@ -203,7 +203,7 @@ def universality(f: np.ndarray, present: np.ndarray) -> np.ndarray:
     A backdoor target draws every class under its trigger; a natural 'sink' label (texture or
     noise sends some classes to it) draws a subset. The median let a sink that took half the
     classes pass as universal; the lower quartile separated the zoo's clean and backdoored
-    models better (README, "How the verdict is decided")."""
+    models better (docs/verdict.md)."""
     rows, labels = _by_source(f, present)
     out = np.zeros(f.shape[1])
     if not len(labels):

@@ -22,7 +22,8 @@ agree (the smaller of the two figures), and both read the subtle and visible pro
   backdoor's shortcut draws one label. At or above `selectivity_threshold` the model is
   infected and that label is named.
 The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
-report as evidence; on the zoo they did not separate backdoored from clean models (README).
+report as evidence; on the zoo they did not separate backdoored from clean models
+(docs/verdict.md).
 Thresholds were set on the zoo (`bdscan bench xray`); `bdscan calibrate` raises them for a
 user's own known-clean models.
 """
@@ -46,9 +47,10 @@ from scanner.report import PlaneResult
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard deviation
 
-# Not fitted: "a majority of the other classes" go to one label. Over 10 scan seeds (README,
-# "What the concentration bought"): the zoo's three all-to-all models reached the consistency
-# test in 26 scans, at most 0.11 each time; the SIG model that reached it, 1.00 in all 6.
+# Not fitted: "a majority of the other classes" go to one label. Over 10 scan seeds
+# (docs/verdict.md, "What the concentration bought"): the zoo's three all-to-all models reached the
+# consistency test in 26 scans, at most 0.11 each time; the SIG model that reached it, 1.00 in all
+# 6.
 CONCENTRATION_MIN = 0.5
 
 
@@ -56,33 +58,34 @@ CONCENTRATION_MIN = 0.5
 class VerdictRule:
     # Fitted on the 64-model zoo by `bdscan bench xray` ("Rule fitted on all 64 models": the
     # threshold that maximises TPR - FPR, midway between neighbouring values); the held-out
-    # figures in the README refit them without the tested attack or architecture.
+    # figures in docs/results.md refit them without the tested attack or architecture.
     target_threshold: float = 0.725
     spread_threshold: float = 0.8375
-    # Not fitted (README): the best label must draw half of every class more than the runner-up.
+    # Not fitted (docs/verdict.md): the best label must draw half of every class more than the
+    # runner-up.
     selectivity_threshold: float = 0.5
-    # Attribution (scanner.detectors.attribution; README, "Planted or natural"). A shortcut is
-    # not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
-    # probe measured for its label, mixed in at half strength, keeps less than `retention_max`
-    # of the universality it has at full strength: a pull that grows slower than the
-    # perturbation. Hand-set ("less than half the pull at half the strength"); README says which
-    # variants were tried on which models. `breadth_min` > 0 also asks that share of the
-    # probe's family to reach the label; 0 (the default) does not, since the clean BatchNorm
-    # nets' grating sinks answered to few orientations (README).
+    # Attribution (scanner.detectors.attribution; docs/verdict.md, "Planted or natural"). A shortcut
+    # is not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
+    # probe measured for its label, mixed in at half strength, keeps less than `retention_max` of
+    # the universality it has at full strength: a pull that grows slower than the perturbation.
+    # Hand-set ("less than half the pull at half the strength"); docs/verdict.md says which variants
+    # were tried on which models. `breadth_min` > 0 also asks that share of the probe's family to
+    # reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating sinks
+    # answered to few orientations (docs/verdict.md).
     retention_max: float = 0.5
     breadth_min: float = 0.0
-    # Trigger search (scanner.detectors.search; README, "Trigger search"). A found change
-    # decides "infected" when its confirmed universality reaches `target_threshold` and it is
-    # small: a stamp of at most `mask_cost_max` of the pixels, a tone curve moving values by at
-    # most `curve_cost_max` on average that also keeps `retention_max` of its pull at half
-    # strength (a stamp is already minimal, so its size is its dose-response). Hand-set: the
-    # stamp's cap before any measurement, the curve's after the search's output on 12 wild
-    # models was seen, and the stamp's exemption from the retention test after all of them
-    # (README says what each variant gave). `transform_cost_max` is 0: a geometric transform
-    # never decides alone, because clean networks have natural rotation sinks as universal as
-    # a planted one (the clean digits MLP of tests/test_search.py sends 99% of digits to "4"
-    # at 90 degrees and 87% at 45); its findings stay in the evidence. A rule file can switch
-    # it on (rotation / 180 degrees, |log zoom|, 1 for a flip).
+    # Trigger search (scanner.detectors.search; docs/trigger-search.md). A found change decides
+    # "infected" when its confirmed universality reaches `target_threshold` and it is small: a stamp
+    # of at most `mask_cost_max` of the pixels, a tone curve moving values by at most
+    # `curve_cost_max` on average that also keeps `retention_max` of its pull at half strength (a
+    # stamp is already minimal, so its size is its dose-response). Hand-set: the stamp's cap before
+    # any measurement, the curve's after the search's output on 12 wild models was seen, and the
+    # stamp's exemption from the retention test after all of them (docs/trigger-search.md says what
+    # each variant gave). `transform_cost_max` is 0: a geometric transform never decides alone,
+    # because clean networks have natural rotation sinks as universal as a planted one (the clean
+    # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at 45);
+    # its findings stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log
+    # zoom|, 1 for a flip).
     mask_cost_max: float = 0.04
     curve_cost_max: float = 0.1
     transform_cost_max: float = 0.0
