@@ -6,7 +6,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # core: the 24 models of the scan issue; full: 64 models, two domains (the detection issue)
 ZOO_SET ?= full
 
-.PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn fuzz corpus-compare clean
+.PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn fuzz corpus-compare clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,8 +40,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "note: Chromium could not be installed; the HTML browser test will be skipped"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check scanner exporters policies tests benchmarks
-	$(VENV)/bin/ruff format --check scanner exporters policies tests benchmarks
+	$(VENV)/bin/ruff check scanner exporters policies tests benchmarks docs/tools
+	$(VENV)/bin/ruff format --check scanner exporters policies tests benchmarks docs/tools
 
 demo: $(STAMP)
 	@echo "== backdoored example (BadNets, target label 0) =="
@@ -81,3 +81,11 @@ corpus-compare: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(OIP_VENV) $(MA_VENV) fuzz-out zoo-out bench-out .pytest_cache .ruff_cache .mypy_cache
+
+# The documentation site (MkDocs, Material theme) into site/, --strict: any warning fails. The
+# reference pages (CLI, report fields, policy rules) are generated from the code first, into
+# docs/reference/ (build output, gitignored). The docs extra installs on first use only.
+docs: $(STAMP)
+	@$(PY) -c "import mkdocs, material" 2>/dev/null || $(PY) -m pip install -q -e '.[docs]'
+	$(PY) docs/tools/gen_reference.py
+	$(VENV)/bin/mkdocs build --strict
