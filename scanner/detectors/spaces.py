@@ -1,8 +1,9 @@
 """Search spaces of the trigger search (`scanner.detectors.search`): one class per kind of
 universal change, in an explicit registry.
 
-A space knows how to apply a point of itself to images, how to weaken it for the dose-response
-(`scaled`), how large it is (`cost`, a share in [0, 1]) and which points to try first. The
+A space knows how to apply a point of itself to images, at part strength too (`apply` with a
+fraction; `graded` says whether that is a dose-response), how large it is (`cost`, a share in
+[0, 1]) and which points to try first. The
 search itself is the space's `search` method: every space gets the same `Evaluator`, which
 answers "what share of the other classes' samples does this change send to each label" from
 hard labels only, many changes per oracle call.
