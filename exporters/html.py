@@ -95,7 +95,11 @@ def _summary_table(pairs: list[tuple[ModelOutcome, PolicyResult | None]]) -> str
             cells = [_badge("error"), "-", "-", _policy_badge(result), escape(outcome.error or "")]
         else:
             x = outcome.report.xray
-            target = "-" if x.target_label is None else str(x.target_label)
+            target = (
+                "-"
+                if x.target_label is None
+                else escape(outcome.report.model.label(x.target_label).removeprefix("label "))
+            )
             cells = [_badge(x.verdict), f"{x.score:.3f}", target, _policy_badge(result), ""]
         rows.append("<tr><td>" + "</td><td>".join([link, *cells]) + "</td></tr>")
     head = "".join(
