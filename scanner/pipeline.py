@@ -25,6 +25,7 @@ from scanner.backends.onnxruntime import (
 )
 from scanner.backends.remote import ApiConfig, OipBackend, is_endpoint
 from scanner.data import Dataset, check_labels_fit, to_model_space
+from scanner.detectors.attribution import attribution_budget
 from scanner.detectors.attribution import measure as measure_attribution
 from scanner.detectors.baseline import Baseline, discount, discount_search
 from scanner.detectors.example import deciding_trigger, example_fits, measure_example
@@ -187,7 +188,14 @@ def scan_model(
         search: SearchResult | None = None
         if config.search.enabled:
             search = run_search(
-                oracle, dataset.x, dataset.y, to_model, backend.num_classes, probes, config.search
+                oracle,
+                dataset.x,
+                dataset.y,
+                to_model,
+                backend.num_classes,
+                probes,
+                config.search,
+                reserve=attribution_budget(len(np.unique(dataset.y)), 4) + len(dataset),
             )
         # Attribution is measured on the findings a verdict could rest on, with and without the
         # baseline's sinks, so that deciding needs no more queries.

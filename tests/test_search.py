@@ -159,3 +159,8 @@ def test_the_search_plans_within_the_query_budget(tmp_path: Path, digits_data: P
     no_search = ScanConfig(xray=XrayConfig(planes=2), search=SearchConfig(enabled=False))
     off = _scan(tmp_path, digits_data, True, no_search)
     assert "search" not in off.xray.evidence
+    # A budget that a scan without the search fits still completes with it switched on: the
+    # search leaves room for the stages after it, or stands aside.
+    tight = ScanConfig(xray=XrayConfig(planes=2), max_queries=off.xray.queries)
+    on = _scan(tmp_path, digits_data, True, tight).xray
+    assert on.queries <= off.xray.queries and on.evidence["search"]["skipped"]

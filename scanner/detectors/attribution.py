@@ -28,7 +28,7 @@ import numpy as np
 from scanner.backends.base import LabelOracle
 from scanner.detectors.probes import Probe, ProbeResult, universality
 
-__all__ = ["DOSE_FRACTIONS", "Attribution", "from_evidence", "measure"]
+__all__ = ["DOSE_FRACTIONS", "Attribution", "attribution_budget", "from_evidence", "measure"]
 
 # Mixing fractions at which the dose-response is measured; 1.0 is measured on the same samples
 # too, so that the figures compare like with like.
@@ -83,6 +83,13 @@ class Attribution:
             samples=int(d["samples"]),
             queries=int(d["queries"]),
         )
+
+
+def attribution_budget(classes: int, candidates: int) -> int:
+    """At most the queries `measure` spends on `candidates` (probe, label) pairs: picking the
+    samples (two draws per class) and each candidate's doses."""
+    per_class = ATTRIBUTION_PER_CLASS
+    return 2 * per_class * classes + candidates * len(DOSE_FRACTIONS) * per_class * classes
 
 
 def attribution_samples(

@@ -261,15 +261,19 @@ def run_search(
     num_classes: int,
     probes: ProbeResult,
     config: SearchConfig,
+    *,
+    reserve: int = 0,
 ) -> SearchResult:
-    """Search every space for each candidate label, then confirm on fresh samples."""
+    """Search every space for each candidate label, then confirm on fresh samples. `reserve`:
+    queries the stages after this one need; the search is skipped when it would leave them
+    less under --max-queries."""
     labels = candidate_labels(probes, config.targets)
     # Starting stamps: the patch probes the probe stage confirmed for a candidate label.
     starts = [f.probe for f in probes.findings if f.probe.family == "patch" and f.label in labels]
     classes = len(np.unique(y))
     plan = planned_queries(config, classes, len(starts))
-    if oracle.budget is not None and oracle.queries + plan > oracle.budget:
-        left = oracle.budget - oracle.queries
+    if oracle.budget is not None and oracle.queries + plan + reserve > oracle.budget:
+        left = oracle.budget - oracle.queries - reserve
         return SearchResult((), tuple(labels), 0, 0, 0, f"needs up to {plan} queries, {left} left")
     before, started = oracle.queries, time.perf_counter()
     rng = np.random.default_rng(config.seed + 3)
