@@ -51,7 +51,9 @@ def test_the_reference_pages_are_generated_from_the_code() -> None:
     cli = gen.cli_page()
     for command in ("bdscan scan", "bdscan remediate", "bdscan policy check", "bdscan zoo build"):
         assert f"## `{command}`" in cli
-    assert "`--search` / `--no-search`" in cli and "`--labels`" in cli and "`--rounds`" in cli
+    assert "`--search` / `--no-search`" in cli and "`--labels PATH`" in cli and "`--rounds " in cli
+    assert "Sentinel" not in cli  # click's marker for "no default" is never shown as one
+    assert "| `--data PATH` |" in cli and "required" in cli
     rules = gen.rules_page()
     assert all(f"| {rule_id} |" in rules for rule_id in RULES)
     report = gen.report_page()
