@@ -226,7 +226,7 @@ def _model_argument(value: str) -> Path | str:
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
     help="A trusted .onnx model of the same architecture and task: findings that name its own"
-    " natural shortcuts are set aside (differential scan; README).",
+    " natural shortcuts are set aside (differential scan; docs/verdict.md).",
 )
 @click.option(
     "--policy",
@@ -820,7 +820,7 @@ def zoo_build(args: tuple[str, ...]) -> None:
 
 @cli.group()
 def bench() -> None:
-    """Benchmarks over the zoo that print the README's tables."""
+    """Benchmarks over the zoo that print the tables of docs/results.md."""
 
 
 @bench.command("xray")

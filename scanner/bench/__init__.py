@@ -1,1 +1,1 @@
-"""Benchmarks over the model zoo: they print the tables the README quotes."""
+"""Benchmarks over the model zoo: they print the tables docs/results.md (and the README) quote."""
