@@ -58,3 +58,24 @@ def test_the_reference_pages_are_generated_from_the_code() -> None:
     assert all(f"| {rule_id} |" in rules for rule_id in RULES)
     report = gen.report_page()
     assert "`xray.evidence.search`" in report and "`model.class_names`" in report
+
+
+def test_every_page_is_in_the_site_navigation() -> None:
+    # `mkdocs build --strict` fails on a page left out of nav or a nav entry with no page; this
+    # says so without MkDocs installed.
+    import yaml
+
+    def entries(nav: object) -> list[str]:
+        if isinstance(nav, str):
+            return [nav]
+        if isinstance(nav, dict):
+            return [p for v in nav.values() for p in entries(v)]
+        if isinstance(nav, list):
+            return [p for v in nav for p in entries(v)]
+        return []
+
+    nav = entries(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")}
+    listed = {p for p in nav if "/" not in p}
+    assert pages == listed, f"not in nav: {pages - listed}; in nav, no page: {listed - pages}"
+    assert {p.removeprefix("reference/") for p in nav if "/" in p} == set(GENERATED)
