@@ -5,7 +5,7 @@ For each model it stores F_search[i, s, t] and F_confirm[i, s, t] (share of clas
 probe i sends to label t) on disjoint correctly-classified samples, over a probe set wider than
 the shipped one (more magnitudes per family), so that a candidate rule can be evaluated against
 held-out folds in seconds. The shipped verdict is then re-implemented in `scanner/detectors` and
-measured again end to end with `bdscan bench xray`; figures in the README come from that.
+measured again end to end with `bdscan bench xray`; figures in docs/results.md come from that.
 
     python benchmarks/probe_dump.py --zoo zoo-out --out bench-out/probes [--jobs 2]
     # the strong strengths were explored with (same samples, other probes):

@@ -7,7 +7,7 @@ For each model in `zoo-out/index.json` that converts to PyTorch, the check runs 
 `BurnConfig`'s shipped settings on a random 9,000-sample subset of the model's own (poisoned)
 training set, as BURN would see it, and the script prints the class it names, if any, beside the
 zoo's true target: how often it names a target on a clean model, and how often the right one
-on an all-to-one model. The README's figures for the check come from this script.
+on an all-to-one model. The figures for the check in docs/remediation.md come from this script.
 
 `--nc` also runs Neural Cleanse's all-class trigger reversal (`baselines.neural_cleanse`, the
 NC baseline's settings) on the same images and prints its smallest-mask class and MAD anomaly
