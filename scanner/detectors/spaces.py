@@ -290,6 +290,64 @@ class MaskSpace:
         return out
 
 
+class _GridSpace:
+    """A global change, the same for every image: one grid of points serves every label (so
+    every label is searched), then, per label whose best grid point already sends REFINE_MIN of
+    the other classes to it, `rounds` batches of `neighbours` of the best point so far. The
+    order on points is `_better`'s: firing first, then the smaller change."""
+
+    name: ClassVar[str]
+    all_labels: ClassVar[bool] = True
+    rounds: ClassVar[int]
+
+    def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+        raise NotImplementedError
+
+    def cost(self, params: dict[str, Any]) -> float:
+        raise NotImplementedError
+
+    def grid(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def refinable(self, best: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def neighbours(
+        self, best: dict[str, Any], round_: int, rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda x: self.apply(params, x)
+
+    def search(
+        self,
+        ev: Evaluator,
+        labels: Sequence[int],
+        starts: Sequence[Probe],
+        rng: np.random.Generator,
+    ) -> list[Outcome]:
+        grid = self.grid()
+        rates = ev.rates([self._change(p) for p in grid])
+        evals = len(grid)
+        out = []
+        for label in labels:
+            i = _pick(grid, rates[:, label], self.cost)
+            best, best_rate = grid[i], float(rates[i, label])
+            if best_rate <= 0:
+                continue
+            if best_rate >= REFINE_MIN and self.refinable(best):
+                for round_ in range(self.rounds):
+                    near = self.neighbours(best, round_, rng)
+                    r = ev.rates([self._change(p) for p in near])[:, label]
+                    evals += len(near)
+                    j = _pick(near, r, self.cost)
+                    if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
+                        best, best_rate = near[j], float(r[j])
+            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
+        return out
+
+
 def _affine(x: np.ndarray, angle: float, scale: float, flip: str) -> np.ndarray:
     """Rotate by `angle` degrees about the centre, zoom by `scale`, then flip ("h", "v" or "")."""
     _, h, w, _ = x.shape
@@ -312,12 +370,11 @@ def _affine(x: np.ndarray, angle: float, scale: float, flip: str) -> np.ndarray:
     return np.where(inside[None, ..., None], out, x[:, :1, :1, :]).astype(np.float32)
 
 
-class TransformSpace:
+class TransformSpace(_GridSpace):
     name: ClassVar[str] = "transform"
-    # One grid serves every label: searched for all of them.
-    all_labels: ClassVar[bool] = True
     # Half a rotation is another rotation, not a weaker one.
     graded: ClassVar[bool] = False
+    rounds: ClassVar[int] = 2
     ANGLES: ClassVar[tuple[float, ...]] = (-90, -60, -45, -30, -15, 15, 30, 45, 60, 90, 180)
     SCALES: ClassVar[tuple[float, ...]] = (0.75, 1.33)
     FLIPS: ClassVar[tuple[str, ...]] = ("h", "v")
@@ -349,38 +406,15 @@ class TransformSpace:
         pts += [{"angle": 0.0, "scale": 1.0, "flip": f} for f in self.FLIPS]
         return pts
 
-    def search(
-        self,
-        ev: Evaluator,
-        labels: Sequence[int],
-        starts: Sequence[Probe],
-        rng: np.random.Generator,
-    ) -> list[Outcome]:
-        grid = self.grid()
-        rates = ev.rates([self._change(p) for p in grid])
-        evals = len(grid)
-        out = []
-        for label in labels:
-            i = _pick(grid, rates[:, label], self.cost)
-            best, best_rate = grid[i], float(rates[i, label])
-            if best_rate <= 0:
-                continue
-            if best_rate >= REFINE_MIN and best["angle"] not in (0.0, 180):
-                # Refine the angle: halve the step around the best one, twice.
-                step = 7.5
-                for _ in range(2):
-                    near = [{**best, "angle": best["angle"] + d} for d in (-step, step)]
-                    r = ev.rates([self._change(p) for p in near])[:, label]
-                    evals += len(near)
-                    j = _pick(near, r, self.cost)
-                    if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
-                        best, best_rate = near[j], float(r[j])
-                    step /= 2
-            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
-        return out
+    def refinable(self, best: dict[str, Any]) -> bool:
+        return best["angle"] not in (0.0, 180)
 
-    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda x: self.apply(params, x)
+    def neighbours(
+        self, best: dict[str, Any], round_: int, rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        # The angle, a step either side, halved each round (7.5 then 3.75 degrees).
+        step = 7.5 / 2**round_
+        return [{**best, "angle": best["angle"] + d} for d in (-step, step)]
 
 
 def tone_curve(v: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -407,11 +441,11 @@ def tone_curve(v: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     return np.clip(u, 0.0, 1.0)
 
 
-class CurveSpace:
+class CurveSpace(_GridSpace):
     name: ClassVar[str] = "curve"
-    all_labels: ClassVar[bool] = True
     # A curve mixed halfway with the identity is the same change at half strength.
     graded: ClassVar[bool] = True
+    rounds: ClassVar[int] = CURVE_ROUNDS
     # One change at a time, at two or three strengths each; the refinement combines them.
     GRID: ClassVar[tuple[dict[str, Any], ...]] = (
         {"gamma": 0.4},
@@ -456,36 +490,17 @@ class CurveSpace:
             out["bits"] = int(rng.choice([0, 1, 2, 3, 4]))
         return out
 
-    def search(
-        self,
-        ev: Evaluator,
-        labels: Sequence[int],
-        starts: Sequence[Probe],
-        rng: np.random.Generator,
-    ) -> list[Outcome]:
-        grid = [dict(p) for p in self.GRID]
-        rates = ev.rates([self._change(p) for p in grid])
-        evals = len(grid)
-        out = []
-        for label in labels:
-            i = _pick(grid, rates[:, label], self.cost)
-            best, best_rate = grid[i], float(rates[i, label])
-            if best_rate <= 0:
-                continue
-            if best_rate >= REFINE_MIN and not best.get("invert"):
-                # (1 + lambda) evolution: keep the best of the parent and its mutants.
-                for _ in range(CURVE_ROUNDS):
-                    kids = [self.mutate(best, rng) for _ in range(CURVE_MUTANTS)]
-                    r = ev.rates([self._change(p) for p in kids])[:, label]
-                    evals += len(kids)
-                    j = _pick(kids, r, self.cost)
-                    if _better(float(r[j]), self.cost(kids[j]), best_rate, self.cost(best)):
-                        best, best_rate = kids[j], float(r[j])
-            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
-        return out
+    def grid(self) -> list[dict[str, Any]]:
+        return [dict(p) for p in self.GRID]
 
-    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda x: self.apply(params, x)
+    def refinable(self, best: dict[str, Any]) -> bool:
+        return not best.get("invert")
+
+    def neighbours(
+        self, best: dict[str, Any], round_: int, rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        # (1 + lambda) evolution: the parent's mutants; the best of them and the parent stays.
+        return [self.mutate(best, rng) for _ in range(CURVE_MUTANTS)]
 
 
 # The registry: explicit, in the order the search runs them.
