@@ -117,6 +117,41 @@ class BdscanGroup(click.Group):
         return code
 
 
+def budget_options(command: Any) -> Any:
+    """--max-queries and --profile, which `scan` and `bench xray` share."""
+    from scanner.plan import PROFILES
+
+    options = [
+        click.option(
+            "--max-queries",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Plan the scan within this many queries (fewer planes, samples, probes and"
+            " search steps; the report lists what was given up); never spend more.",
+        ),
+        click.option(
+            "--profile",
+            type=click.Choice(sorted(PROFILES)),
+            default=None,
+            help="A preset budget: "
+            + ", ".join(f"{k} = --max-queries {v}" for k, v in sorted(PROFILES.items()))
+            + " (a hosted model that bills or rate-limits queries). --max-queries wins.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def query_budget(max_queries: int | None, profile: str | None) -> int | None:
+    """The budget --max-queries and --profile ask for: an explicit number wins."""
+    from scanner.plan import PROFILES
+
+    if max_queries is not None:
+        return max_queries
+    return PROFILES[profile] if profile is not None else None
+
+
 def xray_options(command: Any) -> Any:
     """The X-ray settings `scan` and `bench xray` share: --planes, --resolution, --extend,
     --seed, --grid, --uint8-mode."""
@@ -200,12 +235,7 @@ def _model_argument(value: str) -> Path | str:
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
-@click.option(
-    "--max-queries",
-    default=None,
-    type=click.IntRange(min=1),
-    help="Stop with an error rather than spend more queries than this.",
-)
+@budget_options
 @click.option(
     "--timeout",
     default=300.0,
@@ -333,6 +363,7 @@ def scan(
     uint8_mode: str,
     trigger_search: bool,
     max_queries: int | None,
+    profile: str | None,
     timeout: float,
     rule_path: str | None,
     baseline_path: Path | None,
@@ -395,7 +426,7 @@ def scan(
         std=parse_channel_values(std, "std"),
         device=device,  # type: ignore[arg-type]
         uint8_mode=uint8_mode,  # type: ignore[arg-type]
-        max_queries=max_queries,
+        max_queries=query_budget(max_queries, profile),
         timeout=timeout,
         api=ApiConfig(rate=api_rate, timeout=api_timeout, batch=api_batch, resume=resume),
         journal_root=cache_dir if cache_dir is not None else default_cache_dir(),
@@ -839,6 +870,7 @@ def bench() -> None:
     type=click.Path(path_type=Path, file_okay=False),
 )
 @xray_options
+@budget_options
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
 @click.option("--reuse", is_flag=True, help="Keep results a previous run left in --out.")
 def bench_xray(
@@ -851,6 +883,8 @@ def bench_xray(
     uint8_mode: str,
     trigger_search: bool,
     seed: int,
+    max_queries: int | None,
+    profile: str | None,
     only: tuple[str, ...],
     reuse: bool,
 ) -> None:
@@ -876,8 +910,10 @@ def bench_xray(
             std=tup(rec.get("std")),
             uint8_mode=uint8_mode,  # type: ignore[arg-type]
             device="cpu",
+            max_queries=budget,
         )
 
+    budget = query_budget(max_queries, profile)
     rows = bx.run(
         zoo_dir,
         out_dir,
@@ -893,7 +929,7 @@ def bench_xray(
     whole_zoo = bx.fit_rule(rows).to_dict()
     result = {
         "environment": bx.environment(),
-        "settings": {**settings, "uint8_mode": uint8_mode},
+        "settings": {**settings, "uint8_mode": uint8_mode, "max_queries": budget},
         "summary": summary,
         "leave_one_attack_out": loao,
         "leave_one_architecture_out": loarch,
@@ -960,6 +996,34 @@ def bench_grid(
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, json.dumps({"environment": environment(), "rows": rows}, indent=2))
     click.echo(bg.summary(rows))
+
+
+@bench.command("throughput")
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--queries", default=65536, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", "out_path", default="bench-out/throughput.json", show_default=True)
+def bench_throughput(models: tuple[Path, ...], device: str, queries: int, out_path: str) -> None:
+    """Queries per second of the scanner's worker (through its pipe, through shared memory)
+    against onnxruntime alone, on random points of each model's input size."""
+    from scanner.bench import throughput as bt
+    from scanner.bench.xray import environment
+
+    rows = []
+    for model in models:
+        row = bt.measure(model, queries, device)  # type: ignore[arg-type]
+        click.echo(
+            f"{row.model}: raw {row.raw_qps:.0f} q/s, pipe {row.pipe_ratio:.2f}x,"
+            f" shared memory {row.shared_ratio:.2f}x of raw time",
+            err=True,
+        )
+        rows.append(row)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out_path,
+        json.dumps({"environment": environment(), "rows": [r.to_dict() for r in rows]}, indent=2),
+    )
+    click.echo(bt.table(rows))
 
 
 def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]) -> int:

@@ -35,6 +35,7 @@ from scanner.detectors.verdict import VerdictRule, attribution_candidates, decid
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
 from scanner.labels import names_from_metadata
+from scanner.plan import DATA_PER_CLASS, ScanPlan, plan_scan, subsample
 from scanner.report import ModelInfo, ScanReport, XrayResult
 
 # Hand-set: the float32 query points one call may carry (the batch size shrinks for large
@@ -120,6 +121,18 @@ def _class_names(
     return None, None
 
 
+def _plan(config: ScanConfig, dataset: Dataset) -> ScanPlan:
+    """The stages' sizes under --max-queries (scanner.plan); every stage in full without it."""
+    return plan_scan(
+        config.max_queries,
+        config.xray,
+        config.probes,
+        config.search,
+        class_counts=[int(c) for c in np.bincount(dataset.y)[np.unique(dataset.y)]],
+        shape=tuple(int(v) for v in dataset.x.shape[1:]),  # type: ignore[arg-type]
+    )
+
+
 def scan_model(
     model_path: str | Path,
     dataset: Dataset,
@@ -154,6 +167,11 @@ def scan_model(
             timeout=config.timeout,
         )
     names, names_source = _class_names(config, dataset, parsed)
+    plan = _plan(config, dataset)
+    samples_given = len(dataset)
+    in_file: np.ndarray | None = None  # the kept samples' indices in DATA, under a budget
+    if plan.samples_per_class is not None:
+        dataset, in_file = subsample(dataset, DATA_PER_CLASS, config.probes.seed)
     with backend:
         if backend.num_classes == 0:
             # Only a label output: the data's labels tell how many classes there are.
@@ -170,8 +188,10 @@ def scan_model(
             if progress is not None:
                 progress(done, total, oracle.queries)
 
+        # Every later stage and the clean accuracy share this one pass over the data.
+        clean_pred = oracle(x)
         try:
-            result = run_planes(oracle, x, dataset.y, config.xray, on_plane)
+            result = run_planes(oracle, x, dataset.y, plan.xray, on_plane)
         except DegeneratePlane as e:
             raise DataError(
                 f"{dataset.path}: a plane through three samples of different labels is"
@@ -183,10 +203,16 @@ def scan_model(
             return to_model_space(imgs, spec, config.mean, config.std, source=dataset.path)
 
         probes = run_probes(
-            oracle, dataset.x, dataset.y, to_model, backend.num_classes, config.probes
+            oracle,
+            dataset.x,
+            dataset.y,
+            to_model,
+            backend.num_classes,
+            plan.probes,
+            clean_pred=clean_pred,
         )
         search: SearchResult | None = None
-        if config.search.enabled:
+        if plan.search.enabled:
             search = run_search(
                 oracle,
                 dataset.x,
@@ -194,8 +220,10 @@ def scan_model(
                 to_model,
                 backend.num_classes,
                 probes,
-                config.search,
-                reserve=attribution_budget(len(np.unique(dataset.y)), 4) + len(dataset),
+                plan.search,
+                reserve=attribution_budget(
+                    len(np.unique(dataset.y)), plan.attribution_candidates or 4
+                ),
             )
         # Attribution is measured on the findings a verdict could rest on, with and without the
         # baseline's sinks, so that deciding needs no more queries.
@@ -206,19 +234,34 @@ def scan_model(
         wanted = attribution_candidates(probes, config.rule)
         if kept is not None:
             wanted += attribution_candidates(kept, config.rule)
+        wanted = list(dict.fromkeys(wanted))
+        if plan.attribution_candidates is not None:
+            wanted = wanted[: plan.attribution_candidates]
         attributions = measure_attribution(
             oracle,
             probes,
-            list(dict.fromkeys(wanted)),
+            wanted,
             dataset.x,
             dataset.y,
             to_model,
             backend.num_classes,
             config.probes.seed,
         )
-        clean_acc = float(np.mean(oracle(x) == dataset.y))
+        clean_acc = float(np.mean(clean_pred == dataset.y))
         num_classes = backend.num_classes
         planes = result.planes
+        if in_file is not None:  # anchors index the data file, as in a scan without a budget
+            planes = tuple(
+                replace(
+                    p,
+                    anchors=(
+                        int(in_file[p.anchors[0]]),
+                        int(in_file[p.anchors[1]]),
+                        int(in_file[p.anchors[2]]),
+                    ),
+                )
+                for p in planes
+            )
         decision = decide(probes, planes, num_classes, config.rule, attributions, search)
         if config.baseline is not None:
             assert kept is not None
@@ -297,17 +340,22 @@ def scan_model(
         queries=oracle.queries,
         seconds=round(time.perf_counter() - started, 3),
         settings={
-            **config.xray.to_dict(),
+            **plan.xray.to_dict(),
             "uint8_mode": spec.uint8_mode,
             "max_queries": config.max_queries,
         },
-        evidence={**decision.evidence, "clean_accuracy_on_data": round(clean_acc, 4)},
+        evidence={
+            **decision.evidence,
+            "clean_accuracy_on_data": round(clean_acc, 4),
+            "plan": plan.to_dict(),
+        },
         planes=planes,
     )
     data_info = {
         "path": dataset.path,
         "sha256": dataset.sha256,
-        "samples": len(dataset),
+        "samples": samples_given,
+        "samples_used": len(dataset),
         # The model may have more outputs than the data has classes (a 1,000-class model
         # vetted with samples of ten): the probes measured moves from these classes only.
         "classes_covered": [int(c) for c in np.unique(dataset.y)],

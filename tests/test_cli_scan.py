@@ -120,7 +120,7 @@ def test_summary_names_verdict_and_metrics(
     assert "RE mean" in out and "ATS mean" in out and "queries" in out
 
 
-def test_max_queries_stops_the_scan_with_exit_2_and_no_report(
+def test_a_budget_below_the_least_scan_is_refused_before_any_query(
     tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "r.json"
@@ -136,7 +136,7 @@ def test_max_queries_stops_the_scan_with_exit_2_and_no_report(
         "--json",
         out,
     )
-    assert code == 2
-    assert "--max-queries 100" in err
+    assert code == 4
+    assert "--max-queries 100 is below the least" in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []

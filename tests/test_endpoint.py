@@ -110,10 +110,14 @@ class FaultProxy:
     """Forwards to the server, except that request k (counted from 1) gets a 429 with
     Retry-After when k % 7 == 3, a 503 when k % 7 == 5, and a dropped connection when
     k % 11 == 4. Faults are answered before forwarding, so the server answers each sample the
-    scanner counts exactly once."""
+    scanner counts exactly once. With `faults=False` it forwards faithfully; `cut_after` (set
+    at any time) refuses every inference request after that many, as a server taken down would.
+    """
 
-    def __init__(self, upstream: int) -> None:
+    def __init__(self, upstream: int, *, faults: bool = True) -> None:
         self.requests = 0
+        self.inferences = 0
+        self.cut_after: int | None = None
         self.faults = {"429": 0, "503": 0, "drop": 0}
         proxy = self
 
@@ -127,7 +131,15 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 proxy.requests += 1
-                k = proxy.requests
+                k = proxy.requests if faults else 0
+                if self.path.endswith("/infer"):
+                    proxy.inferences += 1
+                    cut = proxy.cut_after
+                    if cut is not None and proxy.inferences > cut:
+                        self.send_response(400)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                 if self.path.endswith("/infer") and k % 11 == 4:
                     proxy.faults["drop"] += 1
                     self.close_connection = True
@@ -242,49 +254,53 @@ def test_a_resumed_scan_sends_no_query_twice(
     tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     port, counter, data = server
-    url = f"http://127.0.0.1:{port}/v2/models/digits"
-    cache = tmp_path / "cache"
-    before = _answered(counter)
-    # Interrupted: the budget runs out part-way, after some queries were paid for.
-    code, err = _scan(
-        capsys, "scan", url, "--data", data, *FAST, "--cache-dir", cache, "--max-queries", "3000"
-    )
-    assert code == 2 and "queries" in err
-    paid_first = _answered(counter) - before
-    assert paid_first > 0
-    code, err = _scan(
-        capsys,
-        "scan",
-        url,
-        "--data",
-        data,
-        *FAST,
-        "--cache-dir",
-        cache,
-        "--json",
-        tmp_path / "r.json",
-    )
-    assert code in (0, 1), err
-    endpoint = json.loads((tmp_path / "r.json").read_text())["model"]["endpoint"]
-    paid_second = _answered(counter) - before - paid_first
-    assert endpoint["queries_sent"] == paid_second
-    assert endpoint["queries_from_journal"] >= paid_first  # replayed, not paid again
-    unique = endpoint["queries_sent"] + endpoint["queries_from_journal"]
-    # A third run pays for nothing at all.
-    _scan(
-        capsys,
-        "scan",
-        url,
-        "--data",
-        data,
-        *FAST,
-        "--cache-dir",
-        cache,
-        "--json",
-        tmp_path / "s.json",
-    )
-    again = json.loads((tmp_path / "s.json").read_text())["model"]["endpoint"]
-    assert again["queries_sent"] == 0 and again["queries_from_journal"] >= unique - 5
+    proxy = FaultProxy(port, faults=False)
+    try:
+        url = f"http://127.0.0.1:{proxy.port}/v2/models/digits"
+        cache = tmp_path / "cache"
+        before = _answered(counter)
+        # Interrupted: the server goes away part-way, after some queries were paid for.
+        proxy.cut_after = 3
+        code, err = _scan(capsys, "scan", url, "--data", data, *FAST, "--cache-dir", cache)
+        assert code == 2 and "400" in err, err
+        proxy.cut_after = None
+        paid_first = _answered(counter) - before
+        assert paid_first > 0
+        code, err = _scan(
+            capsys,
+            "scan",
+            url,
+            "--data",
+            data,
+            *FAST,
+            "--cache-dir",
+            cache,
+            "--json",
+            tmp_path / "r.json",
+        )
+        assert code in (0, 1), err
+        endpoint = json.loads((tmp_path / "r.json").read_text())["model"]["endpoint"]
+        paid_second = _answered(counter) - before - paid_first
+        assert endpoint["queries_sent"] == paid_second
+        assert endpoint["queries_from_journal"] >= paid_first  # replayed, not paid again
+        unique = endpoint["queries_sent"] + endpoint["queries_from_journal"]
+        # A third run pays for nothing at all.
+        _scan(
+            capsys,
+            "scan",
+            url,
+            "--data",
+            data,
+            *FAST,
+            "--cache-dir",
+            cache,
+            "--json",
+            tmp_path / "s.json",
+        )
+        again = json.loads((tmp_path / "s.json").read_text())["model"]["endpoint"]
+        assert again["queries_sent"] == 0 and again["queries_from_journal"] >= unique - 5
+    finally:
+        proxy.close()
 
 
 @needs_server

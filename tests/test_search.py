@@ -10,8 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scanner.backends.base import LabelOracle
+from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import load_dataset
-from scanner.detectors.search import SearchConfig, SearchFinding, SearchResult, planned_queries
+from scanner.detectors.probes import ProbeConfig, run_probes
+from scanner.detectors.search import (
+    SearchConfig,
+    SearchFinding,
+    SearchResult,
+    planned_queries,
+    run_search,
+)
 from scanner.detectors.spaces import (
     FIRE_MIN,
     SPACES,
@@ -148,19 +157,32 @@ def test_the_search_finds_a_rotation_backdoor_and_nothing_planted_in_its_clean_t
     assert clean.verdict == "clean"
 
 
-def test_the_search_plans_within_the_query_budget(tmp_path: Path, digits_data: Path) -> None:
-    # Enough for the planes and probes, not for the search: skipped, said so, budget kept.
-    full = _scan(tmp_path, digits_data, True).xray
-    budget = full.queries - full.evidence["search"]["queries"] + 100
-    cfg = ScanConfig(xray=XrayConfig(planes=2), max_queries=budget)
-    xray = _scan(tmp_path, digits_data, True, cfg).xray
-    assert xray.evidence["search"]["skipped"].startswith("needs up to")
-    assert xray.queries <= budget
-    no_search = ScanConfig(xray=XrayConfig(planes=2), search=SearchConfig(enabled=False))
-    off = _scan(tmp_path, digits_data, True, no_search)
-    assert "search" not in off.xray.evidence
-    # A budget that a scan without the search fits still completes with it switched on: the
-    # search leaves room for the stages after it, or stands aside.
-    tight = ScanConfig(xray=XrayConfig(planes=2), max_queries=off.xray.queries)
-    on = _scan(tmp_path, digits_data, True, tight).xray
-    assert on.queries <= off.xray.queries and on.evidence["search"]["skipped"]
+def test_the_search_runs_as_the_budget_plans_it_and_stands_aside_when_asked_to(
+    tmp_path: Path, digits_data: Path
+) -> None:
+    # Under --max-queries the plan picks the search's size (or drops it, and says so); the scan
+    # never spends more than the budget.
+    for budget in (20_000, 60_000):
+        xray = _scan(tmp_path, digits_data, True, ScanConfig(max_queries=budget)).xray
+        plan = xray.evidence["plan"]
+        assert xray.queries <= budget
+        if plan["search"] is None:
+            assert "search" not in xray.evidence
+            assert any(g.startswith("trigger search: skipped") for g in plan["gave_up"])
+        else:
+            ran = SearchResult.from_dict(xray.evidence["search"])
+            assert ran.skipped is None and 0 < ran.queries <= plan["bounds"]["search"]
+    assert plan["search"] is not None, "60,000 queries should leave room for a search"
+    # The stage's own check stays as a safety net: asked to leave more than the budget has
+    # left, it spends nothing and says why.
+    data = load_dataset(digits_data)
+    model = build_mlp(tmp_path / "net.onnx", rotation_mlp(True))
+    with OnnxRuntimeBackend(model, image_hwc=(8, 8, 1), classes_hint=10) as backend:
+        oracle = LabelOracle(backend, batch_size=4096, budget=50_000)
+        probes = run_probes(oracle, data.x, data.y, lambda a: a, 10, ProbeConfig(max_probes=20))
+        spent = oracle.queries
+        result = run_search(
+            oracle, data.x, data.y, lambda a: a, 10, probes, SearchConfig(), reserve=40_000
+        )
+    assert result.skipped is not None and result.skipped.startswith("needs up to")
+    assert result.queries == 0 and oracle.queries == spent

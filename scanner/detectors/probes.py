@@ -50,6 +50,13 @@ __all__ = [
 ]
 
 CONFIRM_PER_CLASS = 20
+# Under screening, the probes of each label and tier (subtle-or-visible, strong) that go on.
+SCREEN_KEEP = 2
+
+
+def screen_survivors_max(num_classes: int, config: ProbeConfig) -> int:
+    """The most probes a screen passes on (the plan counts on it)."""
+    return 2 * SCREEN_KEEP * num_classes + 2 * config.confirm_top
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,13 @@ class ProbeConfig:
     confirm_top: int = 5  # most consistent probes re-tested beside each label's best
     families: tuple[str, ...] = FAMILIES
     seed: int = 0
+    # Set by a query budget (scanner.plan); None: every probe, every candidate confirmed.
+    max_probes: int | None = None  # an evenly spaced subset of each family's levels
+    max_confirm: int | None = None  # candidates confirmed, the most telling first
+    # Successive halving (a budget's): every probe on this many samples per class first, then
+    # the screen's best (SCREEN_KEEP per label and tier, 2 x confirm_top by consistency) on
+    # the rest of the search samples. None: every probe on every search sample.
+    screen_per_class: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,7 +140,24 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     for family, strength in levels:
         positions = REGISTRY[family].positions(shape, strength, config.instances)
         probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in positions)
+    if config.max_probes is not None and config.max_probes < len(probes):
+        return thin_out(probes, config.max_probes)
     return probes
+
+
+def thin_out(probes: list[Probe], keep: int) -> list[Probe]:
+    """About `keep` of `probes`: the same share of every family and strength (at least one
+    each), evenly spaced over positions and draws, each probe exactly as in the full set."""
+    levels: dict[str, list[int]] = {}
+    for i, p in enumerate(probes):
+        levels.setdefault(level_key(p), []).append(i)
+    share = keep / len(probes)
+    kept: list[int] = []
+    for members in levels.values():
+        n = max(1, int(share * len(members)))
+        picks = np.linspace(0, len(members) - 1, n).round().astype(int)
+        kept.extend(members[k] for k in np.unique(picks))
+    return [probes[i] for i in sorted(kept)]
 
 
 def flip_rates_by_class(
@@ -354,6 +385,78 @@ class ProbeResult:
         )
 
 
+def _screened(
+    oracle: LabelOracle,
+    probes: list[Probe],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    to_model: Callable[[np.ndarray], np.ndarray],
+    num_classes: int,
+    config: ProbeConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F, sources, measured) as `flip_rates_by_class` gives F, by successive halving: every
+    probe on the first `screen_per_class` search samples of each class, the screen's best on
+    the others too. `measured[i]`: probe i's F is over every search sample (else the screen's)."""
+    assert config.screen_per_class is not None
+    first = np.zeros(len(ys), dtype=bool)
+    for label in np.unique(ys):
+        first[np.flatnonzero(ys == label)[: config.screen_per_class]] = True
+    screen, sources = flip_rates_by_class(
+        oracle, probes, xs[first], ys[first], to_model, num_classes
+    )
+    uni = np.stack([universality(f, sources) for f in screen])
+    cons = np.array([consistency(f, sources) for f in screen])
+    strong = np.array([p.strong for p in probes], dtype=bool)
+    keep: set[int] = set()
+    for tier in (~strong, strong):
+        idx = np.flatnonzero(tier)
+        for t in range(num_classes) if len(idx) else ():
+            best = idx[np.argsort(-uni[idx, t], kind="stable")[:SCREEN_KEEP]]
+            keep.update(int(i) for i in best if uni[i, t] > 0)
+    weak = np.flatnonzero(~strong)
+    most_consistent = weak[np.argsort(-cons[weak], kind="stable")][: 2 * config.confirm_top]
+    keep.update(int(i) for i in most_consistent)
+    survivors = sorted(keep)
+    if not survivors or first.all():  # nothing more to measure: the screen is the search
+        return screen, sources, np.ones(len(probes), dtype=bool)
+    measured = np.zeros(len(probes), dtype=bool)
+    rest, rest_sources = flip_rates_by_class(
+        oracle, [probes[i] for i in survivors], xs[~first], ys[~first], to_model, num_classes
+    )
+    n_first = np.array([np.sum(ys[first] == c) for c in sources], dtype=float)
+    n_rest = np.array([np.sum(ys[~first] == c) for c in sources], dtype=float)
+    where = {int(c): k for k, c in enumerate(rest_sources)}
+    out = screen.copy()
+    for row, i in enumerate(survivors):
+        for k, c in enumerate(sources):
+            if int(c) in where and n_rest[k] > 0:
+                both = screen[i, k] * n_first[k] + rest[row, where[int(c)]] * n_rest[k]
+                out[i, k] = both / (n_first[k] + n_rest[k])
+        measured[i] = True
+    return out, sources, measured
+
+
+def _most_telling(
+    chosen: list[int],
+    candidates: dict[int, int | None],
+    uni: np.ndarray,
+    cons: np.ndarray,
+    strong: np.ndarray,
+) -> list[int]:
+    """Candidates in the order a budget keeps them: subtle or visible probes by their search
+    universality (what the verdict's main test reads), then the most consistent ones (the
+    all-to-all test), then strong probes (selectivity), each group strongest first."""
+
+    def figure(i: int) -> float:
+        label = candidates[i]
+        return float(cons[i]) if label is None else float(uni[i, label])
+
+    weak = [i for i in chosen if candidates[i] is not None and not strong[i]]
+    spread = [i for i in chosen if candidates[i] is None]
+    rest = [i for i in chosen if candidates[i] is not None and strong[i]]
+    return [i for group in (weak, spread, rest) for i in sorted(group, key=figure, reverse=True)]
+
+
 def split_samples(
     y: np.ndarray, clean_pred: np.ndarray, per_class: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -381,8 +484,11 @@ def run_probes(
     to_model: Callable[[np.ndarray], np.ndarray],
     num_classes: int,
     config: ProbeConfig,
+    *,
+    clean_pred: np.ndarray | None = None,
 ) -> ProbeResult:
-    """`x01`: clean images (N, H, W, C) in [0, 1]; `to_model` maps them into model space.
+    """`x01`: clean images (N, H, W, C) in [0, 1]; `to_model` maps them into model space;
+    `clean_pred`: the model's labels for them when the caller has them already (no queries).
 
     Search: every probe on the search samples. Confirm: the strongest candidates again on
     disjoint samples, because the best of a thousand noisy estimates is biased upwards, also on
@@ -390,7 +496,8 @@ def run_probes(
     """
     rng = np.random.default_rng(config.seed + 1)
     before = oracle.queries
-    clean_pred = oracle(to_model(x01))
+    if clean_pred is None:
+        clean_pred = oracle(to_model(x01))
     search_idx, confirm_idx = split_samples(y, clean_pred, config.samples_per_class, rng)
     xs, ys = x01[search_idx], y[search_idx]
     xc, yc = x01[confirm_idx], y[confirm_idx]
@@ -398,7 +505,13 @@ def run_probes(
     uni = np.zeros((len(probes), num_classes))
     cons = np.zeros(len(probes))
     conc: list[tuple[float, int | None]] = []
-    searched, present_s = flip_rates_by_class(oracle, probes, xs, ys, to_model, num_classes)
+    if config.screen_per_class is None:
+        searched, present_s = flip_rates_by_class(oracle, probes, xs, ys, to_model, num_classes)
+        measured = np.ones(len(probes), dtype=bool)
+    else:
+        searched, present_s, measured = _screened(
+            oracle, probes, xs, ys, to_model, num_classes, config
+        )
     for i, f in enumerate(searched):
         uni[i] = universality(f, present_s)
         cons[i] = consistency(f, present_s)
@@ -410,18 +523,20 @@ def run_probes(
     # out of consistency: a large patch or grating moves classes together on clean models too.
     candidates: dict[int, int | None] = {}  # probe index -> label it stands for (None: any)
     for tier in (~strong, strong):
-        idx = np.flatnonzero(tier)
+        idx = np.flatnonzero(tier & measured)
         if not len(idx):
             continue
         for t in range(num_classes):
             i = int(idx[uni[idx, t].argmax()])
             if uni[i, t] > 0 and i not in candidates:
                 candidates[i] = t
-    cons_order = [int(i) for i in np.argsort(-cons) if not strong[i]]
+    cons_order = [int(i) for i in np.argsort(-cons) if not strong[i] and measured[i]]
     for i in cons_order[: config.confirm_top]:
         candidates.setdefault(i, None)
     findings = []
     chosen = list(candidates)
+    if config.max_confirm is not None and len(chosen) > config.max_confirm:
+        chosen = _most_telling(chosen, candidates, uni, cons, strong)[: config.max_confirm]
     confirmed, present_c = flip_rates_by_class(
         oracle, [probes[i] for i in chosen], xc, yc, to_model, num_classes
     )

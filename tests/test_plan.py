@@ -1,0 +1,145 @@
+"""The query budget (scanner.plan): plans that never exceed it, scans that keep to them, and the
+probes' thinning and screening that make a small budget go further."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanner.backends.base import LabelOracle
+from scanner.backends.onnxruntime import OnnxRuntimeBackend
+from scanner.cli import main
+from scanner.data import load_dataset
+from scanner.detectors.probes import (
+    CONFIRM_PER_CLASS,
+    ProbeConfig,
+    level_key,
+    probe_set,
+    run_probes,
+    screen_survivors_max,
+)
+from scanner.detectors.search import SearchConfig
+from scanner.detectors.xray import XrayConfig
+from scanner.errors import UsageError
+from scanner.pipeline import ScanConfig, scan_model
+from scanner.plan import PROFILES, plan_scan
+from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
+
+
+def _plan(budget: int | None, counts: list[int], shape: tuple[int, int, int]):
+    return plan_scan(
+        budget,
+        XrayConfig(),
+        ProbeConfig(),
+        SearchConfig(),
+        class_counts=counts,
+        shape=shape,
+    )
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3)])
+@pytest.mark.parametrize("counts", [[100] * 10, [30] * 10, [500, 40, 40], [20] * 43])
+def test_every_plan_fits_its_budget_and_every_stage_keeps_a_share(
+    shape: tuple[int, int, int], counts: list[int]
+) -> None:
+    planned = 0
+    for budget in (5_000, 9_000, 20_000, 35_000, 60_000, 150_000, 400_000, 1_000_000):
+        try:
+            plan = _plan(budget, counts, shape)
+        except UsageError as e:
+            assert f"--max-queries {budget} is below the least" in str(e)
+            continue
+        planned += 1
+        assert sum(plan.bounds.values()) <= budget
+        assert plan.xray.planes >= 1 and plan.probes_tested is not None
+        assert len(probe_set(shape, plan.probes)) == plan.probes_tested
+        # Every family and strength keeps at least one probe.
+        kept = {level_key(p) for p in probe_set(shape, plan.probes)}
+        assert kept == {level_key(p) for p in probe_set(shape, ProbeConfig())}
+        assert plan.probes.max_confirm is not None and plan.probes.max_confirm >= len(counts)
+    assert planned >= 3
+
+
+def test_without_a_budget_every_stage_runs_in_full() -> None:
+    plan = _plan(None, [100] * 10, (28, 28, 1))
+    assert plan.budget is None and plan.gave_up == () and plan.bounds == {}
+    assert plan.xray == XrayConfig() and plan.probes == ProbeConfig()
+    assert plan.search == SearchConfig()
+
+
+def test_a_small_budget_says_what_it_gave_up() -> None:
+    plan = _plan(PROFILES["api"], [100] * 10, (28, 28, 1))
+    said = " ".join(plan.gave_up)
+    assert "data: at most" in said and "X-ray planes" in said and "probes:" in said
+    assert plan.to_dict()["budget"] == 20_000
+
+
+def test_thinned_probes_are_the_full_sets_own_probes() -> None:
+    full = probe_set((28, 28, 1), ProbeConfig())
+    thin = probe_set((28, 28, 1), ProbeConfig(max_probes=200))
+    assert len(thin) <= 200 + len({level_key(p) for p in full})
+    assert set(thin) <= set(full)
+
+
+def test_screening_spends_what_the_plan_counts_and_still_finds_the_strongest_probe(
+    tmp_path: Path, digits_npz: Path
+) -> None:
+    data = load_dataset(digits_npz)
+    model = build_mlp(tmp_path / "m.onnx", rotation_mlp(False))
+    config = ProbeConfig(max_probes=300, screen_per_class=2, max_confirm=15)
+    with OnnxRuntimeBackend(model, image_hwc=(8, 8, 1), classes_hint=10) as backend:
+        full_oracle = LabelOracle(backend, batch_size=4096)
+        clean = full_oracle(data.x)
+        whole = run_probes(
+            full_oracle, data.x, data.y, lambda a: a, 10, ProbeConfig(max_probes=300)
+        )
+        oracle = LabelOracle(backend, batch_size=4096)
+        screened = run_probes(oracle, data.x, data.y, lambda a: a, 10, config, clean_pred=clean)
+    tested = len(probe_set((8, 8, 1), config))
+    bound = (
+        tested * 2 * 10
+        + screen_survivors_max(10, config) * 4 * 10
+        + config.max_confirm * CONFIRM_PER_CLASS * 10
+    )
+    assert screened.queries == oracle.queries <= bound
+    assert screened.queries < whole.queries
+    # The probe with the highest confirmed universality survives the screen.
+    best = max(whole.findings, key=lambda f: f.agreed_universality)
+    found = max(screened.findings, key=lambda f: f.agreed_universality)
+    assert found.agreed_universality >= best.agreed_universality - 0.15
+
+
+def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
+    model = build_mlp(tmp_path / "m.onnx", rotation_mlp(True))
+    # 100 samples per class: the plan keeps 60 of each.
+    data = load_dataset(save_npz(tmp_path / "d.npz", n=1000, offset=0))
+    for budget in (12_000, 20_000):
+        report = scan_model(model, data, ScanConfig(max_queries=budget))
+        plan = report.xray.evidence["plan"]
+        assert report.xray.queries <= budget
+        assert report.xray.evidence["probe_queries"] <= plan["bounds"]["probes"]
+        assert report.xray.settings["planes"] == plan["planes"] == len(report.xray.planes)
+        assert report.data["samples_used"] < report.data["samples"] == 1000
+        # Plane anchors index the data file, as without a budget.
+        for p in report.xray.planes:
+            assert [int(data.y[a]) for a in p.anchors] == list(p.anchor_labels)
+
+
+def test_profile_api_sets_the_budget_and_an_explicit_number_wins(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for extra, budget in ((["--profile", "api"], 20_000), (["--max-queries", "15000"], 15_000)):
+        out = tmp_path / f"{budget}.json"
+        args = ["scan", digits_model, "--data", digits_npz, "--quiet", "--json", out, *extra]
+        if budget == 15_000:
+            args += ["--profile", "api"]
+        code = main([str(a) for a in args])
+        capsys.readouterr()
+        assert code in (0, 1)
+        xray = json.loads(out.read_text())["xray"]
+        assert xray["evidence"]["plan"]["budget"] == budget == xray["settings"]["max_queries"]
+        assert xray["queries"] <= budget
+    assert np.isfinite(xray["re_mean"])
