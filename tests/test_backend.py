@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scanner.backends import _shared
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.errors import ModelRuntimeError, QueryBudgetExceeded
@@ -113,3 +114,48 @@ def test_a_hung_worker_is_stopped_after_the_timeout(tmp_path: Path) -> None:
         with pytest.raises(ModelRuntimeError, match="did not answer within 1 s"):
             backend.predict_labels(SAMPLES[..., None])
         assert backend._worker.proc.poll() is not None
+
+
+def _segments() -> set[str]:
+    root = Path("/dev/shm")
+    return {p.name for p in root.glob("bdscan-*")} if root.is_dir() else set()
+
+
+@pytest.mark.skipif(not _shared.available(), reason="no writable /dev/shm")
+@pytest.mark.parametrize("kwargs", [dict(), dict(layout="NHWC", dtype="uint8")])
+def test_shared_memory_and_the_pipe_give_the_same_labels_and_leave_nothing_behind(
+    tmp_path: Path, kwargs: dict
+) -> None:
+    path = onnx_builders.build(tmp_path / "m.onnx", **kwargs)
+    # 5,000 8x8 points: 1.3 MB, above the size that goes through shared memory.
+    pts = np.concatenate([model_space(kwargs.get("dtype", "float32"))] * 50).astype(np.float32)
+    before = _segments()
+    answers = []
+    for shared in (True, False):
+        with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1), shared_memory=shared) as backend:
+            answers.append(backend.predict_labels(pts))
+            used = backend._worker._shared is not None  # type: ignore[union-attr]
+            assert used == shared
+            # Unlinked as soon as the worker mapped it: nothing to leak if either side dies.
+            assert _segments() == before
+    np.testing.assert_array_equal(answers[0], answers[1])
+    np.testing.assert_array_equal(answers[0], np.tile(EXPECTED, 50))
+
+
+def test_without_shared_memory_the_pipe_carries_the_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /dev/shm missing (or full: posix_fallocate fails): the scan goes on through the pipe.
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    pts = np.concatenate([model_space("float32")] * 50).astype(np.float32)
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_shared.os, "posix_fallocate", full)
+    before = _segments()
+    with OnnxRuntimeBackend(path, image_hwc=(8, 8, 1)) as backend:
+        labels = backend.predict_labels(pts)
+        assert backend._worker._shared is None  # type: ignore[union-attr]
+    np.testing.assert_array_equal(labels, np.tile(EXPECTED, 50))
+    assert _segments() == before

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scanner.backends._protocol import ChannelClosed, read_message, write_message
+from scanner.backends._shared import MappedInput
 
 PARENT_POLL_S = 0.5
 
@@ -88,6 +89,7 @@ def main() -> int:
     write_message(stdout, info)
     input_name = sess.get_inputs()[0].name
     fetch: list[str] = _tensor_outputs(sess)
+    shared: MappedInput | None = None  # the scanner's query segment, once it sent one
     while True:
         try:
             header, arrays = read_message(stdin)
@@ -104,9 +106,20 @@ def main() -> int:
                 fetch = wanted
                 write_message(stdout, {"ok": True})
                 continue
+            if header.get("op") == "map":
+                shared = MappedInput(str(header["name"]), int(header["size"]))
+                write_message(stdout, {"ok": True})
+                continue
             if not fetch:
                 raise RuntimeError("the model has no tensor output (only sequences or maps)")
-            outs = sess.run(fetch, {input_name: arrays[0]})
+            if "shm" in header:
+                if shared is None:
+                    raise RuntimeError("no shared segment was mapped")
+                x = shared.array(str(header["shm"]["dtype"]), list(header["shm"]["shape"]))
+            else:
+                x = arrays[0]
+            outs = sess.run(fetch, {input_name: x})
+            del x
             outs = [np.asarray(o) for o in outs]
             if any(o.dtype.hasobject for o in outs):
                 raise RuntimeError("the model returned a non-numeric output")

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 
+from scanner.backends import _shared
 from scanner.backends._protocol import (
     ChannelClosed,
     ChannelTimeout,
@@ -146,9 +147,13 @@ class _Worker:
         memory_mb: int,
         threads: int,
         source: str,
+        shared_memory: bool = True,
     ) -> None:
         self.source = source
         self.timeout = timeout
+        # Large batches go through shared memory (scanner.backends._shared) where it works.
+        self._shared: _shared.SharedInput | None = None
+        self._shm_ok = shared_memory and _shared.available()
         # Kept open for the worker's lifetime; closed in close().
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         # CUDA maps far more address space than it uses; a hard RLIMIT_AS would break it.
@@ -234,7 +239,44 @@ class _Worker:
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         """The numeric tensor outputs (`output_names`), in order."""
+        segment = self._segment(x.nbytes) if x.nbytes >= _shared.SHM_MIN_BYTES else None
+        if segment is not None:
+            header = {"op": "run", "shm": segment.write(x)}
+            return self._request(header, [], what="answering queries")[1]
         return self._request({"op": "run"}, [x], what="answering queries")[1]
+
+    def _segment(self, nbytes: int) -> _shared.SharedInput | None:
+        """A shared segment of at least `nbytes` the worker has mapped, or None: the pipe."""
+        if not self._shm_ok:
+            return None
+        if self._shared is not None and self._shared.size >= nbytes:
+            return self._shared
+        self._drop_segment()
+        try:
+            segment = _shared.SharedInput(nbytes)
+        except OSError:
+            self._shm_ok = False
+            return None
+        try:
+            self._request(
+                {"op": "map", "name": segment.name, "size": segment.size},
+                [],
+                what="mapping shared memory",
+            )
+        except ModelRuntimeError:
+            segment.close()
+            if self.proc.poll() is not None:
+                raise
+            self._shm_ok = False  # the worker could not map it: the pipe, as before
+            return None
+        segment.unlink()  # both sides hold it mapped; no name left to leak
+        self._shared = segment
+        return segment
+
+    def _drop_segment(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
     def first_query(self, x: np.ndarray) -> list[np.ndarray]:
         """`run` under FIRST_QUERY_TIMEOUT_S: a time bomb stops here, before the scan."""
@@ -252,6 +294,7 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._drop_segment()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -381,7 +424,10 @@ class OnnxRuntimeBackend:
         memory_mb: int = DEFAULT_MEMORY_MB,
         threads: int = 0,
         parsed: ParsedModel | None = None,
+        shared_memory: bool = True,
     ) -> None:
+        """`shared_memory=False` sends every batch through the worker's pipe (for comparison:
+        `bdscan bench throughput`)."""
         self.parsed = parsed if parsed is not None else parse_model(path)
         source = str(self.parsed.path)
         gi = self.parsed.image_input
@@ -397,7 +443,12 @@ class OnnxRuntimeBackend:
                     mode = "bypass"
         fixed = gi.dims[0]
         worker_args = dict(
-            device=device, timeout=timeout, memory_mb=memory_mb, threads=threads, source=source
+            device=device,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            threads=threads,
+            source=source,
+            shared_memory=shared_memory,
         )
         self._layout: Layout = layout
         self._query_dtype = query_dtype
