@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,19 @@ def test_without_shared_memory_the_pipe_carries_the_batches(
         assert backend._worker._shared is None  # type: ignore[union-attr]
     np.testing.assert_array_equal(labels, np.tile(EXPECTED, 50))
     assert _segments() == before
+
+
+def test_bench_throughput_measures_the_three_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner.cli import main
+
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    out = tmp_path / "tp.json"
+    code = main(["bench", "throughput", str(path), "--queries", "8192", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "| m.onnx | 8x8x1 |" in printed
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["queries"] == 8192
+    assert min(row["raw_qps"], row["pipe_qps"], row["shared_qps"]) > 0
+    assert row["shared_ratio"] == round(row["raw_qps"] / row["shared_qps"], 3)

@@ -16,6 +16,7 @@ from scanner.detectors.probes import (
     probe_set,
     split_samples,
     universality,
+    universality_all,
 )
 
 
@@ -129,3 +130,14 @@ def test_findings_round_trip_through_report_evidence() -> None:
     # A newer report also carries the strong probes' per-label search figures.
     evidence["search_universality_per_label_strong"] = [0.5] * 10
     assert ProbeResult.from_evidence(evidence).per_label_search_strong == (0.5,) * 10
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_universality_of_all_probes_at_once_is_exactly_the_per_probe_figure(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # Rates as counts over a few samples give ties, the case a quantile gets wrong first.
+    f = rng.integers(0, 7, size=(50, 6, 10)) / 6.0
+    sources = np.array([0, 2, 3, 5, 7, 9]) if seed % 2 else np.arange(6)
+    together = universality_all(f, sources)
+    one_by_one = np.stack([universality(row, sources) for row in f])
+    np.testing.assert_array_equal(together, one_by_one)
