@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from html import escape
-from typing import TextIO
+from typing import Any, TextIO
 
 from exporters.base import display_path, paired, utc_now
 from exporters.plots import anchor_cells, hex_colour, png_bytes, render_plane
@@ -136,6 +136,11 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ),
         ("RE / ATS (mean)", f"{x.re_mean:.3f} / {x.ats_mean:.3f}"),
         ("Queries / seconds", f"{x.queries} / {x.seconds:.1f}"),
+        *(
+            [("Query budget", escape(_budget_line(x.evidence["plan"], x.queries)))]
+            if isinstance(x.evidence.get("plan"), dict) and x.evidence["plan"].get("budget")
+            else []
+        ),
         ("SHA-256", f"<code>{escape(report.model.sha256)}</code>"),
         ("Classes / provider", f"{report.model.num_classes} / {escape(report.model.provider)}"),
         ("From cache", "yes" if outcome.cached else "no"),
@@ -173,6 +178,12 @@ def _png_img(b64: object, alt: str) -> str:
         return ""
     data = base64.b64encode(raw).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+
+
+def _budget_line(plan: dict[str, Any], spent: int) -> str:
+    """A scan planned within --max-queries: what it could spend and what it gave up."""
+    gave_up = "; ".join(str(g) for g in plan.get("gave_up") or []) or "nothing"
+    return f"{int(plan['budget'])} (spent {spent}); a reduced scan, it gave up: {gave_up}"
 
 
 def _evidence(report: ScanReport) -> str:

@@ -75,6 +75,13 @@ def print_summary(report: ScanReport) -> None:
         f" | {len(x.planes)} planes, {x.queries:,} queries, {x.seconds:.1f} s,"
         f" {report.model.provider}"
     )
+    plan = x.evidence.get("plan")
+    if isinstance(plan, dict) and plan.get("budget"):
+        gave_up = "; ".join(str(g) for g in plan.get("gave_up") or []) or "nothing"
+        click.echo(
+            f"  query budget {int(plan['budget']):,} (spent {x.queries:,}); a reduced scan,"
+            f" it gave up: {gave_up}"
+        )
     covered = report.data.get("classes_covered") or []
     if covered and len(covered) < report.model.num_classes:
         click.echo(

@@ -143,3 +143,18 @@ def test_profile_api_sets_the_budget_and_an_explicit_number_wins(
         assert xray["evidence"]["plan"]["budget"] == budget == xray["settings"]["max_queries"]
         assert xray["queries"] <= budget
     assert np.isfinite(xray["re_mean"])
+
+
+def test_a_budgeted_scan_says_so_on_the_console_and_in_the_html(
+    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = tmp_path / "r.html"
+    args = ["scan", digits_model, "--data", digits_npz, "--max-queries", "15000", "--html", html]
+    code = main([str(a) for a in args])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "query budget 15,000 (spent" in out and "a reduced scan, it gave up:" in out
+    assert "Query budget</dt><dd>15000 (spent" in html.read_text()
+    # Without a budget neither says anything of one.
+    main([str(a) for a in ["scan", digits_model, "--data", digits_npz, "--planes", "2"]])
+    assert "query budget" not in capsys.readouterr().out
