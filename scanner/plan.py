@@ -9,8 +9,9 @@ each stage gets an upper bound on its queries, in the order of what it contribut
    evidence example;
 3. the X-ray planes: PLANE_SHARE of the budget, at most BUDGET_RESOLUTION cells a side (the
    planes decide nothing; they are the map the report shows), at least one plane;
-4. the trigger search: the largest rung of SEARCH_LADDER whose bound fits SEARCH_SHARE of what
-   is left, or none;
+4. the trigger search: SEARCH_SHARE of what is left, for the largest rung of SEARCH_LADDER that
+   can do useful work there (its spaces stop when the share is spent, keeping what they found),
+   or none;
 5. the probes, which decide the verdict: every candidate label confirmed, and as many probes
    (the same share of every family and strength) as the rest allows, screened on
    SCREEN_PER_CLASS samples per class, the screen's best measured on all search samples.
@@ -39,7 +40,8 @@ from scanner.detectors.probes import (
     probe_set,
     screen_survivors_max,
 )
-from scanner.detectors.search import SearchConfig, planned_queries
+from scanner.detectors.search import SearchConfig, fixed_queries, planned_queries
+from scanner.detectors.spaces import MASK_EVALS, NOISE_DENSITIES, NOISE_VALUES
 from scanner.detectors.xray import XrayConfig
 from scanner.errors import UsageError
 
@@ -95,6 +97,7 @@ class ScanPlan:
                 "samples_per_class": self.search.samples_per_class,
                 "confirm_per_class": self.search.confirm_per_class,
                 "spaces": list(self.search.spaces),
+                "max_queries": self.search.max_queries,
             },
             "samples_per_class": self.samples_per_class,
             "attribution_candidates": self.attribution_candidates,
@@ -120,9 +123,12 @@ def subsample(dataset: Dataset, per_class: int, seed: int) -> tuple[Dataset, np.
     return replace(dataset, x=dataset.x[order], y=dataset.y[order]), order
 
 
-def _search_rung(search: SearchConfig, classes: int, room: int) -> tuple[SearchConfig, int] | None:
+def _search_rung(search: SearchConfig, classes: int, room: int) -> SearchConfig | None:
+    """The largest rung of SEARCH_LADDER that can do useful work in `room` queries: its fixed
+    part (picking samples, confirmations) and the mask space's starts and half its shrink. The
+    stage is then capped at `room` (or its own worst case, if smaller) and stops there."""
     for targets, samples, confirm, spaces in SEARCH_LADDER:
-        chosen = tuple(s for s in spaces if s in search.spaces)
+        chosen = tuple(s for s in search.spaces if s in spaces)
         if not chosen:
             continue
         config = replace(
@@ -132,9 +138,12 @@ def _search_rung(search: SearchConfig, classes: int, room: int) -> tuple[SearchC
             confirm_per_class=min(confirm, search.confirm_per_class),
             spaces=chosen,
         )
-        bound = planned_queries(config, classes, PROBE_STARTS)
-        if bound <= room:
-            return config, bound
+        starts = PROBE_STARTS + len(NOISE_DENSITIES) * len(NOISE_VALUES)
+        useful = starts + (MASK_EVALS // 2 if "mask" in chosen else 0)
+        least = fixed_queries(config, classes) + useful * config.samples_per_class * classes
+        if least <= room:
+            worst = planned_queries(config, classes, PROBE_STARTS)
+            return replace(config, max_queries=min(room, worst))
     return None
 
 
@@ -197,12 +206,12 @@ def plan_scan(
         if rung is None:
             gave_up.append("trigger search: skipped (its smallest plan does not fit)")
         else:
-            search_config, search_bound = rung
+            search_config, search_bound = rung, int(rung.max_queries or 0)
             if search_config != search:
                 gave_up.append(
                     f"trigger search: {search_config.targets} target(s),"
                     f" {search_config.samples_per_class} samples per class, spaces"
-                    f" {', '.join(search_config.spaces)}"
+                    f" {', '.join(search_config.spaces)}, at most {search_bound} queries"
                 )
     left -= search_bound
     # Probes: every class's best candidate confirmed, more when they fit; then the probes.

@@ -47,6 +47,9 @@ class PixelOracle:
     def __init__(self) -> None:
         self.calls = 0
 
+    def remaining_evals(self) -> int:
+        return 1 << 30
+
     def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
         x = np.zeros((1, *self.shape), dtype=np.float32)
         out = np.zeros((len(changes), 5))
@@ -69,6 +72,30 @@ def test_the_mask_search_shrinks_a_noise_stamp_to_the_trigger_pixels() -> None:
     assert all(pattern[r, c, 0] == 1.0 for r, c in kept)
     assert out[0].point.cost == pytest.approx(4 / 144)
     assert ev.calls == out[0].evaluations
+
+
+def test_a_capped_mask_search_stops_with_a_firing_stamp_and_never_asks_for_more() -> None:
+    class Capped(PixelOracle):
+        def __init__(self, allowance: int) -> None:
+            super().__init__()
+            self.allowance = allowance
+
+        def remaining_evals(self) -> int:
+            return self.allowance - self.calls
+
+        def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+            assert len(changes) <= self.remaining_evals()
+            return super().rates(changes)
+
+    full = PixelOracle()
+    whole = MaskSpace().search(full, [3], [], np.random.default_rng(0))[0]
+    ev = Capped(whole.evaluations // 2)
+    (cut,) = MaskSpace().search(ev, [3], [], np.random.default_rng(0))
+    assert ev.calls <= ev.allowance
+    assert cut.search_rate >= FIRE_MIN  # still a trigger, only larger
+    assert cut.point.cost >= whole.point.cost
+    # Not even the starts fit: nothing is asked, nothing found.
+    assert MaskSpace().search(Capped(5), [3], [], np.random.default_rng(0)) == []
 
 
 def test_the_mask_search_reports_nothing_when_no_start_fires() -> None:

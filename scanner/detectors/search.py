@@ -61,6 +61,9 @@ class SearchConfig:
     confirm_per_class: int = 20  # fresh samples the found change is confirmed on
     spaces: tuple[str, ...] = tuple(SPACES)
     seed: int = 0
+    # A query budget's cap on the whole stage (scanner.plan): the spaces search until it is
+    # spent, keeping what they found; None: each space runs to its own end.
+    max_queries: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,8 +170,11 @@ class _Evaluator:
         ys: np.ndarray,
         to_model: Callable[[np.ndarray], np.ndarray],
         num_classes: int,
+        allowance: int | None = None,
     ) -> None:
         self.oracle, self.xs, self.to_model, self.num_classes = oracle, xs, to_model, num_classes
+        self.allowance = allowance  # queries the search may spend here; None: no cap
+        self.spent = 0
         self.shape: tuple[int, int, int] = tuple(xs.shape[1:])  # type: ignore[assignment]
         self.sources, self.row = np.unique(ys, return_inverse=True)
         self.counts = np.maximum(np.bincount(self.row, minlength=len(self.sources)), 1)
@@ -181,12 +187,20 @@ class _Evaluator:
             chunk = changes[start : start + per_call]
             imgs = np.concatenate([np.clip(c(self.xs), 0, 1) for c in chunk]).astype(np.float32)
             pred = np.clip(self.oracle(self.to_model(imgs)), 0, self.num_classes - 1)
+            self.spent += len(imgs)
             pred = pred.reshape(len(chunk), len(self.xs))
             for k in range(len(chunk)):
                 np.add.at(out[start + k], (self.row, pred[k]), 1.0)
         return out / self.counts[None, :, None]
 
+    def remaining_evals(self) -> int:
+        if self.allowance is None:
+            return 1 << 62
+        return max(0, (self.allowance - self.spent) // max(len(self.xs), 1))
+
     def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        if len(changes) > self.remaining_evals():  # a space must check before it asks
+            raise RuntimeError("the search asked for more than its allowance")
         f = self.by_class(changes)
         out = np.zeros((len(changes), self.num_classes))
         for t in range(self.num_classes):
@@ -240,7 +254,6 @@ def _to_confirm(outcomes: list[Outcome], per_space: int) -> list[Outcome]:
 def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> int:
     """An upper bound on the stage's queries, to plan against --max-queries."""
     n_search = config.samples_per_class * classes
-    n_confirm = config.confirm_per_class * classes
     evals = 0
     for name in config.spaces:
         if name == "mask":
@@ -248,9 +261,16 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
             evals += starts + config.targets * (MASK_EVALS + 1)
         else:
             evals += 30 + 20 * classes
+    return fixed_queries(config, classes) + evals * n_search
+
+
+def fixed_queries(config: SearchConfig, classes: int) -> int:
+    """The stage's queries besides the search itself: picking the samples, and confirming
+    every outcome that may be confirmed."""
+    n_confirm = config.confirm_per_class * classes
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
     confirm = len(config.spaces) * confirms_per_space(config) * len(DOSE_FRACTIONS) * n_confirm
-    return picking + evals * n_search + confirm
+    return picking + confirm
 
 
 def run_search(
@@ -272,6 +292,10 @@ def run_search(
     starts = [f.probe for f in probes.findings if f.probe.family == "patch" and f.label in labels]
     classes = len(np.unique(y))
     plan = planned_queries(config, classes, len(starts))
+    allowance = None
+    if config.max_queries is not None:
+        plan = min(plan, config.max_queries)
+        allowance = config.max_queries - fixed_queries(config, classes)
     if oracle.budget is not None and oracle.queries + plan + reserve > oracle.budget:
         left = oracle.budget - oracle.queries - reserve
         return SearchResult((), tuple(labels), 0, 0, 0, f"needs up to {plan} queries, {left} left")
@@ -280,7 +304,7 @@ def run_search(
     search_idx, confirm_idx = _samples(
         oracle, x01, y, to_model, (config.samples_per_class, config.confirm_per_class), rng
     )
-    ev = _Evaluator(oracle, x01[search_idx], y[search_idx], to_model, num_classes)
+    ev = _Evaluator(oracle, x01[search_idx], y[search_idx], to_model, num_classes, allowance)
     outcomes = []
     for name in config.spaces:
         space = SPACES[name]

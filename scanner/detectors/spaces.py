@@ -56,6 +56,11 @@ class Evaluator(Protocol):
         label t (each class weighted equally)."""
         ...
 
+    def remaining_evals(self) -> int:
+        """Changes the stage's query allowance still pays for (a query budget's plan caps the
+        search; a space stops, keeping what it has found, rather than ask for more)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Point:
@@ -267,6 +272,8 @@ class MaskSpace:
         rng: np.random.Generator,
     ) -> list[Outcome]:
         candidates = self.starts(ev.shape, starts, rng)
+        if len(candidates) > ev.remaining_evals():
+            return []
         start_rates = ev.rates([_stamp(m, p) for m, p in candidates])
         out = []
         for label in labels:
@@ -276,8 +283,11 @@ class MaskSpace:
             # The smallest firing start: fewer pixels to remove, and a probe's patch when one fires.
             i = min(firing, key=lambda k: (candidates[k][0].sum(), -start_rates[k, label]))
             mask, pattern = candidates[i]
+            # Anytime: the shrink keeps a firing stamp at every step, so a cut-short one is
+            # still a trigger, only larger.
+            evals = min(MASK_EVALS, ev.remaining_evals())
             mask, rate, used = self.shrink(
-                ev, label, mask, pattern, float(start_rates[i, label]), rng, MASK_EVALS
+                ev, label, mask, pattern, float(start_rates[i, label]), rng, evals
             )
             out.append(
                 Outcome(
@@ -328,6 +338,8 @@ class _GridSpace:
         rng: np.random.Generator,
     ) -> list[Outcome]:
         grid = self.grid()
+        if len(grid) > ev.remaining_evals():
+            return []
         rates = ev.rates([self._change(p) for p in grid])
         evals = len(grid)
         out = []
@@ -339,6 +351,8 @@ class _GridSpace:
             if best_rate >= REFINE_MIN and self.refinable(best):
                 for round_ in range(self.rounds):
                     near = self.neighbours(best, round_, rng)
+                    if len(near) > ev.remaining_evals():
+                        break
                     r = ev.rates([self._change(p) for p in near])[:, label]
                     evals += len(near)
                     j = _pick(near, r, self.cost)
