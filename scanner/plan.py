@@ -16,10 +16,10 @@ each stage gets an upper bound on its queries, in the order of what it contribut
    (the same share of every family and strength) as the rest allows, screened on
    SCREEN_PER_CLASS samples per class, the screen's best measured on all search samples.
 
-Every bound is a worst case (`planned_queries` of each stage), so a planned scan never exceeds
-Q; `LabelOracle` enforces Q as well. What a plan gave up is listed in the report
-(`xray.evidence.plan`). Budget shares and rungs are hand-set; docs/results.md has the figures
-they give on the wild zoo.
+Every bound is a stage's worst case or, for the search, a cap it keeps to, so a planned scan
+never exceeds Q; `LabelOracle` enforces Q as well. What a plan gave up is listed in the report
+(`xray.evidence.plan`). Budget shares and rungs are hand-set; docs/usage.md ("Query budgets")
+has what they give on the wild zoo and the designs tried.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ SEARCH_LADDER: tuple[tuple[int, int, int, tuple[str, ...]], ...] = (
 SCREEN_PER_CLASS = 2
 # Candidates the probes confirm under a budget, beyond one per class.
 BUDGET_EXTRA_CONFIRM = 5
-# Trigger-search starts taken from the probes (`search.candidate_labels` takes the findings).
+# Trigger-search starts taken from the probes' patch findings, as the search's worst case
+# counts them (more only make the capped search stop sooner).
 PROBE_STARTS = 5
 
 
