@@ -342,3 +342,24 @@ def test_an_endpoint_that_is_not_there_is_one_line(
     )
     assert code == 2 and "cannot connect" in err and url in err
     assert len(err.strip().splitlines()) == 1
+
+
+@needs_server
+def test_a_hosted_model_scanned_within_a_budget_is_never_asked_more(
+    tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Counted by the server itself: what a hosted model would bill.
+    port, counter, data = server
+    url = f"http://127.0.0.1:{port}/v2/models/digits"
+    before = _answered(counter)
+    out = tmp_path / "r.json"
+    code, err = _scan(
+        capsys, "scan", url, "--data", data, "--quiet", "--no-cache", "--no-resume",
+        "--api-batch", "1024", "--max-queries", "12000", "--json", out,
+    )  # fmt: skip
+    assert code in (0, 1), err
+    paid = _answered(counter) - before
+    report = json.loads(out.read_text())
+    assert 0 < paid <= 12_000
+    assert report["model"]["endpoint"]["queries_sent"] == paid
+    assert report["xray"]["evidence"]["plan"]["budget"] == 12_000
