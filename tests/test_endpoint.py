@@ -266,18 +266,14 @@ def test_a_resumed_scan_sends_no_query_twice(
         proxy.cut_after = None
         paid_first = _answered(counter) - before
         assert paid_first > 0
-        code, err = _scan(
-            capsys,
-            "scan",
-            url,
-            "--data",
-            data,
-            *FAST,
-            "--cache-dir",
-            cache,
-            "--json",
-            tmp_path / "r.json",
-        )
+
+        def rescan(name: str) -> tuple[int, str]:
+            out = tmp_path / name
+            return _scan(
+                capsys, "scan", url, "--data", data, *FAST, "--cache-dir", cache, "--json", out
+            )
+
+        code, err = rescan("r.json")
         assert code in (0, 1), err
         endpoint = json.loads((tmp_path / "r.json").read_text())["model"]["endpoint"]
         paid_second = _answered(counter) - before - paid_first
@@ -285,18 +281,7 @@ def test_a_resumed_scan_sends_no_query_twice(
         assert endpoint["queries_from_journal"] >= paid_first  # replayed, not paid again
         unique = endpoint["queries_sent"] + endpoint["queries_from_journal"]
         # A third run pays for nothing at all.
-        _scan(
-            capsys,
-            "scan",
-            url,
-            "--data",
-            data,
-            *FAST,
-            "--cache-dir",
-            cache,
-            "--json",
-            tmp_path / "s.json",
-        )
+        rescan("s.json")
         again = json.loads((tmp_path / "s.json").read_text())["model"]["endpoint"]
         assert again["queries_sent"] == 0 and again["queries_from_journal"] >= unique - 5
     finally:
