@@ -124,6 +124,86 @@ def _rescan(rec: dict[str, Any], zoo: Path, model: Path) -> dict[str, Any]:
     return {"verdict": xray["verdict"], "score": xray["score"], "target": xray["target_label"]}
 
 
+def _workflow(
+    rec: dict[str, Any],
+    zoo: Path,
+    out: Path,
+    train: tuple[np.ndarray, np.ndarray] | None,
+    clean: tuple[np.ndarray, np.ndarray],
+    report: dict[str, Any] | None,
+    prior_target: int | None,
+    args: argparse.Namespace,
+    burn_config: BurnConfig,
+    score: Any,
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """BURN through `scanner.app.remediation.run_remediate` (the command's rounds and re-scans),
+    on the zoo's clean scan data; the published model is written to `out`. `score(path, conv)`
+    measures each round's model (ACC, ASR, RA) before the next round replaces it. Returns the
+    final report, the first round's converted model (for the input layout) and the rounds."""
+    import os
+
+    from scanner.app.remediation import RemediateRequest, run_remediate
+    from scanner.data import Dataset, load_dataset
+    from scanner.pipeline import ScanConfig
+
+    converted: list[Any] = []
+    scores: list[dict[str, float]] = []
+
+    def repair(model: Path, train_data: Any, clean_data: Any, **kw: Any) -> Any:
+        run_ = remediate_run(model, train_data, clean_data, burn_config=burn_config, **kw)
+        converted.append(run_.converted)
+        scores.append(score(Path(kw["out_path"]), run_.converted))
+        return run_.report
+
+    mean = tuple(rec["mean"]) if rec.get("mean") else None
+    std = tuple(rec["std"]) if rec.get("std") else None
+    train_ds = None
+    if train is not None:
+        x = train[0] if train[0].ndim == 4 else train[0][..., None]
+        train_ds = Dataset(x.astype(np.float32) / 255.0, train[1].astype(np.int64), "train", "")
+    req = RemediateRequest(
+        model=zoo / rec["onnx"],
+        out=out,
+        train=train_ds,
+        clean=load_dataset(zoo / rec["scan_data"]),
+        config=ScanConfig(mean=mean, std=std),
+        target_label=prior_target,
+        report_doc=report,
+        device=args.device,
+        seed=args.seed,
+        rounds=args.rounds,
+    )
+    run = run_remediate(req, repair=repair)
+    os.replace(run.staged, out)
+    rounds = [{**r.to_dict(), "measured": m} for r, m in zip(run.rounds, scores, strict=True)]
+    return run.report, converted[0], rounds
+
+
+def _measure(
+    path: Path,
+    conv: Any,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    x_trig: np.ndarray,
+    y_trig: np.ndarray,
+    y_bd: np.ndarray,
+) -> dict[str, float]:
+    """ACC on the test set, ASR and RA on the triggered test images, of the ONNX file `path`."""
+
+    def to_in(imgs: np.ndarray) -> np.ndarray:
+        imgs = imgs[..., None] if imgs.ndim == 3 else imgs
+        return images_to_input(conv, imgs.astype(np.float32) / 255.0)
+
+    batch = conv.signature.batch
+    p_te = _ort_labels(path, to_in(x_test), batch)
+    p_tr = _ort_labels(path, to_in(x_trig), batch)
+    return {
+        "acc": float(np.mean(p_te == y_test)),
+        "asr": float(np.mean(p_tr == y_bd)),
+        "ra": float(np.mean(p_tr == y_trig)),
+    }
+
+
 def _same_signature(a: Path, b: Path) -> bool:
     """Drop-in check: same input/output names, dtypes, layout and batch dims."""
     import onnx
@@ -258,27 +338,37 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for method in args.methods.split(","):
             out = out_dir / f"{rec['name']}.{method}.onnx"
             t0 = time.perf_counter()
+            repair_rounds: list[dict[str, Any]] | None = None
             try:
-                run_ = remediate_run(
-                    zoo / rec["onnx"],
-                    train_arg,
-                    clean_arg,
-                    mean=mean,
-                    std=std,
-                    target_label=prior_target,
-                    scan_report=report if method == "burn" else None,
-                    device=args.device,
-                    out_path=out,
-                    method=method,
-                    burn_config=burn_config,
-                    clean_config=clean_config,
-                    seed=args.seed,
-                )
+                if method == "burn" and args.rounds > 1:
+                    # `bdscan remediate`'s own workflow: repair, re-scan, repair again aimed by
+                    # the re-scan while it still says infected.
+                    rep, conv, repair_rounds = _workflow(
+                        rec, zoo, out, train_arg, clean_arg, report, prior_target, args,
+                        burn_config, lambda path, conv: _measure(path, conv, x_test, y_test,
+                                                                 x_trig, y_trig, y_bd),
+                    )  # fmt: skip
+                else:
+                    run_ = remediate_run(
+                        zoo / rec["onnx"],
+                        train_arg,
+                        clean_arg,
+                        mean=mean,
+                        std=std,
+                        target_label=prior_target,
+                        scan_report=report if method == "burn" else None,
+                        device=args.device,
+                        out_path=out,
+                        method=method,
+                        burn_config=burn_config,
+                        clean_config=clean_config,
+                        seed=args.seed,
+                    )
+                    rep, conv = run_.report, run_.converted
             except BdscanError as e:  # e.g. a label-only model: nothing to fine-tune
                 print(f"{rec['name']:22s} {method:9s} not remediable: {e}", flush=True)
                 break
             wall = time.perf_counter() - t0
-            rep, conv = run_.report, run_.converted
             batch = conv.signature.batch
 
             def to_in(imgs: np.ndarray, conv: Any = conv) -> np.ndarray:
@@ -334,7 +424,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "device": rep.device,
                 "signature_kept": _same_signature(zoo / rec["onnx"], out),
             }
-            if args.rescan and method == "burn":
+            if repair_rounds is not None:
+                row["repair_rounds"] = repair_rounds
+                last = repair_rounds[-1]["after"]
+                row["rescan"] = {
+                    "verdict": last["verdict"],
+                    "score": last["score"],
+                    "target": last["target_label"],
+                }
+            elif args.rescan and method == "burn":
                 row["rescan"] = _rescan(rec, zoo, out)
             rows.append(row)
             _print_row(row)
@@ -559,6 +657,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rescan", action="store_true", help="scan every repaired model with bdscan scan"
     )
     ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="BURN through bdscan remediate's workflow with up to N repair rounds (needs"
+        " --scan-reports; re-scans every round)",
+    )
+    ap.add_argument(
         "--universal-with-probes",
         type=float,
         default=None,
@@ -609,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.prior and args.scan_reports:
         ap.error("--prior and --scan-reports are alternatives")
+    if args.rounds > 1 and (not args.scan_reports or args.clean_only):
+        ap.error("--rounds needs --scan-reports and training data")
     if args.from_json:
         rows = json.loads(Path(args.from_json).read_text())
         print_table(rows)
