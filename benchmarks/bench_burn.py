@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import subprocess
 import sys
@@ -345,8 +346,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     # the re-scan while it still says infected.
                     rep, conv, repair_rounds = _workflow(
                         rec, zoo, out, train_arg, clean_arg, report, prior_target, args,
-                        burn_config, lambda path, conv: _measure(path, conv, x_test, y_test,
-                                                                 x_trig, y_trig, y_bd),
+                        burn_config, functools.partial(_measure, x_test=x_test, y_test=y_test,
+                                                       x_trig=x_trig, y_trig=y_trig, y_bd=y_bd),
                     )  # fmt: skip
                 else:
                     run_ = remediate_run(
