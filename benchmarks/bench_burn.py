@@ -393,6 +393,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             tpr, fpr = _rates(np.asarray(rep.flagged, dtype=np.int64), pois_sub, len(y_sub))
             row = {
                 "model": rec["name"],
+                "arch": rec["arch"],
                 "attack": rec["attack"],
                 "all_to_all": rec["all_to_all"],
                 "target": target,
@@ -613,6 +614,43 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                   f"max {ratios[-1]:.2f}; peak RSS {peak} MB")  # fmt: skip
 
 
+def _group_of(rows: list[dict[str, Any]], zoo: Path) -> dict[str, str]:
+    """Model name -> architecture, from the rows or else the zoo's records."""
+    arch = {r["model"]: r["arch"] for r in rows if r.get("arch")}
+    missing = {r["model"] for r in rows} - set(arch)
+    if missing and zoo.is_dir():
+        arch.update({rec["name"]: rec["arch"] for rec in _records(zoo, sorted(missing))})
+    return arch
+
+
+def print_groups(rows: list[dict[str, Any]], zoo: Path) -> None:
+    """BURN per attack family and per architecture: models at the bar (ASR < 5%, ACC within 2
+    points, RA > 70%), models at ASR < 5% whatever the rest, median ASR and accuracy drop, and
+    how many took a second repair round."""
+    burns = [r for r in rows if r["method"] == "burn"]
+    if not burns:
+        return
+    arch = _group_of(burns, zoo)
+    for title, key in (("attack", lambda r: r["attack"]), ("architecture", lambda r: arch.get(
+            r["model"], "?"))):  # fmt: skip
+        print(f"\n| {title} | models | at the bar | ASR < 5% | median ASR after |"
+              " median ACC drop | second round |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in burns:
+            groups.setdefault(key(r), []).append(r)
+        for name in sorted(groups):
+            g = groups[name]
+            asr = sorted(r["after"]["asr"] for r in g)
+            drop = sorted(r["before"]["acc"] - r["after"]["acc"] for r in g)
+            second = sum(1 for r in g if len(r.get("repair_rounds") or []) > 1)
+            print(
+                f"| {name} | {len(g)} | {sum(meets_bar(r) for r in g)} |"
+                f" {sum(a < BAR_ASR for a in asr)} | {asr[len(asr) // 2]:.3f} |"
+                f" {drop[len(drop) // 2]:+.3f} | {second} |"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zoo", default="zoo-out")
@@ -722,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows)
         print()
         print_summary(rows)
+        print_groups(rows, Path(args.zoo))
         return 0
     if args.threads:
         import torch
@@ -731,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     print()
     print_summary(rows)
+    print_groups(rows, Path(args.zoo))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(args.json, rows)
