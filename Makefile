@@ -8,12 +8,14 @@ ZOO_SET ?= full
 
 .PHONY: install test browser oip-server lint demo zoo fmnist bench bench-burn fuzz corpus-compare clean docs
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml lab/pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel first, so nothing below resolves torch to a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[cpu,torch,dev,zoo,ray]'
+	# The research lab (zoo, benchmarks, `bdscan zoo` / `bdscan bench`): its own distribution.
+	$(PY) -m pip install -q --no-deps -e ./lab
 	# onnx2torch declares torchvision, which does not load beside this torch: take it without deps.
 	$(PY) -m pip install -q --no-deps onnx2torch==1.5.15
 	touch $(STAMP)
@@ -40,8 +42,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "note: Chromium could not be installed; the HTML browser test will be skipped"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check scanner exporters policies tests benchmarks docs/tools
-	$(VENV)/bin/ruff format --check scanner exporters policies tests benchmarks docs/tools
+	$(VENV)/bin/ruff check scanner exporters policies lab tests benchmarks docs/tools
+	$(VENV)/bin/ruff format --check scanner exporters policies lab tests benchmarks docs/tools
 
 demo: $(STAMP)
 	@echo "== backdoored example (BadNets, target label 0) =="

@@ -1,7 +1,7 @@
 """BURN against plain fine-tuning and Neural Cleanse unlearning on the zoo's backdoored models.
 
 For each model in `zoo-out/index.json` (or the .json records beside it while the index is being
-written) the script rebuilds the exact poisoned training set (`scanner.zoo.build.
+written) the script rebuilds the exact poisoned training set (`bdscan_lab.zoo.build.
 poisoned_training_set`), takes a random `--train-size` subset of it, runs every method through
 `scanner.remediate.remediate` (same data, same epochs, same optimiser), and scores the exported
 ONNX files with onnxruntime on the Fashion-MNIST test set: ACC (clean test accuracy), ASR
@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exporters.atomic import atomic_write_json
 from scanner.errors import BdscanError
@@ -250,7 +248,7 @@ def _warm_up(
     Why: a process pays once for CUDA's context and cuDNN's set-up (4 to 6 s on an H100) and
     for the ONNX exporter's first call; without this the first row's method carries all of it.
     """
-    from scanner.zoo.build import poisoned_training_set
+    from bdscan_lab.zoo.build import poisoned_training_set
 
     x, y, *_ = poisoned_training_set(rec)
     scan = np.load(zoo / rec["scan_data"])
@@ -268,8 +266,8 @@ def _warm_up(
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from scanner.zoo.build import poisoned_training_set
-    from scanner.zoo.datasets import load_dataset
+    from bdscan_lab.zoo.build import poisoned_training_set
+    from bdscan_lab.zoo.datasets import load_dataset
 
     zoo = Path(args.zoo)
     names = args.models.split(",") if args.models else None

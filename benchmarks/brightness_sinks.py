@@ -17,17 +17,13 @@ half go there (universality, as X-ray counts it) / the mean share that goes ther
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from zoo_oracle import zoo_oracle
 
-from scanner.bench.xray import load_index
+from bdscan_lab.bench.xray import load_index
 
 
 def sink(pred: np.ndarray, y: np.ndarray, nc: int) -> tuple[float, float, int]:

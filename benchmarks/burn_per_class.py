@@ -11,22 +11,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from bench_burn import _config_value, _ort_labels
 
+from bdscan_lab.zoo.build import poisoned_training_set
+from bdscan_lab.zoo.datasets import load_dataset
 from scanner.remediate.api import remediate_run
 from scanner.remediate.burn import BurnConfig
 from scanner.remediate.convert import images_to_input
-from scanner.zoo.build import poisoned_training_set
-from scanner.zoo.datasets import load_dataset
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from zoo_oracle import zoo_oracle
 
-from scanner.bench.xray import load_index
+from bdscan_lab.bench.xray import load_index
 from scanner.detectors.probes import Probe, flip_rates, patch_positions, patch_size
 
 # family -> magnitudes dumped (shipped strengths 0/1 are among them)

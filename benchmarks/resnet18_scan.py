@@ -26,10 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bdscan_lab.zoo.architectures import _BasicBlock
 
-from scanner.zoo.architectures import _BasicBlock  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 MEAN = (0.4914, 0.4822, 0.4465)  # CIFAR-10's, the usual per-channel normalisation
 STD = (0.2470, 0.2435, 0.2616)

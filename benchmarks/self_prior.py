@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exporters.atomic import atomic_write_json
 from scanner.errors import BdscanError
@@ -42,8 +39,8 @@ def run(
 ) -> list[dict[str, Any]]:
     import torch
 
+    from bdscan_lab.zoo.build import poisoned_training_set
     from scanner.remediate.baselines import NCConfig, neural_cleanse
-    from scanner.zoo.build import poisoned_training_set
 
     cfg = BurnConfig()
     rows = []

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scanner.bench.xray import summarise
+from bdscan_lab.bench.xray import summarise
 from scanner.detectors.attribution import from_evidence
 from scanner.detectors.probes import ProbeResult
 from scanner.detectors.verdict import VerdictRule, decide

@@ -23,9 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scanner.bench.xray import held_out, summarise
+from bdscan_lab.bench.xray import held_out, summarise
 from scanner.detectors.baseline import Baseline, discount
 from scanner.detectors.probes import ProbeResult
 from scanner.detectors.verdict import VerdictRule, decide

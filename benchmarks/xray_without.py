@@ -5,7 +5,7 @@ A decision aid, not a result: it shows what the held-out figures would be if the
 counted the left-out models differently (for example, the two clean MNIST ResNet-8s whose
 natural shortcut to "8" every hard-label test we tried reads as a backdoor: leaving them out is
 what counting a universal natural shortcut as a finding, rather than as a false positive, would
-amount to). The rows, reports and fitting are the run's own (`scanner.bench.xray.summarise`,
+amount to). The rows, reports and fitting are the run's own (`bdscan_lab.bench.xray.summarise`,
 `held_out`); nothing is rescanned.
 
     python benchmarks/xray_without.py bench-out/xray-p5 bench-out/xray-p5s1 \
@@ -20,9 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scanner.bench.xray import held_out, summarise
+from bdscan_lab.bench.xray import held_out, summarise
 
 
 def line(name: str, s: dict[str, Any]) -> str:

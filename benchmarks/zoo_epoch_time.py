@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from scanner.zoo.architectures import ARCHITECTURES, make_model
+from bdscan_lab.zoo.architectures import ARCHITECTURES, make_model
 
 EPOCH_SAMPLES = 20_000
 BATCH = 128

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from bdscan_lab.bench.xray import data_path
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
-from scanner.bench.xray import data_path
 from scanner.data import Dataset, load_dataset, to_model_space
 
 

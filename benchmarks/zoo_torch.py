@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from bdscan_lab.zoo.build import poisoned_training_set
 from scanner.remediate.convert import convert_model
-from scanner.zoo.build import poisoned_training_set
 
 
 def training_subset(

@@ -98,9 +98,58 @@ def rescan_device(device: str) -> Literal["auto", "cpu"]:
     return "cpu" if device == "cpu" else "auto"
 
 
+# Other distributions add commands through this entry-point group: the research lab's `zoo` and
+# `bench` (lab/pyproject.toml). The product never imports the lab.
+COMMAND_GROUP = "bdscan.commands"
+LAB_COMMANDS = ("bench", "zoo")
+
+
 class BdscanGroup(click.Group):
     """The command group whose `main` maps errors to INTERFACE.md's exit codes, so the script,
-    `python -m scanner` and click's CliRunner all see the same codes and one-line messages."""
+    `python -m scanner` and click's CliRunner all see the same codes and one-line messages; it
+    also lists the commands other installed distributions register under COMMAND_GROUP."""
+
+    def _added(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {
+            ep.name: ep for ep in entry_points(group=COMMAND_GROUP) if ep.name not in self.commands
+        }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._added()})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The product's commands, then the ones other distributions added, under their own
+        heading: `bdscan --help` shows which is which."""
+        added = self._added()
+        for title, names in (
+            ("Commands", [n for n in self.list_commands(ctx) if n not in added]),
+            ("Added commands (research lab)", sorted(added)),
+        ):
+            commands = [(n, c) for n in names if (c := self.get_command(ctx, n)) and not c.hidden]
+            if commands:
+                limit = formatter.width - 6 - max(len(n) for n, _ in commands)
+                rows = [(n, c.get_short_help_str(limit)) for n, c in commands]
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        entry = self._added().get(cmd_name)
+        if entry is None:
+            if cmd_name in LAB_COMMANDS:
+                raise UsageError(
+                    f"`bdscan {cmd_name}` is a research-lab command, not part of the product:"
+                    " from a source checkout, pip install -e ./lab"
+                )
+            return None
+        command = entry.load()
+        if not isinstance(command, click.Command):
+            raise UsageError(f"{entry.value}: registered as a bdscan command but is not one")
+        return command
 
     def main(
         self,
@@ -831,199 +880,6 @@ def policy_init() -> None:
     from policies import init_policy_text
 
     click.echo(init_policy_text(), nl=False)
-
-
-@cli.group()
-def zoo() -> None:
-    """Train the model zoo: clean and backdoored classifiers on real data (needs torch)."""
-
-
-@zoo.command("build", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def zoo_build(args: tuple[str, ...]) -> None:
-    """Build zoo models (options: see `bdscan zoo build --help`)."""
-    try:
-        from scanner.zoo.__main__ import main as zoo_main
-    except ImportError as e:
-        raise UsageError(f"the zoo needs torch: pip install torch==2.13.0 ({e})") from None
-    raise SystemExit(zoo_main(["build", *args]))
-
-
-@cli.group()
-def bench() -> None:
-    """Benchmarks over the zoo that print the tables of docs/results.md."""
-
-
-@bench.command("xray")
-@click.option(
-    "--zoo",
-    "zoo_dir",
-    default="zoo-out",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="bench-out/xray",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-)
-@xray_options
-@budget_options
-@click.option("--only", multiple=True, help="Model names to run (repeatable).")
-@click.option("--reuse", is_flag=True, help="Keep results a previous run left in --out.")
-def bench_xray(
-    zoo_dir: Path,
-    out_dir: Path,
-    planes: int,
-    resolution: int,
-    extend: float,
-    grid: str,
-    uint8_mode: str,
-    trigger_search: bool,
-    seed: int,
-    max_queries: int | None,
-    profile: str | None,
-    only: tuple[str, ...],
-    reuse: bool,
-) -> None:
-    """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost, at the
-    shipped thresholds and with thresholds fitted leaving each attack / architecture out."""
-    from scanner.bench import xray as bx
-    from scanner.detectors.probes import ProbeConfig
-    from scanner.detectors.search import SearchConfig
-    from scanner.detectors.xray import XrayConfig
-    from scanner.pipeline import ScanConfig
-
-    settings = dict(planes=planes, resolution=resolution, extend=extend, grid=grid, seed=seed)
-
-    def config_for(rec: dict[str, Any]) -> ScanConfig:
-        def tup(v: Any) -> tuple[float, ...] | None:
-            return None if v is None else tuple(float(a) for a in v)
-
-        return ScanConfig(
-            xray=XrayConfig(**settings),  # type: ignore[arg-type]
-            probes=ProbeConfig(seed=seed),
-            search=SearchConfig(enabled=trigger_search, seed=seed),
-            mean=tup(rec.get("mean")),
-            std=tup(rec.get("std")),
-            uint8_mode=uint8_mode,  # type: ignore[arg-type]
-            device="cpu",
-            max_queries=budget,
-        )
-
-    budget = query_budget(max_queries, profile)
-    rows = bx.run(
-        zoo_dir,
-        out_dir,
-        config_for,
-        names=only or None,
-        reuse=reuse,
-        log=lambda m: click.echo(m, err=True),
-    )
-    summary = bx.summarise(rows)
-    by_attack, loao = bx.held_out(rows, out_dir / "reports", "attack")
-    by_arch, loarch = bx.held_out(rows, out_dir / "reports", "arch")
-    by_recipe, lorecipe = bx.held_out(rows, out_dir / "reports", "recipe")
-    whole_zoo = bx.fit_rule(rows).to_dict()
-    result = {
-        "environment": bx.environment(),
-        "settings": {**settings, "uint8_mode": uint8_mode, "max_queries": budget},
-        "summary": summary,
-        "leave_one_attack_out": loao,
-        "leave_one_architecture_out": loarch,
-        "leave_one_recipe_out": lorecipe,
-        "rows": rows,
-        "held_out_rows": {"attack": by_attack, "arch": by_arch, "recipe": by_recipe},
-        "rule_fitted_on_all_rows": whole_zoo,
-    }
-    atomic_write_text(out_dir / "results.json", json.dumps(result, indent=2, sort_keys=True))
-    table = (
-        bx.markdown(rows, summary)
-        + "\n"
-        + bx.SUMMARY_HEAD
-        + bx.summary_line("shipped thresholds", summary)
-        + "\n"
-        + bx.summary_line("leave one attack out", loao)
-        + "\n"
-        + bx.summary_line("leave one architecture out", loarch)
-        + "\n"
-        + bx.summary_line("leave one recipe out", lorecipe)
-        + "\n\nClean models flagged per architecture (shipped / leave one architecture out): "
-        + ", ".join(
-            f"{arch} {summary['fpr_by_arch'][arch]} / {loarch['fpr_by_arch'][arch]}"
-            for arch in summary["fpr_by_arch"]
-        )
-        + "\n\nClean models called shortcut per architecture (shipped / leave one architecture"
-        + " out): "
-        + ", ".join(
-            f"{arch} {summary['shortcut_by_arch'][arch]} / {loarch['shortcut_by_arch'][arch]}"
-            for arch in summary["shortcut_by_arch"]
-        )
-        + f"\n\nRule fitted on all {len(rows)} models (the shipped default's source): {whole_zoo}\n"
-    )
-    atomic_write_text(out_dir / "results.md", table)
-    click.echo(table)
-
-
-@bench.command("grid")
-@click.option(
-    "--zoo",
-    "zoo_dir",
-    default="zoo-out",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-)
-@click.option("--out", "out_path", default="bench-out/grid.json", show_default=True)
-@click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
-@click.option("--only", multiple=True, help="Model names to run (repeatable).")
-def bench_grid(
-    zoo_dir: Path, out_path: str, planes: int, resolution: int, only: tuple[str, ...]
-) -> None:
-    """Compare adaptive and dense label maps cell by cell on zoo models."""
-    from scanner.bench import grid as bg
-    from scanner.bench.xray import environment
-    from scanner.detectors.xray import XrayConfig
-
-    rows = bg.compare(
-        zoo_dir,
-        XrayConfig(planes=planes, resolution=resolution),
-        names=only or None,
-        log=lambda m: click.echo(m, err=True),
-    )
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_path, json.dumps({"environment": environment(), "rows": rows}, indent=2))
-    click.echo(bg.summary(rows))
-
-
-@bench.command("throughput")
-@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--queries", default=65536, show_default=True, type=click.IntRange(min=1))
-@click.option("--out", "out_path", default="bench-out/throughput.json", show_default=True)
-def bench_throughput(models: tuple[Path, ...], device: str, queries: int, out_path: str) -> None:
-    """Queries per second of the scanner's worker (through its pipe, through shared memory)
-    against onnxruntime alone, on random points of each model's input size."""
-    from scanner.bench import throughput as bt
-    from scanner.bench.xray import environment
-
-    rows = []
-    for model in models:
-        row = bt.measure(model, queries, device)  # type: ignore[arg-type]
-        click.echo(
-            f"{row.model}: raw {row.raw_qps:.0f} q/s, pipe {row.pipe_ratio:.2f}x,"
-            f" shared memory {row.shared_ratio:.2f}x of raw time",
-            err=True,
-        )
-        rows.append(row)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        out_path,
-        json.dumps({"environment": environment(), "rows": [r.to_dict() for r in rows]}, indent=2),
-    )
-    click.echo(bt.table(rows))
 
 
 def _run_mapped(run: Any, args: list[str], prog_name: str, extra: dict[str, Any]) -> int:

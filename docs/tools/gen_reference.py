@@ -65,8 +65,11 @@ def _command(cmd: click.Command, path: str, out: list[str]) -> None:
         out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
         out.append("")
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            _command(cmd.commands[name], f"{path} {name}", out)
+        # list/get_command, not .commands: the top group also lists commands the lab registers.
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                _command(sub, f"{path} {name}", out)
 
 
 def cli_page() -> str:

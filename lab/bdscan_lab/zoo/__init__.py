@@ -4,5 +4,5 @@ Used for tests, calibration and benchmarks of the scanner. The submodules that t
 (`architectures`, `train`, `export`, `build`) import torch and need the `torch` extra; `datasets`
 and `attacks` need only numpy, so this package's import stays light.
 
-Entry point: `python -m scanner.zoo build --out zoo-out [--set core|full]`.
+Entry point: `python -m bdscan_lab.zoo build --out zoo-out [--set core|full]`.
 """

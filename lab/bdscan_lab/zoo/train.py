@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scanner.zoo.attacks import Attack
-from scanner.zoo.recipes import Recipe
+from bdscan_lab.zoo.attacks import Attack
+from bdscan_lab.zoo.recipes import Recipe
 
 # Two threads on the two-core machines this runs on. Where the cores are shared with other busy
 # processes, BDSCAN_ZOO_THREADS=1 is faster: measured for ResNet-8 at a load average of ~8, one
@@ -40,7 +40,7 @@ class TrainConfig:
 
     The schedule matters at this budget: on 20k Fashion-MNIST samples, four epochs at a constant
     1e-3 leave the small CNN at ~84%, one-cycle to 3e-3 reaches ~88%. Other recipes
-    (scanner/zoo/recipes.py) set the rest.
+    (lab/bdscan_lab/zoo/recipes.py) set the rest.
     """
 
     epochs: int = 4

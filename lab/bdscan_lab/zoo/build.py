@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from bdscan_lab.zoo.attacks import PoisonedSet, make_attack
+from bdscan_lab.zoo.datasets import DATASETS, INFO, load_dataset, stratified_subset
+from bdscan_lab.zoo.recipes import get_recipe
 from scanner.errors import DataError
-from scanner.zoo.attacks import PoisonedSet, make_attack
-from scanner.zoo.datasets import DATASETS, INFO, load_dataset, stratified_subset
-from scanner.zoo.recipes import get_recipe
 
 ZOO_SCHEMA_VERSION = 1
 MIN_ASR = 0.6  # below this a backdoor is retrained, then dropped: the zoo holds no failed attacks
@@ -602,9 +602,9 @@ def build_model(
     """Train, evaluate, export and record one model (always rebuilds; see `build_zoo`)."""
     import torch
 
-    from scanner.zoo.architectures import make_model
-    from scanner.zoo.export import DYNAMO_OPSET, LEGACY_OPSET, export_model, get_convention
-    from scanner.zoo.train import TrainConfig, evaluate, seed_everything, train_model
+    from bdscan_lab.zoo.architectures import make_model
+    from bdscan_lab.zoo.export import DYNAMO_OPSET, LEGACY_OPSET, export_model, get_convention
+    from bdscan_lab.zoo.train import TrainConfig, evaluate, seed_everything, train_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

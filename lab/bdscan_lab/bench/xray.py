@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from bdscan_lab.bench.metrics import auroc
 from scanner.backends.onnxruntime import to_model_input
-from scanner.bench.metrics import auroc
 from scanner.data import load_dataset, to_model_space
 from scanner.detectors.attribution import from_evidence as attributions_from_evidence
 from scanner.detectors.probes import ProbeResult

@@ -1,4 +1,4 @@
-"""`python -m scanner.zoo build --out zoo-out [--set core|full] [--only GLOB] [--force]`.
+"""`python -m bdscan_lab.zoo build --out zoo-out [--set core|full] [--only GLOB] [--force]`.
 
 Also `list` (the specs of a set, without building). `main(argv)` returns the exit code, so the
 `bdscan zoo` command can wrap it.
@@ -20,7 +20,7 @@ SET_NAMES = ["core", "full", "wild"]
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m scanner.zoo",
+        prog="python -m bdscan_lab.zoo",
         description="Train clean and backdoored classifiers on real data and export them to ONNX.",
     )
     sub = p.add_subparsers(dest="command", required=True)
@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from scanner.zoo.build import MIN_ASR, build_zoo, get_specs, plan_entry
+    from bdscan_lab.zoo.build import MIN_ASR, build_zoo, get_specs, plan_entry
 
     try:
         if args.command == "build" and args.list:

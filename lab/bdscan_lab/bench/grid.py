@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from bdscan_lab.bench.xray import data_path, load_index
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
-from scanner.bench.xray import data_path, load_index
 from scanner.data import load_dataset, to_model_space
 from scanner.detectors.xray import XrayConfig, run_planes
 from scanner.report import decode_label_map
