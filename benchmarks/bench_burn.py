@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 
 from exporters.atomic import atomic_write_json
+from scanner.bridge.convert import images_to_input
 from scanner.errors import BdscanError
 from scanner.remediate.api import remediate_run
 from scanner.remediate.baselines import CleanUnlearnConfig
 from scanner.remediate.burn import BurnConfig
-from scanner.remediate.convert import images_to_input
 from scanner.remediate.runtime import TrainSettings
 
 
@@ -207,7 +207,7 @@ def _same_signature(a: Path, b: Path) -> bool:
     """Drop-in check: same input/output names, dtypes, layout and batch dims."""
     import onnx
 
-    from scanner.remediate.convert import graph_signature
+    from scanner.bridge.convert import graph_signature
 
     return bool(graph_signature(onnx.load(str(a))) == graph_signature(onnx.load(str(b))))
 

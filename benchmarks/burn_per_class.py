@@ -19,9 +19,9 @@ from bench_burn import _config_value, _ort_labels
 
 from bdscan_lab.zoo.build import poisoned_training_set
 from bdscan_lab.zoo.datasets import load_dataset
+from scanner.bridge.convert import images_to_input
 from scanner.remediate.api import remediate_run
 from scanner.remediate.burn import BurnConfig
-from scanner.remediate.convert import images_to_input
 
 
 def main() -> None:

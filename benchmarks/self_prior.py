@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from exporters.atomic import atomic_write_json
+from scanner.bridge.convert import convert_model
 from scanner.errors import BdscanError
 from scanner.remediate.config import BurnConfig
-from scanner.remediate.convert import convert_model
 from scanner.remediate.shortcut import own_target_check
 
 

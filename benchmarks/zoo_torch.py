@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bdscan_lab.zoo.build import poisoned_training_set
-from scanner.remediate.convert import convert_model
+from scanner.bridge.convert import convert_model
 
 
 def training_subset(

@@ -205,7 +205,7 @@ def test_scan_and_remediation_arrange_inputs_identically(layout: str, channels: 
     import torch
 
     from scanner.backends.base import arrange
-    from scanner.remediate.convert import ImageModel
+    from scanner.bridge.convert import ImageModel
 
     if layout == "NHW" and channels == 3:
         pytest.skip("an NHW input has one channel")

@@ -22,13 +22,13 @@ torch = pytest.importorskip("torch")
 if importlib.util.find_spec("onnx2torch") is None:  # importing it needs our torchvision stub
     pytest.skip("onnx2torch is not installed", allow_module_level=True)
 
-from exporters.onnx_model import export_onnx_model  # noqa: E402
-from scanner.errors import DataError, ModelLoadError, OutputError  # noqa: E402
-from scanner.remediate.convert import (  # noqa: E402
+from scanner.bridge.convert import (  # noqa: E402
     convert_model,
     graph_signature,
     images_to_input,
 )
+from scanner.bridge.export import export_onnx_model  # noqa: E402
+from scanner.errors import DataError, ModelLoadError, OutputError  # noqa: E402
 from tests import onnx_builders  # noqa: E402
 
 
@@ -213,7 +213,7 @@ def test_round_trip(conv: Convention, model_dir: Path, images: np.ndarray, tmp_p
 def test_torchvision_stub_does_not_leak() -> None:
     import sys
 
-    from scanner.remediate.convert import onnx2torch_module
+    from scanner.bridge.convert import onnx2torch_module
 
     onnx2torch_module()
     assert "torchvision" not in sys.modules or not getattr(

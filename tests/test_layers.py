@@ -1,6 +1,7 @@
 """The repository's layering, checked on the source: the product (scanner, exporters, policies)
-never imports the research lab (lab/bdscan_lab), the lab's scripts never edit sys.path, and
-the lab's commands reach the CLI only through the entry-point registry."""
+never imports the research lab (lab/bdscan_lab), no layer imports one above it (the report
+exporters and the ONNX<->PyTorch bridge never import remediation), the lab's scripts never edit
+sys.path, and the lab's commands reach the CLI only through the entry-point registry."""
 
 from __future__ import annotations
 
@@ -41,6 +42,27 @@ def test_the_product_never_imports_the_lab() -> None:
     assert (
         'include = ["scanner*", "exporters*", "policies*"]' in (ROOT / "pyproject.toml").read_text()
     )
+
+
+# package -> the packages above it, which it must not import (lazily or not).
+ABOVE = {
+    "exporters": ("scanner.remediate", "scanner.app", "scanner.cli", "scanner.bridge"),
+    "scanner/bridge": ("scanner.remediate", "scanner.app", "scanner.cli", "exporters"),
+    "scanner/detectors": ("scanner.remediate", "scanner.app", "scanner.cli", "scanner.pipeline"),
+    "scanner/backends": ("scanner.remediate", "scanner.app", "scanner.detectors", "exporters"),
+    "scanner/remediate": ("scanner.app", "scanner.cli"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(ABOVE))
+def test_no_package_imports_one_above_it(package: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in _imports(path)
+        if any(name == up or name.startswith(up + ".") for up in ABOVE[package])
+    ]
+    assert offenders == []
 
 
 def test_no_script_edits_sys_path() -> None:

@@ -9,8 +9,8 @@ from onnx import TensorProto
 
 from scanner.backends.base import InputSpec
 from scanner.backends.onnxruntime import to_model_input
+from scanner.bridge.convert import _images_to_input
 from scanner.data import to_model_space
-from scanner.remediate.convert import _images_to_input
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC", "NHW", "flat"])

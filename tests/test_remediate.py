@@ -21,11 +21,11 @@ torch = pytest.importorskip("torch")
 if importlib.util.find_spec("onnx2torch") is None:  # importing it needs our torchvision stub
     pytest.skip("onnx2torch is not installed", allow_module_level=True)
 
+from scanner.bridge.convert import graph_signature, images_to_input  # noqa: E402
 from scanner.errors import DataError, OutputError, UsageError  # noqa: E402
 from scanner.remediate import BurnConfig, NCConfig, remediate  # noqa: E402
 from scanner.remediate.api import remediate_run  # noqa: E402
 from scanner.remediate.burn import fit_poison_mixture  # noqa: E402
-from scanner.remediate.convert import graph_signature, images_to_input  # noqa: E402
 from scanner.remediate.runtime import TrainSettings, fine_tune, seed_everything  # noqa: E402
 from tests import onnx_builders  # noqa: E402
 

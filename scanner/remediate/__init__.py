@@ -1,7 +1,7 @@
 """Backdoor removal for ONNX classifiers: convert to PyTorch, repair (BURN or a baseline), export.
 
-Pipeline: `convert` (ONNX -> PyTorch, checked against onnxruntime) -> `boundary` + `burn`
-(or `baselines`) -> `exporters.onnx_model` (a drop-in ONNX replacement). Needs the `torch`
+Pipeline: `scanner.bridge.convert` (ONNX -> PyTorch, checked against onnxruntime) -> `boundary`
++ `burn` (or `baselines`) -> `scanner.bridge.export` (a drop-in ONNX replacement). Needs the `torch`
 extra and onnx2torch; importing this package stays light, the heavy modules load on first use.
 """
 

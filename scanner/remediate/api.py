@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import (
@@ -26,7 +27,6 @@ from scanner.remediate.baselines import (
 )
 from scanner.remediate.burn import BurnConfig, run_burn
 from scanner.remediate.clean import run_clean_unlearning
-from scanner.remediate.convert import ConvertedModel, convert_model, images_to_input
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.runtime import (
     PhaseClock,
@@ -204,7 +204,7 @@ def remediate_run(
     seed: int = 0,
 ) -> RemediationRun:
     """`remediate`, also returning the converted (and repaired) model."""
-    from exporters.onnx_model import export_onnx_model
+    from scanner.bridge.export import export_onnx_model
 
     start = time.perf_counter()
     if method not in METHODS:

@@ -1,4 +1,4 @@
-"""ONNX -> PyTorch for remediation: onnx2torch, the fixes this project needs, an exactness check.
+"""ONNX -> PyTorch: onnx2torch, the fixes this project needs, an exactness check.
 
 `convert_model` returns the whole graph as a torch module (the original signature, pre- and
 post-processing included, for re-export) and an `ImageModel` view of it that maps [0, 1] NHWC
@@ -37,8 +37,8 @@ from onnx import TensorProto, helper, numpy_helper
 from scanner.backends.base import Layout, arrange
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import run_in_worker
+from scanner.bridge.compare import output_mismatch
 from scanner.errors import DataError, ModelLoadError, ModelRuntimeError
-from scanner.remediate.compare import output_mismatch
 
 ScoreKind = Literal["logits", "softmax_input", "log_probabilities", "probabilities"]
 
@@ -111,7 +111,7 @@ def onnx2torch_module() -> types.ModuleType:
         for name, module in installed.items():
             if sys.modules.get(name) is module:
                 del sys.modules[name]
-    from scanner.remediate import _converters
+    from scanner.bridge import _converters
 
     _converters.register()
     return onnx2torch

@@ -24,8 +24,8 @@ import numpy as np
 import onnx
 
 from scanner.backends.onnxruntime import run_in_worker
+from scanner.bridge.compare import output_mismatch
 from scanner.errors import ModelRuntimeError, OutputError
-from scanner.remediate.compare import output_mismatch
 
 MIN_OPSET = 17
 # The TorchScript exporter is used because onnx2torch's modules carry their ONNX symbolics for it;
