@@ -441,30 +441,24 @@ def scan(
     an Open Inference Protocol endpoint (http(s)://HOST/v2/models/NAME[/versions/V]; a bearer
     token from BDSCAN_API_TOKEN); several MODEL arguments are scanned together, with one summary.
     """
-    from exporters import write_plots, write_report
     from exporters.console import RichBatchProgress
     from exporters.console import write as console_write
-    from policies import Severity, evaluate_outcomes, load_policy
-    from scanner.backends.remote import ApiConfig, is_endpoint
-    from scanner.batch import (
-        ResultCache,
-        default_cache_dir,
-        exit_code,
-        expand_models,
-        scan_models,
-    )
+    from policies import Severity, load_policy
+    from scanner.app.scan import Displays, ScanRequest, run_scan, write_reports
+    from scanner.backends.remote import ApiConfig
+    from scanner.batch import default_cache_dir
     from scanner.data import load_dataset, parse_channel_values
     from scanner.detectors.probes import ProbeConfig
     from scanner.detectors.search import SearchConfig
     from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
     from scanner.labels import load_label_file
-    from scanner.pipeline import ScanConfig, scan_model
-    from scanner.ui import plane_progress, print_summary
+    from scanner.pipeline import ScanConfig
+    from scanner.ray_executor import RayOptions
+    from scanner.ui import baseline_notice, plane_progress, print_summary
 
     for path, option in ((json_path, "--json"), (sarif_path, "--sarif"), (html_path, "--html")):
         _check_writable(path, option)
-    policy = load_policy(policy_path) if policy_path else None
     config = ScanConfig(
         xray=XrayConfig(planes=planes, resolution=resolution, extend=extend, seed=seed, grid=grid),  # type: ignore[arg-type]
         probes=ProbeConfig(seed=seed),
@@ -480,127 +474,49 @@ def scan(
         api=ApiConfig(rate=api_rate, timeout=api_timeout, batch=api_batch, resume=resume),
         journal_root=cache_dir if cache_dir is not None else default_cache_dir(),
     )
-    models = [m for target in model for m in expand_models(target)]
-    single = (
-        len(model) == 1
-        and len(models) == 1
-        and (
-            is_endpoint(model[0])
-            or (Path(model[0]).suffix.lower() == ".onnx" and not Path(model[0]).is_dir())
-        )
+    request = ScanRequest(
+        targets=model,
+        data=load_dataset(data_path),
+        config=config,
+        policy=load_policy(policy_path) if policy_path else None,
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        baseline=baseline_path,
+        ray=(
+            RayOptions(address=ray_address, gpus_per_model=ray_gpus_per_model, retries=ray_retries)
+            if executor == "ray"
+            else None
+        ),
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        debug=debug,
     )
-    dataset = load_dataset(data_path)
-    if baseline_path is not None:
-        config = replace(config, baseline=scan_baseline(baseline_path, dataset, config, quiet))
-    cache = ResultCache(cache_dir)
-
-    def scan_fn(path: Path, data: Any, cfg: ScanConfig, progress: Any = None) -> Any:
-        try:
-            return scan_model(path, data, cfg, progress=progress)
-        except Exception:
-            if debug:  # the batch records the error; --debug also wants to see where it came from
-                traceback.print_exc()
-            raise
-
-    if executor == "ray":
-        from scanner.ray_executor import RayOptions, scan_models_ray
-
-        options = RayOptions(
-            address=ray_address, gpus_per_model=ray_gpus_per_model, retries=ray_retries
-        )
-        with RichBatchProgress(disable=quiet) as bar:
-            outcomes = scan_models_ray(
-                models, dataset, config, options, cache=cache, no_cache=no_cache, progress=bar
-            )
-    elif single:
-        with plane_progress(enabled=not quiet, label=Path(str(models[0])).name) as progress:
-            outcomes = scan_models(
-                models,
-                dataset,
-                config,
-                lambda p, d, c: scan_fn(p, d, c, progress),
-                cache=cache,
-                no_cache=no_cache,
-                reraise_unexpected=debug,
-            )
-    else:
-        with RichBatchProgress(disable=quiet) as bar:
-            outcomes = scan_models(
-                models,
-                dataset,
-                config,
-                scan_fn,
-                cache=cache,
-                no_cache=no_cache,
-                progress=bar,
-                reraise_unexpected=debug,
-            )
-    results = None
-    if policy is not None:
-        results = evaluate_outcomes(
-            policy, outcomes, fail_on=Severity.parse(fail_on) if fail_on else None
-        )
-        outcomes = [
-            replace(o, report=replace(o.report, policy=r.to_dict())) if o.report else o
-            for o, r in zip(outcomes, results, strict=True)
-        ]
-    code = exit_code(outcomes, results)
-    if single and outcomes[0].error is not None and not outcomes[0].finding_error:
+    displays = Displays(
+        single=lambda name: plane_progress(enabled=not quiet, label=name),
+        batch=lambda: RichBatchProgress(disable=quiet),
+        baseline_scanned=lambda b: baseline_notice(b, quiet=quiet),
+    )
+    run = run_scan(request, displays)
+    if (failed := run.single_error) is not None:
         # One model that could not be scanned: its error is the whole story, on one line, and
         # no report stands in for a scan that did not happen.
-        click.echo(f"bdscan: error: {outcomes[0].error}", err=True)
-        raise SystemExit(code)
-    if single and outcomes[0].finding_error:
+        click.echo(f"bdscan: error: {failed.error}", err=True)
+        raise SystemExit(run.exit_code)
+    if run.single and run.outcomes[0].finding_error:
         # A finding without a verdict (NaN outputs): said on one line, and the reports carry it
         # in the summary form, which has room for a model without an X-ray result.
-        click.echo(f"bdscan: finding BDS205: {outcomes[0].error}", err=True)
-        single = False
-    form = "single" if single else "summary"
-    if json_path:
-        write_report("json", json_path, outcomes, policy_results=results, form=form)
-    if sarif_path:
-        write_report("sarif", sarif_path, outcomes, policy_results=results)
-    if html_path:
-        write_report("html", html_path, outcomes, policy_results=results)
-    if plots_dir:
-        write_plots(outcomes, plots_dir)
-    if not quiet:
-        if single:
-            print_summary(outcomes[0].report)  # type: ignore[arg-type]
-            if results is not None:
-                console_write(outcomes, sys.stdout, policy_results=results)
-        else:
-            console_write(outcomes, sys.stdout, policy_results=results)
-    raise SystemExit(code)
-
-
-def scan_baseline(path: Path, dataset: Any, config: Any, quiet: bool) -> Any:
-    """Scan the trusted baseline with the scan's own data and settings (`--baseline`)."""
-    from scanner.detectors.baseline import Baseline
-    from scanner.pipeline import scan_model
-
-    ref = scan_model(path, dataset, config)
-    base = Baseline.from_evidence(
-        ref.xray.evidence,
-        path=str(path),
-        sha256=ref.model.sha256,
-        verdict=ref.xray.verdict,
-        score=ref.xray.score,
-        target_label=ref.xray.target_label,
-        num_classes=ref.model.num_classes,
+        click.echo(f"bdscan: finding BDS205: {run.outcomes[0].error}", err=True)
+    write_reports(
+        run, json_path=json_path, sarif_path=sarif_path, html_path=html_path, plots_dir=plots_dir
     )
-    if ref.xray.verdict == "infected":
-        # Its shortcuts are set aside from every model scanned against it, a backdoor included.
-        click.echo(
-            f"bdscan: warning: the baseline {path} is itself flagged (score {ref.xray.score:.2f});"
-            " a backdoor it shares with the model would be set aside too",
-            err=True,
-        )
     if not quiet:
-        sinks = ", ".join(str(t) for t in base.sinks) or "none"
-        strong = ", ".join(str(t) for t in base.sinks_strong) or "none"
-        click.echo(f"baseline {path.name}: own sinks {sinks} (strong probes: {strong})", err=True)
-    return base
+        results = list(run.policy_results) if run.policy_results is not None else None
+        if run.form == "single":
+            print_summary(run.outcomes[0].report)  # type: ignore[arg-type]
+            if results is not None:
+                console_write(list(run.outcomes), sys.stdout, policy_results=results)
+        else:
+            console_write(list(run.outcomes), sys.stdout, policy_results=results)
+    raise SystemExit(run.exit_code)
 
 
 @cli.command("remediate")

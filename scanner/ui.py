@@ -14,6 +14,7 @@ from scanner.report import ScanReport
 
 if TYPE_CHECKING:
     from scanner.app.remediation import RemediateRun
+    from scanner.app.scan import BaselineScan
 
 
 @contextlib.contextmanager
@@ -40,6 +41,24 @@ def plane_progress(*, enabled: bool, label: str) -> Iterator[PlaneProgress | Non
             bar.update(task, completed=done, total=total, queries=queries)
 
         yield update
+
+
+def baseline_notice(scan: BaselineScan, *, quiet: bool) -> None:
+    """What the trusted baseline's own scan found (`--baseline`), before the models are scanned."""
+    if scan.flagged:
+        # Its shortcuts are set aside from every model scanned against it, a backdoor included.
+        click.echo(
+            f"bdscan: warning: the baseline {scan.path} is itself flagged (score {scan.score:.2f});"
+            " a backdoor it shares with the model would be set aside too",
+            err=True,
+        )
+    if not quiet:
+        base = scan.baseline
+        sinks = ", ".join(str(t) for t in base.sinks) or "none"
+        strong = ", ".join(str(t) for t in base.sinks_strong) or "none"
+        click.echo(
+            f"baseline {scan.path.name}: own sinks {sinks} (strong probes: {strong})", err=True
+        )
 
 
 def print_summary(report: ScanReport) -> None:
