@@ -255,16 +255,20 @@ def to_model_space(
     if spec.dtype == "uint8":
         # A uint8 input takes raw pixels; its graph normalises them itself.
         return np.round(x * 255.0).astype(np.float32)
-    out = x.astype(np.float32)
     for values, name in ((mean, "mean"), (std, "std")):
         if values is not None and len(values) not in (1, c):
             expected = "one value" if c == 1 else f"one value or {c} (one per channel)"
             raise UsageError(
                 f"--{name}: expected {expected} for this {c}-channel model, got {len(values)}"
             )
-    shift = np.asarray(0.0 if mean is None else mean, dtype=np.float32)
-    scale = np.asarray(1.0 if std is None else std, dtype=np.float32)
-    return ((out - shift) / scale).astype(np.float32)
+    # One copy, then in place: this runs on every batch of queries; the float32 steps are
+    # those of (x - mean) / std, so the points are the same to the bit.
+    out = x.astype(np.float32)
+    if mean is not None:
+        out -= np.asarray(mean, dtype=np.float32)
+    if std is not None:
+        out /= np.asarray(std, dtype=np.float32)
+    return out
 
 
 def check_labels_fit(dataset: Dataset, num_classes: int) -> None:

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 SHM_ROOT = Path("/dev/shm")
-# Smaller arrays go through the pipe: the extra round trip to map a segment is not worth it.
-SHM_MIN_BYTES = 1 << 20
+# Smaller arrays go through the pipe: below this a pipe write costs less than the copy into the
+# segment. The segment is mapped once and kept (grown when a larger batch comes), so the one
+# extra round trip is paid once per worker, not per batch.
+SHM_MIN_BYTES = 1 << 16
 
 
 class SharedInput:
