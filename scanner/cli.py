@@ -675,7 +675,7 @@ def remediate_command(
         print_remediation(replace(run, report=report), out)
     if run.still_infected:
         click.echo(
-            f"bdscan: the repaired model still looks infected: {report.rescan['after']['note']}",
+            f"bdscan: the repaired model still looks infected: {run.left_reason}",
             err=True,
         )
     raise SystemExit(ExitCode.FINDINGS if run.still_infected else ExitCode.PASSED)

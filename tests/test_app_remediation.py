@@ -17,9 +17,11 @@ from scanner.report import ModelInfo, ScanReport, XrayResult
 
 
 def _report(verdict: str, score: float, target: int | None) -> ScanReport:
-    xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {},  # type: ignore[arg-type]
-                      {"decided_by": "universality" if target is not None else None,
-                       "findings": []})  # fmt: skip
+    """A scan's verdict; for "shortcut", `target` is the shortcut's label (no target)."""
+    evidence = {"decided_by": "universality" if target is not None else None, "findings": []}
+    if verdict == "shortcut":
+        evidence, target = {**evidence, "decided_by": None, "shortcut_label": target}, None
+    xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {}, evidence)  # type: ignore[arg-type]
     return ScanReport(ModelInfo("m.onnx", "0" * 64, {}, 10, "cpu"), xray, {}, "now")
 
 
@@ -117,3 +119,30 @@ def test_a_failing_round_leaves_no_staged_file(request_: RemediateRequest, tmp_p
     with pytest.raises(RuntimeError):
         run_remediate(request_, scan=bench.scan, repair=repair)
     assert not list(tmp_path.glob(".*staged*"))
+
+
+def test_a_shortcut_to_the_label_aimed_at_is_the_trigger_left_and_earns_a_round(
+    request_: RemediateRequest,
+) -> None:
+    # Round 1 weakened the trigger to label 3: the re-scan no longer attributes it, but still
+    # finds a universal shortcut to 3. That is the backdoor, not a natural sink: repair again,
+    # aimed at 3, with the shortcut's findings.
+    bench = Bench([("infected", 0.95, 3), ("shortcut", 0.4, 3), ("clean", 0.1, None)])
+    run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
+    assert [r["target_label"] for r in bench.repairs] == [3, 3]
+    assert bench.repairs[1]["scan_report"]["xray"]["target_label"] == 3
+    assert run.rounds[1].prior == "re-scan (shortcut to the label aimed at)"
+    assert not run.still_infected and run.left_reason is None
+    # With one round allowed, the same shortcut is what the repaired model is left with: exit 1.
+    from dataclasses import replace
+
+    once = Bench([("infected", 0.95, 3), ("shortcut", 0.4, 3)])
+    run = run_remediate(replace(request_, rounds=1), scan=once.scan, repair=once.repair)
+    assert run.still_infected and "label 3" in str(run.left_reason)
+
+
+def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: RemediateRequest) -> None:
+    bench = Bench([("infected", 0.95, 3), ("shortcut", 0.3, 7)])
+    run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
+    assert len(run.rounds) == 1 and not run.still_infected
+    assert run.report.rescan["after"]["shortcut_label"] == 7

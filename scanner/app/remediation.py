@@ -5,10 +5,14 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    --scan-report its target and trigger-like findings are BURN's prior.
 2. Repair (BURN by default) into a staged file beside the output.
 3. Re-scan the staged model with the same data and settings the user's next scan would use.
-4. While it is still `infected` and rounds are left, repair the staged model again with that
+4. While a planted trigger is left and rounds are left, repair the staged model again with that
    re-scan as the prior (its target may differ: a second trigger, or one the first round only
-   weakened). Stop rules: the verdict is no longer infected; `rounds` rounds have run; or a round
-   did not lower the score (another round would spend the same epochs for nothing).
+   weakened). A trigger is left when the re-scan says `infected`, or when it reports a universal
+   shortcut to the very label the repair was aimed at: a weakened trigger whose attribution no
+   longer holds is still that backdoor, not a natural sink (a repair that left a MobileNet's
+   filter trigger in place re-scanned as such a shortcut). Stop rules: no trigger left; `rounds`
+   rounds have run; or a round did not lower the score (another round would spend the same
+   epochs for nothing).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -81,6 +85,17 @@ class Round:
         }
 
 
+def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
+    """Does a re-scan still show a planted trigger? `infected`, or a universal shortcut to the
+    label the repair was aimed at (step 4 of the module docstring)."""
+    if after is None:
+        return False
+    if after.verdict == "infected":
+        return True
+    shortcut = after.evidence.get("shortcut_label")
+    return after.verdict == "shortcut" and aimed_at is not None and shortcut == aimed_at
+
+
 @dataclass(frozen=True)
 class RemediateRun:
     report: RemediationReport  # the last round's, with the whole run's before/after filled in
@@ -90,8 +105,22 @@ class RemediateRun:
 
     @property
     def still_infected(self) -> bool:
-        after = self.rounds[-1].after
-        return after is not None and after.verdict == "infected"
+        """The last re-scan still shows a planted trigger (exit 1)."""
+        last = self.rounds[-1]
+        return trigger_left(last.after, last.target_label)
+
+    @property
+    def left_reason(self) -> str | None:
+        """Why the repaired model still looks infected, in one sentence (None when it does not)."""
+        last = self.rounds[-1]
+        if not self.still_infected or last.after is None:
+            return None
+        if last.after.verdict == "infected":
+            return last.after.target_note
+        return (
+            f"a universal shortcut to label {last.target_label}, the label the repair was aimed"
+            f" at, is still there ({last.after.target_note})"
+        )
 
 
 def verdict_summary(xray: XrayResult) -> dict[str, Any]:
@@ -155,15 +184,20 @@ def run_remediate(
             current = staged
             last_score = rounds[-2].after.score if len(rounds) > 1 and rounds[-2].after else None
             if (
-                after is None
-                or after.verdict != "infected"
+                not trigger_left(after, target)
                 or index + 1 >= req.rounds
-                or (last_score is not None and after.score >= last_score)
+                or (last_score is not None and after is not None and after.score >= last_score)
             ):
                 break
-            # Again, aimed by the re-scan: its target, its trigger-like findings.
-            assert rescanned is not None
-            prior_doc, prior, target = report_dict(rescanned), "re-scan", after.target_label
+            # Again, aimed by the re-scan: its target and trigger-like findings (a shortcut to
+            # the label aimed at keeps that label).
+            assert rescanned is not None and after is not None
+            prior_doc, prior = report_dict(rescanned), "re-scan"
+            if after.verdict == "infected":
+                target = after.target_label
+            else:  # the shortcut's findings to that label are the prior's probes
+                prior_doc["xray"]["target_label"] = target
+                prior = "re-scan (shortcut to the label aimed at)"
     except BaseException:
         for r in range(len(rounds) + 1):
             with contextlib.suppress(OSError):
