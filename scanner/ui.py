@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,6 +61,28 @@ def baseline_notice(scan: BaselineScan, *, quiet: bool) -> None:
         )
 
 
+def trace_line(trace: dict[str, Any]) -> str:
+    """The verdict's trace on one line: each test's figure against its threshold (and whether
+    that threshold was fitted, hand-set or from a rule file), then the attribution read."""
+    from scanner.detectors.verdict import Trace
+
+    t = Trace.from_dict(trace)
+    parts = [
+        f"{r.test} {'-' if r.value is None else f'{r.value:.2f}'}"
+        f" {'>=' if r.fired else '<'} {r.threshold_value:g} ({r.threshold_kind})"
+        for r in t.tests
+    ]
+    line = ", ".join(parts)
+    if t.attribution is not None:
+        a = t.attribution
+        line += (
+            f"; attribution: label {a['label']} keeps {a['retention']:.0%} of its pull at half"
+            f" strength ({'natural' if a['natural'] else 'planted'}: the bar is"
+            f" {a['retention_max']:.0%}, {a['threshold_kind']})"
+        )
+    return line
+
+
 def print_summary(report: ScanReport) -> None:
     x = report.xray
     if x.verdict == "infected":
@@ -80,6 +102,8 @@ def print_summary(report: ScanReport) -> None:
         target = "no target"
     click.echo(f"{report.model.path}: {head}  score {x.score:.2f}  {target}")
     click.echo(f"  {x.target_note}")
+    if isinstance(x.evidence.get("trace"), dict):
+        click.echo(f"  tests: {trace_line(x.evidence['trace'])}")
     example = x.evidence.get("example")
     if isinstance(example, dict) and example.get("per_class"):
         shares = sorted(float(r) for _, r in example["per_class"])

@@ -330,3 +330,51 @@ def test_attribution_round_trips_through_the_report_evidence() -> None:
     assert back == (attr,)
     again = decide(ProbeResult.from_evidence(d.evidence), (), 10, VerdictRule(), back)
     assert (again.verdict, again.score) == (d.verdict, d.score)
+
+
+def test_the_rule_defaults_are_the_thresholds_module_and_each_is_marked() -> None:
+    from dataclasses import fields
+
+    from scanner.detectors.thresholds import THRESHOLDS
+    from scanner.detectors.verdict import CONCENTRATION_MIN, VERDICT_TESTS
+
+    rule = VerdictRule()
+    for f in fields(VerdictRule):
+        assert getattr(rule, f.name) == THRESHOLDS[f.name].value
+    assert THRESHOLDS["concentration_min"].value == CONCENTRATION_MIN
+    assert {t.kind for t in THRESHOLDS.values()} == {"fitted", "hand-set"}
+    assert all(t.threshold in THRESHOLDS for t in VERDICT_TESTS.values())
+
+
+def test_the_trace_says_which_test_decided_against_which_threshold() -> None:
+    from scanner.detectors.verdict import Trace
+
+    d = decide(result([(4, 0.95, 0.3)]), (), 10, VerdictRule())
+    trace = Trace.from_dict(d.evidence["trace"])
+    assert trace.decided_by == "universality" and trace.attribution is None
+    by = {t.test: t for t in trace.tests}
+    assert set(by) == {"universality", "consistency", "selectivity"}  # no search was run
+    assert by["universality"].fired and by["universality"].value == pytest.approx(0.95)
+    assert (by["universality"].threshold, by["universality"].threshold_kind) == (
+        "target_threshold",
+        "fitted",
+    )
+    assert not by["consistency"].fired and by["selectivity"].threshold_kind == "hand-set"
+    assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace
+    # Clean: nothing fired. A calibrated rule's own value is marked as such.
+    clean = decide(result([(6, 0.3, 0.4)]), (), 10, VerdictRule(target_threshold=0.8))
+    t = Trace.from_dict(clean.evidence["trace"])
+    assert t.decided_by is None and not any(r.fired for r in t.tests)
+    assert t.tests[0].threshold_value == 0.8 and t.tests[0].threshold_kind == "rule file"
+
+
+def test_the_trace_of_a_shortcut_carries_its_attribution() -> None:
+    from scanner.detectors.verdict import Trace
+
+    d = decide(result([(4, 0.95, 0.95)]), (), 10, VerdictRule(),
+               (_attr(PATCH, 4, breadth=0.8, half=0.1),))  # fmt: skip
+    trace = Trace.from_dict(d.evidence["trace"])
+    assert trace.decided_by == "universality+attribution"
+    assert trace.attribution is not None and trace.attribution["natural"]
+    assert trace.attribution["retention"] == pytest.approx(0.1)
+    assert trace.attribution["retention_max"] == 0.5

@@ -42,28 +42,29 @@ from scanner.detectors.attribution import Attribution
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchFinding, SearchResult
 from scanner.detectors.spaces import SPACES
+from scanner.detectors.thresholds import THRESHOLDS, value
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard deviation
 
-# Not fitted: "a majority of the other classes" go to one label. Over 10 scan seeds
-# (docs/verdict.md, "What the concentration bought"): the zoo's three all-to-all models reached the
-# consistency test in 26 scans, at most 0.11 each time; the SIG model that reached it, 1.00 in all
-# 6.
-CONCENTRATION_MIN = 0.5
+# "A majority of the other classes" go to one label (docs/verdict.md, "What the concentration
+# bought").
+CONCENTRATION_MIN = value("concentration_min")
 
 
 @dataclass(frozen=True)
 class VerdictRule:
+    """The thresholds a verdict is decided with; defaults from `scanner.detectors.thresholds`."""
+
     # Fitted on the 64-model zoo by `bdscan bench xray` ("Rule fitted on all 64 models": the
     # threshold that maximises TPR - FPR, midway between neighbouring values); the held-out
     # figures in docs/results.md refit them without the tested attack or architecture.
-    target_threshold: float = 0.725
-    spread_threshold: float = 0.8375
+    target_threshold: float = value("target_threshold")
+    spread_threshold: float = value("spread_threshold")
     # Not fitted (docs/verdict.md): the best label must draw half of every class more than the
     # runner-up.
-    selectivity_threshold: float = 0.5
+    selectivity_threshold: float = value("selectivity_threshold")
     # Attribution (scanner.detectors.attribution; docs/verdict.md, "Planted or natural"). A shortcut
     # is not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
     # probe measured for its label, mixed in at half strength, keeps less than `retention_max` of
@@ -72,8 +73,8 @@ class VerdictRule:
     # were tried on which models. `breadth_min` > 0 also asks that share of the probe's family to
     # reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating sinks
     # answered to few orientations (docs/verdict.md).
-    retention_max: float = 0.5
-    breadth_min: float = 0.0
+    retention_max: float = value("retention_max")
+    breadth_min: float = value("breadth_min")
     # Trigger search (scanner.detectors.search; docs/trigger-search.md). A found change decides
     # "infected" when its confirmed universality reaches `target_threshold` and it is small: a stamp
     # of at most `mask_cost_max` of the pixels, a tone curve moving values by at most
@@ -86,9 +87,9 @@ class VerdictRule:
     # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at 45);
     # its findings stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log
     # zoom|, 1 for a flip).
-    mask_cost_max: float = 0.04
-    curve_cost_max: float = 0.1
-    transform_cost_max: float = 0.0
+    mask_cost_max: float = value("mask_cost_max")
+    curve_cost_max: float = value("curve_cost_max")
+    transform_cost_max: float = value("transform_cost_max")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +102,133 @@ class Decision:
     target_label: int | None
     target_note: str
     evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerdictTest:
+    """One test a verdict can rest on: the figure it reads and the rule's threshold for it (the
+    test fires at or above it)."""
+
+    id: str
+    threshold: str  # the VerdictRule field
+    what: str
+
+
+# The tests in the order `decide` asks them: the first of the probes' three that fires decides;
+# attribution can then re-read a one-label decision as a natural shortcut, and the search can
+# make a decision that is not "infected" infected.
+VERDICT_TESTS: dict[str, VerdictTest] = {
+    t.id: t
+    for t in (
+        VerdictTest(
+            "universality",
+            "target_threshold",
+            "one subtle or visible probe sends three quarters of the other classes to one label",
+        ),
+        VerdictTest(
+            "consistency",
+            "spread_threshold",
+            "one probe moves every class consistently to another label (all-to-all)",
+        ),
+        VerdictTest(
+            "selectivity",
+            "selectivity_threshold",
+            "strong probes draw one label far more than any other",
+        ),
+        VerdictTest(
+            "search",
+            "target_threshold",
+            "the trigger search found a small change (within the rule's size caps) that sends"
+            " three quarters of the other classes to one label",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One test's figure beside its threshold, as this scan measured it."""
+
+    test: str  # a VERDICT_TESTS id
+    value: float | None  # None: the test had nothing to measure (no search, no small finding)
+    threshold: str
+    threshold_value: float
+    # "fitted" or "hand-set" (scanner.detectors.thresholds), or "rule file": a value other than
+    # the shipped one, from --rule.
+    threshold_kind: str
+    fired: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reading:
+        return cls(**{f: d[f] for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How the verdict was reached: the test that decided (`evidence.decided_by`), every test's
+    figure and threshold, and the attribution read of the deciding label when one was measured
+    (`natural`: it re-read the decision as a shortcut)."""
+
+    decided_by: str | None
+    tests: tuple[Reading, ...]
+    attribution: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decided_by": self.decided_by,
+            "tests": [t.to_dict() for t in self.tests],
+            "attribution": self.attribution,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trace:
+        return cls(
+            d.get("decided_by"),
+            tuple(Reading.from_dict(t) for t in d.get("tests", ())),
+            d.get("attribution"),
+        )
+
+
+def _kind(name: str, threshold: float) -> str:
+    shipped = THRESHOLDS[name]
+    return shipped.kind if math.isclose(threshold, shipped.value) else "rule file"
+
+
+def trace(decision: Decision, rule: VerdictRule, search: SearchResult | None) -> Trace:
+    """The decision's trace (see `Trace`), from its evidence and the rule it was decided with."""
+    ev = decision.evidence
+
+    def outcome(test: str, figure: float | None) -> Reading:
+        name = VERDICT_TESTS[test].threshold
+        threshold = float(getattr(rule, name))
+        fired = figure is not None and figure >= threshold
+        return Reading(test, figure, name, threshold, _kind(name, threshold), fired)
+
+    tests = [outcome(t, ev.get(t)) for t in ("universality", "consistency", "selectivity")]
+    if search is not None:
+        found = planted(search, rule)
+        small = [f.universality for f in search.findings if _small(f, rule)]
+        figure = found.universality if found is not None else max(small, default=None)
+        tested = outcome("search", figure)
+        # A small finding can reach the threshold and still not be planted-looking (its pull
+        # fades at half strength): fired means "decides", as `planted` says.
+        tests.append(replace(tested, fired=found is not None))
+    label = ev.get("shortcut_label", decision.target_label)
+    measured = [a for a in ev.get("attribution", ()) if a.get("label") == label]
+    attribution = None
+    if measured and label is not None:
+        retention = max(float(a["retention"]) for a in measured)
+        attribution = {
+            "label": label,
+            "retention": retention,
+            "retention_max": rule.retention_max,
+            "threshold_kind": _kind("retention_max", rule.retention_max),
+            "natural": decision.verdict == "shortcut",
+        }
+    return Trace(ev.get("decided_by"), tuple(tests), attribution)
 
 
 def _scaled(value: float, threshold: float) -> float:
@@ -184,6 +312,12 @@ def cost_max(rule: VerdictRule, space: str) -> float:
     }.get(space, 0.0)
 
 
+def _small(finding: SearchFinding, rule: VerdictRule) -> bool:
+    """Within the rule's size cap for its space (a space with cap 0 never decides)."""
+    cap = cost_max(rule, finding.point.space)
+    return cap > 0 and finding.cost <= cap
+
+
 def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | None:
     """The search finding that reads as a planted trigger (universal, small and, where the
     space grades it, keeping its pull at half strength), the most universal first, then the
@@ -194,8 +328,7 @@ def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | N
         f
         for f in search.findings
         if f.universality >= rule.target_threshold
-        and cost_max(rule, f.point.space) > 0
-        and f.cost <= cost_max(rule, f.point.space)
+        and _small(f, rule)
         and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
     ]
     return min(passing, key=lambda f: (-f.universality, f.cost)) if passing else None
@@ -312,10 +445,12 @@ def decide(
     search: SearchResult | None = None,
 ) -> Decision:
     """The verdict, from the probes (and their attribution), then the trigger search's
-    findings (`_with_search`)."""
-    return _with_search(
+    findings (`_with_search`); its trace in `evidence["trace"]`."""
+    decision = _with_search(
         _decide_probes(probes, planes, num_classes, rule, attributions), search, rule
     )
+    decision.evidence["trace"] = trace(decision, rule, search).to_dict()
+    return decision
 
 
 def _decide_probes(
