@@ -69,7 +69,7 @@ def test_a_second_round_is_aimed_by_the_rescan_and_stops_once_clean(
     # result of round 1, with the re-scan as prior.
     assert bench.repairs[0]["model"] == request_.model
     assert bench.repairs[1]["model"] == Path(bench.repairs[0]["out_path"])
-    assert bench.repairs[1]["scan_report"]["xray"]["target_label"] == 5
+    assert bench.repairs[1]["scan_report"].xray.target_label == 5  # the re-scan, typed
     assert [r.prior for r in run.rounds] == ["scan before", "re-scan"]
     assert not run.still_infected and run.report.rescan["after"]["verdict"] == "clean"
     assert run.report.model == str(request_.model) and run.report.seconds == 3.0
@@ -130,7 +130,8 @@ def test_a_shortcut_to_the_label_aimed_at_is_the_trigger_left_and_earns_a_round(
     bench = Bench([("infected", 0.95, 3), ("shortcut", 0.4, 3), ("clean", 0.1, None)])
     run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
     assert [r["target_label"] for r in bench.repairs] == [3, 3]
-    assert bench.repairs[1]["scan_report"]["xray"]["target_label"] == 3
+    given = bench.repairs[1]["scan_report"]
+    assert given.xray.verdict == "shortcut" and given.xray.evidence["shortcut_label"] == 3
     assert run.rounds[1].prior == "re-scan (shortcut to the label aimed at)"
     assert not run.still_infected and run.left_reason is None
     # With one round allowed, the same shortcut is what the repaired model is left with: exit 1.
@@ -146,3 +147,21 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
     run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
     assert len(run.rounds) == 1 and not run.still_infected
     assert run.report.rescan["after"]["shortcut_label"] == 7
+
+
+def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
+    from scanner.detectors.probes import Probe
+    from scanner.remediate.prior import prior_from_report
+
+    probe = Probe("patch", 0, (20, 20, 1), 1).to_dict()
+    finding = {"probe": probe, "label": 3, "universality": 0.9, "consistency": 0.3}
+    scan = _report("shortcut", 0.4, 3)
+    scan.xray.evidence["findings"] = [finding]
+    # A shortcut names no target: read as all-to-all, a one-label finding is not a prior for
+    # any target, unless the repair is aimed at one.
+    assert prior_from_report(scan).probes == ()
+    aimed = prior_from_report(scan, fallback_target=3)
+    assert aimed.target == 3 and aimed.probes == (probe,) and aimed.verdict == "shortcut"
+    # The same scan read back from its JSON document gives the same prior.
+    doc = {"xray": {"verdict": "shortcut", "target_label": None, "evidence": scan.xray.evidence}}
+    assert prior_from_report(doc, fallback_target=3) == aimed

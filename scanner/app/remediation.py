@@ -144,16 +144,15 @@ def run_remediate(
 ) -> RemediateRun:
     """Steps 1-4 of the module docstring; the caller publishes `run.staged` (and must delete
     it when it does not). Intermediate rounds' files are removed here."""
-    from exporters.json_report import report_dict
-
     data = req.scan_data
     before = scan(req.model, data, req.config) if req.rescan else None
-    prior_doc, prior = req.report_doc, "scan-report" if req.report_doc is not None else "none"
+    prior_doc: ScanReport | dict[str, Any] | None = req.report_doc
+    prior = "scan-report" if req.report_doc is not None else "none"
     target = req.target_label
     if prior_doc is None and before is not None:
         # The scan before is needed anyway, and its target and findings aim the repair better
         # than BURN's own check alone (docs/remediation-guide.md).
-        prior_doc, prior = report_dict(before), "scan before"
+        prior_doc, prior = before, "scan before"
         if target is None:
             target = before.xray.target_label
     rounds: list[Round] = []
@@ -192,11 +191,10 @@ def run_remediate(
             # Again, aimed by the re-scan: its target and trigger-like findings (a shortcut to
             # the label aimed at keeps that label).
             assert rescanned is not None and after is not None
-            prior_doc, prior = report_dict(rescanned), "re-scan"
+            prior_doc, prior = rescanned, "re-scan"
             if after.verdict == "infected":
                 target = after.target_label
-            else:  # the shortcut's findings to that label are the prior's probes
-                prior_doc["xray"]["target_label"] = target
+            else:  # the same target; the prior reads the shortcut's findings to it
                 prior = "re-scan (shortcut to the label aimed at)"
     except BaseException:
         for r in range(len(rounds) + 1):

@@ -35,6 +35,7 @@ from scanner.remediate.runtime import (
     resolve_device,
     seed_everything,
 )
+from scanner.report import ScanReport
 
 SCHEMA_VERSION = 1
 Method = Literal["burn", "finetune", "nc"]
@@ -147,7 +148,7 @@ def remediate(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     target_label: int | None = None,
-    scan_report: dict[str, Any] | None = None,
+    scan_report: ScanReport | dict[str, Any] | None = None,
     device: str = "auto",
     out_path: str | Path | None,
     method: str = "burn",
@@ -161,8 +162,9 @@ def remediate(
 
     `train_data` / `clean_data`: (x, y) arrays (uint8 or [0, 1] float images, NHW or NHWC, and
     int labels) or objects with `.x`/`.y`. `out_path` None skips the export (dry run).
-    `scan_report`: a `bdscan scan --json` report of the model (a dict); its target label is the
-    default `target_label` and its confirmed trigger-like probes are BURN's trigger prior.
+    `scan_report`: a scan of the model (the `ScanReport`, or a `bdscan scan --json` document);
+    its target label is the default `target_label` and its confirmed trigger-like findings are
+    BURN's trigger prior (read for `target_label` when the report names no target).
     Raises ModelLoadError, DataError, UsageError or OutputError (all exit code 2 or 4) with a
     message naming the problem; nothing is written unless everything succeeded.
     """
@@ -193,7 +195,7 @@ def remediate_run(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     target_label: int | None = None,
-    scan_report: dict[str, Any] | None = None,
+    scan_report: ScanReport | dict[str, Any] | None = None,
     device: str = "auto",
     out_path: str | Path | None,
     method: str = "burn",
@@ -214,7 +216,7 @@ def remediate_run(
     dev = resolve_device(device)
     prior: TriggerPrior | None = None
     if scan_report is not None:
-        prior = prior_from_report(scan_report)
+        prior = prior_from_report(scan_report, fallback_target=target_label)
         if target_label is None:
             target_label = prior.target
     # Where the target prior came from (the report's extra.target_source): "scan-report",

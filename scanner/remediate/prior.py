@@ -44,6 +44,7 @@ from torch import nn
 
 from scanner.errors import UsageError
 from scanner.remediate.window import PatchWindow, WindowSearch
+from scanner.report import ScanReport
 
 Trigger = Callable[[np.ndarray], np.ndarray]
 
@@ -75,15 +76,18 @@ class TriggerPrior:
 
 
 def prior_from_report(
-    report: dict[str, Any],
+    report: dict[str, Any] | ScanReport,
     *,
+    fallback_target: int | None = None,
     min_universality: float = 0.5,
     min_consistency: float = 0.8,
     max_probes: int = 6,
     min_secondary: float = 0.75,
     max_secondary: int = 3,
 ) -> TriggerPrior:
-    """The trigger prior in a `bdscan scan --json` report.
+    """The trigger prior in a scan report: the scan's own `ScanReport`, or a `bdscan scan
+    --json` document read back. `fallback_target`: the label to read the findings for when the
+    report names no target (a shortcut the repair is aimed at anyway).
 
     With a target label: the findings that send a median >= `min_universality` of every other
     class to that target (X-ray confirmed them on fresh samples). Without one (X-ray's
@@ -97,17 +101,24 @@ def prior_from_report(
     its left edge (its clean twin 9%, clean zoo CNNs 16-43%), and a repair that unlearned only
     the target's trigger kept 86% and re-scanned infected (docs/remediation.md).
     """
-    try:
-        xray = report["xray"]
-        target = xray.get("target_label")
-        findings = xray.get("evidence", {}).get("findings", []) or []
-    except (KeyError, TypeError, AttributeError) as e:
-        raise UsageError(f"scan report: no X-ray section ({e})") from None
+    if isinstance(report, ScanReport):
+        verdict, target = report.xray.verdict, report.xray.target_label
+        evidence: dict[str, Any] = report.xray.evidence
+    else:
+        try:
+            xray = report["xray"]
+            verdict, target = xray.get("verdict"), xray.get("target_label")
+            evidence = xray.get("evidence", {}) or {}
+        except (KeyError, TypeError, AttributeError) as e:
+            raise UsageError(f"scan report: no X-ray section ({e})") from None
+    if target is None:
+        target = fallback_target
+    findings = evidence.get("findings", []) or []
     from scanner.detectors.probes import Probe
     from scanner.detectors.spaces import Point
 
     found: list[dict[str, Any]] = []
-    searched = (xray.get("evidence", {}).get("search") or {}).get("findings") or []
+    searched = (evidence.get("search") or {}).get("findings") or []
     for f in searched:
         try:
             if (
@@ -142,7 +153,7 @@ def prior_from_report(
     return TriggerPrior(
         target=None if target is None else int(target),
         probes=tuple(chosen[:max_probes]),
-        verdict=xray.get("verdict"),
+        verdict=verdict,
         secondary=tuple(secondary[:max_secondary]),
         found=tuple(found[:max_probes]),
     )
