@@ -9,8 +9,8 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    re-scan as the prior (its target may differ: a second trigger, or one the first round only
    weakened). A trigger is left when the re-scan says `infected`, or when it reports a universal
    shortcut to the very label the repair was aimed at: a weakened trigger whose attribution no
-   longer holds is still that backdoor, not a natural sink (a repair that left a MobileNet's
-   filter trigger in place re-scanned as such a shortcut). Stop rules: no trigger left; `rounds`
+   longer holds is still that backdoor, not a natural sink (hand-set; on the 29 backdoored wild
+   models no re-scan showed it, docs/remediation.md). Stop rules: no trigger left; `rounds`
    rounds have run; or a round did not lower the score (another round would spend the same
    epochs for nothing).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
