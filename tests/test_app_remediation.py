@@ -165,3 +165,11 @@ def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at()
     # The same scan read back from its JSON document gives the same prior.
     doc = {"xray": {"verdict": "shortcut", "target_label": None, "evidence": scan.xray.evidence}}
     assert prior_from_report(doc, fallback_target=3) == aimed
+
+
+def test_every_method_and_mode_has_a_registered_remediator() -> None:
+    from scanner.remediate.api import METHODS
+    from scanner.remediate.methods import REMEDIATORS
+
+    assert set(REMEDIATORS) == {(m, mode) for m in METHODS for mode in ("train-data", "clean-only")}
+    assert all(callable(getattr(r, "run", None)) for r in REMEDIATORS.values())

@@ -19,18 +19,12 @@ import numpy as np
 from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
-from scanner.remediate.baselines import (
-    CleanUnlearnConfig,
-    NCConfig,
-    nc_unlearn,
-    neural_cleanse,
-)
-from scanner.remediate.burn import BurnConfig, run_burn
-from scanner.remediate.clean import run_clean_unlearning
+from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
+from scanner.remediate.burn import BurnConfig
+from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.runtime import (
     PhaseClock,
-    fine_tune,
     predict_labels,
     resolve_device,
     seed_everything,
@@ -275,118 +269,26 @@ def remediate_run(
         pred_before = predict_labels(model, x_hold, dev)
         acc_before = round(float(np.mean(pred_before == y_hold)), 5) if len(y_hold) else None
 
-    flagged = np.zeros(0, dtype=np.int64)
-    restored = np.zeros(0, dtype=np.int64)
-    phase1 = np.zeros(0, dtype=np.int64)
-    rounds: tuple[dict[str, Any], ...] = ()
-    classes: tuple[dict[str, Any], ...] = ()
-    suspects: tuple[int, ...] = ()
-    extra: dict[str, Any] = {}
-    config: dict[str, Any] = {"train": asdict(burn_config.train)}
-    epochs = burn_config.epochs
-    if mode == "clean-only":
-        method_name = {"burn": "clean-unlearning", "finetune": "finetune", "nc": "nc"}[method]
-    else:
-        method_name = method
-    if mode == "clean-only" and method == "burn":
-        config.update(clean_config.to_dict())
-        config["burn"] = burn_config.to_dict()
-        cres = run_clean_unlearning(
-            model,
-            x_fit,
-            y_fit,
-            num_classes=k,
-            config=burn_config,
-            clean_config=clean_config,
-            device=dev,
-            generator=generator,
-            clock=clock,
-            target_prior=target_label,
-            trigger_prior=prior,
-        )
-        epochs = cres.epochs_used
-        extra["loss"] = list(cres.losses)
-        extra["clean_unlearning"] = cres.how
-        extra["unlearning"] = cres.unlearning
-        if target_label is None and cres.target is not None:
-            target_label, target_source = int(cres.target), "self-prior"
-        if prior is not None:
-            extra["trigger_prior"] = prior.to_dict()
-        suspects = (target_label,) if target_label is not None else ()
-    elif method == "burn":
-        config.update(burn_config.to_dict())
-        result = run_burn(
-            model,
-            x_fit,
-            y_fit,
-            num_classes=k,
-            config=burn_config,
-            device=dev,
-            generator=generator,
-            clock=clock,
-            target_prior=target_label,
-            trigger_prior=prior,
-        )
-        flagged, restored = keep_idx[result.flagged], result.restored
-        phase1 = keep_idx[result.flagged_phase1]
-        rounds = tuple(r.to_dict() for r in result.rounds)
-        classes = tuple(c.to_dict() for c in result.classes)
-        suspects = result.suspects
-        epochs = result.epochs_used
-        extra["attack_cost_per_sample"] = result.boundary.steps_run / max(len(y_fit), 1)
-        extra["attacked_samples"] = int(result.boundary.measured.sum())
-        extra["unlearning"] = result.unlearning
-        found = (result.unlearning.get("self_prior") or {}).get("target")
-        if target_label is None and found is not None:
-            target_label, target_source = int(found), "self-prior"
-        correction = result.unlearning.get("target_correction")
-        if correction is not None:
-            # BURN's own evidence over every class named another target than the prior.
-            target_label, target_source = int(correction["found"]), "corrected"
-            extra["target_correction"] = correction
-        if prior is not None:
-            extra["trigger_prior"] = prior.to_dict()
-    elif method == "finetune":
-        with clock.phase("finetune"):
-            losses = fine_tune(
-                model,
-                x_fit,
-                y_fit,
-                epochs=epochs,
-                settings=burn_config.train,
-                device=dev,
-                generator=generator,
-            )
-        extra["loss"] = losses
-    else:
-        config.update(nc_config.to_dict())
-        with clock.phase("reverse-trigger"):
-            mask, pattern, trig = neural_cleanse(
-                model,
-                x_fit,
-                y_fit,
-                num_classes=k,
-                target=target_label,
-                config=nc_config,
-                device=dev,
-                generator=generator,
-            )
-        with clock.phase("unlearn"):
-            losses = nc_unlearn(
-                model,
-                x_fit,
-                y_fit,
-                mask,
-                pattern,
-                epochs=epochs,
-                stamp_share=nc_config.stamp_share,
-                settings=burn_config.train,
-                device=dev,
-                generator=generator,
-            )
-        suspects = (trig.target,)
-        extra["reversed_trigger"] = trig.to_dict()
-        extra["loss"] = losses
+    job = RepairJob(
+        model=model,
+        x_fit=x_fit,
+        y_fit=y_fit,
+        keep_idx=keep_idx,
+        num_classes=k,
+        mode=mode,
+        target_label=target_label,
+        prior=prior,
+        burn=burn_config,
+        nc=nc_config,
+        clean=clean_config,
+        device=dev,
+        generator=generator,
+        clock=clock,
+    )
+    outcome = REMEDIATORS[(method, mode)].run(job)
+    if outcome.target is not None:
+        target_label, target_source = outcome.target
+    suspects = outcome.suspects
 
     with clock.phase("evaluate-after"):
         pred_after = predict_labels(model, x_hold, dev)
@@ -408,7 +310,7 @@ def remediate_run(
                 out_path,
                 check_inputs=images_to_input(converted, check[:CHECK_SAMPLES]),
                 source_path=model_path,
-                metadata={"bdscan.remediation": method_name, "bdscan.mode": mode},
+                metadata={"bdscan.remediation": outcome.name, "bdscan.mode": mode},
             )
         export = result_export.to_dict()
 
@@ -417,7 +319,7 @@ def remediate_run(
     report = RemediationReport(
         model=str(model_path),
         output=str(out_path) if out_path is not None else None,
-        method=method_name,
+        method=outcome.name,
         mode=mode,
         device=str(dev),
         seed=seed,
@@ -426,24 +328,24 @@ def remediate_run(
         n_train=len(y_fit),
         n_holdout=len(y_hold),
         holdout_source=holdout_source,
-        flagged=tuple(int(i) for i in flagged),
-        restored=tuple(int(v) for v in restored),
-        flagged_phase1=tuple(int(i) for i in phase1),
-        rounds=rounds,
-        classes=classes,
+        flagged=tuple(int(i) for i in outcome.flagged),
+        restored=tuple(int(v) for v in outcome.restored),
+        flagged_phase1=tuple(int(i) for i in outcome.flagged_phase1),
+        rounds=outcome.rounds,
+        classes=outcome.classes,
         accuracy_before=acc_before,
         accuracy_after=acc_after,
         accuracy_outside_suspects=outside,
         agreement_with_original=agreement,
-        epochs=float(epochs),
+        epochs=float(outcome.epochs),
         phases=phases,
         seconds=round(time.perf_counter() - start, 3),
         peak_rss_mb=round(max(p.peak_rss_mb for p in clock.phases), 1),
         peak_device_mb=max(device_peaks) if device_peaks else None,
         conversion=converted.check.to_dict(),
         export=export,
-        config=config,
-        extra={**extra, "target_source": target_source},
+        config={**base_config(burn_config), **outcome.config},
+        extra={**outcome.extra, "target_source": target_source},
     )
     return RemediationRun(report=report, converted=converted)
 
