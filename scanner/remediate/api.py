@@ -116,8 +116,8 @@ def accuracy_outside(
 
     Why: a held-out split of the training data keeps its given labels, and all-to-one poison
     is labelled with the target. A repair that works predicts those samples' true classes and
-    so "loses" them: on the example BadNets model (5% poison) the held-out accuracy fell 7.8
-    points while test accuracy fell 0.3. Outside the suspected classes there is no poison to
+    so "loses" them (on the example BadNets model the held-out accuracy fell far more than
+    test accuracy: docs/remediation.md). Outside the suspected classes there is no poison to
     lose, so that figure is the one a drop in accuracy should be judged by. None when no class
     is suspected, or every class is (nothing would be left).
     """

@@ -97,9 +97,8 @@ def prior_from_report(
 
     `secondary` (with a target only): findings that send >= `min_secondary` of every other
     class to another label. Why: poisoned training can amplify a sink into a second universal
-    trigger. The example BadNets model sends 99% of test images to "Bag" under a 7x7 patch at
-    its left edge (its clean twin 9%, clean zoo CNNs 16-43%), and a repair that unlearned only
-    the target's trigger kept 86% and re-scanned infected (docs/remediation.md).
+    trigger, which a repair that unlearns only the target's trigger leaves in place (the example
+    BadNets model's, measured in docs/remediation.md).
     """
     if isinstance(report, ScanReport):
         verdict, target = report.xray.verdict, report.xray.target_label
