@@ -261,6 +261,14 @@ def to_model_space(
             raise UsageError(
                 f"--{name}: expected {expected} for this {c}-channel model, got {len(values)}"
             )
+    return normalise(x, mean, std)
+
+
+def normalise(
+    x: np.ndarray, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> np.ndarray:
+    """[0, 1] NHWC images -> (x - mean) / std in float32, per channel: the one normalisation the
+    scan's queries and remediation's inputs share."""
     # One copy, then in place: this runs on every batch of queries; the float32 steps are
     # those of (x - mean) / std, so the points are the same to the bit.
     out = x.astype(np.float32)

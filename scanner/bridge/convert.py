@@ -38,6 +38,7 @@ from scanner.backends.base import Layout, arrange
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import run_in_worker
 from scanner.bridge.compare import output_mismatch
+from scanner.data import normalise
 from scanner.errors import DataError, ModelLoadError, ModelRuntimeError
 
 ScoreKind = Literal["logits", "softmax_input", "log_probabilities", "probabilities"]
@@ -510,11 +511,7 @@ def _images_to_input(
     if elem_type == TensorProto.UINT8:
         x: np.ndarray = np.round(images * 255.0).astype(np.uint8)
     else:
-        x = images.astype(np.float32)
-        if mean is not None:
-            x = x - np.asarray(mean, dtype=np.float32)
-        if std is not None:
-            x = x / np.asarray(std, dtype=np.float32)
+        x = normalise(images, mean, std)  # the scanner's own, so both prepare inputs alike
     return np.ascontiguousarray(arrange(x, layout))
 
 
