@@ -14,6 +14,15 @@ from scanner.errors import UsageError
 
 __all__ = ["bench", "zoo"]
 
+# The zoo folder every bench command reads.
+zoo_option = click.option(
+    "--zoo",
+    "zoo_dir",
+    default="zoo-out",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+
 
 @click.group()
 def zoo() -> None:
@@ -37,13 +46,7 @@ def bench() -> None:
 
 
 @bench.command("xray")
-@click.option(
-    "--zoo",
-    "zoo_dir",
-    default="zoo-out",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-)
+@zoo_option
 @click.option(
     "--out",
     "out_dir",
@@ -150,13 +153,7 @@ def bench_xray(
 
 
 @bench.command("grid")
-@click.option(
-    "--zoo",
-    "zoo_dir",
-    default="zoo-out",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-)
+@zoo_option
 @click.option("--out", "out_path", default="bench-out/grid.json", show_default=True)
 @click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3))
