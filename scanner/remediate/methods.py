@@ -67,22 +67,24 @@ class Remediator(Protocol):
     def run(self, job: RepairJob) -> RepairOutcome: ...
 
 
+def _burn_arguments(job: RepairJob) -> dict[str, Any]:
+    """What BURN and its clean-data mode both take from a job, beside the model and data."""
+    return {
+        "num_classes": job.num_classes,
+        "config": job.burn,
+        "device": job.device,
+        "generator": job.generator,
+        "clock": job.clock,
+        "target_prior": job.target_label,
+        "trigger_prior": job.prior,
+    }
+
+
 class Burn:
     """BURN on a (possibly poisoned) training set (burn.py)."""
 
     def run(self, job: RepairJob) -> RepairOutcome:
-        result = run_burn(
-            job.model,
-            job.x_fit,
-            job.y_fit,
-            num_classes=job.num_classes,
-            config=job.burn,
-            device=job.device,
-            generator=job.generator,
-            clock=job.clock,
-            target_prior=job.target_label,
-            trigger_prior=job.prior,
-        )
+        result = run_burn(job.model, job.x_fit, job.y_fit, **_burn_arguments(job))
         extra: dict[str, Any] = {
             "attack_cost_per_sample": result.boundary.steps_run / max(len(job.y_fit), 1),
             "attacked_samples": int(result.boundary.measured.sum()),
@@ -119,17 +121,7 @@ class CleanUnlearning:
 
     def run(self, job: RepairJob) -> RepairOutcome:
         cres = run_clean_unlearning(
-            job.model,
-            job.x_fit,
-            job.y_fit,
-            num_classes=job.num_classes,
-            config=job.burn,
-            clean_config=job.clean,
-            device=job.device,
-            generator=job.generator,
-            clock=job.clock,
-            target_prior=job.target_label,
-            trigger_prior=job.prior,
+            job.model, job.x_fit, job.y_fit, clean_config=job.clean, **_burn_arguments(job)
         )
         extra: dict[str, Any] = {
             "loss": list(cres.losses),
