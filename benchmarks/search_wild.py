@@ -12,9 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scanner.data import load_dataset
-from scanner.detectors.attribution import from_evidence
-from scanner.detectors.probes import ProbeResult
-from scanner.detectors.search import SearchResult
+from scanner.detectors.evidence import Evidence
 from scanner.detectors.spaces import SPACES
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.pipeline import ScanConfig, scan_model
@@ -46,12 +44,13 @@ def redecide(out: Path, rule: VerdictRule, verbose: bool = True) -> dict[str, in
     for path in sorted(out.glob("*.json")):
         rec = json.loads(path.read_text())
         m, xray = rec["model"], rec["report"]["xray"]
-        ev = xray["evidence"]
-        probes = ProbeResult.from_evidence(ev)
+        ev = Evidence.from_dict(xray["evidence"])
+        probes = ev.probe_result()
         planes = tuple(PlaneResult.from_dict(p) for p in xray["planes"])
         n = rec["report"]["model"]["num_classes"]
-        attr = from_evidence(ev)
-        search = SearchResult.from_dict(ev["search"])
+        attr = ev.attribution
+        search = ev.search
+        assert search is not None, f"{path}: scanned without the search"
         cost.append((search.queries, search.seconds, xray["queries"], xray["seconds"]))
         before = decide(probes, planes, n, rule, attr)
         after = decide(probes, planes, n, rule, attr, search)
@@ -71,7 +70,7 @@ def redecide(out: Path, rule: VerdictRule, verbose: bool = True) -> dict[str, in
             f"{m['name']:28s} {attack:12s} t={m.get('target')!s:4s}"
             f" without: {before.verdict:8s} {before.target_label!s:4s}"
             f" with: {after.verdict:8s} {after.target_label!s:4s}"
-            f" {after.evidence.get('decided_by')}  search {search.queries} q"
+            f" {after.evidence.decided_by}  search {search.queries} q"
             f" {search.seconds:.1f}s of {xray['queries']} q {xray['seconds']:.1f}s"
         )
     if verbose:

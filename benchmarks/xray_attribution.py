@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bdscan_lab.bench.xray import summarise
-from scanner.detectors.attribution import from_evidence
-from scanner.detectors.probes import ProbeResult
+from scanner.detectors.evidence import Evidence
 from scanner.detectors.verdict import VerdictRule, decide
 
 
@@ -28,10 +27,8 @@ def redecide(rows: list[dict[str, Any]], run: Path, rule: VerdictRule) -> list[d
     for r in rows:
         x = json.loads((run / "reports" / f"{r['name']}.json").read_text())["xray"]
         classes = len(x["planes"][0]["label_counts"]) if x["planes"] else 10
-        d = decide(
-            ProbeResult.from_evidence(x["evidence"]), (), classes, rule,
-            from_evidence(x["evidence"]),
-        )  # fmt: skip
+        ev = Evidence.from_dict(x["evidence"])
+        d = decide(ev.probe_result(), (), classes, rule, ev.attribution)
         out.append({**r, "verdict": d.verdict, "score": d.score, "found_target": d.target_label})
     return out
 

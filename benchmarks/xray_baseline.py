@@ -25,7 +25,7 @@ from typing import Any
 
 from bdscan_lab.bench.xray import held_out, summarise
 from scanner.detectors.baseline import Baseline, discount
-from scanner.detectors.probes import ProbeResult
+from scanner.detectors.evidence import Evidence
 from scanner.detectors.verdict import VerdictRule, decide
 
 
@@ -36,7 +36,7 @@ def kind(row: dict[str, Any]) -> tuple[str, str]:
 def baseline_of(report: dict[str, Any]) -> Baseline:
     x = report["xray"]
     return Baseline.from_evidence(
-        x["evidence"],
+        Evidence.from_dict(x["evidence"]),
         path=report["model"]["path"],
         sha256=report["model"]["sha256"],
         verdict=x["verdict"],
@@ -48,7 +48,7 @@ def baseline_of(report: dict[str, Any]) -> Baseline:
 
 def redecide(row: dict[str, Any], report: dict[str, Any], base: Baseline) -> dict[str, Any]:
     """The row and the report's evidence as the scan with this baseline would give them."""
-    probes, dropped = discount(ProbeResult.from_evidence(report["xray"]["evidence"]), base)
+    probes, dropped = discount(Evidence.from_dict(report["xray"]["evidence"]).probe_result(), base)
     d = decide(probes, (), base.num_classes, VerdictRule())
     ev = d.evidence
     new_row = {
@@ -56,12 +56,12 @@ def redecide(row: dict[str, Any], report: dict[str, Any], base: Baseline) -> dic
         "verdict": d.verdict,
         "score": d.score,
         "found_target": d.target_label,
-        "universality": ev["universality"],
-        "consistency": ev["consistency"],
+        "universality": ev.universality,
+        "consistency": ev.consistency,
         "baseline": Path(base.path).stem,
         "set_aside": len(dropped),
     }
-    return {"row": new_row, "evidence": ev}
+    return {"row": new_row, "evidence": ev.to_dict()}
 
 
 def line(name: str, s: dict[str, Any]) -> str:

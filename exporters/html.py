@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from html import escape
-from typing import Any, TextIO
+from typing import TextIO
 
 from exporters.base import display_path, paired, utc_now
 from exporters.plots import anchor_cells, hex_colour, png_bytes, render_plane
 from policies.engine import PolicyResult
 from scanner import __version__
+from scanner.detectors.evidence import PlanRecord
 from scanner.report import ModelInfo, ModelOutcome, PlaneResult, ScanReport
 
 # No network at all: images are data: URIs and the style sheet is inline.
@@ -124,7 +125,7 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
     target = (
         model.label(x.target_label) if x.target_label is not None else "none (no single target)"
     )
-    shortcut = _label(model, x.evidence.get("shortcut_label"))
+    shortcut = _label(model, x.evidence.shortcut_label)
     facts = [
         ("Verdict", _badge(x.verdict)),
         ("Score", f"{x.score:.3f} (0 to 1, higher = more likely backdoored)"),
@@ -137,8 +138,8 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ("RE / ATS (mean)", f"{x.re_mean:.3f} / {x.ats_mean:.3f}"),
         ("Queries / seconds", f"{x.queries} / {x.seconds:.1f}"),
         *(
-            [("Query budget", escape(_budget_line(x.evidence["plan"], x.queries)))]
-            if isinstance(x.evidence.get("plan"), dict) and x.evidence["plan"].get("budget")
+            [("Query budget", escape(_budget_line(x.evidence.plan, x.queries)))]
+            if x.evidence.plan is not None and x.evidence.plan.budget
             else []
         ),
         ("SHA-256", f"<code>{escape(report.model.sha256)}</code>"),
@@ -180,33 +181,32 @@ def _png_img(b64: object, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
 
 
-def _budget_line(plan: dict[str, Any], spent: int) -> str:
+def _budget_line(plan: PlanRecord, spent: int) -> str:
     """A scan planned within --max-queries: what it could spend and what it gave up."""
-    gave_up = "; ".join(str(g) for g in plan.get("gave_up") or []) or "nothing"
-    return f"{int(plan['budget'])} (spent {spent}); a reduced scan, it gave up: {gave_up}"
+    return f"{plan.budget} (spent {spent}); a reduced scan, it gave up: {plan.gave_up_text()}"
 
 
 def _evidence(report: ScanReport) -> str:
     """The trigger the verdict rests on, before/after samples, and the per-class shares it sends
     to the label (`evidence.example`, written by scanner.detectors.example)."""
-    ex = report.xray.evidence.get("example")
-    if not isinstance(ex, dict):
+    ex = report.xray.evidence.example
+    if ex is None:
         return ""
     try:
-        label = int(ex["label"])
-        source = str(ex["source"])
-        trigger = ex["trigger"]
+        label = ex.label
+        source = ex.source
+        trigger = ex.trigger
         what = (
             f"search: {trigger.get('space')}"
             if source == "search"
             else f"probe: {trigger.get('family')} (strength {trigger.get('strength')})"
         )
         figures = [
-            f"<figure>{_png_img(ex['trigger_png'], 'the deciding trigger on a grey image')}"
+            f"<figure>{_png_img(ex.trigger_png, 'the deciding trigger on a grey image')}"
             f"<figcaption>Deciding trigger ({escape(what)}) on a mid-grey image</figcaption>"
             "</figure>"
         ]
-        for i, smp in enumerate(ex.get("samples") or []):
+        for i, smp in enumerate(ex.samples):
             before = _png_img(smp["before_png"], f"clean sample {i + 1}")
             after = _png_img(smp["after_png"], f"sample {i + 1} with the trigger")
             figures.append(
@@ -220,7 +220,7 @@ def _evidence(report: ScanReport) -> str:
             f"<tr><td>{escape(_label(report.model, c, 'class'))}</td>"
             f'<td class="bar"><div style="width:'
             f'{max(0.0, min(float(r), 1.0)) * 100:.0f}%"></div></td><td>{float(r):.0%}</td></tr>'
-            for c, r in ex.get("per_class") or []
+            for c, r in ex.per_class
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return '<p class="note">the report\'s evidence example could not be read</p>'

@@ -185,9 +185,8 @@ class XrayShortcut(_ReportRule):
         xray = report.xray
         if not policy.xray.flag_shortcut or xray.verdict != "shortcut":
             return
-        label = xray.evidence.get("shortcut_label")
         note = f": {xray.target_note}" if xray.target_note else ""
-        shown = report.model.label(int(label)) if isinstance(label, int) else f"label {label}"
+        shown = report.model.label(xray.evidence.shortcut_label)
         yield self.finding(
             f"universal shortcut to {shown}, not attributed to a planted trigger{note}",
             policy.xray.shortcut_action,

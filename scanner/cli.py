@@ -701,15 +701,11 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     from scanner.report import ScanReport
 
     _check_writable(out, "-o")
-    stats = []
+    stats: list[tuple[float, ...]] = []
     for path in reports:
         try:
             evidence = ScanReport.from_dict(json.loads(path.read_text())).xray.evidence
-            stat = (
-                float(evidence["universality"]),
-                float(evidence["consistency"]),
-                float(evidence.get("selectivity") or 0.0),
-            )
+            stat = (evidence.universality, evidence.consistency, evidence.selectivity)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in stat):

@@ -277,15 +277,10 @@ def scan_model(
                     target_note=f"{decision.target_note}; {len(set_aside)} finding(s) naming the"
                     f" baseline's own sinks set aside (without the baseline: {said})",
                 )
-            decision.evidence["baseline"] = {
-                **config.baseline.to_dict(),
-                "set_aside": [f.to_dict() for f in set_aside],
-                "without_baseline": {
-                    "verdict": alone.verdict,
-                    "score": alone.score,
-                    "target_label": alone.target_label,
-                },
-            }
+            record = config.baseline.evidence(
+                set_aside, (alone.verdict, alone.score, alone.target_label)
+            )
+            decision = replace(decision, evidence=replace(decision.evidence, baseline=record))
         decided_on = kept if kept is not None else probes
         searched = discount_search(search, config.baseline) if config.baseline else search
         chosen = deciding_trigger(decision, decided_on, searched, config.rule)
@@ -294,7 +289,7 @@ def scan_model(
             example = measure_example(
                 oracle, chosen, dataset.x, dataset.y, to_model, num_classes, config.probes.seed
             )
-            decision.evidence["example"] = example.to_dict()
+            decision = replace(decision, evidence=replace(decision.evidence, example=example))
         if isinstance(backend, OipBackend):
             endpoint = backend.describe()
             model_info = ModelInfo(
@@ -344,11 +339,9 @@ def scan_model(
             "uint8_mode": spec.uint8_mode,
             "max_queries": config.max_queries,
         },
-        evidence={
-            **decision.evidence,
-            "clean_accuracy_on_data": round(clean_acc, 4),
-            "plan": plan.to_dict(),
-        },
+        evidence=replace(
+            decision.evidence, clean_accuracy_on_data=round(clean_acc, 4), plan=plan.record()
+        ),
         planes=planes,
     )
     data_info = {

@@ -32,6 +32,7 @@ import numpy as np
 
 from scanner.data import Dataset
 from scanner.detectors.attribution import attribution_budget
+from scanner.detectors.evidence import PlanRecord
 from scanner.detectors.example import EXAMPLE_PER_CLASS
 from scanner.detectors.probes import (
     CONFIRM_PER_CLASS,
@@ -85,14 +86,15 @@ class ScanPlan:
     bounds: dict[str, int]  # stage -> most queries it may spend
     gave_up: tuple[str, ...]  # in words, for the report and the console
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "planes": self.xray.planes,
-            "resolution": self.xray.resolution,
-            "probes": self.probes_tested,
-            "probes_confirmed": self.probes.max_confirm,
-            "search": None
+    def record(self) -> PlanRecord:
+        """The report's record of this plan (`xray.evidence.plan`)."""
+        return PlanRecord(
+            budget=self.budget,
+            planes=self.xray.planes,
+            resolution=self.xray.resolution,
+            probes=self.probes_tested,
+            probes_confirmed=self.probes.max_confirm,
+            search=None
             if not self.search.enabled
             else {
                 "targets": self.search.targets,
@@ -101,11 +103,14 @@ class ScanPlan:
                 "spaces": list(self.search.spaces),
                 "max_queries": self.search.max_queries,
             },
-            "samples_per_class": self.samples_per_class,
-            "attribution_candidates": self.attribution_candidates,
-            "bounds": dict(self.bounds),
-            "gave_up": list(self.gave_up),
-        }
+            samples_per_class=self.samples_per_class,
+            attribution_candidates=self.attribution_candidates,
+            bounds=dict(self.bounds),
+            gave_up=self.gave_up,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.record().to_dict()
 
 
 def unplanned(xray: XrayConfig, probes: ProbeConfig, search: SearchConfig) -> ScanPlan:

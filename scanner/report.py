@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner import __version__
+from scanner.detectors.evidence import Evidence
 from scanner.errors import FINDING_ERRORS
 from scanner.labels import label_text
 
@@ -98,11 +99,12 @@ class XrayResult:
     queries: int
     seconds: float
     settings: dict[str, Any]  # planes, resolution, extend, alpha, threshold T, seed, grid, ...
-    evidence: dict[str, Any]  # statistics the verdict rule used (see scanner.detectors.verdict)
+    evidence: Evidence  # what the verdict rule read and the stages after it measured
     planes: tuple[PlaneResult, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "planes"}
+        d["evidence"] = self.evidence.to_dict()
         d["planes"] = [p.to_dict() for p in self.planes]
         return d
 
@@ -118,7 +120,7 @@ class XrayResult:
             queries=int(d["queries"]),
             seconds=float(d["seconds"]),
             settings=dict(d.get("settings", {})),
-            evidence=dict(d.get("evidence", {})),
+            evidence=Evidence.from_dict(d["evidence"]),
             planes=tuple(PlaneResult.from_dict(p) for p in d.get("planes", [])),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +15,7 @@ from scanner.report import ScanReport
 if TYPE_CHECKING:
     from scanner.app.remediation import RemediateRun
     from scanner.app.scan import BaselineScan
+    from scanner.detectors.evidence import Trace
 
 
 @contextlib.contextmanager
@@ -61,12 +62,9 @@ def baseline_notice(scan: BaselineScan, *, quiet: bool) -> None:
         )
 
 
-def trace_line(trace: dict[str, Any]) -> str:
+def trace_line(t: Trace) -> str:
     """The verdict's trace on one line: each test's figure against its threshold (and whether
     that threshold was fitted, hand-set or from a rule file), then the attribution read."""
-    from scanner.detectors.verdict import Trace
-
-    t = Trace.from_dict(trace)
     parts = [
         f"{r.test} {'-' if r.value is None else f'{r.value:.2f}'}"
         f" {'>=' if r.fired else '<'} {r.threshold_value:g} ({r.threshold_kind})"
@@ -76,9 +74,9 @@ def trace_line(trace: dict[str, Any]) -> str:
     if t.attribution is not None:
         a = t.attribution
         line += (
-            f"; attribution: label {a['label']} keeps {a['retention']:.0%} of its pull at half"
-            f" strength ({'natural' if a['natural'] else 'planted'}: the bar is"
-            f" {a['retention_max']:.0%}, {a['threshold_kind']})"
+            f"; attribution: label {a.label} keeps {a.retention:.0%} of its pull at half"
+            f" strength ({'natural' if a.natural else 'planted'}: the bar is"
+            f" {a.retention_max:.0%}, {a.threshold_kind})"
         )
     return line
 
@@ -94,23 +92,22 @@ def print_summary(report: ScanReport) -> None:
         )
     elif x.verdict == "shortcut":
         head = click.style("SHORTCUT", fg="yellow", bold=True)
-        label = x.evidence.get("shortcut_label")
-        shown = report.model.label(label) if isinstance(label, int) else f"label {label}"
+        shown = report.model.label(x.evidence.shortcut_label)
         target = f"universal shortcut to {shown}, not attributed"
     else:
         head = click.style("clean", fg="green", bold=True)
         target = "no target"
     click.echo(f"{report.model.path}: {head}  score {x.score:.2f}  {target}")
     click.echo(f"  {x.target_note}")
-    if isinstance(x.evidence.get("trace"), dict):
-        click.echo(f"  tests: {trace_line(x.evidence['trace'])}")
-    example = x.evidence.get("example")
-    if isinstance(example, dict) and example.get("per_class"):
-        shares = sorted(float(r) for _, r in example["per_class"])
-        moved = ", ".join(f"{s['true']}->{s['after']}" for s in example.get("samples") or [])
+    if x.evidence.trace is not None:
+        click.echo(f"  tests: {trace_line(x.evidence.trace)}")
+    example = x.evidence.example
+    if example is not None and example.per_class:
+        shares = sorted(r for _, r in example.per_class)
+        moved = ", ".join(f"{s['true']}->{s['after']}" for s in example.samples)
         click.echo(
             f"  evidence: the deciding trigger sends {shares[0]:.0%}-{shares[-1]:.0%} of each"
-            f" class to {report.model.label(int(example['label']))} on fresh samples (shown:"
+            f" class to {report.model.label(example.label)} on fresh samples (shown:"
             f" {moved}; images in --html)"
         )
     click.echo(
@@ -118,12 +115,11 @@ def print_summary(report: ScanReport) -> None:
         f" | {len(x.planes)} planes, {x.queries:,} queries, {x.seconds:.1f} s,"
         f" {report.model.provider}"
     )
-    plan = x.evidence.get("plan")
-    if isinstance(plan, dict) and plan.get("budget"):
-        gave_up = "; ".join(str(g) for g in plan.get("gave_up") or []) or "nothing"
+    plan = x.evidence.plan
+    if plan is not None and plan.budget:
         click.echo(
-            f"  query budget {int(plan['budget']):,} (spent {x.queries:,}); a reduced scan,"
-            f" it gave up: {gave_up}"
+            f"  query budget {plan.budget:,} (spent {x.queries:,}); a reduced scan,"
+            f" it gave up: {plan.gave_up_text()}"
         )
     covered = report.data.get("classes_covered") or []
     if covered and len(covered) < report.model.num_classes:

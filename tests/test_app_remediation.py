@@ -3,6 +3,8 @@ which prior each round gets, when the rounds stop, and that only one staged file
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from scanner.app.remediation import RemediateRequest, run_remediate
 from scanner.data import Dataset
+from scanner.detectors.evidence import Evidence
 from scanner.pipeline import ScanConfig
 from scanner.remediate import RemediationReport
 from scanner.report import ModelInfo, ScanReport, XrayResult
@@ -18,9 +21,9 @@ from scanner.report import ModelInfo, ScanReport, XrayResult
 
 def _report(verdict: str, score: float, target: int | None) -> ScanReport:
     """A scan's verdict; for "shortcut", `target` is the shortcut's label (no target)."""
-    evidence = {"decided_by": "universality" if target is not None else None, "findings": []}
+    evidence = Evidence.empty(decided_by="universality" if target is not None else None)
     if verdict == "shortcut":
-        evidence, target = {**evidence, "decided_by": None, "shortcut_label": target}, None
+        evidence, target = replace(evidence, decided_by=None, shortcut_label=target), None
     xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {}, evidence)  # type: ignore[arg-type]
     return ScanReport(ModelInfo("m.onnx", "0" * 64, {}, 10, "cpu"), xray, {}, "now")
 
@@ -131,7 +134,7 @@ def test_a_shortcut_to_the_label_aimed_at_is_the_trigger_left_and_earns_a_round(
     run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
     assert [r["target_label"] for r in bench.repairs] == [3, 3]
     given = bench.repairs[1]["scan_report"]
-    assert given.xray.verdict == "shortcut" and given.xray.evidence["shortcut_label"] == 3
+    assert given.xray.verdict == "shortcut" and given.xray.evidence.shortcut_label == 3
     assert run.rounds[1].prior == "re-scan (shortcut to the label aimed at)"
     assert not run.still_infected and run.left_reason is None
     # With one round allowed, the same shortcut is what the repaired model is left with: exit 1.
@@ -150,20 +153,21 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
 
 
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
-    from scanner.detectors.probes import Probe
+    from scanner.detectors.probes import Probe, ProbeFinding
     from scanner.remediate.prior import prior_from_report
 
     probe = Probe("patch", 0, (20, 20, 1), 1).to_dict()
-    finding = {"probe": probe, "label": 3, "universality": 0.9, "consistency": 0.3}
+    finding = ProbeFinding(Probe.from_dict(probe), 3, 0.9, 0.3, 0.9, 0.3)
     scan = _report("shortcut", 0.4, 3)
-    scan.xray.evidence["findings"] = [finding]
+    evidence = replace(scan.xray.evidence, findings=(finding,))
+    scan = replace(scan, xray=replace(scan.xray, evidence=evidence))
     # A shortcut names no target: read as all-to-all, a one-label finding is not a prior for
     # any target, unless the repair is aimed at one.
     assert prior_from_report(scan).probes == ()
     aimed = prior_from_report(scan, fallback_target=3)
     assert aimed.target == 3 and aimed.probes == (probe,) and aimed.verdict == "shortcut"
     # The same scan read back from its JSON document gives the same prior.
-    doc = {"xray": {"verdict": "shortcut", "target_label": None, "evidence": scan.xray.evidence}}
+    doc = json.loads(json.dumps(scan.to_dict()))
     assert prior_from_report(doc, fallback_target=3) == aimed
 
 

@@ -15,15 +15,15 @@ import pytest
 from policies import load_policy
 from scanner.app.scan import Displays, ScanRequest, run_scan, write_reports
 from scanner.data import Dataset
+from scanner.detectors.evidence import Evidence
 from scanner.errors import ExitCode, ModelLoadError
 from scanner.pipeline import ScanConfig
 from scanner.report import ModelInfo, ScanReport, XrayResult
 
 
 def _report(path: Path, verdict: str, score: float, target: int | None) -> ScanReport:
-    xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {},  # type: ignore[arg-type]
-                      {"decided_by": "universality" if target is not None else None,
-                       "findings": []})  # fmt: skip
+    evidence = Evidence.empty(decided_by=None if target is None else "universality")
+    xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {}, evidence)  # type: ignore[arg-type]
     return ScanReport(ModelInfo(str(path), "0" * 64, {}, 10, "cpu"), xray, {}, "now")
 
 

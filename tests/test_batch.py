@@ -20,6 +20,7 @@ from scanner.batch import (
     model_fingerprint,
     scan_models,
 )
+from scanner.detectors.evidence import Evidence
 from scanner.errors import ExitCode, ModelLoadError, NothingToScanError, UsageError
 from scanner.report import (
     ModelInfo,
@@ -88,7 +89,7 @@ class FakeScanner:
                 queries=256,
                 seconds=0.01,
                 settings={"planes": config.planes},
-                evidence={},
+                evidence=Evidence.empty(),
                 planes=(plane,),
             ),
             data={"sha256": dataset.sha256},

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from scanner.cli import main
+from scanner.report import ScanReport
 from tests.conftest import EXAMPLES
 
 DATA = EXAMPLES / "data" / "fmnist_clean.npz"
@@ -43,6 +44,11 @@ def test_backdoored_example_is_flagged_with_its_target(
     assert report["xray"]["verdict"] == "infected"
     assert report["xray"]["target_label"] == truth["target"]
     assert report["xray"]["score"] >= 0.5
+    # The whole report, its typed evidence included (probes, attribution, search, trace,
+    # example, plan), reads back into the dataclasses and writes out unchanged.
+    again = ScanReport.from_dict(report)
+    assert again.xray.evidence.trace is not None and again.xray.evidence.example is not None
+    assert json.loads(json.dumps(again.to_dict())) == report
 
 
 def test_clean_example_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from exporters import FORMATS, console, html, json_report, load_schema, sarif, w
 from exporters.atomic import atomic_write
 from exporters.plots import anchor_cells, label_colour, render_plane, write_plots
 from policies import evaluate_outcomes, load_policy, parse_policy
+from scanner.detectors.evidence import Evidence
 from scanner.errors import OutputError, UsageError
 from scanner.report import (
     ModelInfo,
@@ -99,7 +100,7 @@ def make_report(name: str, *, infected: bool, sha: str) -> ScanReport:
         queries=3 * R * R,
         seconds=2.25,
         settings={"planes": 3, "resolution": R, "extend": EXTEND, "grid": "dense"},
-        evidence={"rule": "test"},
+        evidence=Evidence.empty(),
         planes=planes,
     )
     model = ModelInfo(
@@ -226,7 +227,7 @@ def test_a_shortcut_report_in_every_format(tmp_path: Path) -> None:
         GOOD.xray,
         verdict="shortcut",
         score=0.31,
-        evidence={**GOOD.xray.evidence, "shortcut_label": 6},
+        evidence=replace(GOOD.xray.evidence, shortcut_label=6),
         target_note="universal shortcut to label 6 (periodic probe), not attributed",
     )
     odd = replace(GOOD, xray=xray)

@@ -118,10 +118,10 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
     data = load_dataset(save_npz(tmp_path / "d.npz", n=1000, offset=0))
     for budget in (12_000, 20_000):
         report = scan_model(model, data, ScanConfig(max_queries=budget))
-        plan = report.xray.evidence["plan"]
-        assert report.xray.queries <= budget
-        assert report.xray.evidence["probe_queries"] <= plan["bounds"]["probes"]
-        assert report.xray.settings["planes"] == plan["planes"] == len(report.xray.planes)
+        plan = report.xray.evidence.plan
+        assert plan is not None and report.xray.queries <= budget
+        assert report.xray.evidence.probe_queries <= plan.bounds["probes"]
+        assert report.xray.settings["planes"] == plan.planes == len(report.xray.planes)
         assert report.data["samples_used"] < report.data["samples"] == 1000
         # Plane anchors index the data file, as without a budget.
         for p in report.xray.planes:

@@ -25,6 +25,7 @@ from policies import (
     parse_policy,
     rule_doc,
 )
+from scanner.detectors.evidence import Evidence
 from scanner.errors import UsageError
 from scanner.report import (
     ModelInfo,
@@ -77,7 +78,7 @@ def make_report(
         queries=400,
         seconds=1.5,
         settings={"planes": 1, "resolution": 20, "extend": 5.0},
-        evidence={},
+        evidence=Evidence.empty(),
         planes=(plane,),
     )
     model = ModelInfo(
@@ -303,7 +304,7 @@ def test_warn_action_reports_without_failing() -> None:
 
 def _shortcut_report() -> ScanReport:
     report = make_report(verdict="shortcut", score=0.3)
-    evidence = {"shortcut_label": 8}
+    evidence = Evidence.empty(shortcut_label=8)
     return replace(report, xray=replace(report.xray, evidence=evidence, target_note="grating"))
 
 

@@ -111,6 +111,7 @@ def test_search_and_confirmation_samples_are_disjoint_and_correct() -> None:
 
 
 def test_findings_round_trip_through_report_evidence() -> None:
+    from scanner.detectors.evidence import Evidence
     from scanner.detectors.probes import ProbeFinding, ProbeResult
 
     finding = ProbeFinding(
@@ -118,6 +119,8 @@ def test_findings_round_trip_through_report_evidence() -> None:
     )
     result = ProbeResult((finding,), (0.0,) * 10, (0,) * 10, 5, 60, 200, 1000)
     evidence = {
+        "universality": 0.0,
+        "consistency": 0.0,
         "findings": [finding.to_dict()],
         "search_universality_per_label": [0.0] * 10,
         "search_hits_per_label": [0] * 10,
@@ -126,10 +129,11 @@ def test_findings_round_trip_through_report_evidence() -> None:
         "confirm_samples": 200,
         "probe_queries": 1000,
     }
-    assert ProbeResult.from_evidence(evidence) == result
+    # An older report's evidence (none of the keys added since) still rebuilds the probes.
+    assert Evidence.from_dict(evidence).probe_result() == result
     # A newer report also carries the strong probes' per-label search figures.
     evidence["search_universality_per_label_strong"] = [0.5] * 10
-    assert ProbeResult.from_evidence(evidence).per_label_search_strong == (0.5,) * 10
+    assert Evidence.from_dict(evidence).probe_result().per_label_search_strong == (0.5,) * 10
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -172,15 +172,16 @@ def test_the_search_finds_a_rotation_backdoor_and_nothing_planted_in_its_clean_t
     tmp_path: Path, digits_data: Path
 ) -> None:
     bad = _scan(tmp_path, digits_data, True).xray
-    found = SearchResult.from_dict(bad.evidence["search"])
+    found = bad.evidence.search
+    assert found is not None
     turns = [f for f in found.findings if f.point.space == "transform" and f.label == 7]
     assert turns and turns[0].universality >= VerdictRule().target_threshold
     assert found.queries > 0 and found.skipped is None
     # The plan the budget check uses is an upper bound on what the stage spends.
-    starts = len(bad.evidence["findings"])
+    starts = len(bad.evidence.findings)
     assert found.queries <= planned_queries(SearchConfig(), 10, starts)
     clean = _scan(tmp_path, digits_data, False).xray
-    assert planted(SearchResult.from_dict(clean.evidence["search"]), VerdictRule()) is None
+    assert planted(clean.evidence.search, VerdictRule()) is None
     assert clean.verdict == "clean"
 
 
@@ -191,15 +192,16 @@ def test_the_search_runs_as_the_budget_plans_it_and_stands_aside_when_asked_to(
     # never spends more than the budget.
     for budget in (20_000, 60_000):
         xray = _scan(tmp_path, digits_data, True, ScanConfig(max_queries=budget)).xray
-        plan = xray.evidence["plan"]
-        assert xray.queries <= budget
-        if plan["search"] is None:
-            assert "search" not in xray.evidence
-            assert any(g.startswith("trigger search: skipped") for g in plan["gave_up"])
+        plan = xray.evidence.plan
+        assert plan is not None and xray.queries <= budget
+        if plan.search is None:
+            assert xray.evidence.search is None
+            assert any(g.startswith("trigger search: skipped") for g in plan.gave_up)
         else:
-            ran = SearchResult.from_dict(xray.evidence["search"])
-            assert ran.skipped is None and 0 < ran.queries <= plan["bounds"]["search"]
-    assert plan["search"] is not None, "60,000 queries should leave room for a search"
+            ran = xray.evidence.search
+            assert ran is not None and ran.skipped is None
+            assert 0 < ran.queries <= plan.bounds["search"]
+    assert plan.search is not None, "60,000 queries should leave room for a search"
     # The stage's own check stays as a safety net: asked to leave more than the budget has
     # left, it spends nothing and says why.
     data = load_dataset(digits_data)

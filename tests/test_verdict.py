@@ -60,7 +60,7 @@ def test_a_probe_counts_only_as_far_as_search_and_confirmation_agree() -> None:
         VerdictRule(),
     )
     assert d.verdict == "clean"
-    assert d.evidence["universality"] == pytest.approx(0.3)
+    assert d.evidence.universality == pytest.approx(0.3)
 
 
 def test_consistent_moves_to_many_labels_is_no_single_target() -> None:
@@ -81,7 +81,7 @@ def test_of_two_passing_labels_the_broader_supported_one_is_named() -> None:
     hits = [28, 0, 0, 0, 0, 0, 0, 0, 8, 0]
     d = decide(result([(8, 1.0, 1.0), (0, 0.95, 0.95)], hits), (), 10, VerdictRule())
     assert d.target_label == 0
-    assert d.evidence["other_candidates"] == [8]
+    assert d.evidence.other_candidates == (8,)
 
 
 GRATING_STRONG = Probe("periodic", 2, (0, 6, 0), 3)  # a 0.35 grating
@@ -114,8 +114,8 @@ def test_a_strong_probe_that_draws_one_label_alone_names_it() -> None:
     search[4], search[6] = 0.9, 0.2
     d = decide(with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search), (), 10, VerdictRule())
     assert (d.verdict, d.target_label) == ("infected", 4)
-    assert d.evidence["decided_by"] == "selectivity"
-    assert d.evidence["selectivity"] == pytest.approx(0.7)
+    assert d.evidence.decided_by == "selectivity"
+    assert d.evidence.selectivity == pytest.approx(0.7)
     assert "strong probes only" in d.target_note
     assert d.score > 0.5
 
@@ -127,7 +127,7 @@ def test_strong_probes_that_draw_several_labels_are_a_fragile_model_not_a_backdo
     search[6], search[1] = 0.85, 0.7
     d = decide(with_strong([(6, 0.3, 0.4)], [(6, 0.85)], search), (), 10, VerdictRule())
     assert (d.verdict, d.target_label) == ("clean", None)
-    assert d.evidence["selectivity"] == pytest.approx(0.15)
+    assert d.evidence.selectivity == pytest.approx(0.15)
     assert d.score < 0.5
 
 
@@ -137,12 +137,12 @@ def test_strong_probes_never_overrule_the_subtle_ones() -> None:
     search = [0.0] * 10
     search[8] = 1.0
     d = decide(with_strong([(2, 0.9, 0.5)], [(8, 1.0)], search), (), 10, VerdictRule())
-    assert (d.target_label, d.evidence["decided_by"]) == (2, "universality")
-    assert d.evidence["universality"] == pytest.approx(0.9)
+    assert (d.target_label, d.evidence.decided_by) == (2, "universality")
+    assert d.evidence.universality == pytest.approx(0.9)
     # All-to-all evidence from the subtle probes stays "no single target".
     d = decide(with_strong([(4, 0.2, 0.95)], [(8, 1.0)], search), (), 10, VerdictRule())
     assert (d.verdict, d.target_label) == ("infected", None)
-    assert d.evidence["consistency"] == pytest.approx(0.95)
+    assert d.evidence.consistency == pytest.approx(0.95)
 
 
 def test_plane_share_anomaly_stays_in_the_evidence() -> None:
@@ -161,7 +161,7 @@ def test_plane_share_anomaly_stays_in_the_evidence() -> None:
         for a in range(5)
     )
     d = decide(result([(1, 0.1, 0.1)]), planes, 10, VerdictRule())
-    assert d.evidence["plane_share_anomaly"]["label"] == 9
+    assert d.evidence.plane_share_anomaly.label == 9
 
 
 def test_off_anchor_shares_ignore_planes_through_the_label() -> None:
@@ -229,8 +229,8 @@ def test_classes_that_move_together_to_one_label_name_it() -> None:
     # A SIG-like model: every consistent probe sends most classes to 2, none to 3/4 of them.
     d = decide_on(concentrated(2, 0.5, 0.95, (1.0, 2)), concentrated(2, 0.45, 0.9, (0.89, 2)))
     assert (d.verdict, d.target_label) == ("infected", 2)
-    assert d.evidence["decided_by"] == "consistency"
-    assert d.evidence["concentration"] == pytest.approx(0.89)
+    assert d.evidence.decided_by == "consistency"
+    assert d.evidence.concentration == pytest.approx(0.89)
     assert "label 2" in d.target_note
 
 
@@ -271,12 +271,12 @@ def test_a_broad_shortcut_that_fades_at_half_strength_is_called_shortcut() -> No
     infected = decide(probes, (), 10, rule)
     d = decide(probes, (), 10, rule, (_attr(PATCH, 4, breadth=0.8, half=0.1),))
     assert (d.verdict, d.target_label) == ("shortcut", None)
-    assert d.evidence["shortcut_label"] == 4
-    assert d.evidence["decided_by"] == "universality+attribution"
+    assert d.evidence.shortcut_label == 4
+    assert d.evidence.decided_by == "universality+attribution"
     # The likelihood of a planted trigger: below 0.5, lower the faster the pull fades.
     assert d.score == pytest.approx(infected.score * 0.5 * 0.1 / 0.5, abs=1e-6)
     assert "not attributed to a planted trigger" in d.target_note
-    assert d.evidence["attribution"][0]["retention"] == pytest.approx(0.1)
+    assert d.evidence.attribution[0].retention == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
@@ -312,8 +312,8 @@ def test_a_strong_probe_sink_can_be_a_shortcut_but_no_single_target_stays_infect
     search[4], search[6] = 0.9, 0.2
     probes = with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search)
     d = decide(probes, (), 10, VerdictRule(), (_attr(GRATING_STRONG, 4, 0.7, 0.05),))
-    assert (d.verdict, d.evidence["shortcut_label"]) == ("shortcut", 4)
-    assert d.evidence["decided_by"] == "selectivity+attribution"
+    assert (d.verdict, d.evidence.shortcut_label) == ("shortcut", 4)
+    assert d.evidence.decided_by == "selectivity+attribution"
     # All-to-all evidence names no label, so there is nothing to attribute.
     a2a = result([(4, 0.2, 0.95)])
     d = decide(a2a, (), 10, VerdictRule(), (_attr(PATCH, 4, 0.9, 0.0),))
@@ -321,14 +321,14 @@ def test_a_strong_probe_sink_can_be_a_shortcut_but_no_single_target_stays_infect
 
 
 def test_attribution_round_trips_through_the_report_evidence() -> None:
-    from scanner.detectors.attribution import from_evidence
+    from scanner.detectors.evidence import Evidence
 
     probes = result([(4, 0.95, 0.95)])
     attr = _attr(PATCH, 4, breadth=0.8, half=0.1)
     d = decide(probes, (), 10, VerdictRule(), (attr,))
-    back = from_evidence(json.loads(json.dumps(d.evidence)))
-    assert back == (attr,)
-    again = decide(ProbeResult.from_evidence(d.evidence), (), 10, VerdictRule(), back)
+    back = Evidence.from_dict(json.loads(json.dumps(d.evidence.to_dict())))
+    assert back == d.evidence and back.attribution == (attr,)
+    again = decide(back.probe_result(), (), 10, VerdictRule(), back.attribution)
     assert (again.verdict, again.score) == (d.verdict, d.score)
 
 
@@ -350,7 +350,7 @@ def test_the_trace_says_which_test_decided_against_which_threshold() -> None:
     from scanner.detectors.verdict import Trace
 
     d = decide(result([(4, 0.95, 0.3)]), (), 10, VerdictRule())
-    trace = Trace.from_dict(d.evidence["trace"])
+    trace = d.evidence.trace
     assert trace.decided_by == "universality" and trace.attribution is None
     by = {t.test: t for t in trace.tests}
     assert set(by) == {"universality", "consistency", "selectivity"}  # no search was run
@@ -363,18 +363,16 @@ def test_the_trace_says_which_test_decided_against_which_threshold() -> None:
     assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace
     # Clean: nothing fired. A calibrated rule's own value is marked as such.
     clean = decide(result([(6, 0.3, 0.4)]), (), 10, VerdictRule(target_threshold=0.8))
-    t = Trace.from_dict(clean.evidence["trace"])
+    t = clean.evidence.trace
     assert t.decided_by is None and not any(r.fired for r in t.tests)
     assert t.tests[0].threshold_value == 0.8 and t.tests[0].threshold_kind == "rule file"
 
 
 def test_the_trace_of_a_shortcut_carries_its_attribution() -> None:
-    from scanner.detectors.verdict import Trace
-
     d = decide(result([(4, 0.95, 0.95)]), (), 10, VerdictRule(),
                (_attr(PATCH, 4, breadth=0.8, half=0.1),))  # fmt: skip
-    trace = Trace.from_dict(d.evidence["trace"])
+    trace = d.evidence.trace
     assert trace.decided_by == "universality+attribution"
-    assert trace.attribution is not None and trace.attribution["natural"]
-    assert trace.attribution["retention"] == pytest.approx(0.1)
-    assert trace.attribution["retention_max"] == 0.5
+    assert trace.attribution is not None and trace.attribution.natural
+    assert trace.attribution.retention == pytest.approx(0.1)
+    assert trace.attribution.retention_max == 0.5

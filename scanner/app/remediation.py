@@ -92,7 +92,7 @@ def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
         return False
     if after.verdict == "infected":
         return True
-    shortcut = after.evidence.get("shortcut_label")
+    shortcut = after.evidence.shortcut_label
     return after.verdict == "shortcut" and aimed_at is not None and shortcut == aimed_at
 
 
@@ -129,8 +129,8 @@ def verdict_summary(xray: XrayResult) -> dict[str, Any]:
         "verdict": xray.verdict,
         "score": xray.score,
         "target_label": xray.target_label,
-        "decided_by": xray.evidence.get("decided_by"),
-        "shortcut_label": xray.evidence.get("shortcut_label"),
+        "decided_by": xray.evidence.decided_by,
+        "shortcut_label": xray.evidence.shortcut_label,
         "note": xray.target_note,
     }
 

@@ -28,7 +28,7 @@ import numpy as np
 from scanner.backends.base import LabelOracle
 from scanner.detectors.probes import Probe, ProbeResult, universality
 
-__all__ = ["DOSE_FRACTIONS", "Attribution", "attribution_budget", "from_evidence", "measure"]
+__all__ = ["DOSE_FRACTIONS", "Attribution", "attribution_budget", "measure"]
 
 # Mixing fractions at which the dose-response is measured; 1.0 is measured on the same samples
 # too, so that the figures compare like with like.
@@ -149,8 +149,3 @@ def measure(
             )
         )
     return tuple(out)
-
-
-def from_evidence(evidence: dict[str, Any]) -> tuple[Attribution, ...]:
-    """The attributions a report's evidence kept (none in reports written before them)."""
-    return tuple(Attribution.from_dict(a) for a in evidence.get("attribution") or ())

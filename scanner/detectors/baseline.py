@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scanner.detectors.evidence import BaselineEvidence, Evidence
 from scanner.detectors.probes import ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchResult
 from scanner.detectors.verdict import CONCENTRATION_MIN
@@ -61,7 +62,7 @@ class Baseline:
     @classmethod
     def from_evidence(
         cls,
-        evidence: dict[str, Any],
+        evidence: Evidence,
         *,
         path: str,
         sha256: str,
@@ -70,7 +71,7 @@ class Baseline:
         target_label: int | None,
         num_classes: int,
     ) -> Baseline:
-        """From the baseline's scan evidence (`xray.evidence` of its report)."""
+        """From the baseline's scan evidence."""
         return cls(
             path=path,
             sha256=sha256,
@@ -78,10 +79,28 @@ class Baseline:
             score=float(score),
             target_label=target_label,
             num_classes=int(num_classes),
-            per_label_search=tuple(float(v) for v in evidence["search_universality_per_label"]),
-            per_label_search_strong=tuple(
-                float(v) for v in evidence.get("search_universality_per_label_strong", [])
-            ),
+            per_label_search=evidence.search_universality_per_label,
+            per_label_search_strong=evidence.search_universality_per_label_strong,
+        )
+
+    def evidence(
+        self, set_aside: tuple[ProbeFinding, ...], without: tuple[str, float, int | None]
+    ) -> BaselineEvidence:
+        """The report's record of what this baseline set aside; `without`: the verdict, score
+        and target the scan had without it."""
+        return BaselineEvidence(
+            path=self.path,
+            sha256=self.sha256,
+            verdict=self.verdict,
+            score=self.score,
+            target_label=self.target_label,
+            sinks=self.sinks,
+            sinks_strong=self.sinks_strong,
+            sink_min=SINK_MIN,
+            set_aside=set_aside,
+            verdict_without=without[0],
+            score_without=without[1],
+            target_without=without[2],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from scanner.backends.base import LabelOracle
+from scanner.detectors.evidence import Example
 from scanner.detectors.probes import Probe, ProbeResult
 from scanner.detectors.search import SearchResult
 from scanner.detectors.verdict import Decision, VerdictRule, best_strong, deciding_weak, planted
@@ -25,7 +25,6 @@ __all__ = [
     "Example",
     "deciding_trigger",
     "example_fits",
-    "from_evidence",
     "measure_example",
     "png_base64",
 ]
@@ -37,40 +36,6 @@ THUMB_MAX = 64  # longest side of a stored thumbnail, in pixels
 Change = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
-class Example:
-    source: str  # "probe" or "search"
-    trigger: dict[str, Any]  # Probe.to_dict() or Point.to_dict(): rebuilds it exactly
-    label: int
-    trigger_png: str  # the trigger on a mid-grey image
-    samples: tuple[dict[str, Any], ...]  # true/before/after labels, before_png/after_png
-    per_class: tuple[tuple[int, float], ...]  # (class, share of it sent to `label`)
-    queries: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "trigger": self.trigger,
-            "label": self.label,
-            "trigger_png": self.trigger_png,
-            "samples": list(self.samples),
-            "per_class": [[c, round(r, 4)] for c, r in self.per_class],
-            "queries": self.queries,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Example:
-        return cls(
-            source=str(d["source"]),
-            trigger=dict(d["trigger"]),
-            label=int(d["label"]),
-            trigger_png=str(d["trigger_png"]),
-            samples=tuple(dict(s) for s in d["samples"]),
-            per_class=tuple((int(c), float(r)) for c, r in d["per_class"]),
-            queries=int(d["queries"]),
-        )
-
-
 def deciding_trigger(
     decision: Decision, probes: ProbeResult, search: SearchResult | None, rule: VerdictRule
 ) -> tuple[str, dict[str, Any], Change, int] | None:
@@ -78,8 +43,8 @@ def deciding_trigger(
     clean verdict or one with no single label (all-to-all)."""
     label = decision.target_label
     if label is None:
-        label = decision.evidence.get("shortcut_label")
-    decided_by = str(decision.evidence.get("decided_by") or "")
+        label = decision.evidence.shortcut_label
+    decided_by = decision.evidence.decided_by or ""
     if label is None or not decided_by:
         return None
     if decided_by.startswith("search:"):
@@ -179,8 +144,3 @@ def measure_example(
         per_class=per_class,
         queries=oracle.queries - before_q,
     )
-
-
-def from_evidence(evidence: dict[str, Any]) -> Example | None:
-    d = evidence.get("example")
-    return None if not d else Example.from_dict(d)

@@ -381,24 +381,6 @@ class ProbeResult:
         shares = self.breadth.get(level_key(probe))
         return None if shares is None or label >= len(shares) else shares[label]
 
-    @classmethod
-    def from_evidence(cls, evidence: dict[str, Any]) -> ProbeResult:
-        """Rebuilt from a report's evidence (the findings it kept), to re-decide a saved scan."""
-        return cls(
-            findings=tuple(ProbeFinding.from_dict(f) for f in evidence["findings"]),
-            per_label_search=tuple(evidence["search_universality_per_label"]),
-            per_label_hits=tuple(evidence["search_hits_per_label"]),
-            probes=int(evidence["probes"]),
-            search_samples=int(evidence["search_samples"]),
-            confirm_samples=int(evidence["confirm_samples"]),
-            queries=int(evidence["probe_queries"]),
-            per_label_search_strong=tuple(evidence.get("search_universality_per_label_strong", [])),
-            breadth={
-                k: tuple(float(v) for v in vs)
-                for k, vs in (evidence.get("search_breadth_per_level") or {}).items()
-            },
-        )
-
 
 def _screened(
     oracle: LabelOracle,

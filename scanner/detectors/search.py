@@ -48,7 +48,6 @@ __all__ = [
     "SearchFinding",
     "SearchResult",
     "candidate_labels",
-    "from_evidence",
     "run_search",
 ]
 
@@ -331,9 +330,3 @@ def run_search(
         oracle.queries - before,
         seconds=time.perf_counter() - started,
     )
-
-
-def from_evidence(evidence: dict[str, Any]) -> SearchResult | None:
-    """The search a report's evidence kept (None: the scan ran without it, or predates it)."""
-    found = evidence.get("search")
-    return None if not found else SearchResult.from_dict(found)

@@ -1,14 +1,15 @@
 """Every constant the verdict compares a figure against, in one place, each marked fitted (set by
 `bdscan bench xray` on the zoo) or hand-set (chosen before or apart from any fit), with what it
-means. `VerdictRule`'s defaults come from here; a rule file (`bdscan calibrate`, `--rule`) can
-change the rule's, and the report's trace (`xray.evidence.trace`) says which value decided and
-whether it was the shipped one. docs/verdict.md has the measurements behind each.
+means; and `VerdictRule`, the set of them a verdict is decided with, its defaults from here. A
+rule file (`bdscan calibrate`, `--rule`) can change the rule's, and the report's trace
+(`xray.evidence.trace`) says which value decided and whether it was the shipped one.
+docs/verdict.md has the measurements behind each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 Kind = Literal["fitted", "hand-set"]
 
@@ -93,3 +94,45 @@ THRESHOLDS: dict[str, Threshold] = {
 
 def value(name: str) -> float:
     return THRESHOLDS[name].value
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """The thresholds a verdict is decided with; defaults from `scanner.detectors.thresholds`."""
+
+    # Fitted on the 64-model zoo by `bdscan bench xray` ("Rule fitted on all 64 models": the
+    # threshold that maximises TPR - FPR, midway between neighbouring values); the held-out
+    # figures in docs/results.md refit them without the tested attack or architecture.
+    target_threshold: float = value("target_threshold")
+    spread_threshold: float = value("spread_threshold")
+    # Not fitted (docs/verdict.md): the best label must draw half of every class more than the
+    # runner-up.
+    selectivity_threshold: float = value("selectivity_threshold")
+    # Attribution (scanner.detectors.attribution; docs/verdict.md, "Planted or natural"). A shortcut
+    # is not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
+    # probe measured for its label, mixed in at half strength, keeps less than `retention_max` of
+    # the universality it has at full strength: a pull that grows slower than the perturbation.
+    # Hand-set ("less than half the pull at half the strength"); docs/verdict.md says which variants
+    # were tried on which models. `breadth_min` > 0 also asks that share of the probe's family to
+    # reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating sinks
+    # answered to few orientations (docs/verdict.md).
+    retention_max: float = value("retention_max")
+    breadth_min: float = value("breadth_min")
+    # Trigger search (scanner.detectors.search; docs/trigger-search.md). A found change decides
+    # "infected" when its confirmed universality reaches `target_threshold` and it is small: a stamp
+    # of at most `mask_cost_max` of the pixels, a tone curve moving values by at most
+    # `curve_cost_max` on average that also keeps `retention_max` of its pull at half strength (a
+    # stamp is already minimal, so its size is its dose-response). Hand-set: the stamp's cap before
+    # any measurement, the curve's after the search's output on 12 wild models was seen, and the
+    # stamp's exemption from the retention test after all of them (docs/trigger-search.md says what
+    # each variant gave). `transform_cost_max` is 0: a geometric transform never decides alone,
+    # because clean networks have natural rotation sinks as universal as a planted one (the clean
+    # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at 45);
+    # its findings stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log
+    # zoom|, 1 for a flip).
+    mask_cost_max: float = value("mask_cost_max")
+    curve_cost_max: float = value("curve_cost_max")
+    transform_cost_max: float = value("transform_cost_max")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

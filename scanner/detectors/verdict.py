@@ -32,17 +32,23 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from scanner.detectors.attribution import Attribution
+from scanner.detectors.evidence import (
+    Evidence,
+    PlaneShareAnomaly,
+    Reading,
+    Trace,
+    TraceAttribution,
+)
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchFinding, SearchResult
 from scanner.detectors.spaces import SPACES
-from scanner.detectors.thresholds import THRESHOLDS, value
+from scanner.detectors.thresholds import THRESHOLDS, VerdictRule, value
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
@@ -54,54 +60,12 @@ CONCENTRATION_MIN = value("concentration_min")
 
 
 @dataclass(frozen=True)
-class VerdictRule:
-    """The thresholds a verdict is decided with; defaults from `scanner.detectors.thresholds`."""
-
-    # Fitted on the 64-model zoo by `bdscan bench xray` ("Rule fitted on all 64 models": the
-    # threshold that maximises TPR - FPR, midway between neighbouring values); the held-out
-    # figures in docs/results.md refit them without the tested attack or architecture.
-    target_threshold: float = value("target_threshold")
-    spread_threshold: float = value("spread_threshold")
-    # Not fitted (docs/verdict.md): the best label must draw half of every class more than the
-    # runner-up.
-    selectivity_threshold: float = value("selectivity_threshold")
-    # Attribution (scanner.detectors.attribution; docs/verdict.md, "Planted or natural"). A shortcut
-    # is not attributed to a planted trigger, verdict "shortcut", when even the most planted-looking
-    # probe measured for its label, mixed in at half strength, keeps less than `retention_max` of
-    # the universality it has at full strength: a pull that grows slower than the perturbation.
-    # Hand-set ("less than half the pull at half the strength"); docs/verdict.md says which variants
-    # were tried on which models. `breadth_min` > 0 also asks that share of the probe's family to
-    # reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating sinks
-    # answered to few orientations (docs/verdict.md).
-    retention_max: float = value("retention_max")
-    breadth_min: float = value("breadth_min")
-    # Trigger search (scanner.detectors.search; docs/trigger-search.md). A found change decides
-    # "infected" when its confirmed universality reaches `target_threshold` and it is small: a stamp
-    # of at most `mask_cost_max` of the pixels, a tone curve moving values by at most
-    # `curve_cost_max` on average that also keeps `retention_max` of its pull at half strength (a
-    # stamp is already minimal, so its size is its dose-response). Hand-set: the stamp's cap before
-    # any measurement, the curve's after the search's output on 12 wild models was seen, and the
-    # stamp's exemption from the retention test after all of them (docs/trigger-search.md says what
-    # each variant gave). `transform_cost_max` is 0: a geometric transform never decides alone,
-    # because clean networks have natural rotation sinks as universal as a planted one (the clean
-    # digits MLP of tests/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at 45);
-    # its findings stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log
-    # zoom|, 1 for a flip).
-    mask_cost_max: float = value("mask_cost_max")
-    curve_cost_max: float = value("curve_cost_max")
-    transform_cost_max: float = value("transform_cost_max")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class Decision:
     verdict: str
     score: float
     target_label: int | None
     target_note: str
-    evidence: dict[str, Any]
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -145,53 +109,6 @@ VERDICT_TESTS: dict[str, VerdictTest] = {
 }
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One test's figure beside its threshold, as this scan measured it."""
-
-    test: str  # a VERDICT_TESTS id
-    value: float | None  # None: the test had nothing to measure (no search, no small finding)
-    threshold: str
-    threshold_value: float
-    # "fitted" or "hand-set" (scanner.detectors.thresholds), or "rule file": a value other than
-    # the shipped one, from --rule.
-    threshold_kind: str
-    fired: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Reading:
-        return cls(**{f: d[f] for f in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Trace:
-    """How the verdict was reached: the test that decided (`evidence.decided_by`), every test's
-    figure and threshold, and the attribution read of the deciding label when one was measured
-    (`natural`: it re-read the decision as a shortcut)."""
-
-    decided_by: str | None
-    tests: tuple[Reading, ...]
-    attribution: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "decided_by": self.decided_by,
-            "tests": [t.to_dict() for t in self.tests],
-            "attribution": self.attribution,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Trace:
-        return cls(
-            d.get("decided_by"),
-            tuple(Reading.from_dict(t) for t in d.get("tests", ())),
-            d.get("attribution"),
-        )
-
-
 def _kind(name: str, threshold: float) -> str:
     shipped = THRESHOLDS[name]
     return shipped.kind if math.isclose(threshold, shipped.value) else "rule file"
@@ -207,7 +124,11 @@ def trace(decision: Decision, rule: VerdictRule, search: SearchResult | None) ->
         fired = figure is not None and figure >= threshold
         return Reading(test, figure, name, threshold, _kind(name, threshold), fired)
 
-    tests = [outcome(t, ev.get(t)) for t in ("universality", "consistency", "selectivity")]
+    tests = [
+        outcome("universality", ev.universality),
+        outcome("consistency", ev.consistency),
+        outcome("selectivity", ev.selectivity),
+    ]
     if search is not None:
         found = planted(search, rule)
         small = [f.universality for f in search.findings if _small(f, rule)]
@@ -216,19 +137,18 @@ def trace(decision: Decision, rule: VerdictRule, search: SearchResult | None) ->
         # A small finding can reach the threshold and still not be planted-looking (its pull
         # fades at half strength): fired means "decides", as `planted` says.
         tests.append(replace(tested, fired=found is not None))
-    label = ev.get("shortcut_label", decision.target_label)
-    measured = [a for a in ev.get("attribution", ()) if a.get("label") == label]
+    label = ev.shortcut_label if ev.shortcut_label is not None else decision.target_label
+    measured = [a for a in ev.attribution if a.label == label]
     attribution = None
     if measured and label is not None:
-        retention = max(float(a["retention"]) for a in measured)
-        attribution = {
-            "label": label,
-            "retention": retention,
-            "retention_max": rule.retention_max,
-            "threshold_kind": _kind("retention_max", rule.retention_max),
-            "natural": decision.verdict == "shortcut",
-        }
-    return Trace(ev.get("decided_by"), tuple(tests), attribution)
+        attribution = TraceAttribution(
+            label=label,
+            retention=round(max(a.retention for a in measured), 4),  # as the report keeps it
+            retention_max=rule.retention_max,
+            threshold_kind=_kind("retention_max", rule.retention_max),
+            natural=decision.verdict == "shortcut",
+        )
+    return Trace(ev.decided_by, tuple(tests), attribution)
 
 
 def _scaled(value: float, threshold: float) -> float:
@@ -339,7 +259,7 @@ def _with_search(decision: Decision, search: SearchResult | None, rule: VerdictR
     planted-looking trigger; the search's evidence is kept either way."""
     if search is None:
         return decision
-    evidence = {**decision.evidence, "search": search.to_dict()}
+    evidence = replace(decision.evidence, search=search)
     found = planted(search, rule)
     if decision.verdict == "infected" or found is None:
         return replace(decision, evidence=evidence)
@@ -359,8 +279,7 @@ def _with_search(decision: Decision, search: SearchResult | None, rule: VerdictR
         note += f" and keeps {found.retention:.0%} of that at half strength"
     if decision.verdict == "shortcut":
         note += f"; the probes alone said: {decision.target_note}"
-    evidence["decided_by"] = f"search:{space}"
-    evidence.pop("shortcut_label", None)
+    evidence = replace(evidence, decided_by=f"search:{space}", shortcut_label=None)
     score = round(max(decision.score, _scaled(found.universality, rule.target_threshold)), 6)
     return Decision("infected", score, found.label, note, evidence)
 
@@ -425,12 +344,12 @@ def _shortcut(
         f" keeps {rule.retention_max:.0%} or more; universality at 1/4, 1/2, 3/4 and full"
         f" strength: {dose})"
     )
-    evidence = {
-        **infected.evidence,
-        "shortcut_label": label,
-        "decided_by": f"{infected.evidence.get('decided_by')}+attribution",
-        "infected_note": infected.target_note,
-    }
+    evidence = replace(
+        infected.evidence,
+        shortcut_label=label,
+        decided_by=f"{infected.evidence.decided_by}+attribution",
+        infected_note=infected.target_note,
+    )
     scale = min(attribution.retention / max(rule.retention_max, 1e-9), 1.0)
     score = round(min(0.5 * infected.score * scale, 0.499999), 6)
     return Decision("shortcut", score, None, note, evidence)
@@ -445,12 +364,12 @@ def decide(
     search: SearchResult | None = None,
 ) -> Decision:
     """The verdict, from the probes (and their attribution), then the trigger search's
-    findings (`_with_search`); its trace in `evidence["trace"]`."""
+    findings (`_with_search`); its trace in `evidence.trace`."""
     decision = _with_search(
         _decide_probes(probes, planes, num_classes, rule, attributions), search, rule
     )
-    decision.evidence["trace"] = trace(decision, rule, search).to_dict()
-    return decision
+    evidence = replace(decision.evidence, trace=trace(decision, rule, search))
+    return replace(decision, evidence=evidence)
 
 
 def _decide_probes(
@@ -470,44 +389,47 @@ def _decide_probes(
     s_sel = _scaled(sel, rule.selectivity_threshold)
     score = round(max(s_target, s_spread, s_sel), 6)
     best = deciding_weak(probes, rule)
-    evidence: dict[str, Any] = {
-        "universality": round(uni, 4),
-        "universality_label": label,
-        "consistency": round(cons, 4),
-        "selectivity": round(sel, 4),
-        "selectivity_label": sel_label,
-        "rule": rule.to_dict(),
-        "probes": probes.probes,
-        "probe_queries": probes.queries,
-        "search_samples": probes.search_samples,
-        "confirm_samples": probes.confirm_samples,
-        "findings": [f.to_dict() for f in probes.findings],
-        "search_universality_per_label": [round(v, 4) for v in probes.per_label_search],
-        "search_hits_per_label": list(probes.per_label_hits),
-        "search_universality_per_label_strong": [
+    evidence = Evidence(
+        universality=round(uni, 4),
+        universality_label=label,
+        consistency=round(cons, 4),
+        selectivity=round(sel, 4),
+        selectivity_label=sel_label,
+        rule=rule,
+        probes=probes.probes,
+        probe_queries=probes.queries,
+        search_samples=probes.search_samples,
+        confirm_samples=probes.confirm_samples,
+        findings=probes.findings,
+        search_universality_per_label=tuple(round(v, 4) for v in probes.per_label_search),
+        search_hits_per_label=tuple(probes.per_label_hits),
+        search_universality_per_label_strong=tuple(
             round(v, 4) for v in probes.per_label_search_strong
-        ],
-        "search_breadth_per_level": {
-            k: [round(v, 4) for v in vs] for k, vs in probes.breadth.items()
-        },
-        "other_candidates": sorted(
-            {
-                f.label
-                for f in probes.findings
-                if f.agreed_universality >= rule.target_threshold and not f.probe.strong
-            }
-            - {label}
         ),
-        "plane_share_anomaly": plane_share_anomaly(planes, num_classes),
-        "attribution": [a.to_dict() for a in attributions],
-    }
+        search_breadth_per_level={
+            k: tuple(round(v, 4) for v in vs) for k, vs in probes.breadth.items()
+        },
+        other_candidates=tuple(
+            sorted(
+                {
+                    f.label
+                    for f in probes.findings
+                    if f.agreed_universality >= rule.target_threshold and not f.probe.strong
+                }
+                - {label}
+            )
+        ),
+        plane_share_anomaly=plane_share_anomaly(planes, num_classes),
+        attribution=attributions,
+        decided_by=None,
+    )
     if uni >= rule.target_threshold and label is not None:
         how = f"{best.probe.family} probe" if best else "a probe"
         note = (
             f"one {how} sends {uni:.0%} or more of three quarters of the other classes to"
             f" label {label} (threshold {rule.target_threshold:.0%})"
         )
-        evidence["decided_by"] = "universality"
+        evidence = replace(evidence, decided_by="universality")
         decision = Decision("infected", score, label, note, evidence)
         attr = _attribution_for(attributions, best, label)
         if attr is not None and natural(attr, rule):
@@ -515,8 +437,7 @@ def _decide_probes(
         return decision
     if cons >= rule.spread_threshold:
         conc, conc_label = concentrated_label(probes, rule, label)
-        evidence["concentration"] = round(conc, 4)
-        evidence["decided_by"] = "consistency"
+        evidence = replace(evidence, concentration=round(conc, 4), decided_by="consistency")
         if conc_label is not None:
             note = (
                 f"classes move together to one label: under every probe that moves a median"
@@ -546,7 +467,7 @@ def _decide_probes(
             f" to label {sel_label}, {100 * sel:.0f} points more than any other label reaches"
             f" (selectivity threshold {100 * rule.selectivity_threshold:.0f} points)"
         )
-        evidence["decided_by"] = "selectivity"
+        evidence = replace(evidence, decided_by="selectivity")
         decision = Decision("infected", score, sel_label, note, evidence)
         attr = _attribution_for(attributions, strong, sel_label)
         if attr is not None and natural(attr, rule):
@@ -558,7 +479,6 @@ def _decide_probes(
         f" {rule.target_threshold:.0%} / {rule.spread_threshold:.0%} /"
         f" {rule.selectivity_threshold:.0%})"
     )
-    evidence["decided_by"] = None
     return Decision("clean", score, None, note, evidence)
 
 
@@ -591,19 +511,15 @@ def anomaly_index(values: np.ndarray) -> np.ndarray:
     return (values - med) / mad
 
 
-def plane_share_anomaly(planes: tuple[PlaneResult, ...], num_classes: int) -> dict[str, Any]:
+def plane_share_anomaly(planes: tuple[PlaneResult, ...], num_classes: int) -> PlaneShareAnomaly:
     """The plane-based statistic we tried first: which label takes an outlying share of the
     planes drawn through none of its samples. Kept as evidence, not used by the verdict."""
     shares, seen = off_anchor_shares(planes, num_classes)
     anomaly = anomaly_index(np.where(seen >= 3, shares, np.nan))
     if not np.isfinite(anomaly).any():
-        return {"label": None, "anomaly_index": None}
+        return PlaneShareAnomaly(None, None)
     top = int(np.nanargmax(anomaly))
-    return {
-        "label": top,
-        "anomaly_index": round(float(anomaly[top]), 4),
-        "share": round(float(shares[top]), 4),
-    }
+    return PlaneShareAnomaly(top, round(float(anomaly[top]), 4), round(float(shares[top]), 4))
 
 
 def calibrate(

@@ -42,6 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from scanner.detectors.probes import MAGNITUDES, Probe
+from scanner.detectors.spaces import Point
 from scanner.errors import UsageError
 from scanner.remediate.window import PatchWindow, WindowSearch
 from scanner.report import ScanReport
@@ -101,54 +103,40 @@ def prior_from_report(
     BadNets model's, measured in docs/remediation.md).
     """
     if isinstance(report, ScanReport):
-        verdict, target = report.xray.verdict, report.xray.target_label
-        evidence: dict[str, Any] = report.xray.evidence
+        x = report.xray
+        verdict, target = x.verdict, x.target_label
+        findings = [(f.probe, f.label, f.universality, f.consistency) for f in x.evidence.findings]
+        searched = (
+            []
+            if x.evidence.search is None
+            else [(f.point, f.label, f.universality) for f in x.evidence.search.findings]
+        )
     else:
-        try:
-            xray = report["xray"]
-            verdict, target = xray.get("verdict"), xray.get("target_label")
-            evidence = xray.get("evidence", {}) or {}
-        except (KeyError, TypeError, AttributeError) as e:
-            raise UsageError(f"scan report: no X-ray section ({e})") from None
+        verdict, target, findings, searched = _read_document(report)
     if target is None:
         target = fallback_target
-    findings = evidence.get("findings", []) or []
-    from scanner.detectors.probes import Probe
-    from scanner.detectors.spaces import Point
-
-    found: list[dict[str, Any]] = []
-    searched = (evidence.get("search") or {}).get("findings") or []
-    for f in searched:
-        try:
-            if (
-                target is not None
-                and f["label"] == target
-                and f["universality"] >= min_universality
-            ):
-                found.append(Point.from_dict(f).to_dict())
-        except (KeyError, TypeError, ValueError):
-            continue
-
+    found = [
+        point.to_dict()
+        for point, label, universality in searched
+        if target is not None and label == target and universality >= min_universality
+    ]
     chosen: list[dict[str, Any]] = []
     secondary: list[dict[str, Any]] = []
-    for f in findings:
-        try:
-            # Strong probes (a 10 px patch, a 0.35 grating) are never taken as triggers: they
-            # are a coarse stand-in for the real one. When X-ray named the target through them
-            # alone, the target without probes (BURN's full-radius universal perturbation)
-            # repaired better: docs/remediation.md.
-            if Probe.from_dict(f["probe"]).strong:
-                continue
-            if target is not None:
-                ok = f["label"] == target and f["universality"] >= min_universality
-                if f["label"] != target and f["universality"] >= min_secondary:
-                    secondary.append(dict(f["probe"]))
-            else:
-                ok = f["consistency"] >= min_consistency
-            if ok:
-                chosen.append(dict(f["probe"]))
-        except (KeyError, TypeError, ValueError):
+    for probe, label, universality, consistency in findings:
+        # Strong probes (a 10 px patch, a 0.35 grating) are never taken as triggers: they are a
+        # coarse stand-in for the real one. When X-ray named the target through them alone,
+        # the target without probes (BURN's full-radius universal perturbation) repaired
+        # better: docs/remediation.md.
+        if probe.strong:
             continue
+        if target is not None:
+            ok = label == target and universality >= min_universality
+            if label != target and universality >= min_secondary:
+                secondary.append(probe.to_dict())
+        else:
+            ok = consistency >= min_consistency
+        if ok:
+            chosen.append(probe.to_dict())
     return TriggerPrior(
         target=None if target is None else int(target),
         probes=tuple(chosen[:max_probes]),
@@ -156,6 +144,38 @@ def prior_from_report(
         secondary=tuple(secondary[:max_secondary]),
         found=tuple(found[:max_probes]),
     )
+
+
+Finding = tuple[Probe, int, float, float]  # probe, label, universality, consistency
+
+
+def _read_document(
+    report: dict[str, Any],
+) -> tuple[Any, Any, list[Finding], list[tuple[Point, int, float]]]:
+    """(verdict, target, probe findings, search findings) of a `bdscan scan --json` document,
+    read leniently: a finding that does not parse is left out, as a prior is only a hint."""
+    try:
+        xray = report["xray"]
+        verdict, target = xray.get("verdict"), xray.get("target_label")
+        evidence = xray.get("evidence", {}) or {}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"scan report: no X-ray section ({e})") from None
+    findings: list[Finding] = []
+    for f in evidence.get("findings", []) or []:
+        try:
+            findings.append(
+                (Probe.from_dict(f["probe"]), int(f["label"]), float(f["universality"]),
+                 float(f["consistency"]))
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue
+    searched: list[tuple[Point, int, float]] = []
+    for f in (evidence.get("search") or {}).get("findings") or []:
+        try:
+            searched.append((Point.from_dict(f), int(f["label"]), float(f["universality"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return verdict, target, findings, searched
 
 
 # Magnitude multipliers each confirmed probe is also applied at: the probe found by X-ray is one
@@ -174,8 +194,6 @@ def probe_triggers(
 ) -> list[Trigger]:
     """The prior's probes (`secondary`: its secondary probes) as trigger functions on [0, 1]
     NHWC batches, at each scale."""
-    from scanner.detectors.probes import MAGNITUDES, Probe
-
     out: list[Trigger] = []
     for d in prior.secondary if secondary else prior.probes:
         probe = Probe.from_dict(d)
@@ -195,8 +213,6 @@ def probe_triggers(
             p = Probe(probe.family, probe.strength, probe.position, probe.seed, base * s)
             out.append(p.trigger(shape))
     if not secondary:
-        from scanner.detectors.spaces import Point
-
         for d in prior.found:
             point = Point.from_dict(d)
             # At full strength and weakened (a stamp at part opacity, a smaller rotation): the
@@ -544,8 +560,6 @@ def patch_region(prior: TriggerPrior, shape: tuple[int, int, int]) -> np.ndarray
     Found by stamping each patch probe on a grey image: its stamp is binary, so exactly the
     pixels it covers change.
     """
-    from scanner.detectors.probes import Probe
-
     grey = np.full((1, *shape), 0.5, dtype=np.float32)
     region = np.zeros(shape[:2], dtype=bool)
     for d in prior.probes:

@@ -20,9 +20,7 @@ import numpy as np
 from bdscan_lab.bench.metrics import auroc
 from scanner.backends.onnxruntime import to_model_input
 from scanner.data import load_dataset, to_model_space
-from scanner.detectors.attribution import from_evidence as attributions_from_evidence
-from scanner.detectors.probes import ProbeResult
-from scanner.detectors.search import from_evidence as search_from_evidence
+from scanner.detectors.evidence import Evidence
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.errors import BdscanError, DataError
 from scanner.pipeline import ScanConfig, scan_model
@@ -92,14 +90,13 @@ class Row:
             "verdict": x.verdict,
             "score": x.score,
             "found_target": x.target_label,
-            "top_label": x.evidence.get("top_label"),
             # The published reading: the label with the largest total area over the planes.
             "largest_area_label": int(np.argmax(np.sum([p.label_counts for p in x.planes], 0))),
-            "universality": x.evidence.get("universality"),
-            "consistency": x.evidence.get("consistency"),
-            "selectivity": x.evidence.get("selectivity", 0.0),
-            "plane_anomaly": (x.evidence.get("plane_share_anomaly") or {}).get("anomaly_index"),
-            "plane_anomaly_label": (x.evidence.get("plane_share_anomaly") or {}).get("label"),
+            "universality": x.evidence.universality,
+            "consistency": x.evidence.consistency,
+            "selectivity": x.evidence.selectivity,
+            "plane_anomaly": x.evidence.plane_share_anomaly.anomaly_index,
+            "plane_anomaly_label": x.evidence.plane_share_anomaly.label,
             "re_mean": x.re_mean,
             "ats_mean": x.ats_mean,
             "queries": x.queries,
@@ -142,21 +139,22 @@ def run(
             # Re-decide the saved evidence under the current rule: a rule change needs no rescan.
             row = json.loads(saved.read_text())
             x = json.loads(report_file.read_text())["xray"]
+            ev = Evidence.from_dict(x["evidence"])
             d = decide(
-                ProbeResult.from_evidence(x["evidence"]),
+                ev.probe_result(),
                 (),
                 len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
                 config_for(rec).rule,
-                attributions_from_evidence(x["evidence"]),
-                search_from_evidence(x["evidence"]),
+                ev.attribution,
+                ev.search,
             )
             row.update(
                 verdict=d.verdict,
                 score=d.score,
                 found_target=d.target_label,
-                universality=d.evidence["universality"],
-                consistency=d.evidence["consistency"],
-                selectivity=d.evidence["selectivity"],
+                universality=d.evidence.universality,
+                consistency=d.evidence.consistency,
+                selectivity=d.evidence.selectivity,
             )
             row["recipe"] = rec.get("recipe", "default")
             rows.append(row)
@@ -379,13 +377,14 @@ def held_out(
         g = group(r)
         rule = fit_rule([o for o in rows if group(o) != g])
         x = evidence[r["name"]]
+        ev = Evidence.from_dict(x["evidence"])
         d = decide(
-            ProbeResult.from_evidence(x["evidence"]),
+            ev.probe_result(),
             (),
             len(x["planes"][0]["label_counts"]) if x["planes"] else 10,
             rule,
-            attributions_from_evidence(x["evidence"]),
-            search_from_evidence(x["evidence"]),
+            ev.attribution,
+            ev.search,
         )
         out.append(
             {
