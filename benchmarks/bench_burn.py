@@ -398,7 +398,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "prior_target": prior_target,
                 "prior_source": "scan-report" if report else ("zoo" if args.prior else None),
                 "xray_verdict": report["xray"]["verdict"] if report else None,
-                "unlearning": rep.extra.get("unlearning"),
+                "unlearning": rep.extra.unlearning,
                 "method": rep.method,
                 "n_train": len(y_sub) if train_arg is not None else 0,
                 "n_clean": len(clean_arg[1]) if args.clean_only else 0,

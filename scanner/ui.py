@@ -144,47 +144,44 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     outside = report.accuracy_outside_suspects
     drop_before, drop_after = report.accuracy_before, report.accuracy_after
     if outside is not None:
-        names = ",".join(str(v) for v in outside["labels"])
-        acc += (
-            f" (outside suspected class {names}: {outside['before']:.3f} -> {outside['after']:.3f})"
-        )
-        drop_before, drop_after = outside["before"], outside["after"]
+        names = ",".join(str(v) for v in outside.labels)
+        acc += f" (outside suspected class {names}: {outside.before:.3f} -> {outside.after:.3f})"
+        drop_before, drop_after = outside.before, outside.after
+    notes = report.extra
     # Clean-data-only mode: which unlearning ran ("shortcut" or the "universal" fallback).
-    how = report.extra.get("clean_unlearning")
+    how = notes.clean_unlearning
     mode = f"{report.mode}, {how}" if how else report.mode
     click.echo(
         f"{out}: {report.method} ({mode}), {len(report.flagged)} samples"
         f" flagged, {acc}, {report.seconds:.1f} s"
     )
-    before_scan = (report.rescan or {}).get("before") or {}
-    if before_scan.get("used_as_prior"):
-        n_probes = len((report.extra.get("trigger_prior") or {}).get("probes") or [])
-        if before_scan["verdict"] != "infected":
-            said = before_scan["verdict"]
-        elif before_scan["target_label"] is None:
+    if report.rescan is not None and report.rescan.used_as_prior:
+        before_scan = report.rescan.before
+        n_probes = 0 if notes.trigger_prior is None else len(notes.trigger_prior.probes)
+        if before_scan.verdict != "infected":
+            said = before_scan.verdict
+        elif before_scan.target_label is None:
             said = "infected, no single target"
         else:
-            said = f"infected, target {before_scan['target_label']}"
+            said = f"infected, target {before_scan.target_label}"
         click.echo(
             f"  no --scan-report: X-ray's scan before the repair ({said},"
             f" {n_probes} trigger-like probes) was BURN's prior"
         )
-    found = (report.extra.get("unlearning") or {}).get("self_prior") or {}
-    corrected = report.extra.get("target_correction")
-    if corrected:
+    found, corrected = notes.self_prior, notes.target_correction
+    if corrected is not None:
         click.echo(
-            f"  target corrected: the prior named {corrected['given']}, BURN's own check"
-            f" found {corrected['found']} (a universal {corrected['by']}); it repaired"
-            f" {corrected['found']}"
+            f"  target corrected: the prior named {corrected.given}, BURN's own check"
+            f" found {corrected.found} (a universal {corrected.by}); it repaired"
+            f" {corrected.found}"
         )
-    elif found.get("target") is not None:
-        how = f"a universal {found['by']}"
-        win = (found.get("window_search") or {}).get("window")
-        if found["by"] == "window" and win:
-            k = win["size"]
-            how = f"a {k}x{k} patch window at row {win['row']}, col {win['col']}"
+    elif found is not None and found.target is not None:
+        how = f"a universal {found.by}"
+        win = found.window
+        if win is not None:
+            how = f"a {win.size}x{win.size} patch window at row {win.row}, col {win.col}"
         click.echo(
-            f"  no target given: BURN's own check found target {found['target']}"
+            f"  no target given: BURN's own check found target {found.target}"
             f" ({how}) and unlearned it"
         )
     if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
@@ -195,24 +192,28 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             if report.mode == "clean-only"
             else "; check the flagged classes (`classes` in --json)"
         )
-        if report.mode != "clean-only" and report.extra.get("target_source") != "scan-report":
+        if report.mode != "clean-only" and notes.target_source != "scan-report":
             hint += " or pass X-ray's report (--scan-report)"
         click.echo(
             f"  warning: held-out accuracy fell by {drop_before - drop_after:.1%}"
             f"{' outside the suspected classes' if outside is not None else ''}{hint}",
             err=True,
         )
-    if report.rescan:
-        b, a = report.rescan["before"], report.rescan["after"]
+    if report.rescan is not None:
+        b, a = report.rescan.before, report.rescan.after
         click.echo(
-            f"  X-ray before: {b['verdict']} (score {b['score']:.2f}); after:"
-            f" {a['verdict']} (score {a['score']:.2f})"
+            f"  X-ray before: {b.verdict} (score {b.score:.2f}); after:"
+            f" {a.verdict} (score {a.score:.2f})"
         )
-    repairs = report.extra.get("repair_rounds") or []
+    repairs = notes.repair_rounds
     if len(repairs) > 1:
         steps = "; ".join(
-            f"round {i + 1}: target {r['repaired_target']}, then"
-            f" {(r['after'] or {}).get('verdict')} ({(r['after'] or {}).get('score', 0):.2f})"
+            f"round {i + 1}: target {r.repaired_target}, then"
+            + (
+                " not re-scanned"
+                if r.after is None
+                else f" {r.after.verdict} ({r.after.score:.2f})"
+            )
             for i, r in enumerate(repairs)
         )
         click.echo(f"  {len(repairs)} repair rounds (the re-scan still found a trigger): {steps}")

@@ -74,10 +74,11 @@ def test_a_second_round_is_aimed_by_the_rescan_and_stops_once_clean(
     assert bench.repairs[1]["model"] == Path(bench.repairs[0]["out_path"])
     assert bench.repairs[1]["scan_report"].xray.target_label == 5  # the re-scan, typed
     assert [r.prior for r in run.rounds] == ["scan before", "re-scan"]
-    assert not run.still_infected and run.report.rescan["after"]["verdict"] == "clean"
+    assert not run.still_infected and run.report.rescan is not None
+    assert run.report.rescan.after.verdict == "clean"
     assert run.report.model == str(request_.model) and run.report.seconds == 3.0
     assert run.report.accuracy_before == pytest.approx(0.9)  # the user's model's, round 1
-    assert [r["after"]["verdict"] for r in run.report.extra["repair_rounds"]] == [
+    assert [r.after and r.after.verdict for r in run.report.extra.repair_rounds] == [
         "infected",
         "clean",
     ]
@@ -149,7 +150,7 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
     bench = Bench([("infected", 0.95, 3), ("shortcut", 0.3, 7)])
     run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
     assert len(run.rounds) == 1 and not run.still_infected
-    assert run.report.rescan["after"]["shortcut_label"] == 7
+    assert run.report.rescan is not None and run.report.rescan.after.shortcut_label == 7
 
 
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:

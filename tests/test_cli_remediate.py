@@ -146,7 +146,8 @@ def test_held_out_accuracy_outside_the_suspects_leaves_the_poison_out() -> None:
     before = y.copy()
     after = np.array([4, 5, 6, 1, 1, 2, 9, 3, 3, 0])
     out = accuracy_outside(y, before, after, [0], num_classes=10)
-    assert out == {"labels": [0], "n": 6, "before": 1.0, "after": round(5 / 6, 5)}
+    assert out is not None
+    assert out.to_dict() == {"labels": [0], "n": 6, "before": 1.0, "after": round(5 / 6, 5)}
     # No suspect, every class suspected, or nothing outside: no figure rather than a wrong one.
     assert accuracy_outside(y, before, after, [], num_classes=10) is None
     assert accuracy_outside(y, before, after, list(range(10)), num_classes=10) is None

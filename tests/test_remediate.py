@@ -148,7 +148,7 @@ def test_burn_removes_the_backdoor(backdoor: dict[str, object], tmp_path: Path) 
     # With a target, phase 1 measures only that class (of the part it trains on, a held-out
     # split aside): no other class can be flagged.
     in_target = int(np.sum(backdoor["train"][1] == TARGET))  # type: ignore[index]
-    assert N_POISON // 2 < report.extra["attacked_samples"] <= in_target
+    assert N_POISON // 2 < report.extra.attacked_samples <= in_target
     assert all(p["seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in report.phases)
     # Drop-in: same signature, and the JSON document is plain JSON.
     assert graph_signature(onnx.load(str(out))) == graph_signature(onnx.load(str(backdoor["path"])))
@@ -165,7 +165,7 @@ def test_baselines_share_the_path(backdoor: dict[str, object], tmp_path: Path) -
         target_label=TARGET, burn_config=FAST, nc_config=NCConfig(steps=60), device="cpu",
     )  # fmt: skip
     assert nc.method == "nc" and nc.suspect_labels == (TARGET,)
-    assert nc.extra["reversed_trigger"]["target"] == TARGET
+    assert nc.extra.reversed_trigger["target"] == TARGET
     assert (tmp_path / "ft.onnx").is_file() and (tmp_path / "nc.onnx").is_file()
 
 
@@ -183,8 +183,8 @@ def test_clean_only_mode(backdoor: dict[str, object], tmp_path: Path) -> None:
     assert not report.flagged
     # With a target, the mode runs BURN's shortcut unlearning (no relabelling: the data is
     # clean), which must actually remove the shortcut from a few hundred clean images.
-    assert report.extra["clean_unlearning"] == "shortcut"
-    assert report.extra["unlearning"]["target"] == TARGET and report.extra["unlearning"]["stamped"]
+    assert report.extra.clean_unlearning == "shortcut"
+    assert report.extra.unlearning["target"] == TARGET and report.extra.unlearning["stamped"]
     before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
     after = _score(tmp_path / "c.onnx", backdoor)
     # (ASR 1.0 -> 0.19 when this was written; the first version of the mode reached 0.38.)
@@ -200,15 +200,15 @@ def test_clean_only_mode_without_a_target(backdoor: dict[str, object]) -> None:
     # it finds on this model.
     own = remediate(backdoor["path"], None, (xte[:300], yte[:300]), out_path=None,
                     clean_config=cfg, device="cpu")  # fmt: skip
-    assert own.extra["unlearning"]["self_prior"]["samples"] > 0
-    found = own.extra["unlearning"]["self_prior"]["target"]
-    assert own.extra["clean_unlearning"] == ("shortcut" if found is not None else "universal")
+    assert own.extra.unlearning["self_prior"]["samples"] > 0
+    found = own.extra.unlearning["self_prior"]["target"]
+    assert own.extra.clean_unlearning == ("shortcut" if found is not None else "universal")
     assert own.target_label == found
     # The mode's first version (the i-BAU-style perturbation throughout) stays selectable.
     plain = remediate(backdoor["path"], None, (xte[:300], yte[:300]), out_path=None,
                       target_label=TARGET, device="cpu",
                       clean_config=dataclasses.replace(cfg, shortcut=False))  # fmt: skip
-    assert plain.extra["clean_unlearning"] == "universal" and plain.target_label == TARGET
+    assert plain.extra.clean_unlearning == "universal" and plain.target_label == TARGET
 
 
 def test_same_seed_same_flags(backdoor: dict[str, object]) -> None:
@@ -518,26 +518,26 @@ def test_self_prior_names_the_class_a_small_universal_trigger_reaches() -> None:
 def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> None:
     given = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                       target_label=TARGET, device="cpu")  # fmt: skip
-    assert given.extra["unlearning"]["self_prior"] is None
-    assert given.extra["target_source"] == "given"
+    assert given.extra.unlearning["self_prior"] is None
+    assert given.extra.target_source == "given"
     # The given target is checked (and here confirmed: nothing corrected).
     assert any(p["name"] == "verify-target" for p in given.phases)
-    assert given.extra["unlearning"]["target_correction"] is None
+    assert given.extra.unlearning["target_correction"] is None
     own = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                     device="cpu")  # fmt: skip
-    sp = own.extra["unlearning"]["self_prior"]
+    sp = own.extra.unlearning["self_prior"]
     assert len(sp["rates"]) == len(sp["warp_rates"]) == 10
     assert any(p["name"] == "self-prior" for p in own.phases)
     # Whatever it finds becomes the target prior, and the report says where the target came from.
     assert own.target_label == sp["target"]
-    assert own.extra["target_source"] == ("self-prior" if sp["target"] is not None else None)
+    assert own.extra.target_source == ("self-prior" if sp["target"] is not None else None)
     off = dataclasses.replace(FAST, self_prior=False)
     plain = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
                       device="cpu")  # fmt: skip
-    assert plain.extra["unlearning"]["self_prior"] is None and plain.target_label is None
+    assert plain.extra.unlearning["self_prior"] is None and plain.target_label is None
     # No target at all: every class may be suspect, so phase 1 attacks every sample it fits on.
-    assert plain.extra["attacked_samples"] > given.extra["attacked_samples"]
-    assert plain.extra["attacked_samples"] > len(backdoor["train"][1]) // 2  # type: ignore[index]
+    assert plain.extra.attacked_samples > given.extra.attacked_samples
+    assert plain.extra.attacked_samples > len(backdoor["train"][1]) // 2  # type: ignore[index]
 
 
 def test_a_wrong_target_is_corrected_and_the_backdoor_still_removed(
@@ -548,9 +548,9 @@ def test_a_wrong_target_is_corrected_and_the_backdoor_still_removed(
     out = tmp_path / "repaired.onnx"
     report = remediate(backdoor["path"], backdoor["train"], None, out_path=out, burn_config=FAST,
                        device="cpu", target_label=wrong)  # fmt: skip
-    correction = report.extra["target_correction"]
-    assert (correction["given"], correction["found"]) == (wrong, TARGET)
-    assert report.target_label == TARGET and report.extra["target_source"] == "corrected"
+    correction = report.extra.target_correction
+    assert correction is not None and (correction.given, correction.found) == (wrong, TARGET)
+    assert report.target_label == TARGET and report.extra.target_source == "corrected"
     assert any(p["name"] == "verify-target" for p in report.phases)
     before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
     after = _score(out, backdoor)
@@ -608,7 +608,7 @@ def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
     report = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], TARGET)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
                     scan_report=report, device="cpu")  # fmt: skip
-    checks = rep.extra["unlearning"]["universal_checks"]
+    checks = rep.extra.unlearning["universal_checks"]
     # Phase 1 unlearns the probe (and, if stage 0's check passed, the warp) alone; every later
     # stage is decided by fresh measurements, and a synthesized trigger once switched on stays
     # on (latched). A measurement starts with a screen on a few images: below its bar the
@@ -634,7 +634,7 @@ def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
     screened = dataclasses.replace(cfg, universal_screen_max=1.01)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=screened,
                     scan_report=report, device="cpu")  # fmt: skip
-    checks = rep.extra["unlearning"]["universal_checks"]
+    checks = rep.extra.unlearning["universal_checks"]
     assert checks[0]["residual_warp"] is None and checks[0]["residual_warp_screen"] <= 1.0
     assert checks[1:] and all(
         c["residual"] is None and c["residual_screen"] <= 1.0 and not c["universal"]
@@ -643,7 +643,7 @@ def test_universal_gate_switches_synthesized_triggers_on_fresh_measurements(
     ungated = dataclasses.replace(cfg, universal_gate=None)
     rep = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=ungated,
                     scan_report=report, device="cpu")  # fmt: skip
-    un = rep.extra["unlearning"]
+    un = rep.extra.unlearning
     assert un["universal_checks"] == [] and un["universal"]
 
 
@@ -662,9 +662,9 @@ def test_trigger_prior_unlearns_what_relabelling_leaves(
     prior = remediate(backdoor["path"], backdoor["train"], out_path=tmp_path / "b.onnx",
                       burn_config=cfg, scan_report=report, device="cpu")  # fmt: skip
     assert not base.flagged and not prior.flagged and prior.target_label == TARGET
-    assert base.extra["unlearning"]["stamped"] == 0
-    assert prior.extra["unlearning"]["stamped"] > 0
-    assert prior.extra["trigger_prior"]["probes"] == [PATCH_PROBE]
+    assert base.extra.unlearning["stamped"] == 0
+    assert prior.extra.unlearning["stamped"] > 0
+    assert prior.extra.trigger_prior.probes == (PATCH_PROBE,)
     before = _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
     a, b = _score(tmp_path / "a.onnx", backdoor), _score(tmp_path / "b.onnx", backdoor)
     # Fine-tuning alone keeps the backdoor; the probe removes most of it although 250
@@ -680,7 +680,7 @@ def test_universal_perturbation_alone_runs_the_whole_budget(
     cfg = dataclasses.replace(FAST, prior_min_share=2.0)
     report = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=cfg,
                        target_label=TARGET, device="cpu")  # fmt: skip
-    un = report.extra["unlearning"]
+    un = report.extra.unlearning
     assert un["universal"] and un["probe_triggers"] == 0 and un["stamped"] > 0
     # No suspects, so no feedback rounds: the unlearning phase takes the rest of the epochs.
     assert report.epochs == FAST.epochs and report.rounds[-1]["epochs"] > 0
@@ -698,7 +698,7 @@ def test_patch_probe_occlusion_finds_the_poison(
                     scan_report=report, device="cpu")  # fmt: skip
     flagged = np.asarray(rep.flagged_phase1)
     poisoned = backdoor["poisoned"]
-    assert rep.extra["unlearning"]["occlusion_flags"] == len(flagged) > 0
+    assert rep.extra.unlearning["occlusion_flags"] == len(flagged) > 0
     assert np.isin(flagged, poisoned).mean() > 0.9  # type: ignore[arg-type]
     assert np.isin(poisoned, flagged).mean() > 0.5  # type: ignore[arg-type]
     restored = dict(zip(rep.flagged, rep.restored, strict=True))

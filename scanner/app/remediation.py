@@ -30,9 +30,10 @@ from typing import Any
 from scanner.data import Dataset
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
+from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
 from scanner.report import ScanReport, XrayResult
 
-__all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate", "verdict_summary"]
+__all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
 
 # Repair rounds by default: one repair, and one more when the re-scan still finds a trigger.
 DEFAULT_ROUNDS = 2
@@ -74,15 +75,15 @@ class Round:
     report: RemediationReport
     after: XrayResult | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target_label": self.target_label,
-            "prior": self.prior,
-            "repaired_target": self.report.target_label,
-            "accuracy_after": self.report.accuracy_after,
-            "seconds": self.report.seconds,
-            "after": None if self.after is None else verdict_summary(self.after),
-        }
+    def record(self) -> RepairRound:
+        return RepairRound(
+            target_label=self.target_label,
+            prior=self.prior,
+            repaired_target=self.report.target_label,
+            accuracy_after=self.report.accuracy_after,
+            seconds=self.report.seconds,
+            after=None if self.after is None else VerdictSummary.of(self.after),
+        )
 
 
 def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
@@ -121,18 +122,6 @@ class RemediateRun:
             f"a universal shortcut to label {last.target_label}, the label the repair was aimed"
             f" at, is still there ({last.after.target_note})"
         )
-
-
-def verdict_summary(xray: XrayResult) -> dict[str, Any]:
-    """A scan's verdict, score, target and the evidence that decided it, for a repair report."""
-    return {
-        "verdict": xray.verdict,
-        "score": xray.score,
-        "target_label": xray.target_label,
-        "decided_by": xray.evidence.decided_by,
-        "shortcut_label": xray.evidence.shortcut_label,
-        "note": xray.target_note,
-    }
 
 
 def _staged(out: Path, index: int) -> Path:
@@ -205,19 +194,16 @@ def run_remediate(
     first, last = rounds[0].report, rounds[-1].report
     rescan = None
     if before is not None and rounds[-1].after is not None:
-        rescan = {
-            "data": data.path,
-            "before": {
-                **verdict_summary(before.xray),
-                # True: no --scan-report was given, and this scan was BURN's prior.
-                "used_as_prior": req.report_doc is None,
-            },
-            # Which evidence a repaired model still shows (decided_by, note), so that an exit
-            # 1 says what failed.
-            "after": verdict_summary(rounds[-1].after),
-        }
+        # The summary after says which evidence a repaired model still shows (decided_by,
+        # note), so that an exit 1 says what failed.
+        rescan = Rescan(
+            data=data.path,
+            before=VerdictSummary.of(before.xray),
+            used_as_prior=req.report_doc is None,
+            after=VerdictSummary.of(rounds[-1].after),
+        )
     # BURN's own rounds are `report.rounds`; these are the repairs this workflow ran.
-    extra = {**last.extra, "repair_rounds": [r.to_dict() for r in rounds]}
+    extra = replace(last.extra, repair_rounds=tuple(r.record() for r in rounds))
     final = replace(
         last,
         model=str(req.model),

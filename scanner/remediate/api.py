@@ -10,7 +10,7 @@ the data given.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
 from scanner.remediate.burn import BurnConfig
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import TriggerPrior, prior_from_report
+from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
 from scanner.remediate.runtime import (
     PhaseClock,
     predict_labels,
@@ -75,14 +76,19 @@ class RemediationReport:
     conversion: dict[str, Any]
     export: dict[str, Any] | None
     config: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-    rescan: dict[str, Any] | None = None
+    extra: RepairNotes = field(default_factory=RepairNotes)
+    rescan: Rescan | None = None
     # Held-out accuracy outside the suspected classes (`accuracy_outside`); None where the
     # held-out split is clean data, or no class is suspected.
-    accuracy_outside_suspects: dict[str, Any] | None = None
+    accuracy_outside_suspects: OutsideSuspects | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # The plain fields as asdict copies them; the typed records write their own keys.
+        d = asdict(replace(self, extra=RepairNotes(), rescan=None, accuracy_outside_suspects=None))
+        d["extra"] = self.extra.to_dict()
+        d["rescan"] = None if self.rescan is None else self.rescan.to_dict()
+        outside = self.accuracy_outside_suspects
+        d["accuracy_outside_suspects"] = None if outside is None else outside.to_dict()
         d["schema_version"] = SCHEMA_VERSION
         for key in (
             "flagged",
@@ -111,7 +117,7 @@ def accuracy_outside(
     pred_after: np.ndarray,
     labels: list[int],
     num_classes: int,
-) -> dict[str, Any] | None:
+) -> OutsideSuspects | None:
     """Held-out accuracy before and after on the samples whose given label is not in `labels`.
 
     Why: a held-out split of the training data keeps its given labels, and all-to-one poison
@@ -126,12 +132,12 @@ def accuracy_outside(
     keep = ~np.isin(y, labels)
     if not keep.any():
         return None
-    return {
-        "labels": [int(v) for v in labels],
-        "n": int(keep.sum()),
-        "before": round(float(np.mean(pred_before[keep] == y[keep])), 5),
-        "after": round(float(np.mean(pred_after[keep] == y[keep])), 5),
-    }
+    return OutsideSuspects(
+        labels=tuple(int(v) for v in labels),
+        n=int(keep.sum()),
+        before=round(float(np.mean(pred_before[keep] == y[keep])), 5),
+        after=round(float(np.mean(pred_after[keep] == y[keep])), 5),
+    )
 
 
 def remediate(
@@ -345,7 +351,7 @@ def remediate_run(
         conversion=converted.check.to_dict(),
         export=export,
         config={**base_config(burn_config), **outcome.config},
-        extra={**outcome.extra, "target_source": target_source},
+        extra=replace(outcome.extra, target_source=target_source),
     )
     return RemediationRun(report=report, converted=converted)
 

@@ -39,6 +39,7 @@ from scanner.remediate.boundary import BoundaryResult, boundary_distance
 from scanner.remediate.config import BurnConfig
 from scanner.remediate.flags import occlusion_flags, resampling_flags, softmax_max
 from scanner.remediate.prior import SelfPrior, Trigger, TriggerPrior, patch_region
+from scanner.remediate.record import TargetCorrection
 from scanner.remediate.runtime import PhaseClock, fine_tune, predict_scores
 from scanner.remediate.shortcut import (
     UniversalGate,
@@ -110,7 +111,10 @@ class BurnResult:
     rounds: tuple[RoundStats, ...]
     boundary: BoundaryResult
     epochs_used: float
-    unlearning: dict[str, Any] = field(default_factory=dict)
+    unlearning: dict[str, Any] = field(default_factory=dict)  # the report's research record
+    # BURN's own target check, when it ran (no target given) or overruled the prior's target.
+    self_prior: SelfPrior | None = None
+    correction: TargetCorrection | None = None
 
 
 def fit_poison_mixture(
@@ -258,7 +262,7 @@ def run_burn(
     # Without a target from X-ray (none given, or its scan missed the backdoor) BURN looks for
     # one itself; an all-to-all report (probes but no single target) is left as X-ray read it.
     self_prior: SelfPrior | None = None
-    correction: dict[str, Any] | None = None
+    correction: TargetCorrection | None = None
     if needs_own_check(config, target_prior, trigger_prior):
         with clock.phase("self-prior"):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
@@ -269,13 +273,13 @@ def run_burn(
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
             check = own_target_check(model, x, y, num_classes, config, device, seed)
         if check.target is not None and check.target != target_prior:
-            correction = {
-                "given": int(target_prior),
-                "found": int(check.target),
-                "by": check.by,
-                "rates": [round(r, 4) for r in check.rates],
-                "warp_rates": [round(r, 4) for r in check.warp_rates],
-            }
+            correction = TargetCorrection(
+                given=int(target_prior),
+                found=int(check.target),
+                by=str(check.by),
+                rates=check.rates,
+                warp_rates=check.warp_rates,
+            )
             # The prior's probes stand for the label it named: they go with it.
             target_prior, trigger_prior, self_prior = int(check.target), None, check
     with clock.phase("boundary"):
@@ -496,10 +500,12 @@ def run_burn(
         epochs_used=used,
         unlearning={
             **unlearning_summary(unlearner, gate, self_prior),
-            "target_correction": correction,
+            "target_correction": None if correction is None else correction.to_dict(),
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
         },
+        self_prior=self_prior,
+        correction=correction,
     )
 
 

@@ -49,7 +49,8 @@ class CleanResult:
     target: int | None
     epochs_used: float
     losses: tuple[float, ...]
-    unlearning: dict[str, Any] = field(default_factory=dict)
+    unlearning: dict[str, Any] = field(default_factory=dict)  # the report's research record
+    self_prior: SelfPrior | None = None  # BURN's own target check, when no target was given
 
 
 def run_clean_unlearning(
@@ -99,7 +100,7 @@ def run_clean_unlearning(
             )
         unlearning = {"self_prior": self_prior.to_dict() if self_prior is not None else None}
         return CleanResult(
-            "universal", target_prior, clean_config.epochs, tuple(losses), unlearning
+            "universal", target_prior, clean_config.epochs, tuple(losses), unlearning, self_prior
         )
 
     with clock.phase("gate0"):
@@ -131,4 +132,5 @@ def run_clean_unlearning(
         used,
         tuple(losses),
         unlearning_summary(unlearner, gate, self_prior),
+        self_prior,
     )

@@ -18,6 +18,7 @@ from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig, nc_unlearn
 from scanner.remediate.burn import BurnConfig, run_burn
 from scanner.remediate.clean import run_clean_unlearning
 from scanner.remediate.prior import TriggerPrior
+from scanner.remediate.record import RepairNotes
 from scanner.remediate.runtime import PhaseClock, fine_tune
 
 Mode = Literal["train-data", "clean-only"]
@@ -51,7 +52,7 @@ class RepairOutcome:
     name: str  # the method as the report names it
     epochs: float
     config: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: RepairNotes = field(default_factory=RepairNotes)
     suspects: tuple[int, ...] = ()
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     restored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -85,22 +86,21 @@ class Burn:
 
     def run(self, job: RepairJob) -> RepairOutcome:
         result = run_burn(job.model, job.x_fit, job.y_fit, **_burn_arguments(job))
-        extra: dict[str, Any] = {
-            "attack_cost_per_sample": result.boundary.steps_run / max(len(job.y_fit), 1),
-            "attacked_samples": int(result.boundary.measured.sum()),
-            "unlearning": result.unlearning,
-        }
+        extra = RepairNotes(
+            attack_cost_per_sample=result.boundary.steps_run / max(len(job.y_fit), 1),
+            attacked_samples=int(result.boundary.measured.sum()),
+            unlearning=result.unlearning,
+            self_prior=result.self_prior,
+            target_correction=result.correction,
+            trigger_prior=job.prior,
+        )
         target = None
-        found = (result.unlearning.get("self_prior") or {}).get("target")
+        found = None if result.self_prior is None else result.self_prior.target
         if job.target_label is None and found is not None:
             target = (int(found), "self-prior")
-        correction = result.unlearning.get("target_correction")
-        if correction is not None:
+        if result.correction is not None:
             # BURN's own evidence over every class named another target than the prior.
-            target = (int(correction["found"]), "corrected")
-            extra["target_correction"] = correction
-        if job.prior is not None:
-            extra["trigger_prior"] = job.prior.to_dict()
+            target = (result.correction.found, "corrected")
         return RepairOutcome(
             name="burn",
             epochs=result.epochs_used,
@@ -123,17 +123,17 @@ class CleanUnlearning:
         cres = run_clean_unlearning(
             job.model, job.x_fit, job.y_fit, clean_config=job.clean, **_burn_arguments(job)
         )
-        extra: dict[str, Any] = {
-            "loss": list(cres.losses),
-            "clean_unlearning": cres.how,
-            "unlearning": cres.unlearning,
-        }
+        extra = RepairNotes(
+            loss=cres.losses,
+            clean_unlearning=cres.how,
+            unlearning=cres.unlearning,
+            self_prior=cres.self_prior,
+            trigger_prior=job.prior,
+        )
         target = None
         label = job.target_label
         if label is None and cres.target is not None:
             target, label = (int(cres.target), "self-prior"), int(cres.target)
-        if job.prior is not None:
-            extra["trigger_prior"] = job.prior.to_dict()
         return RepairOutcome(
             name="clean-unlearning",
             epochs=cres.epochs_used,
@@ -158,7 +158,9 @@ class FineTune:
                 device=job.device,
                 generator=job.generator,
             )
-        return RepairOutcome(name="finetune", epochs=job.burn.epochs, extra={"loss": losses})
+        return RepairOutcome(
+            name="finetune", epochs=job.burn.epochs, extra=RepairNotes(loss=tuple(losses))
+        )
 
 
 class NeuralCleanse:
@@ -193,7 +195,7 @@ class NeuralCleanse:
             name="nc",
             epochs=job.burn.epochs,
             config=job.nc.to_dict(),
-            extra={"reversed_trigger": trig.to_dict(), "loss": losses},
+            extra=RepairNotes(reversed_trigger=trig.to_dict(), loss=tuple(losses)),
             suspects=(trig.target,),
         )
 
