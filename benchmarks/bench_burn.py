@@ -47,6 +47,7 @@ from scanner.errors import BdscanError
 from scanner.remediate.api import remediate_run
 from scanner.remediate.baselines import CleanUnlearnConfig
 from scanner.remediate.burn import BurnConfig
+from scanner.remediate.config import PHASES
 from scanner.remediate.runtime import TrainSettings
 
 
@@ -226,6 +227,10 @@ def _config_value(config: Any, item: str) -> dict[str, Any]:
     """`--burn-set`/`--clean-set KEY=VALUE` as a replace() argument for `config` (a config
     dataclass), VALUE read as the field's type."""
     key, sep, text = item.partition("=")
+    # BurnConfig's settings may be named by phase too ("unlearning.universal_eps").
+    phase, dot, name = key.partition(".")
+    if dot and isinstance(config, BurnConfig) and name in PHASES.get(phase, ()):
+        key = name
     fields = {f.name for f in dataclasses.fields(config)}
     if not sep or key not in fields:
         name = type(config).__name__

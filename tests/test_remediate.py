@@ -793,3 +793,16 @@ def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
     assert np.array_equal(np.flatnonzero(flags), poisoned)  # clean class-0 samples keep theirs
     np.testing.assert_array_equal(labels[poisoned], true[poisoned])
     assert np.array_equal(labels[~flags], y[~flags])
+
+
+def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
+    from dataclasses import fields
+
+    from scanner.remediate.config import PHASES
+
+    named = [key for keys in PHASES.values() for key in keys]
+    assert sorted(named) == sorted(f.name for f in fields(BurnConfig))  # each once, none left
+    cfg = BurnConfig(universal_eps=0.2)
+    assert cfg.phase("unlearning")["universal_eps"] == 0.2
+    flat = {k: v for group in cfg.by_phase().values() for k, v in group.items()}
+    assert flat.keys() == cfg.to_dict().keys()

@@ -1,7 +1,8 @@
 """BURN's settings: every hyper-parameter, with the default the project measured it at and why.
 
 `burn.py` runs the phases, `shortcut.py` the trigger unlearning and the own target check,
-`flags.py` the occlusion and resampling flags; all read this one frozen dataclass.
+`flags.py` the occlusion and resampling flags; all read this one frozen dataclass, whose fields
+`PHASES` groups by the phase that reads them (`BurnConfig.phase`, `BurnConfig.by_phase`).
 """
 
 from __future__ import annotations
@@ -205,3 +206,53 @@ class BurnConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def phase(self, name: str) -> dict[str, Any]:
+        """The settings one phase of BURN reads (`PHASES`), by field name."""
+        return {key: getattr(self, key) for key in PHASES[name]}
+
+    def by_phase(self) -> dict[str, dict[str, Any]]:
+        """Every setting, grouped by the phase that reads it (the flat `to_dict` is the
+        report's `config`)."""
+        return {name: self.phase(name) for name in PHASES}
+
+
+# BURN's settings by the phase that reads them, in the order BURN runs them. The fields stay
+# flat on `BurnConfig` (they are the report's `config` keys and the benchmarks' --burn-set
+# names); a test checks that every field belongs to exactly one phase.
+PHASES: dict[str, tuple[str, ...]] = {
+    # The boundary attack that measures each sample's distance to another class (boundary.py).
+    "attack": ("attack_step", "attack_max_steps", "attack_batch"),
+    # BURN's own check for the target when none was given, or to verify the one given
+    # (shortcut.py, window.py).
+    "target_check": (
+        "self_prior", "self_prior_eps", "self_prior_samples", "self_prior_min",
+        "self_prior_warp_min", "self_prior_ratio", "verify_target", "self_prior_window",
+        "window_sizes", "window_samples", "window_min_share", "window_min_spread",
+        "window_transplant_margin",
+    ),
+    # The poison mixture per class, and the occlusion and resampling flags (burn.py, flags.py).
+    "flagging": (
+        "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
+        "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
+        "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
+        "resample_min_confidence",
+    ),
+    # Fine-tuning on the sanitised labels (runtime.py).
+    "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),
+    # The feedback rounds that add, keep or lift flags with the sanitised model.
+    "feedback": (
+        "add_min_confidence", "add_min_confidence_unlearning", "lift_flags", "lift_min_confidence",
+        "pin_occluded", "round_epochs", "max_rounds", "stop_change",
+    ),
+    # Shortcut unlearning while fine-tuning: the stamped share and the universal trigger.
+    "unlearning": (
+        "unlearn_share", "universal", "universal_eps", "universal_steps", "universal_step_size",
+        "universal_refit_every", "universal_eps_with_probes", "universal_warp_px",
+    ),
+    # The gate that lets the universal trigger run beside probes only when it still fires.
+    "gate": (
+        "universal_gate", "universal_check_samples", "universal_screen_samples",
+        "universal_screen_max", "gate_latch", "gate_warp_at_start",
+    ),
+}  # fmt: skip
