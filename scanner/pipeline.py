@@ -36,7 +36,7 @@ from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
 from scanner.labels import names_from_metadata
 from scanner.plan import DATA_PER_CLASS, ScanPlan, plan_scan, subsample
-from scanner.report import ModelInfo, ScanReport, XrayResult
+from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 
 # Hand-set: the float32 query points one call may carry (the batch size shrinks for large
 # images; at 28x28 and 32x32x3 the default 4,096 stays).
@@ -344,15 +344,13 @@ def scan_model(
         ),
         planes=planes,
     )
-    data_info = {
-        "path": dataset.path,
-        "sha256": dataset.sha256,
-        "samples": samples_given,
-        "samples_used": len(dataset),
-        # The model may have more outputs than the data has classes (a 1,000-class model
-        # vetted with samples of ten): the probes measured moves from these classes only.
-        "classes_covered": [int(c) for c in np.unique(dataset.y)],
-        "mean": None if config.mean is None else list(config.mean),
-        "std": None if config.std is None else list(config.std),
-    }
+    data_info = DataInfo(
+        path=dataset.path,
+        sha256=dataset.sha256,
+        samples=samples_given,
+        samples_used=len(dataset),
+        classes_covered=tuple(int(c) for c in np.unique(dataset.y)),
+        mean=config.mean,
+        std=config.std,
+    )
     return ScanReport(model=model_info, xray=xray, data=data_info, created=_now())

@@ -180,10 +180,52 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class DataInfo:
+    """The clean samples a scan used, and how they were normalised."""
+
+    path: str
+    sha256: str
+    samples: int = 0  # in the file
+    samples_used: int = 0  # kept (a query budget keeps at most 60 per class)
+    # The model may have more outputs than the data has classes (a 1,000-class model vetted
+    # with samples of ten): the probes measured moves from these classes only.
+    classes_covered: tuple[int, ...] = ()
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "samples": self.samples,
+            "samples_used": self.samples_used,
+            "classes_covered": list(self.classes_covered),
+            "mean": None if self.mean is None else list(self.mean),
+            "std": None if self.std is None else list(self.std),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataInfo:
+        def floats(key: str) -> tuple[float, ...] | None:
+            value = d.get(key)
+            return None if value is None else tuple(float(v) for v in value)
+
+        return cls(
+            path=str(d.get("path", "")),
+            sha256=str(d.get("sha256", "")),
+            samples=int(d.get("samples", 0)),
+            samples_used=int(d.get("samples_used", 0)),
+            classes_covered=tuple(int(c) for c in d.get("classes_covered") or ()),
+            mean=floats("mean"),
+            std=floats("std"),
+        )
+
+
+@dataclass(frozen=True)
 class ScanReport:
     model: ModelInfo
     xray: XrayResult
-    data: dict[str, Any]  # path, sha256, samples, preprocessing
+    data: DataInfo
     created: str  # UTC, ISO 8601
     policy: dict[str, Any] | None = None  # filled by the policy engine when --policy is given
     schema_version: int = SCHEMA_VERSION
@@ -195,7 +237,7 @@ class ScanReport:
             "tool": dict(self.tool),
             "created": self.created,
             "model": self.model.to_dict(),
-            "data": dict(self.data),
+            "data": self.data.to_dict(),
             "xray": self.xray.to_dict(),
         }
         if self.policy is not None:
@@ -210,7 +252,7 @@ class ScanReport:
         return cls(
             model=ModelInfo.from_dict(d["model"]),
             xray=XrayResult.from_dict(d["xray"]),
-            data=dict(d.get("data", {})),
+            data=DataInfo.from_dict(d.get("data") or {}),
             created=d.get("created", ""),
             policy=d.get("policy"),
             schema_version=version,

@@ -121,7 +121,7 @@ def print_summary(report: ScanReport) -> None:
             f"  query budget {plan.budget:,} (spent {x.queries:,}); a reduced scan,"
             f" it gave up: {plan.gave_up_text()}"
         )
-    covered = report.data.get("classes_covered") or []
+    covered = report.data.classes_covered
     if covered and len(covered) < report.model.num_classes:
         click.echo(
             f"  the data covers {len(covered)} of the model's {report.model.num_classes} classes:"

@@ -16,7 +16,7 @@ from scanner.data import Dataset
 from scanner.detectors.evidence import Evidence
 from scanner.pipeline import ScanConfig
 from scanner.remediate import RemediationReport
-from scanner.report import ModelInfo, ScanReport, XrayResult
+from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 
 
 def _report(verdict: str, score: float, target: int | None) -> ScanReport:
@@ -25,7 +25,9 @@ def _report(verdict: str, score: float, target: int | None) -> ScanReport:
     if verdict == "shortcut":
         evidence, target = replace(evidence, decided_by=None, shortcut_label=target), None
     xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {}, evidence)  # type: ignore[arg-type]
-    return ScanReport(ModelInfo("m.onnx", "0" * 64, {}, 10, "cpu"), xray, {}, "now")
+    return ScanReport(
+        ModelInfo("m.onnx", "0" * 64, {}, 10, "cpu"), xray, DataInfo("d.npz", "0" * 64), "now"
+    )
 
 
 def _repair_report(model: Path, target: int | None, acc: float) -> RemediationReport:

@@ -18,13 +18,15 @@ from scanner.data import Dataset
 from scanner.detectors.evidence import Evidence
 from scanner.errors import ExitCode, ModelLoadError
 from scanner.pipeline import ScanConfig
-from scanner.report import ModelInfo, ScanReport, XrayResult
+from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 
 
 def _report(path: Path, verdict: str, score: float, target: int | None) -> ScanReport:
     evidence = Evidence.empty(decided_by=None if target is None else "universality")
     xray = XrayResult(verdict, score, target, f"{verdict} note", 0.0, 0.0, 1, 0.1, {}, evidence)  # type: ignore[arg-type]
-    return ScanReport(ModelInfo(str(path), "0" * 64, {}, 10, "cpu"), xray, {}, "now")
+    return ScanReport(
+        ModelInfo(str(path), "0" * 64, {}, 10, "cpu"), xray, DataInfo("d.npz", "0" * 64), "now"
+    )
 
 
 class Scanner:

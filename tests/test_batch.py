@@ -23,6 +23,7 @@ from scanner.batch import (
 from scanner.detectors.evidence import Evidence
 from scanner.errors import ExitCode, ModelLoadError, NothingToScanError, UsageError
 from scanner.report import (
+    DataInfo,
     ModelInfo,
     ModelOutcome,
     PlaneResult,
@@ -41,7 +42,7 @@ class FakeConfig:
         return f"planes={self.planes};R={self.resolution}"
 
 
-DATA = SimpleNamespace(sha256="d" * 64)
+DATA = SimpleNamespace(path="clean.npz", sha256="d" * 64)
 
 
 class FakeScanner:
@@ -92,7 +93,7 @@ class FakeScanner:
                 evidence=Evidence.empty(),
                 planes=(plane,),
             ),
-            data={"sha256": dataset.sha256},
+            data=DataInfo(dataset.path, dataset.sha256),
             created="2026-06-15T10:00:00Z",
         )
 

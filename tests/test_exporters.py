@@ -23,6 +23,7 @@ from policies import evaluate_outcomes, load_policy, parse_policy
 from scanner.detectors.evidence import Evidence
 from scanner.errors import OutputError, UsageError
 from scanner.report import (
+    DataInfo,
     ModelInfo,
     ModelOutcome,
     PlaneResult,
@@ -116,7 +117,7 @@ def make_report(name: str, *, infected: bool, sha: str) -> ScanReport:
     return ScanReport(
         model=model,
         xray=xray,
-        data={"path": "clean.npz", "sha256": "d" * 64, "samples": 200},
+        data=DataInfo("clean.npz", "d" * 64, samples=200),
         created="2026-06-15T10:00:00Z",
     )
 

@@ -122,7 +122,7 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
         assert plan is not None and report.xray.queries <= budget
         assert report.xray.evidence.probe_queries <= plan.bounds["probes"]
         assert report.xray.settings["planes"] == plan.planes == len(report.xray.planes)
-        assert report.data["samples_used"] < report.data["samples"] == 1000
+        assert report.data.samples_used < report.data.samples == 1000
         # Plane anchors index the data file, as without a budget.
         for p in report.xray.planes:
             assert [int(data.y[a]) for a in p.anchors] == list(p.anchor_labels)

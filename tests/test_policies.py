@@ -28,6 +28,7 @@ from policies import (
 from scanner.detectors.evidence import Evidence
 from scanner.errors import UsageError
 from scanner.report import (
+    DataInfo,
     ModelInfo,
     ModelOutcome,
     PlaneResult,
@@ -95,7 +96,7 @@ def make_report(
     return ScanReport(
         model=model,
         xray=xray,
-        data={"path": "clean.npz", "sha256": "d" * 64},
+        data=DataInfo("clean.npz", "d" * 64),
         created="2026-06-15T10:00:00Z",
     )
 

@@ -112,10 +112,10 @@ def boundary_distance(
                         flipped[idx] = True
                     if k == max_steps:
                         # Censored samples: report the runner-up class as where they head.
-                        rest = ~done
-                        idx = sel[active[rest].cpu().numpy()]
-                        own = label[active][rest][:, None]
-                        runner = scores_k.detach()[rest].scatter(1, own, float("-inf"))
+                        censored = ~done
+                        idx = sel[active[censored].cpu().numpy()]
+                        own = label[active][censored][:, None]
+                        runner = scores_k.detach()[censored].scatter(1, own, float("-inf"))
                         adv_label[idx] = runner.argmax(1).cpu().numpy()
                         break
                     keep = ~done

@@ -88,7 +88,7 @@ def run_clean_unlearning(
         unlearner.warp_px, unlearner.warp = warp_px_for(config, x), True
     if not (clean_config.shortcut and unlearner.active):
         with clock.phase("clean-unlearning"):
-            losses = clean_unlearn(
+            fallback = clean_unlearn(
                 model,
                 x,
                 y,
@@ -100,7 +100,7 @@ def run_clean_unlearning(
             )
         unlearning = {"self_prior": self_prior.to_dict() if self_prior is not None else None}
         return CleanResult(
-            "universal", target_prior, clean_config.epochs, tuple(losses), unlearning, self_prior
+            "universal", target_prior, clean_config.epochs, tuple(fallback), unlearning, self_prior
         )
 
     with clock.phase("gate0"):
