@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from tests import onnx_builders
 
@@ -40,3 +41,11 @@ def schema_validator(name: str):
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=registry)
+
+
+def bdscan(*args: object) -> Result:
+    """`bdscan ARGS` run in-process through click's CliRunner: `exit_code`, and `stdout` and
+    `stderr` apart. The one way CLI tests call the command line."""
+    from scanner.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])

@@ -162,16 +162,14 @@ def test_without_shared_memory_the_pipe_carries_the_batches(
     assert _segments() == before
 
 
-def test_bench_throughput_measures_the_three_paths(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from scanner.cli import main
+def test_bench_throughput_measures_the_three_paths(tmp_path: Path) -> None:
+    from tests.conftest import bdscan
 
     path = onnx_builders.build(tmp_path / "m.onnx")
     out = tmp_path / "tp.json"
-    code = main(["bench", "throughput", str(path), "--queries", "8192", "--out", str(out)])
-    printed = capsys.readouterr().out
-    assert code == 0 and "| m.onnx | 8x8x1 |" in printed
+    r = bdscan("bench", "throughput", path, "--queries", "8192", "--out", out)
+    printed = r.stdout
+    assert r.exit_code == 0 and "| m.onnx | 8x8x1 |" in printed
     (row,) = json.loads(out.read_text())["rows"]
     assert row["queries"] == 8192
     assert min(row["raw_qps"], row["pipe_qps"], row["shared_qps"]) > 0

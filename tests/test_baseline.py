@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
 from scanner.detectors.baseline import SINK_MIN, Baseline, discount
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
 from scanner.detectors.verdict import VerdictRule, decide
 from scanner.errors import UsageError
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, bdscan
 
 BLEND = Probe("blend", 1, None, 7)
 STRONG = Probe("periodic", 2, (0, 8, 1), 3)
@@ -104,33 +103,28 @@ def badnets_target() -> int:
     return int(json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())["target"])
 
 
-def scan(tmp_path: Path, name: str, ref: str, capsys: pytest.CaptureFixture[str]):
+def scan(tmp_path: Path, name: str, ref: str) -> tuple[int, dict, str]:
     out = tmp_path / f"{name}-vs-{ref}.json"
-    code = main(
-        [
-            "scan",
-            str(EXAMPLES / "models" / f"{name}.onnx"),
-            "--data",
-            str(EXAMPLES / "data" / "fmnist_clean.npz"),
-            "--planes",
-            "2",
-            "--baseline",
-            str(EXAMPLES / "models" / f"{ref}.onnx"),
-            "--quiet",
-            "--no-cache",
-            "--json",
-            str(out),
-        ]
+    r = bdscan(
+        "scan",
+        EXAMPLES / "models" / f"{name}.onnx",
+        "--data",
+        EXAMPLES / "data" / "fmnist_clean.npz",
+        "--planes",
+        "2",
+        "--baseline",
+        EXAMPLES / "models" / f"{ref}.onnx",
+        "--quiet",
+        "--no-cache",
+        "--json",
+        out,
     )
-    _, err = capsys.readouterr()
-    return code, json.loads(out.read_text()), err
+    return r.exit_code, json.loads(out.read_text()), r.stderr
 
 
-def test_backdoor_stays_flagged_against_a_clean_baseline(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_backdoor_stays_flagged_against_a_clean_baseline(tmp_path: Path) -> None:
     target = badnets_target()
-    code, report, err = scan(tmp_path, "badnets_cnn", "clean_cnn", capsys)
+    code, report, err = scan(tmp_path, "badnets_cnn", "clean_cnn")
     assert code == 1
     assert (report["xray"]["verdict"], report["xray"]["target_label"]) == ("infected", target)
     base = report["xray"]["evidence"]["baseline"]
@@ -139,12 +133,10 @@ def test_backdoor_stays_flagged_against_a_clean_baseline(
     assert "warning" not in err
 
 
-def test_a_backdoored_baseline_hides_the_backdoor_it_shares_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_backdoored_baseline_hides_the_backdoor_it_shares_and_says_so(tmp_path: Path) -> None:
     # The cost of the mode, pinned: a baseline with the same backdoor sets it aside.
     target = badnets_target()
-    code, report, err = scan(tmp_path, "badnets_cnn", "badnets_cnn", capsys)
+    code, report, err = scan(tmp_path, "badnets_cnn", "badnets_cnn")
     x = report["xray"]
     assert target in x["evidence"]["baseline"]["sinks"] and x["evidence"]["baseline"]["set_aside"]
     assert x["evidence"]["baseline"]["without_baseline"]["verdict"] == "infected"
@@ -152,21 +144,17 @@ def test_a_backdoored_baseline_hides_the_backdoor_it_shares_and_says_so(
     assert "baseline" in x["target_note"] and "is itself flagged" in err
 
 
-def test_an_unreadable_baseline_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unreadable_baseline_is_one_line_and_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "nope.onnx"
-    code = main(
-        [
-            "scan",
-            str(EXAMPLES / "models" / "clean_cnn.onnx"),
-            "--data",
-            str(EXAMPLES / "data" / "fmnist_clean.npz"),
-            "--baseline",
-            str(missing),
-            "--quiet",
-        ]
+    r = bdscan(
+        "scan",
+        EXAMPLES / "models" / "clean_cnn.onnx",
+        "--data",
+        EXAMPLES / "data" / "fmnist_clean.npz",
+        "--baseline",
+        missing,
+        "--quiet",
     )
-    _, err = capsys.readouterr()
-    assert code == 2
+    err = r.stderr
+    assert r.exit_code == 2
     assert str(missing) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

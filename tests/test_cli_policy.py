@@ -8,18 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from scanner.cli import cli, main
-from tests.conftest import EXAMPLES, schema_validator
+from tests.conftest import EXAMPLES, bdscan, schema_validator
 
 DATA = EXAMPLES / "data" / "fmnist_clean.npz"
 FAST = ["--planes", "2", "--quiet"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """The CLI through click's CliRunner: exit code, stdout, stderr."""
-    result = CliRunner().invoke(cli, [str(a) for a in args])
+def run(*args: object) -> tuple[int, str, str]:
+    result = bdscan(*args)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -30,18 +27,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {}
     for name in ("badnets_cnn", "clean_cnn"):
         paths[name] = out / f"{name}.json"
-        main(
-            [
-                "scan",
-                str(EXAMPLES / "models" / f"{name}.onnx"),
-                "--data",
-                str(DATA),
-                *FAST,
-                "--no-cache",
-                "--json",
-                str(paths[name]),
-            ]
-        )
+        model = EXAMPLES / "models" / f"{name}.onnx"
+        bdscan("scan", model, "--data", DATA, *FAST, "--no-cache", "--json", paths[name])
     return paths
 
 
@@ -52,21 +39,16 @@ def policy_with(tmp_path: Path, allowlist: str) -> Path:
     return path
 
 
-def test_clean_passes_and_backdoored_fails_the_default_policy(
-    reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run(capsys, "policy", "check", reports["clean_cnn"], "--policy", "default")[0] == 0
-    code, out, _ = run(capsys, "policy", "check", reports["badnets_cnn"], "--policy", "default")
+def test_clean_passes_and_backdoored_fails_the_default_policy(reports: dict[str, Path]) -> None:
+    assert run("policy", "check", reports["clean_cnn"], "--policy", "default")[0] == 0
+    code, out, _ = run("policy", "check", reports["badnets_cnn"], "--policy", "default")
     assert code == 1
     assert "BDS101" in out or "BDS103" in out
 
 
-def test_scan_with_policy_exit_codes_and_report(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_scan_with_policy_exit_codes_and_report(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     code, _, _ = run(
-        capsys,
         "scan",
         EXAMPLES / "models" / "badnets_cnn.onnx",
         "--data",
@@ -84,9 +66,7 @@ def test_scan_with_policy_exit_codes_and_report(
     schema_validator("report").validate(report)
 
 
-def test_allow_listed_hash_passes_with_its_reason(
-    tmp_path: Path, reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_allow_listed_hash_passes_with_its_reason(tmp_path: Path, reports: dict[str, Path]) -> None:
     sha = json.loads(reports["badnets_cnn"].read_text())["model"]["sha256"]
     policy = policy_with(
         tmp_path,
@@ -97,15 +77,13 @@ def test_allow_listed_hash_passes_with_its_reason(
     )
     decided = tmp_path / "decided.json"
     code, _, _ = run(
-        capsys, "policy", "check", reports["badnets_cnn"], "--policy", policy, "--json", decided
+        "policy", "check", reports["badnets_cnn"], "--policy", policy, "--json", decided
     )
     assert code == 0
     assert "SEC-42" in decided.read_text()
 
 
-def test_expired_allow_list_entry_does_not_apply(
-    tmp_path: Path, reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_expired_allow_list_entry_does_not_apply(tmp_path: Path, reports: dict[str, Path]) -> None:
     sha = json.loads(reports["badnets_cnn"].read_text())["model"]["sha256"]
     policy = policy_with(
         tmp_path,
@@ -114,40 +92,38 @@ def test_expired_allow_list_entry_does_not_apply(
     reason: vetted once
     expires: 2020-01-01""",
     )
-    code, _, _ = run(capsys, "policy", "check", reports["badnets_cnn"], "--policy", policy)
+    code, _, _ = run("policy", "check", reports["badnets_cnn"], "--policy", policy)
     assert code == 1
 
 
 def test_malformed_policy_is_a_usage_error_naming_file_and_key(
-    tmp_path: Path, reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reports: dict[str, Path]
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 1\nname: bad\nxray:\n  flag_infectd: true\n")
-    code, _, err = run(capsys, "policy", "check", reports["clean_cnn"], "--policy", bad)
+    code, _, err = run("policy", "check", reports["clean_cnn"], "--policy", bad)
     assert code == 4
     assert "bad.yaml" in err and "flag_infectd" in err and ":4" in err
     assert "Traceback" not in err
-    code, _, err = run(capsys, "policy", "lint", bad)
+    code, _, err = run("policy", "lint", bad)
     assert code == 4 and "flag_infectd" in err
 
 
 @pytest.mark.parametrize("name", ["default", "strict", "permissive"])
-def test_shipped_policies_lint_clean(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_policies_lint_clean(name: str) -> None:
     path = Path(__file__).resolve().parents[1] / "policies" / f"{name}.yaml"
-    assert run(capsys, "policy", "lint", path)[0] == 0
+    assert run("policy", "lint", path)[0] == 0
 
 
-def test_policy_init_is_a_valid_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "policy", "init")
+def test_policy_init_is_a_valid_policy(tmp_path: Path) -> None:
+    code, out, _ = run("policy", "init")
     assert code == 0
     path = tmp_path / "mine.yaml"
     path.write_text(out)
-    assert run(capsys, "policy", "lint", path)[0] == 0
+    assert run("policy", "lint", path)[0] == 0
 
 
-def test_folder_scan_with_a_corrupt_model_sarif_and_summary(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_folder_scan_with_a_corrupt_model_sarif_and_summary(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     for name in ("badnets_cnn", "clean_cnn"):
@@ -155,7 +131,6 @@ def test_folder_scan_with_a_corrupt_model_sarif_and_summary(
     (models / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
     sarif, summary = tmp_path / "out.sarif", tmp_path / "summary.json"
     code, _, _ = run(
-        capsys,
         "scan",
         models,
         "--data",
@@ -179,25 +154,20 @@ def test_folder_scan_with_a_corrupt_model_sarif_and_summary(
     assert log["runs"][0]["results"]
 
 
-def test_folder_where_the_only_problem_is_a_corrupt_model_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_folder_where_the_only_problem_is_a_corrupt_model_exits_2(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(EXAMPLES / "models" / "clean_cnn.onnx", models / "clean_cnn.onnx")
     (models / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
-    assert run(capsys, "scan", models, "--data", DATA, *FAST, "--policy", "default")[0] == 2
+    assert run("scan", models, "--data", DATA, *FAST, "--policy", "default")[0] == 2
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run(capsys, "scan", empty, "--data", DATA, *FAST)[0] == 3
+    assert run("scan", empty, "--data", DATA, *FAST)[0] == 3
 
 
-def test_several_model_arguments_give_one_summary(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_several_model_arguments_give_one_summary(tmp_path: Path) -> None:
     summary = tmp_path / "s.json"
     code, _, _ = run(
-        capsys,
         "scan",
         EXAMPLES / "models" / "clean_cnn.onnx",
         EXAMPLES / "models" / "badnets_cnn.onnx",

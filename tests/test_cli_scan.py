@@ -8,24 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scanner.cli import main
 from scanner.detectors.xray import anchor_areas, ats, make_plane, renyi_entropy
 from scanner.report import ScanReport, decode_label_map
+from tests.conftest import bdscan
 
 FAST = ["--planes", "4", "--resolution", "24", "--quiet"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def run(*args: object) -> tuple[int, str, str]:
+    r = bdscan(*args)
+    return r.exit_code, r.stdout, r.stderr
 
 
 def test_report_has_the_interface_fields_and_recomputes(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     out = tmp_path / "r.json"
-    code, _, err = run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
+    code, _, err = run("scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
     assert code == 0, err
     d = json.loads(out.read_text())
     assert d["schema_version"] == 1
@@ -61,10 +60,10 @@ def test_report_has_the_interface_fields_and_recomputes(
 
 
 def test_ats_recomputes_from_anchors_and_data(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     out = tmp_path / "r.json"
-    run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
+    run("scan", digits_model, "--data", digits_npz, *FAST, "--json", out)
     d = json.loads(out.read_text())
     with np.load(digits_npz) as f:
         x01 = f["x"].astype(np.float32)[..., None] / 255
@@ -78,13 +77,12 @@ def test_ats_recomputes_from_anchors_and_data(
 
 
 def test_same_seed_same_result_and_dense_equals_adaptive(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     reports = []
     for name, grid in (("a", "adaptive"), ("b", "adaptive"), ("c", "dense")):
         out = tmp_path / f"{name}.json"
         run(
-            capsys,
             "scan",
             digits_model,
             "--data",
@@ -110,22 +108,19 @@ def test_same_seed_same_result_and_dense_equals_adaptive(
     )
 
 
-def test_summary_names_verdict_and_metrics(
-    digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_summary_names_verdict_and_metrics(digits_model: Path, digits_npz: Path) -> None:
     code, out, _ = run(
-        capsys, "scan", digits_model, "--data", digits_npz, "--planes", "3", "--resolution", "20"
+        "scan", digits_model, "--data", digits_npz, "--planes", "3", "--resolution", "20"
     )
     assert ("INFECTED" in out) == (code == 1)
     assert "RE mean" in out and "ATS mean" in out and "queries" in out
 
 
 def test_a_budget_below_the_least_scan_is_refused_before_any_query(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     out = tmp_path / "r.json"
     code, _, err = run(
-        capsys,
         "scan",
         digits_model,
         "--data",

@@ -12,21 +12,18 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from scanner.cli import main
 from tests import onnx_builders
+from tests.conftest import bdscan
 
 FAST = ["--planes", "2", "--resolution", "10", "--quiet", "--no-cache"]
 # A fixed colour for the RGB variant of the digits: a deterministic transform of real images.
 TINT = np.array([1.0, 0.6, 0.3], np.float32)
 
 
-def scan(
-    capsys: pytest.CaptureFixture[str], model: Path, data: Path, report: Path, *extra: str
-) -> tuple[int, dict, str]:
-    code = main(["scan", str(model), "--data", str(data), *FAST, "--json", str(report), *extra])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    return code, (json.loads(report.read_text()) if report.exists() else {}), err
+def scan(model: Path, data: Path, report: Path, *extra: str) -> tuple[int, dict, str]:
+    r = bdscan("scan", model, "--data", data, *FAST, "--json", report, *extra)
+    assert "Traceback" not in r.stdout + r.stderr and "internal error" not in r.stderr, r.stderr
+    return r.exit_code, (json.loads(report.read_text()) if report.exists() else {}), r.stderr
 
 
 def _mlp(string_labels: bool = False):  # type: ignore[no-untyped-def]
@@ -42,9 +39,7 @@ def _mlp(string_labels: bool = False):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("zipmap", [True, False])
-def test_scikit_learn_exports_scan_with_a_verdict(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], zipmap: bool
-) -> None:
+def test_scikit_learn_exports_scan_with_a_verdict(tmp_path: Path, zipmap: bool) -> None:
     pytest.importorskip("skl2onnx")
     from skl2onnx import to_onnx
 
@@ -58,7 +53,7 @@ def test_scikit_learn_exports_scan_with_a_verdict(
     path = tmp_path / "mlp.onnx"
     path.write_bytes(model.SerializeToString())
     data = onnx_builders.save_npz(tmp_path / "digits.npz")
-    code, report, err = scan(capsys, path, data, tmp_path / "r.json")
+    code, report, err = scan(path, data, tmp_path / "r.json")
     assert code == 0, err
     assert report["xray"]["verdict"] in ("clean", "infected")
     assert report["model"]["outputs"]["kind"] == "label"
@@ -66,9 +61,7 @@ def test_scikit_learn_exports_scan_with_a_verdict(
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85
 
 
-def test_a_string_label_export_with_only_zipmap_scores_is_one_clear_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_string_label_export_with_only_zipmap_scores_is_one_clear_line(tmp_path: Path) -> None:
     """String labels and ZipMap probabilities: no label or score tensor the scan can read."""
     pytest.importorskip("skl2onnx")
     from skl2onnx import to_onnx
@@ -77,15 +70,13 @@ def test_a_string_label_export_with_only_zipmap_scores_is_one_clear_line(
     path = tmp_path / "strings.onnx"
     path.write_bytes(model.SerializeToString())
     data = onnx_builders.save_npz(tmp_path / "digits.npz")
-    code, _, err = scan(capsys, path, data, tmp_path / "r.json")
+    code, _, err = scan(path, data, tmp_path / "r.json")
     assert code == 2
     assert str(path) in err and "not a classifier" in err and "seq(map(" in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_same_export_without_zipmap_reads_the_probabilities(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_same_export_without_zipmap_reads_the_probabilities(tmp_path: Path) -> None:
     pytest.importorskip("skl2onnx")
     from skl2onnx import to_onnx
 
@@ -96,7 +87,7 @@ def test_the_same_export_without_zipmap_reads_the_probabilities(
     path = tmp_path / "strings.onnx"
     path.write_bytes(model.SerializeToString())
     data = onnx_builders.save_npz(tmp_path / "digits.npz")
-    code, report, err = scan(capsys, path, data, tmp_path / "r.json")
+    code, report, err = scan(path, data, tmp_path / "r.json")
     assert code == 0, err
     # The string label tensor is skipped; the class scores follow the sorted class names,
     # which for "digit-0".."digit-9" is the digits' own order.
@@ -128,9 +119,7 @@ def _linear_model(path: Path, w: np.ndarray, b: np.ndarray, dims: list) -> Path:
     return path
 
 
-def test_an_rgb_32x32_model_scans_with_per_channel_normalisation(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_rgb_32x32_model_scans_with_per_channel_normalisation(tmp_path: Path) -> None:
     """The digits regression carried exactly onto 32x32 RGB images (each pixel a 4x4 block in
     a fixed tint), so its answers on that data are the real model's."""
     w8, b = onnx_builders.weights()
@@ -149,7 +138,7 @@ def test_an_rgb_32x32_model_scans_with_per_channel_normalisation(
     data = tmp_path / "rgb32.npz"
     np.savez(data, x=np.round(rgb * 255).astype(np.uint8), y=y[1500:1700])
     code, report, err = scan(
-        capsys, model, data, tmp_path / "r.json", "--mean", "0.1,0.05,0.03", "--std", "0.3,0.2,0.1"
+        model, data, tmp_path / "r.json", "--mean", "0.1,0.05,0.03", "--std", "0.3,0.2,0.1"
     )
     assert code == 0, err
     assert report["model"]["input"]["channels"] == 3 and report["model"]["input"]["height"] == 32
@@ -157,9 +146,7 @@ def test_an_rgb_32x32_model_scans_with_per_channel_normalisation(
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85  # normalisation applied
 
 
-def test_a_100_class_model_with_data_of_10_classes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_100_class_model_with_data_of_10_classes(tmp_path: Path) -> None:
     """Digit k is class 10k of 100; the other 90 outputs are never the answer on clean data."""
     w8, b8 = onnx_builders.weights()
     w = np.zeros((64, 100), np.float32)
@@ -169,16 +156,14 @@ def test_a_100_class_model_with_data_of_10_classes(
     x, y = onnx_builders.digits()
     data = tmp_path / "c100.npz"
     np.savez(data, x=np.round(x[1500:1700] * 255).astype(np.uint8), y=y[1500:1700] * 10)
-    code, report, err = scan(capsys, model, data, tmp_path / "r.json")
+    code, report, err = scan(model, data, tmp_path / "r.json")
     assert code == 0, err
     assert report["model"]["num_classes"] == 100
     assert report["data"]["classes_covered"] == list(range(0, 100, 10))
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85
 
 
-def test_a_keras_export_scans_and_answers_as_keras_did(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_keras_export_scans_and_answers_as_keras_did(tmp_path: Path) -> None:
     """Keras 3's own ONNX export (NHWC input, an unnamed score output), made by
     tests/fixtures/make_keras_fixture.py in an environment with Keras."""
     from scanner.backends.onnxruntime import OnnxRuntimeBackend
@@ -191,7 +176,7 @@ def test_a_keras_export_scans_and_answers_as_keras_did(
         labels = backend.predict_labels(x[1500:1700, :, :, None])
     assert labels.tolist() == expected["labels_on_digits_1500_1700"]
     data = onnx_builders.save_npz(tmp_path / "digits.npz")
-    code, report, err = scan(capsys, fixture, data, tmp_path / "r.json")
+    code, report, err = scan(fixture, data, tmp_path / "r.json")
     assert code == 0, err
     assert report["xray"]["verdict"] in ("clean", "infected")
     assert report["xray"]["evidence"]["clean_accuracy_on_data"] > 0.85

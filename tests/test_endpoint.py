@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from scanner.backends.remote import parse_endpoint
-from scanner.cli import main
 from scanner.errors import UsageError
 from tests import onnx_builders
+from tests.conftest import bdscan
 
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER = Path(os.environ.get("BDSCAN_TEST_MLSERVER", ROOT / ".venv-oip" / "bin" / "mlserver"))
@@ -190,23 +190,20 @@ def _answered(counter: Path) -> int:
     return int(counter.read_text()) if counter.exists() else 0
 
 
-def _scan(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    return code, err
+def _scan(*args: object) -> tuple[int, str]:
+    r = bdscan(*args)
+    assert "Traceback" not in r.stdout + r.stderr and "internal error" not in r.stderr, r.stderr
+    return r.exit_code, r.stderr
 
 
 @needs_server
 def test_an_endpoint_scan_matches_the_file_scan_through_faults(
-    tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, server: tuple[int, Path, Path]
 ) -> None:
     port, counter, data = server
     model = tmp_path / "digits.onnx"
     onnx_builders.build(model)  # the same bytes the server serves
-    code_file, _ = _scan(
-        capsys, "scan", model, "--data", data, *FAST, "--json", tmp_path / "f.json"
-    )
+    code_file, _ = _scan("scan", model, "--data", data, *FAST, "--json", tmp_path / "f.json")
     proxy = FaultProxy(port)
     try:
         url = f"http://127.0.0.1:{proxy.port}/v2/models/digits"
@@ -214,7 +211,6 @@ def test_an_endpoint_scan_matches_the_file_scan_through_faults(
         os.environ["BDSCAN_API_TOKEN"] = "s3cret-token-never-printed"
         try:
             code, err = _scan(
-                capsys,
                 "scan",
                 url,
                 "--data",
@@ -251,7 +247,7 @@ def test_an_endpoint_scan_matches_the_file_scan_through_faults(
 
 @needs_server
 def test_a_resumed_scan_sends_no_query_twice(
-    tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, server: tuple[int, Path, Path]
 ) -> None:
     port, counter, data = server
     proxy = FaultProxy(port, faults=False)
@@ -261,7 +257,7 @@ def test_a_resumed_scan_sends_no_query_twice(
         before = _answered(counter)
         # Interrupted: the server goes away part-way, after some queries were paid for.
         proxy.cut_after = 3
-        code, err = _scan(capsys, "scan", url, "--data", data, *FAST, "--cache-dir", cache)
+        code, err = _scan("scan", url, "--data", data, *FAST, "--cache-dir", cache)
         assert code == 2 and "400" in err, err
         proxy.cut_after = None
         paid_first = _answered(counter) - before
@@ -269,9 +265,7 @@ def test_a_resumed_scan_sends_no_query_twice(
 
         def rescan(name: str) -> tuple[int, str]:
             out = tmp_path / name
-            return _scan(
-                capsys, "scan", url, "--data", data, *FAST, "--cache-dir", cache, "--json", out
-            )
+            return _scan("scan", url, "--data", data, *FAST, "--cache-dir", cache, "--json", out)
 
         code, err = rescan("r.json")
         assert code == 0, err
@@ -289,12 +283,9 @@ def test_a_resumed_scan_sends_no_query_twice(
 
 
 @needs_server
-def test_permanent_refusals_are_one_line(
-    tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_permanent_refusals_are_one_line(tmp_path: Path, server: tuple[int, Path, Path]) -> None:
     port, _, data = server
     code, err = _scan(
-        capsys,
         "scan",
         f"http://127.0.0.1:{port}/v2/models/nosuchmodel",
         "--data",
@@ -306,24 +297,20 @@ def test_permanent_refusals_are_one_line(
     assert code == 2 and "HTTP 404" in err and len(err.strip().splitlines()) == 1
 
 
-def test_endpoint_urls_are_checked_before_anything_runs(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_endpoint_urls_are_checked_before_anything_runs(tmp_path: Path) -> None:
     assert parse_endpoint("https://h:8080/v2/models/m/versions/3").path == "/v2/models/m/versions/3"
     with pytest.raises(UsageError, match="credentials"):
         parse_endpoint("https://user:pw@h/v2/models/m")
     data = onnx_builders.save_npz(tmp_path / "d.npz")
-    code, err = _scan(capsys, "scan", "https://h/v1/models/m", "--data", data, *FAST)
+    code, err = _scan("scan", "https://h/v1/models/m", "--data", data, *FAST)
     assert code == 4 and "Open Inference Protocol" in err
 
 
-def test_an_endpoint_that_is_not_there_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_endpoint_that_is_not_there_is_one_line(tmp_path: Path) -> None:
     data = onnx_builders.save_npz(tmp_path / "d.npz")
     url = f"http://127.0.0.1:{_free_port()}/v2/models/m"
     code, err = _scan(
-        capsys, "scan", url, "--data", data, *FAST, "--api-timeout", "1", "--cache-dir", tmp_path
+        "scan", url, "--data", data, *FAST, "--api-timeout", "1", "--cache-dir", tmp_path
     )
     assert code == 2 and "cannot connect" in err and url in err
     assert len(err.strip().splitlines()) == 1
@@ -331,7 +318,7 @@ def test_an_endpoint_that_is_not_there_is_one_line(
 
 @needs_server
 def test_a_hosted_model_scanned_within_a_budget_is_never_asked_more(
-    tmp_path: Path, server: tuple[int, Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, server: tuple[int, Path, Path]
 ) -> None:
     # Counted by the server itself: what a hosted model would bill.
     port, counter, data = server
@@ -339,7 +326,7 @@ def test_a_hosted_model_scanned_within_a_budget_is_never_asked_more(
     before = _answered(counter)
     out = tmp_path / "r.json"
     code, err = _scan(
-        capsys, "scan", url, "--data", data, "--quiet", "--no-cache", "--no-resume",
+        "scan", url, "--data", data, "--quiet", "--no-cache", "--no-resume",
         "--api-batch", "1024", "--max-queries", "12000", "--json", out,
     )  # fmt: skip
     assert code == 0, err

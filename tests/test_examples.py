@@ -7,39 +7,25 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from scanner.cli import main
 from scanner.report import ScanReport
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, bdscan
 
 DATA = EXAMPLES / "data" / "fmnist_clean.npz"
 
 
-def scan(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+def scan(tmp_path: Path, name: str) -> tuple[int, dict]:
     out = tmp_path / f"{name}.json"
-    code = main(
-        [
-            "scan",
-            str(EXAMPLES / "models" / f"{name}.onnx"),
-            "--data",
-            str(DATA),
-            "--planes",
-            "2",
-            "--quiet",
-            "--json",
-            str(out),
-        ]
-    )
-    capsys.readouterr()
+    model = EXAMPLES / "models" / f"{name}.onnx"
+    code = bdscan(
+        "scan", model, "--data", DATA, "--planes", "2", "--quiet", "--json", out
+    ).exit_code
     return code, json.loads(out.read_text())
 
 
-def test_backdoored_example_is_flagged_with_its_target(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_backdoored_example_is_flagged_with_its_target(tmp_path: Path) -> None:
     truth = json.loads((EXAMPLES / "models" / "badnets_cnn.json").read_text())
-    code, report = scan(tmp_path, "badnets_cnn", capsys)
+    code, report = scan(tmp_path, "badnets_cnn")
     assert code == 1
     assert report["xray"]["verdict"] == "infected"
     assert report["xray"]["target_label"] == truth["target"]
@@ -51,17 +37,15 @@ def test_backdoored_example_is_flagged_with_its_target(
     assert json.loads(json.dumps(again.to_dict())) == report
 
 
-def test_clean_example_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = scan(tmp_path, "clean_cnn", capsys)
+def test_clean_example_passes(tmp_path: Path) -> None:
+    code, report = scan(tmp_path, "clean_cnn")
     assert code == 0
     assert report["xray"]["verdict"] == "clean"
     assert report["xray"]["target_label"] is None
     assert report["xray"]["score"] < 0.5
 
 
-def test_a_natural_shortcut_is_reported_as_one_not_as_a_backdoor(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_natural_shortcut_is_reported_as_one_not_as_a_backdoor(tmp_path: Path) -> None:
     # The clean example plus a shortcut nobody planted: its "Dress" logit rises with the
     # image's edge energy above the clean data's median, so any strong texture pulls every class
     # there, more the stronger it is (onnx_builders.energy_shortcut). Built here, from the
@@ -73,9 +57,8 @@ def test_a_natural_shortcut_is_reported_as_one_not_as_a_backdoor(
     model = tmp_path / "shortcut_cnn.onnx"
     energy_shortcut(EXAMPLES / "models" / "clean_cnn.onnx", model, label=3, threshold=threshold)
     out = tmp_path / "shortcut.json"
-    code = main(["scan", str(model), "--data", str(DATA), "--planes", "2", "--quiet",
-                 "--json", str(out)])  # fmt: skip
-    capsys.readouterr()
+    code = bdscan("scan", model, "--data", DATA, "--planes", "2", "--quiet",
+                  "--json", out).exit_code  # fmt: skip
     xray = json.loads(out.read_text())["xray"]
     assert xray["verdict"] == "shortcut", xray["target_note"]
     assert xray["evidence"]["shortcut_label"] == 3 and xray["target_label"] is None

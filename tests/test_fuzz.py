@@ -22,8 +22,7 @@ import onnx
 import pytest
 from onnx import TensorProto
 
-from scanner.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, bdscan
 
 FUZZ = REPO / "benchmarks" / "fuzz.py"
 FIXTURES = REPO / "tests" / "fixtures" / "models"
@@ -154,43 +153,36 @@ def _largest_weight_external(tmp_path: Path, location: str, seed: str = "two_out
     return path
 
 
-def _scan(capsys: pytest.CaptureFixture[str], model: Path) -> tuple[int, str]:
-    code = main(["scan", str(model), "--data", str(DATA), *FAST])
-    out, err = capsys.readouterr()
-    return code, out + err
+def _scan(model: Path) -> tuple[int, str]:
+    r = bdscan("scan", model, "--data", DATA, *FAST)
+    return r.exit_code, r.stdout + r.stderr
 
 
-def test_regression_external_location_with_a_nul_byte(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_regression_external_location_with_a_nul_byte(tmp_path: Path) -> None:
     """Found by the fuzzer (mutation `external:'w\\x00.bin'` on two_output.onnx): the scan
     printed 'ValueError: embedded null byte' (exit 2, but no file named, nothing expected)."""
     model = _largest_weight_external(tmp_path, "w\x00.bin")
-    code, output = _scan(capsys, model)
+    code, output = _scan(model)
     assert code == 2 and "Traceback" not in output
     assert str(model) in output and "external data" in output, output
 
 
-def test_regression_external_location_too_long_for_the_file_system(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_regression_external_location_too_long_for_the_file_system(tmp_path: Path) -> None:
     """Found by the fuzzer (mutation `external:'aaa...'`, a 5,000-character location, on
     batch1.onnx): 'OSError: [Errno 36] File name too long' instead of one line about the model."""
     model = _largest_weight_external(tmp_path, "a" * 5000, seed="batch1.onnx")
-    code, output = _scan(capsys, model)
+    code, output = _scan(model)
     assert code == 2 and "Traceback" not in output
     assert str(model) in output and "external data" in output, output[:500]
 
 
-def test_regression_fixed_batch_of_int64_max(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_regression_fixed_batch_of_int64_max(tmp_path: Path) -> None:
     """Found by the fuzzer (mutation `dims:value:input` on label_only.onnx, the batch set to
     2^63-1): 'ValueError: Maximum allowed dimension exceeded' (numpy, allocating a batch)."""
     model = onnx.load(str(FIXTURES / "label_only.onnx"))
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2**63 - 1
     path = tmp_path / "batch.onnx"
     onnx.save(model, str(path))
-    code, output = _scan(capsys, path)
+    code, output = _scan(path)
     assert code == 2 and "Traceback" not in output
     assert str(path) in output and "batch" in output, output

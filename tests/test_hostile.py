@@ -19,19 +19,18 @@ from click.testing import CliRunner, Result
 from onnx import TensorProto, helper, numpy_helper
 
 from scanner import batch
-from scanner.cli import cli, main
+from scanner.cli import cli
 from scanner.errors import OutputError
 from tests import onnx_builders
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, bdscan
 
 FAST = ["--planes", "2", "--resolution", "12", "--quiet"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    return code, err
+def run(*args: object) -> tuple[int, str]:
+    r = bdscan(*args)
+    assert "Traceback" not in r.stdout + r.stderr and "internal error" not in r.stderr, r.stderr
+    return r.exit_code, r.stderr
 
 
 def with_external_weight(tmp_path: Path, folder: str, location: str) -> Path:
@@ -62,7 +61,7 @@ def test_the_cache_key_never_opens_external_data_outside_the_folder(
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
 def test_special_files_as_external_data_are_refused_without_reading(
-    tmp_path: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str], kind: str
+    tmp_path: Path, digits_npz: Path, kind: str
 ) -> None:
     if kind == "fifo":
         path = with_external_weight(tmp_path, "m", "weights.bin")
@@ -76,7 +75,7 @@ def test_special_files_as_external_data_are_refused_without_reading(
     worker.daemon = True
     worker.start()
     assert done.wait(20), "the cache key read a special file"
-    code, err = run(capsys, "scan", path, "--data", digits_npz, *FAST)
+    code, err = run("scan", path, "--data", digits_npz, *FAST)
     assert code == 2
     assert ("not a regular file" in err) or ("outside the model's folder" in err)
 
@@ -100,11 +99,11 @@ def gap_classifier(path: Path, size: int) -> Path:
 
 
 def test_a_huge_declared_input_is_refused_before_anything_is_allocated(
-    tmp_path: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_npz: Path
 ) -> None:
     # 40000x40000 once made the scanner try to allocate 107 GiB of probe points.
     model = gap_classifier(tmp_path / "huge.onnx", 40000)
-    code, err = run(capsys, "scan", model, "--data", digits_npz, *FAST)
+    code, err = run("scan", model, "--data", digits_npz, *FAST)
     assert code == 2
     # Refused from the graph alone, before the data set is even read.
     assert "huge.onnx" in err and "values per image" in err
@@ -147,12 +146,11 @@ def _bad_npz(tmp_path: Path, kind: str) -> Path:
 def test_malformed_data_files_get_one_clear_line(
     tmp_path: Path,
     digits_model: Path,
-    capsys: pytest.CaptureFixture[str],
     kind: str,
     expected: str,
 ) -> None:
     data = _bad_npz(tmp_path, kind)
-    code, err = run(capsys, "scan", digits_model, "--data", data, *FAST)
+    code, err = run("scan", digits_model, "--data", data, *FAST)
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and expected in lines[0] and data.name in lines[0], err
@@ -165,7 +163,6 @@ def test_outputs_that_cannot_be_files_are_usage_errors_before_scanning(
     tmp_path: Path,
     digits_model: Path,
     digits_npz: Path,
-    capsys: pytest.CaptureFixture[str],
     target: str,
 ) -> None:
     out = tmp_path / "out"
@@ -174,25 +171,25 @@ def test_outputs_that_cannot_be_files_are_usage_errors_before_scanning(
     else:
         os.mkfifo(out)  # renaming a report over it would replace it (as root: /dev/null too)
     for option in ("--json", "--sarif", "--html"):
-        code, err = run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, option, out)
+        code, err = run("scan", digits_model, "--data", digits_npz, *FAST, option, out)
         assert code == 4 and str(out) in err, err
     assert out.is_dir() if target == "folder" else out.is_fifo()
 
 
 def test_calibrate_refuses_non_finite_statistics_and_folder_outputs(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     report = tmp_path / "r.json"
-    code, _ = run(capsys, "scan", digits_model, "--data", digits_npz, *FAST, "--json", report)
+    code, _ = run("scan", digits_model, "--data", digits_npz, *FAST, "--json", report)
     assert code == 0
     doc = json.loads(report.read_text())
     doc["xray"]["evidence"]["universality"] = float("inf")  # json writes it as Infinity
     bad = tmp_path / "inf.json"
     bad.write_text(json.dumps(doc))
-    code, err = run(capsys, "calibrate", bad, "-o", tmp_path / "rule.json")
+    code, err = run("calibrate", bad, "-o", tmp_path / "rule.json")
     assert code == 4 and "inf.json" in err and not (tmp_path / "rule.json").exists()
     (tmp_path / "dir").mkdir()
-    code, err = run(capsys, "calibrate", report, "-o", tmp_path / "dir")
+    code, err = run("calibrate", report, "-o", tmp_path / "dir")
     assert code == 4 and "folder" in err
 
 
@@ -214,11 +211,11 @@ def test_calibrate_refuses_non_finite_statistics_and_folder_outputs(
     ],
 )
 def test_hostile_policy_files_are_usage_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, expected: str
+    tmp_path: Path, name: str, text: str, expected: str
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
-    code, err = run(capsys, "policy", "lint", path)
+    code, err = run("policy", "lint", path)
     assert code == 4 and expected in err and len(err) < 2000, err[:500]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
+from tests.conftest import bdscan
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -47,7 +47,7 @@ def chromium() -> str:
 
 
 def test_html_report_renders_every_map_in_a_browser(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     browser = chromium()
     models = tmp_path / "models"
@@ -55,23 +55,8 @@ def test_html_report_renders_every_map_in_a_browser(
     for name in ("a.onnx", "b.onnx"):
         shutil.copy(digits_model, models / name)
     html = tmp_path / "report.html"
-    code = main(
-        [
-            "scan",
-            str(models),
-            "--data",
-            str(digits_npz),
-            "--planes",
-            "3",
-            "--resolution",
-            "20",
-            "--quiet",
-            "--html",
-            str(html),
-        ]
-    )
-    capsys.readouterr()
-    assert code == 0
+    args = ["--planes", "3", "--resolution", "20", "--quiet", "--html", html]
+    assert bdscan("scan", models, "--data", digits_npz, *args).exit_code == 0
     text = html.read_text()
     assert not re.search(r"""(src|href)=["']https?:""", text), "the report must be self-contained"
     probe = _rendered(browser, tmp_path, text)
@@ -108,15 +93,14 @@ def _rendered(browser: str, tmp_path: Path, text: str) -> dict[str, int]:
 
 
 def test_the_bundled_backdoor_shows_its_trigger_and_samples_before_and_after(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
 ) -> None:
     browser = chromium()
     root = Path(__file__).resolve().parents[1] / "examples"
     html, report = tmp_path / "report.html", tmp_path / "report.json"
-    code = main(["scan", str(root / "models" / "badnets_cnn.onnx"), "--data",
-                 str(root / "data" / "fmnist_clean.npz"), "--planes", "2", "--quiet",
-                 "--no-cache", "--html", str(html), "--json", str(report)])  # fmt: skip
-    capsys.readouterr()
+    code = bdscan("scan", root / "models" / "badnets_cnn.onnx", "--data",
+                  root / "data" / "fmnist_clean.npz", "--planes", "2", "--quiet",
+                  "--no-cache", "--html", html, "--json", report).exit_code  # fmt: skip
     assert code == 1
     example = json.loads(report.read_text())["xray"]["evidence"]["example"]
     assert example["label"] == 0 and example["source"] == "probe"

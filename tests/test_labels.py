@@ -10,9 +10,9 @@ import numpy as np
 import onnx
 import pytest
 
-from scanner.cli import main
 from scanner.errors import DataError
 from scanner.labels import label_text, load_label_file, names_from_metadata, parse_names
+from tests.conftest import bdscan
 from tests.onnx_builders import build, save_npz
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -60,14 +60,12 @@ def test_a_label_file_is_one_name_per_line_and_a_bad_one_is_one_line(tmp_path: P
 
 def _scan(tmp_path: Path, model: Path, data: Path, *extra: str) -> tuple[int, dict, str]:
     out = tmp_path / "r.json"
-    code = main(["scan", str(model), "--data", str(data), "--planes", "2", "--no-cache",
-                 "--no-search", "--json", str(out), *extra])  # fmt: skip
-    return code, json.loads(out.read_text()), ""
+    r = bdscan("scan", model, "--data", data, "--planes", "2", "--no-cache", "--no-search",
+               "--json", out, *extra)  # fmt: skip
+    return r.exit_code, json.loads(out.read_text()), r.stderr
 
 
-def test_names_come_from_labels_then_classes_txt_then_model_metadata(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_names_come_from_labels_then_classes_txt_then_model_metadata(tmp_path: Path) -> None:
     model = build(tmp_path / "digits.onnx")
     proto = onnx.load(str(model))
     meta = proto.metadata_props.add()
@@ -95,14 +93,11 @@ def test_names_come_from_labels_then_classes_txt_then_model_metadata(
     _, report, _ = _scan(tmp_path, model, npz, "--labels", str(labels))
     assert report["model"]["class_names_source"] == "--labels"
     assert isinstance(report["xray"]["target_label"], int | None)
-    capsys.readouterr()
 
 
-def test_a_missing_label_file_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_label_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     model = build(tmp_path / "digits.onnx")
-    code = main(["scan", str(model), "--data", str(save_npz(tmp_path / "d.npz")), "--labels",
-                 str(tmp_path / "nope.txt")])  # fmt: skip
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "nope.txt" in err[0] and "Traceback" not in err[0]
+    r = bdscan("scan", model, "--data", save_npz(tmp_path / "d.npz"), "--labels",
+               tmp_path / "nope.txt")  # fmt: skip
+    err = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(err) == 1 and "nope.txt" in err[0] and "Traceback" not in err[0]

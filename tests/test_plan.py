@@ -11,7 +11,6 @@ import pytest
 
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
-from scanner.cli import main
 from scanner.data import load_dataset
 from scanner.detectors.probes import (
     CONFIRM_PER_CLASS,
@@ -26,6 +25,7 @@ from scanner.detectors.xray import XrayConfig
 from scanner.errors import UsageError
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.plan import PROFILES, plan_scan
+from tests.conftest import bdscan
 from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
 
 
@@ -129,16 +129,14 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
 
 
 def test_profile_api_sets_the_budget_and_an_explicit_number_wins(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     for extra, budget in ((["--profile", "api"], 20_000), (["--max-queries", "15000"], 15_000)):
         out = tmp_path / f"{budget}.json"
         args = ["scan", digits_model, "--data", digits_npz, "--quiet", "--json", out, *extra]
         if budget == 15_000:
             args += ["--profile", "api"]
-        code = main([str(a) for a in args])
-        capsys.readouterr()
-        assert code == 0
+        assert bdscan(*args).exit_code == 0
         xray = json.loads(out.read_text())["xray"]
         assert xray["evidence"]["plan"]["budget"] == budget == xray["settings"]["max_queries"]
         assert xray["queries"] <= budget
@@ -146,15 +144,15 @@ def test_profile_api_sets_the_budget_and_an_explicit_number_wins(
 
 
 def test_a_budgeted_scan_says_so_on_the_console_and_in_the_html(
-    tmp_path: Path, digits_model: Path, digits_npz: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits_model: Path, digits_npz: Path
 ) -> None:
     html = tmp_path / "r.html"
     args = ["scan", digits_model, "--data", digits_npz, "--max-queries", "15000", "--html", html]
-    code = main([str(a) for a in args])
-    out = capsys.readouterr().out
-    assert code == 0
+    r = bdscan(*args)
+    out = r.stdout
+    assert r.exit_code == 0
     assert "query budget 15,000 (spent" in out and "a reduced scan, it gave up:" in out
     assert "Query budget</dt><dd>15000 (spent" in html.read_text()
     # Without a budget neither says anything of one.
-    main([str(a) for a in ["scan", digits_model, "--data", digits_npz, "--planes", "2"]])
-    assert "query budget" not in capsys.readouterr().out
+    r = bdscan("scan", digits_model, "--data", digits_npz, "--planes", "2")
+    assert "query budget" not in r.stdout

@@ -170,34 +170,30 @@ def test_head_endpoint_reads_the_address_forms() -> None:
             head_endpoint(bad)
 
 
-def test_an_unreachable_cluster_is_one_line_not_a_long_hang(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unreachable_cluster_is_one_line_not_a_long_hang(tmp_path: Path) -> None:
     """ray.init() alone retries a dead head for ~13 minutes; bdscan says so in one line."""
     import socket
 
-    from scanner.cli import main
+    from tests.conftest import bdscan
 
     with socket.socket() as s:  # a port nothing listens on: bound, never listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         started = time.monotonic()
-        code = main(
-            [
-                "scan",
-                str(EXAMPLES / "models" / "clean_cnn.onnx"),
-                "--data",
-                str(EXAMPLES / "data" / "fmnist_clean.npz"),
-                *FAST,
-                "--executor",
-                "ray",
-                "--ray-address",
-                f"127.0.0.1:{port}",
-            ]
+        r = bdscan(
+            "scan",
+            EXAMPLES / "models" / "clean_cnn.onnx",
+            "--data",
+            EXAMPLES / "data" / "fmnist_clean.npz",
+            *FAST,
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
         )
         elapsed = time.monotonic() - started
-    err = capsys.readouterr().err
-    assert code == 2, err
+    err = r.stderr
+    assert r.exit_code == 2, err
     assert f"cannot reach a Ray head at 127.0.0.1:{port}" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
     assert elapsed < 60, elapsed  # generous: the connect fails at once; ray.init alone hangs

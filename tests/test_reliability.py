@@ -18,18 +18,17 @@ from onnx import TensorProto, helper, numpy_helper
 
 from scanner.backends.graph_checks import MAX_LOOP_ITERATIONS, check_graph
 from scanner.backends.onnx_graph import parse_model
-from scanner.cli import main
 from scanner.errors import ModelLoadError
 from tests import onnx_builders
+from tests.conftest import bdscan
 
 FAST = ["--planes", "1", "--resolution", "8", "--quiet", "--no-cache"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "internal error" not in err, err
-    return code, err
+def run(*args: object) -> tuple[int, str]:
+    r = bdscan(*args)
+    assert "Traceback" not in r.stdout + r.stderr and "internal error" not in r.stderr, r.stderr
+    return r.exit_code, r.stderr
 
 
 def _rewire_logits(path: Path, out: Path, extra: list[onnx.NodeProto], inits=()) -> Path:
@@ -55,7 +54,7 @@ def digits(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_a_model_answering_nan_is_a_finding_not_a_clean_verdict(
-    tmp_path: Path, digits: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits: tuple[Path, Path]
 ) -> None:
     model, data = digits
     nan = numpy_helper.from_array(np.array(np.nan, np.float32), "nan")
@@ -66,7 +65,6 @@ def test_a_model_answering_nan_is_a_finding_not_a_clean_verdict(
         [nan],
     )
     code, err = run(
-        capsys,
         "scan",
         bad,
         "--data",
@@ -90,7 +88,7 @@ def test_a_model_answering_nan_is_a_finding_not_a_clean_verdict(
 
 
 def test_inf_on_some_inputs_only_still_stops_the_scan(
-    tmp_path: Path, digits: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, digits: tuple[Path, Path]
 ) -> None:
     """Inf only where an image has a saturated pixel: a hidden answer, not a clean model."""
     model, data = digits
@@ -109,13 +107,11 @@ def test_inf_on_some_inputs_only_still_stops_the_scan(
     ]
     bad = _rewire_logits(model, tmp_path / "inf.onnx", nodes, inits)
     # Without a policy the finding still fails the run.
-    code, err = run(capsys, "scan", bad, "--data", data, *FAST)
+    code, err = run("scan", bad, "--data", data, *FAST)
     assert code == 1 and "BDS205" in err and "Inf" in err
 
 
-def test_a_label_output_beside_nan_scores_is_used_and_scans(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_label_output_beside_nan_scores_is_used_and_scans(tmp_path: Path) -> None:
     """Only the output that gives labels is read: NaN in an unused output is not a finding."""
     model = onnx.load(str(onnx_builders.build(tmp_path / "m.onnx", output="label_and_logits")))
     model.graph.node.append(helper.make_node("Mul", ["logits", "nan"], ["junk"]))
@@ -123,7 +119,7 @@ def test_a_label_output_beside_nan_scores_is_used_and_scans(
     model.graph.output.append(helper.make_tensor_value_info("junk", TensorProto.FLOAT, ["N", 10]))
     onnx.save(model, str(tmp_path / "m2.onnx"))
     data = onnx_builders.save_npz(tmp_path / "d.npz")
-    code, err = run(capsys, "scan", tmp_path / "m2.onnx", "--data", data, *FAST)
+    code, err = run("scan", tmp_path / "m2.onnx", "--data", data, *FAST)
     assert code == 0 and "BDS205" not in err
 
 
@@ -185,13 +181,11 @@ def _loop_model(
     return _rewire_logits(base, tmp_path / name, nodes, inits)
 
 
-def test_a_loop_bomb_is_refused_before_it_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_loop_bomb_is_refused_before_it_runs(tmp_path: Path) -> None:
     data = onnx_builders.save_npz(tmp_path / "d.npz")
     bomb = _loop_model(tmp_path, 10**15)
     started = time.monotonic()
-    code, err = run(capsys, "scan", bomb, "--data", data, *FAST)
+    code, err = run("scan", bomb, "--data", data, *FAST)
     assert code == 2 and "Loop" in err and "time bomb" in err and str(bomb) in err
     assert time.monotonic() - started < 10  # refused statically, not after a timeout
 
@@ -207,13 +201,11 @@ def test_loops_that_cannot_be_bounded_are_refused(
         parse_model(_loop_model(tmp_path, trip, computed=computed))
 
 
-def test_a_small_constant_loop_is_reported_and_scanned(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_small_constant_loop_is_reported_and_scanned(tmp_path: Path) -> None:
     data = onnx_builders.save_npz(tmp_path / "d.npz")
     model = _loop_model(tmp_path, 3)
     assert parse_model(model).facts.control_flow == ("Loop x1",)
-    code, err = run(capsys, "scan", model, "--data", data, *FAST, "--json", tmp_path / "r.json")
+    code, err = run("scan", model, "--data", data, *FAST, "--json", tmp_path / "r.json")
     assert code == 0, err
     assert json.loads((tmp_path / "r.json").read_text())["model"]["control_flow"] == ["Loop x1"]
 
@@ -233,9 +225,7 @@ def test_an_output_listed_twice_with_two_types_is_refused(tmp_path: Path) -> Non
         parse_model(tmp_path / "dup.onnx")
 
 
-def test_deeply_nested_subgraphs_give_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_deeply_nested_subgraphs_give_one_line(tmp_path: Path) -> None:
     """If inside If, 29 deep (near protobuf's own nesting limit): the walks are iterative,
     so no RecursionError anywhere."""
     graph = helper.make_graph(
@@ -270,7 +260,7 @@ def test_deeply_nested_subgraphs_give_one_line(
     path = tmp_path / "deep.onnx"
     onnx.save(model, str(path))
     data = onnx_builders.save_npz(tmp_path / "d.npz")
-    code, err = run(capsys, "scan", path, "--data", data, *FAST)
+    code, err = run("scan", path, "--data", data, *FAST)
     assert code == 2 and str(path) in err and len(err.strip().splitlines()) == 1
 
 

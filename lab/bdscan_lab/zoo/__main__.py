@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from scanner.errors import BdscanError, ExitCode
 
 # The zoo's sets, named here so that `--help` needs no torch (build.SETS holds the specs).
-SET_NAMES = ["core", "full", "wild"]
+SET_NAMES = ["core", "full", "wild", "fresh"]
 
 
 def _parser() -> argparse.ArgumentParser:
