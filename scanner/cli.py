@@ -1,4 +1,5 @@
-"""The `bdscan` command line. `main()` maps every expected failure to INTERFACE.md's exit codes."""
+"""The `bdscan` command line. `main()` maps every expected failure to an exit code
+(docs/usage.md#exit-codes)."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ LAB_COMMANDS = ("bench", "zoo")
 
 
 class BdscanGroup(click.Group):
-    """The command group whose `main` maps errors to INTERFACE.md's exit codes, so the script,
+    """The command group whose `main` maps errors to the documented exit codes, so the script,
     `python -m scanner` and click's CliRunner all see the same codes and one-line messages; it
     also lists the commands other installed distributions register under COMMAND_GROUP."""
 

@@ -1,4 +1,4 @@
-"""Error types and the exit codes they map to (INTERFACE.md).
+"""Error types and the exit codes they map to (docs/usage.md#exit-codes).
 
 Every error a user can cause carries a one-line message that names the file and what was expected;
 the CLI prints that line and exits with the class's code, never a traceback unless --debug.

@@ -1,4 +1,5 @@
-"""Scan results as frozen dataclasses that round-trip through JSON (INTERFACE.md's schema).
+"""Scan results as frozen dataclasses that round-trip through JSON (docs/report.md, and
+exporters/schemas/report.schema.json).
 
 A report carries the evidence needed to recompute its verdict: every plane's anchors (indices into
 the data file), settings, and its label map, so `policy check` and the HTML report never need to
@@ -53,7 +54,7 @@ class PlaneResult:
     re: float
     ats: float
     label_counts: tuple[int, ...]
-    anchor_areas: tuple[float, float, float]  # s_i of ALGORITHMS.md step 6
+    anchor_areas: tuple[float, float, float]  # each anchor's own region's share (ATS)
     queries: int
     label_map: str | None = None  # encode_label_map(); None when not kept
     anchor_cells: tuple[tuple[int, int], ...] | None = None  # (row, col) of each anchor's cell

@@ -80,7 +80,8 @@ class DegeneratePlane(ValueError):
 def make_plane(
     x1: np.ndarray, x2: np.ndarray, x3: np.ndarray, resolution: int, extend: float
 ) -> Plane:
-    """ALGORITHMS.md section 1, steps 2-3 (float64 geometry, float32 points)."""
+    """Model X-ray's plane through three anchors (docs/verdict.md part 1): float64 geometry,
+    float32 points."""
     o = x1.astype(np.float64).ravel()
     d2 = x2.astype(np.float64).ravel() - o
     d3 = x3.astype(np.float64).ravel() - o

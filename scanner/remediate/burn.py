@@ -1,6 +1,7 @@
 """BURN: backdoor unlearning via adversarial boundary analysis (Su et al., arXiv 2507.10491).
 
-Only the paper's abstract is public; this is the project's reconstruction (ALGORITHMS.md §2):
+Only the paper's abstract is public; this is the project's reconstruction (docs/remediation.md,
+part 1):
 
 Phase 1. Every training sample's boundary distance under the backdoored model f0 (a batched
   L-inf attack, `boundary.py`) and the class its perturbation crosses into. Within each class
