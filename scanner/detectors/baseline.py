@@ -1,8 +1,8 @@
 """Differential scanning: discount the shortcuts a trusted baseline model also has.
 
-Some clean models hold a real universal shortcut. On the zoo, both clean MNIST ResNet-8s send
-every digit to "8" under a 20% noise blend or a 0.1 brightening, exactly as a Blended backdoor
-does, and no hard-label test we tried tells the two apart (docs/verdict.md).
+Some clean models hold a real universal shortcut: a noise blend or a brightening sends every
+class to one label, exactly as a Blended backdoor does, and no hard-label test we tried tells
+the two apart (docs/verdict.md has the models and figures).
 Such a shortcut comes from the architecture and the data, so a model the user trusts, of the same
 architecture and trained on the same task (their own training run, or a version vetted before),
 has it too. Given one (`bdscan scan --baseline REF.onnx`), the baseline is scanned with the same

@@ -18,9 +18,8 @@ few pixels. So, for each class c in turn (`search_window`):
 A class is the target when its best window moves >= `min_share` of its samples and their new
 labels spread with normalised entropy >= `min_spread`. Why both: poison is taken from every other
 class, so freeing it from its trigger sends it back everywhere; a natural confusion (a clean
-"Shirt" whose collar is hidden) moves few samples, to one or two neighbours. Measured on the
-zoo (`benchmarks/saliency_window.py --search`, every convertible model, thresholds chosen after
-seeing 27 of them): a target on 11 of 62, all 11 right, none of the 27 clean ones.
+"Shirt" whose collar is hidden) moves few samples, to one or two neighbours. What the rule found
+on the zoo, and on which models its thresholds were chosen: docs/remediation.md, part 1.
 
 The window is also BURN's evidence for the repair: the samples it moves are flagged and
 relabelled (`flags.occlusion_flags`), and their window contents are the trigger pasted onto
