@@ -25,7 +25,8 @@ install: $(STAMP)
 test: $(STAMP) browser oip-server
 	$(PY) -m pytest -q
 
-# A real Open Inference Protocol server for the endpoint tests (tests/test_endpoint.py), in its
+# A real Open Inference Protocol server for the endpoint tests
+# (tests/scanner/backends/test_endpoint.py), in its
 # own environment: MLServer's dependencies (FastAPI, gRPC, its protobuf) stay out of bdscan's.
 # Where it cannot be installed, those tests are skipped and say so.
 OIP_VENV ?= .venv-oip
@@ -68,7 +69,7 @@ bench-burn: $(STAMP)
 
 # The mutation fuzzer at full dose (issue 25): 2,000 mutated models, each its own process with a
 # wall timeout; results and first lines per case in fuzz-out/results.json. `make test` runs a
-# fixed-seed dose of 100 (tests/test_fuzz.py).
+# fixed-seed dose of 100 (tests/scanner/backends/test_fuzz.py).
 FUZZ_CASES ?= 2000
 fuzz: $(STAMP)
 	$(PY) benchmarks/fuzz.py --cases $(FUZZ_CASES) --seed 1 --jobs 2 --runner fork --timeout 60 \

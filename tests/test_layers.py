@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from scanner.cli import COMMAND_GROUP, LAB_COMMANDS, BdscanGroup, cli
 from scanner.errors import ExitCode
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PRODUCT = ("scanner", "exporters", "policies")
 
 

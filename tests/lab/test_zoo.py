@@ -16,8 +16,9 @@ import pytest
 from bdscan_lab.zoo.attacks import ATTACKS, SIG, AdaptiveBlend, BadNets, WaNet, make_attack
 from bdscan_lab.zoo.datasets import load_fmnist, stratified_subset
 from scanner.errors import DataError
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 FIXTURE_MODELS = ROOT / "tests" / "fixtures" / "models"
 EXAMPLE_DATA = ROOT / "examples" / "data" / "fmnist_clean.npz"
 

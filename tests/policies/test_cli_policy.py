@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, bdscan, schema_validator
+from tests.conftest import EXAMPLES, REPO, bdscan, schema_validator
 
 DATA = EXAMPLES / "data" / "fmnist_clean.npz"
 FAST = ["--planes", "2", "--quiet"]
@@ -33,7 +33,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def policy_with(tmp_path: Path, allowlist: str) -> Path:
-    text = (Path(__file__).resolve().parents[1] / "policies" / "default.yaml").read_text()
+    text = (REPO / "policies" / "default.yaml").read_text()
     path = tmp_path / "allow.yaml"
     path.write_text(text.replace("allowlist: []", allowlist))
     return path
@@ -111,7 +111,7 @@ def test_malformed_policy_is_a_usage_error_naming_file_and_key(
 
 @pytest.mark.parametrize("name", ["default", "strict", "permissive"])
 def test_shipped_policies_lint_clean(name: str) -> None:
-    path = Path(__file__).resolve().parents[1] / "policies" / f"{name}.yaml"
+    path = REPO / "policies" / f"{name}.yaml"
     assert run("policy", "lint", path)[0] == 0
 
 

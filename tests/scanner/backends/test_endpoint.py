@@ -22,9 +22,9 @@ import pytest
 from scanner.backends.remote import parse_endpoint
 from scanner.errors import UsageError
 from tests import onnx_builders
-from tests.conftest import bdscan
+from tests.conftest import REPO, bdscan
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 MLSERVER = Path(os.environ.get("BDSCAN_TEST_MLSERVER", ROOT / ".venv-oip" / "bin" / "mlserver"))
 FAST = ["--planes", "2", "--resolution", "10", "--quiet", "--no-cache", "--api-batch", "1024"]
 
@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     model_dir = root / "digits"
     model_dir.mkdir()
     onnx_builders.build(model_dir / "model.onnx")
-    shutil.copy(Path(__file__).parent / "oip" / "onnx_runtime.py", model_dir / "onnx_runtime.py")
+    shutil.copy(REPO / "tests" / "oip" / "onnx_runtime.py", model_dir / "onnx_runtime.py")
     (model_dir / "model-settings.json").write_text(
         json.dumps(
             {

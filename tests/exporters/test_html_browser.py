@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bdscan
+from tests.conftest import REPO, bdscan
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -96,7 +96,7 @@ def test_the_bundled_backdoor_shows_its_trigger_and_samples_before_and_after(
     tmp_path: Path,
 ) -> None:
     browser = chromium()
-    root = Path(__file__).resolve().parents[1] / "examples"
+    root = REPO / "examples"
     html, report = tmp_path / "report.html", tmp_path / "report.json"
     code = bdscan("scan", root / "models" / "badnets_cnn.onnx", "--data",
                   root / "data" / "fmnist_clean.npz", "--planes", "2", "--quiet",

@@ -327,8 +327,8 @@ def test_failed_export_check_leaves_no_file(
 # Every zoo architecture that issue 19 added, through both exporters: BURN converts the file,
 # trains the torch graph and writes it back. LayerNorm from the legacy exporter (no value_info)
 # and depthwise convolutions are the cases onnx2torch alone got wrong.
-# Both exporters for the two graphs that differ most between them; tests/test_zoo_architectures.py
-# checks every architecture's export under both.
+# Both exporters for the two graphs that differ most between them;
+# tests/lab/test_zoo_architectures.py checks every architecture's export under both.
 @pytest.mark.parametrize(
     ("arch", "exporter"),
     [

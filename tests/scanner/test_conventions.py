@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests import onnx_builders
-from tests.conftest import bdscan
+from tests.conftest import REPO, bdscan
 
 FAST = ["--planes", "2", "--resolution", "10", "--quiet", "--no-cache"]
 # A fixed colour for the RGB variant of the digits: a deterministic transform of real images.
@@ -168,7 +168,7 @@ def test_a_keras_export_scans_and_answers_as_keras_did(tmp_path: Path) -> None:
     tests/fixtures/make_keras_fixture.py in an environment with Keras."""
     from scanner.backends.onnxruntime import OnnxRuntimeBackend
 
-    fixture = Path(__file__).parent / "fixtures" / "models" / "keras_cnn_nhwc.onnx"
+    fixture = REPO / "tests" / "fixtures" / "models" / "keras_cnn_nhwc.onnx"
     expected = json.loads(fixture.with_suffix(".json").read_text())
     x, _ = onnx_builders.digits()
     with OnnxRuntimeBackend(fixture, image_hwc=(8, 8, 1)) as backend:

@@ -18,11 +18,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'bdscan[ray]')")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "models"
+FIXTURES = REPO / "tests" / "fixtures" / "models"
 FAST = ["--planes", "2", "--resolution", "12", "--quiet", "--no-cache"]
 
 
