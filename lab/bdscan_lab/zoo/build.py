@@ -782,7 +782,9 @@ def write_index(out_dir: str | os.PathLike[str], data_files: Mapping[str, str]) 
     out = Path(out_dir)
     models: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
-    for spec in SETS["full"]:
+    # Every set's specs, each once (the fresh set is not part of "full").
+    specs = {spec.name: spec for specs in SETS.values() for spec in specs}
+    for spec in specs.values():
         rec = load_record(out, spec.name)
         if not _is_current(out, spec, rec):
             continue
