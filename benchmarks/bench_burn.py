@@ -175,7 +175,9 @@ def _workflow(
     )
     run = run_remediate(req, repair=repair)
     os.replace(run.staged, out)
-    rounds = [{**r.to_dict(), "measured": m} for r, m in zip(run.rounds, scores, strict=True)]
+    rounds = [
+        {**r.record().to_dict(), "measured": m} for r, m in zip(run.rounds, scores, strict=True)
+    ]
     return run.report, converted[0], rounds
 
 

@@ -103,18 +103,6 @@ class Baseline:
             target_without=without[2],
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "sha256": self.sha256,
-            "verdict": self.verdict,
-            "score": self.score,
-            "target_label": self.target_label,
-            "sinks": list(self.sinks),
-            "sinks_strong": list(self.sinks_strong),
-            "sink_min": SINK_MIN,
-        }
-
     def cache_key(self) -> dict[str, Any]:
         """What of the baseline can change a scan's result."""
         return {

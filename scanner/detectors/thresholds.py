@@ -127,9 +127,9 @@ class VerdictRule:
     # stamp's exemption from the retention test after all of them (docs/trigger-search.md says what
     # each variant gave). `transform_cost_max` is 0: a geometric transform never decides alone,
     # because clean networks have natural rotation sinks as universal as a planted one (the clean
-    # digits MLP of tests/scanner/detectors/test_search.py sends 99% of digits to "4" at 90 degrees and 87% at 45);
-    # its findings stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log
-    # zoom|, 1 for a flip).
+    # digits MLP of tests/scanner/detectors/test_search.py, docs/trigger-search.md); its findings
+    # stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log zoom|, 1 for
+    # a flip).
     mask_cost_max: float = value("mask_cost_max")
     curve_cost_max: float = value("curve_cost_max")
     transform_cost_max: float = value("transform_cost_max")

@@ -417,6 +417,7 @@ WILD: tuple[ModelSpec, ...] = (
        trigger={"pattern_seed": 24}, ds="mnist"),
 )  # fmt: skip
 
+
 def _f(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
     return ModelSpec(name=f"f_{name}", dataset=ds, arch=arch, attack=attack, set="fresh", **kw)
 
