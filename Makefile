@@ -45,6 +45,7 @@ browser:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check scanner exporters policies lab tests benchmarks docs/tools
 	$(VENV)/bin/ruff format --check scanner exporters policies lab tests benchmarks docs/tools
+	$(VENV)/bin/mypy scanner exporters policies
 
 demo: $(STAMP)
 	@echo "== backdoored example (BadNets, target label 0) =="
