@@ -512,3 +512,20 @@ def test_build_one_model_end_to_end(tmp_path):
     assert abs(asr - meta["asr"]) <= 1e-4  # the record rounds to 4 decimals
     index = json.loads(write_index(tmp_path, {}).read_text())
     assert index["models"] == [] and index["dropped"] == []  # not a spec of any zoo set
+
+
+def test_the_index_lists_every_sets_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh-set build once wrote an empty index: the index walked only the "full" set.
+    from types import SimpleNamespace
+
+    from bdscan_lab.zoo import build
+
+    def record(out: Path, name: str) -> SimpleNamespace:
+        return SimpleNamespace(status="ok", to_dict=lambda: {"name": name})
+
+    monkeypatch.setattr(build, "load_record", record)
+    monkeypatch.setattr(build, "_is_current", lambda out, spec, rec: True)
+    names = [m["name"] for m in json.loads(build.write_index(tmp_path, {}).read_text())["models"]]
+    every = {s.name for specs in build.SETS.values() for s in specs}
+    assert sorted(names) == sorted(every) and len(names) == len(set(names))
+    assert {s.name for s in build.SETS["fresh"]} <= set(names)
