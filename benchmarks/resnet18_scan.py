@@ -24,47 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from bdscan_lab.zoo.architectures import _BasicBlock
+from bdscan_lab.bench.sized import ResNet18
 
 REPO = Path(__file__).resolve().parents[1]
 
 MEAN = (0.4914, 0.4822, 0.4465)  # CIFAR-10's, the usual per-channel normalisation
 STD = (0.2470, 0.2435, 0.2616)
-
-
-class ResNet18(nn.Module):
-    """He et al.'s ResNet-18: [2, 2, 2, 2] basic blocks, 64-512 channels (11.2 M parameters).
-
-    At 32 px the CIFAR stem (3x3, stride 1, no max-pool); at 224 px the ImageNet stem (7x7,
-    stride 2, max-pool), as the two usual variants are built.
-    """
-
-    def __init__(self, size: int, num_classes: int = 10) -> None:
-        super().__init__()
-        if size >= 64:
-            self.stem = nn.Sequential(
-                nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-                nn.BatchNorm2d(64),
-                nn.ReLU(),
-                nn.MaxPool2d(3, stride=2, padding=1),
-            )
-        else:
-            self.stem = nn.Sequential(
-                nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU()
-            )
-        blocks: list[nn.Module] = []
-        cin = 64
-        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            blocks += [_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)]
-            cin = cout
-        self.layers = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
 
 
 def export(size: int, path: Path) -> int:

@@ -181,19 +181,37 @@ def bench_grid(
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--queries", default=65536, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Batch size instead of the scanner's own (4,096 points, at most 64 MB).",
+)
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out_path", default="bench-out/throughput.json", show_default=True)
-def bench_throughput(models: tuple[Path, ...], device: str, queries: int, out_path: str) -> None:
+def bench_throughput(
+    models: tuple[Path, ...],
+    device: str,
+    queries: int,
+    batch: int | None,
+    rounds: int,
+    out_path: str,
+) -> None:
     """Queries per second of the scanner's worker (through its pipe, through shared memory)
-    against onnxruntime alone, on random points of each model's input size."""
+    against onnxruntime alone, on random points of each model's input size; on CUDA also
+    onnxruntime with the batch bound on the GPU, plain and as a CUDA graph."""
     from bdscan_lab.bench import throughput as bt
     from bdscan_lab.bench.xray import environment
 
     rows = []
     for model in models:
-        row = bt.measure(model, queries, device)  # type: ignore[arg-type]
+        row = bt.measure(model, queries, device, rounds=rounds, batch=batch)  # type: ignore[arg-type]
         click.echo(
-            f"{row.model}: raw {row.raw_qps:.0f} q/s, pipe {row.pipe_ratio:.2f}x,"
-            f" shared memory {row.shared_ratio:.2f}x of raw time",
+            f"{row.model}: raw {row.raw_qps:.0f} q/s ({row.provider}, batch {row.batch}),"
+            f" pipe {row.pipe_ratio:.2f}x, shared memory {row.shared_ratio:.2f}x of raw time"
+            + (f"; bound {row.bound_qps:.0f} q/s" if row.bound_qps else "")
+            + (f", CUDA graph {row.graph_qps:.0f} q/s" if row.graph_qps else "")
+            + (f" ({row.notes})" if row.notes else ""),
             err=True,
         )
         rows.append(row)
@@ -203,3 +221,29 @@ def bench_throughput(models: tuple[Path, ...], device: str, queries: int, out_pa
         json.dumps({"environment": environment(), "rows": [r.to_dict() for r in rows]}, indent=2),
     )
     click.echo(bt.table(rows))
+
+
+@bench.command("models")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--sizes", default="32,64,224", show_default=True, help="ResNet-18/MobileNetV2 px.")
+@click.option("--classes", default="10,100", show_default=True)
+@click.option("--no-zoo", is_flag=True, help="Leave out the zoo's architectures at 28x28x1.")
+def bench_models(out_dir: Path, sizes: str, classes: str, no_zoo: bool) -> None:
+    """Write ONNX classifiers with random weights for `bench throughput`: the zoo's
+    architectures at 28x28x1 and ResNet-18 / MobileNetV2 at realistic sizes (no verdicts:
+    random weights)."""
+    from bdscan_lab.bench import sized
+
+    def ints(text: str, what: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"expected comma-separated integers, got {text!r}", param_hint=what
+            ) from None
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for m in sized.sized_models(ints(sizes, "--sizes"), ints(classes, "--classes"), zoo=not no_zoo):
+        path = out_dir / f"{m.name}.onnx"
+        sized.export(m, path)
+        click.echo(f"{path}: {m.parameters:,} parameters, {path.stat().st_size / 2**20:.1f} MiB")
