@@ -18,6 +18,30 @@ from scanner.backends._protocol import ChannelClosed, read_message, write_messag
 from scanner.backends._shared import MappedInput
 
 PARENT_POLL_S = 0.5
+# On CUDA every new input shape costs cuDNN an algorithm search ("EXHAUSTIVE" by default, tens
+# of milliseconds per convolution); a scan sends batches of many sizes. So the worker pads each
+# batch (repeating its first row) to one of a few sizes, and asks cuDNN for its heuristic choice:
+# few shapes, each set up once. Figures: docs/results.md.
+CUDA_MIN_BUCKET = 16
+CUDA_BUCKET_STEP = 512  # above this many rows, sizes round up to a multiple of it (<= 1/2 padding)
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+
+def _bucket(n: int) -> int:
+    """Powers of two up to CUDA_BUCKET_STEP * 2, multiples of CUDA_BUCKET_STEP above."""
+    if n > 2 * CUDA_BUCKET_STEP:
+        return -(-n // CUDA_BUCKET_STEP) * CUDA_BUCKET_STEP
+    return max(CUDA_MIN_BUCKET, 1 << max(0, n - 1).bit_length())
+
+
+def _run_padded(sess: Any, fetch: list[str], input_name: str, x: np.ndarray) -> list[Any]:
+    """Run `x` padded to its bucket; outputs cut back to `len(x)` rows."""
+    n = len(x)
+    rows = _bucket(n)
+    if rows > n:
+        x = np.concatenate([x, np.repeat(x[:1], rows - n, axis=0)])
+    outs = sess.run(fetch, {input_name: x})
+    return [o[:n] if getattr(o, "ndim", 0) and o.shape[0] == rows else o for o in outs]
 
 
 def _session(model: bytes, device: str, threads: int) -> Any:
@@ -29,9 +53,9 @@ def _session(model: bytes, device: str, threads: int) -> Any:
             "--device cuda: onnxruntime has no CUDAExecutionProvider here"
             " (install bdscan[gpu] instead of bdscan[cpu], on a machine with CUDA)"
         )
-    providers = ["CPUExecutionProvider"]
+    providers: list[Any] = ["CPUExecutionProvider"]
     if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        providers = [("CUDAExecutionProvider", CUDA_OPTIONS), "CPUExecutionProvider"]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     if threads > 0:
@@ -89,6 +113,12 @@ def main() -> int:
     write_message(stdout, info)
     input_name = sess.get_inputs()[0].name
     fetch: list[str] = _tensor_outputs(sess)
+    # Padding only once the scanner has chosen its label output (a batch-first tensor), and
+    # only where the batch dimension is free.
+    pad = False
+    on_cuda = sess.get_providers()[0] == "CUDAExecutionProvider"
+    batch_dim = sess.get_inputs()[0].shape[0] if sess.get_inputs()[0].shape else None
+    dynamic_batch = not isinstance(batch_dim, int) or batch_dim <= 0
     shared: MappedInput | None = None  # the scanner's query segment, once it sent one
     while True:
         try:
@@ -104,6 +134,7 @@ def main() -> int:
                 if not wanted or unknown:
                     raise ValueError(f"cannot fetch outputs {unknown or wanted}")
                 fetch = wanted
+                pad = on_cuda and dynamic_batch
                 write_message(stdout, {"ok": True})
                 continue
             if header.get("op") == "map":
@@ -118,7 +149,10 @@ def main() -> int:
                 x = shared.array(str(header["shm"]["dtype"]), list(header["shm"]["shape"]))
             else:
                 x = arrays[0]
-            outs = sess.run(fetch, {input_name: x})
+            if pad and len(x) > 0:
+                outs = _run_padded(sess, fetch, input_name, x)
+            else:
+                outs = sess.run(fetch, {input_name: x})
             del x
             outs = [np.asarray(o) for o in outs]
             if any(o.dtype.hasobject for o in outs):

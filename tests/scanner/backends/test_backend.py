@@ -174,3 +174,47 @@ def test_bench_throughput_measures_the_three_paths(tmp_path: Path) -> None:
     assert row["queries"] == 8192
     assert min(row["raw_qps"], row["pipe_qps"], row["shared_qps"]) > 0
     assert row["shared_ratio"] == round(row["raw_qps"] / row["shared_qps"], 3)
+
+
+def test_cuda_padding_keeps_each_rows_answer_and_uses_few_shapes(tmp_path: Path) -> None:
+    """The worker's CUDA path pads batches to a few sizes; run here on the CPU provider, the
+    padded run must answer every real row exactly as the unpadded one."""
+    import onnxruntime as ort
+
+    from scanner.backends._worker import _bucket, _run_padded
+
+    sizes = range(1, 4097)
+    assert all(n <= _bucket(n) < 2 * n + 16 for n in sizes)
+    assert len({_bucket(n) for n in sizes}) <= 16
+    path = onnx_builders.build(tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    fetch = [o.name for o in sess.get_outputs()]
+    for n in (1, 5, 17, 100):
+        x = model_space("float32")[:n].astype(np.float32)
+        x = np.moveaxis(x, -1, 1)
+        padded = _run_padded(sess, fetch, name, x)
+        plain = sess.run(fetch, {name: x})
+        assert [p.shape for p in padded] == [p.shape for p in plain]
+        for a, b in zip(padded, plain, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_bench_models_writes_dynamic_batch_classifiers(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from scanner.backends.onnx_graph import parse_model
+    from tests.conftest import bdscan
+
+    r = bdscan(
+        "bench", "models", "--out", tmp_path, "--sizes", "32", "--classes", "100", "--no-zoo"
+    )
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in tmp_path.glob("*.onnx"))
+    assert names == ["mobilenetv2_32px_100c.onnx", "resnet18_32px_100c.onnx"]
+    for name in names:
+        parsed = parse_model(tmp_path / name)
+        assert tuple(parsed.image_input.dims[1:]) == (3, 32, 32)
+        sess = ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
+        (scores,) = sess.run(None, {"input": np.zeros((3, 3, 32, 32), np.float32)})
+        assert scores.shape == (3, 100)
