@@ -49,11 +49,14 @@ class SharedInput:
     def name(self) -> str:
         return self.path.name
 
-    def write(self, x: np.ndarray) -> dict[str, object]:
-        """Copy `x` in; the header that tells the worker how to read it."""
-        view = np.ndarray(x.shape, dtype=x.dtype, buffer=self._map)
-        view[...] = x
-        return {"dtype": x.dtype.str, "shape": list(x.shape)}
+    def write(self, x: np.ndarray, dtype: np.dtype | None = None) -> dict[str, object]:
+        """Copy `x` in, cast to `dtype` on the way (one pass, whatever `x`'s strides: a
+        transposed view lands in the segment contiguous); the header that tells the worker how
+        to read it."""
+        dt = np.dtype(dtype) if dtype is not None else x.dtype
+        view = np.ndarray(x.shape, dtype=dt, buffer=self._map)
+        np.copyto(view, x, casting="unsafe")  # as astype: the graph decides the type
+        return {"dtype": dt.str, "shape": list(x.shape)}
 
     def unlink(self) -> None:
         """Remove the name (both mappings stay valid until closed)."""

@@ -114,6 +114,10 @@ def to_model_input(x: np.ndarray, layout: Layout, dtype: str, *, clip: bool) -> 
     return np.ascontiguousarray(x, dtype=np.dtype(dtype))
 
 
+def _out_of_memory(message: str) -> bool:
+    return any(m in message for m in ("Failed to allocate memory", "bad_alloc", "MemoryError"))
+
+
 def _limit_memory(limit_bytes: int | None, die_with_parent: bool) -> None:
     """Runs in the forked child before exec: limits, and death with the scanner."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -237,12 +241,17 @@ class _Worker:
             )
         return reply, outs
 
-    def run(self, x: np.ndarray) -> list[np.ndarray]:
-        """The numeric tensor outputs (`output_names`), in order."""
-        segment = self._segment(x.nbytes) if x.nbytes >= _shared.SHM_MIN_BYTES else None
+    def run(self, x: np.ndarray, dtype: np.dtype | None = None) -> list[np.ndarray]:
+        """The numeric tensor outputs (`output_names`), in order. `x` may be a strided view
+        (a layout transpose) and `dtype` the graph's: through shared memory both are resolved in
+        the one copy into the segment."""
+        dt = np.dtype(dtype) if dtype is not None else x.dtype
+        nbytes = x.size * dt.itemsize
+        segment = self._segment(nbytes) if nbytes >= _shared.SHM_MIN_BYTES else None
         if segment is not None:
-            header = {"op": "run", "shm": segment.write(x)}
+            header = {"op": "run", "shm": segment.write(x, dt)}
             return self._request(header, [], what="answering queries")[1]
+        x = np.ascontiguousarray(x, dtype=dt)
         return self._request({"op": "run"}, [x], what="answering queries")[1]
 
     def _segment(self, nbytes: int) -> _shared.SharedInput | None:
@@ -455,6 +464,7 @@ class OnnxRuntimeBackend:
         self._mode = mode
         self._hwc = (h, w, c)
         self._fixed_batch: int | None = None
+        self._max_rows: int | None = None  # set when a batch did not fit in memory
         self._worker: _Worker | None = None
         try:
             if fixed is not None and fixed > 0:
@@ -542,21 +552,45 @@ class OnnxRuntimeBackend:
         n = len(batch)
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        step = self._fixed_batch or n
         labels = np.empty(n, dtype=np.int64)
-        for start in range(0, n, step):
+        start = 0
+        while start < n:
+            step = self._fixed_batch or min(n - start, self._max_rows or n)
             chunk = batch[start : start + step]
             k = len(chunk)
             if k < step:  # a fixed-batch model gets a padded last chunk
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], step - k, axis=0)])
-            out = self._worker.run(self._to_model(chunk))[0]
+            try:
+                out = self._run(chunk)
+            except ModelRuntimeError as e:
+                if not self._shrink_after(e, step):
+                    raise
+                continue
             out = out.reshape(step, -1)
             if self.outputs.kind == "argmax":
                 self._check_finite(out[:k], "queries")
             labels[start : start + k] = (
                 out[:k, 0] if self.outputs.kind == "label" else out[:k].argmax(axis=1)
             )
+            start += k
         return labels
+
+    def _run(self, chunk: np.ndarray) -> np.ndarray:
+        assert self._worker is not None, "backend is closed"
+        if self._mode == "clip":
+            return self._worker.run(self._to_model(chunk))[0]
+        # The layout change and the cast happen in the one copy to the worker.
+        return self._worker.run(arrange(chunk, self._layout), np.dtype(self._query_dtype))[0]
+
+    def _shrink_after(self, error: ModelRuntimeError, rows: int) -> bool:
+        """After onnxruntime could not allocate a batch's activations (a large model under the
+        worker's memory limit: MobileNetV2 at 32 px needs more than 12 GB for 4,096 points),
+        later batches take half as many rows. False where that cannot help."""
+        alive = self._worker is not None and self._worker.proc.poll() is None
+        if self._fixed_batch or rows <= 1 or not alive or not _out_of_memory(str(error)):
+            return False
+        self._max_rows = rows // 2
+        return True
 
     def close(self) -> None:
         if getattr(self, "_worker", None) is not None:

@@ -399,3 +399,44 @@ def test_ctrl_c_on_a_folder_scan_exits_130_and_keeps_finished_results(tmp_path: 
     assert list(report.parent.iterdir()) == []  # no report, no temporary file
     time.sleep(2)
     assert not [w for w in workers if _alive(w)]
+
+
+def _memory_hungry_model(path: Path) -> Path:
+    """Scores from an 8x8 input through a Tile that needs 4 MB per sample (2 GB for 512)."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((64, 10)).astype(np.float32), "w"),
+        numpy_helper.from_array(np.array([1, 16384], np.int64), "reps"),
+        numpy_helper.from_array(np.array([0, 64], np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["flat"]),
+        helper.make_node("Tile", ["flat", "reps"], ["big"]),
+        helper.make_node("ReduceMax", ["big"], ["m"], keepdims=1, axes=[1]),
+        helper.make_node("MatMul", ["flat", "w"], ["s0"]),
+        helper.make_node("Add", ["s0", "m"], ["scores"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "hungry",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def test_a_batch_that_does_not_fit_the_memory_limit_is_split_not_fatal(tmp_path: Path) -> None:
+    """onnxruntime cannot allocate 512 samples' activations under a 1 GB limit: the backend
+    halves its batches until they fit, with the labels a roomier worker gives."""
+    from scanner.backends.onnxruntime import OnnxRuntimeBackend
+
+    model = _memory_hungry_model(tmp_path / "hungry.onnx")
+    x = np.random.default_rng(1).random((512, 8, 8, 1)).astype(np.float32)
+    with OnnxRuntimeBackend(model, memory_mb=1024, device="cpu") as tight:
+        labels = tight.predict_labels(x)
+        assert tight._max_rows is not None and tight._max_rows < 512
+    with OnnxRuntimeBackend(model, memory_mb=8192, device="cpu") as roomy:
+        np.testing.assert_array_equal(labels, roomy.predict_labels(x))
+        assert roomy._max_rows is None
