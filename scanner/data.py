@@ -271,6 +271,8 @@ def normalise(
     scan's queries and remediation's inputs share."""
     # One copy, then in place: this runs on every batch of queries; the float32 steps are
     # those of (x - mean) / std, so the points are the same to the bit.
+    if mean is None and std is None:
+        return x.astype(np.float32, copy=False)  # nothing to do in place: no copy needed
     out = x.astype(np.float32)
     if mean is not None:
         out -= np.asarray(mean, dtype=np.float32)

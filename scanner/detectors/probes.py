@@ -184,7 +184,12 @@ def flip_rates_by_class(
     for start in range(0, len(probes), per_call):
         chunk = probes[start : start + per_call]
         triggered = np.concatenate([p.trigger(shape)(xs) for p in chunk])  # type: ignore[arg-type]
-        pred = oracle(to_model(np.clip(triggered, 0, 1).astype(np.float32)))
+        # Cast, then clip in place: the same values as clipping in float64 first (rounding is
+        # monotonic and 0 and 1 are exact), at half the memory traffic on large images.
+        points = triggered.astype(np.float32)
+        del triggered
+        np.clip(points, 0, 1, out=points)
+        pred = oracle(to_model(points))
         pred = np.clip(pred, 0, num_classes - 1).reshape(len(chunk), len(xs))
         for k in range(len(chunk)):
             np.add.at(out[start + k], (row, pred[k]), 1.0)
