@@ -4,6 +4,12 @@
 #
 #   OUT=bench-out/cuda bash benchmarks/cuda_figures.sh
 #
+# On a machine without network, onnxruntime-gpu travels packed by benchmarks/pack_ort_gpu.py;
+# the 2026-12-04 run unpacked it to /tmp/site and found CUDA 13's and cuDNN 9's libraries with
+#   find /opt /usr/local /usr/lib -xdev \( -name libcudnn.so.9 -o -name libcublas.so.13 -o \
+#     -name libcudart.so.13 -o -name libcurand.so.10 -o -name libcufft.so.12 \) -printf '%h\n'
+# (their folders joined into LD_LIBRARY_PATH, PYTHONPATH=/tmp/site) before running this.
+#
 # Writes to $OUT: env.txt; throughput-cuda-{small,224}.json (the scanner's worker against onnxruntime alone,
 # and onnxruntime with the batch bound on the GPU, plain and as a CUDA graph); scans.tar.gz (the
 # example models scanned with --device cuda and --device cpu, and random-weight models of each
