@@ -6,7 +6,7 @@ This keeps the kernels of one generation (`--sm 90`: Hopper, the H100/H200) and 
 others' bytes in place (their fat-binary headers stay, so nothing is moved or relinked; the
 CUDA runtime picks the entry of the device's generation and never reads the blanked ones),
 drops what a scan does not load (TensorRT's provider, the C API library, the transformer and
-quantisation tools), and writes one .tar.xz (about 60 MB for 1.31.1 at sm_90).
+quantisation tools), and writes one .tar.xz (57.5 MiB for 1.31.1 at sm_90).
 
     python benchmarks/pack_ort_gpu.py WHEEL.whl --sm 90 --out .gpu/ort.tar.xz
 
