@@ -234,16 +234,21 @@ def bench_models(out_dir: Path, sizes: str, classes: str, no_zoo: bool) -> None:
     random weights)."""
     from bdscan_lab.bench import sized
 
-    def ints(text: str, what: str) -> tuple[int, ...]:
+    def ints(text: str, what: str, least: int) -> tuple[int, ...]:
         try:
-            return tuple(int(v) for v in text.split(",") if v.strip())
+            values = tuple(int(v) for v in text.split(",") if v.strip())
         except ValueError:
+            values = ()
+        if not values or min(values) < least:
             raise click.BadParameter(
-                f"expected comma-separated integers, got {text!r}", param_hint=what
-            ) from None
+                f"expected comma-separated integers of at least {least}, got {text!r}",
+                param_hint=what,
+            )
+        return values
 
+    chosen_sizes, chosen_classes = ints(sizes, "--sizes", 8), ints(classes, "--classes", 2)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for m in sized.sized_models(ints(sizes, "--sizes"), ints(classes, "--classes"), zoo=not no_zoo):
+    for m in sized.sized_models(chosen_sizes, chosen_classes, zoo=not no_zoo):
         path = out_dir / f"{m.name}.onnx"
         sized.export(m, path)
         click.echo(f"{path}: {m.parameters:,} parameters, {path.stat().st_size / 2**20:.1f} MiB")

@@ -218,3 +218,11 @@ def test_bench_models_writes_dynamic_batch_classifiers(tmp_path: Path) -> None:
         sess = ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
         (scores,) = sess.run(None, {"input": np.zeros((3, 3, 32, 32), np.float32)})
         assert scores.shape == (3, 100)
+
+
+def test_bench_models_refuses_sizes_it_cannot_build(tmp_path: Path) -> None:
+    from tests.conftest import bdscan
+
+    r = bdscan("bench", "models", "--out", tmp_path / "m", "--sizes", "0")
+    assert r.exit_code == 2 and "--sizes" in r.output and "at least 8" in r.output
+    assert not (tmp_path / "m").exists()
