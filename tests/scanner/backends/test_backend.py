@@ -221,8 +221,11 @@ def test_bench_models_writes_dynamic_batch_classifiers(tmp_path: Path) -> None:
 
 
 def test_bench_models_refuses_sizes_it_cannot_build(tmp_path: Path) -> None:
+    from scanner.errors import ExitCode
     from tests.conftest import bdscan
 
     r = bdscan("bench", "models", "--out", tmp_path / "m", "--sizes", "0")
-    assert r.exit_code == 2 and "--sizes" in r.output and "at least 8" in r.output
+    assert (
+        r.exit_code == ExitCode.USAGE_ERROR and "--sizes" in r.output and "at least 8" in r.output
+    )
     assert not (tmp_path / "m").exists()
