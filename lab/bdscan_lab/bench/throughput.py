@@ -3,8 +3,10 @@
 For each model: the same uniform points, in the model's own input size, answered (1) by an
 onnxruntime session in this process (the reference: no isolation, no copies), (2) by the
 scanner's worker with every batch through its pipe, and (3) through shared memory (the default
-transport). The ratios are what the worker's isolation costs. Random points are enough here:
-throughput does not depend on what the model says.
+transport). The ratios are what the worker's isolation costs. On CUDA two more figures: the
+batch bound on the GPU once (IOBinding) and the same replayed as a CUDA graph, the ceiling a
+transport could reach. Random points are enough here: throughput does not depend on what the
+model says (`bdscan bench models` writes random-weight models of realistic sizes).
 """
 
 from __future__ import annotations
