@@ -58,6 +58,13 @@ def bench() -> None:
 @budget_options
 @click.option("--only", multiple=True, help="Model names to run (repeatable).")
 @click.option("--reuse", is_flag=True, help="Keep results a previous run left in --out.")
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Where the scans and the raw onnxruntime reference run.",
+)
 def bench_xray(
     zoo_dir: Path,
     out_dir: Path,
@@ -72,6 +79,7 @@ def bench_xray(
     profile: str | None,
     only: tuple[str, ...],
     reuse: bool,
+    device: str,
 ) -> None:
     """Scan every zoo model and print detection AUROC, target accuracy, FPR and cost, at the
     shipped thresholds and with thresholds fitted leaving each attack / architecture out."""
@@ -94,7 +102,7 @@ def bench_xray(
             mean=tup(rec.get("mean")),
             std=tup(rec.get("std")),
             uint8_mode=uint8_mode,  # type: ignore[arg-type]
-            device="cpu",
+            device=device,  # type: ignore[arg-type]
             max_queries=budget,
         )
 

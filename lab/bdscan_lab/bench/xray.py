@@ -44,14 +44,20 @@ def is_backdoored(record: dict[str, Any]) -> bool:
     return record.get("attack", "clean") != "clean"
 
 
-def raw_queries_per_second(model: Path, points: np.ndarray, n: int = 8192) -> float:
-    """onnxruntime in-process, no scanner around it: the reference for the scan's overhead.
-    `points` are in the model's own input layout and dtype."""
+def raw_queries_per_second(
+    model: Path, points: np.ndarray, n: int = 8192, device: str = "cpu"
+) -> float:
+    """onnxruntime in-process, no scanner around it: the reference for the scan's overhead, on
+    the scan's device (`cuda` or `auto` take the CUDA provider where there is one). `points`
+    are in the model's own input layout and dtype."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    sess = ort.InferenceSession(str(model), opts, providers=providers)
     name = sess.get_inputs()[0].name
     fixed = sess.get_inputs()[0].shape[0]
     batch = fixed if isinstance(fixed, int) and fixed > 0 else 4096
@@ -165,7 +171,9 @@ def run(
             dataset = load_dataset(data_path(zoo_dir, rec))
             report = scan_model(model, dataset, config)
             raw = raw_queries_per_second(
-                model, _model_points(report, dataset.path, config.mean, config.std)
+                model,
+                _model_points(report, dataset.path, config.mean, config.std),
+                device=config.device,
             )
         except BdscanError as e:
             log(f"[{k}/{len(records)}] {rec['name']}: error: {e}")
