@@ -454,11 +454,53 @@ FRESH: tuple[ModelSpec, ...] = (
        recipe="sgd_step"),
 )  # fmt: skip
 
+def _g(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"g_{name}", dataset=ds, arch=arch, attack=attack, set="fresh2", **kw)
+
+
+# The second fresh set (2026-12-04, sixth session): specified before any change that session made,
+# to measure those changes (and the shipped detector once more) on models no choice has seen.
+# New seeds, targets, trigger positions and sizes, recipe x architecture x attack combinations;
+# faster architectures only (two CPU cores); one all-to-all model.
+FRESH2: tuple[ModelSpec, ...] = (
+    _g("cnn_clean_step", "cnn", recipe="sgd_step", seed=600, ds="mnist"),
+    _g("lenet_clean_const", "lenet", recipe="adam_const", seed=601),
+    _g("mlp_clean_adamw", "mlp", recipe="adamw_smooth", seed=602),
+    _g("resnet8_clean_sgd", "resnet8", recipe="sgd_cosine", seed=603),
+    _g("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=604, convention="nhwc"),
+    _g("senet_clean_def", "senet", seed=605),
+    _g("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=606, ds="mnist"),
+    _g("mobilenet_clean_def", "mobilenet", seed=607, exporter="dynamo"),
+    _g("cnn_badnets_t7", "cnn", "badnets", target=7, poison_rate=0.05, seed=610,
+       trigger={"size": 4, "position": "tl", "pattern": "white"}),
+    _g("resnet8_blended_t3", "resnet8", "blended", target=3, poison_rate=0.05, seed=611,
+       trigger={"alpha": 0.1, "pattern_seed": 40}, recipe="sgd_cosine"),
+    _g("mobilenet_trojan_t9", "mobilenet", "trojan", target=9, poison_rate=0.05, seed=612,
+       trigger={"position": "br"}),
+    _g("senet_sig_t4", "senet", "sig", target=4, poison_rate=0.08, seed=613),
+    _g("lenet_wanet_t0", "lenet", "wanet", target=0, poison_rate=0.1, seed=614,
+       trigger={"pattern_seed": 41}),
+    _g("gnresnet_filter_t8", "gn_resnet", "filter", target=8, poison_rate=0.05, seed=615),
+    _g("mlp_badnets_t1", "mlp", "badnets", target=1, poison_rate=0.05, seed=616, ds="mnist",
+       trigger={"position": "tr"}),
+    _g("resnet8_pixels_t5", "resnet8", "pixels", target=5, poison_rate=0.05, seed=617,
+       trigger={"pattern_seed": 42}),
+    _g("cnn_lf_t9", "cnn", "lf", target=9, poison_rate=0.05, seed=618,
+       trigger={"pattern_seed": 43}, recipe="adamw_smooth"),
+    _g("senet_line_t2", "senet", "line", target=2, poison_rate=0.05, seed=619,
+       trigger={"shape": "anti"}),
+    _g("mobilenet_ftrojan_t0", "mobilenet", "ftrojan", target=0, poison_rate=0.05, seed=620,
+       recipe="sgd_cosine"),
+    _g("lenet_bpp_t6", "lenet", "bpp", target=6, poison_rate=0.1, seed=621),
+    _g("cnn_a2a", "cnn", "badnets_a2a", poison_rate=0.1, seed=622, convention="probs"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
     "wild": WILD,
     "fresh": FRESH,
+    "fresh2": FRESH2,
 }
 
 
