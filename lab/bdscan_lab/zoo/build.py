@@ -469,7 +469,7 @@ FRESH2: tuple[ModelSpec, ...] = (
     _g("resnet8_clean_sgd", "resnet8", recipe="sgd_cosine", seed=603),
     _g("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=604, convention="nhwc"),
     _g("senet_clean_def", "senet", seed=605),
-    _g("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=606, ds="mnist"),
+    _g("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=606),
     _g("mobilenet_clean_def", "mobilenet", seed=607, exporter="dynamo"),
     _g("cnn_badnets_t7", "cnn", "badnets", target=7, poison_rate=0.05, seed=610,
        trigger={"size": 4, "position": "tl", "pattern": "white"}),
