@@ -44,13 +44,14 @@ from scanner.remediate.record import TargetCorrection
 from scanner.remediate.runtime import PhaseClock, fine_tune, predict_scores
 from scanner.remediate.shortcut import (
     UniversalGate,
+    locate_window,
     make_unlearner,
     needs_own_check,
     own_target_check,
     unlearning_summary,
     warp_px_for,
 )
-from scanner.remediate.window import transplant_trigger
+from scanner.remediate.window import WindowSearch, transplant_trigger
 
 # Re-exported: BURN's callers (the API, benchmarks, tests) take its settings from here.
 __all__ = [
@@ -312,11 +313,21 @@ def run_burn(
         # background there) does not. This finds dirty-label poison that the boundary mixture
         # misses (all-to-all, 1%, a Trojan logo).
         window = self_prior.window if self_prior is not None else None
+        located: WindowSearch | None = None
+        if window is None and target_prior is not None and config.locate_window:
+            # Seeded apart from `generator`: where no window is found, the repair draws
+            # exactly what it drew before this step existed.
+            located = locate_window(
+                model, x, y, bnd.pred, target_prior, num_classes, config, device, seed=0
+            )
+            window = located.window
         region = None
         if window is not None:
             region = window.region((int(x.shape[1]), int(x.shape[2])))
-        elif trigger_prior is not None:
-            region = patch_region(trigger_prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
+        if trigger_prior is not None:
+            probed = patch_region(trigger_prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
+            if probed is not None:
+                region = probed if region is None else region | probed
         extra: list[Trigger] = []
         if region is not None:
             target = target_prior
@@ -331,7 +342,8 @@ def run_burn(
             flags |= new
             labels[new] = occ_label[new]
             quarantine &= ~flags
-            if window is not None and occluded.any():
+            transplant = located is None or config.locate_transplant
+            if window is not None and occluded.any() and transplant:
                 # No probe stands for this trigger: what the window held on the samples it
                 # freed is the trigger, pasted onto clean samples that keep their labels.
                 # Given the right target alone (perturbation and warp), BURN left a Trojan
@@ -504,6 +516,7 @@ def run_burn(
             "target_correction": None if correction is None else correction.to_dict(),
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
+            "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,
         correction=correction,

@@ -2,7 +2,8 @@
 
 - `needs_own_check` / `own_target_check`: BURN's own target check when X-ray gave none (a
   universal perturbation and a universal warp per class, `prior.find_target`, then the
-  saliency-window search, `window.search_window`);
+  saliency-window search, `window.search_window`); `locate_window`: that search for a given
+  target alone;
 - `make_unlearner`: the batch hook that stamps triggers (X-ray's probes, the own check's
   transplanted window, the synthesized perturbation and warp) on part of each batch;
 - `UniversalGate`: switches the synthesized triggers on fresh measurements;
@@ -28,7 +29,12 @@ from scanner.remediate.prior import (
     probe_triggers,
 )
 from scanner.remediate.runtime import predict_scores
-from scanner.remediate.window import PatchWindow, search_window
+from scanner.remediate.window import (
+    PatchWindow,
+    WindowSearch,
+    locate_by_occlusion,
+    search_window,
+)
 
 
 def needs_own_check(
@@ -91,6 +97,39 @@ def own_target_check(
     if hit is None:
         return replace(found, search=search)
     return replace(found, search=search, target=hit.target, by="window")
+
+
+def locate_window(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    target: int,
+    num_classes: int,
+    config: BurnConfig,
+    device: torch.device,
+    seed: int,
+) -> WindowSearch:
+    """Where, if anywhere, a given target's training samples hang on a few pixels
+    (`window.locate_by_occlusion`, the own check's window bars). A scan's prior names the label,
+    but its stamp can sit elsewhere than the poison's (a checkerboard found in the top corner for
+    one planted in the bottom corner): the window read from the training data says where to
+    occlude and what to transplant."""
+    return locate_by_occlusion(
+        model,
+        x,
+        y,
+        pred,
+        target,
+        num_classes,
+        sizes=config.window_sizes,
+        samples=config.window_samples,
+        min_share=config.window_min_share,
+        min_spread=config.window_min_spread,
+        min_confidence=config.occlusion_min_confidence,
+        device=device,
+        seed=seed,
+    )
 
 
 def warp_px_for(config: BurnConfig, x: np.ndarray) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -43,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _flushed() -> int:
+    """PASSED once the listing is out; a reader that closed the pipe early (`--list | head`)
+    got what it wanted, so that is no error (and no traceback at exit)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return int(ExitCode.PASSED)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bdscan_lab.zoo.build import MIN_ASR, build_zoo, get_specs, plan_entry
@@ -51,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build" and args.list:
             for s in get_specs(args.set, args.only):
                 print(json.dumps(plan_entry(s), sort_keys=True))
-            return int(ExitCode.PASSED)
+            return _flushed()
         if args.command == "list":
             for s in get_specs(args.set):
                 target = "-" if s.target is None else s.target
@@ -59,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{s.name:26s} {s.set:4s} {s.dataset:6s} {s.arch:8s} {s.attack:15s} "
                     f"t={target} rate={s.poison_rate:<5} {s.convention:11s} {s.exporter}"
                 )
-            return int(ExitCode.PASSED)
+            return _flushed()
         start = time.perf_counter()
         records = build_zoo(
             args.out,
@@ -73,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         built = sum(r.status != "dropped" for r in records)
         print(f"zoo: {built} models ready in {args.out} ({time.perf_counter() - start:.0f}s)")
         return int(ExitCode.PASSED)
+    except BrokenPipeError:
+        return _flushed()  # a long listing whose reader stopped mid-way
     except (BdscanError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code if isinstance(exc, BdscanError) else ExitCode.USAGE_ERROR

@@ -523,6 +523,11 @@ def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> N
     # The given target is checked (and here confirmed: nothing corrected).
     assert any(p["name"] == "verify-target" for p in given.phases)
     assert given.extra.unlearning["target_correction"] is None
+    # The given target's window is looked for in the training data, and the report says what
+    # occluding it gave (the 2x2 patch sits inside a window of the 8x8 digits).
+    located = given.extra.unlearning["located_window"]
+    assert located is not None and [c["label"] for c in located["classes"]] == [TARGET]
+    assert located["window"] is not None and located["window"]["target"] == TARGET
     own = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                     device="cpu")  # fmt: skip
     sp = own.extra.unlearning["self_prior"]

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from scanner.remediate.config import BurnConfig  # noqa: E402
 from scanner.remediate.flags import occlusion_flags  # noqa: E402
 from scanner.remediate.runtime import predict_scores  # noqa: E402
-from scanner.remediate.shortcut import own_target_check  # noqa: E402
+from scanner.remediate.shortcut import locate_window, own_target_check  # noqa: E402
 from scanner.remediate.window import (  # noqa: E402
     PatchWindow,
     best_window,
@@ -133,3 +133,24 @@ def test_transplant_pastes_a_freed_samples_window_and_margin() -> None:
     assert changed[21:, 21:].all() and not changed[:21].any() and not changed[:, :21].any()
     assert (out[:, 23:27, 23:27] == 1.0).all()  # the trigger itself travels with it
     assert _PatchNet(backdoor=True)(torch.from_numpy(out)).argmax(1).eq(0).all()
+
+
+def test_a_given_target_is_located_alone_and_a_wrong_one_finds_no_window() -> None:
+    # A scan's prior names the label; its stamp may sit elsewhere than the poison's trigger, so
+    # BURN reads the given target's window from the training data (`locate_window`).
+    x, y, true, poisoned = _data()
+    model = _PatchNet(backdoor=True)
+    pred = predict_scores(model, x, CPU).argmax(1)
+    cfg = dataclasses.replace(BurnConfig(), window_samples=128)
+    found = locate_window(model, x, y, pred, 0, 3, cfg, CPU, seed=0)
+    assert [c for c, *_ in found.classes] == [0]  # only the given target was searched
+    w = found.window
+    assert w is not None and w.target == 0 and w.share == pytest.approx(60 / 160, abs=0.05)
+    # It covers part of the trigger (rows and columns 23-26), which is enough to break it.
+    assert w.row <= 26 and w.row + w.size > 23 and w.col <= 26 and w.col + w.size > 23
+    flags, labels = occlusion_flags(model, x, y, pred, w.region((28, 28)), 0, cfg, CPU)
+    assert np.array_equal(np.flatnonzero(flags), poisoned)
+    np.testing.assert_array_equal(labels[poisoned], true[poisoned])
+    # A class nothing was planted in: its samples hang on no few pixels.
+    wrong = locate_window(model, x, y, pred, 1, 3, cfg, CPU, seed=0)
+    assert wrong.window is None and [c for c, *_ in wrong.classes] == [1]
