@@ -454,6 +454,7 @@ FRESH: tuple[ModelSpec, ...] = (
        recipe="sgd_step"),
 )  # fmt: skip
 
+
 def _g(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
     return ModelSpec(name=f"g_{name}", dataset=ds, arch=arch, attack=attack, set="fresh2", **kw)
 
