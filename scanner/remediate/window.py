@@ -236,7 +236,10 @@ def locate_by_occlusion(
 ) -> WindowSearch:
     """The window of a given `target`, found by occluding every window of `grid_windows` (sizes
     given at 28x28 and scaled) on `samples` of its fitted samples: the one with the largest
-    share x spread, kept if it passes both bars (as `search_window`'s).
+    share x spread among the smallest size that has one passing both bars (as
+    `search_window`'s), else none. Smallest first: a trigger is small, and a larger window
+    also hides the class's own strokes (a 14x14 window over an MNIST MLP's "1"s freed the
+    poison and many clean "1"s with it, and the repair lost 3.9 points of accuracy).
 
     Why not the saliency ratio: where a third of the target's samples are poison, the mean
     saliency is the clean majority's (a sandal's straps), and the window it picks frees none
@@ -250,14 +253,17 @@ def locate_by_occlusion(
         return WindowSearch(None, ())
     fill = median_fill(x)
     best = (0.0, 0.0, scaled[0], 0, 0)
-    for k, r, col in grid_windows(h, w, scaled):
-        region = np.zeros((h, w), dtype=bool)
-        region[r : r + k, col : col + k] = True
-        moved = occlusion_moves(model, x[own], region, fill, target, min_confidence, device)
-        new = moved[moved >= 0]
-        share, sp = len(new) / len(own), spread(new, num_classes)
-        if share * sp > best[0] * best[1]:
-            best = (share, sp, k, r, col)
+    for size in scaled:  # smallest first: the first size with a window that passes decides
+        for k, r, col in grid_windows(h, w, (size,)):
+            region = np.zeros((h, w), dtype=bool)
+            region[r : r + k, col : col + k] = True
+            moved = occlusion_moves(model, x[own], region, fill, target, min_confidence, device)
+            new = moved[moved >= 0]
+            share, sp = len(new) / len(own), spread(new, num_classes)
+            if share * sp > best[0] * best[1]:
+                best = (share, sp, k, r, col)
+        if best[0] >= min_share and best[1] >= min_spread:
+            break
     share, sp, k, r, col = best
     window = None
     if share >= min_share and sp >= min_spread:
