@@ -114,7 +114,7 @@ def locate_window(
     (`window.locate_by_occlusion`, the own check's window bars). A scan's prior names the label,
     but its stamp can sit elsewhere than the poison's (a checkerboard found in the top corner for
     one planted in the bottom corner): the window read from the training data says where to
-    occlude and what to transplant."""
+    occlude."""
     return locate_by_occlusion(
         model,
         x,

@@ -252,8 +252,9 @@ def locate_by_occlusion(
     if len(own) == 0:
         return WindowSearch(None, ())
     fill = median_fill(x)
-    best = (0.0, 0.0, scaled[0], 0, 0)
+    best = (0.0, 0.0, scaled[0], 0, 0)  # over every window, for the report when none passes
     for size in scaled:  # smallest first: the first size with a window that passes decides
+        passing: tuple[float, float, int, int, int] | None = None
         for k, r, col in grid_windows(h, w, (size,)):
             region = np.zeros((h, w), dtype=bool)
             region[r : r + k, col : col + k] = True
@@ -262,13 +263,15 @@ def locate_by_occlusion(
             share, sp = len(new) / len(own), spread(new, num_classes)
             if share * sp > best[0] * best[1]:
                 best = (share, sp, k, r, col)
-        if best[0] >= min_share and best[1] >= min_spread:
-            break
-    share, sp, k, r, col = best
-    window = None
-    if share >= min_share and sp >= min_spread:
-        window = PatchWindow(int(target), int(r), int(col), int(k), float(share), float(sp))
-    return WindowSearch(window, ((int(target), float(share), float(sp), int(k)),))
+            passes = share >= min_share and sp >= min_spread
+            if passes and (passing is None or share * sp > passing[0] * passing[1]):
+                passing = (share, sp, k, r, col)
+        if passing is not None:
+            share, sp, k, r, col = passing
+            window = PatchWindow(int(target), int(r), int(col), int(k), float(share), float(sp))
+            return WindowSearch(window, ((int(target), float(share), float(sp), int(k)),))
+    share, sp, k, _, _ = best
+    return WindowSearch(None, ((int(target), float(share), float(sp), int(k)),))
 
 
 def transplant_trigger(
