@@ -80,18 +80,7 @@ def own_target_check(
         return found
     pred = predict_scores(model, x, device, batch_size=config.attack_batch).argmax(1)
     search = search_window(
-        model,
-        x,
-        y,
-        pred,
-        num_classes,
-        sizes=config.window_sizes,
-        samples=config.window_samples,
-        min_share=config.window_min_share,
-        min_spread=config.window_min_spread,
-        min_confidence=config.occlusion_min_confidence,
-        device=device,
-        seed=seed,
+        model, x, y, pred, num_classes, device=device, seed=seed, **window_settings(config)
     )
     hit: PatchWindow | None = search.window
     if hit is None:
@@ -116,20 +105,20 @@ def locate_window(
     one planted in the bottom corner): the window read from the training data says where to
     occlude."""
     return locate_by_occlusion(
-        model,
-        x,
-        y,
-        pred,
-        target,
-        num_classes,
-        sizes=config.window_sizes,
-        samples=config.window_samples,
-        min_share=config.window_min_share,
-        min_spread=config.window_min_spread,
-        min_confidence=config.occlusion_min_confidence,
-        device=device,
-        seed=seed,
+        model, x, y, pred, target, num_classes, device=device, seed=seed, **window_settings(config)
     )
+
+
+def window_settings(config: BurnConfig) -> dict[str, Any]:
+    """The window searches' sizes, sample count and bars from `config` (both searches read the
+    same ones: a located window passes the bars the own check's does)."""
+    return {
+        "sizes": config.window_sizes,
+        "samples": config.window_samples,
+        "min_share": config.window_min_share,
+        "min_spread": config.window_min_spread,
+        "min_confidence": config.occlusion_min_confidence,
+    }
 
 
 def warp_px_for(config: BurnConfig, x: np.ndarray) -> float | None:
