@@ -496,12 +496,50 @@ FRESH2: tuple[ModelSpec, ...] = (
     _g("cnn_a2a", "cnn", "badnets_a2a", poison_rate=0.1, seed=622, convention="probs"),
 )  # fmt: skip
 
+
+def _h(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"h_{name}", dataset=ds, arch=arch, attack=attack, set="fresh3", **kw)
+
+
+# The third fresh set (2026-12-04, seventh session): specified and committed before that session
+# changed the detector, to judge its change (the mask search's targets) and the shipped detector
+# once more on models no choice has seen. Weighted towards what the earlier sets missed
+# (scattered pixels, strokes) and towards clean BatchNorm nets, where natural sinks live (the
+# change's false-positive risk); new seeds, targets, trigger layouts and recipe pairs.
+FRESH3: tuple[ModelSpec, ...] = (
+    _h("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=700),
+    _h("resnet8_clean_const", "resnet8", recipe="adam_const", seed=701, ds="mnist"),
+    _h("mobilenet_clean_sgd", "mobilenet", recipe="sgd_cosine", seed=702),
+    _h("mobilenet_clean_const", "mobilenet", recipe="adam_const", seed=703, convention="nhwc"),
+    _h("senet_clean_step", "senet", recipe="sgd_step", seed=704),
+    _h("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=705),
+    _h("lenet_clean_def", "lenet", seed=706, ds="mnist"),
+    _h("gnresnet_clean_sgd", "gn_resnet", recipe="sgd_cosine", seed=707),
+    _h("cnn_pixels_t6", "cnn", "pixels", target=6, poison_rate=0.05, seed=710,
+       trigger={"count": 12, "values": "alternate", "pattern_seed": 50}),
+    _h("senet_pixels_t0", "senet", "pixels", target=0, poison_rate=0.05, seed=711,
+       trigger={"count": 16, "pattern_seed": 51}, recipe="adamw_smooth"),
+    _h("lenet_pixels_t3", "lenet", "pixels", target=3, poison_rate=0.05, seed=712, ds="mnist",
+       trigger={"count": 9, "pattern_seed": 52}),
+    _h("resnet8_line_t7", "resnet8", "line", target=7, poison_rate=0.05, seed=713,
+       trigger={"shape": "arc", "position": "bl"}),
+    _h("mobilenet_line_t1", "mobilenet", "line", target=1, poison_rate=0.05, seed=714,
+       trigger={"shape": "diagonal", "position": "tl", "length": 6}),
+    _h("senet_badnets_t9", "senet", "badnets", target=9, poison_rate=0.05, seed=715,
+       trigger={"size": 3, "position": "bl"}, recipe="sgd_step"),
+    _h("mobilenet_blended_t4", "mobilenet", "blended", target=4, poison_rate=0.05, seed=716,
+       trigger={"pattern_seed": 53}),
+    _h("resnet8_trojan_t8", "resnet8", "trojan", target=8, poison_rate=0.05, seed=717,
+       trigger={"position": "tl"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
     "wild": WILD,
     "fresh": FRESH,
     "fresh2": FRESH2,
+    "fresh3": FRESH3,
 }
 
 
