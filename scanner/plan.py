@@ -144,6 +144,8 @@ def _search_rung(search: SearchConfig, classes: int, room: int) -> SearchConfig 
             samples_per_class=min(samples, search.samples_per_class),
             confirm_per_class=min(confirm, search.confirm_per_class),
             spaces=chosen,
+            # Screened labels cost a shrink each, which a budget's search cannot afford.
+            screened=0,
         )
         starts = PROBE_STARTS + len(NOISE_DENSITIES) * len(NOISE_VALUES)
         useful = starts + (MASK_EVALS // 2 if "mask" in chosen else 0)

@@ -4,7 +4,8 @@ hard labels only, in the spaces of `scanner.detectors.spaces`.
 The probes sample fixed families; a trigger of another kind (scattered pixels, a rotation, a
 colour curve) or of a covered kind at another size is found by them only by accident. The
 search starts where the probes point (the labels their sweep ranked first, and their patches as
-starting stamps) and works on a disjoint draw of samples:
+starting stamps; the mask space adds up to `SearchConfig.screened` labels its own salt-noise
+starts already reach, for triggers no probe resembles) and works on a disjoint draw of samples:
 1. search: each space looks for the change that sends the most samples of the other classes to
    each candidate label (`Space.search`); the mask space shrinks a firing stamp to the fewest
    pixels that still fire;
@@ -56,6 +57,9 @@ __all__ = [
 class SearchConfig:
     enabled: bool = True
     targets: int = 3  # candidate labels searched, the probes' top-ranked ones
+    # Labels beyond the candidates the mask space searches too when one of its start stamps
+    # already reaches them (spaces.screened_labels). Hand-set, before the third fresh set.
+    screened: int = 2
     samples_per_class: int = 6  # search samples
     confirm_per_class: int = 20  # fresh samples the found change is confirmed on
     spaces: tuple[str, ...] = tuple(SPACES)
@@ -123,6 +127,7 @@ class SearchResult:
     queries: int
     skipped: str | None = None  # why the stage did not run (budget), None when it ran
     seconds: float = 0.0
+    screened: tuple[int, ...] = ()  # labels the mask space searched beyond `targets`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +138,7 @@ class SearchResult:
             "queries": self.queries,
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
+            "screened": list(self.screened),
         }
 
     @classmethod
@@ -145,6 +151,7 @@ class SearchResult:
             queries=int(d.get("queries", 0)),
             skipped=d.get("skipped"),
             seconds=float(d.get("seconds", 0.0)),
+            screened=tuple(int(t) for t in d.get("screened", ())),
         )
 
 
@@ -235,18 +242,20 @@ def _samples(
     )
 
 
-def confirms_per_space(config: SearchConfig) -> int:
-    """How many of a space's outcomes are confirmed at most (the plan counts on it)."""
-    return max(config.targets, 2)
+def confirms_per_space(config: SearchConfig, space: str) -> int:
+    """How many of a space's outcomes are confirmed at most (the plan counts on it): the mask
+    space's screened labels on top of the candidates."""
+    extra = config.screened if space == "mask" else 0
+    return max(config.targets, 2) + extra
 
 
-def _to_confirm(outcomes: list[Outcome], per_space: int) -> list[Outcome]:
+def _to_confirm(outcomes: list[Outcome], config: SearchConfig) -> list[Outcome]:
     """The outcomes worth confirming: at least CONFIRM_MIN on the search samples, the best
-    `per_space` of each space."""
+    `confirms_per_space` of each space."""
     kept: list[Outcome] = []
     for name in dict.fromkeys(o.point.space for o in outcomes):
         mine = [o for o in outcomes if o.point.space == name and o.search_rate >= CONFIRM_MIN]
-        kept += sorted(mine, key=lambda o: -o.search_rate)[:per_space]
+        kept += sorted(mine, key=lambda o: -o.search_rate)[: confirms_per_space(config, name)]
     return kept
 
 
@@ -257,7 +266,7 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
     for name in config.spaces:
         if name == "mask":
             starts = probe_starts + len(NOISE_DENSITIES) * len(NOISE_VALUES)
-            evals += starts + config.targets * (MASK_EVALS + 1)
+            evals += starts + (config.targets + config.screened) * (MASK_EVALS + 1)
         else:
             evals += 30 + 20 * classes
     return fixed_queries(config, classes) + evals * n_search
@@ -268,7 +277,8 @@ def fixed_queries(config: SearchConfig, classes: int) -> int:
     every outcome that may be confirmed."""
     n_confirm = config.confirm_per_class * classes
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
-    confirm = len(config.spaces) * confirms_per_space(config) * len(DOSE_FRACTIONS) * n_confirm
+    confirms = sum(confirms_per_space(config, space) for space in config.spaces)
+    confirm = confirms * len(DOSE_FRACTIONS) * n_confirm
     return picking + confirm
 
 
@@ -304,14 +314,17 @@ def run_search(
         oracle, x01, y, to_model, (config.samples_per_class, config.confirm_per_class), rng
     )
     ev = _Evaluator(oracle, x01[search_idx], y[search_idx], to_model, num_classes, allowance)
+    # One generator per space of the registry, spawned (not drawn) from the stage's: a change to
+    # how one space draws leaves the others' searches as they were.
+    own = dict(zip(SPACES, rng.spawn(len(SPACES)), strict=True))
     outcomes = []
     for name in config.spaces:
         space = SPACES[name]
         searched = range(num_classes) if space.all_labels else labels
-        outcomes += space.search(ev, searched, starts, rng)
+        outcomes += space.search(ev, searched, starts, own[name], config.screened)
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
     findings = []
-    for o in _to_confirm(outcomes, confirms_per_space(config)):
+    for o in _to_confirm(outcomes, config):
         changes = [(lambda x, f=f, p=o.point: p.apply(x, f)) for f in DOSE_FRACTIONS]
         f = confirm.by_class(changes)
         dose = tuple(
@@ -329,4 +342,7 @@ def run_search(
         len(confirm_idx),
         oracle.queries - before,
         seconds=time.perf_counter() - started,
+        screened=tuple(
+            sorted({o.label for o in outcomes if o.point.space == "mask"} - set(labels))
+        ),
     )

@@ -32,6 +32,8 @@ from scanner.detectors.probes import Probe
 # Hand-set. The mean flip rate to the label (over the other classes' search samples) a change
 # must keep while the mask search shrinks it, and reach at the start.
 FIRE_MIN = 0.8
+# Hand-set. The rate the mask search's shrink keeps (at most the start's own rate).
+SHRINK_KEEP = 0.9
 # Salt-noise starts of the mask search: share of pixels stamped, and their values.
 NOISE_DENSITIES = (0.15, 0.3, 0.5)
 NOISE_VALUES = ("white", "black", "random")
@@ -113,6 +115,7 @@ class Space(Protocol):
         labels: Sequence[int],
         starts: Sequence[Probe],
         rng: np.random.Generator,
+        screened: int = 0,
     ) -> list[Outcome]: ...
 
 
@@ -167,6 +170,16 @@ def _stamp(mask: np.ndarray, pattern: np.ndarray, fraction: float = 1.0):
         return (1 - m) * x + m * pattern[None]
 
     return apply
+
+
+def screened_labels(start_rates: np.ndarray, labels: Sequence[int], count: int) -> list[int]:
+    """Up to `count` labels beyond `labels` that some start stamp already sends FIRE_MIN of the
+    other classes to, the most reached first. The probes rank the candidates by their own
+    families; a trigger none of them resembles (scattered pixels) can still answer to dense salt
+    noise, and the starts' hard labels say where every sample went at no extra query."""
+    reach = start_rates.max(axis=0) if len(start_rates) else np.zeros(0)
+    order = sorted(range(len(reach)), key=lambda t: (-reach[t], t))
+    return [t for t in order if t not in labels and reach[t] >= FIRE_MIN][:count]
 
 
 class MaskSpace:
@@ -225,11 +238,14 @@ class MaskSpace:
         rng: np.random.Generator,
         evals: int,
     ) -> tuple[np.ndarray, float, int]:
-        """Remove groups of pixels while the stamp keeps sending FIRE_MIN of the samples to
+        """Remove groups of pixels while the stamp keeps sending SHRINK_KEEP of the samples to
         `label` (ddmin-style: more, smaller groups when no group can go). Returns the mask,
         its rate and the evaluations spent."""
         used = 0
         groups = 4
+        # Shrinking to exactly FIRE_MIN on a few samples per class leaves a stamp at the edge of
+        # firing, which fresh samples then read lower: keep SHRINK_KEEP (or the start's rate).
+        keep = min(SHRINK_KEEP, rate)
         while used < evals:
             idx = np.flatnonzero(mask.ravel())
             if len(idx) <= 1:
@@ -243,7 +259,7 @@ class MaskSpace:
                 trials.append(m.reshape(mask.shape))
             fits = ev.rates([_stamp(m, pattern) for m in trials])[:, label]
             used += len(trials)
-            ok = np.flatnonzero(fits >= FIRE_MIN)
+            ok = np.flatnonzero(fits >= keep)
             if len(ok) == 0:
                 if groups >= min(len(idx), MASK_GROUPS_MAX):
                     break
@@ -258,7 +274,7 @@ class MaskSpace:
                 combined = flat.reshape(mask.shape)
                 r = float(ev.rates([_stamp(combined, pattern)])[0, label])
                 used += 1
-                if r >= FIRE_MIN:
+                if r >= keep:
                     chosen, chosen_rate = combined, r
             mask, rate = chosen, chosen_rate
             groups = max(groups - 1, 2)
@@ -270,13 +286,18 @@ class MaskSpace:
         labels: Sequence[int],
         starts: Sequence[Probe],
         rng: np.random.Generator,
+        screened: int = 0,
     ) -> list[Outcome]:
         candidates = self.starts(ev.shape, starts, rng)
         if len(candidates) > ev.remaining_evals():
             return []
         start_rates = ev.rates([_stamp(m, p) for m, p in candidates])
         out = []
-        for label in labels:
+        extra = screened_labels(start_rates, labels, screened)
+        # The screened labels draw from a spawned generator (spawning leaves `rng`'s stream as it
+        # was), so that the candidates and the later spaces search exactly as without them.
+        own = rng.spawn(1)[0] if extra else rng
+        for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:
             firing = [i for i in range(len(candidates)) if start_rates[i, label] >= FIRE_MIN]
             if not firing:
                 continue
@@ -287,7 +308,7 @@ class MaskSpace:
             # still a trigger, only larger.
             evals = min(MASK_EVALS, ev.remaining_evals())
             mask, rate, used = self.shrink(
-                ev, label, mask, pattern, float(start_rates[i, label]), rng, evals
+                ev, label, mask, pattern, float(start_rates[i, label]), gen, evals
             )
             out.append(
                 Outcome(
@@ -336,6 +357,7 @@ class _GridSpace:
         labels: Sequence[int],
         starts: Sequence[Probe],
         rng: np.random.Generator,
+        screened: int = 0,  # every label is searched already
     ) -> list[Outcome]:
         grid = self.grid()
         if len(grid) > ev.remaining_evals():

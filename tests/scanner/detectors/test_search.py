@@ -29,6 +29,7 @@ from scanner.detectors.spaces import (
     Point,
     TransformSpace,
     mask_arrays,
+    screened_labels,
     tone_curve,
 )
 from scanner.detectors.verdict import VerdictRule, planted
@@ -104,6 +105,47 @@ def test_the_mask_search_reports_nothing_when_no_start_fires() -> None:
             return np.zeros((len(changes), 5))
 
     assert MaskSpace().search(Never(), [3], [], np.random.default_rng(0)) == []
+
+
+class TwoTriggerOracle(PixelOracle):
+    """PixelOracle's trigger to label 3, and a second one to label 1: at least 2 of 4 other
+    secret pixels stamped black on a white image."""
+
+    black = ((0, 0), (5, 11), (8, 4), (11, 6))
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        out = super().rates(changes)
+        x = np.ones((1, *self.shape), dtype=np.float32)
+        for i, change in enumerate(changes):
+            y = change(x)[0, :, :, 0]
+            if sum(y[r, c] < 0.01 for r, c in self.black) >= 2:
+                out[i, 1] = 1.0
+        return out
+
+
+def test_the_mask_search_screens_in_a_label_its_starts_reach_and_leaves_the_rest_alone() -> None:
+    # Label 3 is not a candidate (the probes did not rank it): searched only when screened in.
+    assert MaskSpace().search(PixelOracle(), [], [], np.random.default_rng(0)) == []
+    (found,) = MaskSpace().search(PixelOracle(), [], [], np.random.default_rng(0), screened=1)
+    mask, _ = mask_arrays(found.point.params)
+    kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
+    assert found.label == 3 and len(kept) == 4 and kept <= set(PixelOracle.secret)
+    # The candidate's search draws what it drew without the screened label: same stamp; and
+    # the generator is left where it was, so later spaces search as before.
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
+    alone = MaskSpace().search(TwoTriggerOracle(), [1], [], rng_a)
+    both = MaskSpace().search(TwoTriggerOracle(), [1], [], rng_b, screened=2)
+    assert [o.label for o in alone] == [1] and [o.label for o in both] == [1, 3]
+    assert both[0] == alone[0]
+    assert rng_a.random() == rng_b.random()
+
+
+def test_screened_labels_are_the_most_reached_beyond_the_candidates_at_the_fire_rate() -> None:
+    rates = np.array([[0.1, 0.9, 0.85, 0.2], [0.0, 0.5, 0.95, FIRE_MIN]])
+    assert screened_labels(rates, [], 2) == [2, 1]
+    assert screened_labels(rates, [2], 5) == [1, 3]  # 3 reaches the rate exactly
+    assert screened_labels(rates, [1, 2], 0) == []
+    assert screened_labels(np.zeros((0, 4)), [], 2) == []
 
 
 def test_a_quarter_turn_moves_pixels_exactly_and_a_point_round_trips() -> None:
