@@ -20,7 +20,7 @@ shortcut, both from hard labels only:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,12 +62,15 @@ class Attribution:
         return self.at(0.5) / full if full > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        # The retention written is the one the written dose gives (a report read back writes
+        # out unchanged).
+        stored = replace(self, dose=tuple((f, round(u, 4)) for f, u in self.dose))
         return {
             "label": self.label,
             "probe": self.probe.to_dict(),
             "breadth": None if self.breadth is None else round(self.breadth, 4),
-            "dose": [[f, round(u, 4)] for f, u in self.dose],
-            "retention": round(self.retention, 4),
+            "dose": [[f, u] for f, u in stored.dose],
+            "retention": round(stored.retention, 4),
             "samples": self.samples,
             "queries": self.queries,
         }

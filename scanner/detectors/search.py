@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -95,13 +95,16 @@ class SearchFinding:
         return half / full if full > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        # The retention written is the one the written dose gives, so that a report read back
+        # (from_dict) writes out unchanged.
+        stored = replace(self, dose=tuple((f, round(u, 4)) for f, u in self.dose))
         return {
             **self.point.to_dict(),
             "label": self.label,
             "search_rate": round(self.search_rate, 4),
             "universality": round(self.universality, 4),
-            "dose": [[f, round(u, 4)] for f, u in self.dose],
-            "retention": round(self.retention, 4),
+            "dose": [[f, u] for f, u in stored.dose],
+            "retention": round(stored.retention, 4),
             "cost": round(self.cost, 5),
             "evaluations": self.evaluations,
         }

@@ -198,6 +198,11 @@ def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() ->
     assert planted(SearchResult((turn,), (7,), 60, 200, 1000), on) == turn
     again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
     assert again.findings[0].point == small.point and again.findings[0].dose == small.dose
+    # A report read back writes out unchanged: its retention is the written dose's (1/11 over
+    # 6/11 is 0.1667; over the written 0.0909 and 0.5455 it is 0.1666).
+    odd = _finding("curve", {"fade": 0.05}, 6 / 11, 1 / 11, 0.02)
+    written = SearchResult((odd,), (7,), 60, 200, 1000, screened=(3,)).to_dict()
+    assert SearchResult.from_dict(written).to_dict() == written
 
 
 @pytest.fixture(scope="module")

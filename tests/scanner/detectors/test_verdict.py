@@ -294,6 +294,14 @@ def test_a_robust_shortcut_stays_infected(rule, breadth, half, why) -> None:
     assert (d.verdict, d.target_label) == ("infected", 4), why
 
 
+def test_an_attribution_read_back_writes_out_unchanged() -> None:
+    from scanner.detectors.attribution import Attribution
+
+    # 1/11 over 6/11 is 0.1667; over the written 0.0909 and 0.5455 it is 0.1666.
+    written = _attr(PATCH, 4, breadth=0.5, half=1 / 11, full=6 / 11).to_dict()
+    assert Attribution.from_dict(written).to_dict() == written
+
+
 def test_breadth_is_not_asked_for_by_default() -> None:
     probes = result([(4, 0.95, 0.95)])
     d = decide(probes, (), 10, VerdictRule(), (_attr(PATCH, 4, breadth=0.05, half=0.1),))
