@@ -29,8 +29,8 @@ import numpy as np
 from scanner.detectors.families import warp as _warp
 from scanner.detectors.probes import Probe
 
-# Hand-set. The mean flip rate to the label (over the other classes' search samples) a change
-# must keep while the mask search shrinks it, and reach at the start.
+# Hand-set. The mean flip rate to the label (over the other classes' search samples) a mask
+# start must reach, and the least its shrink may fall to (it keeps SHRINK_KEEP where it can).
 FIRE_MIN = 0.8
 # Hand-set. The rate the mask search's shrink keeps (at most the start's own rate).
 SHRINK_KEEP = 0.9
@@ -115,7 +115,7 @@ class Space(Protocol):
         labels: Sequence[int],
         starts: Sequence[Probe],
         rng: np.random.Generator,
-        screened: int = 0,
+        screened: int = 0,  # labels a space may add from its own screening (mask only)
     ) -> list[Outcome]: ...
 
 
