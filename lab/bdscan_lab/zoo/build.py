@@ -533,6 +533,45 @@ FRESH3: tuple[ModelSpec, ...] = (
        trigger={"position": "tl"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+
+def _k(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"k_{name}", dataset=ds, arch=arch, attack=attack, set="fresh4", **kw)
+
+
+# The fourth fresh set (2026-12-04, eighth session): specified and committed before that session
+# changed the detector, to judge its changes and the shipped detector on models no choice has
+# seen. Weighted, like the third, towards the families still missed (strokes, scattered pixels,
+# small patches on BatchNorm nets) and towards clean BatchNorm nets (the false-positive risk);
+# new seeds, targets, stroke shapes and lengths, pixel counts, positions and recipe pairs.
+FRESH4: tuple[ModelSpec, ...] = (
+    _k("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=800, ds="mnist"),
+    _k("resnet8_clean_def", "resnet8", seed=801, convention="probs"),
+    _k("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=802),
+    _k("senet_clean_sgd", "senet", recipe="sgd_cosine", seed=803),
+    _k("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=804),
+    _k("cnn_clean_const", "cnn", recipe="adam_const", seed=805, convention="nhwc"),
+    _k("lenet_clean_step", "lenet", recipe="sgd_step", seed=806),
+    _k("mlp_clean_sgd", "mlp", recipe="sgd_cosine", seed=807, ds="mnist"),
+    _k("cnn_line_t3", "cnn", "line", target=3, poison_rate=0.05, seed=810,
+       trigger={"shape": "anti", "position": "tr", "length": 8}),
+    _k("resnet8_line_t5", "resnet8", "line", target=5, poison_rate=0.05, seed=811,
+       trigger={"shape": "diagonal", "position": "br", "length": 7}, recipe="adamw_smooth"),
+    _k("lenet_pixels_t1", "lenet", "pixels", target=1, poison_rate=0.05, seed=812, ds="mnist",
+       trigger={"count": 10, "values": "alternate", "pattern_seed": 60}),
+    _k("mobilenet_pixels_t8", "mobilenet", "pixels", target=8, poison_rate=0.05, seed=813,
+       trigger={"count": 14, "pattern_seed": 61}, recipe="sgd_cosine"),
+    _k("resnet8_badnets_t2", "resnet8", "badnets", target=2, poison_rate=0.05, seed=814,
+       trigger={"size": 3, "position": "tr", "pattern": "white"}, recipe="sgd_step"),
+    _k("senet_badnets_t6", "senet", "badnets", target=6, poison_rate=0.05, seed=815,
+       trigger={"size": 4, "position": "tl"}, recipe="adamw_smooth"),
+    _k("gnresnet_trojan_t4", "gn_resnet", "trojan", target=4, poison_rate=0.05, seed=816,
+       trigger={"position": "br"}),
+    _k("cnn_wanet_t0", "cnn", "wanet", target=0, poison_rate=0.1, seed=817,
+       trigger={"pattern_seed": 62}, recipe="sgd_cosine"),
+    _k("mlp_blended_t7", "mlp", "blended", target=7, poison_rate=0.05, seed=818,
+       trigger={"pattern_seed": 63}),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -540,6 +579,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh": FRESH,
     "fresh2": FRESH2,
     "fresh3": FRESH3,
+    "fresh4": FRESH4,
 }
 
 
