@@ -544,7 +544,7 @@ def _k(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw:
 # small patches on BatchNorm nets) and towards clean BatchNorm nets (the false-positive risk);
 # new seeds, targets, stroke shapes and lengths, pixel counts, positions and recipe pairs.
 FRESH4: tuple[ModelSpec, ...] = (
-    _k("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=800, ds="mnist"),
+    _k("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=800, ds="mnist"),
     _k("resnet8_clean_def", "resnet8", seed=801, convention="probs"),
     _k("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=802),
     _k("senet_clean_sgd", "senet", recipe="sgd_cosine", seed=803),
