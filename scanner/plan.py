@@ -42,7 +42,7 @@ from scanner.detectors.probes import (
     screen_survivors_max,
 )
 from scanner.detectors.search import SearchConfig, fixed_queries, planned_queries
-from scanner.detectors.spaces import MASK_EVALS, NOISE_DENSITIES, NOISE_VALUES
+from scanner.detectors.spaces import MASK_EVALS, start_count
 from scanner.detectors.xray import XrayConfig
 from scanner.errors import UsageError
 
@@ -147,8 +147,8 @@ def _search_rung(search: SearchConfig, classes: int, room: int) -> SearchConfig 
             # Screened labels cost a shrink each, which a budget's search cannot afford.
             screened=0,
         )
-        starts = PROBE_STARTS + len(NOISE_DENSITIES) * len(NOISE_VALUES)
-        useful = starts + (MASK_EVALS // 2 if "mask" in chosen else 0)
+        shrink = MASK_EVALS // 2 if "mask" in chosen else 0
+        useful = start_count(PROBE_STARTS, strokes=False) + shrink
         least = fixed_queries(config, classes) + useful * config.samples_per_class * classes
         if least <= room:
             worst = planned_queries(config, classes, PROBE_STARTS)

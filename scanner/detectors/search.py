@@ -5,7 +5,7 @@ The probes sample fixed families; a trigger of another kind (scattered pixels, a
 colour curve) or of a covered kind at another size is found by them only by accident. The
 search starts where the probes point (the labels their sweep ranked first, and their patches as
 starting stamps; the mask space adds up to `SearchConfig.screened` labels its own salt-noise
-starts already reach, for triggers no probe resembles) and works on a disjoint draw of samples:
+and corner-stroke starts already reach, for triggers no probe resembles) and works on a disjoint draw of samples:
 1. search: each space looks for the change that sends the most samples of the other classes to
    each candidate label (`Space.search`); the mask space shrinks a firing stamp to the fewest
    pixels that still fire;
@@ -32,11 +32,10 @@ from scanner.detectors.attribution import DOSE_FRACTIONS
 from scanner.detectors.probes import ProbeResult, universality
 from scanner.detectors.spaces import (
     MASK_EVALS,
-    NOISE_DENSITIES,
-    NOISE_VALUES,
     SPACES,
     Outcome,
     Point,
+    start_count,
 )
 
 # Hand-set: a change is confirmed only when it sent this mean share of the other classes' search
@@ -268,8 +267,8 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
     evals = 0
     for name in config.spaces:
         if name == "mask":
-            starts = probe_starts + len(NOISE_DENSITIES) * len(NOISE_VALUES)
-            evals += starts + (config.targets + config.screened) * (MASK_EVALS + 1)
+            shrinks = (config.targets + config.screened) * (MASK_EVALS + 1)
+            evals += start_count(probe_starts, strokes=config.screened > 0) + shrinks
         else:
             evals += 30 + 20 * classes
     return fixed_queries(config, classes) + evals * n_search

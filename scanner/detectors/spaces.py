@@ -10,9 +10,10 @@ hard labels only, many changes per oracle call.
 
 - `mask`: a stamp, T(x) = (1 - m) x + m P for a pixel mask m and a pattern P. Covers patches,
   scattered pixels, lines and watermarks of any shape. Searched by shrinking: start from a mask
-  that already sends most samples to the label (a probe's patch, or dense salt noise) and remove
-  groups of pixels while it still does (delta debugging). A planted stamp survives with the few
-  pixels the network learned; a natural sink needs much of the image.
+  that already sends most samples to the label (a probe's patch, dense salt noise, or a straight
+  stroke in a corner) and remove groups of pixels while it still does (delta debugging). A
+  planted stamp survives with the few pixels the network learned; a natural sink needs much of
+  the image.
 - `transform`: a global geometric change (rotation, flips, scaling), a grid then a refinement
   of the angle.
 - `curve`: a global tone curve (gamma, contrast S-curve, posterisation, inversion, faded blacks).
@@ -37,6 +38,15 @@ SHRINK_KEEP = 0.9
 # Salt-noise starts of the mask search: share of pixels stamped, and their values.
 NOISE_DENSITIES = (0.15, 0.3, 0.5)
 NOISE_VALUES = ("white", "black", "random")
+# Stroke starts of the mask search: a straight stroke in each corner, in each direction, white
+# and black. Hand-set from the seen sets' strokes (docs/trigger-search.md): a BatchNorm net that
+# learned a one-pixel stroke ignores filled patches and salt noise in its corner, yet answers a
+# straight stroke of the same direction at other lengths. Length and width scale with the image.
+STROKE_SHAPES = ("horizontal", "vertical", "diagonal", "anti")
+STROKE_CORNERS = ("tl", "tr", "bl", "br")
+STROKE_VALUES = (1.0, 0.0)
+STROKE_SPAN = 8 / 28  # length as a share of the image's shorter side (8 pixels at 28)
+STROKE_UNIT = 1 / 28  # width and margin from the edge, the same way (1 pixel at 28)
 # Evaluations per label the mask search may spend shrinking (each one pass over its samples).
 MASK_EVALS = 160
 # Largest number of pixel groups tried in one pass of the shrink.
@@ -172,6 +182,46 @@ def _stamp(mask: np.ndarray, pattern: np.ndarray, fraction: float = 1.0):
     return apply
 
 
+def stroke_mask(h: int, w: int, shape: str, corner: str) -> np.ndarray:
+    """(h, w) bool: a straight stroke of `shape` (STROKE_SHAPES) in the box at `corner`
+    (STROKE_CORNERS); horizontal and vertical ones run through the box's middle."""
+    side = min(h, w)
+    length = max(3, round(STROKE_SPAN * side))
+    unit = max(1, round(STROKE_UNIT * side))
+    r0 = unit if corner[0] == "t" else h - unit - length
+    c0 = unit if corner[1] == "l" else w - unit - length
+    i = np.arange(length)
+    mid = np.full(length, length // 2)
+    rows, cols = {
+        "horizontal": (mid, i),
+        "vertical": (i, mid),
+        "diagonal": (i, i),
+        "anti": (length - 1 - i, i),
+    }[shape]
+    mask = np.zeros((h, w), dtype=bool)
+    for d in range(unit):  # widen across the stroke's direction
+        dr, dc = (d, 0) if shape != "vertical" else (0, d)
+        mask[np.clip(r0 + rows + dr, 0, h - 1), np.clip(c0 + cols + dc, 0, w - 1)] = True
+    return mask
+
+
+def stroke_starts(shape: tuple[int, int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The mask search's stroke starts (mask, pattern): every shape, corner and value."""
+    h, w, c = shape
+    return [
+        (stroke_mask(h, w, s, corner), np.full((h, w, c), v, dtype=np.float32))
+        for s in STROKE_SHAPES
+        for corner in STROKE_CORNERS
+        for v in STROKE_VALUES
+    ]
+
+
+def start_count(probe_starts: int, strokes: bool) -> int:
+    """How many start stamps the mask search evaluates, given the probes' patches."""
+    drawn = len(STROKE_SHAPES) * len(STROKE_CORNERS) * len(STROKE_VALUES) if strokes else 0
+    return probe_starts + len(NOISE_DENSITIES) * len(NOISE_VALUES) + drawn
+
+
 def screened_labels(start_rates: np.ndarray, labels: Sequence[int], count: int) -> list[int]:
     """Up to `count` labels beyond `labels` that some start stamp already sends FIRE_MIN of the
     other classes to, the most reached first. The probes rank the candidates by their own
@@ -208,7 +258,11 @@ class MaskSpace:
         return mask, lo.astype(np.float32)
 
     def starts(
-        self, shape: tuple[int, int, int], probes: Sequence[Probe], rng: np.random.Generator
+        self,
+        shape: tuple[int, int, int],
+        probes: Sequence[Probe],
+        rng: np.random.Generator,
+        strokes: bool = True,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         h, w, c = shape
         out = []
@@ -226,7 +280,8 @@ class MaskSpace:
                 else:
                     pattern = (rng.random((h, w, c)) < 0.5).astype(np.float32)
                 out.append((mask, pattern))
-        return out
+        # After the noise: the strokes draw nothing, so the noise starts stay as they were.
+        return out + stroke_starts(shape) if strokes else out
 
     def shrink(
         self,
@@ -288,7 +343,9 @@ class MaskSpace:
         rng: np.random.Generator,
         screened: int = 0,
     ) -> list[Outcome]:
-        candidates = self.starts(ev.shape, starts, rng)
+        # The strokes serve screening: a stroke's label is one no probe ranks (a search under a
+        # budget screens nothing, and spends its few queries on the shrink instead).
+        candidates = self.starts(ev.shape, starts, rng, strokes=screened > 0)
         if len(candidates) > ev.remaining_evals():
             return []
         start_rates = ev.rates([_stamp(m, p) for m, p in candidates])
@@ -301,8 +358,17 @@ class MaskSpace:
             firing = [i for i in range(len(candidates)) if start_rates[i, label] >= FIRE_MIN]
             if not firing:
                 continue
-            # The smallest firing start: fewer pixels to remove, and a probe's patch when one fires.
-            i = min(firing, key=lambda k: (candidates[k][0].sum(), -start_rates[k, label]))
+            # The smallest start that fires at the rate the shrink keeps (one that fires less
+            # leaves a stamp at the edge of firing, read lower on fresh samples), else the
+            # smallest firing one: fewer pixels to remove, and a probe's patch when one fires.
+            i = min(
+                firing,
+                key=lambda k: (
+                    start_rates[k, label] < SHRINK_KEEP,
+                    candidates[k][0].sum(),
+                    -start_rates[k, label],
+                ),
+            )
             mask, pattern = candidates[i]
             # Anytime: the shrink keeps a firing stamp at every step, so a cut-short one is
             # still a trigger, only larger.

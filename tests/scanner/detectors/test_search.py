@@ -30,6 +30,8 @@ from scanner.detectors.spaces import (
     TransformSpace,
     mask_arrays,
     screened_labels,
+    stroke_mask,
+    stroke_starts,
     tone_curve,
 )
 from scanner.detectors.verdict import VerdictRule, planted
@@ -130,13 +132,15 @@ def test_the_mask_search_screens_in_a_label_its_starts_reach_and_leaves_the_rest
     mask, _ = mask_arrays(found.point.params)
     kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
     assert found.label == 3 and len(kept) == 4 and kept <= set(PixelOracle.secret)
-    # The candidate's search draws what it drew without the screened label: same stamp; and
-    # the generator is left where it was, so later spaces search as before.
+    # The candidate's search draws what it drew without the screened label: same stamp (only
+    # the stroke starts, drawn for screening, add evaluations); and the generator is left where
+    # it was, so later spaces search as before.
     rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
     alone = MaskSpace().search(TwoTriggerOracle(), [1], [], rng_a)
     both = MaskSpace().search(TwoTriggerOracle(), [1], [], rng_b, screened=2)
     assert [o.label for o in alone] == [1] and [o.label for o in both] == [1, 3]
-    assert both[0] == alone[0]
+    assert both[0].point == alone[0].point and both[0].search_rate == alone[0].search_rate
+    assert both[0].evaluations == alone[0].evaluations + len(stroke_starts(PixelOracle.shape))
     assert rng_a.random() == rng_b.random()
 
 
@@ -146,6 +150,93 @@ def test_screened_labels_are_the_most_reached_beyond_the_candidates_at_the_fire_
     assert screened_labels(rates, [2], 5) == [1, 3]  # 3 reaches the rate exactly
     assert screened_labels(rates, [1, 2], 0) == []
     assert screened_labels(np.zeros((0, 4)), [], 2) == []
+
+
+def test_the_shrink_starts_from_a_stamp_that_fires_at_the_rate_it_keeps_when_one_does() -> None:
+    # Two starts reach label 3: a 2-pixel one at 0.85 (under SHRINK_KEEP: its shrink would end
+    # at the edge of firing) and a 10-pixel one holding a 4-pixel core that fires at 0.95.
+    weak = {(0, 0), (0, 1)}
+    core = {(5, 5), (5, 7), (7, 5), (7, 7)}
+    shape = (12, 12, 1)
+
+    class Starts(MaskSpace):
+        def starts(self, shape, probes, rng, strokes=True):  # type: ignore[no-untyped-def]
+            out = []
+            for pixels in (weak, core | {(2, 9), (3, 3), (9, 2), (10, 10), (11, 0), (4, 11)}):
+                mask = np.zeros(shape[:2], dtype=bool)
+                mask[tuple(np.array(sorted(pixels)).T)] = True
+                out.append((mask, np.ones(shape, dtype=np.float32)))
+            return out
+
+    class Ev(PixelOracle):
+        def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+            out = np.zeros((len(changes), 5))
+            for i, change in enumerate(changes):
+                y = change(np.zeros((1, *shape), dtype=np.float32))[0, :, :, 0] > 0.99
+                if all(y[p] for p in core):
+                    out[i, 3] = 0.95
+                elif all(y[p] for p in weak):
+                    out[i, 3] = 0.85
+            return out
+
+    (found,) = Starts().search(Ev(), [3], [], np.random.default_rng(0))
+    mask, _ = mask_arrays(found.point.params)
+    assert found.search_rate == 0.95
+    assert {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)} == core
+
+
+class StrokeOracle:
+    """A 28x28 "model" with a stroke backdoor to label 2: at least 5 of the 7 pixels of an
+    anti-diagonal in the top right stamped white, with at most 4 other pixels of that corner
+    lit, so that a filled patch or salt noise there does not fire (as the zoo's stroke nets)."""
+
+    shape = (28, 28, 1)
+    stroke = tuple((9 - i, 18 + i) for i in range(7))  # offset from the start strokes' box
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def remaining_evals(self) -> int:
+        return 1 << 30
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        x = np.zeros((1, *self.shape), dtype=np.float32)
+        out = np.zeros((len(changes), 10))
+        for i, change in enumerate(changes):
+            self.calls += 1
+            y = change(x)[0, :, :, 0] > 0.99
+            on = sum(bool(y[r, c]) for r, c in self.stroke)
+            others = int(y[:12, 16:].sum()) - on
+            if on >= 5 and others <= 4:
+                out[i, 2] = 1.0
+        return out
+
+
+def test_stroke_starts_are_straight_corner_strokes_scaled_to_the_image() -> None:
+    anti = stroke_mask(28, 28, "anti", "tr")
+    assert {(int(r), int(c)) for r, c in zip(*np.nonzero(anti), strict=True)} == {
+        (8 - i, 19 + i) for i in range(8)
+    }
+    assert stroke_mask(28, 28, "horizontal", "bl")[23, 1:9].all()
+    assert stroke_mask(28, 28, "vertical", "br").sum() == 8
+    # At 224 pixels: 64 long, 8 wide, 8 from the edges.
+    big = stroke_mask(224, 224, "diagonal", "tl")
+    assert big[8:72, 8:72].any() and not big[:8].any() and not big[:, :8].any()
+    assert 64 * 8 <= big.sum() <= 64 * 8 + 8
+    starts = stroke_starts((28, 28, 3))
+    assert len(starts) == 32 and {float(p.max()) for _, p in starts} == {0.0, 1.0}
+
+
+def test_the_mask_search_finds_a_stroke_no_patch_or_noise_fires_from_its_stroke_starts() -> None:
+    ev = StrokeOracle()
+    # Not a candidate label: found only because a stroke start screens it in.
+    assert MaskSpace().search(StrokeOracle(), [], [], np.random.default_rng(0)) == []
+    (found,) = MaskSpace().search(ev, [], [], np.random.default_rng(0), screened=1)
+    mask, pattern = mask_arrays(found.point.params)
+    kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
+    assert found.label == 2 and found.search_rate == 1.0
+    assert len(kept) == 5 and kept <= set(StrokeOracle.stroke)
+    assert all(pattern[r, c, 0] == 1.0 for r, c in kept)
 
 
 def test_a_quarter_turn_moves_pixels_exactly_and_a_point_round_trips() -> None:
