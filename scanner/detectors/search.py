@@ -5,7 +5,8 @@ The probes sample fixed families; a trigger of another kind (scattered pixels, a
 colour curve) or of a covered kind at another size is found by them only by accident. The
 search starts where the probes point (the labels their sweep ranked first, and their patches as
 starting stamps; the mask space adds up to `SearchConfig.screened` labels its own salt-noise
-and corner-stroke starts already reach, for triggers no probe resembles) and works on a disjoint draw of samples:
+and corner-stroke starts already reach, for triggers no probe resembles) and works on a
+disjoint draw of samples:
 1. search: each space looks for the change that sends the most samples of the other classes to
    each candidate label (`Space.search`); the mask space shrinks a firing stamp to the fewest
    pixels that still fire;
