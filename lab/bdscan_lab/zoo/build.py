@@ -572,6 +572,42 @@ FRESH4: tuple[ModelSpec, ...] = (
        trigger={"pattern_seed": 63}),
 )  # fmt: skip
 
+
+def _m(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"m_{name}", dataset=ds, arch=arch, attack=attack, set="fresh5", **kw)
+
+
+# The fifth fresh set (2026-12-04, eighth session): specified and committed after the fourth set
+# was scanned and before the detector's next change (the probes' patch positions), to judge it
+# and the shipped detector on models no choice has seen. BadNets at margins and corners the
+# probes' patch grid does not align with, one stroke, and clean nets on both recipes that gave a
+# clean false positive or shortcut before (mixup, SGD); new seeds, targets and recipe pairs.
+FRESH5: tuple[ModelSpec, ...] = (
+    _m("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=900),
+    _m("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=901),
+    _m("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=902),
+    _m("senet_clean_const", "senet", recipe="adam_const", seed=903),
+    _m("gnresnet_clean_def", "gn_resnet", seed=904, ds="mnist"),
+    _m("cnn_clean_step", "cnn", recipe="sgd_step", seed=905),
+    _m("lenet_clean_adamw", "lenet", recipe="adamw_smooth", seed=906, convention="probs"),
+    _m("mlp_clean_const", "mlp", recipe="adam_const", seed=907),
+    _m("resnet8_badnets_t4", "resnet8", "badnets", target=4, poison_rate=0.05, seed=910,
+       trigger={"size": 3, "position": "br", "margin": 2, "pattern": "white"},
+       recipe="sgd_cosine"),
+    _m("mobilenet_badnets_t0", "mobilenet", "badnets", target=0, poison_rate=0.05, seed=911,
+       trigger={"size": 3, "position": "bl"}),
+    _m("gnresnet_badnets_t7", "gn_resnet", "badnets", target=7, poison_rate=0.05, seed=912,
+       trigger={"size": 4, "position": "tr", "pattern": "white"}, recipe="adamw_smooth"),
+    _m("senet_line_t3", "senet", "line", target=3, poison_rate=0.05, seed=913,
+       trigger={"shape": "anti", "position": "bl", "length": 6}),
+    _m("resnet8_pixels_t9", "resnet8", "pixels", target=9, poison_rate=0.05, seed=914,
+       trigger={"count": 8, "pattern_seed": 70}),
+    _m("cnn_trojan_t5", "cnn", "trojan", target=5, poison_rate=0.05, seed=915,
+       trigger={"position": "tr"}),
+    _m("senet_ftrojan_t2", "senet", "ftrojan", target=2, poison_rate=0.05, seed=916),
+    _m("lenet_sig_t8", "lenet", "sig", target=8, poison_rate=0.08, seed=917),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -580,6 +616,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh2": FRESH2,
     "fresh3": FRESH3,
     "fresh4": FRESH4,
+    "fresh5": FRESH5,
 }
 
 
