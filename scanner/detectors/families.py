@@ -50,6 +50,10 @@ def warp(x: np.ndarray, field: np.ndarray) -> np.ndarray:
     return top * (1 - wy) + bottom * wy
 
 
+# Hand-set: margins (pixels from the border) at which small patches are also swept in each
+# corner, beyond the half-overlap tiling (Patch.added_positions).
+CORNER_MARGINS = (1, 2)
+
 # Magnitude of each family at strength 0 (subtle), 1 (visible) and, for patches and gratings,
 # larger ones: patch side as a share of the image side, blend alpha, low-frequency amplitude,
 # grating amplitude, warp in pixels at 28x28. Strengths are indices, so new ones go at the end
@@ -73,6 +77,11 @@ class Family(Protocol):
         self, shape: tuple[int, int, int], strength: int, instances: int
     ) -> list[tuple[int, ...] | None]:
         """The members a scan sweeps at `strength` (None: a random draw each)."""
+        ...
+
+    def added_positions(self, shape: tuple[int, int, int], strength: int) -> list[tuple[int, ...]]:
+        """Members added after the first sweep, swept after every other probe (so that the
+        probes before them keep their seeds)."""
         ...
 
     def build(
@@ -104,6 +113,16 @@ class Patch:
             for r, c in patch_positions(h, w, patch_size(h, w, strength))
             for kind in range(3)
         ]
+
+    def added_positions(self, shape: tuple[int, int, int], strength: int) -> list[tuple[int, ...]]:
+        # Some BatchNorm nets answer a small patch only where it was trained, not one pixel off
+        # (docs/results.md, the fourth fresh set), and the tiling's stride misses the corners'
+        # small margins, where BadNets-style stamps sit.
+        if self.strong_from is not None and strength >= self.strong_from:
+            return []
+        h, w, _ = shape
+        size = patch_size(h, w, strength)
+        return [(r, c, kind) for r, c in corner_positions(h, w, size) for kind in range(3)]
 
     def build(
         self,
@@ -142,6 +161,9 @@ class _Drawn:
         self, shape: tuple[int, int, int], strength: int, instances: int
     ) -> list[tuple[int, ...] | None]:
         return [None] * instances
+
+    def added_positions(self, shape: tuple[int, int, int], strength: int) -> list[tuple[int, ...]]:
+        return []
 
 
 class Blend(_Drawn):
@@ -196,6 +218,9 @@ class Periodic:
         self, shape: tuple[int, int, int], strength: int, instances: int
     ) -> list[tuple[int, ...] | None]:
         return [(o, f, p) for o in range(4) for f in (2, 3, 4, 6, 8, 11) for p in range(4)]
+
+    def added_positions(self, shape: tuple[int, int, int], strength: int) -> list[tuple[int, ...]]:
+        return []
 
     def build(
         self,
@@ -263,6 +288,20 @@ def patch_positions(h: int, w: int, size: int) -> list[tuple[int, int]]:
     rows = sorted({*range(0, h - size + 1, stride), h - size})
     cols = sorted({*range(0, w - size + 1, stride), w - size})
     return [(r, c) for r in rows for c in cols]
+
+
+def corner_positions(h: int, w: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of patches CORNER_MARGINS pixels in from each corner that the tiling
+    (`patch_positions`) does not already hold."""
+    tiled = set(patch_positions(h, w, size))
+    out: list[tuple[int, int]] = []
+    for m in CORNER_MARGINS:
+        for r in (m, h - size - m):
+            for c in (m, w - size - m):
+                fits = 0 <= r <= h - size and 0 <= c <= w - size
+                if fits and (r, c) not in tiled and (r, c) not in out:
+                    out.append((r, c))
+    return out
 
 
 def make_trigger(

@@ -140,6 +140,10 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
     for family, strength in levels:
         positions = REGISTRY[family].positions(shape, strength, config.instances)
         probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in positions)
+    # Members added later (the corner patches) come after all of them, for the same reason.
+    for family, strength in levels:
+        added = REGISTRY[family].added_positions(shape, strength)
+        probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in added)
     if config.max_probes is not None and config.max_probes < len(probes):
         return thin_out(probes, config.max_probes)
     return probes

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from scanner.detectors import families
+from scanner.detectors.families import corner_positions, patch_size
 from scanner.detectors.probes import (
     FAMILIES,
     MAGNITUDES,
@@ -57,11 +61,44 @@ def test_strong_probes_are_the_10px_patches_and_the_strongest_gratings() -> None
     assert {(p.family, p.strength) for p in strong} == {("patch", 3), ("periodic", 2)}
     # 25 positions x 3 stamps of a 10 px patch, 96 gratings.
     assert len(strong) == 75 + 96
-    # They come last, so every other probe keeps the seed it had before they were added.
-    assert [p.strong for p in probes] == sorted(p.strong for p in probes)
+    # They come after every other probe of the first sweep (only the corner patches, added
+    # later, follow them), so every other probe keeps the seed it had before they were added.
+    first = [p for p in probes if (p.strength, p.position) not in _corner_members()]
+    assert [p.strong for p in first] == sorted(p.strong for p in first)
     # The older strengths keep their indices: a saved report's probe rebuilds the same trigger.
     stamp = Probe("patch", 2, (0, 0, 2), 1).trigger((28, 28, 1))(np.zeros((1, 28, 28, 1)))
     assert stamp.sum() == 49
+
+
+def _corner_members() -> set[tuple[int, tuple[int, ...] | None]]:
+    """(strength, position) of the corner patches at 28x28."""
+    return {
+        (strength, (r, c, k))
+        for strength in range(3)
+        for r, c in corner_positions(28, 28, patch_size(28, 28, strength))
+        for k in range(3)
+    }
+
+
+def test_small_patches_are_swept_at_the_corners_small_margins_after_every_other_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probes = probe_set((28, 28, 1), ProbeConfig())
+    # A 3x3 stamp one pixel in from the top right corner, which the stride-2 tiling misses.
+    assert (1, 24) not in patch_positions(28, 28, 3)
+    assert Probe("patch", 0, (1, 24, 2), 0) in [replace(p, seed=0) for p in probes]
+    for strength in range(3):
+        size = patch_size(28, 28, strength)
+        tiled = set(patch_positions(28, 28, size))
+        for m in (1, 2):
+            for r in (m, 28 - size - m):
+                for c in (m, 28 - size - m):
+                    assert (r, c) in tiled or (r, c) in corner_positions(28, 28, size)
+    # None for the strong 10 px patches; and the probes before them are exactly the earlier set.
+    assert {(p.strength, p.position) for p in probes[-60:]} == _corner_members()
+    monkeypatch.setattr(families, "CORNER_MARGINS", ())
+    earlier = probe_set((28, 28, 1), ProbeConfig())
+    assert len(probes) == len(earlier) + 60 and probes[: len(earlier)] == earlier
 
 
 def test_universality_is_the_lower_quartile_over_the_other_classes() -> None:
