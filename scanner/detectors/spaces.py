@@ -281,7 +281,7 @@ class MaskSpace:
                     pattern = (rng.random((h, w, c)) < 0.5).astype(np.float32)
                 out.append((mask, pattern))
         # After the noise: the strokes draw nothing, so the noise starts stay as they were.
-        return out + stroke_starts(shape) if strokes else out
+        return (out + stroke_starts(shape)) if strokes else out
 
     def shrink(
         self,
