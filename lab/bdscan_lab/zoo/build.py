@@ -608,6 +608,46 @@ FRESH5: tuple[ModelSpec, ...] = (
     _m("lenet_sig_t8", "lenet", "sig", target=8, poison_rate=0.08, seed=917),
 )  # fmt: skip
 
+
+def _p(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"p_{name}", dataset=ds, arch=arch, attack=attack, set="fresh6", **kw)
+
+
+# The sixth fresh set (2026-12-04, ninth session): specified and committed before that session's
+# detector change (which label a backdoored model with a natural sink beside its trigger is
+# named), to judge it on models no choice has seen. Patches and Trojan logos on BatchNorm nets,
+# where natural sinks live and the fifth set named the wrong target, and clean BatchNorm nets on
+# the recipes that gave shortcuts (the change's false-positive risk); new seeds, targets,
+# positions and recipe pairs.
+FRESH6: tuple[ModelSpec, ...] = (
+    _p("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=1000),
+    _p("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=1001, ds="mnist"),
+    _p("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=1002),
+    _p("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=1003),
+    _p("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=1004, convention="nhwc"),
+    _p("cnn_clean_mixup", "cnn", recipe="mixup", seed=1005),
+    _p("lenet_clean_cos", "lenet", recipe="sgd_cosine", seed=1006),
+    _p("mobilenet_badnets_t3", "mobilenet", "badnets", target=3, poison_rate=0.05, seed=1010,
+       trigger={"size": 3, "position": "tr"}, recipe="sgd_cosine"),
+    _p("mobilenet_trojan_t7", "mobilenet", "trojan", target=7, poison_rate=0.05, seed=1011,
+       trigger={"position": "bl"}),
+    _p("resnet8_trojan_t1", "resnet8", "trojan", target=1, poison_rate=0.05, seed=1012,
+       trigger={"position": "br"}, recipe="sgd_step"),
+    _p("senet_badnets_t5", "senet", "badnets", target=5, poison_rate=0.05, seed=1013,
+       trigger={"size": 3, "position": "br", "margin": 2, "pattern": "white"},
+       recipe="adam_const"),
+    _p("cnn_trojan_t9", "cnn", "trojan", target=9, poison_rate=0.05, seed=1014,
+       trigger={"position": "bl"}, recipe="adamw_smooth"),
+    _p("resnet8_badnets_t6", "resnet8", "badnets", target=6, poison_rate=0.05, seed=1015,
+       trigger={"size": 4, "position": "bl"}, recipe="mixup"),
+    _p("senet_trojan_t2", "senet", "trojan", target=2, poison_rate=0.05, seed=1016,
+       trigger={"position": "tr"}, recipe="sgd_cosine"),
+    _p("resnet8_blended_t0", "resnet8", "blended", target=0, poison_rate=0.05, seed=1017,
+       trigger={"pattern_seed": 80}),
+    _p("gnresnet_pixels_t4", "gn_resnet", "pixels", target=4, poison_rate=0.05, seed=1018,
+       trigger={"count": 10, "pattern_seed": 81}),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -617,6 +657,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh3": FRESH3,
     "fresh4": FRESH4,
     "fresh5": FRESH5,
+    "fresh6": FRESH6,
 }
 
 
