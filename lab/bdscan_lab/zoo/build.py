@@ -621,7 +621,7 @@ def _p(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw:
 # positions and recipe pairs.
 FRESH6: tuple[ModelSpec, ...] = (
     _p("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=1000),
-    _p("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=1001, ds="mnist"),
+    _p("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=1001, ds="mnist"),
     _p("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=1002),
     _p("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=1003),
     _p("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=1004, convention="nhwc"),
