@@ -19,7 +19,13 @@ from scanner.backends.base import LabelOracle
 from scanner.detectors.evidence import Example
 from scanner.detectors.probes import Probe, ProbeResult
 from scanner.detectors.search import SearchResult
-from scanner.detectors.verdict import Decision, VerdictRule, best_strong, deciding_weak, planted
+from scanner.detectors.verdict import (
+    Decision,
+    VerdictRule,
+    best_strong,
+    deciding_weak,
+    planted_findings,
+)
 
 __all__ = [
     "Example",
@@ -48,7 +54,16 @@ def deciding_trigger(
     if label is None or not decided_by:
         return None
     if decided_by.startswith("search:"):
-        found = planted(search, rule)
+        # The planted finding the verdict names: its label, in the space it was decided by.
+        space = decided_by.removeprefix("search:")
+        found = next(
+            (
+                f
+                for f in planted_findings(search, rule)
+                if f.label == label and f.point.space == space
+            ),
+            None,
+        )
         if found is None:
             return None
         point = found.point

@@ -66,7 +66,8 @@ THRESHOLDS: dict[str, Threshold] = {
             "mask_cost_max",
             0.04,
             "hand-set",
-            "the largest stamp (share of the pixels) the trigger search may decide with",
+            "the largest stamp (share of the pixels) the trigger search may decide with; a"
+            " subtle or visible probe patch no larger is never read as a natural sink",
         ),
         Threshold(
             "curve_cost_max",

@@ -21,6 +21,12 @@ agree (the smaller of the two figures), and both read the subtle and visible pro
   natural sinks, usually several (Shirt, Trouser and Bag on a Fashion-MNIST ResNet-8); a
   backdoor's shortcut draws one label. At or above `selectivity_threshold` the model is
   infected and that label is named.
+Attribution (`natural`) can re-read a one-label decision as a natural shortcut, except for a
+small patch (`stamp_like`); the search (`planted_findings`) can then make a decision that is not
+"infected" infected, except with a change of every pixel (a tone curve) to a label the
+attribution read as a natural sink (`natural_sinks`). Both are the same reading of locality: a
+few pixels that move every class are planted; a global push to a label global probes already
+reach is the network's own sink (docs/verdict.md, "Locality").
 The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
 report as evidence; on the zoo they did not separate backdoored from clean models
 (docs/verdict.md).
@@ -45,7 +51,7 @@ from scanner.detectors.evidence import (
     Trace,
     TraceAttribution,
 )
-from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
+from scanner.detectors.probes import MAGNITUDES, Probe, ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchFinding, SearchResult
 from scanner.detectors.spaces import SPACES
 from scanner.detectors.thresholds import THRESHOLDS, VerdictRule, value
@@ -114,8 +120,14 @@ def _kind(name: str, threshold: float) -> str:
     return shipped.kind if math.isclose(threshold, shipped.value) else "rule file"
 
 
-def trace(decision: Decision, rule: VerdictRule, search: SearchResult | None) -> Trace:
-    """The decision's trace (see `Trace`), from its evidence and the rule it was decided with."""
+def trace(
+    decision: Decision,
+    rule: VerdictRule,
+    search: SearchResult | None,
+    sinks: frozenset[int] = frozenset(),
+) -> Trace:
+    """The decision's trace (see `Trace`), from its evidence and the rule it was decided with
+    (`sinks`: `natural_sinks`, which `planted_findings` sets aside for changes of every pixel)."""
     ev = decision.evidence
 
     def outcome(test: str, figure: float | None) -> Reading:
@@ -130,7 +142,7 @@ def trace(decision: Decision, rule: VerdictRule, search: SearchResult | None) ->
         outcome("selectivity", ev.selectivity),
     ]
     if search is not None:
-        found = planted(search, rule)
+        found = planted(search, rule, sinks)
         small = [f.universality for f in search.findings if _small(f, rule)]
         figure = found.universality if found is not None else max(small, default=None)
         tested = outcome("search", figure)
@@ -198,10 +210,26 @@ def attribution_candidates(probes: ProbeResult, rule: VerdictRule) -> list[tuple
     return [(f.probe, f.label) for f in found if f is not None]
 
 
+def stamp_like(probe: Probe, rule: VerdictRule) -> bool:
+    """A subtle or visible patch no larger than the search's largest deciding stamp
+    (`mask_cost_max` of the pixels; the patch's side is a share of the image's, so its area
+    is about that share squared)."""
+    if probe.family != "patch" or probe.strong:
+        return False
+    side = probe.magnitude if probe.magnitude is not None else MAGNITUDES["patch"][probe.strength]
+    return side * side <= rule.mask_cost_max
+
+
 def natural(attribution: Attribution, rule: VerdictRule) -> bool:
     """True when the shortcut reads as a natural sink: its pull fades faster than the
     perturbation (and, when the rule asks, most of its family reaches the label; a report
-    without breadth then is never called natural)."""
+    without breadth then is never called natural).
+
+    Never for a small patch (`stamp_like`): an opaque stamp at part opacity is another pattern,
+    not a weaker one (a planted 3x3 patch keeps nothing at half opacity), so, as for the search's
+    stamps, its size is its dose-response: a natural sink needs more of the image."""
+    if stamp_like(attribution.probe, rule):
+        return False
     if rule.breadth_min > 0 and (
         attribution.breadth is None or attribution.breadth < rule.breadth_min
     ):
@@ -210,7 +238,10 @@ def natural(attribution: Attribution, rule: VerdictRule) -> bool:
 
 
 def _attribution_for(
-    attributions: tuple[Attribution, ...], finding: ProbeFinding | None, label: int | None
+    attributions: tuple[Attribution, ...],
+    finding: ProbeFinding | None,
+    label: int | None,
+    rule: VerdictRule,
 ) -> Attribution | None:
     if finding is None or label is None:
         return None
@@ -220,7 +251,7 @@ def _attribution_for(
     # The most planted-looking curve among the probes measured for this label: a probe that
     # matches the trigger better shows what the deciding probe, a rough match, cannot.
     same = [a for a in attributions if a.label == label]
-    return max(same, key=lambda a: a.retention)
+    return max(same, key=lambda a: (stamp_like(a.probe, rule), a.retention))
 
 
 def cost_max(rule: VerdictRule, space: str) -> float:
@@ -238,29 +269,65 @@ def _small(finding: SearchFinding, rule: VerdictRule) -> bool:
     return cap > 0 and finding.cost <= cap
 
 
-def planted(search: SearchResult | None, rule: VerdictRule) -> SearchFinding | None:
-    """The search finding that reads as a planted trigger (universal, small and, where the
+def planted_findings(
+    search: SearchResult | None, rule: VerdictRule, sinks: frozenset[int] = frozenset()
+) -> list[SearchFinding]:
+    """The search findings that read as planted triggers (universal, small and, where the
     space grades it, keeping its pull at half strength), the most universal first, then the
-    smallest."""
+    smallest.
+
+    `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A change of
+    every pixel (a tone curve) to one of them is the same kind of push as the probes' blends and
+    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts."""
     if search is None:
-        return None
+        return []
     passing = [
         f
         for f in search.findings
         if f.universality >= rule.target_threshold
         and _small(f, rule)
         and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
+        and (f.label not in sinks or SPACES[f.point.space].local)
     ]
-    return min(passing, key=lambda f: (-f.universality, f.cost)) if passing else None
+    return sorted(passing, key=lambda f: (-f.universality, f.cost))
 
 
-def _with_search(decision: Decision, search: SearchResult | None, rule: VerdictRule) -> Decision:
+def planted(
+    search: SearchResult | None, rule: VerdictRule, sinks: frozenset[int] = frozenset()
+) -> SearchFinding | None:
+    """The first of `planted_findings`, or None."""
+    return next(iter(planted_findings(search, rule, sinks)), None)
+
+
+def natural_sinks(attributions: tuple[Attribution, ...], rule: VerdictRule) -> frozenset[int]:
+    """The labels whose every measured probe reads as a natural sink (`natural`), whatever the
+    probes decided."""
+    labels = {a.label for a in attributions}
+    return frozenset(
+        t
+        for t in labels
+        if natural(
+            max(
+                (a for a in attributions if a.label == t),
+                key=lambda a: (stamp_like(a.probe, rule), a.retention),
+            ),
+            rule,
+        )
+    )
+
+
+def _with_search(
+    decision: Decision,
+    search: SearchResult | None,
+    rule: VerdictRule,
+    sinks: frozenset[int] = frozenset(),
+) -> Decision:
     """A probe decision that is not "infected" becomes "infected" when the search found a
     planted-looking trigger; the search's evidence is kept either way."""
     if search is None:
         return decision
     evidence = replace(decision.evidence, search=search)
-    found = planted(search, rule)
+    found = planted(search, rule, sinks)
     if decision.verdict == "infected" or found is None:
         return replace(decision, evidence=evidence)
     space = found.point.space
@@ -365,10 +432,11 @@ def decide(
 ) -> Decision:
     """The verdict, from the probes (and their attribution), then the trigger search's
     findings (`_with_search`); its trace in `evidence.trace`."""
+    sinks = natural_sinks(attributions, rule)
     decision = _with_search(
-        _decide_probes(probes, planes, num_classes, rule, attributions), search, rule
+        _decide_probes(probes, planes, num_classes, rule, attributions), search, rule, sinks
     )
-    evidence = replace(decision.evidence, trace=trace(decision, rule, search))
+    evidence = replace(decision.evidence, trace=trace(decision, rule, search, sinks))
     return replace(decision, evidence=evidence)
 
 
@@ -431,7 +499,7 @@ def _decide_probes(
         )
         evidence = replace(evidence, decided_by="universality")
         decision = Decision("infected", score, label, note, evidence)
-        attr = _attribution_for(attributions, best, label)
+        attr = _attribution_for(attributions, best, label, rule)
         if attr is not None and natural(attr, rule):
             return _shortcut(decision, attr, rule, how)
         return decision
@@ -446,7 +514,7 @@ def _decide_probes(
                 f" {rule.target_threshold:.0%} of three quarters of them there"
             )
             decision = Decision("infected", score, conc_label, note, evidence)
-            attr = _attribution_for(attributions, best, conc_label)
+            attr = _attribution_for(attributions, best, conc_label, rule)
             if attr is not None and natural(attr, rule):
                 return _shortcut(decision, attr, rule, "classes moving together")
             return decision
@@ -469,7 +537,7 @@ def _decide_probes(
         )
         evidence = replace(evidence, decided_by="selectivity")
         decision = Decision("infected", score, sel_label, note, evidence)
-        attr = _attribution_for(attributions, strong, sel_label)
+        attr = _attribution_for(attributions, strong, sel_label, rule)
         if attr is not None and natural(attr, rule):
             return _shortcut(decision, attr, rule, f"strong {strong.probe.family} probe")
         return decision

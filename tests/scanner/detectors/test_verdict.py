@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scanner.detectors.probes import Probe, ProbeFinding, ProbeResult
+from scanner.detectors.search import SearchFinding, SearchResult
+from scanner.detectors.spaces import Point
 from scanner.detectors.verdict import (
     Decision,
     VerdictRule,
@@ -16,12 +19,14 @@ from scanner.detectors.verdict import (
     calibrate,
     decide,
     load_rule,
+    natural_sinks,
     off_anchor_shares,
 )
 from scanner.errors import UsageError
 from scanner.report import PlaneResult
 
-PATCH = Probe("patch", 0, (20, 20, 1), 1)
+# A 7 px patch: larger than the stamps that are never read as natural sinks (`stamp_like`).
+PATCH = Probe("patch", 2, (20, 20, 1), 1)
 
 
 def result(findings: list[tuple[int, float, float]], hits: list[int] | None = None) -> ProbeResult:
@@ -384,3 +389,64 @@ def test_the_trace_of_a_shortcut_carries_its_attribution() -> None:
     assert trace.attribution is not None and trace.attribution.natural
     assert trace.attribution.retention == pytest.approx(0.1)
     assert trace.attribution.retention_max == 0.5
+
+
+# --- locality: small stamps are planted, global pushes to a natural sink are not ---------------
+
+
+def test_a_small_patch_is_never_read_as_a_natural_sink() -> None:
+    # A planted 3x3 patch at half opacity is another pattern, not a weaker one: its curve
+    # fades like a sink's (measured: [0, 0.05, 0.8, 1.0]), so its size must speak instead.
+    small = Probe("patch", 0, (20, 20, 1), 1)
+    probes = ProbeResult(
+        findings=(ProbeFinding(small, 4, 0.95, 0.95, 0.95, 0.95),),
+        per_label_search=tuple([0.0] * 10),
+        per_label_hits=tuple([0] * 10),
+        probes=100,
+        search_samples=60,
+        confirm_samples=200,
+        queries=6000,
+    )
+    d = decide(probes, (), 10, VerdictRule(), (_attr(small, 4, breadth=0.05, half=0.05),))
+    assert (d.verdict, d.target_label) == ("infected", 4)
+    # The same patch at 7 px covers more than the search's largest deciding stamp (4%).
+    big = Probe("patch", 0, (20, 20, 1), 1, magnitude=0.25)
+    probes = replace(probes, findings=(ProbeFinding(big, 4, 0.95, 0.95, 0.95, 0.95),))
+    d = decide(probes, (), 10, VerdictRule(), (_attr(big, 4, breadth=0.05, half=0.05),))
+    assert (d.verdict, d.evidence.shortcut_label) == ("shortcut", 4)
+    # A rule with a smaller stamp cap reads the 3 px patch by its curve again.
+    probes = replace(probes, findings=(ProbeFinding(small, 4, 0.95, 0.95, 0.95, 0.95),))
+    tight = VerdictRule(mask_cost_max=0.01)
+    d = decide(probes, (), 10, tight, (_attr(small, 4, breadth=0.05, half=0.05),))
+    assert d.verdict == "shortcut"
+
+
+def _searched(space: str, label: int, cost: float) -> SearchResult:
+    params = (
+        {"shape": [28, 28, 1], "pixels": [[0, 0]], "values": [[1.0]]}
+        if space == "mask"
+        else {"fade": 0.2}
+    )
+    dose = ((0.25, 0.2), (0.5, 0.6), (0.75, 0.9), (1.0, 1.0))
+    return SearchResult((SearchFinding(Point(space, params), label, 1.0, dose, cost, 10),),
+                        (label,), 60, 200, 1000)  # fmt: skip
+
+
+def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
+    # The probes reach label 8 below the threshold with a grating whose pull fades: a sink.
+    probes = result([(8, 0.7, 0.5)])
+    grating = (_attr(PATCH, 8, breadth=0.3, half=0.05),)
+    rule = VerdictRule()
+    d = decide(probes, (), 10, rule, grating, _searched("curve", 8, 0.05))
+    assert (d.verdict, d.target_label) == ("clean", None)
+    assert d.evidence.search is not None  # kept as evidence
+    assert not next(t for t in d.evidence.trace.tests if t.test == "search").fired
+    # A stamp to the same label is local, not the same push: it still decides.
+    d = decide(probes, (), 10, rule, grating, _searched("mask", 8, 0.01))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "search:mask")
+    # Without the sink's attribution, or to another label, the curve decides as before.
+    d = decide(probes, (), 10, rule, (), _searched("curve", 8, 0.05))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "search:curve")
+    d = decide(probes, (), 10, rule, grating, _searched("curve", 3, 0.05))
+    assert (d.verdict, d.target_label) == ("infected", 3)
+    assert natural_sinks(grating, rule) == {8}
