@@ -35,7 +35,7 @@ from scanner.detectors.verdict import VerdictRule, attribution_candidates, decid
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
 from scanner.errors import DataError
 from scanner.labels import names_from_metadata
-from scanner.plan import DATA_PER_CLASS, ScanPlan, plan_scan, subsample
+from scanner.plan import DATA_PER_CLASS, ScanPlan, plan_scan, replan_search, subsample
 from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 
 # Hand-set: the float32 query points one call may carry (the batch size shrinks for large
@@ -202,6 +202,7 @@ def scan_model(
         def to_model(imgs: np.ndarray) -> np.ndarray:
             return to_model_space(imgs, spec, config.mean, config.std, source=dataset.path)
 
+        before_probes = oracle.queries
         probes = run_probes(
             oracle,
             dataset.x,
@@ -210,6 +211,14 @@ def scan_model(
             backend.num_classes,
             plan.probes,
             clean_pred=clean_pred,
+        )
+        # Under a budget the stages so far spent less than their worst cases: the search may
+        # take the difference.
+        plan = replan_search(
+            plan,
+            config.search,
+            {"data": len(x), "planes": before_probes - len(x), "probes": probes.queries},
+            len(np.unique(dataset.y)),
         )
         search: SearchResult | None = None
         if plan.search.enabled:

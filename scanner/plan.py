@@ -11,7 +11,8 @@ each stage gets an upper bound on its queries, in the order of what it contribut
    planes decide nothing; they are the map the report shows), at least one plane;
 4. the trigger search: SEARCH_SHARE of what is left, for the largest rung of SEARCH_LADDER that
    can do useful work there (its spaces stop when the share is spent, keeping what they found),
-   or none;
+   or none; re-planned once the probes have run (`replan_search`): the stages before it spend
+   less than their worst cases, and the search takes the difference for a second target;
 5. the probes, which decide the verdict: every candidate label confirmed, and as many probes
    (the same share of every family and strength) as the rest allows, screened on
    SCREEN_PER_CLASS samples per class, the screen's best measured on all search samples.
@@ -62,6 +63,12 @@ SEARCH_LADDER: tuple[tuple[int, int, int, tuple[str, ...]], ...] = (
     (1, 3, 10, ("mask", "curve")),
     (1, 3, 10, ("mask",)),
 )
+# The rung the search may climb to when the stages before it spent less than their bounds
+# (`replan_search`): a second target label, for when the probes' top label is a natural sink
+# and the trigger's label second. Hand-set, and judged on the fourth and fifth fresh sets
+# (docs/usage.md); unlike the two-target rung dropped above it is capped by what the scan has
+# actually left, and the locality rule (scanner.detectors.verdict) sets aside curves to sinks.
+SEARCH_REPLAN_RUNG: tuple[int, int, int, tuple[str, ...]] = (2, 3, 10, ("mask", "curve"))
 # Successive halving of the probes: every probe on this many samples per class, the screen's
 # best on the rest (scanner.detectors.probes).
 SCREEN_PER_CLASS = 2
@@ -130,11 +137,16 @@ def subsample(dataset: Dataset, per_class: int, seed: int) -> tuple[Dataset, np.
     return replace(dataset, x=dataset.x[order], y=dataset.y[order]), order
 
 
-def _search_rung(search: SearchConfig, classes: int, room: int) -> SearchConfig | None:
-    """The largest rung of SEARCH_LADDER that can do useful work in `room` queries: its fixed
+def _search_rung(
+    search: SearchConfig,
+    classes: int,
+    room: int,
+    ladder: Sequence[tuple[int, int, int, tuple[str, ...]]] = SEARCH_LADDER,
+) -> SearchConfig | None:
+    """The largest rung of `ladder` that can do useful work in `room` queries: its fixed
     part (picking samples, confirmations) and the mask space's starts and half its shrink. The
     stage is then capped at `room` (or its own worst case, if smaller) and stops there."""
-    for targets, samples, confirm, spaces in SEARCH_LADDER:
+    for targets, samples, confirm, spaces in ladder:
         chosen = tuple(s for s in search.spaces if s in spaces)
         if not chosen:
             continue
@@ -262,3 +274,28 @@ def plan_scan(
         bounds=bounds,
         gave_up=tuple(gave_up),
     )
+
+
+def replan_search(
+    plan: ScanPlan, search: SearchConfig, spent: dict[str, int], classes: int
+) -> ScanPlan:
+    """The plan once the stages before the search have run, `spent` saying what each of them
+    spent: their bounds become their spends, and the search may take what they left beyond the
+    later stages' bounds (attribution, example): SEARCH_REPLAN_RUNG when its useful part fits
+    there (as `_search_rung` asks), capped at that room; else it keeps its planned rung and the
+    plan is unchanged. Without a budget, or a search, the plan is unchanged too."""
+    if plan.budget is None or not plan.search.enabled:
+        return plan
+    bounds = {**plan.bounds, **spent}
+    room = plan.budget - sum(v for k, v in bounds.items() if k != "search")
+    climbed = _search_rung(search, classes, room, (SEARCH_REPLAN_RUNG,))
+    if climbed is None or climbed.targets <= plan.search.targets:
+        return plan
+    said = (
+        f"trigger search: {climbed.targets} target(s), {climbed.samples_per_class} samples per"
+        f" class, spaces {', '.join(climbed.spaces)}, at most {climbed.max_queries} queries"
+        f" (re-planned after the stages before it spent {sum(spent.values())})"
+    )
+    gave_up = (*(g for g in plan.gave_up if not g.startswith("trigger search:")), said)
+    bounds["search"] = int(climbed.max_queries or 0)
+    return replace(plan, search=climbed, bounds=bounds, gave_up=gave_up)

@@ -24,7 +24,7 @@ from scanner.detectors.search import SearchConfig
 from scanner.detectors.xray import XrayConfig
 from scanner.errors import UsageError
 from scanner.pipeline import ScanConfig, scan_model
-from scanner.plan import PROFILES, plan_scan
+from scanner.plan import PROFILES, SEARCH_REPLAN_RUNG, plan_scan, replan_search
 from tests.conftest import bdscan
 from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
 
@@ -121,6 +121,8 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
         plan = report.xray.evidence.plan
         assert plan is not None and report.xray.queries <= budget
         assert report.xray.evidence.probe_queries <= plan.bounds["probes"]
+        # The recorded plan is the one that ran, re-planned or not: it still fits the budget.
+        assert sum(plan.bounds.values()) <= budget
         assert report.xray.settings["planes"] == plan.planes == len(report.xray.planes)
         assert report.data.samples_used < report.data.samples == 1000
         # Plane anchors index the data file, as without a budget.
@@ -156,3 +158,26 @@ def test_a_budgeted_scan_says_so_on_the_console_and_in_the_html(
     # Without a budget neither says anything of one.
     r = bdscan("scan", digits_model, "--data", digits_npz, "--planes", "2")
     assert "query budget" not in r.stdout
+
+
+def test_the_search_takes_what_the_stages_before_it_left() -> None:
+    plan = _plan(PROFILES["api"], [100] * 10, (28, 28, 1))
+    assert plan.search.targets == 1
+    # The stages before the search left it too little for the re-plan rung's useful part: the
+    # planned rung stays.
+    spent = {k: plan.bounds[k] for k in ("data", "planes", "probes")}
+    spent["probes"] = PROFILES["api"] - sum(v for k, v in plan.bounds.items() if k != "probes")
+    spent["probes"] += plan.bounds["search"] - 1_000
+    assert replan_search(plan, SearchConfig(), spent, 10) == plan
+    # They spent less (the probes' screen kept fewer survivors than its worst case): the search
+    # climbs to the re-plan rung, within what the budget still holds.
+    spent["probes"] = plan.bounds["probes"] - 4_000
+    more = replan_search(plan, SearchConfig(), spent, 10)
+    assert more.search.targets == SEARCH_REPLAN_RUNG[0] > plan.search.targets
+    assert more.bounds["probes"] == spent["probes"]
+    assert plan.bounds["search"] < more.bounds["search"]
+    assert sum(more.bounds.values()) <= PROFILES["api"]
+    assert any("re-planned" in g for g in more.gave_up)
+    # Without a budget nothing is re-planned.
+    free = _plan(None, [100] * 10, (28, 28, 1))
+    assert replan_search(free, SearchConfig(), spent, 10) == free
