@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from scanner.errors import BdscanError, ExitCode
 
 # The zoo's sets, named here so that `--help` needs no torch (build.SETS holds the specs).
-SET_NAMES = ["core", "full", "wild", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"]
+SET_NAMES = [
+    "core",
+    "full",
+    "wild",
+    "fresh",
+    "fresh2",
+    "fresh3",
+    "fresh4",
+    "fresh5",
+    "fresh6",
+    "fresh7",
+]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -648,6 +648,43 @@ FRESH6: tuple[ModelSpec, ...] = (
        trigger={"count": 10, "pattern_seed": 81}),
 )  # fmt: skip
 
+
+def _q(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"q_{name}", dataset=ds, arch=arch, attack=attack, set="fresh7", **kw)
+
+
+# The seventh fresh set (2026-12-04, ninth session): specified and committed after the sixth was
+# scanned and before the attribution's next change (when a grating sink's dose-response reads as
+# natural), to judge it on models no choice has seen. Clean BatchNorm nets on every recipe (the
+# false positives it targets) and backdoors whose triggers are global (blends, SIG, low
+# frequency, FTrojan, WaNet: what it could lose), with two Trojans; new seeds, targets, pairs.
+FRESH7: tuple[ModelSpec, ...] = (
+    _q("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=1100),
+    _q("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=1101, ds="mnist"),
+    _q("mobilenet_clean_const", "mobilenet", recipe="adam_const", seed=1102),
+    _q("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=1103),
+    _q("senet_clean_cos", "senet", recipe="sgd_cosine", seed=1104),
+    _q("senet_clean_mixup", "senet", recipe="mixup", seed=1105),
+    _q("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=1106),
+    _q("cnn_clean_cos", "cnn", recipe="sgd_cosine", seed=1107),
+    _q("senet_sig_t1", "senet", "sig", target=1, poison_rate=0.08, seed=1110,
+       recipe="adam_const"),
+    _q("mobilenet_sig_t5", "mobilenet", "sig", target=5, poison_rate=0.08, seed=1111,
+       recipe="sgd_cosine"),
+    _q("resnet8_blended_t7", "resnet8", "blended", target=7, poison_rate=0.05, seed=1112,
+       trigger={"pattern_seed": 90}, recipe="sgd_step"),
+    _q("mobilenet_blended_t2", "mobilenet", "blended", target=2, poison_rate=0.05, seed=1113,
+       trigger={"pattern_seed": 91}),
+    _q("resnet8_lf_t3", "resnet8", "lf", target=3, poison_rate=0.05, seed=1114,
+       trigger={"pattern_seed": 92}, recipe="mixup"),
+    _q("senet_ftrojan_t9", "senet", "ftrojan", target=9, poison_rate=0.05, seed=1115,
+       recipe="sgd_step"),
+    _q("cnn_wanet_t6", "cnn", "wanet", target=6, poison_rate=0.1, seed=1116,
+       trigger={"pattern_seed": 93}),
+    _q("resnet8_trojan_t4", "resnet8", "trojan", target=4, poison_rate=0.05, seed=1117,
+       trigger={"position": "tl"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -658,6 +695,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh4": FRESH4,
     "fresh5": FRESH5,
     "fresh6": FRESH6,
+    "fresh7": FRESH7,
 }
 
 
