@@ -57,6 +57,13 @@ THRESHOLDS: dict[str, Threshold] = {
             " a natural sink, not a planted trigger",
         ),
         Threshold(
+            "onset_retention_max",
+            0.725,
+            "fitted",
+            "a shortcut that reaches nobody at a quarter strength reads as a natural sink unless"
+            " it keeps at least this share of its pull at half strength",
+        ),
+        Threshold(
             "breadth_min",
             0.0,
             "hand-set",
@@ -118,6 +125,12 @@ class VerdictRule:
     # reach the label; 0 (the default) does not, since the clean BatchNorm nets' grating sinks
     # answered to few orientations (docs/verdict.md).
     retention_max: float = value("retention_max")
+    # A shortcut with no onset (universality 0 at a quarter strength) must keep more: natural
+    # grating sinks start at 0 and some keep 0.5-0.7 at half strength; planted global triggers
+    # either fire at a quarter already (blends, FTrojan, low frequency) or keep more. Fitted on
+    # the six rebuilt fresh sets, midway between the highest clean retention without onset
+    # (0.70) and the next planted one (0.75) (docs/verdict.md, "Onset"); 0 turns it off.
+    onset_retention_max: float = value("onset_retention_max")
     breadth_min: float = value("breadth_min")
     # Trigger search (scanner.detectors.search; docs/trigger-search.md). A found change decides
     # "infected" when its confirmed universality reaches `target_threshold` and it is small: a stamp

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.detectors.attribution import Attribution
+from scanner.detectors.attribution import DOSE_FRACTIONS, Attribution
 from scanner.detectors.evidence import (
     Evidence,
     PlaneShareAnomaly,
@@ -223,7 +223,8 @@ def stamp_like(probe: Probe, rule: VerdictRule) -> bool:
 def natural(attribution: Attribution, rule: VerdictRule) -> bool:
     """True when the shortcut reads as a natural sink: its pull fades faster than the
     perturbation (and, when the rule asks, most of its family reaches the label; a report
-    without breadth then is never called natural).
+    without breadth then is never called natural). A shortcut that moves nobody at a quarter
+    strength must keep `onset_retention_max` of its pull at half strength to read as planted.
 
     Never for a small patch (`stamp_like`): an opaque stamp at part opacity is another pattern,
     not a weaker one (a planted 3x3 patch keeps nothing at half opacity), so, as for the search's
@@ -234,6 +235,9 @@ def natural(attribution: Attribution, rule: VerdictRule) -> bool:
         attribution.breadth is None or attribution.breadth < rule.breadth_min
     ):
         return False
+    if attribution.at(DOSE_FRACTIONS[0]) == 0 and attribution.at(1.0) > 0:
+        # No onset: nothing moves at a quarter strength, as for every natural sink measured.
+        return attribution.retention < max(rule.retention_max, rule.onset_retention_max)
     return attribution.retention < rule.retention_max
 
 

@@ -450,3 +450,28 @@ def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
     d = decide(probes, (), 10, rule, grating, _searched("curve", 3, 0.05))
     assert (d.verdict, d.target_label) == ("infected", 3)
     assert natural_sinks(grating, rule) == {8}
+
+
+def _curve(probe: Probe, label: int, dose: tuple[float, float, float, float]):
+    from scanner.detectors.attribution import Attribution
+
+    fractions = (0.25, 0.5, 0.75, 1.0)
+    return Attribution(label, probe, 0.1, tuple(zip(fractions, dose, strict=True)), 200, 800)
+
+
+@pytest.mark.parametrize(
+    ("dose", "rule", "verdict", "why"),
+    [
+        ((0.0, 0.6, 0.9, 1.0), VerdictRule(), "shortcut", "no onset, keeps 0.6 < 0.725"),
+        ((0.1, 0.6, 0.9, 1.0), VerdictRule(), "infected", "it moves some at a quarter already"),
+        ((0.0, 0.8, 0.9, 1.0), VerdictRule(), "infected", "no onset, but keeps 0.8"),
+        ((0.0, 0.6, 0.9, 1.0), VerdictRule(onset_retention_max=0.0), "infected", "turned off"),
+        ((0.0, 0.3, 0.9, 1.0), VerdictRule(onset_retention_max=0.0), "shortcut", "under 0.5"),
+    ],
+)
+def test_a_shortcut_with_no_onset_must_keep_more_of_its_pull(dose, rule, verdict, why) -> None:
+    # Natural grating sinks move nobody at a quarter strength, and some keep 0.5-0.7 of their
+    # pull at half; planted global triggers fire at a quarter already, or keep more.
+    probes = result([(4, 0.95, 0.95)])
+    d = decide(probes, (), 10, rule, (_curve(PATCH, 4, dose),))
+    assert d.verdict == verdict, why
