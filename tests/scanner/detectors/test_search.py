@@ -40,12 +40,12 @@ from scanner.pipeline import ScanConfig, scan_model
 from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
 
 
-class PixelOracle:
-    """An evaluator whose "model" sends a sample to label 3 when at least 4 of 5 secret pixels
-    are stamped white: a scattered-pixel trigger, known exactly."""
+class SecretOracle:
+    """An evaluator whose "model" has a trigger known exactly: each change is applied to a
+    black image, and `fires` says which label (if any) the changed image goes to."""
 
-    shape = (12, 12, 1)
-    secret = ((1, 2), (3, 9), (6, 6), (10, 1), (11, 10))
+    shape: tuple[int, int, int]
+    labels: int
 
     def __init__(self) -> None:
         self.calls = 0
@@ -53,15 +53,30 @@ class PixelOracle:
     def remaining_evals(self) -> int:
         return 1 << 30
 
+    def fires(self, y: np.ndarray) -> int | None:
+        raise NotImplementedError
+
     def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
         x = np.zeros((1, *self.shape), dtype=np.float32)
-        out = np.zeros((len(changes), 5))
+        out = np.zeros((len(changes), self.labels))
         for i, change in enumerate(changes):
-            y = change(x)[0, :, :, 0]
             self.calls += 1
-            if sum(y[r, c] > 0.99 for r, c in self.secret) >= 4:
-                out[i, 3] = 1.0
+            label = self.fires(change(x)[0, :, :, 0])
+            if label is not None:
+                out[i, label] = 1.0
         return out
+
+
+class PixelOracle(SecretOracle):
+    """Sends a sample to label 3 when at least 4 of 5 secret pixels are stamped white: a
+    scattered-pixel trigger."""
+
+    shape = (12, 12, 1)
+    labels = 5
+    secret = ((1, 2), (3, 9), (6, 6), (10, 1), (11, 10))
+
+    def fires(self, y: np.ndarray) -> int | None:
+        return 3 if sum(y[r, c] > 0.99 for r, c in self.secret) >= 4 else None
 
 
 def test_the_mask_search_shrinks_a_noise_stamp_to_the_trigger_pixels() -> None:
@@ -185,31 +200,20 @@ def test_the_shrink_starts_from_a_stamp_that_fires_at_the_rate_it_keeps_when_one
     assert {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)} == core
 
 
-class StrokeOracle:
+class StrokeOracle(SecretOracle):
     """A 28x28 "model" with a stroke backdoor to label 2: at least 5 of the 7 pixels of an
     anti-diagonal in the top right stamped white, with at most 4 other pixels of that corner
     lit, so that a filled patch or salt noise there does not fire (as the zoo's stroke nets)."""
 
     shape = (28, 28, 1)
+    labels = 10
     stroke = tuple((9 - i, 18 + i) for i in range(7))  # offset from the start strokes' box
 
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def remaining_evals(self) -> int:
-        return 1 << 30
-
-    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
-        x = np.zeros((1, *self.shape), dtype=np.float32)
-        out = np.zeros((len(changes), 10))
-        for i, change in enumerate(changes):
-            self.calls += 1
-            y = change(x)[0, :, :, 0] > 0.99
-            on = sum(bool(y[r, c]) for r, c in self.stroke)
-            others = int(y[:12, 16:].sum()) - on
-            if on >= 5 and others <= 4:
-                out[i, 2] = 1.0
-        return out
+    def fires(self, y: np.ndarray) -> int | None:
+        lit = y > 0.99
+        on = sum(bool(lit[r, c]) for r, c in self.stroke)
+        others = int(lit[:12, 16:].sum()) - on
+        return 2 if on >= 5 and others <= 4 else None
 
 
 def test_stroke_starts_are_straight_corner_strokes_scaled_to_the_image() -> None:
