@@ -27,6 +27,7 @@ SET_NAMES = [
     "fresh5",
     "fresh6",
     "fresh7",
+    "fresh8",
 ]
 
 

@@ -685,6 +685,44 @@ FRESH7: tuple[ModelSpec, ...] = (
        trigger={"position": "tl"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+
+def _r(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"r_{name}", dataset=ds, arch=arch, attack=attack, set="fresh8", **kw)
+
+
+# The eighth fresh set (2026-12-05, tenth session): specified and committed before that
+# session's detector change (whether a geometric transform the search finds may decide, and
+# which finding names the target), to judge it on models no choice has seen. Warp (WaNet) and
+# rotation backdoors on every architecture family with new seeds, warp fields and strengths,
+# beside clean nets on every recipe (clean networks have natural rotation sinks: the change's
+# false-positive risk) and one patch backdoor (what a new target order could lose).
+FRESH8: tuple[ModelSpec, ...] = (
+    _r("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=1200),
+    _r("lenet_clean_step", "lenet", recipe="sgd_step", seed=1201),
+    _r("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=1202),
+    _r("senet_clean_const", "senet", recipe="adam_const", seed=1203),
+    _r("mobilenet_clean_def", "mobilenet", seed=1204),
+    _r("gnresnet_clean_cos", "gn_resnet", recipe="sgd_cosine", seed=1205),
+    _r("mlp_clean_mixup", "mlp", recipe="mixup", seed=1206),
+    _r("cnn_clean_step", "cnn", recipe="sgd_step", seed=1207, ds="mnist"),
+    _r("cnn_wanet_t2", "cnn", "wanet", target=2, poison_rate=0.1, seed=1210,
+       trigger={"pattern_seed": 100}, recipe="sgd_step"),
+    _r("resnet8_wanet_t5", "resnet8", "wanet", target=5, poison_rate=0.1, seed=1211,
+       trigger={"pattern_seed": 101}),
+    _r("senet_wanet_t3", "senet", "wanet", target=3, poison_rate=0.1, seed=1212,
+       trigger={"pattern_seed": 102}, recipe="sgd_cosine"),
+    _r("gnresnet_wanet_t1", "gn_resnet", "wanet", target=1, poison_rate=0.1, seed=1213,
+       trigger={"pattern_seed": 103, "s": 0.75}, recipe="adam_const"),
+    _r("mobilenet_wanet_t7", "mobilenet", "wanet", target=7, poison_rate=0.1, seed=1214,
+       trigger={"pattern_seed": 104}),
+    _r("cnn_wanet_t9", "cnn", "wanet", target=9, poison_rate=0.1, seed=1215,
+       trigger={"pattern_seed": 105, "k": 8}, recipe="mixup"),
+    _r("resnet8_rotate_t0", "resnet8", "rotate", target=0, poison_rate=0.1, seed=1216,
+       trigger={"angle": 30.0}, recipe="sgd_step"),
+    _r("senet_badnets_t4", "senet", "badnets", target=4, poison_rate=0.05, seed=1217,
+       trigger={"size": 3, "position": "tl"}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -696,6 +734,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh5": FRESH5,
     "fresh6": FRESH6,
     "fresh7": FRESH7,
+    "fresh8": FRESH8,
 }
 
 
