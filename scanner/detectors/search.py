@@ -87,12 +87,15 @@ class SearchFinding:
     def universality(self) -> float:
         return self.dose[-1][1]
 
+    def at(self, fraction: float) -> float:
+        """Universality to the label with the change applied at `fraction` of its strength."""
+        return next(u for f, u in self.dose if abs(f - fraction) < 1e-9)
+
     @property
     def retention(self) -> float:
         """Universality at half strength over that at full strength (0 when it reaches none)."""
         full = self.universality
-        half = next(u for f, u in self.dose if abs(f - 0.5) < 1e-9)
-        return half / full if full > 0 else 0.0
+        return self.at(0.5) / full if full > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         # The retention written is the one the written dose gives, so that a report read back

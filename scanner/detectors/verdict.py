@@ -143,7 +143,7 @@ def trace(
     ]
     if search is not None:
         found = planted(search, rule, sinks)
-        small = [f.universality for f in search.findings if _small(f, rule)]
+        small = [f.universality for f in search.findings if _eligible(f, rule)]
         figure = found.universality if found is not None else max(small, default=None)
         tested = outcome("search", figure)
         # A small finding can reach the threshold and still not be planted-looking (its pull
@@ -273,25 +273,42 @@ def _small(finding: SearchFinding, rule: VerdictRule) -> bool:
     return cap > 0 and finding.cost <= cap
 
 
+def fires_early(finding: SearchFinding, rule: VerdictRule) -> bool:
+    """A geometric transform that keeps `transform_onset_min` of its universality at a quarter
+    of its strength. A network trained to answer a warp answers a fraction of it (WaNet nets);
+    a natural rotation sink needs the whole turn. Transforms only: a stamp at part opacity is
+    another pattern, and a tone curve is graded at half strength instead."""
+    if finding.point.space != "transform" or rule.transform_onset_min <= 0:
+        return False
+    full = finding.universality
+    return full > 0 and finding.at(DOSE_FRACTIONS[0]) >= rule.transform_onset_min * full
+
+
+def _eligible(finding: SearchFinding, rule: VerdictRule) -> bool:
+    """A change the rule lets decide by its kind: small, or a transform that fires early."""
+    return _small(finding, rule) or fires_early(finding, rule)
+
+
 def planted_findings(
     search: SearchResult | None, rule: VerdictRule, sinks: frozenset[int] = frozenset()
 ) -> list[SearchFinding]:
-    """The search findings that read as planted triggers (universal, small and, where the
-    space grades it, keeping its pull at half strength), the most universal first, then the
-    smallest.
+    """The search findings that read as planted triggers (universal, and small or, for a
+    transform, firing early; where the space grades it, keeping its pull at half strength),
+    the most universal first, then the smallest.
 
     `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A change of
     every pixel (a tone curve) to one of them is the same kind of push as the probes' blends and
-    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts."""
+    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts, and
+    so does a transform that fires early (no natural sink measured does)."""
     if search is None:
         return []
     passing = [
         f
         for f in search.findings
         if f.universality >= rule.target_threshold
-        and _small(f, rule)
+        and _eligible(f, rule)
         and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
-        and (f.label not in sinks or SPACES[f.point.space].local)
+        and (f.label not in sinks or SPACES[f.point.space].local or fires_early(f, rule))
     ]
     return sorted(passing, key=lambda f: (-f.universality, f.cost))
 
@@ -348,6 +365,8 @@ def _with_search(
     )
     if SPACES[space].graded:
         note += f" and keeps {found.retention:.0%} of that at half strength"
+    elif fires_early(found, rule):
+        note += f" and already sends {found.at(DOSE_FRACTIONS[0]):.0%} at a quarter of its strength"
     if decision.verdict == "shortcut":
         note += f"; the probes alone said: {decision.target_note}"
     evidence = replace(evidence, decided_by=f"search:{space}", shortcut_label=None)

@@ -5,6 +5,7 @@ none of the five probe families draws) and without one."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -285,12 +286,22 @@ def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() ->
     assert planted(SearchResult((keeping,), (7,), 60, 200, 1000), rule) == keeping
     weak = _finding("curve", {"fade": 0.05}, 0.5, 0.5, 0.02)
     # A transform never decides alone under the default rule (natural rotation sinks).
-    turn = _finding("transform", {"angle": 45.0, "scale": 1.0, "flip": ""}, 1.0, 1.0, 0.25)
+    turn = _finding("transform", {"angle": 45.0, "scale": 1.0, "flip": ""}, 1.0, 0.2, 0.25)
     for f in (big, fading, weak, turn):
         assert planted(SearchResult((f,), (7,), 60, 200, 1000), rule) is None
     assert planted(SearchResult((big, small), (7,), 60, 200, 1000), rule) == small
     on = VerdictRule(transform_cost_max=0.5)
     assert planted(SearchResult((turn,), (7,), 60, 200, 1000), on) == turn
+    # ...unless it fires early: most of its pull at a quarter of the change, as a warp-trained
+    # network answers a slight zoom (a natural rotation sink needs the whole turn).
+    zoom = {"angle": 0.0, "scale": 1.33, "flip": ""}
+    early = SearchFinding(Point("transform", zoom), 7, 0.9, ((0.25, 0.6), (0.5, 0.6),
+                          (0.75, 0.7), (1.0, 0.9)), 0.285, 10)  # fmt: skip
+    assert planted(SearchResult((early,), (7,), 60, 200, 1000), rule) == early
+    late = replace(early, dose=((0.25, 0.4), *early.dose[1:]))  # 0.4 < half of 0.9
+    assert planted(SearchResult((late,), (7,), 60, 200, 1000), rule) is None
+    off = VerdictRule(transform_onset_min=0.0)
+    assert planted(SearchResult((early,), (7,), 60, 200, 1000), off) is None
     again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
     assert again.findings[0].point == small.point and again.findings[0].dose == small.dose
     # A report read back writes out unchanged: its retention is the written dose's (1/11 over

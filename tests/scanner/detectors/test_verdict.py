@@ -452,6 +452,37 @@ def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
     assert natural_sinks(grating, rule) == {8}
 
 
+def test_a_transform_that_fires_early_decides_even_for_the_probes_sink() -> None:
+    # A WaNet-style model: the probes' warp reached label 6 with a fading pull (read as a sink),
+    # a zoom to 6 moves most classes at a quarter of itself, and a stamp reaches a natural sink.
+    probes = result([(6, 0.7, 0.5)])
+    warp = (_attr(PATCH, 6, breadth=0.3, half=0.05),)
+    zoom = SearchFinding(
+        Point("transform", {"angle": 0.0, "scale": 1.33, "flip": ""}),
+        6,
+        0.9,
+        ((0.25, 0.9), (0.5, 0.9), (0.75, 0.95), (1.0, 0.95)),
+        0.285,
+        10,
+    )
+    rotation = SearchFinding(
+        Point("transform", {"angle": 90.0, "scale": 1.0, "flip": ""}),
+        8,
+        1.0,
+        ((0.25, 0.0), (0.5, 0.1), (0.75, 0.5), (1.0, 1.0)),
+        0.5,
+        10,
+    )
+    search = SearchResult((rotation, zoom), (6, 8), 60, 200, 1000)  # fmt: skip
+    d = decide(probes, (), 10, VerdictRule(), warp, search)
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "search:transform")
+    assert "90% at a quarter of its strength" in d.target_note
+    assert next(t for t in d.evidence.trace.tests if t.test == "search").fired
+    # The rotation alone (a natural sink's dose-response) decides nothing.
+    d = decide(probes, (), 10, VerdictRule(), warp, replace(search, findings=(rotation,)))
+    assert d.verdict != "infected"
+
+
 def _curve(probe: Probe, label: int, dose: tuple[float, float, float, float]):
     from scanner.detectors.attribution import Attribution
 
