@@ -142,7 +142,7 @@ def trace(
         outcome("selectivity", ev.selectivity),
     ]
     if search is not None:
-        found = planted(search, rule, sinks)
+        found = planted(search, rule, sinks, ev.universality_label)
         small = [f.universality for f in search.findings if _eligible(f, rule)]
         figure = found.universality if found is not None else max(small, default=None)
         tested = outcome("search", figure)
@@ -290,11 +290,15 @@ def _eligible(finding: SearchFinding, rule: VerdictRule) -> bool:
 
 
 def planted_findings(
-    search: SearchResult | None, rule: VerdictRule, sinks: frozenset[int] = frozenset()
+    search: SearchResult | None,
+    rule: VerdictRule,
+    sinks: frozenset[int] = frozenset(),
+    prefer: int | None = None,
 ) -> list[SearchFinding]:
     """The search findings that read as planted triggers (universal, and small or, for a
-    transform, firing early; where the space grades it, keeping its pull at half strength),
-    the most universal first, then the smallest.
+    transform, firing early; where the space grades it, keeping its pull at half strength):
+    those to `prefer` first (the label the probes' universality test named: two searches that
+    agree), then the most universal, then the smallest.
 
     `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A change of
     every pixel (a tone curve) to one of them is the same kind of push as the probes' blends and
@@ -310,14 +314,17 @@ def planted_findings(
         and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
         and (f.label not in sinks or SPACES[f.point.space].local or fires_early(f, rule))
     ]
-    return sorted(passing, key=lambda f: (-f.universality, f.cost))
+    return sorted(passing, key=lambda f: (f.label != prefer, -f.universality, f.cost))
 
 
 def planted(
-    search: SearchResult | None, rule: VerdictRule, sinks: frozenset[int] = frozenset()
+    search: SearchResult | None,
+    rule: VerdictRule,
+    sinks: frozenset[int] = frozenset(),
+    prefer: int | None = None,
 ) -> SearchFinding | None:
     """The first of `planted_findings`, or None."""
-    return next(iter(planted_findings(search, rule, sinks)), None)
+    return next(iter(planted_findings(search, rule, sinks, prefer)), None)
 
 
 def natural_sinks(attributions: tuple[Attribution, ...], rule: VerdictRule) -> frozenset[int]:
@@ -348,7 +355,7 @@ def _with_search(
     if search is None:
         return decision
     evidence = replace(decision.evidence, search=search)
-    found = planted(search, rule, sinks)
+    found = planted(search, rule, sinks, decision.evidence.universality_label)
     if decision.verdict == "infected" or found is None:
         return replace(decision, evidence=evidence)
     space = found.point.space

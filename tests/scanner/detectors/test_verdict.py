@@ -483,6 +483,22 @@ def test_a_transform_that_fires_early_decides_even_for_the_probes_sink() -> None
     assert d.verdict != "infected"
 
 
+def test_of_two_planted_stamps_the_one_the_probes_named_is_the_target() -> None:
+    # A natural stamp to "Bag" can be more universal than the trigger's own stamp; the probes'
+    # universality test, a search of its own, named the trigger's label.
+    def stamp(label: int, u: float) -> SearchFinding:
+        params = {"shape": [28, 28, 1], "pixels": [[0, label]], "values": [[1.0]]}
+        dose = ((0.25, 0.0), (0.5, 0.05), (0.75, 0.4), (1.0, u))
+        return SearchFinding(Point("mask", params), label, u, dose, 0.015, 10)
+
+    search = SearchResult((stamp(8, 1.0), stamp(6, 0.85)), (6, 8), 60, 200, 1000)
+    d = decide(result([(6, 0.7, 0.5)]), (), 10, VerdictRule(), (), search)
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "search:mask")
+    # Probes that named neither: the most universal stamp.
+    d = decide(result([(3, 0.5, 0.5)]), (), 10, VerdictRule(), (), search)
+    assert (d.verdict, d.target_label) == ("infected", 8)
+
+
 def _curve(probe: Probe, label: int, dose: tuple[float, float, float, float]):
     from scanner.detectors.attribution import Attribution
 
