@@ -28,6 +28,7 @@ SET_NAMES = [
     "fresh6",
     "fresh7",
     "fresh8",
+    "fresh9",
 ]
 
 

@@ -723,6 +723,44 @@ FRESH8: tuple[ModelSpec, ...] = (
        trigger={"size": 3, "position": "tl"}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+
+def _s(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
+    return ModelSpec(name=f"s_{name}", dataset=ds, arch=arch, attack=attack, set="fresh9", **kw)
+
+
+# The ninth fresh set (2026-12-05, tenth session): specified and committed after the eighth was
+# scanned and before the rule it judges was committed (a transform that fires at a quarter of its
+# strength decides, and names the target over the probes). WaNet backdoors with new fields,
+# strengths and recipes on every family (what it is for), clean nets on recipes the eighth set
+# did not pair with their architectures, the under- and over-trained ones included (its
+# false-positive risk), and one patch backdoor (what re-targeting could lose).
+FRESH9: tuple[ModelSpec, ...] = (
+    _s("cnn_clean_def", "cnn", seed=1300, ds="mnist"),
+    _s("lenet_clean_adamw", "lenet", recipe="adamw_smooth", seed=1301),
+    _s("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=1302),
+    _s("senet_clean_step", "senet", recipe="sgd_step", seed=1303),
+    _s("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=1304),
+    _s("gnresnet_clean_def", "gn_resnet", seed=1305),
+    _s("mlp_clean_cos", "mlp", recipe="sgd_cosine", seed=1306),
+    _s("resnet8_clean_long", "resnet8", recipe="long", seed=1307),
+    _s("cnn_wanet_t4", "cnn", "wanet", target=4, poison_rate=0.1, seed=1310,
+       trigger={"pattern_seed": 110, "s": 0.75}, recipe="adam_const"),
+    _s("resnet8_wanet_t7", "resnet8", "wanet", target=7, poison_rate=0.1, seed=1311,
+       trigger={"pattern_seed": 111, "k": 8}, recipe="sgd_cosine"),
+    _s("senet_wanet_t0", "senet", "wanet", target=0, poison_rate=0.1, seed=1312,
+       trigger={"pattern_seed": 112}, recipe="mixup"),
+    _s("mobilenet_wanet_t6", "mobilenet", "wanet", target=6, poison_rate=0.1, seed=1313,
+       trigger={"pattern_seed": 113}, recipe="sgd_step"),
+    _s("gnresnet_wanet_t9", "gn_resnet", "wanet", target=9, poison_rate=0.1, seed=1314,
+       trigger={"pattern_seed": 114}),
+    _s("mlp_wanet_t3", "mlp", "wanet", target=3, poison_rate=0.1, seed=1315,
+       trigger={"pattern_seed": 115, "s": 0.75}),
+    _s("cnn_wanet_t5", "cnn", "wanet", target=5, poison_rate=0.1, seed=1316, ds="mnist",
+       trigger={"pattern_seed": 116}),
+    _s("resnet8_badnets_t2", "resnet8", "badnets", target=2, poison_rate=0.05, seed=1317,
+       trigger={"size": 3, "position": "br"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -735,6 +773,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh6": FRESH6,
     "fresh7": FRESH7,
     "fresh8": FRESH8,
+    "fresh9": FRESH9,
 }
 
 
