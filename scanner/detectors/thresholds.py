@@ -91,10 +91,10 @@ THRESHOLDS: dict[str, Threshold] = {
         ),
         Threshold(
             "transform_onset_min",
-            0.5,
+            0.3,
             "hand-set",
-            "a universal geometric transform decides whatever its size when at a quarter of its"
-            " strength it keeps at least this share of its pull (0: never)",
+            "a geometric transform decides, whatever its size, when at a quarter of its strength"
+            " it already reaches this universality (0: never)",
         ),
         Threshold(
             "concentration_min",
@@ -154,10 +154,11 @@ class VerdictRule:
     mask_cost_max: float = value("mask_cost_max")
     curve_cost_max: float = value("curve_cost_max")
     transform_cost_max: float = value("transform_cost_max")
-    # ...unless it fires early: a warp-trained model answers a quarter of the transform already
-    # (WaNet nets measured 0.6-0.95 universality at a quarter of a 1.33 zoom), where every natural
-    # rotation sink of the rebuilt fresh sets moved at most 0.1 there. Hand-set at half the pull,
-    # the retention_max reading of "keeps its pull" (docs/verdict.md, "Early transforms").
+    # ...unless it fires early: a warp-trained network answers a quarter of the search's nearest
+    # transform already (WaNet nets measured 0.15-0.9 universality at a quarter of a 1.33 zoom or
+    # a small turn), where no natural rotation sink of the fresh sets moved more than 0.1 there.
+    # Hand-set at three times that, after the eighth fresh set was seen (docs/verdict.md, "Early
+    # transforms"; 0.5 of the full-strength pull and 0.5 absolute were tried first).
     transform_onset_min: float = value("transform_onset_min")
 
     def to_dict(self) -> dict[str, Any]:

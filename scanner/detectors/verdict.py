@@ -274,14 +274,14 @@ def _small(finding: SearchFinding, rule: VerdictRule) -> bool:
 
 
 def fires_early(finding: SearchFinding, rule: VerdictRule) -> bool:
-    """A geometric transform that keeps `transform_onset_min` of its universality at a quarter
-    of its strength. A network trained to answer a warp answers a fraction of it (WaNet nets);
-    a natural rotation sink needs the whole turn. Transforms only: a stamp at part opacity is
-    another pattern, and a tone curve is graded at half strength instead."""
+    """A geometric transform that at a quarter of its strength already reaches
+    `transform_onset_min` universality. A network trained to answer a warp answers a fraction
+    of the search's nearest transform (WaNet nets); a natural rotation sink needs the whole
+    turn. Transforms only: a stamp at part opacity is another pattern, and a tone curve is
+    graded at half strength instead."""
     if finding.point.space != "transform" or rule.transform_onset_min <= 0:
         return False
-    full = finding.universality
-    return full > 0 and finding.at(DOSE_FRACTIONS[0]) >= rule.transform_onset_min * full
+    return finding.at(DOSE_FRACTIONS[0]) >= rule.transform_onset_min
 
 
 def _eligible(finding: SearchFinding, rule: VerdictRule) -> bool:
@@ -295,26 +295,32 @@ def planted_findings(
     sinks: frozenset[int] = frozenset(),
     prefer: int | None = None,
 ) -> list[SearchFinding]:
-    """The search findings that read as planted triggers (universal, and small or, for a
-    transform, firing early; where the space grades it, keeping its pull at half strength):
-    those to `prefer` first (the label the probes' universality test named: two searches that
-    agree), then the most universal, then the smallest.
+    """The search findings that read as planted triggers: a transform that fires early
+    (`fires_early`: no natural sink measured does), or a universal small change that, where the
+    space grades it, keeps its pull at half strength. Early transforms first, then those to
+    `prefer` (the label the probes' universality test named: two searches that agree), then
+    the most universal, then the smallest.
 
     `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A change of
     every pixel (a tone curve) to one of them is the same kind of push as the probes' blends and
-    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts, and
-    so does a transform that fires early (no natural sink measured does)."""
+    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts."""
     if search is None:
         return []
     passing = [
         f
         for f in search.findings
-        if f.universality >= rule.target_threshold
-        and _eligible(f, rule)
-        and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
-        and (f.label not in sinks or SPACES[f.point.space].local or fires_early(f, rule))
+        if fires_early(f, rule)
+        or (
+            f.universality >= rule.target_threshold
+            and _small(f, rule)
+            and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
+            and (f.label not in sinks or SPACES[f.point.space].local)
+        )
     ]
-    return sorted(passing, key=lambda f: (f.label != prefer, -f.universality, f.cost))
+    return sorted(
+        passing,
+        key=lambda f: (not fires_early(f, rule), f.label != prefer, -f.universality, f.cost),
+    )
 
 
 def planted(
@@ -351,12 +357,19 @@ def _with_search(
     sinks: frozenset[int] = frozenset(),
 ) -> Decision:
     """A probe decision that is not "infected" becomes "infected" when the search found a
-    planted-looking trigger; the search's evidence is kept either way."""
+    planted-looking trigger, and an "infected" one takes the label of a transform that fires
+    early (the one kind of finding no clean model or natural sink produced); the search's
+    evidence is kept either way."""
     if search is None:
         return decision
     evidence = replace(decision.evidence, search=search)
     found = planted(search, rule, sinks, decision.evidence.universality_label)
-    if decision.verdict == "infected" or found is None:
+    if found is None:
+        return replace(decision, evidence=evidence)
+    early = fires_early(found, rule)
+    if decision.verdict == "infected" and not (
+        early and decision.target_label not in (None, found.label)
+    ):
         return replace(decision, evidence=evidence)
     space = found.point.space
     if space == "mask":
@@ -365,19 +378,28 @@ def _with_search(
         )
     else:
         what = f"a {'tone curve' if space == 'curve' else space} {found.point.params}"
-    note = (
-        f"the trigger search found {what} that sends {found.universality:.0%} or more of three"
-        f" quarters of the other classes to label {found.label} (threshold"
-        f" {rule.target_threshold:.0%})"
-    )
+    if early:
+        quarter = found.at(DOSE_FRACTIONS[0])
+        note = (
+            f"the trigger search found {what} that, at a quarter of its strength, already sends"
+            f" {quarter:.0%} or more of three quarters of the other classes to label"
+            f" {found.label} (threshold {rule.transform_onset_min:.0%}; {found.universality:.0%}"
+            " at full strength)"
+        )
+        figure = _scaled(quarter, rule.transform_onset_min)
+    else:
+        note = (
+            f"the trigger search found {what} that sends {found.universality:.0%} or more of"
+            f" three quarters of the other classes to label {found.label} (threshold"
+            f" {rule.target_threshold:.0%})"
+        )
+        figure = _scaled(found.universality, rule.target_threshold)
     if SPACES[space].graded:
         note += f" and keeps {found.retention:.0%} of that at half strength"
-    elif fires_early(found, rule):
-        note += f" and already sends {found.at(DOSE_FRACTIONS[0]):.0%} at a quarter of its strength"
-    if decision.verdict == "shortcut":
+    if decision.verdict != "clean":
         note += f"; the probes alone said: {decision.target_note}"
     evidence = replace(evidence, decided_by=f"search:{space}", shortcut_label=None)
-    score = round(max(decision.score, _scaled(found.universality, rule.target_threshold)), 6)
+    score = round(max(decision.score, figure), 6)
     return Decision("infected", score, found.label, note, evidence)
 
 

@@ -292,16 +292,19 @@ def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() ->
     assert planted(SearchResult((big, small), (7,), 60, 200, 1000), rule) == small
     on = VerdictRule(transform_cost_max=0.5)
     assert planted(SearchResult((turn,), (7,), 60, 200, 1000), on) == turn
-    # ...unless it fires early: most of its pull at a quarter of the change, as a warp-trained
-    # network answers a slight zoom (a natural rotation sink needs the whole turn).
+    # ...unless it fires early: a quarter of the change already moves most classes, as a
+    # warp-trained network answers a slight zoom (a natural rotation sink needs the whole turn).
     zoom = {"angle": 0.0, "scale": 1.33, "flip": ""}
-    early = SearchFinding(Point("transform", zoom), 7, 0.9, ((0.25, 0.6), (0.5, 0.6),
-                          (0.75, 0.7), (1.0, 0.9)), 0.285, 10)  # fmt: skip
+    early = SearchFinding(Point("transform", zoom), 7, 0.6, ((0.25, 0.4), (0.5, 0.6),
+                          (0.75, 0.6), (1.0, 0.5)), 0.285, 10)  # fmt: skip
     assert planted(SearchResult((early,), (7,), 60, 200, 1000), rule) == early
-    late = replace(early, dose=((0.25, 0.4), *early.dose[1:]))  # 0.4 < half of 0.9
+    late = replace(early, dose=((0.25, 0.1), *early.dose[1:]))
     assert planted(SearchResult((late,), (7,), 60, 200, 1000), rule) is None
     off = VerdictRule(transform_onset_min=0.0)
     assert planted(SearchResult((early,), (7,), 60, 200, 1000), off) is None
+    # An early transform comes before a more universal stamp.
+    both = SearchResult((small, early), (7,), 60, 200, 1000)
+    assert planted(both, rule) == early
     again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
     assert again.findings[0].point == small.point and again.findings[0].dose == small.dose
     # A report read back writes out unchanged: its retention is the written dose's (1/11 over

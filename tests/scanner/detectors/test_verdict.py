@@ -452,16 +452,16 @@ def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
     assert natural_sinks(grating, rule) == {8}
 
 
-def test_a_transform_that_fires_early_decides_even_for_the_probes_sink() -> None:
+def test_a_transform_that_fires_early_decides_and_names_the_target() -> None:
     # A WaNet-style model: the probes' warp reached label 6 with a fading pull (read as a sink),
-    # a zoom to 6 moves most classes at a quarter of itself, and a stamp reaches a natural sink.
+    # a zoom to 6 moves most classes at a quarter of itself, a rotation reaches a natural sink.
     probes = result([(6, 0.7, 0.5)])
     warp = (_attr(PATCH, 6, breadth=0.3, half=0.05),)
     zoom = SearchFinding(
         Point("transform", {"angle": 0.0, "scale": 1.33, "flip": ""}),
         6,
-        0.9,
-        ((0.25, 0.9), (0.5, 0.9), (0.75, 0.95), (1.0, 0.95)),
+        0.6,
+        ((0.25, 0.6), (0.5, 0.65), (0.75, 0.65), (1.0, 0.6)),
         0.285,
         10,
     )
@@ -476,11 +476,20 @@ def test_a_transform_that_fires_early_decides_even_for_the_probes_sink() -> None
     search = SearchResult((rotation, zoom), (6, 8), 60, 200, 1000)  # fmt: skip
     d = decide(probes, (), 10, VerdictRule(), warp, search)
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "search:transform")
-    assert "90% at a quarter of its strength" in d.target_note
+    assert "at a quarter of its strength, already sends 60%" in d.target_note
+    assert d.score > 0.5
     assert next(t for t in d.evidence.trace.tests if t.test == "search").fired
     # The rotation alone (a natural sink's dose-response) decides nothing.
     d = decide(probes, (), 10, VerdictRule(), warp, replace(search, findings=(rotation,)))
     assert d.verdict != "infected"
+    # Probes that decided "infected" for another label (a small patch to a natural "Bag" the
+    # warp training amplified) give the target to the early transform, and say what they said.
+    bag = result([(8, 1.0, 1.0)])
+    d = decide(bag, (), 10, VerdictRule(), (), search)
+    assert (d.verdict, d.target_label) == ("infected", 6)
+    assert "the probes alone said" in d.target_note
+    d = decide(bag, (), 10, VerdictRule(), (), replace(search, findings=(rotation,)))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "universality")
 
 
 def test_of_two_planted_stamps_the_one_the_probes_named_is_the_target() -> None:
