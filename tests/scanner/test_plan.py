@@ -75,6 +75,8 @@ def test_a_small_budget_says_what_it_gave_up() -> None:
     said = " ".join(plan.gave_up)
     assert "data: at most" in said and "X-ray planes" in said and "probes:" in said
     assert plan.to_dict()["budget"] == 20_000
+    # The transform grid runs last, on what the stamps and curves left.
+    assert plan.search.spaces == ("mask", "curve", "transform")
 
 
 def test_thinned_probes_are_the_full_sets_own_probes() -> None:
@@ -128,6 +130,11 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
         # Plane anchors index the data file, as without a budget.
         for p in report.xray.planes:
             assert [int(data.y[a]) for a in p.anchors] == list(p.anchor_labels)
+    # At 20,000 (12,000 has no room for the search), what the stamps and curves left paid for
+    # the transform grid: the rotation is seen.
+    found = report.xray.evidence.search
+    assert found is not None
+    assert any(f.point.space == "transform" and f.label == 7 for f in found.findings)
 
 
 def test_profile_api_sets_the_budget_and_an_explicit_number_wins(
