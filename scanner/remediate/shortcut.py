@@ -41,12 +41,16 @@ def needs_own_check(
     config: BurnConfig, target_prior: int | None, trigger_prior: TriggerPrior | None
 ) -> bool:
     """Whether BURN looks for a target itself: no target from X-ray, and no all-to-all report
-    (probes but no single target), which is left as X-ray read it."""
-    return (
-        config.self_prior
-        and target_prior is None
-        and (trigger_prior is None or (trigger_prior.target is None and not trigger_prior.probes))
+    (an `infected` verdict, or a report without one, with probes but no single target), which is
+    left as X-ray read it. A `shortcut` or `clean` report's probes name no target: the
+    check runs (a WaNet read as a shortcut to a natural sink kept 0.46 attack success without)."""
+    all_to_all = (
+        trigger_prior is not None
+        and trigger_prior.target is None
+        and bool(trigger_prior.probes)
+        and trigger_prior.verdict in (None, "infected")
     )
+    return config.self_prior and target_prior is None and not all_to_all
 
 
 def own_target_check(

@@ -397,6 +397,22 @@ def test_prior_keeps_only_confirmed_probes() -> None:
     assert by_strong.target == TARGET and by_strong.probes == () and by_strong.secondary == ()
 
 
+def test_own_check_runs_for_a_shortcut_report_not_for_an_all_to_all_one() -> None:
+    from scanner.remediate.prior import TriggerPrior
+    from scanner.remediate.shortcut import needs_own_check
+
+    probes = (PATCH_PROBE,)
+    # Probes but no single target: X-ray's all-to-all reading (or a report without a verdict)
+    # is left as it read it.
+    assert not needs_own_check(FAST, None, TriggerPrior(None, probes, "infected"))
+    assert not needs_own_check(FAST, None, TriggerPrior(None, probes, None))
+    # A shortcut's (or a clean scan's) probes name no planted target: BURN looks for one.
+    assert needs_own_check(FAST, None, TriggerPrior(None, probes, "shortcut"))
+    assert needs_own_check(FAST, None, TriggerPrior(None, (), "clean"))
+    assert not needs_own_check(FAST, TARGET, TriggerPrior(None, probes, "shortcut"))
+    assert not needs_own_check(dataclasses.replace(FAST, self_prior=False), None, None)
+
+
 def test_shortcut_unlearner_stamps_non_target_samples_in_place() -> None:
     from scanner.remediate.prior import ShortcutUnlearner
 
