@@ -433,7 +433,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             }
             if repair_rounds is not None:
                 row["repair_rounds"] = repair_rounds
-                last = repair_rounds[-1]["after"]
+                # The published model is the last round not undone (scanner.app.remediation).
+                last = [r for r in repair_rounds if not r.get("undone")][-1]["after"]
                 row["rescan"] = {
                     "verdict": last["verdict"],
                     "score": last["score"],

@@ -214,6 +214,7 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
                 if r.after is None
                 else f" {r.after.verdict} ({r.after.score:.2f})"
             )
+            + (", undone: an earlier round's target came back" if r.undone else "")
             for i, r in enumerate(repairs)
         )
         click.echo(f"  {len(repairs)} repair rounds (the re-scan still found a trigger): {steps}")

@@ -12,7 +12,11 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    longer holds is still that backdoor, not a natural sink (hand-set; on the 29 backdoored wild
    models no re-scan showed it, docs/remediation.md). Stop rules: no trigger left; `rounds`
    rounds have run; or a round did not lower the score (another round would spend the same
-   epochs for nothing).
+   epochs for nothing). A round whose re-scan finds again a target an earlier round repaired is
+   undone (its file dropped, the round before it published): fine-tuning on the poisoned
+   training data aimed at another label let the earlier backdoor back in (two CNN WaNets of the
+   eighth fresh set, each repaired to ASR 0.02 then back at 0.94 after a round aimed at a
+   "Bag" stamp; docs/remediation.md).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -74,6 +78,7 @@ class Round:
     prior: str  # "scan-report", "scan before", "re-scan" or "none"
     report: RemediationReport
     after: XrayResult | None
+    undone: bool = False  # its re-scan found an earlier round's repaired target again
 
     def record(self) -> RepairRound:
         return RepairRound(
@@ -83,7 +88,14 @@ class Round:
             accuracy_after=self.report.accuracy_after,
             seconds=self.report.seconds,
             after=None if self.after is None else VerdictSummary.of(self.after),
+            undone=self.undone,
         )
+
+
+def reopened(after: XrayResult | None, earlier: list[Round]) -> bool:
+    """Does a re-scan find, `infected`, a target an earlier round repaired?"""
+    repaired = {r.report.target_label for r in earlier} - {None}
+    return after is not None and after.verdict == "infected" and after.target_label in repaired
 
 
 def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
@@ -105,15 +117,20 @@ class RemediateRun:
     staged: Path  # the file `publish` moves onto the output
 
     @property
+    def kept(self) -> Round:
+        """The round whose model is published: the last one not undone."""
+        return [r for r in self.rounds if not r.undone][-1]
+
+    @property
     def still_infected(self) -> bool:
-        """The last re-scan still shows a planted trigger (exit 1)."""
-        last = self.rounds[-1]
+        """The published model's re-scan still shows a planted trigger (exit 1)."""
+        last = self.kept
         return trigger_left(last.after, last.target_label)
 
     @property
     def left_reason(self) -> str | None:
         """Why the repaired model still looks infected, in one sentence (None when it does not)."""
-        last = self.rounds[-1]
+        last = self.kept
         if not self.still_infected or last.after is None:
             return None
         if last.after.verdict == "infected":
@@ -165,6 +182,12 @@ def run_remediate(
             )
             rescanned = scan(staged, data, req.config) if req.rescan else None
             after = rescanned.xray if rescanned is not None else None
+            if reopened(after, rounds):
+                rounds.append(Round(target, prior, report, after, undone=True))
+                with contextlib.suppress(OSError):
+                    staged.unlink()
+                staged = current
+                break
             rounds.append(Round(target, prior, report, after))
             if current != req.model:
                 with contextlib.suppress(OSError):
@@ -191,16 +214,17 @@ def run_remediate(
                 _staged(req.out, r).unlink()
         raise
     assert staged is not None
-    first, last = rounds[0].report, rounds[-1].report
+    kept = [r for r in rounds if not r.undone][-1]
+    first, last = rounds[0].report, kept.report
     rescan = None
-    if before is not None and rounds[-1].after is not None:
+    if before is not None and kept.after is not None:
         # The summary after says which evidence a repaired model still shows (decided_by,
         # note), so that an exit 1 says what failed.
         rescan = Rescan(
             data=data.path,
             before=VerdictSummary.of(before.xray),
             used_as_prior=req.report_doc is None,
-            after=VerdictSummary.of(rounds[-1].after),
+            after=VerdictSummary.of(kept.after),
         )
     # BURN's own rounds are `report.rounds`; these are the repairs this workflow ran.
     extra = replace(last.extra, repair_rounds=tuple(r.record() for r in rounds))

@@ -93,9 +93,12 @@ class RepairRound:
     accuracy_after: float | None
     seconds: float
     after: VerdictSummary | None
+    # Its re-scan found an earlier round's repaired target again: the round before it is the
+    # one published (written only when true).
+    undone: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "target_label": self.target_label,
             "prior": self.prior,
             "repaired_target": self.repaired_target,
@@ -103,6 +106,9 @@ class RepairRound:
             "seconds": self.seconds,
             "after": None if self.after is None else self.after.to_dict(),
         }
+        if self.undone:
+            d["undone"] = True
+        return d
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,25 @@ def test_rounds_stop_when_a_round_does_not_lower_the_score_or_run_out(
     assert len(run.rounds) == 1 and run.still_infected
 
 
+def test_a_round_that_brings_back_a_repaired_target_is_undone(
+    request_: RemediateRequest, tmp_path: Path
+) -> None:
+    # Round 1 repairs target 3; its re-scan finds a stamp to 8; round 2, aimed at 8, lets the
+    # backdoor to 3 back in (fine-tuning on the poisoned data). Round 1's model is published.
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 8), ("infected", 0.9, 3)])
+    run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
+    assert [r["target_label"] for r in bench.repairs] == [3, 8]
+    assert [r.undone for r in run.rounds] == [False, True] and run.kept is run.rounds[0]
+    assert run.staged == Path(bench.repairs[0]["out_path"]) and run.staged.exists()
+    assert sorted(p.name for p in tmp_path.glob(".*staged*")) == [run.staged.name]
+    # What is published still shows the stamp to 8: exit 1, and the report says which round.
+    assert run.still_infected and run.report.rescan is not None
+    assert run.report.rescan.after.target_label == 8
+    assert run.report.accuracy_after == pytest.approx(0.89)  # round 1's
+    written = [r.to_dict() for r in run.report.extra.repair_rounds]
+    assert "undone" not in written[0] and written[1]["undone"] is True
+
+
 def test_without_rescans_there_is_one_round_and_no_prior(request_: RemediateRequest) -> None:
     from dataclasses import replace
 
