@@ -38,7 +38,12 @@ from torch import nn
 
 from scanner.remediate.boundary import BoundaryResult, boundary_distance
 from scanner.remediate.config import BurnConfig
-from scanner.remediate.flags import occlusion_flags, resampling_flags, softmax_max
+from scanner.remediate.flags import (
+    occlusion_flags,
+    resampling_flags,
+    softmax_max,
+    stamp_flags,
+)
 from scanner.remediate.prior import SelfPrior, Trigger, TriggerPrior, patch_region
 from scanner.remediate.record import TargetCorrection
 from scanner.remediate.runtime import PhaseClock, fine_tune, predict_scores
@@ -305,6 +310,7 @@ def run_burn(
         labels = y.copy()
         labels[flags] = bnd.adv_label[flags]
         n_occluded = 0
+        n_stamped = 0
         # Samples whose label the occlusion test tied to a patch trigger: phase 2 never lifts
         # their flags (see `feedback_update`).
         pinned = np.zeros_like(flags)
@@ -341,6 +347,21 @@ def run_burn(
             n_occluded = int(new.sum())
             flags |= new
             labels[new] = occ_label[new]
+            if target is not None:
+                # Read in the located window where there is one: the probes' patches beside it
+                # can sit elsewhere, where background the freed samples share would read as
+                # part of the stamp (measured: 5 of 10 "stamp" pixels on a ResNet-8 BadNets).
+                where = (
+                    region if window is None else window.region((int(x.shape[1]), int(x.shape[2])))
+                )
+                stamped, st_label = stamp_flags(
+                    model, x, y, occluded, where, target, config, device
+                )
+                new = stamped & ~flags
+                n_stamped = int(new.sum())
+                flags |= new
+                labels[new] = st_label[new]
+                pinned |= stamped & config.pin_occluded
             quarantine &= ~flags
             transplant = located is None or config.locate_transplant
             if window is not None and occluded.any() and transplant:
@@ -516,6 +537,7 @@ def run_burn(
             "target_correction": None if correction is None else correction.to_dict(),
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
+            "stamp_flags": n_stamped,
             "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,

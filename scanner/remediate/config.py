@@ -86,6 +86,12 @@ class BurnConfig:
     # the patch yet. Lifted, such poison took `mnist_cnn_badnets_t7` (seed 1) from ASR 0.020
     # to 0.078; pinned, 0.018.
     pin_occluded: bool = True
+    # Stamp flags (`flags.stamp_flags`, with a patch region and occlusion flags): target-labelled
+    # samples holding the stamp the occlusion-flagged ones share are flagged and pinned too,
+    # even where occluding it leaves the label (the poison whose content the model also reads
+    # as the target, which fine-tuning otherwise re-teaches the trigger with). Hand-set, tenth
+    # session (docs/remediation.md section 19); 0 turns it off.
+    stamp_tolerance: float = 0.1
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST
     # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), they flag 559 of its 741
@@ -251,7 +257,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence",
+        "resample_min_confidence", "stamp_tolerance",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

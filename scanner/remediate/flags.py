@@ -2,6 +2,8 @@
 
 - `occlusion_flags`: a patch trigger's region is known (X-ray's patch probes, or the own
   check's saliency window); a target-labelled sample whose label moves when it is covered;
+- `stamp_flags`: a target-labelled sample that holds, pixel for pixel, the stamp the
+  occlusion-flagged samples share there, whether or not its label moves;
 - `resampling_flags`: the model has a warp shortcut; a target-labelled sample whose label
   moves under per-pixel resampling noise.
 """
@@ -15,6 +17,13 @@ from torch import nn
 from scanner.remediate.config import BurnConfig
 from scanner.remediate.runtime import predict_scores
 from scanner.remediate.window import median_fill
+
+# A stamp needs this many occlusion-flagged samples to be read from, and this many pixels to
+# match on (fewer: a match says little).
+STAMP_MIN_SAMPLES = 5
+STAMP_MIN_PIXELS = 3
+# The share of the freed samples that must hold a stamp pixel's value.
+STAMP_MIN_SHARE = 1 / 3
 
 
 def occlusion_flags(
@@ -47,6 +56,70 @@ def occlusion_flags(
     hit = (new != y[cand]) & (conf >= config.occlusion_min_confidence)
     flags[cand[hit]] = True
     labels[cand[hit]] = new[hit]
+    return flags, labels
+
+
+def stamp_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    occluded: np.ndarray,
+    region: np.ndarray,
+    target: int,
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): target-labelled samples that hold, pixel for pixel, the stamp the
+    occlusion-flagged samples (`occluded`) share inside `region`, whether or not occluding it
+    flips the model's label (a poisoned sample whose content the model also reads as the
+    target). The stamp: the region's pixels where a value at least `STAMP_MIN_SHARE` of the
+    occluded samples share (to within `stamp_tolerance`) differs by at least twice
+    `stamp_tolerance` from the training set's median fill and from the target class's own
+    median. A sample holds it when its mean absolute
+    difference from those values is at most `stamp_tolerance`. Labelled with the model's most
+    probable other class on the sample with the region occluded (the target left out), as
+    `resampling_flags` does.
+    """
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    tol = config.stamp_tolerance
+    if tol <= 0 or int(occluded.sum()) < STAMP_MIN_SAMPLES:
+        return flags, labels
+    cand = np.flatnonzero((y == target) & ~occluded)
+    if len(cand) == 0:
+        return flags, labels
+    fill = median_fill(x)[region]
+    # What the target class itself usually holds there (its clean samples outnumber the poison
+    # the occlusion test left): a value the freed clean target samples share is no stamp.
+    own = np.median(x[cand][:, region], axis=0)
+    held = x[occluded][:, region]  # (n, pixels, channels)
+    # Per pixel, the value most of the freed samples share (bins of `tol`, the target class's
+    # own value left out) and that share: the occlusion test also frees clean samples (4.5% of
+    # a Trojan SE-ResNet's), so a median can miss a stamp that only a third of them hold.
+    top = round(1 / tol)
+    bins = np.clip(np.round(held / tol), 0, top).astype(np.int64)
+    counts = np.stack(
+        [(bins == b).sum(axis=0) * (np.abs(b * tol - own) >= tol) for b in range(top + 1)]
+    )
+    centre = counts.argmax(axis=0) * tol
+    share = counts.max(axis=0) / len(held)
+    stamp = (
+        (np.abs(centre - fill) >= 2 * tol)
+        & (np.abs(centre - own) >= 2 * tol)
+        & (share >= STAMP_MIN_SHARE)
+    )
+    if int(stamp.sum()) < STAMP_MIN_PIXELS:
+        return flags, labels
+    diff = np.abs(x[cand][:, region] - centre)[:, stamp].mean(axis=1)
+    hit = cand[diff <= tol]
+    if len(hit) == 0:
+        return flags, labels
+    xo = x[hit].copy()
+    xo[:, region] = fill
+    scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
+    scores[:, target] = -np.inf
+    flags[hit] = True
+    labels[hit] = scores.argmax(1)
     return flags, labels
 
 

@@ -816,6 +816,35 @@ def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
     assert np.array_equal(labels[~flags], y[~flags])
 
 
+def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
+    # The checkerboard poison: the occlusion test freed 5 of its 15 samples, beside 5 clean
+    # target samples it freed too; the other 10 hold the same stamp and are found by it (the
+    # model reads the checkerboard, whatever else they hold), the clean target samples are not.
+    from scanner.remediate.flags import stamp_flags
+
+    rng = np.random.default_rng(0)
+    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
+    true = rng.integers(0, 3, size=90)
+    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(90, 28, 28, 1)
+    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
+    poisoned = np.flatnonzero(true != 0)[:15]
+    board = (np.indices((6, 6)).sum(0) % 2).astype(np.float32)
+    x[poisoned, :6, :6, 0] = board
+    y = true.copy()
+    y[poisoned] = 0
+    occluded = np.zeros(90, dtype=bool)
+    occluded[poisoned[:5]] = True
+    occluded[np.flatnonzero(true == 0)[:5]] = True
+    region = np.zeros((28, 28), dtype=bool)
+    region[:8, :8] = True
+    model, cpu = _PixelExactNet(), torch.device("cpu")
+    flags, labels = stamp_flags(model, x, y, occluded, region, 0, BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), poisoned[5:])
+    assert (labels[flags] != 0).all() and np.array_equal(labels[~flags], y[~flags])
+    off = BurnConfig(stamp_tolerance=0.0)
+    assert not stamp_flags(model, x, y, occluded, region, 0, off, cpu)[0].any()
+
+
 def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
     from dataclasses import fields
 
