@@ -843,6 +843,10 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     assert (labels[flags] != 0).all() and np.array_equal(labels[~flags], y[~flags])
     off = BurnConfig(stamp_tolerance=0.0)
     assert not stamp_flags(model, x, y, occluded, region, 0, off, cpu)[0].any()
+    # Where the other classes hold the same pixels too, they are class content: nothing.
+    common = x.copy()
+    common[np.flatnonzero(y == 1)[:5], :6, :6, 0] = board
+    assert not stamp_flags(model, common, y, occluded, region, 0, BurnConfig(), cpu)[0].any()
 
 
 def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
