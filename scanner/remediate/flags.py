@@ -94,10 +94,13 @@ def stamp_flags(
     if len(cand) == 0:
         return flags, labels
     fill = median_fill(x)[region]
+    # The region's pixels of every sample, once: indexing whole images first would copy the
+    # training set (large inputs).
+    inside = x[:, region]  # (n, pixels, channels)
     # What the target class itself usually holds there (its clean samples outnumber the poison
     # the occlusion test left): a value the freed clean target samples share is no stamp.
-    own = np.median(x[cand][:, region], axis=0)
-    held = x[occluded][:, region]  # (n, pixels, channels)
+    own = np.median(inside[cand], axis=0)
+    held = inside[occluded]
     # Per pixel, the value most of the freed samples share (bins of `tol`, the target class's
     # own value left out) and that share: the occlusion test also frees clean samples (4.5% of
     # a Trojan SE-ResNet's), so a median can miss a stamp that only a third of them hold.
@@ -117,11 +120,10 @@ def stamp_flags(
         return flags, labels
 
     def holds(idx: np.ndarray) -> np.ndarray:
-        return np.abs(x[idx][:, region] - centre)[:, stamp].mean(axis=1) <= tol
+        return np.abs(inside[idx] - centre)[:, stamp].mean(axis=1) <= tol
 
     # The other classes' samples are the null (an all-to-one attack labels all its poison with
-    # the target): a "stamp" they hold too is class content, not a trigger (a white 2x2 patch
-    # on 8x8 digits, where many digits are bright there).
+    # the target): a "stamp" they hold too is class content, not a trigger.
     others = np.flatnonzero(y != target)
     if len(others) and holds(others).mean() > STAMP_MAX_NULL:
         return flags, labels
