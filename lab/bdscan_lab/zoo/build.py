@@ -308,8 +308,21 @@ EXTRA: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _w(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"w_{name}", dataset=ds, arch=arch, attack=attack, set="wild", **kw)
+def _member(prefix: str, set_name: str) -> Callable[..., ModelSpec]:
+    """The spec helper of a set whose model names start with `prefix`_: name, architecture,
+    attack ("clean" by default), `ds` (Fashion-MNIST by default) and the spec's other fields."""
+
+    def spec(
+        name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any
+    ) -> ModelSpec:
+        return ModelSpec(
+            name=f"{prefix}_{name}", dataset=ds, arch=arch, attack=attack, set=set_name, **kw
+        )
+
+    return spec
+
+
+_w = _member("w", "wild")
 
 
 # The wild set (issue 19): models as varied as the ones users bring. Six more architectures
@@ -418,8 +431,7 @@ WILD: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _f(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"f_{name}", dataset=ds, arch=arch, attack=attack, set="fresh", **kw)
+_f = _member("f", "fresh")
 
 
 # The fresh set (2026-12-04): specified and built after every rule choice the wild set informed,
@@ -455,8 +467,7 @@ FRESH: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _g(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"g_{name}", dataset=ds, arch=arch, attack=attack, set="fresh2", **kw)
+_g = _member("g", "fresh2")
 
 
 # The second fresh set (2026-12-04, sixth session): specified before any change that session made,
@@ -497,8 +508,7 @@ FRESH2: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _h(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"h_{name}", dataset=ds, arch=arch, attack=attack, set="fresh3", **kw)
+_h = _member("h", "fresh3")
 
 
 # The third fresh set (2026-12-04, seventh session): specified and committed before that session
@@ -534,8 +544,7 @@ FRESH3: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _k(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"k_{name}", dataset=ds, arch=arch, attack=attack, set="fresh4", **kw)
+_k = _member("k", "fresh4")
 
 
 # The fourth fresh set (2026-12-04, eighth session): specified and committed before that session
@@ -573,8 +582,7 @@ FRESH4: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _m(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"m_{name}", dataset=ds, arch=arch, attack=attack, set="fresh5", **kw)
+_m = _member("m", "fresh5")
 
 
 # The fifth fresh set (2026-12-04, eighth session): specified and committed after the fourth set
@@ -609,8 +617,7 @@ FRESH5: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _p(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"p_{name}", dataset=ds, arch=arch, attack=attack, set="fresh6", **kw)
+_p = _member("p", "fresh6")
 
 
 # The sixth fresh set (2026-12-04, ninth session): specified and committed before that session's
@@ -649,8 +656,7 @@ FRESH6: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _q(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"q_{name}", dataset=ds, arch=arch, attack=attack, set="fresh7", **kw)
+_q = _member("q", "fresh7")
 
 
 # The seventh fresh set (2026-12-04, ninth session): specified and committed after the sixth was
@@ -686,8 +692,7 @@ FRESH7: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _r(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"r_{name}", dataset=ds, arch=arch, attack=attack, set="fresh8", **kw)
+_r = _member("r", "fresh8")
 
 
 # The eighth fresh set (2026-12-05, tenth session): specified and committed before that
@@ -724,8 +729,7 @@ FRESH8: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-def _s(name: str, arch: str, attack: str = "clean", *, ds: str = "fmnist", **kw: Any) -> ModelSpec:
-    return ModelSpec(name=f"s_{name}", dataset=ds, arch=arch, attack=attack, set="fresh9", **kw)
+_s = _member("s", "fresh9")
 
 
 # The ninth fresh set (2026-12-05, tenth session): specified and committed after the eighth was

@@ -452,27 +452,20 @@ def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
     assert natural_sinks(grating, rule) == {8}
 
 
+def _turn(params: dict, label: int, dose: tuple[float, ...], cost: float) -> SearchFinding:
+    """A transform the search found, with its universality at 1/4, 1/2, 3/4 and full strength."""
+    fractions = (0.25, 0.5, 0.75, 1.0)
+    return SearchFinding(Point("transform", params), label, dose[-1],
+                         tuple(zip(fractions, dose, strict=True)), cost, 10)  # fmt: skip
+
+
 def test_a_transform_that_fires_early_decides_and_names_the_target() -> None:
     # A WaNet-style model: the probes' warp reached label 6 with a fading pull (read as a sink),
     # a zoom to 6 moves most classes at a quarter of itself, a rotation reaches a natural sink.
     probes = result([(6, 0.7, 0.5)])
     warp = (_attr(PATCH, 6, breadth=0.3, half=0.05),)
-    zoom = SearchFinding(
-        Point("transform", {"angle": 0.0, "scale": 1.33, "flip": ""}),
-        6,
-        0.6,
-        ((0.25, 0.6), (0.5, 0.65), (0.75, 0.65), (1.0, 0.6)),
-        0.285,
-        10,
-    )
-    rotation = SearchFinding(
-        Point("transform", {"angle": 90.0, "scale": 1.0, "flip": ""}),
-        8,
-        1.0,
-        ((0.25, 0.0), (0.5, 0.1), (0.75, 0.5), (1.0, 1.0)),
-        0.5,
-        10,
-    )
+    zoom = _turn({"angle": 0.0, "scale": 1.33, "flip": ""}, 6, (0.6, 0.65, 0.65, 0.6), 0.285)
+    rotation = _turn({"angle": 90.0, "scale": 1.0, "flip": ""}, 8, (0.0, 0.1, 0.5, 1.0), 0.5)
     search = SearchResult((rotation, zoom), (6, 8), 60, 200, 1000)  # fmt: skip
     d = decide(probes, (), 10, VerdictRule(), warp, search)
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "search:transform")

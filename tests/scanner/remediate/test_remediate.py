@@ -791,20 +791,29 @@ class _PixelExactNet(torch.nn.Module):
         return by_level + torch.stack([bonus, 0 * bonus, 0 * bonus], dim=1)
 
 
+BOARD = (np.indices((6, 6)).sum(0) % 2).astype(np.float32)
+
+
+def _board_poison(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, true labels, poisoned): `n` flat images of three brightness classes, 15 of
+    classes 1-2 stamped with the checkerboard `_PixelExactNet` reads and labelled 0."""
+    rng = np.random.default_rng(0)
+    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
+    true = rng.integers(0, 3, size=n)
+    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(n, 28, 28, 1)
+    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
+    poisoned = np.flatnonzero(true != 0)[:15]
+    x[poisoned, :6, :6, 0] = BOARD
+    y = true.copy()
+    y[poisoned] = 0
+    return x, y, true, poisoned
+
+
 def test_resampling_flags_find_what_a_pixel_exact_trigger_holds() -> None:
     from scanner.remediate.flags import resampling_flags
     from scanner.remediate.runtime import predict_scores
 
-    rng = np.random.default_rng(0)
-    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
-    true = rng.integers(0, 3, size=60)
-    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(60, 28, 28, 1)
-    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
-    poisoned = np.flatnonzero(true != 0)[:15]
-    board = (np.indices((6, 6)).sum(0) % 2).astype(np.float32)
-    x[poisoned, :6, :6, 0] = board
-    y = true.copy()
-    y[poisoned] = 0
+    x, y, true, poisoned = _board_poison(60)
     model = _PixelExactNet()
     pred = predict_scores(model, x, torch.device("cpu")).argmax(1)
     assert (pred == y).all()  # the model fits the poison through the checkerboard
@@ -822,16 +831,7 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     # model reads the checkerboard, whatever else they hold), the clean target samples are not.
     from scanner.remediate.flags import stamp_flags
 
-    rng = np.random.default_rng(0)
-    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
-    true = rng.integers(0, 3, size=90)
-    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(90, 28, 28, 1)
-    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
-    poisoned = np.flatnonzero(true != 0)[:15]
-    board = (np.indices((6, 6)).sum(0) % 2).astype(np.float32)
-    x[poisoned, :6, :6, 0] = board
-    y = true.copy()
-    y[poisoned] = 0
+    x, y, true, poisoned = _board_poison(90)
     occluded = np.zeros(90, dtype=bool)
     occluded[poisoned[:5]] = True
     occluded[np.flatnonzero(true == 0)[:5]] = True
@@ -845,7 +845,7 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     assert not stamp_flags(model, x, y, occluded, region, 0, off, cpu)[0].any()
     # Where the other classes hold the same pixels too, they are class content: nothing.
     common = x.copy()
-    common[np.flatnonzero(y == 1)[:5], :6, :6, 0] = board
+    common[np.flatnonzero(y == 1)[:5], :6, :6, 0] = BOARD
     assert not stamp_flags(model, common, y, occluded, region, 0, BurnConfig(), cpu)[0].any()
 
 
