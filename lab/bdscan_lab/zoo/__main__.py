@@ -29,6 +29,7 @@ SET_NAMES = [
     "fresh7",
     "fresh8",
     "fresh9",
+    "fresh10",
 ]
 
 

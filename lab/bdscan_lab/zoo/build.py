@@ -765,6 +765,41 @@ FRESH9: tuple[ModelSpec, ...] = (
        trigger={"size": 3, "position": "br"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+_t = _member("t", "fresh10")
+
+
+# The tenth fresh set (2026-12-05, eleventh session): specified and committed before that
+# session's detector change (a small geometric transform found by the search may decide, also
+# to a label the probes read as a natural sink), to judge it on models no choice has seen.
+# Rotation backdoors at new angles, signs and strengths of training on every architecture
+# family (what it is for), beside clean nets, most on digits, whose rotations (6/9, 1/7) reach
+# other classes naturally (its false-positive risk).
+FRESH10: tuple[ModelSpec, ...] = (
+    _t("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=1400, ds="mnist"),
+    _t("lenet_clean_def", "lenet", seed=1401, ds="mnist"),
+    _t("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=1402, ds="mnist"),
+    _t("senet_clean_const", "senet", recipe="adam_const", seed=1403, ds="mnist"),
+    _t("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=1404, ds="mnist"),
+    _t("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=1405),
+    _t("mlp_clean_def", "mlp", seed=1406, ds="mnist"),
+    _t("senet_clean_long", "senet", recipe="long", seed=1407),
+    _t("cnn_rotate_t3", "cnn", "rotate", target=3, poison_rate=0.1, seed=1410,
+       trigger={"angle": 20.0}, recipe="sgd_cosine"),
+    _t("lenet_rotate_t6", "lenet", "rotate", target=6, poison_rate=0.1, seed=1411, ds="mnist"),
+    _t("resnet8_rotate_t8", "resnet8", "rotate", target=8, poison_rate=0.1, seed=1412,
+       trigger={"angle": 15.0}, recipe="adamw_smooth"),
+    _t("senet_rotate_t2", "senet", "rotate", target=2, poison_rate=0.1, seed=1413,
+       trigger={"angle": -30.0}),
+    _t("mobilenet_rotate_t5", "mobilenet", "rotate", target=5, poison_rate=0.1, seed=1414,
+       trigger={"angle": 60.0}, recipe="sgd_step"),
+    _t("gnresnet_rotate_t1", "gn_resnet", "rotate", target=1, poison_rate=0.1, seed=1415,
+       trigger={"angle": 25.0}, recipe="adam_const", ds="mnist"),
+    _t("mlp_rotate_t7", "mlp", "rotate", target=7, poison_rate=0.1, seed=1416,
+       trigger={"angle": 30.0}, recipe="mixup"),
+    _t("cnn_rotate_t9", "cnn", "rotate", target=9, poison_rate=0.1, seed=1417,
+       trigger={"angle": 10.0}, ds="mnist"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -778,6 +813,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh7": FRESH7,
     "fresh8": FRESH8,
     "fresh9": FRESH9,
+    "fresh10": FRESH10,
 }
 
 
