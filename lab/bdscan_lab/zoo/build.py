@@ -775,7 +775,7 @@ _t = _member("t", "fresh10")
 # family (what it is for), beside clean nets, most on digits, whose rotations (6/9, 1/7) reach
 # other classes naturally (its false-positive risk).
 FRESH10: tuple[ModelSpec, ...] = (
-    _t("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=1400, ds="mnist"),
+    _t("cnn_clean_cos", "cnn", recipe="sgd_cosine", seed=1400, ds="mnist"),
     _t("lenet_clean_def", "lenet", seed=1401, ds="mnist"),
     _t("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=1402, ds="mnist"),
     _t("senet_clean_const", "senet", recipe="adam_const", seed=1403, ds="mnist"),
