@@ -84,10 +84,10 @@ THRESHOLDS: dict[str, Threshold] = {
         ),
         Threshold(
             "transform_cost_max",
-            0.0,
+            0.15,
             "hand-set",
-            "the largest geometric transform the search may decide with (0: never, since clean"
-            " networks have natural rotation sinks)",
+            "the largest geometric transform the search may decide with (rotation / 180 degrees:"
+            " 27 degrees; clean networks' rotation sinks needed 30 degrees or more)",
         ),
         Threshold(
             "transform_onset_min",
@@ -146,11 +146,12 @@ class VerdictRule:
     # stamp is already minimal, so its size is its dose-response). Hand-set: the stamp's cap before
     # any measurement, the curve's after the search's output on 12 wild models was seen, and the
     # stamp's exemption from the retention test after all of them (docs/trigger-search.md says what
-    # each variant gave). `transform_cost_max` is 0: a geometric transform never decides alone,
-    # because clean networks have natural rotation sinks as universal as a planted one (the clean
-    # digits MLP of tests/scanner/detectors/test_search.py, docs/trigger-search.md); its findings
-    # stay in the evidence. A rule file can switch it on (rotation / 180 degrees, |log zoom|, 1 for
-    # a flip).
+    # each variant gave). `transform_cost_max` (rotation / 180 degrees, |log zoom|, 1 for a flip):
+    # clean networks have natural rotation sinks as universal as a planted one, but none of the
+    # 110 clean scans of the fresh sets reached one under 30 degrees (0.167), while the three
+    # rotation backdoors were reached at 19-26 degrees (0.10-0.15). Hand-set at 0.15 after those
+    # scans were seen (0 before: transforms never decided alone); the tenth fresh set, specified
+    # first, judges it (docs/verdict.md, "Small transforms").
     mask_cost_max: float = value("mask_cost_max")
     curve_cost_max: float = value("curve_cost_max")
     transform_cost_max: float = value("transform_cost_max")

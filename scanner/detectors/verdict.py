@@ -301,9 +301,12 @@ def planted_findings(
     `prefer` (the label the probes' universality test named: two searches that agree), then
     the most universal, then the smallest.
 
-    `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A change of
-    every pixel (a tone curve) to one of them is the same kind of push as the probes' blends and
-    gratings, so it is read as the same sink, not as a planted trigger; a stamp still counts."""
+    `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A graded
+    change (a tone curve: a push on every pixel's value) to one of them is the same kind of push
+    as the probes' blends and gratings, so it is read as the same sink, not as a planted
+    trigger. A stamp (pixels replaced) or a small transform (pixels moved) still counts: a
+    network trained to answer a rotation can answer the probes' global pushes slowly too, as a
+    sink does (the rotation backdoors of the eighth fresh set)."""
     if search is None:
         return []
     passing = [
@@ -314,7 +317,7 @@ def planted_findings(
             f.universality >= rule.target_threshold
             and _small(f, rule)
             and (f.retention >= rule.retention_max or not SPACES[f.point.space].graded)
-            and (f.label not in sinks or SPACES[f.point.space].local)
+            and (f.label not in sinks or not SPACES[f.point.space].graded)
         )
     ]
     return sorted(

@@ -285,13 +285,19 @@ def test_only_a_small_universal_change_that_keeps_its_pull_reads_as_planted() ->
     keeping = _finding("curve", {"fade": 0.05}, 0.9, 0.8, 0.02)
     assert planted(SearchResult((keeping,), (7,), 60, 200, 1000), rule) == keeping
     weak = _finding("curve", {"fade": 0.05}, 0.5, 0.5, 0.02)
-    # A transform never decides alone under the default rule (natural rotation sinks).
+    # A large transform never decides alone under the default rule (natural rotation sinks).
     turn = _finding("transform", {"angle": 45.0, "scale": 1.0, "flip": ""}, 1.0, 0.2, 0.25)
     for f in (big, fading, weak, turn):
         assert planted(SearchResult((f,), (7,), 60, 200, 1000), rule) is None
     assert planted(SearchResult((big, small), (7,), 60, 200, 1000), rule) == small
     on = VerdictRule(transform_cost_max=0.5)
     assert planted(SearchResult((turn,), (7,), 60, 200, 1000), on) == turn
+    # A small turn decides, to a label the probes read as a natural sink too; a tone curve to
+    # that label is read as the sink.
+    small_turn = _finding("transform", {"angle": 22.5, "scale": 1.0, "flip": ""}, 0.9, 0.0, 0.125)
+    sink = frozenset({7})
+    assert planted(SearchResult((small_turn,), (7,), 60, 200, 1000), rule, sink) == small_turn
+    assert planted(SearchResult((keeping,), (7,), 60, 200, 1000), rule, sink) is None
     # ...unless it fires early: a quarter of the change already moves most classes, as a
     # warp-trained network answers a slight zoom (a natural rotation sink needs the whole turn).
     zoom = {"angle": 0.0, "scale": 1.33, "flip": ""}
