@@ -43,8 +43,15 @@ from scanner.remediate.flags import (
     resampling_flags,
     softmax_max,
     stamp_flags,
+    turn_flags,
 )
-from scanner.remediate.prior import SelfPrior, Trigger, TriggerPrior, patch_region
+from scanner.remediate.prior import (
+    SelfPrior,
+    Trigger,
+    TriggerPrior,
+    found_turns,
+    patch_region,
+)
 from scanner.remediate.record import TargetCorrection
 from scanner.remediate.runtime import PhaseClock, fine_tune, predict_scores
 from scanner.remediate.shortcut import (
@@ -393,6 +400,26 @@ def run_burn(
             flags |= new
             labels[new] = res_label[new]
             quarantine &= ~flags
+        n_turned = 0
+        turn_target = None if trigger_prior is None else trigger_prior.target
+        turns = found_turns(trigger_prior) if trigger_prior is not None else []
+        if (
+            config.turn_flags
+            and turns
+            and turn_target is not None
+            and (target_prior in (None, turn_target))
+        ):
+            # The search's turns go to the prior's target: undone, a poisoned sample is its
+            # source image again. Pinned like the occlusion flags (direct evidence).
+            turned, turn_label = turn_flags(
+                model, x, y, bnd.pred, turns, turn_target, config, device
+            )
+            new = turned & ~flags
+            n_turned = int(new.sum())
+            flags |= new
+            labels[new] = turn_label[new]
+            pinned |= turned & config.pin_occluded
+            quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
 
     rounds: list[RoundStats] = []
@@ -538,6 +565,7 @@ def run_burn(
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
             "stamp_flags": n_stamped,
+            "turn_flags": n_turned,
             "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,

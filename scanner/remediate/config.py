@@ -98,6 +98,10 @@ class BurnConfig:
     # poisoned target-labelled samples and 3 of 384 clean ones; at 0.5 px 266 and 2, and BURN
     # ended at ASR 0.076 instead of 0.028; at 1 px 231 clean ones too
     # (`benchmarks/resampling_flags.py`).
+    # Turn flags (`flags.turn_flags`, when the scan's search found a turn or zoom to the
+    # target): target-labelled samples whose label moves when the turn is undone. Eleventh
+    # session (docs/remediation.md section 20); False turns them off.
+    turn_flags: bool = True
     resample_flags: bool = True
     resample_px: float = 0.625
     resample_draws: int = 4
@@ -257,7 +261,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence", "stamp_tolerance",
+        "resample_min_confidence", "stamp_tolerance", "turn_flags",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -183,6 +183,12 @@ def _read_document(
 # test-time amplitude) or weaker (blend alpha), so the model is taught to ignore the family
 # member over a range.
 PROBE_SCALES = (0.6, 1.0, 1.6)
+# Fractions a search finding's change is unlearned at: weakened (a stamp at part opacity), and,
+# for a turn or zoom, stronger too. The search keeps the least change that fires, so a planted
+# rotation is larger than the turn found (11-26 degrees found for 15-60 degree triggers on the
+# tenth fresh set); a stamp or tone curve has no stronger form.
+FOUND_FRACTIONS = (0.6, 1.0)
+TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
 
 
 def probe_triggers(
@@ -215,11 +221,19 @@ def probe_triggers(
     if not secondary:
         for d in prior.found:
             point = Point.from_dict(d)
-            # At full strength and weakened (a stamp at part opacity, a smaller rotation): the
-            # search found the least that fires, the real trigger may be more or less.
-            for s in (min(scales), 1.0):
+            for s in TURN_FRACTIONS if _turn(point) else FOUND_FRACTIONS:
                 out.append(_weakened(point, s))
     return out
+
+
+def _turn(point: Point) -> bool:
+    """A rotation or zoom (a flip has no stronger form)."""
+    return point.space == "transform" and not point.params.get("flip")
+
+
+def found_turns(prior: TriggerPrior) -> list[Point]:
+    """The turns and zooms among the prior's search findings (`flags.turn_flags`)."""
+    return [p for p in map(Point.from_dict, prior.found) if _turn(p)]
 
 
 def _weakened(point: Any, fraction: float) -> Trigger:

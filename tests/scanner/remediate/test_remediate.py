@@ -357,6 +357,21 @@ def test_the_trigger_the_search_found_for_the_target_joins_the_prior() -> None:
     assert probe_triggers(prior, (8, 8, 1), secondary=True) == []
 
 
+def test_a_turn_the_search_found_is_unlearned_at_larger_turns_too() -> None:
+    # The search keeps the least turn that fires; the planted rotation is larger.
+    from scanner.detectors.spaces import TransformSpace
+    from scanner.remediate.prior import TriggerPrior, probe_triggers
+
+    turn = {"angle": 15.0, "scale": 1.0, "flip": ""}
+    prior = TriggerPrior(TARGET, (), found=({"space": "transform", "params": turn},))
+    x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
+    got = [t(x) for t in probe_triggers(prior, (8, 8, 1))]
+    for angle in (9.0, 15.0, 24.0, 36.0):
+        want = TransformSpace().apply(dict(turn, angle=angle), x)
+        assert any(np.allclose(g, want) for g in got), angle
+    assert len(got) == 4
+
+
 def test_prior_keeps_only_confirmed_probes() -> None:
     from scanner.remediate.prior import prior_from_report, probe_triggers
 
@@ -847,6 +862,49 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     common = x.copy()
     common[np.flatnonzero(y == 1)[:5], :6, :6, 0] = BOARD
     assert not stamp_flags(model, common, y, occluded, region, 0, BurnConfig(), cpu)[0].any()
+
+
+class _SpotNet(torch.nn.Module):
+    """Class 1 when a bright spot covers the cell `spot`, else class 0 (the target): a
+    rotation trigger's poison is a class-1 image turned so that its spot leaves the cell."""
+
+    def __init__(self, spot: tuple[int, int]) -> None:
+        super().__init__()
+        self.spot = spot
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r, c = self.spot
+        lit = x[:, r - 1 : r + 2, c - 1 : c + 2, 0].mean(dim=(1, 2))
+        return torch.stack([torch.full_like(lit, 5.0), 20.0 * lit], dim=1)
+
+
+def test_turn_flags_free_the_samples_a_found_turn_undone_gives_back() -> None:
+    from scanner.detectors.spaces import Point, TransformSpace
+    from scanner.remediate.flags import turn_flags
+    from scanner.remediate.runtime import predict_scores
+
+    # A 3x3 spot at (4, 16) on a 28x28 image: class 1. The planted trigger turned it by 24
+    # degrees (its spot left the cell: class 0); the search found the least turn that fires
+    # (15 degrees). Turned back by 15, 24 and 36 degrees, the poison's spot comes back to (or
+    # near) its cell at two of them; a clean class-0 image (its spot elsewhere) never does.
+    def spotted(r: int, c: int) -> np.ndarray:
+        img = np.zeros((28, 28, 1), np.float32)
+        img[r - 1 : r + 2, c - 1 : c + 2] = 1.0
+        return img
+
+    space = TransformSpace()
+    planted = {"angle": 24.0, "scale": 1.0, "flip": ""}
+    poison = space.apply(planted, np.stack([spotted(4, 16)] * 4))
+    clean = np.stack([spotted(24, 12), spotted(14, 25), spotted(20, 4)])
+    x = np.concatenate([poison, clean])
+    y = np.zeros(len(x), np.int64)
+    model, cpu = _SpotNet((4, 16)), torch.device("cpu")
+    pred = predict_scores(model, x, cpu).argmax(1)
+    assert (pred == 0).all() and predict_scores(model, spotted(4, 16)[None], cpu).argmax() == 1
+    found = Point("transform", {"angle": 15.0, "scale": 1.0, "flip": ""})
+    flags, labels = turn_flags(model, x, y, pred, [found], 0, BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), np.arange(4))
+    assert (labels[:4] == 1).all() and (labels[4:] == 0).all()
 
 
 def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
