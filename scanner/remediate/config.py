@@ -98,14 +98,14 @@ class BurnConfig:
     # poisoned target-labelled samples and 3 of 384 clean ones; at 0.5 px 266 and 2, and BURN
     # ended at ASR 0.076 instead of 0.028; at 1 px 231 clean ones too
     # (`benchmarks/resampling_flags.py`).
-    # Turn flags (`flags.turn_flags`, when the scan's search found a turn or zoom to the
-    # target): target-labelled samples whose label moves when the turn is undone. Eleventh
-    # session (docs/remediation.md section 20); False turns them off.
-    turn_flags: bool = True
     resample_flags: bool = True
     resample_px: float = 0.625
     resample_draws: int = 4
     resample_min_confidence: float = 0.6
+    # Turn flags (`flags.turn_flags`, when the scan's search found a rotation to the
+    # target): target-labelled samples whose label moves when the turn is undone. Eleventh
+    # session (docs/remediation.md section 20); False turns them off.
+    turn_flags: bool = True
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
     # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's

@@ -6,7 +6,7 @@
   occlusion-flagged samples share there, whether or not its label moves;
 - `resampling_flags`: the model has a warp shortcut; a target-labelled sample whose label
   moves under per-pixel resampling noise;
-- `turn_flags`: the scan's search found a turn (or zoom) to the target; a target-labelled
+- `turn_flags`: the scan's search found a rotation to the target; a target-labelled
   sample whose label moves when that turn is undone.
 """
 
@@ -210,7 +210,7 @@ def turn_flags(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(flags, labels): target-labelled samples the model fits whose label moves off the target,
     at softmax confidence >= `occlusion_min_confidence`, when one of `turns` (the search's
-    transforms to the target) is undone: applied backwards at `TURN_FRACTIONS` of at least
+    rotations to the target) is undone: applied backwards at `TURN_FRACTIONS` of at least
     full strength (the search keeps the least turn that fires; the planted one is larger). A
     poisoned sample turned back is its source image, which the model reads as its own class.
     Each flagged sample gets the label of the smallest reversal that moved it. A clean target

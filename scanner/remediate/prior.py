@@ -184,7 +184,7 @@ def _read_document(
 # member over a range.
 PROBE_SCALES = (0.6, 1.0, 1.6)
 # Fractions a search finding's change is unlearned at: weakened (a stamp at part opacity), and,
-# for a turn or zoom, stronger too. The search keeps the least change that fires, so a planted
+# for a rotation, stronger too. The search keeps the least change that fires, so a planted
 # rotation is larger than the turn found (11-26 degrees found for 15-60 degree triggers on the
 # tenth fresh set); a stamp or tone curve has no stronger form.
 FOUND_FRACTIONS = (0.6, 1.0)
@@ -227,12 +227,17 @@ def probe_triggers(
 
 
 def _turn(point: Point) -> bool:
-    """A rotation or zoom (a flip has no stronger form)."""
-    return point.space == "transform" and not point.params.get("flip")
+    """A rotation (the search's zooms, found for warp triggers, and flips keep their own
+    fractions: what helps a rotation was not measured on them)."""
+    return (
+        point.space == "transform"
+        and not point.params.get("flip")
+        and float(point.params.get("angle", 0.0)) != 0.0
+    )
 
 
 def found_turns(prior: TriggerPrior) -> list[Point]:
-    """The turns and zooms among the prior's search findings (`flags.turn_flags`)."""
+    """The rotations among the prior's search findings (`flags.turn_flags`)."""
     return [p for p in map(Point.from_dict, prior.found) if _turn(p)]
 
 
