@@ -43,7 +43,8 @@ import torch
 from torch import nn
 
 from scanner.detectors.probes import MAGNITUDES, Probe
-from scanner.detectors.spaces import Point
+from scanner.detectors.spaces import SPACES, Point
+from scanner.detectors.thresholds import value
 from scanner.errors import UsageError
 from scanner.remediate.window import PatchWindow, WindowSearch
 from scanner.report import ScanReport
@@ -227,12 +228,14 @@ def probe_triggers(
 
 
 def _turn(point: Point) -> bool:
-    """A rotation (the search's zooms, found for warp triggers, and flips keep their own
-    fractions: what helps a rotation was not measured on them)."""
+    """A rotation small enough for the verdict to read as planted (`transform_cost_max`): the
+    search's zooms (found for warp triggers), flips and large turns (natural sinks) keep the
+    stamps' fractions, since what helps a small rotation was not measured on them."""
     return (
         point.space == "transform"
         and not point.params.get("flip")
         and float(point.params.get("angle", 0.0)) != 0.0
+        and SPACES["transform"].cost(point.params) <= value("transform_cost_max")
     )
 
 
