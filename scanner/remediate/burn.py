@@ -350,10 +350,7 @@ def run_burn(
                 model, x, y, bnd.pred, region, target, config, device
             )
             pinned = occluded & config.pin_occluded
-            new = occluded & ~flags
-            n_occluded = int(new.sum())
-            flags |= new
-            labels[new] = occ_label[new]
+            n_occluded = _add_flags(flags, labels, occluded, occ_label)
             if target is not None:
                 # Read in the located window where there is one: the probes' patches beside it
                 # can sit elsewhere, where background the freed samples share would read as
@@ -364,10 +361,7 @@ def run_burn(
                 stamped, st_label = stamp_flags(
                     model, x, y, occluded, where, target, config, device
                 )
-                new = stamped & ~flags
-                n_stamped = int(new.sum())
-                flags |= new
-                labels[new] = st_label[new]
+                n_stamped = _add_flags(flags, labels, stamped, st_label)
                 pinned |= stamped & config.pin_occluded
             quarantine &= ~flags
             transplant = located is None or config.locate_transplant
@@ -395,10 +389,7 @@ def run_burn(
             res, res_label = resampling_flags(
                 model, x, y, bnd.pred, unlearner.target, config, device, generator
             )
-            new = res & ~flags
-            n_resampled = int(new.sum())
-            flags |= new
-            labels[new] = res_label[new]
+            n_resampled = _add_flags(flags, labels, res, res_label)
             quarantine &= ~flags
         n_turned = 0
         turn_target = None if trigger_prior is None else trigger_prior.target
@@ -414,10 +405,7 @@ def run_burn(
             turned, turn_label = turn_flags(
                 model, x, y, bnd.pred, turns, turn_target, config, device
             )
-            new = turned & ~flags
-            n_turned = int(new.sum())
-            flags |= new
-            labels[new] = turn_label[new]
+            n_turned = _add_flags(flags, labels, turned, turn_label)
             pinned |= turned & config.pin_occluded
             quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
@@ -652,6 +640,16 @@ def _weights(
     w[flags] = config.flag_weight_unlearning if unlearning else config.flag_weight
     w[quarantine] = 0.0
     return w
+
+
+def _add_flags(
+    flags: np.ndarray, labels: np.ndarray, found: np.ndarray, found_labels: np.ndarray
+) -> int:
+    """Flag (in place) the samples in `found` not flagged yet, with `found_labels`; how many."""
+    new = found & ~flags
+    flags |= new
+    labels[new] = found_labels[new]
+    return int(new.sum())
 
 
 def _quarantine(
