@@ -360,7 +360,7 @@ def test_the_trigger_the_search_found_for_the_target_joins_the_prior() -> None:
 def test_a_turn_the_search_found_is_unlearned_at_larger_turns_too() -> None:
     # The search keeps the least turn that fires; the planted rotation is larger.
     from scanner.detectors.spaces import TransformSpace
-    from scanner.remediate.prior import TriggerPrior, probe_triggers
+    from scanner.remediate.prior import TriggerPrior, found_turns, probe_triggers
 
     turn = {"angle": 15.0, "scale": 1.0, "flip": ""}
     prior = TriggerPrior(TARGET, (), found=({"space": "transform", "params": turn},))
@@ -369,7 +369,14 @@ def test_a_turn_the_search_found_is_unlearned_at_larger_turns_too() -> None:
     for angle in (9.0, 15.0, 24.0, 36.0):
         want = TransformSpace().apply(dict(turn, angle=angle), x)
         assert any(np.allclose(g, want) for g in got), angle
-    assert len(got) == 4
+    assert len(got) == 4 and len(found_turns(prior)) == 1
+    # A large turn (a natural sink's kind) or a zoom keeps the stamps' two fractions, no flags.
+    for other in (
+        {"angle": 90.0, "scale": 1.0, "flip": ""},
+        {"angle": 0.0, "scale": 1.33, "flip": ""},
+    ):
+        wide = TriggerPrior(TARGET, (), found=({"space": "transform", "params": other},))
+        assert len(probe_triggers(wide, (8, 8, 1))) == 2 and found_turns(wide) == []
 
 
 def test_prior_keeps_only_confirmed_probes() -> None:
