@@ -40,6 +40,7 @@ import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -379,8 +380,10 @@ def _with_search(
         what = (
             f"a stamp of {len(found.point.params['pixels'])} pixels ({found.cost:.1%} of the image)"
         )
+    elif space == "transform":
+        what = _transform_words(found.point.params)
     else:
-        what = f"a {'tone curve' if space == 'curve' else space} {found.point.params}"
+        what = f"a tone curve {found.point.params}"
     if early:
         quarter = found.at(DOSE_FRACTIONS[0])
         note = (
@@ -404,6 +407,21 @@ def _with_search(
     evidence = replace(evidence, decided_by=f"search:{space}", shortcut_label=None)
     score = round(max(decision.score, figure), 6)
     return Decision("infected", score, found.label, note, evidence)
+
+
+def _transform_words(params: dict[str, Any]) -> str:
+    """A search transform as a reader says it: "a rotation by -15 degrees", "a 1.33x zoom"."""
+    parts = []
+    angle = float(params.get("angle", 0.0))
+    scale = float(params.get("scale", 1.0))
+    flip = str(params.get("flip", ""))
+    if angle:
+        parts.append(f"a rotation by {angle:g} degrees")
+    if scale != 1.0:
+        parts.append(f"a {scale:g}x zoom")
+    if flip:
+        parts.append("a left-right flip" if flip == "h" else "an up-down flip")
+    return " and ".join(parts) or "the identity transform"
 
 
 def selectivity(probes: ProbeResult) -> tuple[float, int | None]:

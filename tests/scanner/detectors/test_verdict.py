@@ -485,6 +485,21 @@ def test_a_transform_that_fires_early_decides_and_names_the_target() -> None:
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "universality")
 
 
+def test_a_small_turn_decides_even_to_a_label_the_probes_read_as_a_sink() -> None:
+    # A rotation backdoor: the probes' blend reaches label 0 with a fading pull (a sink's), the
+    # search's 18.75-degree turn moves nothing at a quarter or half of itself but 80% in full.
+    probes = result([(0, 0.6, 0.5)])
+    sink = (_attr(PATCH, 0, breadth=0.3, half=0.05),)
+    turn = _turn({"angle": -18.75, "scale": 1.0, "flip": ""}, 0, (0.0, 0.0, 0.3, 0.8), 0.104)
+    d = decide(probes, (), 10, VerdictRule(), sink, SearchResult((turn,), (0,), 60, 200, 1000))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 0, "search:transform")
+    assert "a rotation by -18.75 degrees" in d.target_note
+    # The same turn at 37.5 degrees is the size of the clean networks' rotation sinks.
+    wide = replace(turn, cost=0.208)
+    d = decide(probes, (), 10, VerdictRule(), sink, SearchResult((wide,), (0,), 60, 200, 1000))
+    assert d.verdict != "infected"
+
+
 def test_of_two_planted_stamps_the_one_the_probes_named_is_the_target() -> None:
     # A natural stamp to "Bag" can be more universal than the trigger's own stamp; the probes'
     # universality test, a search of its own, named the trigger's label.
