@@ -103,8 +103,11 @@ def _labeller(fn):
     return label_cells, calls
 
 
+@pytest.mark.parametrize("ring", [0, 1])
 @pytest.mark.parametrize("resolution", [17, 64, 100])
-def test_adaptive_grid_reproduces_the_dense_map_with_fewer_queries(resolution: int) -> None:
+def test_adaptive_grid_reproduces_the_dense_map_with_fewer_queries(
+    resolution: int, ring: int
+) -> None:
     c = resolution / 2
 
     def regions(ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
@@ -118,11 +121,13 @@ def test_adaptive_grid_reproduces_the_dense_map_with_fewer_queries(resolution: i
     dense_fn, dense_calls = _labeller(regions)
     adaptive_fn, adaptive_calls = _labeller(regions)
     dense = dense_map(resolution, dense_fn)
-    adaptive = adaptive_map(resolution, adaptive_fn)
+    adaptive = adaptive_map(resolution, adaptive_fn, ring=ring)
     np.testing.assert_array_equal(adaptive, dense)
     assert sum(dense_calls) == resolution**2
     if resolution >= 64:
-        assert sum(adaptive_calls) < 0.6 * resolution**2
+        # The wider neighbourhood asks for more of the same map (measured: 0.27-0.38 of the
+        # cells at ring 1, 0.11-0.15 at ring 0, the default).
+        assert sum(adaptive_calls) < (0.6 if ring else 0.2) * resolution**2
 
 
 def test_label_maps_round_trip_through_the_report_encoding() -> None:
