@@ -17,10 +17,9 @@ import numpy as np
 # label_cells(ii, jj) -> labels of the grid cells (ii[k], jj[k]).
 CellOracle = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-# How many blocks around a block must agree before it is filled unqueried. Measured on the dense
-# maps of 30 models x 20 planes (eleventh session): ring 1 spent 1/3.7-1/3.9 of the dense
-# queries with 0.007-0.009% of cells wrong; ring 0 1/8.6-1/8.9 with 0.07% wrong, every model's
-# mean RE within 0.004 and mean ATS within 0.008 of the dense map's. The planes decide nothing.
+# How many rings of blocks around a block must agree before it is filled unqueried. 0: about a
+# ninth of the dense queries with 0.07% of the cells wrong, where 1 asked 2.3 times more for
+# 0.01% (docs/verdict.md, part 1); the planes decide nothing.
 ADAPTIVE_RING = 0
 
 

@@ -113,10 +113,9 @@ class Outcome:
 class Space(Protocol):
     name: ClassVar[str]
     all_labels: ClassVar[bool]  # True: searched for every label, else for the candidates
-    graded: ClassVar[bool]  # True: `apply(..., fraction)` is the change at part strength
-    # True: the change touches a few pixels (a stamp); False: every pixel (a curve, a warp), as
-    # the probes' blends and gratings do, so it can reach the same natural sinks they do.
-    local: ClassVar[bool]
+    # True: `apply(..., fraction)` is the change at part strength (a tone curve: a push on every
+    # pixel's value, as the probes' blends and gratings are, so it can reach their natural sinks).
+    graded: ClassVar[bool]
 
     def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float) -> np.ndarray: ...
 
@@ -242,7 +241,6 @@ class MaskSpace:
     # The shrink leaves the fewest pixels that still fire: at part opacity they no longer do,
     # planted or not, so its size (`cost`), not a dose-response, says how much it takes.
     graded: ClassVar[bool] = False
-    local: ClassVar[bool] = True
 
     def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
         mask, pattern = mask_arrays(params)
@@ -480,7 +478,6 @@ class TransformSpace(_GridSpace):
     name: ClassVar[str] = "transform"
     # Half a rotation is another rotation, not a weaker one.
     graded: ClassVar[bool] = False
-    local: ClassVar[bool] = False
     rounds: ClassVar[int] = 2
     ANGLES: ClassVar[tuple[float, ...]] = (-90, -60, -45, -30, -15, 15, 30, 45, 60, 90, 180)
     SCALES: ClassVar[tuple[float, ...]] = (0.75, 1.33)
@@ -552,7 +549,6 @@ class CurveSpace(_GridSpace):
     name: ClassVar[str] = "curve"
     # A curve mixed halfway with the identity is the same change at half strength.
     graded: ClassVar[bool] = True
-    local: ClassVar[bool] = False
     rounds: ClassVar[int] = CURVE_ROUNDS
     # One change at a time, at two or three strengths each; the refinement combines them.
     GRID: ClassVar[tuple[dict[str, Any], ...]] = (
