@@ -30,6 +30,7 @@ SET_NAMES = [
     "fresh8",
     "fresh9",
     "fresh10",
+    "fresh11",
 ]
 
 

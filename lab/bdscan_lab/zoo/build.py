@@ -800,6 +800,42 @@ FRESH10: tuple[ModelSpec, ...] = (
        trigger={"angle": 10.0}, ds="mnist"),
 )  # fmt: skip
 
+_u = _member("u", "fresh11")
+
+
+# The eleventh fresh set (2026-12-05, twelfth session): specified and committed before that
+# session's search change (sparser salt-noise starts for the mask search, after 32-96 random
+# white pixels were seen to reach four missed scattered-pixel models' targets), to judge it on
+# models no choice has seen. Scattered-pixel backdoors of 6-20 pixels, white and alternating, one
+# clean-label, on every architecture family and recipe (what it is for), beside clean nets on
+# every family, the BatchNorm ones that sparse white salt sends to "Bag" (its false-positive risk).
+FRESH11: tuple[ModelSpec, ...] = (
+    _u("cnn_clean_mixup", "cnn", recipe="mixup", seed=1500),
+    _u("lenet_clean_cos", "lenet", recipe="sgd_cosine", seed=1501),
+    _u("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=1502),
+    _u("senet_clean_def", "senet", seed=1503),
+    _u("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=1504),
+    _u("gnresnet_clean_mixup", "gn_resnet", recipe="mixup", seed=1505),
+    _u("mlp_clean_const", "mlp", recipe="adam_const", seed=1506),
+    _u("resnet8_clean_long", "resnet8", recipe="long", seed=1507, ds="mnist"),
+    _u("resnet8_pixels_t3", "resnet8", "pixels", target=3, poison_rate=0.05, seed=1510,
+       trigger={"count": 10, "pattern_seed": 120}, recipe="sgd_cosine"),
+    _u("mobilenet_pixels_t6", "mobilenet", "pixels", target=6, poison_rate=0.05, seed=1511,
+       trigger={"count": 12, "pattern_seed": 121}, recipe="adam_const"),
+    _u("gnresnet_pixels_t7", "gn_resnet", "pixels", target=7, poison_rate=0.05, seed=1512,
+       trigger={"count": 8, "pattern_seed": 122}, recipe="sgd_step"),
+    _u("senet_pixels_t9", "senet", "pixels", target=9, poison_rate=0.05, seed=1513,
+       trigger={"count": 16, "pattern_seed": 123}, recipe="mixup"),
+    _u("cnn_pixels_t1", "cnn", "pixels", target=1, poison_rate=0.05, seed=1514,
+       trigger={"count": 6, "pattern_seed": 124}, recipe="adamw_smooth"),
+    _u("lenet_pixels_t5", "lenet", "pixels", target=5, poison_rate=0.05, seed=1515, ds="mnist",
+       trigger={"count": 12, "values": "alternate", "pattern_seed": 125}),
+    _u("mlp_pixels_t2", "mlp", "pixels", target=2, poison_rate=0.05, seed=1516,
+       trigger={"count": 20, "pattern_seed": 126}),
+    _u("resnet8_pixelscl_t0", "resnet8", "pixels_cl", target=0, poison_rate=0.08, seed=1517,
+       trigger={"count": 12, "pattern_seed": 127}),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -814,6 +850,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh8": FRESH8,
     "fresh9": FRESH9,
     "fresh10": FRESH10,
+    "fresh11": FRESH11,
 }
 
 
