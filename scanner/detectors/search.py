@@ -36,6 +36,7 @@ from scanner.detectors.spaces import (
     SPACES,
     Outcome,
     Point,
+    sparse_evals,
     start_count,
 )
 
@@ -273,6 +274,7 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
         if name == "mask":
             shrinks = (config.targets + config.screened) * (MASK_EVALS + 1)
             evals += start_count(probe_starts, strokes=config.screened > 0) + shrinks
+            evals += sparse_evals() if config.screened > 0 else 0
         else:
             evals += 30 + 20 * classes
     return fixed_queries(config, classes) + evals * n_search

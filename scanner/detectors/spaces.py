@@ -38,6 +38,23 @@ SHRINK_KEEP = 0.9
 # Salt-noise starts of the mask search: share of pixels stamped, and their values.
 NOISE_DENSITIES = (0.15, 0.3, 0.5)
 NOISE_VALUES = ("white", "black", "random")
+# Sparse starts (screening only): SPARSE_DRAWS sprinkles of white pixels at SPARSE_DENSITY. Dense
+# salt reads as a texture and goes to the natural sinks; a net trained on a few scattered white
+# pixels answers a sparser sprinkle, but one draw reaches its label at anywhere from 0.2 to 0.9
+# (docs/trigger-search.md, "Sparse starts"). So the best draw for up to GROW_LABELS labels that
+# it sends GROW_MIN of the other classes to is grown by random search: GROW_MUTANTS mutants a
+# round, each moving GROW_MOVE of its pixels elsewhere, the best kept while it gains, for at
+# most GROW_ROUNDS rounds or until it reaches SPARSE_KEEP. A sparse start is the best of many
+# stamps on the same few search samples, so it overstates its rate on fresh ones: its shrink
+# keeps SPARSE_KEEP rather than SHRINK_KEEP. Hand-set on the seen sets' scattered-pixel models.
+SPARSE_DENSITY = 0.06
+SPARSE_DRAWS = 6
+SPARSE_KEEP = 0.96
+GROW_MIN = 0.2
+GROW_LABELS = 2
+GROW_MUTANTS = 4
+GROW_MOVE = 0.15
+GROW_ROUNDS = 30
 # Stroke starts of the mask search: a straight stroke in each corner, in each direction, white
 # and black. Hand-set from the seen sets' strokes (docs/trigger-search.md): a BatchNorm net that
 # learned a one-pixel stroke ignores filled patches and salt noise in its corner, yet answers a
@@ -224,6 +241,11 @@ def start_count(probe_starts: int, strokes: bool) -> int:
     return probe_starts + len(NOISE_DENSITIES) * len(NOISE_VALUES) + drawn
 
 
+def sparse_evals() -> int:
+    """The most evaluations the sparse starts (draws and growth) may spend in one search."""
+    return SPARSE_DRAWS + GROW_LABELS * GROW_MUTANTS * GROW_ROUNDS
+
+
 def screened_labels(start_rates: np.ndarray, labels: Sequence[int], count: int) -> list[int]:
     """Up to `count` labels beyond `labels` that some start stamp already sends FIRE_MIN of the
     other classes to, the most reached first. The probes rank the candidates by their own
@@ -266,6 +288,7 @@ class MaskSpace:
         rng: np.random.Generator,
         strokes: bool = True,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Start stamps: the probes' patches, salt noise and (when `strokes`) corner strokes."""
         h, w, c = shape
         out = []
         for p in probes:
@@ -294,15 +317,16 @@ class MaskSpace:
         rate: float,
         rng: np.random.Generator,
         evals: int,
+        keep_at: float = SHRINK_KEEP,
     ) -> tuple[np.ndarray, float, int]:
-        """Remove groups of pixels while the stamp keeps sending SHRINK_KEEP of the samples to
+        """Remove groups of pixels while the stamp keeps sending `keep_at` of the samples to
         `label` (ddmin-style: more, smaller groups when no group can go). Returns the mask,
         its rate and the evaluations spent."""
         used = 0
         groups = 4
         # Shrinking to exactly FIRE_MIN on a few samples per class leaves a stamp at the edge of
-        # firing, which fresh samples then read lower: keep SHRINK_KEEP (or the start's rate).
-        keep = min(SHRINK_KEEP, rate)
+        # firing, which fresh samples then read lower: keep `keep_at` (or the start's rate).
+        keep = min(keep_at, rate)
         while used < evals:
             idx = np.flatnonzero(mask.ravel())
             if len(idx) <= 1:
@@ -337,6 +361,81 @@ class MaskSpace:
             groups = max(groups - 1, 2)
         return mask, rate, used
 
+    def grow(
+        self,
+        ev: Evaluator,
+        label: int,
+        mask: np.ndarray,
+        pattern: np.ndarray,
+        rates: np.ndarray,
+        rng: np.random.Generator,
+        evals: int,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Random search on where the stamp's pixels sit: each round moves GROW_MOVE of them to
+        random free places in GROW_MUTANTS ways and keeps the best mutant when it sends more
+        samples to `label`, until SPARSE_KEEP is reached. `rates`: the stamp's rates to every
+        label. Returns the mask, its rates and the evaluations spent."""
+        used = 0
+        rate = float(rates[label])
+        for _ in range(GROW_ROUNDS):
+            if rate >= SPARSE_KEEP or used + GROW_MUTANTS > evals:
+                break
+            on, off = np.flatnonzero(mask.ravel()), np.flatnonzero(~mask.ravel())
+            moved = max(1, int(GROW_MOVE * len(on)))
+            if len(off) < moved:
+                break
+            mutants = []
+            for _ in range(GROW_MUTANTS):
+                m = mask.copy().ravel()
+                m[rng.choice(on, moved, replace=False)] = False
+                m[rng.choice(off, moved, replace=False)] = True
+                mutants.append(m.reshape(mask.shape))
+            fits = ev.rates([_stamp(m, pattern) for m in mutants])
+            used += GROW_MUTANTS
+            best = int(np.argmax(fits[:, label]))
+            if fits[best, label] > rate:
+                mask, rates, rate = mutants[best], fits[best], float(fits[best, label])
+        return mask, rates, used
+
+    def _sparse_starts(
+        self,
+        ev: Evaluator,
+        candidates: Sequence[tuple[np.ndarray, np.ndarray]],
+        rates_now: np.ndarray,
+        salt: Sequence[int],
+        rng: np.random.Generator,
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
+        """The sparse starts: SPARSE_DRAWS sprinkles, then, for each of up to GROW_LABELS
+        labels that the sprinkles or the salt-noise starts (`salt`: their indices in
+        `candidates`) reach (GROW_MIN) and no other start fires SHRINK_KEEP for, the best of
+        those grown. Returns the starts (the draws, then the grown ones), their rates and the
+        evaluations spent."""
+        h, w, c = ev.shape
+        white = np.ones((h, w, c), dtype=np.float32)
+        draws = [(rng.random((h, w)) < SPARSE_DENSITY, white) for _ in range(SPARSE_DRAWS)]
+        if len(draws) > ev.remaining_evals():
+            return [], np.zeros((0, rates_now.shape[1])), 0
+        rates = ev.rates([_stamp(m, p) for m, p in draws])
+        used = len(draws)
+        pool = [*(candidates[i] for i in salt), *draws]
+        pool_rates = np.concatenate([rates_now[list(salt)], rates])
+        others = [i for i in range(len(candidates)) if i not in set(salt)]
+        fired = rates_now[others].max(axis=0) if others else np.zeros(rates.shape[1])
+        reach = pool_rates.max(axis=0)
+        order = sorted(range(len(reach)), key=lambda t: (-reach[t], t))
+        grow = [t for t in order if GROW_MIN <= reach[t] < SPARSE_KEEP and fired[t] < SHRINK_KEEP]
+        starts, rows = list(draws), [rates]
+        for label in grow[:GROW_LABELS]:
+            i = int(np.argmax(pool_rates[:, label]))
+            budget = min(GROW_MUTANTS * GROW_ROUNDS, ev.remaining_evals())
+            mask, pattern = pool[i]
+            mask, row, spent = self.grow(ev, label, mask, pattern, pool_rates[i], rng, budget)
+            used += spent
+            if spent:
+                starts.append((mask, pattern))
+                rows.append(row[None])
+        return starts, np.concatenate(rows), used
+
     def search(
         self,
         ev: Evaluator,
@@ -345,17 +444,36 @@ class MaskSpace:
         rng: np.random.Generator,
         screened: int = 0,
     ) -> list[Outcome]:
-        # The strokes serve screening: a stroke's label is one no probe ranks (a search under a
-        # budget screens nothing, and spends its few queries on the shrink instead).
+        # The strokes and sparse starts serve screening: their label is one no probe ranks (a
+        # search under a budget screens nothing, and spends its few queries on the shrink).
         candidates = self.starts(ev.shape, starts, rng, strokes=screened > 0)
         if len(candidates) > ev.remaining_evals():
             return []
         start_rates = ev.rates([_stamp(m, p) for m, p in candidates])
+        # Spawned children (spawning leaves `rng`'s stream as it was): the first for the screened
+        # labels' shrinks, the second for the sparse starts.
+        own, sparse_gen = rng.spawn(2)
+        keep_at = [SHRINK_KEEP] * len(candidates)
+        spent = len(candidates)  # evaluations before the shrink: the starts, the growth
+        if screened > 0:
+            noise = len(NOISE_DENSITIES) * len(NOISE_VALUES)
+            first = (
+                len(candidates)
+                - noise
+                - len(STROKE_SHAPES) * len(STROKE_CORNERS) * len(STROKE_VALUES)
+            )
+            salt = range(first, first + noise)
+            sparse, sparse_rates, grown = self._sparse_starts(
+                ev, candidates, start_rates, salt, sparse_gen
+            )
+            spent += grown
+            candidates += sparse
+            start_rates = np.concatenate([start_rates, sparse_rates])
+            keep_at += [SPARSE_KEEP] * len(sparse)
         out = []
         extra = screened_labels(start_rates, labels, screened)
-        # The screened labels draw from a spawned generator (spawning leaves `rng`'s stream as it
-        # was), so that the candidates and the later spaces search exactly as without them.
-        own = rng.spawn(1)[0] if extra else rng
+        # The screened labels draw from their own generator, so that the candidates and the later
+        # spaces search exactly as without them.
         for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:
             firing = [i for i in range(len(candidates)) if start_rates[i, label] >= FIRE_MIN]
             if not firing:
@@ -376,14 +494,14 @@ class MaskSpace:
             # still a trigger, only larger.
             evals = min(MASK_EVALS, ev.remaining_evals())
             mask, rate, used = self.shrink(
-                ev, label, mask, pattern, float(start_rates[i, label]), gen, evals
+                ev, label, mask, pattern, float(start_rates[i, label]), gen, evals, keep_at[i]
             )
             out.append(
                 Outcome(
                     Point(self.name, _mask_params(mask, pattern)),
                     label,
                     rate,
-                    len(candidates) + used,
+                    spent + used,
                 )
             )
         return out

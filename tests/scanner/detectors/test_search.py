@@ -25,12 +25,14 @@ from scanner.detectors.search import (
 from scanner.detectors.spaces import (
     FIRE_MIN,
     SPACES,
+    SPARSE_DRAWS,
     CurveSpace,
     MaskSpace,
     Point,
     TransformSpace,
     mask_arrays,
     screened_labels,
+    sparse_evals,
     stroke_mask,
     stroke_starts,
     tone_curve,
@@ -156,8 +158,56 @@ def test_the_mask_search_screens_in_a_label_its_starts_reach_and_leaves_the_rest
     both = MaskSpace().search(TwoTriggerOracle(), [1], [], rng_b, screened=2)
     assert [o.label for o in alone] == [1] and [o.label for o in both] == [1, 3]
     assert both[0].point == alone[0].point and both[0].search_rate == alone[0].search_rate
-    assert both[0].evaluations == alone[0].evaluations + len(stroke_starts(PixelOracle.shape))
+    # Screening adds the strokes, the sparse sprinkles and their growth: never more than those.
+    extra = both[0].evaluations - alone[0].evaluations
+    strokes = len(stroke_starts(PixelOracle.shape))
+    assert strokes + SPARSE_DRAWS <= extra <= strokes + sparse_evals()
     assert rng_a.random() == rng_b.random()
+
+
+class SprinkleOracle:
+    """A 24x24 "model" with a scattered-pixel backdoor to label 2 that answers a sparse
+    sprinkle only: the share of the other classes it sends there grows with how many of 16
+    secret pixels are stamped white (all of it from 4), as long as at most 60 pixels are; more
+    reads as a texture and goes to label 4, whatever it covers (as the zoo's scattered-pixel
+    nets answered 4-10% white salt and sent 15% to a sink)."""
+
+    shape = (24, 24, 1)
+    secret = tuple((r, c) for r in range(2, 24, 6) for c in range(1, 24, 6))
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def remaining_evals(self) -> int:
+        return 1 << 30
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        out = np.zeros((len(changes), 6))
+        for i, change in enumerate(changes):
+            self.calls += 1
+            lit = change(np.zeros((1, *self.shape), dtype=np.float32))[0, :, :, 0] > 0.99
+            if lit.sum() > 60:
+                out[i, 4] = 1.0
+            else:
+                out[i, 2] = min(1.0, sum(bool(lit[p]) for p in self.secret) / 4)
+        return out
+
+
+def test_a_sparse_sprinkle_grows_into_a_scattered_trigger_that_dense_salt_hides() -> None:
+    ev = SprinkleOracle()
+    # Without screening no sprinkle is drawn, and every dense start goes to label 4.
+    assert [
+        o.label for o in MaskSpace().search(SprinkleOracle(), [2], [], np.random.default_rng(0))
+    ] == []
+    found = MaskSpace().search(ev, [2], [], np.random.default_rng(0), screened=1)
+    (trigger,) = [o for o in found if o.label == 2]
+    mask, pattern = mask_arrays(trigger.point.params)
+    kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
+    # Grown to fire, then shrunk to exactly the 4 secret pixels it needs, white.
+    assert trigger.search_rate == 1.0 and len(kept) == 4 and kept <= set(SprinkleOracle.secret)
+    assert all(pattern[r, c, 0] == 1.0 for r, c in kept)
+    # Its count holds the starts, the sprinkles, their growth and its own shrink.
+    assert SPARSE_DRAWS < trigger.evaluations <= ev.calls
 
 
 def test_screened_labels_are_the_most_reached_beyond_the_candidates_at_the_fire_rate() -> None:
