@@ -190,6 +190,14 @@ PROBE_SCALES = (0.6, 1.0, 1.6)
 # tenth fresh set); a stamp or tone curve has no stronger form.
 FOUND_FRACTIONS = (0.6, 1.0)
 TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
+# A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
+# (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
+# that answers it answered random sprinkles of white pixels too (that is how the search's sparse
+# starts reach it), and the stamp is only the subset that fired on the search samples. So fresh
+# random sprinkles of the stamp's values, at each of SPRINKLE_DENSITIES of the pixels, new
+# positions for every image, are unlearned beside it (docs/remediation.md section 21).
+SPRINKLE_SPREAD = 0.5
+SPRINKLE_DENSITIES = (0.02, 0.06, 0.12)
 
 
 def probe_triggers(
@@ -199,8 +207,8 @@ def probe_triggers(
     *,
     secondary: bool = False,
 ) -> list[Trigger]:
-    """The prior's probes (`secondary`: its secondary probes) as trigger functions on [0, 1]
-    NHWC batches, at each scale."""
+    """The prior's probes and search findings (`secondary`: its secondary probes and the
+    sprinkles of its scattered stamps) as trigger functions on [0, 1] NHWC batches."""
     out: list[Trigger] = []
     for d in prior.secondary if secondary else prior.probes:
         probe = Probe.from_dict(d)
@@ -219,12 +227,45 @@ def probe_triggers(
         for s in scales:
             p = Probe(probe.family, probe.strength, probe.position, probe.seed, base * s)
             out.append(p.trigger(shape))
-    if not secondary:
-        for d in prior.found:
-            point = Point.from_dict(d)
+    for i, d in enumerate(prior.found):
+        point = Point.from_dict(d)
+        if not secondary:
             for s in TURN_FRACTIONS if _turn(point) else FOUND_FRACTIONS:
                 out.append(_weakened(point, s))
+        elif scattered(point):
+            # With the secondary triggers: in the stamped pool, but not among the triggers
+            # BURN's gate and radius are measured with (a generic sprinkle is no confirmed
+            # trigger; among them it turned a SE-ResNet's whole repair off).
+            values = np.asarray(point.params["values"], dtype=np.float32)
+            out += [_sprinkle(dens, values, seed=i) for dens in SPRINKLE_DENSITIES]
     return out
+
+
+def scattered(point: Point) -> bool:
+    """A search stamp of few pixels spread over at least SPRINKLE_SPREAD of the image's side."""
+    if point.space != "mask":
+        return False
+    pixels = np.asarray(point.params["pixels"], dtype=np.int64).reshape(-1, 2)
+    h, w = (int(v) for v in point.params["shape"][:2])
+    if len(pixels) < 2 or len(pixels) > value("mask_cost_max") * h * w:
+        return False
+    span = max(int(np.ptp(pixels[:, 0])) + 1, int(np.ptp(pixels[:, 1])) + 1)
+    return span >= SPRINKLE_SPREAD * max(h, w)
+
+
+def _sprinkle(density: float, values: np.ndarray, seed: int) -> Trigger:
+    """Random pixels (`density` of each image's, new positions per image and call) set to
+    values drawn from `values` (one row per pixel of the found stamp)."""
+    rng = np.random.default_rng([seed, round(density * 1000)])
+
+    def trigger(x: np.ndarray) -> np.ndarray:
+        out = np.array(x, dtype=np.float32, copy=True)
+        lit = rng.random(out.shape[:3]) < density
+        picks = rng.integers(0, len(values), size=int(lit.sum()))
+        out[lit] = values[picks]
+        return out
+
+    return trigger
 
 
 def _turn(point: Point) -> bool:

@@ -342,7 +342,7 @@ def _finding(probe: dict[str, object], label: int, uni: float, cons: float) -> d
 def test_the_trigger_the_search_found_for_the_target_joins_the_prior() -> None:
     from scanner.remediate.prior import prior_from_report, probe_triggers
 
-    stamp = {"shape": [8, 8, 1], "pixels": [[1, 1], [6, 2]], "values": [[1.0], [1.0]]}
+    stamp = {"shape": [8, 8, 1], "pixels": [[1, 1], [2, 2]], "values": [[1.0], [1.0]]}
     found = {"space": "mask", "params": stamp, "label": TARGET, "universality": 0.9}
     elsewhere = dict(found, label=3)
     report = _scan_report([], TARGET)
@@ -355,6 +355,34 @@ def test_the_trigger_the_search_found_for_the_target_joins_the_prior() -> None:
     assert len(stamped) == 2 and stamped[1][0, 1, 1, 0] == 1.0 and stamped[1].sum() == 2.0
     assert 0 < stamped[0][0, 1, 1, 0] < 1
     assert probe_triggers(prior, (8, 8, 1), secondary=True) == []
+
+
+def test_a_scattered_stamp_is_unlearned_with_fresh_random_sprinkles_too() -> None:
+    # A 28x28 stamp of 5 white pixels across the image (the search's kind for scattered-pixel
+    # triggers): its network answered random sprinkles, so those are unlearned beside it.
+    from scanner.detectors.spaces import Point
+    from scanner.remediate.prior import SPRINKLE_DENSITIES, TriggerPrior, probe_triggers, scattered
+
+    pixels = [[2, 3], [9, 20], [15, 8], [22, 25], [26, 1]]
+    stamp = {"shape": [28, 28, 1], "pixels": pixels, "values": [[1.0]] * 5}
+    prior = TriggerPrior(TARGET, (), found=({"space": "mask", "params": stamp},))
+    x = np.zeros((50, 28, 28, 1), np.float32)
+    assert len(probe_triggers(prior, (28, 28, 1))) == 2  # the stamp, at two strengths
+    # The sprinkles go with the secondary triggers (stamped, but not what BURN's gate measures).
+    got = [t(x) for t in probe_triggers(prior, (28, 28, 1), secondary=True)]
+    assert len(got) == len(SPRINKLE_DENSITIES)
+    for density, sprinkled in zip(SPRINKLE_DENSITIES, got, strict=True):
+        lit = sprinkled[..., 0] == 1.0
+        assert set(np.unique(sprinkled)) <= {0.0, 1.0}
+        assert abs(lit.mean() - density) < 0.25 * density
+        assert not (lit[0] == lit[1]).all()  # new positions for every image
+    # A compact stamp (a corner patch's pixels), a large one or another space: no sprinkles.
+    corner = dict(stamp, pixels=[[1, 1], [2, 3], [3, 2]], values=[[1.0]] * 3)
+    large = dict(stamp, pixels=[[r, c] for r in range(0, 28, 3) for c in range(0, 28, 3)],
+                 values=[[1.0]] * 100)  # fmt: skip
+    assert scattered(Point("mask", stamp))
+    assert not scattered(Point("mask", corner)) and not scattered(Point("mask", large))
+    assert not scattered(Point("transform", {"angle": 15.0, "scale": 1.0, "flip": ""}))
 
 
 def test_a_turn_the_search_found_is_unlearned_at_larger_turns_too() -> None:
