@@ -41,8 +41,9 @@ NOISE_VALUES = ("white", "black", "random")
 # Sparse starts (screening only): SPARSE_DRAWS sprinkles of white pixels at SPARSE_DENSITY. Dense
 # salt reads as a texture and goes to the natural sinks; a net trained on a few scattered white
 # pixels answers a sparser sprinkle, but one draw reaches its label at anywhere from 0.2 to 0.9
-# (docs/trigger-search.md, "Sparse starts"). So the best draw for up to GROW_LABELS labels that
-# it sends GROW_MIN of the other classes to is grown by random search: GROW_MUTANTS mutants a
+# (docs/trigger-search.md, "Sparse starts"). So for up to GROW_LABELS labels that a sprinkle or a
+# salt start sends GROW_MIN of the other classes to, the best of them is grown by random search
+# (unless a probe patch or stroke already fires SHRINK_KEEP for the label): GROW_MUTANTS mutants a
 # round, each moving GROW_MOVE of its pixels elsewhere, the best kept while it gains, for at
 # most GROW_ROUNDS rounds or until it reaches SPARSE_KEEP. A sparse start is the best of many
 # stamps on the same few search samples, so it overstates its rate on fresh ones: its shrink
@@ -456,6 +457,7 @@ class MaskSpace:
         keep_at = [SHRINK_KEEP] * len(candidates)
         spent = len(candidates)  # evaluations before the shrink: the starts, the growth
         if screened > 0:
+            # Screening drew the strokes too: the salt starts sit just before them.
             noise = len(NOISE_DENSITIES) * len(NOISE_VALUES)
             first = (
                 len(candidates)

@@ -234,8 +234,8 @@ def probe_triggers(
                 out.append(_weakened(point, s))
         elif scattered(point):
             # With the secondary triggers: in the stamped pool, but not among the triggers
-            # BURN's gate and radius are measured with (a generic sprinkle is no confirmed
-            # trigger; among them it turned a SE-ResNet's whole repair off).
+            # BURN's gate and radius are measured with, since a generic sprinkle is no confirmed
+            # trigger (among them, the seen pixel nets repaired the same to the digit).
             values = np.asarray(point.params["values"], dtype=np.float32)
             out += [_sprinkle(dens, values, seed=i) for dens in SPRINKLE_DENSITIES]
     return out
