@@ -31,6 +31,7 @@ SET_NAMES = [
     "fresh9",
     "fresh10",
     "fresh11",
+    "fresh12",
 ]
 
 

@@ -836,6 +836,45 @@ FRESH11: tuple[ModelSpec, ...] = (
        trigger={"count": 12, "pattern_seed": 127}),
 )  # fmt: skip
 
+_v = _member("v", "fresh12")
+
+
+# The twelfth fresh set (2026-12-05, thirteenth session): specified and committed before that
+# session's search change (a mask stamp whose shrink overshot, firing on the search samples but
+# not on fresh ones, is confirmed again at the larger sizes its shrink passed through), to judge
+# it on models no choice has seen. Compact stamps the shrink can cut too far (3-4 px patches off
+# the corners' usual margins, short strokes, 8-10 scattered pixels, a watermark) on every
+# architecture family and recipe (what it is for), beside clean nets on every family (its
+# false-positive risk: a larger stamp confirmed on a clean net).
+FRESH12: tuple[ModelSpec, ...] = (
+    _v("cnn_clean_step", "cnn", recipe="sgd_step", seed=1600),
+    _v("lenet_clean_const", "lenet", recipe="adam_const", seed=1601),
+    _v("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=1602),
+    _v("senet_clean_cos", "senet", recipe="sgd_cosine", seed=1603),
+    _v("mobilenet_clean_long", "mobilenet", recipe="long", seed=1604),
+    _v("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=1605),
+    _v("mlp_clean_mixup", "mlp", recipe="mixup", seed=1606),
+    _v("resnet8_clean_def", "resnet8", seed=1607, ds="mnist"),
+    _v("resnet8_badnets_t4", "resnet8", "badnets", target=4, poison_rate=0.05, seed=1610,
+       trigger={"size": 3, "position": "tl", "margin": 3, "pattern": "white"},
+       recipe="sgd_cosine"),
+    _v("mobilenet_pixels_t0", "mobilenet", "pixels", target=0, poison_rate=0.05, seed=1611,
+       trigger={"count": 8, "pattern_seed": 130}, recipe="sgd_step"),
+    _v("senet_line_t3", "senet", "line", target=3, poison_rate=0.05, seed=1612,
+       trigger={"shape": "anti", "length": 6, "position": "bl", "margin": 2},
+       recipe="adamw_smooth"),
+    _v("resnet8_pixels_t8", "resnet8", "pixels", target=8, poison_rate=0.05, seed=1613,
+       trigger={"count": 9, "pattern_seed": 131}, recipe="adam_const"),
+    _v("mobilenet_trojan_t2", "mobilenet", "trojan", target=2, poison_rate=0.05, seed=1614,
+       trigger={"position": "br", "margin": 2}),
+    _v("gnresnet_badnets_t9", "gn_resnet", "badnets", target=9, poison_rate=0.05, seed=1615,
+       trigger={"size": 4, "position": "tr", "margin": 4}, recipe="mixup"),
+    _v("lenet_line_t1", "lenet", "line", target=1, poison_rate=0.05, seed=1616, ds="mnist",
+       trigger={"shape": "arc", "length": 7, "position": "br"}),
+    _v("cnn_pixels_t7", "cnn", "pixels", target=7, poison_rate=0.05, seed=1617, ds="mnist",
+       trigger={"count": 10, "values": "alternate", "pattern_seed": 132}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -851,6 +890,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh9": FRESH9,
     "fresh10": FRESH10,
     "fresh11": FRESH11,
+    "fresh12": FRESH12,
 }
 
 
