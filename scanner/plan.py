@@ -169,8 +169,10 @@ def _search_rung(
             samples_per_class=min(samples, search.samples_per_class),
             confirm_per_class=min(confirm, search.confirm_per_class),
             spaces=chosen,
-            # Screened labels cost a shrink each, which a budget's search cannot afford.
+            # Screened labels cost a shrink each, which a budget's search cannot afford; nor
+            # can it confirm a stamp again at larger sizes.
             screened=0,
+            backoff=False,
         )
         shrink = MASK_EVALS // 2 if "mask" in chosen else 0
         useful = start_count(PROBE_STARTS, strokes=False) + shrink

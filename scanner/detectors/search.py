@@ -32,6 +32,7 @@ from scanner.backends.base import LabelOracle
 from scanner.detectors.attribution import DOSE_FRACTIONS
 from scanner.detectors.probes import ProbeResult, universality
 from scanner.detectors.spaces import (
+    BACKOFF_STEPS,
     MASK_EVALS,
     SPACES,
     Outcome,
@@ -44,6 +45,11 @@ from scanner.detectors.spaces import (
 # samples to its label; below it, universality (a lower quartile) cannot reach any threshold
 # the verdict uses, and the confirmation would cost 4 passes over the fresh samples.
 CONFIRM_MIN = 0.5
+# Hand-set. A found change whose universality on the fresh samples falls under BACKOFF_MIN is
+# confirmed again at the larger sizes its search passed through (`Outcome.fallbacks`, the nearest
+# first), and the first that reaches BACKOFF_MIN there replaces it. Above the verdict's
+# `target_threshold` (0.725): the best of up to four tries on the same fresh samples reads high.
+BACKOFF_MIN = 0.8
 
 __all__ = [
     "SearchConfig",
@@ -68,6 +74,9 @@ class SearchConfig:
     # A query budget's cap on the whole stage (scanner.plan): the spaces search until it is
     # spent, keeping what they found; None: each space runs to its own end.
     max_queries: int | None = None
+    # Confirm a stamp that falls short on fresh samples again at the larger sizes its shrink
+    # passed through (BACKOFF_MIN); a budget's plan turns it off.
+    backoff: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +92,8 @@ class SearchFinding:
     dose: tuple[tuple[float, float], ...]  # (strength, universality to the label), confirmed
     cost: float  # the change's size as a share (mask: pixels stamped / pixels)
     evaluations: int  # changes the space evaluated for this label (each one pass)
+    # Steps the confirmation backed off along the search's path (0: the point it ended at).
+    backed_off: int = 0
 
     @property
     def universality(self) -> float:
@@ -111,6 +122,7 @@ class SearchFinding:
             "retention": round(stored.retention, 4),
             "cost": round(self.cost, 5),
             "evaluations": self.evaluations,
+            "backed_off": self.backed_off,
         }
 
     @classmethod
@@ -122,6 +134,7 @@ class SearchFinding:
             dose=tuple((float(f), float(u)) for f, u in d["dose"]),
             cost=float(d["cost"]),
             evaluations=int(d["evaluations"]),
+            backed_off=int(d.get("backed_off", 0)),
         )
 
 
@@ -287,7 +300,37 @@ def fixed_queries(config: SearchConfig, classes: int) -> int:
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
     confirms = sum(confirms_per_space(config, space) for space in config.spaces)
     confirm = confirms * len(DOSE_FRACTIONS) * n_confirm
+    if config.backoff and "mask" in config.spaces:
+        # Each fallback at full strength, and the one kept at the other strengths.
+        per_outcome = BACKOFF_STEPS + len(DOSE_FRACTIONS) - 1
+        confirm += confirms_per_space(config, "mask") * per_outcome * n_confirm
     return picking + confirm
+
+
+def _confirm(
+    confirm: _Evaluator, point: Point, label: int, fractions: Sequence[float]
+) -> tuple[tuple[float, float], ...]:
+    """(strength, universality to `label`) of `point` at each of `fractions` on the fresh
+    samples."""
+    changes = [(lambda x, f=f, p=point: p.apply(x, f)) for f in fractions]
+    f = confirm.by_class(changes)
+    return tuple(
+        (frac, float(universality(f[i], confirm.sources)[label]))
+        for i, frac in enumerate(fractions)
+    )
+
+
+def _back_off(confirm: _Evaluator, o: Outcome, found: SearchFinding) -> SearchFinding:
+    """The first of the outcome's fallbacks (the nearest first) whose universality on the fresh
+    samples reaches BACKOFF_MIN, confirmed at every strength; `found` when none does."""
+    for step, (point, rate) in enumerate(o.fallbacks, start=1):
+        full = _confirm(confirm, point, o.label, DOSE_FRACTIONS[-1:])
+        if full[0][1] >= BACKOFF_MIN:
+            dose = _confirm(confirm, point, o.label, DOSE_FRACTIONS[:-1]) + full
+            return replace(
+                found, point=point, search_rate=rate, dose=dose, cost=point.cost, backed_off=step
+            )
+    return found
 
 
 def run_search(
@@ -333,15 +376,11 @@ def run_search(
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
     findings = []
     for o in _to_confirm(outcomes, config):
-        changes = [(lambda x, f=f, p=o.point: p.apply(x, f)) for f in DOSE_FRACTIONS]
-        f = confirm.by_class(changes)
-        dose = tuple(
-            (frac, float(universality(f[i], confirm.sources)[o.label]))
-            for i, frac in enumerate(DOSE_FRACTIONS)
-        )
-        findings.append(
-            SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
-        )
+        dose = _confirm(confirm, o.point, o.label, DOSE_FRACTIONS)
+        found = SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
+        if config.backoff and found.universality < BACKOFF_MIN:
+            found = _back_off(confirm, o, found)
+        findings.append(found)
     findings.sort(key=lambda fd: (-fd.universality, fd.cost))
     return SearchResult(
         tuple(findings),

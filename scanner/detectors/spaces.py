@@ -67,6 +67,12 @@ STROKE_SPAN = 8 / 28  # length as a share of the image's shorter side (8 pixels 
 STROKE_UNIT = 1 / 28  # width and margin from the edge, the same way (1 pixel at 28)
 # Evaluations per label the mask search may spend shrinking (each one pass over its samples).
 MASK_EVALS = 160
+# Hand-set. The shrink ends at a stamp that still fires on the few search samples per class; cut
+# to its edge, it can fire on fewer fresh ones (a ResNet-8's 8-pixel trigger shrank to 7 pixels
+# at 0.91 on the search samples and 0.65 on fresh ones). The last BACKOFF_STEPS larger stamps it
+# passed through go with the outcome, for the confirmation to back off to
+# (`search.BACKOFF_MIN`).
+BACKOFF_STEPS = 3
 # Largest number of pixel groups tried in one pass of the shrink.
 MASK_GROUPS_MAX = 48
 # Global spaces (transform, curve) refine the grid's best point only for labels it already
@@ -126,6 +132,9 @@ class Outcome:
     label: int
     search_rate: float  # mean flip rate to the label on the search samples
     evaluations: int
+    # Larger points the search passed through on its way to `point` (the mask's shrink), each
+    # with its search rate, the nearest first: what the confirmation may back off to.
+    fallbacks: tuple[tuple[Point, float], ...] = ()
 
 
 class Space(Protocol):
@@ -319,11 +328,13 @@ class MaskSpace:
         rng: np.random.Generator,
         evals: int,
         keep_at: float = SHRINK_KEEP,
-    ) -> tuple[np.ndarray, float, int]:
+    ) -> tuple[np.ndarray, float, int, list[tuple[np.ndarray, float]]]:
         """Remove groups of pixels while the stamp keeps sending `keep_at` of the samples to
         `label` (ddmin-style: more, smaller groups when no group can go). Returns the mask,
-        its rate and the evaluations spent."""
+        its rate, the evaluations spent and the larger masks it passed through (with their
+        rates, the start first)."""
         used = 0
+        trail: list[tuple[np.ndarray, float]] = []
         groups = 4
         # Shrinking to exactly FIRE_MIN on a few samples per class leaves a stamp at the edge of
         # firing, which fresh samples then read lower: keep `keep_at` (or the start's rate).
@@ -358,9 +369,10 @@ class MaskSpace:
                 used += 1
                 if r >= keep:
                     chosen, chosen_rate = combined, r
+            trail.append((mask, rate))
             mask, rate = chosen, chosen_rate
             groups = max(groups - 1, 2)
-        return mask, rate, used
+        return mask, rate, used, trail
 
     def grow(
         self,
@@ -495,7 +507,7 @@ class MaskSpace:
             # Anytime: the shrink keeps a firing stamp at every step, so a cut-short one is
             # still a trigger, only larger.
             evals = min(MASK_EVALS, ev.remaining_evals())
-            mask, rate, used = self.shrink(
+            mask, rate, used, trail = self.shrink(
                 ev, label, mask, pattern, float(start_rates[i, label]), gen, evals, keep_at[i]
             )
             out.append(
@@ -504,6 +516,10 @@ class MaskSpace:
                     label,
                     rate,
                     spent + used,
+                    tuple(
+                        (Point(self.name, _mask_params(m, pattern)), r)
+                        for m, r in reversed(trail[-BACKOFF_STEPS:])
+                    ),
                 )
             )
         return out

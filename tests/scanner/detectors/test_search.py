@@ -16,20 +16,27 @@ from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import load_dataset
 from scanner.detectors.probes import ProbeConfig, run_probes
 from scanner.detectors.search import (
+    BACKOFF_MIN,
     SearchConfig,
     SearchFinding,
     SearchResult,
+    _back_off,
+    _confirm,
+    _Evaluator,
     planned_queries,
     run_search,
 )
 from scanner.detectors.spaces import (
+    BACKOFF_STEPS,
     FIRE_MIN,
     SPACES,
     SPARSE_DRAWS,
     CurveSpace,
     MaskSpace,
+    Outcome,
     Point,
     TransformSpace,
+    _mask_params,
     mask_arrays,
     screened_labels,
     sparse_evals,
@@ -125,6 +132,66 @@ def test_the_mask_search_reports_nothing_when_no_start_fires() -> None:
             return np.zeros((len(changes), 5))
 
     assert MaskSpace().search(Never(), [3], [], np.random.default_rng(0)) == []
+
+
+def test_the_shrink_hands_over_the_larger_stamps_it_passed_through_nearest_first() -> None:
+    (out,) = MaskSpace().search(PixelOracle(), [3], [], np.random.default_rng(0))
+    assert 0 < len(out.fallbacks) <= BACKOFF_STEPS
+    sizes = [len(point.params["pixels"]) for point, _ in out.fallbacks]
+    assert len(out.point.params["pixels"]) < sizes[0] and sizes == sorted(sizes)
+    final = {tuple(p) for p in out.point.params["pixels"]}
+    for point, rate in out.fallbacks:
+        # Each one a superset of the stamp the shrink ended at, and firing when it was kept.
+        assert final <= {tuple(p) for p in point.params["pixels"]} and rate >= FIRE_MIN
+
+
+class _ClassInCorner:
+    """A fake label oracle on 12x12 images: the class is written in pixel (0, 0) (a tenth per
+    label), and PixelOracle's trigger (4 of its 5 secret pixels white) sends any image to 3."""
+
+    batch_size = 4096
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        own = np.rint(x[:, 0, 0, 0] * 10).astype(np.int64)
+        lit = sum((x[:, r, c, 0] > 0.99).astype(int) for r, c in PixelOracle.secret)
+        return np.where(lit >= 4, 3, own)
+
+
+def _stamp_point(pixels: Sequence[tuple[int, int]]) -> Point:
+    mask = np.zeros((12, 12), dtype=bool)
+    for r, c in pixels:
+        mask[r, c] = True
+    return Point("mask", _mask_params(mask, np.ones((12, 12, 1), dtype=np.float32)))
+
+
+def test_a_stamp_that_falls_short_on_fresh_samples_backs_off_to_a_larger_one_that_fires() -> None:
+    secret = list(PixelOracle.secret)
+    ys = np.repeat(np.arange(5), 4)
+    xs = np.zeros((len(ys), 12, 12, 1), dtype=np.float32)
+    xs[:, 0, 0, 0] = ys / 10
+    confirm = _Evaluator(_ClassInCorner(), xs, ys, lambda a: a, 5)  # type: ignore[arg-type]
+    shrunk = _stamp_point(secret[:3])  # one secret pixel short: fires on nothing
+    short = _stamp_point([*secret[:3], (5, 5), (8, 3)])  # larger, still short
+    enough = _stamp_point([*secret[:4], (5, 5)])
+    whole = _stamp_point([*secret, (5, 5), (8, 3)])
+    dose = _confirm(confirm, shrunk, 3, (0.25, 0.5, 0.75, 1.0))
+    assert dose[-1][1] < BACKOFF_MIN
+    found = SearchFinding(shrunk, 3, 0.9, dose, shrunk.cost, 10)
+    outcome = Outcome(shrunk, 3, 0.9, 10, ((short, 0.95), (enough, 1.0), (whole, 1.0)))
+    spent = confirm.spent
+    kept = _back_off(confirm, outcome, found)
+    # The nearest fallback that fires on the fresh samples, not the largest; confirmed at every
+    # strength (a white stamp mixed in at part strength lights no pixel fully).
+    assert kept.point == enough and kept.backed_off == 2 and kept.search_rate == 1.0
+    assert kept.universality == 1.0 and [u for _, u in kept.dose[:-1]] == [0.0, 0.0, 0.0]
+    assert kept.cost == enough.cost and kept.evaluations == 10
+    # Two fallbacks at full strength, then the kept one at the three other strengths.
+    assert confirm.spent - spent == (2 + 3) * len(xs)
+    # None fires: the finding stays as it was.
+    nothing = replace(outcome, fallbacks=((short, 0.95),))
+    assert _back_off(confirm, nothing, found) == found
+    written = kept.to_dict()
+    assert written["backed_off"] == 2 and SearchFinding.from_dict(written).to_dict() == written
 
 
 class TwoTriggerOracle(PixelOracle):
