@@ -169,19 +169,20 @@ def _search_rung(
             samples_per_class=min(samples, search.samples_per_class),
             confirm_per_class=min(confirm, search.confirm_per_class),
             spaces=chosen,
-            # Screened labels cost a shrink each, which a budget's search cannot afford; nor
-            # can it confirm a stamp again at larger sizes.
+            # Screened labels cost a shrink each, which a budget's search cannot afford.
             screened=0,
-            backoff=False,
         )
+        # A budget's search backs off only with what its stage has left at the end
+        # (search.run_search): the plan reserves nothing for it.
+        unreserved = replace(config, backoff=False)
         shrink = MASK_EVALS // 2 if "mask" in chosen else 0
         useful = start_count(PROBE_STARTS, strokes=False) + shrink
         least = (
-            fixed_queries(replace(config, spaces=own), classes)
+            fixed_queries(replace(unreserved, spaces=own), classes)
             + useful * config.samples_per_class * classes
         )
         if least <= room:
-            worst = planned_queries(config, classes, PROBE_STARTS)
+            worst = planned_queries(unreserved, classes, PROBE_STARTS)
             return replace(config, max_queries=min(room, worst))
     return None
 

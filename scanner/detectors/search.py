@@ -75,7 +75,8 @@ class SearchConfig:
     # spent, keeping what they found; None: each space runs to its own end.
     max_queries: int | None = None
     # Confirm a stamp that falls short on fresh samples again at the larger sizes its shrink
-    # passed through (BACKOFF_MIN); a budget's plan turns it off.
+    # passed through (BACKOFF_MIN). Under a budget (max_queries set) the plan reserves nothing
+    # for it: it spends only what the stage has left once every finding is confirmed.
     backoff: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,7 +301,7 @@ def fixed_queries(config: SearchConfig, classes: int) -> int:
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
     confirms = sum(confirms_per_space(config, space) for space in config.spaces)
     confirm = confirms * len(DOSE_FRACTIONS) * n_confirm
-    if config.backoff and "mask" in config.spaces:
+    if config.backoff and config.max_queries is None and "mask" in config.spaces:
         # Each fallback at full strength, and the one kept at the other strengths.
         per_outcome = BACKOFF_STEPS + len(DOSE_FRACTIONS) - 1
         confirm += confirms_per_space(config, "mask") * per_outcome * n_confirm
@@ -320,10 +321,16 @@ def _confirm(
     )
 
 
-def _back_off(confirm: _Evaluator, o: Outcome, found: SearchFinding) -> SearchFinding:
+def _back_off(
+    confirm: _Evaluator, o: Outcome, found: SearchFinding, room: int | None = None
+) -> SearchFinding:
     """The first of the outcome's fallbacks (the nearest first) whose universality on the fresh
-    samples reaches BACKOFF_MIN, confirmed at every strength; `found` when none does."""
+    samples reaches BACKOFF_MIN, confirmed at every strength; `found` when none does. `room`:
+    the queries it may spend (None: no cap); it stops before a try it could not finish."""
+    start, try_cost = confirm.spent, len(DOSE_FRACTIONS) * len(confirm.xs)
     for step, (point, rate) in enumerate(o.fallbacks, start=1):
+        if room is not None and confirm.spent - start + try_cost > room:
+            break
         full = _confirm(confirm, point, o.label, DOSE_FRACTIONS[-1:])
         if full[0][1] >= BACKOFF_MIN:
             dose = _confirm(confirm, point, o.label, DOSE_FRACTIONS[:-1]) + full
@@ -331,6 +338,17 @@ def _back_off(confirm: _Evaluator, o: Outcome, found: SearchFinding) -> SearchFi
                 found, point=point, search_rate=rate, dose=dose, cost=point.cost, backed_off=step
             )
     return found
+
+
+def _room(oracle: LabelOracle, config: SearchConfig, spent: int, reserve: int) -> int | None:
+    """Queries the stage may still spend: under its cap, and leaving `reserve` of the scan's
+    budget to the stages after it. None: no cap."""
+    caps = []
+    if config.max_queries is not None:
+        caps.append(config.max_queries - spent)
+    if oracle.budget is not None:
+        caps.append(oracle.budget - oracle.queries - reserve)
+    return max(0, min(caps)) if caps else None
 
 
 def run_search(
@@ -375,12 +393,17 @@ def run_search(
         outcomes += space.search(ev, searched, starts, own[name], config.screened)
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
     findings = []
-    for o in _to_confirm(outcomes, config):
+    confirmed = _to_confirm(outcomes, config)
+    for o in confirmed:
         dose = _confirm(confirm, o.point, o.label, DOSE_FRACTIONS)
-        found = SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
-        if config.backoff and found.universality < BACKOFF_MIN:
-            found = _back_off(confirm, o, found)
-        findings.append(found)
+        findings.append(
+            SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
+        )
+    # After every finding is confirmed: under a budget the back-off spends only what is left.
+    for i, o in enumerate(confirmed):
+        if config.backoff and findings[i].universality < BACKOFF_MIN:
+            room = _room(oracle, config, oracle.queries - before, reserve)
+            findings[i] = _back_off(confirm, o, findings[i], room)
     findings.sort(key=lambda fd: (-fd.universality, fd.cost))
     return SearchResult(
         tuple(findings),

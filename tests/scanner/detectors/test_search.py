@@ -187,6 +187,13 @@ def test_a_stamp_that_falls_short_on_fresh_samples_backs_off_to_a_larger_one_tha
     assert kept.cost == enough.cost and kept.evaluations == 10
     # Two fallbacks at full strength, then the kept one at the three other strengths.
     assert confirm.spent - spent == (2 + 3) * len(xs)
+    # Under a budget it tries only what it can finish: no room for one try, nothing asked;
+    # room for one, the first fallback alone (which falls short).
+    spent = confirm.spent
+    assert _back_off(confirm, outcome, found, room=4 * len(xs) - 1) == found
+    assert confirm.spent == spent
+    assert _back_off(confirm, outcome, found, room=4 * len(xs)) == found
+    assert confirm.spent - spent == len(xs)
     # None fires: the finding stays as it was.
     nothing = replace(outcome, fallbacks=((short, 0.95),))
     assert _back_off(confirm, nothing, found) == found
