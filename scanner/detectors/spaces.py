@@ -68,10 +68,9 @@ STROKE_UNIT = 1 / 28  # width and margin from the edge, the same way (1 pixel at
 # Evaluations per label the mask search may spend shrinking (each one pass over its samples).
 MASK_EVALS = 160
 # Hand-set. The shrink ends at a stamp that still fires on the few search samples per class; cut
-# to its edge, it can fire on fewer fresh ones (a ResNet-8's 8-pixel trigger shrank to 7 pixels
-# at 0.91 on the search samples and 0.65 on fresh ones). The last BACKOFF_STEPS larger stamps it
-# passed through go with the outcome, for the confirmation to back off to
-# (`search.BACKOFF_MIN`).
+# to that edge, it can fire on fewer fresh ones (docs/trigger-search.md, "Backing off a shrink
+# that went too far"). The last BACKOFF_STEPS larger stamps it passed through go with the
+# outcome, for the confirmation to back off to (`search.BACKOFF_MIN`).
 BACKOFF_STEPS = 3
 # Largest number of pixel groups tried in one pass of the shrink.
 MASK_GROUPS_MAX = 48
