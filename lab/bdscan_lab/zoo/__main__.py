@@ -32,6 +32,7 @@ SET_NAMES = [
     "fresh10",
     "fresh11",
     "fresh12",
+    "fresh13",
 ]
 
 

@@ -875,6 +875,37 @@ FRESH12: tuple[ModelSpec, ...] = (
        trigger={"count": 10, "values": "alternate", "pattern_seed": 132}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+_x = _member("x", "fresh13")
+
+
+# The thirteenth fresh set (2026-12-05, thirteenth session): specified after that session's
+# budgeted back-off (ec04682) and before any scan of it, so that nothing was chosen on it; to
+# judge the back-off under `--profile api`, where the search has few samples and no screening.
+# Small stamps and scattered pixels on every family but the MLP (what it is for), beside clean
+# nets (its false-positive risk).
+FRESH13: tuple[ModelSpec, ...] = (
+    _x("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=1700),
+    _x("lenet_clean_step", "lenet", recipe="sgd_step", seed=1701, ds="mnist"),
+    _x("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=1702),
+    _x("senet_clean_const", "senet", recipe="adam_const", seed=1703),
+    _x("gnresnet_clean_cos", "gn_resnet", recipe="sgd_cosine", seed=1704),
+    _x("mlp_clean_step", "mlp", recipe="sgd_step", seed=1705),
+    _x("cnn_badnets_t3", "cnn", "badnets", target=3, poison_rate=0.05, seed=1710,
+       trigger={"size": 4, "position": "bl", "margin": 3, "pattern": "white"},
+       recipe="mixup"),
+    _x("lenet_pixels_t6", "lenet", "pixels", target=6, poison_rate=0.05, seed=1711,
+       trigger={"count": 9, "pattern_seed": 140}, recipe="adam_const"),
+    _x("resnet8_line_t2", "resnet8", "line", target=2, poison_rate=0.05, seed=1712,
+       trigger={"shape": "diagonal", "length": 7, "position": "tl", "margin": 3},
+       recipe="sgd_step"),
+    _x("senet_pixels_t5", "senet", "pixels", target=5, poison_rate=0.05, seed=1713,
+       trigger={"count": 10, "pattern_seed": 141}, recipe="sgd_cosine"),
+    _x("gnresnet_trojan_t0", "gn_resnet", "trojan", target=0, poison_rate=0.05, seed=1714,
+       trigger={"position": "tr", "margin": 2}, recipe="adamw_smooth"),
+    _x("mobilenet_badnets_t8", "mobilenet", "badnets", target=8, poison_rate=0.05, seed=1715,
+       trigger={"size": 3, "position": "br", "margin": 4}, recipe="adam_const"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -891,6 +922,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh10": FRESH10,
     "fresh11": FRESH11,
     "fresh12": FRESH12,
+    "fresh13": FRESH13,
 }
 
 
