@@ -33,6 +33,7 @@ SET_NAMES = [
     "fresh11",
     "fresh12",
     "fresh13",
+    "fresh14",
 ]
 
 
