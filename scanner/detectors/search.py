@@ -30,7 +30,7 @@ import numpy as np
 
 from scanner.backends.base import LabelOracle
 from scanner.detectors.attribution import DOSE_FRACTIONS
-from scanner.detectors.probes import ProbeResult, universality
+from scanner.detectors.probes import Probe, ProbeResult, universality
 from scanner.detectors.spaces import (
     BACKOFF_STEPS,
     MASK_EVALS,
@@ -78,6 +78,11 @@ class SearchConfig:
     # passed through (BACKOFF_MIN). Under a budget (max_queries set) the plan reserves nothing
     # for it: it spends only what the stage has left once every finding is confirmed.
     backoff: bool = True
+    # Under a budget (max_queries set, `screened` 0): labels beyond the candidates that the mask
+    # space screens for last, with what the stage has left after the back-off (its starts with
+    # the strokes and sparse draws, growth and shrink capped by that room; `_leftover`). The
+    # plan reserves nothing for it. Hand-set, before the fourteenth fresh set.
+    leftover: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,6 +205,7 @@ class _Evaluator:
         allowance: int | None = None,
     ) -> None:
         self.oracle, self.xs, self.to_model, self.num_classes = oracle, xs, to_model, num_classes
+        self.ys = ys
         self.allowance = allowance  # queries the search may spend here; None: no cap
         self.spent = 0
         self.shape: tuple[int, int, int] = tuple(xs.shape[1:])  # type: ignore[assignment]
@@ -351,6 +357,48 @@ def _room(oracle: LabelOracle, config: SearchConfig, spent: int, reserve: int) -
     return max(0, min(caps)) if caps else None
 
 
+def _leftover(
+    ev: _Evaluator,
+    confirm: _Evaluator,
+    config: SearchConfig,
+    labels: Sequence[int],
+    patches: Sequence[Probe],
+    rng: np.random.Generator,
+    before: int,
+    reserve: int,
+) -> tuple[list[Outcome], list[SearchFinding]]:
+    """A budgeted search's last step: with what its stage has left, the mask space screens up
+    to `config.leftover` labels beyond `labels` (from every confirmed patch probe, salt noise,
+    strokes and sparse draws) on the search samples, and confirms (and backs off) the best it
+    shrinks for each. Under a budget the probes rank few labels, often on nothing (every label
+    at 0, ties broken by index); this spends the queries the stage would leave unspent on the
+    start stamps that reach a label by themselves. Returns the outcomes shrunk and the
+    findings confirmed; nothing when the starts do not fit."""
+    room = _room(ev.oracle, config, ev.oracle.queries - before, reserve)
+    if config.leftover <= 0 or room is None:
+        return [], []
+    per_confirm = len(DOSE_FRACTIONS) * len(confirm.xs)
+    allowance = room - config.leftover * per_confirm
+    if start_count(len(patches), strokes=True) * len(ev.xs) > allowance:
+        return [], []
+    search = _Evaluator(ev.oracle, ev.xs, ev.ys, ev.to_model, ev.num_classes, allowance)
+    outcomes = SPACES["mask"].search(search, [], patches, rng, config.leftover, exclude=labels)
+    kept = sorted(
+        (o for o in outcomes if o.search_rate >= CONFIRM_MIN), key=lambda o: -o.search_rate
+    )[: config.leftover]
+    out: list[SearchFinding] = []
+    for o in kept:
+        # The confirmation was reserved above; the back-off takes only what is left after it.
+        dose = _confirm(confirm, o.point, o.label, DOSE_FRACTIONS)
+        found = SearchFinding(o.point, o.label, o.search_rate, dose, o.point.cost, o.evaluations)
+        if config.backoff and found.universality < BACKOFF_MIN:
+            left = _room(ev.oracle, config, ev.oracle.queries - before, reserve)
+            reserved = per_confirm * (len(kept) - len(out) - 1)
+            found = _back_off(confirm, o, found, None if left is None else left - reserved)
+        out.append(found)
+    return outcomes, out
+
+
 def run_search(
     oracle: LabelOracle,
     x01: np.ndarray,
@@ -404,6 +452,13 @@ def run_search(
         if config.backoff and findings[i].universality < BACKOFF_MIN:
             room = _room(oracle, config, oracle.queries - before, reserve)
             findings[i] = _back_off(confirm, o, findings[i], room)
+    if config.max_queries is not None and config.screened == 0 and "mask" in config.spaces:
+        patches = [f.probe for f in probes.findings if f.probe.family == "patch"]
+        more, found = _leftover(
+            ev, confirm, config, labels, patches, rng.spawn(1)[0], before, reserve
+        )
+        outcomes += more
+        findings += found
     findings.sort(key=lambda fd: (-fd.universality, fd.cost))
     return SearchResult(
         tuple(findings),

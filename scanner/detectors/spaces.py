@@ -154,6 +154,7 @@ class Space(Protocol):
         starts: Sequence[Probe],
         rng: np.random.Generator,
         screened: int = 0,  # labels a space may add from its own screening (mask only)
+        exclude: Sequence[int] = (),  # labels its screening skips (searched before)
     ) -> list[Outcome]: ...
 
 
@@ -416,12 +417,13 @@ class MaskSpace:
         rates_now: np.ndarray,
         salt: Sequence[int],
         rng: np.random.Generator,
+        exclude: Sequence[int] = (),
     ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
         """The sparse starts: SPARSE_DRAWS sprinkles, then, for each of up to GROW_LABELS
         labels that the sprinkles or the salt-noise starts (`salt`: their indices in
         `candidates`) reach (GROW_MIN) and no other start fires SHRINK_KEEP for, the best of
-        those grown. Returns the starts (the draws, then the grown ones), their rates and the
-        evaluations spent."""
+        those grown (none of `exclude`). Returns the starts (the draws, then the grown ones),
+        their rates and the evaluations spent."""
         h, w, c = ev.shape
         white = np.ones((h, w, c), dtype=np.float32)
         draws = [(rng.random((h, w)) < SPARSE_DENSITY, white) for _ in range(SPARSE_DRAWS)]
@@ -435,11 +437,16 @@ class MaskSpace:
         fired = rates_now[others].max(axis=0) if others else np.zeros(rates.shape[1])
         reach = pool_rates.max(axis=0)
         order = sorted(range(len(reach)), key=lambda t: (-reach[t], t))
-        grow = [t for t in order if GROW_MIN <= reach[t] < SPARSE_KEEP and fired[t] < SHRINK_KEEP]
+        grow = [
+            t
+            for t in order
+            if GROW_MIN <= reach[t] < SPARSE_KEEP and fired[t] < SHRINK_KEEP and t not in exclude
+        ]
         starts, rows = list(draws), [rates]
         for label in grow[:GROW_LABELS]:
             i = int(np.argmax(pool_rates[:, label]))
-            budget = min(GROW_MUTANTS * GROW_ROUNDS, ev.remaining_evals())
+            # Under a cap, growth takes at most half of what is left: the rest is the shrink's.
+            budget = min(GROW_MUTANTS * GROW_ROUNDS, ev.remaining_evals() // 2)
             mask, pattern = pool[i]
             mask, row, spent = self.grow(ev, label, mask, pattern, pool_rates[i], rng, budget)
             used += spent
@@ -455,7 +462,10 @@ class MaskSpace:
         starts: Sequence[Probe],
         rng: np.random.Generator,
         screened: int = 0,
+        exclude: Sequence[int] = (),
     ) -> list[Outcome]:
+        """Shrink a firing start stamp for each of `labels`, and for up to `screened` more that a
+        start already reaches (none of `exclude`: labels searched before)."""
         # The strokes and sparse starts serve screening: their label is one no probe ranks (a
         # search under a budget screens nothing, and spends its few queries on the shrink).
         candidates = self.starts(ev.shape, starts, rng, strokes=screened > 0)
@@ -477,14 +487,14 @@ class MaskSpace:
             )
             salt = range(first, first + noise)
             sparse, sparse_rates, grown = self._sparse_starts(
-                ev, candidates, start_rates, salt, sparse_gen
+                ev, candidates, start_rates, salt, sparse_gen, exclude
             )
             spent += grown
             candidates += sparse
             start_rates = np.concatenate([start_rates, sparse_rates])
             keep_at += [SPARSE_KEEP] * len(sparse)
         out = []
-        extra = screened_labels(start_rates, labels, screened)
+        extra = screened_labels(start_rates, [*labels, *exclude], screened)
         # The screened labels draw from their own generator, so that the candidates and the later
         # spaces search exactly as without them.
         for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:
@@ -561,6 +571,7 @@ class _GridSpace:
         starts: Sequence[Probe],
         rng: np.random.Generator,
         screened: int = 0,  # every label is searched already
+        exclude: Sequence[int] = (),
     ) -> list[Outcome]:
         grid = self.grid()
         if len(grid) > ev.remaining_evals():

@@ -23,6 +23,7 @@ from scanner.detectors.search import (
     _back_off,
     _confirm,
     _Evaluator,
+    _leftover,
     planned_queries,
     run_search,
 )
@@ -199,6 +200,75 @@ def test_a_stamp_that_falls_short_on_fresh_samples_backs_off_to_a_larger_one_tha
     assert _back_off(confirm, nothing, found) == found
     written = kept.to_dict()
     assert written["backed_off"] == 2 and SearchFinding.from_dict(written).to_dict() == written
+
+
+class _StrokeInCorner:
+    """A fake label oracle on 12x12 images of one grey per class ((label + 1) tenths, read from
+    the pixels no stamp made black or white), where 2 of the 3 pixels of the bottom-right
+    vertical stroke start stamped white send any image to 3. It counts queries as
+    `LabelOracle` does."""
+
+    batch_size = 4096
+    secret = tuple(map(tuple, np.argwhere(stroke_mask(12, 12, "vertical", "br"))))
+
+    def __init__(self) -> None:
+        self.queries, self.budget = 0, None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.queries += len(x)
+        tenths = np.rint(x.reshape(len(x), -1) * 10).astype(np.int64)
+        own = np.array(
+            [np.bincount(t[(t > 0) & (t < 10)], minlength=6).argmax() - 1 for t in tenths]
+        )
+        lit = sum((x[:, r, c, 0] > 0.99).astype(int) for r, c in self.secret)
+        return np.where(lit >= 2, 3, own)
+
+
+def _corner_evaluators(oracle: _StrokeInCorner) -> tuple[_Evaluator, _Evaluator]:
+    """Search and confirmation samples of 5 classes, 3 and 10 per class."""
+
+    def samples(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+        ys = np.repeat(np.arange(5), per_class)
+        xs = np.ones((len(ys), 12, 12, 1), dtype=np.float32) * (ys + 1)[:, None, None, None] / 10
+        return xs, ys
+
+    def ident(a: np.ndarray) -> np.ndarray:
+        return a
+
+    return (
+        _Evaluator(oracle, *samples(3), ident, 5),  # type: ignore[arg-type]
+        _Evaluator(oracle, *samples(10), ident, 5),  # type: ignore[arg-type]
+    )
+
+
+def test_a_budgeted_search_screens_more_labels_with_what_its_stage_left_and_no_more() -> None:
+    # Label 3 is no candidate (the probes ranked 1); the leftover screen's stroke starts reach
+    # it, the shrink keeps what fires and the fresh samples confirm it.
+    oracle = _StrokeInCorner()
+    ev, confirm = _corner_evaluators(oracle)
+    config = SearchConfig(max_queries=20_000, screened=0, leftover=1)
+    outcomes, found = _leftover(ev, confirm, config, [1], [], np.random.default_rng(0), 0, 0)
+    assert [o.label for o in outcomes] == [3] and [f.label for f in found] == [3]
+    kept = {tuple(p) for p in found[0].point.params["pixels"]}
+    assert found[0].universality == 1.0 and len(kept) == 2 and kept <= set(oracle.secret)
+    assert 0 < oracle.queries <= config.max_queries
+    # A label searched before is not screened again: the starts are spent, nothing is found.
+    oracle = _StrokeInCorner()
+    ev, confirm = _corner_evaluators(oracle)
+    assert _leftover(ev, confirm, config, [3], [], np.random.default_rng(0), 0, 0) == ([], [])
+    assert oracle.queries > 0
+    # Without room for its starts and a confirmation, or with no label to screen, it asks
+    # nothing; what the stage spent before counts against the cap.
+    for tight in (replace(config, max_queries=500), replace(config, leftover=0)):
+        oracle = _StrokeInCorner()
+        ev, confirm = _corner_evaluators(oracle)
+        assert _leftover(ev, confirm, tight, [1], [], np.random.default_rng(0), 0, 0) == ([], [])
+        assert oracle.queries == 0
+    oracle = _StrokeInCorner()
+    ev, confirm = _corner_evaluators(oracle)
+    oracle.queries = 19_800
+    assert _leftover(ev, confirm, config, [1], [], np.random.default_rng(0), 0, 0) == ([], [])
+    assert oracle.queries == 19_800
 
 
 class TwoTriggerOracle(PixelOracle):
