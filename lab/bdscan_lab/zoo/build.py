@@ -936,7 +936,7 @@ FRESH14: tuple[ModelSpec, ...] = (
        trigger={"size": 4, "position": "br", "margin": 2, "pattern": "white"},
        recipe="adamw_smooth"),
     _y("mobilenet_line_t7", "mobilenet", "line", target=7, poison_rate=0.05, seed=1815,
-       trigger={"shape": "vertical", "length": 7, "position": "tl", "margin": 3},
+       trigger={"shape": "anti", "length": 7, "position": "tl", "margin": 3},
        recipe="long"),
     _y("cnn_pixels_t5", "cnn", "pixels", target=5, poison_rate=0.05, seed=1816, ds="mnist",
        trigger={"count": 9, "pattern_seed": 152}, recipe="adam_const"),
