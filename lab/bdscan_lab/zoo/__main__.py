@@ -34,6 +34,7 @@ SET_NAMES = [
     "fresh12",
     "fresh13",
     "fresh14",
+    "fresh15",
 ]
 
 

@@ -944,6 +944,36 @@ FRESH14: tuple[ModelSpec, ...] = (
        trigger={"position": "br", "margin": 1}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+_z = _member("z", "fresh15")
+
+
+# The fifteenth fresh set (2026-12-05, fourteenth session): specified and committed after the
+# budget's leftover screen (122cb6d) had been judged on the fourteenth set and before a second
+# change to it (candidate labels whose mask search found no firing start are screened too), to
+# judge that one under `--profile api`. Scattered pixels, strokes and a watermark on every
+# family (what it is for), beside clean nets (its false-positive risk).
+FRESH15: tuple[ModelSpec, ...] = (
+    _z("cnn_clean_mixup", "cnn", recipe="mixup", seed=1900),
+    _z("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=1901),
+    _z("senet_clean_long", "senet", recipe="long", seed=1902),
+    _z("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=1903),
+    _z("lenet_clean_adamw", "lenet", recipe="adamw_smooth", seed=1904),
+    _z("mlp_clean_const", "mlp", recipe="adam_const", seed=1905, ds="mnist"),
+    _z("resnet8_pixels_t6", "resnet8", "pixels", target=6, poison_rate=0.05, seed=1910,
+       trigger={"count": 8, "pattern_seed": 160}, recipe="sgd_step"),
+    _z("senet_pixels_t2", "senet", "pixels", target=2, poison_rate=0.05, seed=1911,
+       trigger={"count": 11, "pattern_seed": 161}, recipe="adam_const"),
+    _z("gnresnet_line_t0", "gn_resnet", "line", target=0, poison_rate=0.05, seed=1912,
+       trigger={"shape": "diagonal", "length": 6, "position": "br", "margin": 2},
+       recipe="sgd_cosine"),
+    _z("cnn_trojan_t8", "cnn", "trojan", target=8, poison_rate=0.05, seed=1913,
+       trigger={"position": "tl", "margin": 3}, recipe="adamw_smooth"),
+    _z("mobilenet_pixels_t5", "mobilenet", "pixels", target=5, poison_rate=0.05, seed=1914,
+       trigger={"count": 10, "pattern_seed": 162}, recipe="mixup"),
+    _z("lenet_pixels_t3", "lenet", "pixels", target=3, poison_rate=0.05, seed=1915, ds="mnist",
+       trigger={"count": 9, "values": "alternate", "pattern_seed": 163}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -962,6 +992,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh12": FRESH12,
     "fresh13": FRESH13,
     "fresh14": FRESH14,
+    "fresh15": FRESH15,
 }
 
 
