@@ -78,10 +78,11 @@ class SearchConfig:
     # passed through (BACKOFF_MIN). Under a budget (max_queries set) the plan reserves nothing
     # for it: it spends only what the stage has left once every finding is confirmed.
     backoff: bool = True
-    # Under a budget (max_queries set, `screened` 0): labels beyond the candidates that the mask
-    # space screens for last, with what the stage has left after the back-off (its starts with
-    # the strokes and sparse draws, growth and shrink capped by that room; `_leftover`). The
-    # plan reserves nothing for it. Hand-set, before the fourteenth fresh set.
+    # Under a budget (max_queries set, `screened` 0): labels the mask space screens for last,
+    # beyond the candidates it shrank a stamp for, with what the stage has left after the
+    # back-off (its starts with the strokes and sparse draws, growth and shrink capped by that
+    # room; `_leftover`). The plan reserves nothing for it. Hand-set, before the fourteenth
+    # fresh set.
     leftover: int = 2
 
     def to_dict(self) -> dict[str, Any]:
@@ -368,9 +369,9 @@ def _leftover(
     reserve: int,
 ) -> tuple[list[Outcome], list[SearchFinding]]:
     """A budgeted search's last step: with what its stage has left, the mask space screens up
-    to `config.leftover` labels beyond `labels` (from every confirmed patch probe, salt noise,
-    strokes and sparse draws) on the search samples, and confirms (and backs off) the best it
-    shrinks for each. Under a budget the probes rank few labels, often on nothing (every label
+    to `config.leftover` labels other than `labels` (those it shrank a stamp for already) from
+    every confirmed patch probe, salt noise, strokes and sparse draws on the search samples,
+    and confirms (and backs off) the best it shrinks for each. Under a budget the probes rank few labels, often on nothing (every label
     at 0, ties broken by index); this spends the queries the stage would leave unspent on the
     start stamps that reach a label by themselves. Returns the outcomes shrunk and the
     findings confirmed; nothing when the starts do not fit."""
@@ -454,8 +455,13 @@ def run_search(
             findings[i] = _back_off(confirm, o, findings[i], room)
     if config.max_queries is not None and config.screened == 0 and "mask" in config.spaces:
         patches = [f.probe for f in probes.findings if f.probe.family == "patch"]
+        # A candidate no mask start fired for was searched without the screen's strokes and
+        # sprinkles (a budget's search draws neither): the screen may take it up.
+        shrunk = [
+            t for t in labels if any(o.label == t and o.point.space == "mask" for o in outcomes)
+        ]
         more, found = _leftover(
-            ev, confirm, config, labels, patches, rng.spawn(1)[0], before, reserve
+            ev, confirm, config, shrunk, patches, rng.spawn(1)[0], before, reserve
         )
         outcomes += more
         findings += found

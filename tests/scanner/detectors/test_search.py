@@ -14,7 +14,7 @@ import pytest
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import load_dataset
-from scanner.detectors.probes import ProbeConfig, run_probes
+from scanner.detectors.probes import ProbeConfig, ProbeResult, run_probes
 from scanner.detectors.search import (
     BACKOFF_MIN,
     SearchConfig,
@@ -214,6 +214,9 @@ class _StrokeInCorner:
     def __init__(self) -> None:
         self.queries, self.budget = 0, None
 
+    # The most white pixels an image may hold for the trigger to fire (any, here).
+    crowd = 144
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self.queries += len(x)
         tenths = np.rint(x.reshape(len(x), -1) * 10).astype(np.int64)
@@ -221,7 +224,8 @@ class _StrokeInCorner:
             [np.bincount(t[(t > 0) & (t < 10)], minlength=6).argmax() - 1 for t in tenths]
         )
         lit = sum((x[:, r, c, 0] > 0.99).astype(int) for r, c in self.secret)
-        return np.where(lit >= 2, 3, own)
+        white = (x.reshape(len(x), -1) > 0.99).sum(axis=1)
+        return np.where((lit >= 2) & (white <= self.crowd), 3, own)
 
 
 def _corner_evaluators(oracle: _StrokeInCorner) -> tuple[_Evaluator, _Evaluator]:
@@ -269,6 +273,47 @@ def test_a_budgeted_search_screens_more_labels_with_what_its_stage_left_and_no_m
     oracle.queries = 19_800
     assert _leftover(ev, confirm, config, [1], [], np.random.default_rng(0), 0, 0) == ([], [])
     assert oracle.queries == 19_800
+
+
+class _StrokeOnly(_StrokeInCorner):
+    """Its trigger fires only with at most 4 white pixels in the image: no salt-noise start
+    reaches it, only a stroke, which a budget's first mask search does not draw."""
+
+    crowd = 4
+
+
+def test_a_budgeted_search_screens_a_candidate_its_first_mask_search_found_no_start_for() -> None:
+    ys = np.repeat(np.arange(5), 30)
+    xs = np.ones((len(ys), 12, 12, 1), dtype=np.float32) * (ys + 1)[:, None, None, None] / 10
+    ranked = (0.0, 0.0, 0.0, 0.5, 0.0)  # the probes rank label 3 first: the one candidate
+    probes = ProbeResult((), ranked, (0,) * 5, 0, 0, 0, 0)
+    config = SearchConfig(
+        targets=1,
+        screened=0,  # as a budget's plan sets it
+        samples_per_class=3,
+        confirm_per_class=10,
+        spaces=("mask",),
+        max_queries=20_000,
+    )
+    oracle = _StrokeOnly()
+    result = run_search(oracle, xs, ys, lambda a: a, 5, probes, config)  # type: ignore[arg-type]
+    assert result.targets == (3,)
+    (found,) = [f for f in result.findings if f.label == 3]
+    assert found.point.space == "mask" and found.universality == 1.0
+    assert {tuple(p) for p in found.point.params["pixels"]} <= set(_StrokeOnly.secret)
+    assert result.queries <= config.max_queries
+    # Without the leftover screen the candidate's search finds nothing: no salt start fires.
+    oracle = _StrokeOnly()
+    alone = run_search(
+        oracle,
+        xs,
+        ys,
+        lambda a: a,
+        5,
+        probes,
+        replace(config, leftover=0),  # type: ignore[arg-type]
+    )
+    assert alone.findings == ()
 
 
 class TwoTriggerOracle(PixelOracle):
