@@ -371,10 +371,11 @@ def _leftover(
     """A budgeted search's last step: with what its stage has left, the mask space screens up
     to `config.leftover` labels other than `labels` (those it shrank a stamp for already) from
     every confirmed patch probe, salt noise, strokes and sparse draws on the search samples,
-    and confirms (and backs off) the best it shrinks for each. Under a budget the probes rank few labels, often on nothing (every label
-    at 0, ties broken by index); this spends the queries the stage would leave unspent on the
-    start stamps that reach a label by themselves. Returns the outcomes shrunk and the
-    findings confirmed; nothing when the starts do not fit."""
+    and confirms (and backs off) the best it shrinks for each. Under a budget the probes rank
+    few labels, often on nothing (every label at 0, ties broken by index); this spends the
+    queries the stage would leave unspent on the start stamps that reach a label by themselves.
+    Returns the outcomes shrunk and the findings confirmed; nothing when the starts do not
+    fit."""
     room = _room(ev.oracle, config, ev.oracle.queries - before, reserve)
     if config.leftover <= 0 or room is None:
         return [], []
