@@ -13,7 +13,9 @@ disjoint draw of samples:
 2. confirm: the best change per space and label is applied to fresh samples, at full strength
    and mixed in at 1/4, 1/2 and 3/4 (the dose-response of `scanner.detectors.attribution`),
    and its universality is measured as the probes' is (the lower quartile over the other
-   classes), so that the verdict reads both with the same thresholds.
+   classes), so that the verdict reads both with the same thresholds;
+3. under a budget, which screens nothing in step 1, what the stage has left goes to one more
+   mask search that screens labels of its own (`_leftover`).
 Cost: about (candidates x (start stamps + shrink evaluations) + grids) x search samples, plus
 the confirmation; planned against what --max-queries leaves, skipped (and said so) when it
 does not fit.
