@@ -39,6 +39,7 @@ from torch import nn
 from scanner.remediate.boundary import BoundaryResult, boundary_distance
 from scanner.remediate.config import BurnConfig
 from scanner.remediate.flags import (
+    despeckle_flags,
     occlusion_flags,
     resampling_flags,
     softmax_max,
@@ -49,6 +50,7 @@ from scanner.remediate.prior import (
     SelfPrior,
     Trigger,
     TriggerPrior,
+    found_stamps,
     found_turns,
     patch_region,
 )
@@ -408,6 +410,23 @@ def run_burn(
             n_turned = _add_flags(flags, labels, turned, turn_label)
             pinned |= turned & config.pin_occluded
             quarantine &= ~flags
+        n_despeckled = 0
+        if (
+            config.despeckle_flags
+            and trigger_prior is not None
+            and turn_target is not None
+            and target_prior in (None, turn_target)
+            and found_stamps(trigger_prior)
+        ):
+            # The search's stamp to the prior's target may be other pixels than the planted
+            # ones (scattered-pixel nets answer many); removing every isolated pixel needs
+            # no stamp. Pinned like the occlusion flags (direct evidence).
+            speckled, speckle_label = despeckle_flags(
+                model, x, y, bnd.pred, turn_target, config, device
+            )
+            n_despeckled = _add_flags(flags, labels, speckled, speckle_label)
+            pinned |= speckled & config.pin_occluded
+            quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
 
     rounds: list[RoundStats] = []
@@ -554,6 +573,7 @@ def run_burn(
             "resampling_flags": n_resampled,
             "stamp_flags": n_stamped,
             "turn_flags": n_turned,
+            "despeckle_flags": n_despeckled,
             "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,

@@ -106,6 +106,13 @@ class BurnConfig:
     # target): target-labelled samples whose label moves when the turn is undone. Eleventh
     # session (docs/remediation.md section 20); False turns them off.
     turn_flags: bool = True
+    # Despeckle flags (`flags.despeckle_flags`, when the scan's search found a small stamp to the
+    # target): target-labelled samples whose label moves once pixels more than `despeckle_jump`
+    # from their 3x3 median are replaced by it. Fourteenth session, hand-set from an offline
+    # check on five seen scattered-pixel nets (docs/remediation.md section 24); False turns
+    # them off.
+    despeckle_flags: bool = True
+    despeckle_jump: float = 0.5
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
     # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
@@ -261,7 +268,8 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence", "stamp_tolerance", "turn_flags",
+        "resample_min_confidence", "stamp_tolerance", "turn_flags", "despeckle_flags",
+        "despeckle_jump",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -7,7 +7,10 @@
 - `resampling_flags`: the model has a warp shortcut; a target-labelled sample whose label
   moves under per-pixel resampling noise;
 - `turn_flags`: the scan's search found a rotation to the target; a target-labelled
-  sample whose label moves when that turn is undone.
+  sample whose label moves when that turn is undone;
+- `despeckle_flags`: the scan's search found a small stamp to the target; a target-labelled
+  sample whose label moves when its isolated pixels are replaced by their neighbourhood's
+  median.
 """
 
 from __future__ import annotations
@@ -237,6 +240,50 @@ def turn_flags(
     hit = found >= 0
     flags[cand[hit]] = True
     labels[cand[hit]] = found[hit]
+    return flags, labels
+
+
+def despeckle(x: np.ndarray, jump: float, chunk: int = 1024) -> np.ndarray:
+    """`x` (NHWC, [0, 1]) with every pixel that differs by more than `jump` from the median of
+    its 3x3 neighbourhood (edges repeated) replaced by that median, channel by channel: a
+    scattered pixel or a one-pixel stroke goes, content wider than a pixel stays."""
+    out = np.empty_like(x)
+    h, w = x.shape[1], x.shape[2]
+    for lo in range(0, len(x), chunk):
+        part = x[lo : lo + chunk]
+        pad = np.pad(part, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+        shifts = [pad[:, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+        med = np.median(np.stack(shifts), axis=0).astype(x.dtype)
+        out[lo : lo + chunk] = np.where(np.abs(part - med) > jump, med, part)
+    return out
+
+
+def despeckle_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    target: int,
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): target-labelled samples the model fits whose label moves off the target,
+    at softmax confidence >= `occlusion_min_confidence`, once `despeckle` (at
+    `despeckle_jump`) has removed their isolated pixels; each gets the label it moved to. A
+    scattered-pixel trigger does not survive it, while a clean sample's content does; it
+    needs no stamp: the scan's stamp for such a net is often other pixels the net also
+    answers (docs/remediation.md section 24)."""
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    cand = np.flatnonzero((pred == y) & (y == target))
+    if len(cand) == 0:
+        return flags, labels
+    cleaned = despeckle(x[cand], config.despeckle_jump)
+    scores = predict_scores(model, cleaned, device, batch_size=config.attack_batch)
+    new, conf = scores.argmax(1), softmax_max(scores)
+    hit = (new != target) & (conf >= config.occlusion_min_confidence)
+    flags[cand[hit]] = True
+    labels[cand[hit]] = new[hit]
     return flags, labels
 
 

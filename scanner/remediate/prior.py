@@ -285,6 +285,18 @@ def found_turns(prior: TriggerPrior) -> list[Point]:
     return [p for p in map(Point.from_dict, prior.found) if _turn(p)]
 
 
+def found_stamps(prior: TriggerPrior) -> list[Point]:
+    """The prior's search stamps small enough for the verdict to read as planted
+    (`mask_cost_max`; `flags.despeckle_flags`)."""
+    out = []
+    for point in map(Point.from_dict, prior.found):
+        if point.space == "mask":
+            h, w = (int(v) for v in point.params["shape"][:2])
+            if len(point.params["pixels"]) <= value("mask_cost_max") * h * w:
+                out.append(point)
+    return out
+
+
 def _weakened(point: Any, fraction: float) -> Trigger:
     """A search point's change at `fraction` of its strength."""
     return lambda x: point.apply(x, fraction)

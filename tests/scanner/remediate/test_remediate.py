@@ -942,6 +942,55 @@ def test_turn_flags_free_the_samples_a_found_turn_undone_gives_back() -> None:
     assert (labels[:4] == 1).all() and (labels[4:] == 0).all()
 
 
+class _SpeckleNet(torch.nn.Module):
+    """Class 0 (the target) when 3 of 4 scattered secret pixels are white or a block fills the
+    bottom-left; else class 1 when a block fills the top-right; else class 2."""
+
+    secret = ((4, 12), (12, 5), (17, 14), (25, 17))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lit = sum((x[:, r, c, 0] > 0.9).float() for r, c in self.secret)
+        bl = x[:, 20:26, 2:8, 0].mean(dim=(1, 2))
+        tr = x[:, 2:8, 20:26, 0].mean(dim=(1, 2))
+        zero = 10.0 * ((lit >= 3).float() + (bl > 0.5).float())
+        return torch.stack([zero, 5.0 * (tr > 0.5).float(), torch.full_like(lit, 2.0)], dim=1)
+
+
+def test_despeckle_flags_free_scattered_pixel_poison_and_keep_wide_content() -> None:
+    from scanner.remediate.flags import despeckle, despeckle_flags
+    from scanner.remediate.runtime import predict_scores
+
+    def block(r: int, c: int) -> np.ndarray:
+        img = np.full((28, 28, 1), 0.1, np.float32)
+        img[r : r + 6, c : c + 6] = 0.9
+        return img
+
+    # Poison: class-1 images (top-right block) with the 4 secret pixels, labelled 0; clean
+    # target samples hold the bottom-left block; a one-pixel stroke is no content either.
+    poison = np.stack([block(2, 20)] * 5)
+    for r, c in _SpeckleNet.secret:
+        poison[:, r, c] = 1.0
+    clean = np.stack([block(20, 2)] * 4)
+    x = np.concatenate([poison, clean, np.stack([block(2, 20)] * 3)])
+    y = np.array([0] * 9 + [1] * 3)
+    stroke = block(20, 2)
+    stroke[10, 10:18] = 1.0
+    cleaned = despeckle(np.stack([poison[0], stroke]), 0.5)
+    # The pixels and the stroke go; of a block only its four corners (a median's rounding).
+    for got, want in zip(cleaned, (block(2, 20), block(20, 2)), strict=True):
+        moved = np.argwhere(got[..., 0] != want[..., 0])
+        assert len(moved) == 4 and all(r in (2, 7, 20, 25) for r, _ in moved)
+    model, cpu = _SpeckleNet(), torch.device("cpu")
+    pred = predict_scores(model, x, cpu).argmax(1)
+    assert np.array_equal(pred, y)
+    flags, labels = despeckle_flags(model, x, y, pred, 0, BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), np.arange(5))
+    assert (labels[:5] == 1).all() and np.array_equal(labels[5:], y[5:])
+    # At a jump no pixel makes, nothing moves: nothing is flagged.
+    strict = BurnConfig(despeckle_jump=1.0)
+    assert not despeckle_flags(model, x, y, pred, 0, strict, cpu)[0].any()
+
+
 def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
     from dataclasses import fields
 
