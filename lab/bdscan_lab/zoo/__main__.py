@@ -35,6 +35,7 @@ SET_NAMES = [
     "fresh13",
     "fresh14",
     "fresh15",
+    "fresh16",
 ]
 
 

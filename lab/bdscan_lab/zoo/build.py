@@ -974,6 +974,36 @@ FRESH15: tuple[ModelSpec, ...] = (
        trigger={"count": 9, "values": "alternate", "pattern_seed": 163}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+_d = _member("d", "fresh16")
+
+
+# The sixteenth fresh set (2026-12-05, fifteenth session): specified and committed before this
+# session's changes to the budgeted mask search's shrink and to BURN, to judge them held out
+# (default scan and `--profile api`). Scattered pixels, a watermark, a stroke and a patch on
+# every family (what the changes are for), beside clean nets of every family and recipe (their
+# false-positive risk).
+FRESH16: tuple[ModelSpec, ...] = (
+    _d("cnn_clean_cos", "cnn", recipe="sgd_cosine", seed=2000),
+    _d("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=2001),
+    _d("senet_clean_mixup", "senet", recipe="mixup", seed=2002),
+    _d("gnresnet_clean_long", "gn_resnet", recipe="long", seed=2003),
+    _d("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=2004),
+    _d("lenet_clean_const", "lenet", recipe="adam_const", seed=2005, ds="mnist"),
+    _d("resnet8_pixels_t4", "resnet8", "pixels", target=4, poison_rate=0.05, seed=2010,
+       trigger={"count": 10, "pattern_seed": 170}, recipe="sgd_cosine"),
+    _d("senet_pixels_t7", "senet", "pixels", target=7, poison_rate=0.05, seed=2011,
+       trigger={"count": 9, "pattern_seed": 171}, recipe="sgd_step"),
+    _d("mobilenet_pixels_t1", "mobilenet", "pixels", target=1, poison_rate=0.05, seed=2012,
+       trigger={"count": 12, "pattern_seed": 172}, recipe="adam_const"),
+    _d("gnresnet_trojan_t9", "gn_resnet", "trojan", target=9, poison_rate=0.05, seed=2013,
+       trigger={"position": "bl", "margin": 2}, recipe="mixup"),
+    _d("cnn_line_t3", "cnn", "line", target=3, poison_rate=0.05, seed=2014,
+       trigger={"shape": "arc", "length": 7, "position": "tr", "margin": 1}, recipe="long"),
+    _d("senet_badnets_t0", "senet", "badnets", target=0, poison_rate=0.05, seed=2015,
+       trigger={"size": 3, "position": "tl", "margin": 4, "pattern": "white"},
+       recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -993,6 +1023,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh13": FRESH13,
     "fresh14": FRESH14,
     "fresh15": FRESH15,
+    "fresh16": FRESH16,
 }
 
 
