@@ -495,6 +495,19 @@ class MaskSpace:
             keep_at += [SPARSE_KEEP] * len(sparse)
         out = []
         extra = screened_labels(start_rates, [*labels, *exclude], screened)
+        if ev.remaining_evals() < len(extra) * MASK_EVALS:
+            # Under a cap too small to shrink every screened label in full, the label with the
+            # smallest firing start goes first: a planted stamp starts from a sparse draw of a
+            # few dozen pixels and reaches the verdict's cost cap in a few passes, where a
+            # natural sink fires only from hundreds of pixels of salt and rarely gets there.
+            def smallest(t: int) -> int:
+                return min(
+                    int(m.sum())
+                    for (m, _), r in zip(candidates, start_rates, strict=True)
+                    if r[t] >= FIRE_MIN
+                )
+
+            extra.sort(key=smallest)
         # The screened labels draw from their own generator, so that the candidates and the later
         # spaces search exactly as without them.
         for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:

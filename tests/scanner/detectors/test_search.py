@@ -399,6 +399,49 @@ def test_a_sparse_sprinkle_grows_into_a_scattered_trigger_that_dense_salt_hides(
     assert SPARSE_DRAWS < trigger.evaluations <= ev.calls
 
 
+class _SinkFirst(SprinkleOracle):
+    """SprinkleOracle read on a grey image, its dense sink on label 1 (which sorts before the
+    trigger's label 2 when both are reached in full): a stamp that changes more than 60 pixels,
+    black or white, goes to the sink, so only a sparse sprinkle reaches the trigger. Searched
+    under an allowance of evaluations."""
+
+    def __init__(self, allowance: int = 1 << 30) -> None:
+        super().__init__()
+        self.allowance = allowance
+
+    def remaining_evals(self) -> int:
+        return self.allowance - self.calls
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        assert len(changes) <= self.remaining_evals()
+        out = np.zeros((len(changes), 6))
+        for i, change in enumerate(changes):
+            self.calls += 1
+            y = change(np.full((1, *self.shape), 0.5, dtype=np.float32))[0, :, :, 0]
+            if (np.abs(y - 0.5) > 0.01).sum() > 60:
+                out[i, 1] = 1.0
+            else:
+                out[i, 2] = min(1.0, sum(bool(y[p] > 0.99) for p in self.secret) / 4)
+        return out
+
+
+def test_under_a_cap_the_screened_label_with_the_smallest_firing_start_is_shrunk_first() -> None:
+    # Uncapped, both screened labels get a full shrink, the sink first (ties go by label).
+    full = _SinkFirst()
+    both = MaskSpace().search(full, [], [], np.random.default_rng(0), screened=2)
+    assert [o.label for o in both] == [1, 2]
+    before_shrinks = sum(o.evaluations for o in both) - full.calls
+    # With room for about one shrink, it goes to the sprinkle (tens of pixels), which comes down
+    # to the 4 secret pixels; the salt's sink (60-odd pixels at best) gets what is left. In the
+    # old order the sink took the room and the trigger was left at 37 pixels.
+    ev = _SinkFirst(before_shrinks + 80)
+    capped = MaskSpace().search(ev, [], [], np.random.default_rng(0), screened=2)
+    assert [o.label for o in capped] == [2, 1] and ev.calls <= ev.allowance
+    mask, _ = mask_arrays(capped[0].point.params)
+    kept = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
+    assert len(kept) == 4 and kept <= set(SprinkleOracle.secret)
+
+
 def test_screened_labels_are_the_most_reached_beyond_the_candidates_at_the_fire_rate() -> None:
     rates = np.array([[0.1, 0.9, 0.85, 0.2], [0.0, 0.5, 0.95, FIRE_MIN]])
     assert screened_labels(rates, [], 2) == [2, 1]
