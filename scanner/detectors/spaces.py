@@ -495,29 +495,16 @@ class MaskSpace:
             keep_at += [SPARSE_KEEP] * len(sparse)
         out = []
         extra = screened_labels(start_rates, [*labels, *exclude], screened)
-        if ev.remaining_evals() < len(extra) * MASK_EVALS:
-            # Under a cap too small to shrink every screened label in full, the label with the
-            # smallest firing start goes first: a planted stamp starts from a sparse draw of a
-            # few dozen pixels and reaches the verdict's cost cap in a few passes, where a
-            # natural sink fires only from hundreds of pixels of salt and rarely gets there.
-            def smallest(t: int) -> int:
-                return min(
-                    int(m.sum())
-                    for (m, _), r in zip(candidates, start_rates, strict=True)
-                    if r[t] >= FIRE_MIN
-                )
 
-            extra.sort(key=smallest)
-        # The screened labels draw from their own generator, so that the candidates and the later
-        # spaces search exactly as without them.
-        for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:
+        def start_for(label: int) -> int | None:
+            """The start a label's shrink begins from: the smallest that fires at the rate the
+            shrink keeps (one that fires less leaves a stamp at the edge of firing, read lower
+            on fresh samples), else the smallest firing one: fewer pixels to remove, and a
+            probe's patch when one fires. None: no start fires."""
             firing = [i for i in range(len(candidates)) if start_rates[i, label] >= FIRE_MIN]
             if not firing:
-                continue
-            # The smallest start that fires at the rate the shrink keeps (one that fires less
-            # leaves a stamp at the edge of firing, read lower on fresh samples), else the
-            # smallest firing one: fewer pixels to remove, and a probe's patch when one fires.
-            i = min(
+                return None
+            return min(
                 firing,
                 key=lambda k: (
                     start_rates[k, label] < SHRINK_KEEP,
@@ -525,6 +512,21 @@ class MaskSpace:
                     -start_rates[k, label],
                 ),
             )
+
+        if ev.remaining_evals() < len(extra) * MASK_EVALS:
+            # Under a cap too small to shrink every screened label in full, the label whose
+            # start is smaller by its power of two goes first (ties keep the screen's order): a
+            # planted stamp often starts from a sparse draw of a few dozen pixels and reaches the
+            # verdict's cost cap in a few passes, where a natural sink fires only from hundreds
+            # of pixels of salt and rarely gets there. Two salt starts of 383 and 401 pixels say
+            # nothing about which is planted (docs/trigger-search.md).
+            extra.sort(key=lambda t: int(candidates[start_for(t) or 0][0].sum()).bit_length())
+        # The screened labels draw from their own generator, so that the candidates and the later
+        # spaces search exactly as without them.
+        for label, gen in [*((t, rng) for t in labels), *((t, own) for t in extra)]:
+            i = start_for(label)
+            if i is None:
+                continue
             mask, pattern = candidates[i]
             # Anytime: the shrink keeps a firing stamp at every step, so a cut-short one is
             # still a trigger, only larger.
