@@ -36,6 +36,7 @@ SET_NAMES = [
     "fresh14",
     "fresh15",
     "fresh16",
+    "fresh17",
 ]
 
 

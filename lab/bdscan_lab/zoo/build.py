@@ -1004,6 +1004,32 @@ FRESH16: tuple[ModelSpec, ...] = (
        recipe="adamw_smooth"),
 )  # fmt: skip
 
+_e = _member("e", "fresh17")
+
+
+# The seventeenth fresh set (2026-12-05, fifteenth session): specified and committed after the
+# sixteenth set's BURN runs and before this session's BURN change (despeckled samples that move
+# off the target without confidence sit out until a feedback round decides them), to judge it.
+# Scattered pixels on every family, ResNet-8s most (where BURN fell just short), a stroke, and
+# two clean nets for the scans beside it.
+FRESH17: tuple[ModelSpec, ...] = (
+    _e("cnn_clean_step", "cnn", recipe="sgd_step", seed=2100),
+    _e("resnet8_clean_const", "resnet8", recipe="adam_const", seed=2101),
+    _e("resnet8_pixels_t2", "resnet8", "pixels", target=2, poison_rate=0.05, seed=2110,
+       trigger={"count": 9, "pattern_seed": 180}, recipe="adam_const"),
+    _e("resnet8_pixels_t9", "resnet8", "pixels", target=9, poison_rate=0.05, seed=2111,
+       trigger={"count": 12, "pattern_seed": 181}, recipe="mixup"),
+    _e("senet_pixels_t5", "senet", "pixels", target=5, poison_rate=0.05, seed=2112,
+       trigger={"count": 10, "pattern_seed": 182}, recipe="sgd_cosine"),
+    _e("gnresnet_pixels_t6", "gn_resnet", "pixels", target=6, poison_rate=0.05, seed=2113,
+       trigger={"count": 8, "pattern_seed": 183}, recipe="sgd_step"),
+    _e("cnn_pixels_t8", "cnn", "pixels", target=8, poison_rate=0.05, seed=2114, ds="mnist",
+       trigger={"count": 10, "values": "alternate", "pattern_seed": 184}, recipe="sgd_cosine"),
+    _e("resnet8_line_t1", "resnet8", "line", target=1, poison_rate=0.05, seed=2115,
+       trigger={"shape": "anti", "length": 6, "position": "bl", "margin": 2},
+       recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1024,6 +1050,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh14": FRESH14,
     "fresh15": FRESH15,
     "fresh16": FRESH16,
+    "fresh17": FRESH17,
 }
 
 
