@@ -411,6 +411,7 @@ def run_burn(
             pinned |= turned & config.pin_occluded
             quarantine &= ~flags
         n_despeckled = 0
+        n_doubted = 0
         if (
             config.despeckle_flags
             and trigger_prior is not None
@@ -421,12 +422,18 @@ def run_burn(
             # The search's stamp to the prior's target may be other pixels than the planted
             # ones (scattered-pixel nets answer many); removing every isolated pixel needs
             # no stamp. Pinned like the occlusion flags (direct evidence).
-            speckled, speckle_label = despeckle_flags(
+            speckled, speckle_label, doubts = despeckle_flags(
                 model, x, y, bnd.pred, turn_target, config, device
             )
             n_despeckled = _add_flags(flags, labels, speckled, speckle_label)
             pinned |= speckled & config.pin_occluded
             quarantine &= ~flags
+            if config.despeckle_quarantine:
+                # Moved off the target, but to no label the model is sure of: trained as the
+                # target they would keep teaching the trigger, so they sit out until a feedback
+                # round decides them (released if the repaired model keeps them on the target).
+                n_doubted = int((doubts & ~flags & ~quarantine).sum())
+                quarantine |= doubts & ~flags
         phase1 = np.flatnonzero(flags)
 
     rounds: list[RoundStats] = []
@@ -574,6 +581,7 @@ def run_burn(
             "stamp_flags": n_stamped,
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
+            "despeckle_quarantined": n_doubted,
             "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,

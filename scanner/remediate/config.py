@@ -113,6 +113,11 @@ class BurnConfig:
     # them off.
     despeckle_flags: bool = True
     despeckle_jump: float = 0.5
+    # Despecked samples that move off the target below `occlusion_min_confidence` sit out
+    # training (quarantine) until a feedback round decides them. Fifteenth session, from an
+    # offline check on three seen ResNet-8s: 7-10% of their poison moved that way, 0-4% of
+    # their clean target samples (docs/remediation.md section 25); False turns it off.
+    despeckle_quarantine: bool = True
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
     # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
@@ -269,7 +274,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
         "resample_min_confidence", "stamp_tolerance", "turn_flags", "despeckle_flags",
-        "despeckle_jump",
+        "despeckle_jump", "despeckle_quarantine",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

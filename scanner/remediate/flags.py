@@ -266,25 +266,30 @@ def despeckle_flags(
     target: int,
     config: BurnConfig,
     device: torch.device,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, labels): target-labelled samples the model fits whose label moves off the target,
-    at softmax confidence >= `occlusion_min_confidence`, once `despeckle` (at
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flags, labels, doubts): target-labelled samples the model fits whose label moves off
+    the target, at softmax confidence >= `occlusion_min_confidence`, once `despeckle` (at
     `despeckle_jump`) has removed their isolated pixels; each gets the label it moved to. A
     scattered-pixel trigger does not survive it, while a clean sample's content does; it
     needs no stamp: the scan's stamp for such a net is often other pixels the net also
-    answers (docs/remediation.md section 24)."""
+    answers (docs/remediation.md section 24). `doubts`: those that move off the target at a
+    lower confidence (no label to give them; BURN quarantines them when
+    `despeckle_quarantine`, section 25)."""
     flags = np.zeros(len(y), dtype=bool)
+    doubts = np.zeros(len(y), dtype=bool)
     labels = y.copy()
     cand = np.flatnonzero((pred == y) & (y == target))
     if len(cand) == 0:
-        return flags, labels
+        return flags, labels, doubts
     cleaned = despeckle(x[cand], config.despeckle_jump)
     scores = predict_scores(model, cleaned, device, batch_size=config.attack_batch)
     new, conf = scores.argmax(1), softmax_max(scores)
-    hit = (new != target) & (conf >= config.occlusion_min_confidence)
+    moved = new != target
+    hit = moved & (conf >= config.occlusion_min_confidence)
     flags[cand[hit]] = True
     labels[cand[hit]] = new[hit]
-    return flags, labels
+    doubts[cand[moved & ~hit]] = True
+    return flags, labels, doubts
 
 
 def softmax_max(scores: np.ndarray) -> np.ndarray:

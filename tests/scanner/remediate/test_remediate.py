@@ -983,9 +983,14 @@ def test_despeckle_flags_free_scattered_pixel_poison_and_keep_wide_content() -> 
     model, cpu = _SpeckleNet(), torch.device("cpu")
     pred = predict_scores(model, x, cpu).argmax(1)
     assert np.array_equal(pred, y)
-    flags, labels = despeckle_flags(model, x, y, pred, 0, BurnConfig(), cpu)
-    assert np.array_equal(np.flatnonzero(flags), np.arange(5))
+    flags, labels, doubts = despeckle_flags(model, x, y, pred, 0, BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), np.arange(5)) and not doubts.any()
     assert (labels[:5] == 1).all() and np.array_equal(labels[5:], y[5:])
+    # Where no moved label is sure enough, the same samples are doubts: no flag, no new label.
+    unsure = BurnConfig(occlusion_min_confidence=1.01)
+    flags, labels, doubts = despeckle_flags(model, x, y, pred, 0, unsure, cpu)
+    assert not flags.any() and np.array_equal(labels, y)
+    assert np.array_equal(np.flatnonzero(doubts), np.arange(5))
     # At a jump no pixel makes, nothing moves: nothing is flagged.
     strict = BurnConfig(despeckle_jump=1.0)
     assert not despeckle_flags(model, x, y, pred, 0, strict, cpu)[0].any()
