@@ -88,6 +88,28 @@ def test_a_second_round_is_aimed_by_the_rescan_and_stops_once_clean(
     assert sorted(p.name for p in tmp_path.glob(".*staged*")) == [run.staged.name]
 
 
+def test_a_later_round_trains_on_the_labels_the_round_before_restored(
+    request_: RemediateRequest,
+) -> None:
+    # Round 1 flags samples 1 and 3 (labelled 1 and 3 as given) and restores them to 0 and 2;
+    # round 2 repairs a model that no longer answers the trigger, so it must not see them with
+    # the labels it cannot flag again.
+    class Flagging(Bench):
+        def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+            report = super().repair(model, train, clean, **kw)
+            self.repairs[-1]["labels"] = np.array(train.y)
+            if len(self.repairs) == 1:
+                return replace(report, flagged=(1, 3), restored=(0, 2))
+            return report
+
+    bench = Flagging([("infected", 0.95, 3), ("infected", 0.8, 3), ("clean", 0.1, None)])
+    run_remediate(request_, scan=bench.scan, repair=bench.repair)
+    assert request_.train is not None
+    assert bench.repairs[0]["labels"].tolist() == [0, 1, 2, 3]
+    assert bench.repairs[1]["labels"].tolist() == [0, 0, 2, 2]
+    assert request_.train.y.tolist() == [0, 1, 2, 3]  # the caller's data is left as it was
+
+
 def test_rounds_stop_when_a_round_does_not_lower_the_score_or_run_out(
     request_: RemediateRequest,
 ) -> None:
