@@ -148,8 +148,7 @@ def sanitised(train: Dataset | None, report: RemediationReport) -> Dataset | Non
     """The training set with the labels a repair restored on the samples it flagged: what the
     next round trains on. The next round repairs the staged model, which no longer answers the
     trigger, so it cannot find that poison again, and trained on its target labels it learned
-    the backdoor back (three seen models, ASR 0.002-0.006 after round 1 and 0.95-0.99 after
-    round 2; docs/remediation.md section 27)."""
+    the backdoor back (docs/remediation.md section 27)."""
     if train is None or not report.flagged:
         return train
     y = np.array(train.y, copy=True)
