@@ -6,18 +6,19 @@ and repair again while the re-scan still finds a planted trigger; then publish.
 2. Repair (BURN by default) into a staged file beside the output.
 3. Re-scan the staged model with the same data and settings the user's next scan would use.
 4. While a planted trigger is left and rounds are left, repair the staged model again with that
-   re-scan as the prior (its target may differ: a second trigger, or one the first round only
-   weakened). A trigger is left when the re-scan says `infected`, or when it reports a universal
-   shortcut to the very label the repair was aimed at: a weakened trigger whose attribution no
-   longer holds is still that backdoor, not a natural sink (hand-set; on the 29 backdoored wild
-   models no re-scan showed it, docs/remediation.md). Stop rules: no trigger left; `rounds`
-   rounds have run; or a round did not lower the score (another round would spend the same
-   epochs for nothing). A round whose re-scan finds again a target an earlier round repaired is
-   undone (its file dropped, the round before it published): fine-tuning on the poisoned
-   training data aimed at another label let the earlier backdoor back in (two CNN WaNets of the
-   eighth fresh set, each repaired to ASR 0.02 then back at 0.94 after a round aimed at a
-   "Bag" stamp; docs/remediation.md). A later round trains on the labels the rounds before it
-   restored (`sanitised`): the repaired model no longer flags that poison.
+   re-scan as the prior, when it names the target the repair was aimed at (one the round only
+   weakened); a re-scan that names another target is reported, not repaired (`elsewhere`). A
+   trigger is left when the re-scan says `infected`, or when it reports a universal shortcut to
+   the very label the repair was aimed at: a weakened trigger whose attribution no longer holds
+   is still that backdoor, not a natural sink (hand-set; on the 29 backdoored wild models no
+   re-scan showed it, docs/remediation.md). Stop rules: no trigger left; `rounds` rounds have
+   run; or a round did not lower the score (another round would spend the same epochs for
+   nothing). A round whose re-scan finds again a target an earlier round repaired is undone (its
+   file dropped, the round before it published): fine-tuning on the poisoned training data aimed
+   at another label let the earlier backdoor back in (two CNN WaNets of the eighth fresh set,
+   each repaired to ASR 0.02 then back at 0.94 after a round aimed at a "Bag" stamp;
+   docs/remediation.md). A later round trains on the labels the rounds before it restored
+   (`sanitised`): the repaired model no longer flags that poison.
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -110,6 +111,19 @@ def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
         return True
     shortcut = after.evidence.shortcut_label
     return after.verdict == "shortcut" and aimed_at is not None and shortcut == aimed_at
+
+
+def elsewhere(after: XrayResult | None, repaired: int | None) -> bool:
+    """Does a re-scan name, `infected`, another target than the one the repair just removed?
+    That is reported (exit 1), not repaired: on the zoo such a label was a natural sink the
+    repair exposed (a "Bag" stamp), and a round aimed at it retrains on the poisoned data
+    aimed elsewhere, which let the removed backdoor back in (docs/remediation.md section 27)."""
+    return (
+        after is not None
+        and after.verdict == "infected"
+        and repaired is not None
+        and after.target_label != repaired
+    )
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,7 @@ def run_remediate(
                 not trigger_left(after, target)
                 or index + 1 >= req.rounds
                 or (last_score is not None and after is not None and after.score >= last_score)
+                or elsewhere(after, report.target_label)
             ):
                 break
             # Again, aimed by the re-scan: its target and trigger-like findings (a shortcut to

@@ -67,14 +67,15 @@ def request_(tmp_path: Path) -> RemediateRequest:
 def test_a_second_round_is_aimed_by_the_rescan_and_stops_once_clean(
     request_: RemediateRequest, tmp_path: Path
 ) -> None:
-    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 5), ("clean", 0.1, None)])
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 3), ("clean", 0.1, None)])
     run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
-    assert [r["target_label"] for r in bench.repairs] == [3, 5]
+    assert [r["target_label"] for r in bench.repairs] == [3, 3]
     # Round 1 repairs the user's model with the scan before as prior; round 2 the staged
     # result of round 1, with the re-scan as prior.
     assert bench.repairs[0]["model"] == request_.model
     assert bench.repairs[1]["model"] == Path(bench.repairs[0]["out_path"])
-    assert bench.repairs[1]["scan_report"].xray.target_label == 5  # the re-scan, typed
+    assert bench.repairs[1]["scan_report"].xray.verdict == "infected"  # the re-scan, typed
+    assert bench.repairs[1]["scan_report"].xray.score == 0.8
     assert [r.prior for r in run.rounds] == ["scan before", "re-scan"]
     assert not run.still_infected and run.report.rescan is not None
     assert run.report.rescan.after.verdict == "clean"
@@ -125,20 +126,32 @@ def test_rounds_stop_when_a_round_does_not_lower_the_score_or_run_out(
     assert len(run.rounds) == 1 and run.still_infected
 
 
+def test_a_rescan_naming_another_target_is_reported_not_repaired(
+    request_: RemediateRequest,
+) -> None:
+    # Round 1 repairs target 3; its re-scan finds a stamp to 8 (on the zoo, a natural sink the
+    # repair exposed). A round aimed at 8 would retrain on the poisoned data aimed elsewhere.
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 8)])
+    run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
+    assert [r["target_label"] for r in bench.repairs] == [3]
+    assert run.still_infected and run.left_reason == "infected note"
+    assert run.report.rescan is not None and run.report.rescan.after.target_label == 8
+
+
 def test_a_round_that_brings_back_a_repaired_target_is_undone(
     request_: RemediateRequest, tmp_path: Path
 ) -> None:
-    # Round 1 repairs target 3; its re-scan finds a stamp to 8; round 2, aimed at 8, lets the
-    # backdoor to 3 back in (fine-tuning on the poisoned data). Round 1's model is published.
-    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 8), ("infected", 0.9, 3)])
+    # Round 1 repairs target 3 and leaves a shortcut to 3 (the trigger weakened); round 2,
+    # aimed at 3 again, leaves it `infected` to 3. Round 1's model is published.
+    bench = Bench([("infected", 0.95, 3), ("shortcut", 0.8, 3), ("infected", 0.9, 3)])
     run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
-    assert [r["target_label"] for r in bench.repairs] == [3, 8]
+    assert [r["target_label"] for r in bench.repairs] == [3, 3]
     assert [r.undone for r in run.rounds] == [False, True] and run.kept is run.rounds[0]
     assert run.staged == Path(bench.repairs[0]["out_path"]) and run.staged.exists()
     assert sorted(p.name for p in tmp_path.glob(".*staged*")) == [run.staged.name]
-    # What is published still shows the stamp to 8: exit 1, and the report says which round.
+    # What is published still shows the shortcut to 3: exit 1, and the report says which round.
     assert run.still_infected and run.report.rescan is not None
-    assert run.report.rescan.after.target_label == 8
+    assert run.report.rescan.after.verdict == "shortcut"
     assert run.report.accuracy_after == pytest.approx(0.89)  # round 1's
     written = [r.to_dict() for r in run.report.extra.repair_rounds]
     assert "undone" not in written[0] and written[1]["undone"] is True
@@ -154,7 +167,7 @@ def test_without_rescans_there_is_one_round_and_no_prior(request_: RemediateRequ
 
 
 def test_a_failing_round_leaves_no_staged_file(request_: RemediateRequest, tmp_path: Path) -> None:
-    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 5)])
+    bench = Bench([("infected", 0.95, 3), ("infected", 0.8, 3)])
     calls = []
 
     def repair(model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
