@@ -103,17 +103,27 @@ def test_the_mask_search_shrinks_a_noise_stamp_to_the_trigger_pixels() -> None:
     assert ev.calls == out[0].evaluations
 
 
+class _Allowance:
+    """A fake evaluator's cap: `allowance` evaluations in all, never asked for more."""
+
+    calls: int
+    allowance: int = 1 << 30
+
+    def remaining_evals(self) -> int:
+        return self.allowance - self.calls
+
+    def _spend(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> None:
+        assert len(changes) <= self.remaining_evals()
+
+
 def test_a_capped_mask_search_stops_with_a_firing_stamp_and_never_asks_for_more() -> None:
-    class Capped(PixelOracle):
+    class Capped(_Allowance, PixelOracle):
         def __init__(self, allowance: int) -> None:
             super().__init__()
             self.allowance = allowance
 
-        def remaining_evals(self) -> int:
-            return self.allowance - self.calls
-
         def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
-            assert len(changes) <= self.remaining_evals()
+            self._spend(changes)
             return super().rates(changes)
 
     full = PixelOracle()
@@ -399,7 +409,7 @@ def test_a_sparse_sprinkle_grows_into_a_scattered_trigger_that_dense_salt_hides(
     assert SPARSE_DRAWS < trigger.evaluations <= ev.calls
 
 
-class _SinkFirst(SprinkleOracle):
+class _SinkFirst(_Allowance, SprinkleOracle):
     """SprinkleOracle read on a grey image, its dense sink on label 1 (which sorts before the
     trigger's label 2 when both are reached in full): a stamp that changes more than 60 pixels,
     black or white, goes to the sink, so only a sparse sprinkle reaches the trigger. Searched
@@ -409,11 +419,8 @@ class _SinkFirst(SprinkleOracle):
         super().__init__()
         self.allowance = allowance
 
-    def remaining_evals(self) -> int:
-        return self.allowance - self.calls
-
     def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
-        assert len(changes) <= self.remaining_evals()
+        self._spend(changes)
         out = np.zeros((len(changes), 6))
         for i, change in enumerate(changes):
             self.calls += 1
