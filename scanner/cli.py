@@ -590,8 +590,9 @@ def scan(
     default=2,
     show_default=True,
     type=click.IntRange(min=1, max=5),
-    help="Repair again, aimed by the re-scan, while it still finds a planted trigger (at most"
-    " this many repairs; a round that does not lower the score ends it).",
+    help="Repair again, aimed by the re-scan, while it still finds the trigger just repaired (at"
+    " most this many repairs; a round that does not lower the score ends it; another target is"
+    " reported, not repaired).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
