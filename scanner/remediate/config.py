@@ -113,10 +113,10 @@ class BurnConfig:
     # them off.
     despeckle_flags: bool = True
     despeckle_jump: float = 0.5
-    # Despecked samples that move off the target below `occlusion_min_confidence` sit out
-    # training (quarantine) until a feedback round decides them. Fifteenth session, from an
-    # offline check on three seen ResNet-8s: 7-10% of their poison moved that way, 0-4% of
-    # their clean target samples (docs/remediation.md section 25); False turns it off.
+    # Despeckled samples that move off the target below `occlusion_min_confidence` sit out
+    # training (quarantine) until a feedback round decides them. Fifteenth session, hand-set
+    # from an offline check on three seen ResNet-8s (docs/remediation.md section 26); False
+    # turns it off.
     despeckle_quarantine: bool = True
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the

@@ -274,7 +274,7 @@ def despeckle_flags(
     needs no stamp: the scan's stamp for such a net is often other pixels the net also
     answers (docs/remediation.md section 24). `doubts`: those that move off the target at a
     lower confidence (no label to give them; BURN quarantines them when
-    `despeckle_quarantine`, section 25)."""
+    `despeckle_quarantine`, section 26)."""
     flags = np.zeros(len(y), dtype=bool)
     doubts = np.zeros(len(y), dtype=bool)
     labels = y.copy()
