@@ -37,6 +37,7 @@ SET_NAMES = [
     "fresh15",
     "fresh16",
     "fresh17",
+    "fresh18",
 ]
 
 

@@ -1030,6 +1030,37 @@ FRESH17: tuple[ModelSpec, ...] = (
        recipe="sgd_cosine"),
 )  # fmt: skip
 
+_a = _member("a", "fresh18")
+
+
+# The eighteenth fresh set (2026-12-05, sixteenth session): specified and committed before this
+# session's change to the search's sparse draws (more or denser white sprinkles, the lead left on
+# the sixteenth and seventeenth sets' scattered-pixel misses), to judge it held out. Scattered
+# pixels on every family and several counts, and clean BatchNorm nets (where a denser sprinkle
+# could reach a natural sink) beside a clean CNN.
+FRESH18: tuple[ModelSpec, ...] = (
+    _a("cnn_clean_long", "cnn", recipe="long", seed=2200),
+    _a("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=2201),
+    _a("senet_clean_const", "senet", recipe="adam_const", seed=2202),
+    _a("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=2203),
+    _a("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=2204),
+    _a("resnet8_pixels_t6", "resnet8", "pixels", target=6, poison_rate=0.05, seed=2210,
+       trigger={"count": 8, "pattern_seed": 190}, recipe="sgd_step"),
+    _a("resnet8_pixels_t0", "resnet8", "pixels", target=0, poison_rate=0.05, seed=2211,
+       trigger={"count": 14, "pattern_seed": 191}, recipe="adam_const"),
+    _a("senet_pixels_t3", "senet", "pixels", target=3, poison_rate=0.05, seed=2212,
+       trigger={"count": 11, "pattern_seed": 192}, recipe="mixup"),
+    _a("mobilenet_pixels_t5", "mobilenet", "pixels", target=5, poison_rate=0.05, seed=2213,
+       trigger={"count": 10, "pattern_seed": 193}, recipe="sgd_cosine"),
+    _a("gnresnet_pixels_t2", "gn_resnet", "pixels", target=2, poison_rate=0.05, seed=2214,
+       trigger={"count": 12, "pattern_seed": 194}, recipe="long"),
+    _a("cnn_pixels_t7", "cnn", "pixels", target=7, poison_rate=0.05, seed=2215,
+       trigger={"count": 9, "pattern_seed": 195}, recipe="adam_const"),
+    _a("senet_line_t8", "senet", "line", target=8, poison_rate=0.05, seed=2216,
+       trigger={"shape": "diagonal", "length": 6, "position": "br", "margin": 2},
+       recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1051,6 +1082,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh15": FRESH15,
     "fresh16": FRESH16,
     "fresh17": FRESH17,
+    "fresh18": FRESH18,
 }
 
 
