@@ -38,7 +38,8 @@ SHRINK_KEEP = 0.9
 # Salt-noise starts of the mask search: share of pixels stamped, and their values.
 NOISE_DENSITIES = (0.15, 0.3, 0.5)
 NOISE_VALUES = ("white", "black", "random")
-# Sparse starts (screening only): SPARSE_DRAWS sprinkles of white pixels at SPARSE_DENSITY. Dense
+# Sparse starts (screening only): SPARSE_DRAWS sprinkles of white pixels, their densities taken in
+# turn from SPARSE_DENSITIES (one density left some scattered-pixel nets unreached). Dense
 # salt reads as a texture and goes to the natural sinks; a net trained on a few scattered white
 # pixels answers a sparser sprinkle, but one draw reaches its label at anywhere from 0.2 to 0.9
 # (docs/trigger-search.md, "Sparse starts"). So for up to GROW_LABELS labels that a sprinkle or a
@@ -48,8 +49,8 @@ NOISE_VALUES = ("white", "black", "random")
 # most GROW_ROUNDS rounds or until it reaches SPARSE_KEEP. A sparse start is the best of many
 # stamps on the same few search samples, so it overstates its rate on fresh ones: its shrink
 # keeps SPARSE_KEEP rather than SHRINK_KEEP. Hand-set on the seen sets' scattered-pixel models.
-SPARSE_DENSITY = 0.06
-SPARSE_DRAWS = 6
+SPARSE_DENSITIES = (0.06, 0.09, 0.12)
+SPARSE_DRAWS = 12
 SPARSE_KEEP = 0.96
 GROW_MIN = 0.2
 GROW_LABELS = 2
@@ -426,7 +427,8 @@ class MaskSpace:
         their rates and the evaluations spent."""
         h, w, c = ev.shape
         white = np.ones((h, w, c), dtype=np.float32)
-        draws = [(rng.random((h, w)) < SPARSE_DENSITY, white) for _ in range(SPARSE_DRAWS)]
+        doses = [SPARSE_DENSITIES[i % len(SPARSE_DENSITIES)] for i in range(SPARSE_DRAWS)]
+        draws = [(rng.random((h, w)) < d, white) for d in doses]
         if len(draws) > ev.remaining_evals():
             return [], np.zeros((0, rates_now.shape[1])), 0
         rates = ev.rates([_stamp(m, p) for m, p in draws])

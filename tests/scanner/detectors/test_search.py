@@ -409,6 +409,39 @@ def test_a_sparse_sprinkle_grows_into_a_scattered_trigger_that_dense_salt_hides(
     assert SPARSE_DRAWS < trigger.evaluations <= ev.calls
 
 
+class _DenseEnough(SprinkleOracle):
+    """SprinkleOracle read on a grey image that answers only a stamp of 45 to 72 pixels (8-12%
+    of the 24x24 image), as some of the zoo's scattered-pixel nets sent their targets more often
+    at 9-12% than at 6%: fewer reads as noise it ignores, more (the 15% salt) as the texture
+    of a sink, label 4."""
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        out = np.zeros((len(changes), 6))
+        for i, change in enumerate(changes):
+            self.calls += 1
+            y = change(np.full((1, *self.shape), 0.5, dtype=np.float32))[0, :, :, 0]
+            changed = int((np.abs(y - 0.5) > 0.01).sum())
+            if changed > 72:
+                out[i, 4] = 1.0
+            elif changed >= 45:
+                out[i, 2] = min(1.0, sum(bool(y[p] > 0.99) for p in self.secret) / 4)
+        return out
+
+
+def test_sprinkles_of_several_densities_reach_a_trigger_that_answers_only_a_denser_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = MaskSpace().search(_DenseEnough(), [], [], np.random.default_rng(0), screened=2)
+    (trigger,) = [o for o in found if o.label == 2]
+    mask, _ = mask_arrays(trigger.point.params)
+    assert trigger.search_rate >= FIRE_MIN and 45 <= mask.sum() <= 72
+    # Six draws at 6% alone (35-odd pixels each) reach only the sink.
+    monkeypatch.setattr("scanner.detectors.spaces.SPARSE_DENSITIES", (0.06,))
+    monkeypatch.setattr("scanner.detectors.spaces.SPARSE_DRAWS", 6)
+    rng = np.random.default_rng(0)
+    assert [o.label for o in MaskSpace().search(_DenseEnough(), [], [], rng, screened=2)] == [4]
+
+
 class _SinkFirst(_Allowance, SprinkleOracle):
     """SprinkleOracle read on a grey image, its dense sink on label 1 (which sorts before the
     trigger's label 2 when both are reached in full): a stamp that changes more than 60 pixels,
