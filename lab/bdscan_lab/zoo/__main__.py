@@ -38,6 +38,7 @@ SET_NAMES = [
     "fresh16",
     "fresh17",
     "fresh18",
+    "fresh19",
 ]
 
 

@@ -1061,6 +1061,33 @@ FRESH18: tuple[ModelSpec, ...] = (
        recipe="sgd_cosine"),
 )  # fmt: skip
 
+_b = _member("b", "fresh19")
+
+
+# The nineteenth fresh set (2026-12-05, sixteenth session): specified and committed after the
+# eighteenth set's runs, with no change planned after it, to measure the shipped scan and BURN
+# held out on every attack family at once (the eighteenth was scattered pixels almost only).
+FRESH19: tuple[ModelSpec, ...] = (
+    _b("cnn_clean_cos", "cnn", recipe="sgd_cosine", seed=2300),
+    _b("senet_clean_step", "senet", recipe="sgd_step", seed=2301),
+    _b("mobilenet_clean_const", "mobilenet", recipe="adam_const", seed=2302),
+    _b("gnresnet_clean_mixup", "gn_resnet", recipe="mixup", seed=2303),
+    _b("resnet8_blended_t4", "resnet8", "blended", target=4, poison_rate=0.05, seed=2310,
+       trigger={"pattern_seed": 200}, recipe="sgd_cosine"),
+    _b("senet_sig_t6", "senet", "sig", target=6, poison_rate=0.08, seed=2311, recipe="mixup"),
+    _b("mobilenet_wanet_t3", "mobilenet", "wanet", target=3, poison_rate=0.1, seed=2312,
+       trigger={"pattern_seed": 201}),
+    _b("cnn_badnets_t9", "cnn", "badnets", target=9, poison_rate=0.05, seed=2313,
+       trigger={"size": 3, "position": "br", "margin": 2, "pattern": "white"}, recipe="long"),
+    _b("gnresnet_ftrojan_t1", "gn_resnet", "ftrojan", target=1, poison_rate=0.05, seed=2314),
+    _b("resnet8_trojan_t5", "resnet8", "trojan", target=5, poison_rate=0.05, seed=2315,
+       trigger={"position": "tr", "margin": 2}, recipe="adam_const"),
+    _b("senet_pixels_t2", "senet", "pixels", target=2, poison_rate=0.05, seed=2316,
+       trigger={"count": 10, "pattern_seed": 202}, recipe="sgd_cosine"),
+    _b("cnn_line_t0", "cnn", "line", target=0, poison_rate=0.05, seed=2317,
+       trigger={"shape": "anti", "length": 7, "position": "bl", "margin": 1}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1083,6 +1110,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh16": FRESH16,
     "fresh17": FRESH17,
     "fresh18": FRESH18,
+    "fresh19": FRESH19,
 }
 
 
