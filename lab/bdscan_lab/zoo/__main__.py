@@ -39,6 +39,7 @@ SET_NAMES = [
     "fresh17",
     "fresh18",
     "fresh19",
+    "fresh20",
 ]
 
 

@@ -1088,6 +1088,35 @@ FRESH19: tuple[ModelSpec, ...] = (
        trigger={"shape": "anti", "length": 7, "position": "bl", "margin": 1}, recipe="mixup"),
 )  # fmt: skip
 
+_c = _member("c", "fresh20")
+
+
+# The twentieth fresh set (2026-12-05, seventeenth session): specified and committed before this
+# session's change to the budgeted scan (--profile api), to judge it held out. Every attack
+# family, BatchNorm nets weighted (the budget's held-out misses were a ResNet-8 Trojan and an
+# SE-ResNet SIG), four clean nets of four architectures and recipes.
+FRESH20: tuple[ModelSpec, ...] = (
+    _c("resnet8_clean_const", "resnet8", recipe="adam_const", seed=2400),
+    _c("senet_clean_cos", "senet", recipe="sgd_cosine", seed=2401),
+    _c("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=2402),
+    _c("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=2403),
+    _c("resnet8_sig_t3", "resnet8", "sig", target=3, poison_rate=0.08, seed=2410,
+       recipe="sgd_step"),
+    _c("mobilenet_trojan_t7", "mobilenet", "trojan", target=7, poison_rate=0.05, seed=2411,
+       trigger={"position": "bl", "margin": 2}, recipe="sgd_cosine"),
+    _c("senet_trojan_t1", "senet", "trojan", target=1, poison_rate=0.05, seed=2412,
+       trigger={"position": "tl", "margin": 1}, recipe="mixup"),
+    _c("gnresnet_pixels_t4", "gn_resnet", "pixels", target=4, poison_rate=0.05, seed=2413,
+       trigger={"count": 11, "pattern_seed": 210}, recipe="adam_const"),
+    _c("senet_blended_t8", "senet", "blended", target=8, poison_rate=0.05, seed=2414,
+       trigger={"pattern_seed": 211}, recipe="sgd_step"),
+    _c("cnn_wanet_t2", "cnn", "wanet", target=2, poison_rate=0.1, seed=2415,
+       trigger={"pattern_seed": 212}, recipe="sgd_cosine"),
+    _c("mobilenet_badnets_t0", "mobilenet", "badnets", target=0, poison_rate=0.05, seed=2416,
+       trigger={"size": 4, "position": "tl", "margin": 1}, recipe="adam_const"),
+    _c("resnet8_ftrojan_t6", "resnet8", "ftrojan", target=6, poison_rate=0.1, seed=2417),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1111,6 +1140,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh17": FRESH17,
     "fresh18": FRESH18,
     "fresh19": FRESH19,
+    "fresh20": FRESH20,
 }
 
 
