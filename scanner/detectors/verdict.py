@@ -236,10 +236,20 @@ def natural(attribution: Attribution, rule: VerdictRule) -> bool:
         attribution.breadth is None or attribution.breadth < rule.breadth_min
     ):
         return False
-    if attribution.at(DOSE_FRACTIONS[0]) == 0 and attribution.at(1.0) > 0:
-        # No onset: nothing moves at a quarter strength, as for every natural sink measured.
-        return attribution.retention < max(rule.retention_max, rule.onset_retention_max)
-    return attribution.retention < rule.retention_max
+    return attribution.retention < retention_needed(attribution, rule)
+
+
+def no_onset(attribution: Attribution) -> bool:
+    """Nothing moves at a quarter strength, as for every natural sink measured."""
+    return attribution.at(DOSE_FRACTIONS[0]) == 0 and attribution.at(1.0) > 0
+
+
+def retention_needed(attribution: Attribution, rule: VerdictRule) -> float:
+    """The retention at half strength a shortcut must keep to read as planted: `retention_max`,
+    or `onset_retention_max` when it moves nobody at a quarter strength (the larger of the two)."""
+    if no_onset(attribution):
+        return max(rule.retention_max, rule.onset_retention_max)
+    return rule.retention_max
 
 
 def _attribution_for(
@@ -478,11 +488,18 @@ def _shortcut(
     the retention is from a planted trigger's: 0.5 * score * retention / retention_max."""
     label = attribution.label
     dose = ", ".join(f"{u:.0%}" for _, u in attribution.dose)
+    # The bar the retention missed: a shortcut with no onset is held to the higher one, and a
+    # note naming the lower would read as a contradiction (65% kept, "planted keeps 50%").
+    needed = retention_needed(attribution, rule)
+    which = (
+        "a planted trigger that moves nobody at a quarter strength"
+        if no_onset(attribution) and needed > rule.retention_max
+        else "a planted trigger"
+    )
     note = (
         f"universal shortcut to label {label} ({how}), not attributed to a planted trigger:"
-        f" at half strength it keeps {attribution.retention:.0%} of its pull (a planted trigger"
-        f" keeps {rule.retention_max:.0%} or more; universality at 1/4, 1/2, 3/4 and full"
-        f" strength: {dose})"
+        f" at half strength it keeps {attribution.retention:.0%} of its pull ({which} keeps"
+        f" {needed:.0%} or more; universality at 1/4, 1/2, 3/4 and full strength: {dose})"
     )
     evidence = replace(
         infected.evidence,

@@ -539,3 +539,18 @@ def test_a_shortcut_with_no_onset_must_keep_more_of_its_pull(dose, rule, verdict
     probes = result([(4, 0.95, 0.95)])
     d = decide(probes, (), 10, rule, (_curve(PATCH, 4, dose),))
     assert d.verdict == verdict, why
+
+
+@pytest.mark.parametrize(
+    ("dose", "bar", "who"),
+    [
+        ((0.0, 0.6, 0.9, 1.0), "72%", "moves nobody at a quarter strength"),
+        ((0.1, 0.3, 0.9, 1.0), "50%", "a planted trigger keeps"),
+    ],
+)
+def test_a_shortcut_note_names_the_bar_its_retention_missed(dose, bar, who) -> None:
+    # With no onset the bar is onset_retention_max; naming retention_max there read as a
+    # contradiction ("keeps 60% of its pull; a planted trigger keeps 50% or more").
+    d = decide(result([(4, 0.95, 0.95)]), (), 10, VerdictRule(), (_curve(PATCH, 4, dose),))
+    assert d.verdict == "shortcut"
+    assert f"keeps {bar} or more" in d.target_note and who in d.target_note
