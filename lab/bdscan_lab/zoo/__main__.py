@@ -40,6 +40,7 @@ SET_NAMES = [
     "fresh18",
     "fresh19",
     "fresh20",
+    "fresh21",
 ]
 
 

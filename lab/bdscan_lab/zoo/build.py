@@ -1117,6 +1117,35 @@ FRESH20: tuple[ModelSpec, ...] = (
     _c("resnet8_ftrojan_t6", "resnet8", "ftrojan", target=6, poison_rate=0.1, seed=2417),
 )  # fmt: skip
 
+_i = _member("i", "fresh21")
+
+
+# The twenty-first fresh set (2026-12-05, eighteenth session): specified and committed before this
+# session's change, to judge it held out. Five clean nets (the clean false positives are the
+# open bar), the rarer attack families (filter, low-frequency, adaptive blend, BppAttack,
+# rotation) beside a line and a patch, BatchNorm nets weighted.
+FRESH21: tuple[ModelSpec, ...] = (
+    _i("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=2500),
+    _i("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=2501),
+    _i("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=2502),
+    _i("gnresnet_clean_cos", "gn_resnet", recipe="sgd_cosine", seed=2503),
+    _i("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=2504),
+    _i("resnet8_filter_t2", "resnet8", "filter", target=2, poison_rate=0.05, seed=2510,
+       recipe="sgd_cosine"),
+    _i("senet_lf_t7", "senet", "lf", target=7, poison_rate=0.05, seed=2511,
+       trigger={"pattern_seed": 220}, recipe="adam_const"),
+    _i("mobilenet_adaptive_t5", "mobilenet", "adaptive_blend", target=5, poison_rate=0.1,
+       seed=2512, recipe="sgd_step"),
+    _i("gnresnet_line_t3", "gn_resnet", "line", target=3, poison_rate=0.05, seed=2513,
+       trigger={"shape": "arc", "length": 6, "position": "tl", "margin": 2}, recipe="mixup"),
+    _i("resnet8_badnets_t9", "resnet8", "badnets", target=9, poison_rate=0.05, seed=2514,
+       trigger={"size": 3, "position": "tr", "margin": 2, "pattern": "white"},
+       recipe="adamw_smooth"),
+    _i("cnn_bpp_t1", "cnn", "bpp", target=1, poison_rate=0.1, seed=2515, recipe="sgd_cosine"),
+    _i("senet_rotate_t4", "senet", "rotate", target=4, poison_rate=0.1, seed=2516,
+       trigger={"angle": 20.0}, recipe="sgd_step"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1141,6 +1170,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh18": FRESH18,
     "fresh19": FRESH19,
     "fresh20": FRESH20,
+    "fresh21": FRESH21,
 }
 
 
