@@ -204,7 +204,7 @@ def query_budget(max_queries: int | None, profile: str | None) -> int | None:
 
 def xray_options(command: Any) -> Any:
     """The X-ray settings `scan` and `bench xray` share: --planes, --resolution, --extend,
-    --seed, --grid, --uint8-mode."""
+    --seed, --repeats, --grid, --uint8-mode."""
     options = [
         click.option("--planes", default=20, show_default=True, type=click.IntRange(min=1)),
         click.option("--resolution", default=100, show_default=True, type=click.IntRange(min=3)),
@@ -221,6 +221,15 @@ def xray_options(command: Any) -> Any:
             show_default=True,
             type=int,
             help="Seeds the planes, the probes' random draws and their samples.",
+        ),
+        click.option(
+            "--repeats",
+            default=1,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Draw the probes, their samples and the search's starts this many times (seeds"
+            " SEED, SEED+1, ...) and decide on the mean score; each draw costs the probes' and"
+            " the search's queries again. Not with --max-queries.",
         ),
         click.option(
             "--grid",
@@ -408,6 +417,7 @@ def scan(
     resolution: int,
     extend: float,
     seed: int,
+    repeats: int,
     grid: str,
     device: str,
     uint8_mode: str,
@@ -454,7 +464,7 @@ def scan(
     from scanner.detectors.verdict import VerdictRule, load_rule
     from scanner.detectors.xray import XrayConfig
     from scanner.labels import load_label_file
-    from scanner.pipeline import ScanConfig
+    from scanner.pipeline import ScanConfig, check_repeats
     from scanner.ray_executor import RayOptions
     from scanner.ui import baseline_notice, plane_progress, print_summary
 
@@ -474,7 +484,9 @@ def scan(
         timeout=timeout,
         api=ApiConfig(rate=api_rate, timeout=api_timeout, batch=api_batch, resume=resume),
         journal_root=cache_dir if cache_dir is not None else default_cache_dir(),
+        repeats=repeats,
     )
+    check_repeats(config)
     request = ScanRequest(
         targets=model,
         data=load_dataset(data_path),

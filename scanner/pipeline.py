@@ -28,12 +28,13 @@ from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.attribution import attribution_budget
 from scanner.detectors.attribution import measure as measure_attribution
 from scanner.detectors.baseline import Baseline, discount, discount_search
+from scanner.detectors.draws import combine
 from scanner.detectors.example import deciding_trigger, example_fits, measure_example
 from scanner.detectors.probes import ProbeConfig, ProbeFinding, ProbeResult, run_probes
 from scanner.detectors.search import SearchConfig, SearchResult, run_search
-from scanner.detectors.verdict import VerdictRule, attribution_candidates, decide
+from scanner.detectors.verdict import Decision, VerdictRule, attribution_candidates, decide
 from scanner.detectors.xray import DegeneratePlane, XrayConfig, run_planes
-from scanner.errors import DataError
+from scanner.errors import DataError, UsageError
 from scanner.labels import names_from_metadata
 from scanner.plan import DATA_PER_CLASS, ScanPlan, plan_scan, replan_search, subsample
 from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
@@ -67,6 +68,8 @@ class ScanConfig:
     journal_root: Path | None = None
     # Class names from --labels (scanner.labels); else the data's, else the model file's.
     class_names: tuple[str, ...] | None = None
+    # Draws decided together (`--repeats`; scanner.detectors.draws); 1: the scan as it was.
+    repeats: int = 1
 
     def cache_key(self) -> str:
         """Stable hash of everything that can change a result (not device or batching)."""
@@ -82,12 +85,25 @@ class ScanConfig:
             "max_queries": self.max_queries,
             "class_names": self.class_names,
         }
+        if self.repeats != 1:  # keys of one-draw scans stay as they were
+            relevant["repeats"] = self.repeats
         if self.baseline is not None:
             relevant["baseline"] = self.baseline.cache_key()
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """What one draw of a scan decided, and what the report's example is built from."""
+
+    seed: int
+    decision: Decision
+    decided_on: ProbeResult
+    searched: SearchResult | None
+    plan: ScanPlan
 
 
 def _now() -> str:
@@ -102,6 +118,19 @@ def check_image_size(parsed: ParsedModel, hwc: tuple[int, int, int], source: str
     if (h, w) != hwc[:2]:
         raise DataError(
             f"{source}: expected images of {h}x{w} for this model, got {hwc[0]}x{hwc[1]}"
+        )
+
+
+def check_repeats(config: ScanConfig) -> None:
+    """`--repeats` is a positive count, and multiplies the probes' and the search's queries, so a
+    budget's plan (made for one draw) cannot hold more than one."""
+    if config.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {config.repeats}")
+    if config.repeats > 1 and config.max_queries is not None:
+        raise UsageError(
+            f"--repeats {config.repeats} cannot be planned within --max-queries"
+            f" {config.max_queries} (or --profile): a budget plans one draw; leave one of them"
+            " out"
         )
 
 
@@ -141,6 +170,7 @@ def scan_model(
     progress: PlaneProgress | None = None,
 ) -> ScanReport:
     """Scan one ONNX model against clean data; BdscanError subclasses on bad input."""
+    check_repeats(config)
     started = time.perf_counter()
     hwc = tuple(int(v) for v in dataset.x.shape[1:])
     parsed: ParsedModel | None = None
@@ -202,60 +232,6 @@ def scan_model(
         def to_model(imgs: np.ndarray) -> np.ndarray:
             return to_model_space(imgs, spec, config.mean, config.std, source=dataset.path)
 
-        before_probes = oracle.queries
-        probes = run_probes(
-            oracle,
-            dataset.x,
-            dataset.y,
-            to_model,
-            backend.num_classes,
-            plan.probes,
-            clean_pred=clean_pred,
-        )
-        # Under a budget the stages so far spent less than their worst cases: the search may
-        # take the difference.
-        plan = replan_search(
-            plan,
-            config.search,
-            {"data": len(x), "planes": before_probes - len(x), "probes": probes.queries},
-            len(np.unique(dataset.y)),
-        )
-        search: SearchResult | None = None
-        if plan.search.enabled:
-            search = run_search(
-                oracle,
-                dataset.x,
-                dataset.y,
-                to_model,
-                backend.num_classes,
-                probes,
-                plan.search,
-                reserve=attribution_budget(
-                    len(np.unique(dataset.y)), plan.attribution_candidates or 4
-                ),
-            )
-        # Attribution is measured on the findings a verdict could rest on, with and without the
-        # baseline's sinks, so that deciding needs no more queries.
-        kept: ProbeResult | None = None
-        set_aside: tuple[ProbeFinding, ...] = ()
-        if config.baseline is not None:
-            kept, set_aside = discount(probes, config.baseline)
-        wanted = attribution_candidates(probes, config.rule)
-        if kept is not None:
-            wanted += attribution_candidates(kept, config.rule)
-        wanted = list(dict.fromkeys(wanted))
-        if plan.attribution_candidates is not None:
-            wanted = wanted[: plan.attribution_candidates]
-        attributions = measure_attribution(
-            oracle,
-            probes,
-            wanted,
-            dataset.x,
-            dataset.y,
-            to_model,
-            backend.num_classes,
-            config.probes.seed,
-        )
         clean_acc = float(np.mean(clean_pred == dataset.y))
         num_classes = backend.num_classes
         planes = result.planes
@@ -271,27 +247,107 @@ def scan_model(
                 )
                 for p in planes
             )
-        decision = decide(probes, planes, num_classes, config.rule, attributions, search)
-        if config.baseline is not None:
-            assert kept is not None
-            alone = decision
-            search_kept = discount_search(search, config.baseline)
-            decision = decide(kept, planes, num_classes, config.rule, attributions, search_kept)
-            if set_aside:
-                said = alone.verdict + (
-                    f", target {alone.target_label}" if alone.target_label is not None else ""
-                )
-                decision = replace(
-                    decision,
-                    target_note=f"{decision.target_note}; {len(set_aside)} finding(s) naming the"
-                    f" baseline's own sinks set aside (without the baseline: {said})",
-                )
-            record = config.baseline.evidence(
-                set_aside, (alone.verdict, alone.score, alone.target_label)
+        before_probes = oracle.queries
+
+        def one_draw(k: int, plan: ScanPlan) -> _Draw:
+            """Probes, search, attribution and decision on the k-th draw: every seed moved on
+            by k (the random probes, their samples, the search's starts). `--repeats N` makes
+            N draws and decides on all of them (scanner.detectors.draws); draw 0 is the scan
+            without it."""
+            probe_config = replace(plan.probes, seed=plan.probes.seed + k)
+            probes = run_probes(
+                oracle,
+                dataset.x,
+                dataset.y,
+                to_model,
+                num_classes,
+                probe_config,
+                clean_pred=clean_pred,
             )
-            decision = replace(decision, evidence=replace(decision.evidence, baseline=record))
-        decided_on = kept if kept is not None else probes
-        searched = discount_search(search, config.baseline) if config.baseline else search
+            # Under a budget the stages so far spent less than their worst cases: the search
+            # may take the difference.
+            plan = replan_search(
+                plan,
+                config.search,
+                {"data": len(x), "planes": before_probes - len(x), "probes": probes.queries},
+                len(np.unique(dataset.y)),
+            )
+            search: SearchResult | None = None
+            if plan.search.enabled:
+                search = run_search(
+                    oracle,
+                    dataset.x,
+                    dataset.y,
+                    to_model,
+                    num_classes,
+                    probes,
+                    replace(plan.search, seed=plan.search.seed + k),
+                    reserve=attribution_budget(
+                        len(np.unique(dataset.y)),
+                        plan.attribution_candidates or 4,
+                        plan.attribution_per_class,
+                    ),
+                )
+            # Attribution is measured on the findings a verdict could rest on, with and
+            # without the baseline's sinks, so that deciding needs no more queries.
+            kept: ProbeResult | None = None
+            set_aside: tuple[ProbeFinding, ...] = ()
+            if config.baseline is not None:
+                kept, set_aside = discount(probes, config.baseline)
+            wanted = attribution_candidates(probes, config.rule)
+            if kept is not None:
+                wanted += attribution_candidates(kept, config.rule)
+            wanted = list(dict.fromkeys(wanted))
+            if plan.attribution_candidates is not None:
+                wanted = wanted[: plan.attribution_candidates]
+            attributions = measure_attribution(
+                oracle,
+                probes,
+                wanted,
+                dataset.x,
+                dataset.y,
+                to_model,
+                num_classes,
+                config.probes.seed + k,
+                plan.attribution_per_class,
+            )
+            decision = decide(probes, planes, num_classes, config.rule, attributions, search)
+            if config.baseline is not None:
+                assert kept is not None
+                alone = decision
+                search_kept = discount_search(search, config.baseline)
+                decision = decide(kept, planes, num_classes, config.rule, attributions, search_kept)
+                if set_aside:
+                    said = alone.verdict + (
+                        f", target {alone.target_label}" if alone.target_label is not None else ""
+                    )
+                    decision = replace(
+                        decision,
+                        target_note=f"{decision.target_note}; {len(set_aside)} finding(s)"
+                        f" naming the baseline's own sinks set aside (without the baseline:"
+                        f" {said})",
+                    )
+                record = config.baseline.evidence(
+                    set_aside, (alone.verdict, alone.score, alone.target_label)
+                )
+                decision = replace(decision, evidence=replace(decision.evidence, baseline=record))
+            return _Draw(
+                seed=config.probes.seed + k,
+                decision=decision,
+                decided_on=kept if kept is not None else probes,
+                searched=discount_search(search, config.baseline) if config.baseline else search,
+                plan=plan,
+            )
+
+        draws = [one_draw(k, plan) for k in range(config.repeats)]
+        drawn = combine([(d.seed, d.decision) for d in draws])
+        picked = next(d for d in draws if d.seed == drawn.seed)
+        decision, decided_on, searched, plan = (
+            drawn.decision,
+            picked.decided_on,
+            picked.searched,
+            picked.plan,
+        )
         chosen = deciding_trigger(decision, decided_on, searched, config.rule)
         # The example is for the reader; it never spends queries the budget does not have.
         if chosen is not None and example_fits(oracle, len(np.unique(dataset.y))):

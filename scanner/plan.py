@@ -5,8 +5,8 @@ each stage gets an upper bound on its queries, in the order of what it contribut
 
 1. the data: at most DATA_PER_CLASS samples of each class, labelled once (the clean pass every
    later stage and the clean accuracy share);
-2. attribution (infected or shortcut) for up to ATTRIBUTION_CANDIDATES findings, and the
-   evidence example;
+2. attribution (infected or shortcut) for up to ATTRIBUTION_CANDIDATES findings, on
+   BUDGET_ATTRIBUTION_PER_CLASS samples per class, and the evidence example;
 3. the X-ray planes: PLANE_SHARE of the budget, at most BUDGET_RESOLUTION cells a side (the
    planes decide nothing; they are the map the report shows), at least one plane;
 4. the trigger search: SEARCH_SHARE of what is left, for the largest rung of SEARCH_LADDER that
@@ -32,7 +32,11 @@ from typing import Any
 import numpy as np
 
 from scanner.data import Dataset
-from scanner.detectors.attribution import attribution_budget
+from scanner.detectors.attribution import (
+    ATTRIBUTION_PER_CLASS,
+    BUDGET_ATTRIBUTION_PER_CLASS,
+    attribution_budget,
+)
 from scanner.detectors.evidence import PlanRecord
 from scanner.detectors.example import EXAMPLE_PER_CLASS
 from scanner.detectors.probes import (
@@ -103,6 +107,7 @@ class ScanPlan:
     attribution_candidates: int | None  # None: every candidate
     bounds: dict[str, int]  # stage -> most queries it may spend
     gave_up: tuple[str, ...]  # in words, for the report and the console
+    attribution_per_class: int = ATTRIBUTION_PER_CLASS
 
     def record(self) -> PlanRecord:
         """The report's record of this plan (`xray.evidence.plan`)."""
@@ -203,7 +208,7 @@ def plan_scan(
     classes = len(class_counts)
     samples = int(sum(class_counts))
     data = int(sum(min(int(c), DATA_PER_CLASS) for c in class_counts))
-    attribution = attribution_budget(classes, ATTRIBUTION_CANDIDATES)
+    attribution = attribution_budget(classes, ATTRIBUTION_CANDIDATES, BUDGET_ATTRIBUTION_PER_CLASS)
     resolution = min(xray.resolution, BUDGET_RESOLUTION)
     full = len(probe_set(shape, replace(probes, max_probes=None)))
     levels = len({level_key(p) for p in probe_set(shape, replace(probes, max_probes=1))})
@@ -240,6 +245,10 @@ def plan_scan(
         )
     if not example:
         gave_up.append("example: only if the other stages leave room for it")
+    gave_up.append(
+        f"attribution: {BUDGET_ATTRIBUTION_PER_CLASS} samples per class instead of"
+        f" {ATTRIBUTION_PER_CLASS}"
+    )
     search_config, search_bound = replace(search, enabled=False), 0
     if search.enabled:
         rung = _search_rung(search, classes, min(int(SEARCH_SHARE * left), left - least_probes))
@@ -292,6 +301,7 @@ def plan_scan(
         attribution_candidates=ATTRIBUTION_CANDIDATES,
         bounds=bounds,
         gave_up=tuple(gave_up),
+        attribution_per_class=BUDGET_ATTRIBUTION_PER_CLASS,
     )
 
 

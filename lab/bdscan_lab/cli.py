@@ -75,6 +75,7 @@ def bench_xray(
     uint8_mode: str,
     trigger_search: bool,
     seed: int,
+    repeats: int,
     max_queries: int | None,
     profile: str | None,
     only: tuple[str, ...],
@@ -87,7 +88,7 @@ def bench_xray(
     from scanner.detectors.probes import ProbeConfig
     from scanner.detectors.search import SearchConfig
     from scanner.detectors.xray import XrayConfig
-    from scanner.pipeline import ScanConfig
+    from scanner.pipeline import ScanConfig, check_repeats
 
     settings = dict(planes=planes, resolution=resolution, extend=extend, grid=grid, seed=seed)
 
@@ -104,9 +105,11 @@ def bench_xray(
             uint8_mode=uint8_mode,  # type: ignore[arg-type]
             device=device,  # type: ignore[arg-type]
             max_queries=budget,
+            repeats=repeats,
         )
 
     budget = query_budget(max_queries, profile)
+    check_repeats(ScanConfig(max_queries=budget, repeats=repeats))
     rows = bx.run(
         zoo_dir,
         out_dir,
@@ -122,7 +125,12 @@ def bench_xray(
     whole_zoo = bx.fit_rule(rows).to_dict()
     result = {
         "environment": bx.environment(),
-        "settings": {**settings, "uint8_mode": uint8_mode, "max_queries": budget},
+        "settings": {
+            **settings,
+            "uint8_mode": uint8_mode,
+            "max_queries": budget,
+            "repeats": repeats,
+        },
         "summary": summary,
         "leave_one_attack_out": loao,
         "leave_one_architecture_out": loarch,

@@ -28,12 +28,24 @@ import numpy as np
 from scanner.backends.base import LabelOracle
 from scanner.detectors.probes import Probe, ProbeResult, universality
 
-__all__ = ["DOSE_FRACTIONS", "Attribution", "attribution_budget", "measure"]
+__all__ = [
+    "ATTRIBUTION_PER_CLASS",
+    "BUDGET_ATTRIBUTION_PER_CLASS",
+    "DOSE_FRACTIONS",
+    "Attribution",
+    "attribution_budget",
+    "measure",
+]
 
 # Mixing fractions at which the dose-response is measured; 1.0 is measured on the same samples
 # too, so that the figures compare like with like.
 DOSE_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
-ATTRIBUTION_PER_CLASS = 20  # correctly classified samples per class (a fresh draw)
+# Correctly classified samples per class (a fresh draw). 40 halves the variance of the dose
+# figures that 20 gave, where the verdict's retention and onset bars sit; a budget's plan
+# (scanner.plan) measures on BUDGET_ATTRIBUTION_PER_CLASS instead (docs/verdict.md,
+# "Attribution on 40 samples per class").
+ATTRIBUTION_PER_CLASS = 40
+BUDGET_ATTRIBUTION_PER_CLASS = 20
 
 
 @dataclass(frozen=True)
@@ -88,10 +100,12 @@ class Attribution:
         )
 
 
-def attribution_budget(classes: int, candidates: int) -> int:
-    """At most the queries `measure` spends on `candidates` (probe, label) pairs: picking the
-    samples (two draws per class) and each candidate's doses."""
-    per_class = ATTRIBUTION_PER_CLASS
+def attribution_budget(
+    classes: int, candidates: int, per_class: int = ATTRIBUTION_PER_CLASS
+) -> int:
+    """At most the queries `measure` spends on `candidates` (probe, label) pairs at `per_class`
+    samples of each class: picking the samples (two draws per class) and each candidate's
+    doses."""
     return 2 * per_class * classes + candidates * len(DOSE_FRACTIONS) * per_class * classes
 
 
@@ -101,14 +115,15 @@ def attribution_samples(
     y: np.ndarray,
     to_model: Callable[[np.ndarray], np.ndarray],
     seed: int,
+    per_class: int = ATTRIBUTION_PER_CLASS,
 ) -> np.ndarray:
-    """Indices of up to ATTRIBUTION_PER_CLASS correctly classified samples of each class."""
+    """Indices of up to `per_class` correctly classified samples of each class."""
     rng = np.random.default_rng(seed + 2)
     picked = []
     for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))[: 2 * ATTRIBUTION_PER_CLASS]
+        idx = rng.permutation(np.flatnonzero(y == label))[: 2 * per_class]
         pred = oracle(to_model(x01[idx]))
-        picked.append(idx[pred == label][:ATTRIBUTION_PER_CLASS])
+        picked.append(idx[pred == label][:per_class])
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 
@@ -121,11 +136,13 @@ def measure(
     to_model: Callable[[np.ndarray], np.ndarray],
     num_classes: int,
     seed: int,
+    per_class: int = ATTRIBUTION_PER_CLASS,
 ) -> tuple[Attribution, ...]:
-    """The attribution of each (probe, label) candidate, on one fresh draw of samples."""
+    """The attribution of each (probe, label) candidate, on one fresh draw of up to `per_class`
+    samples of each class."""
     if not candidates:
         return ()
-    idx = attribution_samples(oracle, x01, y, to_model, seed)
+    idx = attribution_samples(oracle, x01, y, to_model, seed, per_class)
     xs, ys = x01[idx], y[idx]
     sources, row = np.unique(ys, return_inverse=True)
     counts = np.maximum(np.bincount(row, minlength=len(sources)), 1)

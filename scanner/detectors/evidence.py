@@ -16,6 +16,8 @@ from scanner.detectors.thresholds import VerdictRule
 
 __all__ = [
     "BaselineEvidence",
+    "DrawRecord",
+    "Draws",
     "Evidence",
     "Example",
     "PlanRecord",
@@ -249,6 +251,48 @@ class PlanRecord:
 
 
 @dataclass(frozen=True)
+class DrawRecord:
+    """One draw's own decision in a scan of several (`bdscan scan --repeats N`)."""
+
+    seed: int  # the seed its probes, samples and search starts were drawn with
+    verdict: str
+    score: float
+    target_label: int | None
+    shortcut_label: int | None
+    decided_by: str | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DrawRecord:
+        return cls(
+            seed=int(d["seed"]),
+            verdict=str(d["verdict"]),
+            score=float(d["score"]),
+            target_label=d.get("target_label"),
+            shortcut_label=d.get("shortcut_label"),
+            decided_by=d.get("decided_by"),
+        )
+
+
+@dataclass(frozen=True)
+class Draws:
+    """A scan of several draws, decided together (scanner.detectors.draws): each draw's
+    decision, and the seed of the draw whose evidence the report carries."""
+
+    runs: tuple[DrawRecord, ...]
+    shown: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shown": self.shown, "runs": [asdict(r) for r in self.runs]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Draws:
+        return cls(
+            runs=tuple(DrawRecord.from_dict(r) for r in d["runs"]),
+            shown=int(d["shown"]),
+        )
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything the verdict rule read and the stages after it measured (`xray.evidence`)."""
 
@@ -284,6 +328,7 @@ class Evidence:
     example: Example | None = None
     clean_accuracy_on_data: float | None = None
     plan: PlanRecord | None = None
+    draws: Draws | None = None  # None: one draw (no --repeats)
     # Optional keys, written only when set (a report never carries them as null).
     _OPTIONAL = (
         "concentration",
@@ -295,6 +340,7 @@ class Evidence:
         "example",
         "clean_accuracy_on_data",
         "plan",
+        "draws",
     )
 
     @classmethod
@@ -417,4 +463,5 @@ class Evidence:
             example=optional("example", Example.from_dict) if d.get("example") else None,
             clean_accuracy_on_data=optional("clean_accuracy_on_data", float),
             plan=optional("plan", PlanRecord.from_dict),
+            draws=optional("draws", Draws.from_dict),
         )

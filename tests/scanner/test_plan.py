@@ -12,6 +12,11 @@ import pytest
 from scanner.backends.base import LabelOracle
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import load_dataset
+from scanner.detectors.attribution import (
+    ATTRIBUTION_PER_CLASS,
+    BUDGET_ATTRIBUTION_PER_CLASS,
+    attribution_budget,
+)
 from scanner.detectors.probes import (
     CONFIRM_PER_CLASS,
     ProbeConfig,
@@ -68,12 +73,17 @@ def test_without_a_budget_every_stage_runs_in_full() -> None:
     assert plan.budget is None and plan.gave_up == () and plan.bounds == {}
     assert plan.xray == XrayConfig() and plan.probes == ProbeConfig()
     assert plan.search == SearchConfig()
+    assert plan.attribution_per_class == ATTRIBUTION_PER_CLASS
 
 
 def test_a_small_budget_says_what_it_gave_up() -> None:
     plan = _plan(PROFILES["api"], [100] * 10, (28, 28, 1))
     said = " ".join(plan.gave_up)
     assert "data: at most" in said and "X-ray planes" in said and "probes:" in said
+    # Attribution on fewer samples than an unbudgeted scan's, and the plan counts those.
+    assert f"attribution: {BUDGET_ATTRIBUTION_PER_CLASS} samples per class" in said
+    assert plan.attribution_per_class == BUDGET_ATTRIBUTION_PER_CLASS < ATTRIBUTION_PER_CLASS
+    assert plan.bounds["attribution"] == attribution_budget(10, 2, BUDGET_ATTRIBUTION_PER_CLASS)
     assert plan.to_dict()["budget"] == 20_000
     # The transform grid runs last, on what the stamps and curves left.
     assert plan.search.spaces == ("mask", "curve", "transform")
@@ -127,6 +137,8 @@ def test_a_budgeted_scan_keeps_to_its_plan(tmp_path: Path) -> None:
         assert sum(plan.bounds.values()) <= budget
         assert report.xray.settings["planes"] == plan.planes == len(report.xray.planes)
         assert report.data.samples_used < report.data.samples == 1000
+        for a in report.xray.evidence.attribution:
+            assert a.samples <= BUDGET_ATTRIBUTION_PER_CLASS * 10
         # Plane anchors index the data file, as without a budget.
         for p in report.xray.planes:
             assert [int(data.y[a]) for a in p.anchors] == list(p.anchor_labels)

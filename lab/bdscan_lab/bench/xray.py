@@ -145,6 +145,12 @@ def run(
             # Re-decide the saved evidence under the current rule: a rule change needs no rescan.
             row = json.loads(saved.read_text())
             x = json.loads(report_file.read_text())["xray"]
+            row["recipe"] = rec.get("recipe", "default")
+            if x["evidence"].get("draws"):
+                # A scan of several draws keeps one draw's evidence: re-deciding that one alone
+                # would not be the scan's verdict, so the saved row stands.
+                rows.append(row)
+                continue
             ev = Evidence.from_dict(x["evidence"])
             d = decide(
                 ev.probe_result(),
