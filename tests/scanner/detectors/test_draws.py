@@ -102,3 +102,18 @@ def test_repeats_need_a_scan_without_a_budget(
     r = bdscan("scan", digits_model, "--data", digits_npz, "--profile", "api", "--repeats", "2")
     assert r.exit_code == 4 and "--repeats 2 cannot be planned" in r.stderr  # usage error
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_the_command_line_scans_two_draws_and_writes_both(
+    tmp_path: Path, digits_model: Path, digits_npz: Path
+) -> None:
+    out = tmp_path / "r.json"
+    r = bdscan(
+        "scan", digits_model, "--data", digits_npz, "--repeats", "2", "--json", out, "--quiet"
+    )
+    assert r.exit_code in (0, 1), r.stderr
+    xray = json.loads(out.read_text())["xray"]
+    runs = xray["evidence"]["draws"]["runs"]
+    assert [run["seed"] for run in runs] == [0, 1]
+    assert xray["score"] == pytest.approx(sum(run["score"] for run in runs) / 2, abs=1e-6)
+    assert "2 draws:" in xray["target_note"]
