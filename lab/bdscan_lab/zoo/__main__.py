@@ -41,6 +41,7 @@ SET_NAMES = [
     "fresh19",
     "fresh20",
     "fresh21",
+    "fresh22",
 ]
 
 

@@ -1146,6 +1146,35 @@ FRESH21: tuple[ModelSpec, ...] = (
        trigger={"angle": 20.0}, recipe="sgd_step"),
 )  # fmt: skip
 
+_j = _member("j", "fresh22")
+
+
+# The twenty-second fresh set (2026-12-06, nineteenth session): specified and committed before
+# this session's change to the consistency test and the attribution, to judge it held out. Six
+# clean nets, BatchNorm-weighted and of the recipes whose clean nets were called infected (the
+# open bar), two all-to-all backdoors (the consistency test's own case; sets 13-21 have none)
+# and four all-to-one backdoors of four families.
+FRESH22: tuple[ModelSpec, ...] = (
+    _j("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=2600),
+    _j("mobilenet_clean_def", "mobilenet", seed=2601),
+    _j("senet_clean_cos", "senet", recipe="sgd_cosine", seed=2602),
+    _j("resnet14w_clean_adamw", "resnet14w", recipe="adamw_smooth", seed=2603),
+    _j("vgg_clean_step", "vgg_bn", recipe="sgd_step", seed=2604),
+    _j("cnn_clean_mixup", "cnn", recipe="mixup", seed=2605),
+    _j("resnet8_a2a", "resnet8", "badnets_a2a", poison_rate=0.1, seed=2610,
+       trigger={"position": "br"}, recipe="sgd_cosine"),
+    _j("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=2611,
+       trigger={"position": "tl"}, recipe="adam_const"),
+    _j("mobilenet_sig_t6", "mobilenet", "sig", target=6, poison_rate=0.08, seed=2612,
+       recipe="sgd_cosine"),
+    _j("resnet8_blended_t3", "resnet8", "blended", target=3, poison_rate=0.05, seed=2613,
+       trigger={"pattern_seed": 230}, recipe="adamw_smooth"),
+    _j("vgg_trojan_t8", "vgg_bn", "trojan", target=8, poison_rate=0.05, seed=2614,
+       trigger={"position": "br", "margin": 2}, recipe="mixup"),
+    _j("senet_lf_t0", "senet", "lf", target=0, poison_rate=0.05, seed=2615,
+       trigger={"pattern_seed": 231}, recipe="sgd_step"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1171,6 +1200,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh19": FRESH19,
     "fresh20": FRESH20,
     "fresh21": FRESH21,
+    "fresh22": FRESH22,
 }
 
 
