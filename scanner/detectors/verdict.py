@@ -206,9 +206,18 @@ def best_strong(probes: ProbeResult) -> ProbeFinding | None:
 
 def attribution_candidates(probes: ProbeResult, rule: VerdictRule) -> list[tuple[Probe, int]]:
     """(probe, label) of the findings a verdict can rest on: at most one subtle-or-visible
-    finding and one strong one. The scan measures their attribution before deciding."""
-    found = [deciding_weak(probes, rule), best_strong(probes)]
-    return [(f.probe, f.label) for f in found if f is not None]
+    finding, the finding a one-label consistency decision rests on when universality cannot
+    decide (`concentrated_finding`), and one strong finding. The scan measures their
+    attribution before deciding."""
+    weak = deciding_weak(probes, rule)
+    strong = best_strong(probes)
+    found = [(f.probe, f.label) for f in (weak, strong) if f is not None]
+    if weak is None or weak.agreed_universality < rule.target_threshold:
+        moving = concentrated_finding(probes, rule)
+        label = None if moving is None else moving.agreed_concentration[1]
+        if moving is not None and label is not None:
+            found.insert(1 if weak is not None else 0, (moving.probe, label))
+    return list(dict.fromkeys(found))
 
 
 def stamp_like(probe: Probe, rule: VerdictRule) -> bool:
@@ -451,33 +460,45 @@ def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
     return max(0.0, best.agreed_universality - runner_up), best.label
 
 
-def concentrated_label(
-    probes: ProbeResult, rule: VerdictRule, universality_label: int | None
-) -> tuple[float, int | None]:
-    """(concentration, label) over the subtle and visible findings that pass the consistency
-    test: the label when all of them agree on it with agreed concentration >= CONCENTRATION_MIN
-    and it is the label universality ranks first; else (the smallest concentration, None).
-
-    Unanimity, because an all-to-all model can also hold a natural sink that one patch reaches
-    (a 7 px checkerboard sent 8 of 9 classes of `cnn_badnets_a2a` to "Coat"), while its
-    trigger's probe spreads the classes over every label."""
-    passing = [
+def consistent_findings(probes: ProbeResult, rule: VerdictRule) -> list[ProbeFinding]:
+    """The subtle and visible findings that pass the consistency test."""
+    return [
         f
         for f in probes.findings
         if not f.probe.strong and f.agreed_consistency >= rule.spread_threshold
     ]
+
+
+def concentrated_finding(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding | None:
+    """The finding a one-label consistency decision rests on: when every finding that passes
+    the consistency test sends a majority of the other classes to one label (agreed
+    concentration >= CONCENTRATION_MIN), the most consistent of them; None when none passes
+    or any of them spreads the classes over several labels, as an all-to-all trigger does.
+
+    Every one, because an all-to-all model can also hold a natural sink that one patch reaches
+    (a 7 px checkerboard sent 8 of 9 classes of `cnn_badnets_a2a` to "Coat"), while its
+    trigger's probe spreads the classes over every label."""
+    passing = consistent_findings(probes, rule)
+    if not passing or min(f.agreed_concentration[0] for f in passing) < CONCENTRATION_MIN:
+        return None
+    return max(passing, key=lambda f: (f.agreed_consistency, f.agreed_concentration[0]))
+
+
+def concentrated_label(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | None]:
+    """(concentration, label) over the findings that pass the consistency test: the smallest
+    agreed concentration among them, and the label the classes move to when every one of them
+    concentrates (`concentrated_finding`), else None ("no single target").
+
+    The label need not be the one universality ranks first: classes that move together to one
+    label are a one-label push, whichever label the lower quartile favours (a clean MobileNet's
+    blends sent 7 of 9 classes to one label while a grating ranked another first), and reading
+    it as "no single target" called it all-to-all, where attribution is never asked."""
+    passing = consistent_findings(probes, rule)
     if not passing:
         return 0.0, None
-    agreed = [f.agreed_concentration for f in passing]
-    low = min(share for share, _ in agreed)
-    labels = {label for _, label in agreed}
-    if (
-        low >= CONCENTRATION_MIN
-        and labels == {universality_label}
-        and universality_label is not None
-    ):
-        return low, universality_label
-    return low, None
+    low = min(f.agreed_concentration[0] for f in passing)
+    found = concentrated_finding(probes, rule)
+    return low, None if found is None else found.agreed_concentration[1]
 
 
 def _shortcut(
@@ -594,17 +615,22 @@ def _decide_probes(
             return _shortcut(decision, attr, rule, how)
         return decision
     if cons >= rule.spread_threshold:
-        conc, conc_label = concentrated_label(probes, rule, label)
+        conc, conc_label = concentrated_label(probes, rule)
         evidence = replace(evidence, concentration=round(conc, 4), decided_by="consistency")
         if conc_label is not None:
             note = (
                 f"classes move together to one label: under every probe that moves a median"
                 f" {rule.spread_threshold:.0%} or more of each class, {conc:.0%} or more of the"
-                f" other classes go mostly to label {conc_label}, though no probe sends"
-                f" {rule.target_threshold:.0%} of three quarters of them there"
+                f" other classes go mostly to one label, label {conc_label} under the most"
+                f" consistent, though no probe sends {rule.target_threshold:.0%} of three"
+                " quarters of them there"
             )
             decision = Decision("infected", score, conc_label, note, evidence)
-            attr = _attribution_for(attributions, best, conc_label, rule)
+            # The moving probe's own curve; a report from before it was measured has only the
+            # universality probe's, which counts when it names the same label.
+            attr = _attribution_for(
+                attributions, concentrated_finding(probes, rule), conc_label, rule
+            ) or _attribution_for(attributions, best, conc_label, rule)
             if attr is not None and natural(attr, rule):
                 return _shortcut(decision, attr, rule, "classes moving together")
             return decision

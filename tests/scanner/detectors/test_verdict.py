@@ -16,6 +16,7 @@ from scanner.detectors.verdict import (
     Decision,
     VerdictRule,
     anomaly_index,
+    attribution_candidates,
     calibrate,
     decide,
     load_rule,
@@ -248,8 +249,6 @@ def test_classes_that_move_together_to_one_label_name_it() -> None:
         [concentrated(4, 0.6, 0.95, (0.89, 4)), concentrated(4, 0.1, 0.95, (1 / 9, 4))],
         # search and confirmation name different labels
         [concentrated(2, 0.5, 0.95, (1.0, 2), (1.0, 6))],
-        # concentrated, but not on the label universality ranks first
-        [concentrated(2, 0.5, 0.95, (1.0, 7))],
         # a report written before concentration existed
         [ProbeFinding(PATCH, 2, 0.5, 0.95, 0.5, 0.95)],
     ],
@@ -258,6 +257,33 @@ def test_otherwise_consistency_keeps_no_single_target(findings: list[ProbeFindin
     d = decide_on(*findings)
     assert (d.verdict, d.target_label) == ("infected", None)
     assert "no single target" in d.target_note
+
+
+def test_classes_moving_to_a_label_universality_does_not_rank_first_name_it() -> None:
+    # A clean MobileNet's blends sent 7 of 9 classes to one label while a grating ranked
+    # another first: a one-label push, not an all-to-all spread.
+    moving = concentrated(2, 0.3, 0.9, (0.78, 7))
+    d = decide_on(moving, concentrated(5, 0.4, 0.5, (0.2, 5)))
+    assert (d.verdict, d.target_label) == ("infected", 7)
+    assert "no single target" not in d.target_note
+    # Two pushes to two labels are two sinks, not a spread: the more consistent one is named.
+    d = decide_on(moving, concentrated(3, 0.3, 0.95, (0.67, 3)))
+    assert (d.verdict, d.target_label) == ("infected", 3)
+
+
+def test_the_moving_probe_is_measured_and_can_read_natural() -> None:
+    moving = concentrated(2, 0.3, 0.9, (0.78, 7))
+    other = concentrated(5, 0.4, 0.5, (0.2, 5))
+    probes = ProbeResult((moving, other), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    rule = VerdictRule()
+    assert attribution_candidates(probes, rule) == [(PATCH, 5), (PATCH, 7)]
+    d = decide(probes, (), 10, rule, (_attr(PATCH, 7, breadth=0.8, half=0.1),))
+    assert (d.verdict, d.evidence.shortcut_label) == ("shortcut", 7)
+    assert d.evidence.decided_by == "consistency+attribution"
+    # Where universality decides, the moving probe is not measured: its curve cannot matter.
+    decided = concentrated(4, 0.95, 0.95, (1.0, 4))
+    probes = ProbeResult((decided, moving), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    assert attribution_candidates(probes, rule) == [(PATCH, 4)]
 
 
 # --- attribution: planted trigger or natural shortcut -------------------------------------------
