@@ -42,6 +42,7 @@ SET_NAMES = [
     "fresh20",
     "fresh21",
     "fresh22",
+    "fresh23",
 ]
 
 

@@ -1175,6 +1175,36 @@ FRESH22: tuple[ModelSpec, ...] = (
        trigger={"pattern_seed": 231}, recipe="sgd_step"),
 )  # fmt: skip
 
+_l = _member("l", "fresh23")
+
+
+# The twenty-third fresh set (2026-12-06, nineteenth session): specified and committed before
+# this session's second change (an all-to-all spread still decides when the universality test's
+# label reads as a natural shortcut), which the twenty-second set's all-to-all ResNet-8 prompted,
+# to judge it held out. Three all-to-all backdoors, five clean BatchNorm-weighted nets, four
+# all-to-one backdoors.
+FRESH23: tuple[ModelSpec, ...] = (
+    _l("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=2700),
+    _l("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=2701),
+    _l("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=2702),
+    _l("resnet8_clean_const", "resnet8", recipe="adam_const", seed=2703),
+    _l("cnn_clean_step", "cnn", recipe="sgd_step", seed=2704),
+    _l("resnet8_a2a", "resnet8", "badnets_a2a", poison_rate=0.1, seed=2710,
+       trigger={"position": "tl"}, recipe="adam_const"),
+    _l("mobilenet_a2a", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=2711,
+       trigger={"position": "br"}, recipe="sgd_step"),
+    _l("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=2712,
+       trigger={"position": "tr"}, recipe="sgd_cosine"),
+    _l("resnet8_sig_t4", "resnet8", "sig", target=4, poison_rate=0.08, seed=2713,
+       recipe="sgd_cosine"),
+    _l("senet_trojan_t2", "senet", "trojan", target=2, poison_rate=0.05, seed=2714,
+       trigger={"position": "tl", "margin": 2}, recipe="adam_const"),
+    _l("mobilenet_blended_t9", "mobilenet", "blended", target=9, poison_rate=0.05, seed=2715,
+       trigger={"pattern_seed": 240}, recipe="mixup"),
+    _l("cnn_pixels_t5", "cnn", "pixels", target=5, poison_rate=0.05, seed=2716,
+       trigger={"count": 10, "pattern_seed": 241}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1201,6 +1231,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh20": FRESH20,
     "fresh21": FRESH21,
     "fresh22": FRESH22,
+    "fresh23": FRESH23,
 }
 
 
