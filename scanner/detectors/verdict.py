@@ -22,11 +22,13 @@ agree (the smaller of the two figures), and both read the subtle and visible pro
   backdoor's shortcut draws one label. At or above `selectivity_threshold` the model is
   infected and that label is named.
 Attribution (`natural`) can re-read a one-label decision as a natural shortcut, except for a
-small patch (`stamp_like`); the search (`planted_findings`) can then make a decision that is not
-"infected" infected, except with a change of every pixel (a tone curve) to a label the
-attribution read as a natural sink (`natural_sinks`). Both are the same reading of locality: a
-few pixels that move every class are planted; a global push to a label global probes already
-reach is the network's own sink (docs/verdict.md, "Locality").
+small patch (`stamp_like`), unless one probe spreads the classes over several labels (the
+consistency test's all-to-all reading then decides: a sink does not explain a spread); the
+search (`planted_findings`) can then make a decision that is not "infected" infected, except
+with a change of every pixel (a tone curve) to a label the attribution read as a natural sink
+(`natural_sinks`). Both are the same reading of locality: a few pixels that move every class
+are planted; a global push to a label global probes already reach is the network's own sink
+(docs/verdict.md, "Locality").
 The published X-ray statistics (RE, ATS) and a plane-based label-share outlier test stay in the
 report as evidence; on the zoo they did not separate backdoored from clean models
 (docs/verdict.md).
@@ -484,6 +486,22 @@ def concentrated_finding(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding
     return max(passing, key=lambda f: (f.agreed_consistency, f.agreed_concentration[0]))
 
 
+def spreading(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding | None:
+    """The most consistent finding that passes the consistency test and spreads the classes:
+    both sample sets measured where each class goes, and in neither does a majority of the
+    other classes share one destination (an all-to-all trigger: 1/9 on 10 classes). Findings
+    without a measured destination (reports from before concentration existed, or nothing
+    moved) never spread."""
+    spread = [
+        f
+        for f in consistent_findings(probes, rule)
+        if f.concentration_label is not None
+        and f.search_concentration_label is not None
+        and max(f.concentration, f.search_concentration) < CONCENTRATION_MIN
+    ]
+    return max(spread, key=lambda f: f.agreed_consistency, default=None)
+
+
 def concentrated_label(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | None]:
     """(concentration, label) over the findings that pass the consistency test: the smallest
     agreed concentration among them, and the label the classes move to when every one of them
@@ -531,6 +549,19 @@ def _shortcut(
     scale = min(attribution.retention / max(rule.retention_max, 1e-9), 1.0)
     score = round(min(0.5 * infected.score * scale, 0.499999), 6)
     return Decision("shortcut", score, None, note, evidence)
+
+
+def _no_single_target(
+    score: float, cons: float, rule: VerdictRule, evidence: Evidence, conc: float
+) -> Decision:
+    """The consistency test's all-to-all reading: every class moves, to different labels."""
+    note = (
+        f"no single target: one probe sends a median {cons:.0%} of each class to one"
+        f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
+        " (all-to-all backdoor?)"
+    )
+    evidence = replace(evidence, concentration=round(conc, 4), decided_by="consistency")
+    return Decision("infected", score, None, note, evidence)
 
 
 def decide(
@@ -612,7 +643,18 @@ def _decide_probes(
         decision = Decision("infected", score, label, note, evidence)
         attr = _attribution_for(attributions, best, label, rule)
         if attr is not None and natural(attr, rule):
-            return _shortcut(decision, attr, rule, how)
+            shortcut = _shortcut(decision, attr, rule, how)
+            # A natural sink to one label does not explain classes moving consistently to
+            # different labels: an all-to-all spread still decides.
+            if spreading(probes, rule) is not None:
+                conc, _ = concentrated_label(probes, rule)
+                spread = _no_single_target(score, cons, rule, evidence, conc)
+                also = (
+                    f"; label {label} is also a universal shortcut, not attributed to a planted"
+                    f" trigger (it keeps {attr.retention:.0%} of its pull at half strength)"
+                )
+                return replace(spread, target_note=spread.target_note + also)
+            return shortcut
         return decision
     if cons >= rule.spread_threshold:
         conc, conc_label = concentrated_label(probes, rule)
@@ -634,12 +676,7 @@ def _decide_probes(
             if attr is not None and natural(attr, rule):
                 return _shortcut(decision, attr, rule, "classes moving together")
             return decision
-        note = (
-            f"no single target: one probe sends a median {cons:.0%} of each class to one"
-            f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
-            " (all-to-all backdoor?)"
-        )
-        return Decision("infected", score, None, note, evidence)
+        return _no_single_target(score, cons, rule, evidence, conc)
     if sel >= rule.selectivity_threshold and sel_label is not None:
         strong = max(
             (f for f in probes.findings if f.probe.strong and f.label == sel_label),

@@ -286,6 +286,25 @@ def test_the_moving_probe_is_measured_and_can_read_natural() -> None:
     assert attribution_candidates(probes, rule) == [(PATCH, 4)]
 
 
+def test_an_all_to_all_spread_decides_past_a_natural_shortcut() -> None:
+    # An all-to-all ResNet-8 whose grating sink to 6 passes universality and reads natural,
+    # while its trigger's patch moves every class, each to a different label.
+    sink = concentrated(6, 0.85, 0.5, (0.3, 6))
+    spread = concentrated(1, 0.1, 0.95, (1 / 9, 1))
+    probes = ProbeResult((sink, spread), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    natural_sink = (_attr(PATCH, 6, breadth=0.8, half=0.1),)
+    d = decide(probes, (), 10, VerdictRule(), natural_sink)
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert d.evidence.decided_by == "consistency"
+    assert (
+        "no single target" in d.target_note
+        and "label 6 is also a universal shortcut" in d.target_note
+    )
+    # Without the spread, the sink alone is a shortcut.
+    alone = ProbeResult((sink,), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    assert decide(alone, (), 10, VerdictRule(), natural_sink).verdict == "shortcut"
+
+
 # --- attribution: planted trigger or natural shortcut -------------------------------------------
 
 
