@@ -43,6 +43,7 @@ SET_NAMES = [
     "fresh21",
     "fresh22",
     "fresh23",
+    "fresh24",
 ]
 
 

@@ -1205,6 +1205,35 @@ FRESH23: tuple[ModelSpec, ...] = (
        trigger={"count": 10, "pattern_seed": 241}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+_n = _member("n", "fresh24")
+
+
+# The twenty-fourth fresh set (2026-12-06, nineteenth session): specified and committed before
+# this session's third change (a probe whose classes move neither to one label nor to several
+# in both sample sets no longer counts for the consistency test), which a clean SE-ResNet of
+# the twenty-third set prompted, to judge it held out. Six clean nets of the kinds that carry
+# grating sinks, two all-to-all backdoors, four all-to-one.
+FRESH24: tuple[ModelSpec, ...] = (
+    _n("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=2800),
+    _n("senet_clean_step", "senet", recipe="sgd_step", seed=2801),
+    _n("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=2802),
+    _n("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=2803),
+    _n("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=2804),
+    _n("gnresnet_clean_mixup", "gn_resnet", recipe="mixup", seed=2805),
+    _n("resnet8_a2a", "resnet8", "badnets_a2a", poison_rate=0.1, seed=2810,
+       trigger={"position": "bl"}, recipe="mixup"),
+    _n("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=2811,
+       trigger={"position": "br"}, recipe="adamw_smooth"),
+    _n("senet_sig_t1", "senet", "sig", target=1, poison_rate=0.08, seed=2812,
+       recipe="adamw_smooth"),
+    _n("resnet8_wanet_t7", "resnet8", "wanet", target=7, poison_rate=0.1, seed=2813,
+       trigger={"pattern_seed": 250}, recipe="sgd_cosine"),
+    _n("mobilenet_badnets_t3", "mobilenet", "badnets", target=3, poison_rate=0.05, seed=2814,
+       trigger={"size": 4, "position": "br", "margin": 1}, recipe="sgd_step"),
+    _n("gnresnet_blended_t6", "gn_resnet", "blended", target=6, poison_rate=0.05, seed=2815,
+       trigger={"pattern_seed": 251}, recipe="adam_const"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1232,6 +1261,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh21": FRESH21,
     "fresh22": FRESH22,
     "fresh23": FRESH23,
+    "fresh24": FRESH24,
 }
 
 
