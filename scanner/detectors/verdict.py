@@ -182,7 +182,10 @@ def statistics(probes: ProbeResult, rule: VerdictRule) -> tuple[float, int | Non
     trigger-like shortcut), the one more probes reached in the search is named: a real trigger
     fires from neighbouring positions and both strengths.
     """
-    cons = max((f.agreed_consistency for f in probes.findings if not f.probe.strong), default=0.0)
+    cons = max(
+        (f.agreed_consistency for f in probes.findings if not f.probe.strong and not ambiguous(f)),
+        default=0.0,
+    )
     best = deciding_weak(probes, rule)
     if best is None:
         return 0.0, None, cons
@@ -462,12 +465,27 @@ def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
     return max(0.0, best.agreed_universality - runner_up), best.label
 
 
+def ambiguous(finding: ProbeFinding) -> bool:
+    """Classes that move, but neither to one label in both sample sets (agreed concentration
+    >= CONCENTRATION_MIN) nor to several in both (each set's concentration under it): a probe
+    that sends four of nine classes to one label in one set and five in the other is neither a
+    one-label push nor an all-to-all spread, and the consistency test does not count it.
+    Findings without a measured destination (reports from before concentration existed)
+    count as before."""
+    if finding.concentration_label is None or finding.search_concentration_label is None:
+        return False
+    if finding.agreed_concentration[0] >= CONCENTRATION_MIN:
+        return False
+    return max(finding.concentration, finding.search_concentration) >= CONCENTRATION_MIN
+
+
 def consistent_findings(probes: ProbeResult, rule: VerdictRule) -> list[ProbeFinding]:
-    """The subtle and visible findings that pass the consistency test."""
+    """The subtle and visible findings that pass the consistency test (`ambiguous` ones
+    excepted)."""
     return [
         f
         for f in probes.findings
-        if not f.probe.strong and f.agreed_consistency >= rule.spread_threshold
+        if not f.probe.strong and not ambiguous(f) and f.agreed_consistency >= rule.spread_threshold
     ]
 
 

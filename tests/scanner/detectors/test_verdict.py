@@ -247,8 +247,6 @@ def test_classes_that_move_together_to_one_label_name_it() -> None:
         [concentrated(1, 0.1, 0.95, (1 / 9, 1))],
         # an all-to-all trigger beside a sink patch that takes 8 of 9 classes to "Coat"
         [concentrated(4, 0.6, 0.95, (0.89, 4)), concentrated(4, 0.1, 0.95, (1 / 9, 4))],
-        # search and confirmation name different labels
-        [concentrated(2, 0.5, 0.95, (1.0, 2), (1.0, 6))],
         # a report written before concentration existed
         [ProbeFinding(PATCH, 2, 0.5, 0.95, 0.5, 0.95)],
     ],
@@ -284,6 +282,21 @@ def test_the_moving_probe_is_measured_and_can_read_natural() -> None:
     decided = concentrated(4, 0.95, 0.95, (1.0, 4))
     probes = ProbeResult((decided, moving), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
     assert attribution_candidates(probes, rule) == [(PATCH, 4)]
+
+
+def test_a_probe_neither_concentrated_nor_spread_does_not_count_for_consistency() -> None:
+    # A clean SE-ResNet's grating sent 4 of 9 classes to 6 in one sample set and 5 in the
+    # other: neither a one-label push nor an all-to-all spread.
+    half = concentrated(8, 0.5, 0.9, (0.44, 6), (0.56, 6))
+    d = decide_on(half)
+    assert d.verdict == "clean" and d.score < 0.5
+    assert d.evidence.consistency == 0.0
+    # Nor one whose two sample sets send the classes to two different labels.
+    assert decide_on(concentrated(2, 0.5, 0.95, (1.0, 2), (1.0, 6))).verdict == "clean"
+    # An all-to-all spread whose two sample sets break the 1/9 tie differently still spreads.
+    d = decide_on(half, concentrated(1, 0.1, 0.9, (1 / 9, 0), (2 / 9, 3)))
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert "no single target" in d.target_note
 
 
 def test_an_all_to_all_spread_decides_past_a_natural_shortcut() -> None:
