@@ -493,7 +493,8 @@ def concentrated_finding(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding
     """The finding a one-label consistency decision rests on: when every finding that passes
     the consistency test sends a majority of the other classes to one label (agreed
     concentration >= CONCENTRATION_MIN), the most consistent of them; None when none passes
-    or any of them spreads the classes over several labels, as an all-to-all trigger does.
+    or any of them falls short (it spreads the classes over several labels, as an all-to-all
+    trigger does, or its report predates the concentration).
 
     Every one, because an all-to-all model can also hold a natural sink that one patch reaches
     (a 7 px checkerboard sent 8 of 9 classes of `cnn_badnets_a2a` to "Coat"), while its
@@ -661,7 +662,6 @@ def _decide_probes(
         decision = Decision("infected", score, label, note, evidence)
         attr = _attribution_for(attributions, best, label, rule)
         if attr is not None and natural(attr, rule):
-            shortcut = _shortcut(decision, attr, rule, how)
             # A natural sink to one label does not explain classes moving consistently to
             # different labels: an all-to-all spread still decides.
             if spreading(probes, rule) is not None:
@@ -672,7 +672,7 @@ def _decide_probes(
                     f" trigger (it keeps {attr.retention:.0%} of its pull at half strength)"
                 )
                 return replace(spread, target_note=spread.target_note + also)
-            return shortcut
+            return _shortcut(decision, attr, rule, how)
         return decision
     if cons >= rule.spread_threshold:
         conc, conc_label = concentrated_label(probes, rule)
