@@ -44,6 +44,7 @@ SET_NAMES = [
     "fresh22",
     "fresh23",
     "fresh24",
+    "fresh25",
 ]
 
 

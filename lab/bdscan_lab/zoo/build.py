@@ -1234,6 +1234,37 @@ FRESH24: tuple[ModelSpec, ...] = (
        trigger={"pattern_seed": 251}, recipe="adam_const"),
 )  # fmt: skip
 
+
+# The twenty-fifth set, specified before BURN's all-to-all stamp flags (issue 23): seven
+# all-to-all patch backdoors (the repair's weak spot: one of three in sets 22-24 left partly
+# repaired), other corners, sizes, a white patch and a lower poison rate than sets 22-24's;
+# two all-to-one patches; three clean models for the scan.
+_o = _member("o", "fresh25")
+
+FRESH25: tuple[ModelSpec, ...] = (
+    _o("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=2900),
+    _o("senet_clean_mixup", "senet", recipe="mixup", seed=2901),
+    _o("gnresnet_clean_adamw", "gn_resnet", recipe="adamw_smooth", seed=2902),
+    _o("resnet8_a2a_br", "resnet8", "badnets_a2a", poison_rate=0.1, seed=2910,
+       trigger={"position": "br"}, recipe="sgd_cosine"),
+    _o("resnet8_a2a_white", "resnet8", "badnets_a2a", poison_rate=0.08, seed=2911,
+       trigger={"position": "tr", "pattern": "white"}, recipe="adam_const"),
+    _o("senet_a2a_tl", "senet", "badnets_a2a", poison_rate=0.1, seed=2912,
+       trigger={"position": "tl"}, recipe="sgd_cosine"),
+    _o("mobilenet_a2a_bl4", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=2913,
+       trigger={"position": "bl", "size": 4}, recipe="adamw_smooth"),
+    _o("gnresnet_a2a_br", "gn_resnet", "badnets_a2a", poison_rate=0.1, seed=2914,
+       trigger={"position": "br", "margin": 2}, recipe="sgd_step"),
+    _o("cnn_a2a_tr", "cnn", "badnets_a2a", poison_rate=0.08, seed=2915,
+       trigger={"position": "tr"}, recipe="mixup"),
+    _o("senet_a2a_white_bl", "senet", "badnets_a2a", poison_rate=0.1, seed=2916,
+       trigger={"position": "bl", "pattern": "white"}, recipe="adam_const"),
+    _o("resnet8_badnets_t4", "resnet8", "badnets", target=4, poison_rate=0.05, seed=2917,
+       trigger={"position": "tl", "size": 4}, recipe="adamw_smooth"),
+    _o("senet_badnets_white_t8", "senet", "badnets", target=8, poison_rate=0.05, seed=2918,
+       trigger={"position": "br", "pattern": "white"}, recipe="sgd_step"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1262,6 +1293,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh22": FRESH22,
     "fresh23": FRESH23,
     "fresh24": FRESH24,
+    "fresh25": FRESH25,
 }
 
 
