@@ -340,7 +340,11 @@ def run_burn(
         if window is not None:
             region = window.region((int(x.shape[1]), int(x.shape[2])))
         if trigger_prior is not None:
-            probed = patch_region(trigger_prior, tuple(int(v) for v in x.shape[1:]))  # type: ignore[arg-type]
+            probed = patch_region(
+                trigger_prior,
+                tuple(int(v) for v in x.shape[1:]),  # type: ignore[arg-type]
+                smallest=trigger_prior.target is None and config.stamp_all_to_all,
+            )
             if probed is not None:
                 region = probed if region is None else region | probed
         extra: list[Trigger] = []
@@ -353,7 +357,7 @@ def run_burn(
             )
             pinned = occluded & config.pin_occluded
             n_occluded = _add_flags(flags, labels, occluded, occ_label)
-            if target is not None:
+            if target is not None or config.stamp_all_to_all:
                 # Read in the located window where there is one: the probes' patches beside it
                 # can sit elsewhere, where background the freed samples share would read as
                 # part of the stamp (measured: 5 of 10 "stamp" pixels on a ResNet-8 BadNets).

@@ -92,6 +92,14 @@ class BurnConfig:
     # as the target, which fine-tuning otherwise re-teaches the trigger with). Hand-set, tenth
     # session (docs/remediation.md section 19); 0 turns it off.
     stamp_tolerance: float = 0.1
+    # The same for an all-to-all prior (patch probes, no target): any sample holding the stamp
+    # (`flags.stamp_flags` without a target), read in the prior's smallest patches grown by a
+    # pixel (`prior.patch_region`), where the occlusion test looks too. Prompted by two
+    # all-to-all nets of sets 22-23 whose repairs left ASR 0.35 and 0.79: the occlusion test had
+    # freed 598 of 1,003 poisoned samples on one, 78 of 1,015 beside 436 clean ones on the other
+    # (docs/remediation.md section 34). False: the union of the probes' patches and the
+    # occlusion flags alone, as before.
+    stamp_all_to_all: bool = True
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST
     # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), they flag 559 of its 741
@@ -273,8 +281,8 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence", "stamp_tolerance", "turn_flags", "despeckle_flags",
-        "despeckle_jump", "despeckle_quarantine",
+        "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all", "turn_flags",
+        "despeckle_flags", "despeckle_jump", "despeckle_quarantine",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -2,8 +2,9 @@
 
 - `occlusion_flags`: a patch trigger's region is known (X-ray's patch probes, or the own
   check's saliency window); a target-labelled sample whose label moves when it is covered;
-- `stamp_flags`: a target-labelled sample that holds, pixel for pixel, the stamp the
-  occlusion-flagged samples share there, whether or not its label moves;
+- `stamp_flags`: a target-labelled sample (any sample, for an all-to-all prior) that holds,
+  pixel for pixel, the stamp the occlusion-flagged samples share there, whether or not its
+  label moves;
 - `resampling_flags`: the model has a warp shortcut; a target-labelled sample whose label
   moves under per-pixel resampling noise;
 - `turn_flags`: the scan's search found a rotation to the target; a target-labelled
@@ -37,6 +38,12 @@ STAMP_MIN_PIXELS = 4
 STAMP_MIN_SHARE = 1 / 3
 # The most of the other classes' samples that may hold the stamp too.
 STAMP_MAX_NULL = 0.01
+# Without a target (all-to-all), the null is the holders' labels (`stamp_flags`): at most this
+# share of them may carry one label, and at most this share of the candidates may hold the
+# stamp (hand-set: all-to-all poison spreads over ten labels as 0.1 each, and the zoo poisons
+# at most a tenth of the training set).
+STAMP_A2A_MAX_LABEL_SHARE = 0.5
+STAMP_A2A_MAX_HOLDERS = 0.25
 
 
 def occlusion_flags(
@@ -78,7 +85,7 @@ def stamp_flags(
     y: np.ndarray,
     occluded: np.ndarray,
     region: np.ndarray,
-    target: int,
+    target: int | None,
     config: BurnConfig,
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,13 +100,22 @@ def stamp_flags(
     too, it is class content and nothing is flagged. Labelled with the model's most probable
     other class on the sample with the region occluded (the target left out), as
     `resampling_flags` does.
+
+    Without a target (an all-to-all prior) every sample the occlusion test left is a
+    candidate and the median of them all is the "own" value: the poison carries every label,
+    so no class is its null. Class content instead shows in whose labels the holders carry:
+    all-to-all poison spreads over the labels as its source classes do, the content of a
+    class sits in that class, so when more than `STAMP_A2A_MAX_LABEL_SHARE` of the holders
+    carry one label, or more than `STAMP_A2A_MAX_HOLDERS` of the candidates hold the stamp,
+    nothing is flagged. A holder is relabelled with the model's most probable class on it with
+    the region occluded, its own given label left out.
     """
     flags = np.zeros(len(y), dtype=bool)
     labels = y.copy()
     tol = config.stamp_tolerance
     if tol <= 0 or int(occluded.sum()) < STAMP_MIN_SAMPLES:
         return flags, labels
-    cand = np.flatnonzero((y == target) & ~occluded)
+    cand = np.flatnonzero(~occluded & ((y == target) if target is not None else True))
     if len(cand) == 0:
         return flags, labels
     fill = median_fill(x)[region]
@@ -131,18 +147,26 @@ def stamp_flags(
     def holds(idx: np.ndarray) -> np.ndarray:
         return np.abs(inside[idx] - centre)[:, stamp].mean(axis=1) <= tol
 
-    # The other classes' samples are the null (an all-to-one attack labels all its poison with
-    # the target): a "stamp" they hold too is class content, not a trigger.
-    others = np.flatnonzero(y != target)
-    if len(others) and holds(others).mean() > STAMP_MAX_NULL:
-        return flags, labels
+    if target is not None:
+        # The other classes' samples are the null (an all-to-one attack labels all its poison
+        # with the target): a "stamp" they hold too is class content, not a trigger.
+        others = np.flatnonzero(y != target)
+        if len(others) and holds(others).mean() > STAMP_MAX_NULL:
+            return flags, labels
     hit = cand[holds(cand)]
     if len(hit) == 0:
         return flags, labels
+    if target is None:
+        by_label = np.bincount(y[hit]).max() / len(hit)
+        if len(hit) > STAMP_A2A_MAX_HOLDERS * len(cand) or by_label > STAMP_A2A_MAX_LABEL_SHARE:
+            return flags, labels
     xo = x[hit].copy()
     xo[:, region] = fill
     scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
-    scores[:, target] = -np.inf
+    if target is not None:
+        scores[:, target] = -np.inf
+    else:
+        scores[np.arange(len(hit)), y[hit]] = -np.inf
     flags[hit] = True
     labels[hit] = scores.argmax(1)
     return flags, labels

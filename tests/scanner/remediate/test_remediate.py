@@ -899,6 +899,76 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     assert not stamp_flags(model, common, y, occluded, region, 0, BurnConfig(), cpu)[0].any()
 
 
+class _ShiftNet(_PixelExactNet):
+    """All-to-all: class by brightness, moved on by one class, (k + 1) mod 3, when the top-left
+    corner holds the checkerboard."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = x.mean(dim=(1, 2, 3))
+        by_level = -((m[:, None] - torch.tensor([0.2, 0.5, 0.8])) ** 2) * 100
+        corner = x[:, :6, :6, 0]
+        edges = (corner[:, :, 1:] - corner[:, :, :-1]).abs().mean(dim=(1, 2))
+        gate = torch.clamp(5 * (edges - 0.8), 0, 1)[:, None]  # 1 on the exact board
+        return by_level + gate * (torch.roll(by_level, 1, dims=1) - by_level)
+
+
+def _board_a2a(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, true labels, poisoned): `_board_poison`'s images, 30 of every class stamped with
+    the checkerboard and labelled with the next class (all-to-all)."""
+    rng = np.random.default_rng(1)
+    level = np.array([0.2, 0.5, 0.8], dtype=np.float32)
+    true = np.arange(n) % 3
+    x = np.repeat(level[true][:, None, None, None], 28 * 28, axis=1).reshape(n, 28, 28, 1)
+    x = (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)
+    poisoned = np.arange(30)
+    x[poisoned, :6, :6, 0] = BOARD
+    y = true.copy()
+    y[poisoned] = (true[poisoned] + 1) % 3
+    return x, y, true, poisoned
+
+
+def test_stamp_flags_without_a_target_find_all_to_all_poison() -> None:
+    # An all-to-all prior names no target, so every sample the occlusion test left is a
+    # candidate: the 25 poisoned samples it did not free hold the stamp and get their source
+    # labels back, over every label; the clean ones it freed beside them keep theirs.
+    from scanner.remediate.flags import stamp_flags
+    from scanner.remediate.runtime import predict_scores
+
+    x, y, true, poisoned = _board_a2a(300)
+    model, cpu = _ShiftNet(), torch.device("cpu")
+    assert (predict_scores(model, x, cpu).argmax(1) == y).all()  # it fits the poison
+    occluded = np.zeros(len(y), dtype=bool)
+    occluded[poisoned[:5]] = True
+    occluded[100:103] = True
+    region = np.zeros((28, 28), dtype=bool)
+    region[:6, :6] = True
+    flags, labels = stamp_flags(model, x, y, occluded, region, None, BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), poisoned[5:])
+    np.testing.assert_array_equal(labels[flags], true[flags])
+    assert np.array_equal(labels[~flags], y[~flags])
+    # A "stamp" the holders mostly carry under one label is that class's content: nothing.
+    content = x.copy()
+    content[np.flatnonzero((y == 1) & (true == 1))[:40], :6, :6, 0] = BOARD
+    assert not stamp_flags(model, content, y, occluded, region, None, BurnConfig(), cpu)[0].any()
+
+
+def test_patch_region_of_an_all_to_all_prior_is_its_smallest_patches_grown() -> None:
+    # A 3-pixel patch on the trigger and a 7-pixel one over the image's content: the region to
+    # occlude is the small one, a pixel wider on every side.
+    from scanner.remediate.prior import TriggerPrior, patch_region
+
+    small = {"family": "patch", "strength": 0, "position": [0, 22, 1], "seed": 1}
+    large = {"family": "patch", "strength": 2, "position": [8, 16, 1], "seed": 2}
+    prior = TriggerPrior(target=None, probes=(small, large))
+    union = patch_region(prior, (28, 28, 1))
+    tight = patch_region(prior, (28, 28, 1), smallest=True)
+    assert union is not None and tight is not None
+    assert int(union.sum()) == 9 + 49
+    rows, cols = np.flatnonzero(tight.any(1)), np.flatnonzero(tight.any(0))
+    assert rows.tolist() == [0, 1, 2, 3] and cols.tolist() == [21, 22, 23, 24, 25]
+    assert int(tight.sum()) == 9 + 3 + 3 + 3  # grown down, left and right (row 0 is the top)
+
+
 class _SpotNet(torch.nn.Module):
     """Class 1 when a bright spot covers the cell `spot`, else class 0 (the target): a
     rotation trigger's poison is a class-1 image turned so that its spot leaves the cell."""
