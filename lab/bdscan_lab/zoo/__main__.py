@@ -45,6 +45,7 @@ SET_NAMES = [
     "fresh23",
     "fresh24",
     "fresh25",
+    "fresh26",
 ]
 
 

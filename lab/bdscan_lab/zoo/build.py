@@ -1265,6 +1265,38 @@ FRESH25: tuple[ModelSpec, ...] = (
        trigger={"position": "br", "pattern": "white"}, recipe="sgd_step"),
 )  # fmt: skip
 
+
+# The twenty-sixth set, specified before the all-to-all region's second form (the prior's
+# patches that hold the most of the stamp), prompted by two all-to-all nets of the
+# twenty-fifth set: nine all-to-all patches of 3 to 5 pixels at other corners and margins,
+# one all-to-one patch, two clean models for the scan.
+_aa = _member("aa", "fresh26")
+
+FRESH26: tuple[ModelSpec, ...] = (
+    _aa("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=3000),
+    _aa("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=3001),
+    _aa("resnet8_a2a_tl5", "resnet8", "badnets_a2a", poison_rate=0.1, seed=3010,
+       trigger={"position": "tl", "size": 5}, recipe="adamw_smooth"),
+    _aa("resnet8_a2a_bl_m2", "resnet8", "badnets_a2a", poison_rate=0.1, seed=3011,
+       trigger={"position": "bl", "margin": 2}, recipe="sgd_step"),
+    _aa("senet_a2a_br4", "senet", "badnets_a2a", poison_rate=0.1, seed=3012,
+       trigger={"position": "br", "size": 4}, recipe="sgd_cosine"),
+    _aa("senet_a2a_tr_m3", "senet", "badnets_a2a", poison_rate=0.08, seed=3013,
+       trigger={"position": "tr", "margin": 3}, recipe="adam_const"),
+    _aa("mobilenet_a2a_tr", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=3014,
+       trigger={"position": "tr"}, recipe="sgd_step"),
+    _aa("gnresnet_a2a_tl4", "gn_resnet", "badnets_a2a", poison_rate=0.1, seed=3015,
+       trigger={"position": "tl", "size": 4, "pattern": "white"}, recipe="mixup"),
+    _aa("cnn_a2a_bl5", "cnn", "badnets_a2a", poison_rate=0.1, seed=3016,
+       trigger={"position": "bl", "size": 5}, recipe="adamw_smooth"),
+    _aa("cnn_a2a_br_m2", "cnn", "badnets_a2a", poison_rate=0.08, seed=3017,
+       trigger={"position": "br", "margin": 2}, recipe="sgd_cosine"),
+    _aa("gnresnet_a2a_tr", "gn_resnet", "badnets_a2a", poison_rate=0.1, seed=3018,
+       trigger={"position": "tr"}, recipe="sgd_cosine"),
+    _aa("mobilenet_badnets_t2", "mobilenet", "badnets", target=2, poison_rate=0.05, seed=3019,
+       trigger={"position": "tl", "size": 4}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1294,6 +1326,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh23": FRESH23,
     "fresh24": FRESH24,
     "fresh25": FRESH25,
+    "fresh26": FRESH26,
 }
 
 
