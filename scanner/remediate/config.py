@@ -93,12 +93,12 @@ class BurnConfig:
     # session (docs/remediation.md section 19); 0 turns it off.
     stamp_tolerance: float = 0.1
     # The same for an all-to-all prior (patch probes, no target): any sample holding the stamp
-    # (`flags.stamp_flags` without a target), read in the prior's smallest patches grown by a
-    # pixel (`prior.patch_region`), where the occlusion test looks too. Prompted by two
-    # all-to-all nets of sets 22-23 whose repairs left ASR 0.35 and 0.79: the occlusion test had
-    # freed 598 of 1,003 poisoned samples on one, 78 of 1,015 beside 436 clean ones on the other
-    # (docs/remediation.md section 34). False: the union of the probes' patches and the
-    # occlusion flags alone, as before.
+    # (`flags.stamp_flags` without a target), read in one of the prior's patches grown by a
+    # pixel, the one whose occlusion-freed samples most often hold it (`flags.stamp_region`),
+    # where the occlusion test looks too; where it finds one, the boundary mixture's flags are
+    # set aside (they cost accuracy beside it). Prompted by all-to-all nets of sets 22, 23 and
+    # 25 whose repairs left ASR 0.35, 0.79, 0.21 and 0.15 (docs/remediation.md section 34).
+    # False: the union of the probes' patches, the occlusion and mixture flags, as before.
     stamp_all_to_all: bool = True
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST

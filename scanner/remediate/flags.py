@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,6 +80,58 @@ def occlusion_flags(
     return flags, labels
 
 
+@dataclass(frozen=True, eq=False)
+class Stamp:
+    """The pixel values the occlusion-freed samples share inside a region (`read_stamp`)."""
+
+    region: np.ndarray  # (H, W) bool: where it was read
+    pixels: np.ndarray  # (pixels in region, channels) bool: the stamp's own pixels
+    values: np.ndarray  # (pixels in region, channels): their shared values
+
+    def holds(self, x: np.ndarray, tol: float) -> np.ndarray:
+        """Per sample: its mean absolute difference from the stamp's values is <= `tol`."""
+        inside = x[:, self.region]
+        return np.abs(inside - self.values)[:, self.pixels].mean(axis=1) <= tol
+
+
+def read_stamp(
+    x: np.ndarray, occluded: np.ndarray, region: np.ndarray, cand: np.ndarray, tol: float
+) -> Stamp | None:
+    """The stamp the `occluded` samples share in `region`: the region's pixels where a value at
+    least `STAMP_MIN_SHARE` of them share (to within `tol`) differs by at least twice `tol`
+    from the training set's median fill and from the candidates' (`cand`) own median; None
+    when fewer than `STAMP_MIN_SAMPLES` samples were freed or fewer than `STAMP_MIN_PIXELS`
+    pixels qualify."""
+    if tol <= 0 or int(occluded.sum()) < STAMP_MIN_SAMPLES or len(cand) == 0:
+        return None
+    fill = median_fill(x)[region]
+    # The region's pixels of every sample, once: indexing whole images first would copy the
+    # training set (large inputs).
+    inside = x[:, region]  # (n, pixels, channels)
+    # What the candidates usually hold there (their clean samples outnumber the poison the
+    # occlusion test left): a value the freed clean samples share is no stamp.
+    own = np.median(inside[cand], axis=0)
+    held = inside[occluded]
+    # Per pixel, the value most of the freed samples share (bins of `tol`, the candidates' own
+    # value left out) and that share: the occlusion test also frees clean samples (4.5% of a
+    # Trojan SE-ResNet's), so a median can miss a stamp that only a third of them hold.
+    top = round(1 / tol)
+    bins = np.clip(np.round(held / tol), 0, top).astype(np.int64)
+    counts = np.stack(
+        [(bins == b).sum(axis=0) * (np.abs(b * tol - own) >= tol) for b in range(top + 1)]
+    )
+    centre = counts.argmax(axis=0) * tol
+    share = counts.max(axis=0) / len(held)
+    stamp = (
+        (np.abs(centre - fill) >= 2 * tol)
+        & (np.abs(centre - own) >= 2 * tol)
+        & (share >= STAMP_MIN_SHARE)
+    )
+    if int(stamp.sum()) < STAMP_MIN_PIXELS:
+        return None
+    return Stamp(region=region, pixels=stamp, values=centre)
+
+
 def stamp_flags(
     model: nn.Module,
     x: np.ndarray,
@@ -90,15 +143,12 @@ def stamp_flags(
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(flags, labels): target-labelled samples that hold, pixel for pixel, the stamp the
-    occlusion-flagged samples (`occluded`) share inside `region`, whether or not occluding it
-    flips the model's label (a poisoned sample whose content the model also reads as the
-    target). The stamp: the region's pixels where a value at least `STAMP_MIN_SHARE` of the
-    occluded samples share (to within `stamp_tolerance`) differs by at least twice
-    `stamp_tolerance` from the training set's median fill and from the target class's own
-    median. A sample holds it when its mean absolute difference from those values is at most
-    `stamp_tolerance`; when more than `STAMP_MAX_NULL` of the other classes' samples hold it
-    too, it is class content and nothing is flagged. Labelled with the model's most probable
-    other class on the sample with the region occluded (the target left out), as
+    occlusion-flagged samples (`occluded`) share inside `region` (`read_stamp`), whether or not
+    occluding it flips the model's label (a poisoned sample whose content the model also reads
+    as the target). A sample holds it when its mean absolute difference from the stamp's values
+    is at most `stamp_tolerance`; when more than `STAMP_MAX_NULL` of the other classes' samples
+    hold it too, it is class content and nothing is flagged. Labelled with the model's most
+    probable other class on the sample with the region occluded (the target left out), as
     `resampling_flags` does.
 
     Without a target (an all-to-all prior) every sample the occlusion test left is a
@@ -113,47 +163,17 @@ def stamp_flags(
     flags = np.zeros(len(y), dtype=bool)
     labels = y.copy()
     tol = config.stamp_tolerance
-    if tol <= 0 or int(occluded.sum()) < STAMP_MIN_SAMPLES:
-        return flags, labels
     cand = np.flatnonzero(~occluded & ((y == target) if target is not None else True))
-    if len(cand) == 0:
+    stamp = read_stamp(x, occluded, region, cand, tol)
+    if stamp is None:
         return flags, labels
-    fill = median_fill(x)[region]
-    # The region's pixels of every sample, once: indexing whole images first would copy the
-    # training set (large inputs).
-    inside = x[:, region]  # (n, pixels, channels)
-    # What the target class itself usually holds there (its clean samples outnumber the poison
-    # the occlusion test left): a value the freed clean target samples share is no stamp.
-    own = np.median(inside[cand], axis=0)
-    held = inside[occluded]
-    # Per pixel, the value most of the freed samples share (bins of `tol`, the target class's
-    # own value left out) and that share: the occlusion test also frees clean samples (4.5% of
-    # a Trojan SE-ResNet's), so a median can miss a stamp that only a third of them hold.
-    top = round(1 / tol)
-    bins = np.clip(np.round(held / tol), 0, top).astype(np.int64)
-    counts = np.stack(
-        [(bins == b).sum(axis=0) * (np.abs(b * tol - own) >= tol) for b in range(top + 1)]
-    )
-    centre = counts.argmax(axis=0) * tol
-    share = counts.max(axis=0) / len(held)
-    stamp = (
-        (np.abs(centre - fill) >= 2 * tol)
-        & (np.abs(centre - own) >= 2 * tol)
-        & (share >= STAMP_MIN_SHARE)
-    )
-    if int(stamp.sum()) < STAMP_MIN_PIXELS:
-        return flags, labels
-
-    def holds(idx: np.ndarray) -> np.ndarray:
-        return np.abs(inside[idx] - centre)[:, stamp].mean(axis=1) <= tol
-
     if target is not None:
         # The other classes' samples are the null (an all-to-one attack labels all its poison
         # with the target): a "stamp" they hold too is class content, not a trigger.
         others = np.flatnonzero(y != target)
-        if len(others) and holds(others).mean() > STAMP_MAX_NULL:
+        if len(others) and stamp.holds(x[others], tol).mean() > STAMP_MAX_NULL:
             return flags, labels
-    hit = cand[holds(cand)]
+    hit = cand[stamp.holds(x[cand], tol)]
     if len(hit) == 0:
         return flags, labels
     if target is None:
@@ -161,7 +181,7 @@ def stamp_flags(
         if len(hit) > STAMP_A2A_MAX_HOLDERS * len(cand) or by_label > STAMP_A2A_MAX_LABEL_SHARE:
             return flags, labels
     xo = x[hit].copy()
-    xo[:, region] = fill
+    xo[:, region] = median_fill(x)[region]
     scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
     if target is not None:
         scores[:, target] = -np.inf
@@ -170,6 +190,41 @@ def stamp_flags(
     flags[hit] = True
     labels[hit] = scores.argmax(1)
     return flags, labels
+
+
+def stamp_region(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    regions: Sequence[np.ndarray],
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(region, occlusion flags, their labels) for an all-to-all prior: of `regions` (each
+    of the prior's patches grown by a pixel, `prior.patch_regions`), the one whose
+    occlusion-freed samples most often hold the stamp they share (`read_stamp`). None when no
+    region's freed samples share one.
+
+    Why one region, chosen so: an all-to-all prior's confirmed patches include some that move
+    classes by covering the image's content (a 7-pixel patch in an SE-ResNet's upper half),
+    whose union's occlusion freed 436 clean samples beside 78 of 1,015 poisoned ones, and
+    patches that sit on the trigger but, placed on the probes' grid, miss its last row or
+    column (51 freed). Occluding a region that covers the whole trigger frees the poison the
+    model fits, and those share the trigger's pixels; content freed by a patch on the image
+    shares none (docs/remediation.md section 34).
+    """
+    tol = config.stamp_tolerance
+    best: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for region in regions:
+        occluded, labels = occlusion_flags(model, x, y, pred, region, None, config, device)
+        stamp = read_stamp(x, occluded, region, np.flatnonzero(~occluded), tol)
+        if stamp is None:
+            continue
+        held = int(stamp.holds(x[occluded], tol).sum())
+        if best is None or held > best[0]:
+            best = (held, region, occluded, labels)
+    return None if best is None else best[1:]
 
 
 def resampling_flags(

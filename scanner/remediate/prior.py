@@ -29,7 +29,8 @@ one itself (`find_target`): the class that a small fresh universal perturbation 
 from every other class far more easily than any other class (`SelfPrior`).
 
 For patch probes the report also says where the trigger sits: `patch_region` gives BURN the
-pixels to occlude when it looks for dirty-label poison (`flags.occlusion_flags`).
+pixels to occlude when it looks for dirty-label poison (`flags.occlusion_flags`); for an
+all-to-all prior, `patch_regions` gives each patch's, for `flags.stamp_region` to choose from.
 """
 
 from __future__ import annotations
@@ -628,32 +629,34 @@ def find_target(
     )
 
 
-def patch_region(
-    prior: TriggerPrior, shape: tuple[int, int, int], *, smallest: bool = False
-) -> np.ndarray | None:
+def patch_region(prior: TriggerPrior, shape: tuple[int, int, int]) -> np.ndarray | None:
     """The pixels (H, W) the prior's patch probes cover, or None when it has no patch probe.
 
     Found by stamping each patch probe on a grey image: its stamp is binary, so exactly the
-    pixels it covers change. `smallest`: only the patches of the smallest size among them,
-    grown by one pixel on every side (`dilate`). Why, for an all-to-all prior: its confirmed
-    patches include larger ones that move classes over the image's content (a 7-pixel patch
-    in an SE-ResNet's upper half), and occluding their union freed 436 clean samples and 78 of
-    1,015 poisoned ones; the smallest patches sit on the trigger but, placed on the probes'
-    grid, can miss its last row (51 freed), and one pixel more freed 813 and 2 clean ones
-    (docs/remediation.md section 34).
+    pixels it covers change.
     """
-    patches = [d for d in prior.probes if d.get("family") == "patch"]
-    if smallest and patches:
-        least = min(int(d["strength"]) for d in patches)
-        patches = [d for d in patches if int(d["strength"]) == least]
+    regions = [_covered(d, shape) for d in prior.probes if d.get("family") == "patch"]
+    return np.logical_or.reduce(regions) if regions else None
+
+
+def patch_regions(prior: TriggerPrior, shape: tuple[int, int, int]) -> list[np.ndarray]:
+    """Each of the prior's patch probes' pixels (H, W), grown by one pixel on every side (a
+    patch on the probes' grid can miss a trigger's last row or column), duplicates dropped:
+    the regions `flags.stamp_region` chooses from for an all-to-all prior."""
+    out: list[np.ndarray] = []
+    for d in prior.probes:
+        if d.get("family") != "patch":
+            continue
+        region = dilate(_covered(d, shape))
+        if not any(np.array_equal(region, r) for r in out):
+            out.append(region)
+    return out
+
+
+def _covered(probe: dict[str, Any], shape: tuple[int, int, int]) -> np.ndarray:
     grey = np.full((1, *shape), 0.5, dtype=np.float32)
-    region = np.zeros(shape[:2], dtype=bool)
-    for d in patches:
-        stamped = Probe.from_dict(d).trigger(shape)(grey)
-        region |= (stamped[0] != 0.5).any(-1)
-    if not region.any():
-        return None
-    return dilate(region) if smallest else region
+    stamped = Probe.from_dict(probe).trigger(shape)(grey)
+    return np.asarray((stamped[0] != 0.5).any(-1))
 
 
 def dilate(region: np.ndarray) -> np.ndarray:

@@ -952,21 +952,44 @@ def test_stamp_flags_without_a_target_find_all_to_all_poison() -> None:
     assert not stamp_flags(model, content, y, occluded, region, None, BurnConfig(), cpu)[0].any()
 
 
-def test_patch_region_of_an_all_to_all_prior_is_its_smallest_patches_grown() -> None:
-    # A 3-pixel patch on the trigger and a 7-pixel one over the image's content: the region to
-    # occlude is the small one, a pixel wider on every side.
-    from scanner.remediate.prior import TriggerPrior, patch_region
+def test_patch_regions_are_each_patch_grown_by_a_pixel() -> None:
+    from scanner.remediate.prior import TriggerPrior, patch_region, patch_regions
 
     small = {"family": "patch", "strength": 0, "position": [0, 22, 1], "seed": 1}
     large = {"family": "patch", "strength": 2, "position": [8, 16, 1], "seed": 2}
-    prior = TriggerPrior(target=None, probes=(small, large))
+    grating = {"family": "periodic", "strength": 1, "position": [0, 3, 3], "seed": 3}
+    prior = TriggerPrior(target=None, probes=(small, large, dict(small, seed=9), grating))
     union = patch_region(prior, (28, 28, 1))
-    tight = patch_region(prior, (28, 28, 1), smallest=True)
-    assert union is not None and tight is not None
-    assert int(union.sum()) == 9 + 49
-    rows, cols = np.flatnonzero(tight.any(1)), np.flatnonzero(tight.any(0))
+    assert union is not None and int(union.sum()) == 9 + 49
+    regions = patch_regions(prior, (28, 28, 1))
+    assert len(regions) == 2  # the same patch twice (another seed) is one region
+    rows, cols = np.flatnonzero(regions[0].any(1)), np.flatnonzero(regions[0].any(0))
     assert rows.tolist() == [0, 1, 2, 3] and cols.tolist() == [21, 22, 23, 24, 25]
-    assert int(tight.sum()) == 9 + 3 + 3 + 3  # grown down, left and right (row 0 is the top)
+    assert int(regions[0].sum()) == 9 + 3 + 3 + 3  # grown down, left and right (row 0 is the top)
+    assert int(regions[1].sum()) == 49 + 4 * 7
+
+
+def test_stamp_region_is_the_patch_whose_freed_samples_share_the_stamp() -> None:
+    # Three candidate regions: one on the trigger, one just below it, and one over the image's
+    # content. Only the first frees the poison the model fits, and those hold the board: it is
+    # chosen; without it, no region's freed samples share a stamp.
+    from scanner.remediate.flags import stamp_region
+    from scanner.remediate.runtime import predict_scores
+
+    x, y, true, poisoned = _board_a2a(300)
+    model, cpu = _ShiftNet(), torch.device("cpu")
+    pred = predict_scores(model, x, cpu).argmax(1)
+    on, beside, content = (np.zeros((28, 28), dtype=bool) for _ in range(3))
+    on[:7, :7] = True
+    beside[6:12, :7] = True
+    content[10:20, 10:20] = True
+    chosen = stamp_region(model, x, y, pred, [content, beside, on], BurnConfig(), cpu)
+    assert chosen is not None
+    region, occluded, labels = chosen
+    assert region is on
+    assert np.array_equal(np.flatnonzero(occluded), poisoned)
+    np.testing.assert_array_equal(labels[occluded], true[occluded])
+    assert stamp_region(model, x, y, pred, [content, beside], BurnConfig(), cpu) is None
 
 
 class _SpotNet(torch.nn.Module):
