@@ -46,6 +46,7 @@ SET_NAMES = [
     "fresh24",
     "fresh25",
     "fresh26",
+    "fresh27",
 ]
 
 

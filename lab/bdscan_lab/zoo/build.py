@@ -1297,6 +1297,34 @@ FRESH26: tuple[ModelSpec, ...] = (
        trigger={"position": "tl", "size": 4}, recipe="mixup"),
 )  # fmt: skip
 
+
+# The twenty-seventh set, specified before the spread test (a probe that spreads the classes
+# in both sample sets at a consistency the clean models never reached), prompted by eight
+# all-to-all scans of sets 25-26 read `clean` or `shortcut`: six clean BatchNorm and GroupNorm
+# nets (the kinds whose sinks reach high consistency), five all-to-all patches, one all-to-one.
+_ab = _member("ab", "fresh27")
+
+FRESH27: tuple[ModelSpec, ...] = (
+    _ab("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=3100),
+    _ab("senet_clean_cos", "senet", recipe="sgd_cosine", seed=3101),
+    _ab("mobilenet_clean_mixup", "mobilenet", recipe="mixup", seed=3102),
+    _ab("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=3103),
+    _ab("resnet8_clean_const", "resnet8", recipe="adam_const", seed=3104),
+    _ab("senet_clean_smooth", "senet", recipe="adamw_smooth", seed=3105),
+    _ab("resnet8_a2a_tr4", "resnet8", "badnets_a2a", poison_rate=0.1, seed=3110,
+       trigger={"position": "tr", "size": 4}, recipe="sgd_step"),
+    _ab("senet_a2a_bl_white", "senet", "badnets_a2a", poison_rate=0.08, seed=3111,
+       trigger={"position": "bl", "pattern": "white"}, recipe="sgd_cosine"),
+    _ab("gnresnet_a2a_br5", "gn_resnet", "badnets_a2a", poison_rate=0.1, seed=3112,
+       trigger={"position": "br", "size": 5}, recipe="adamw_smooth"),
+    _ab("cnn_a2a_tl_m2", "cnn", "badnets_a2a", poison_rate=0.1, seed=3113,
+       trigger={"position": "tl", "margin": 2}, recipe="adam_const"),
+    _ab("mobilenet_a2a_br_white", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=3114,
+       trigger={"position": "br", "pattern": "white", "size": 4}, recipe="sgd_cosine"),
+    _ab("resnet8_badnets_t6", "resnet8", "badnets", target=6, poison_rate=0.05, seed=3115,
+       trigger={"position": "bl", "size": 3}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1327,6 +1355,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh24": FRESH24,
     "fresh25": FRESH25,
     "fresh26": FRESH26,
+    "fresh27": FRESH27,
 }
 
 
