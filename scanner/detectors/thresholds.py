@@ -97,6 +97,13 @@ THRESHOLDS: dict[str, Threshold] = {
             " it already reaches this universality (0: never)",
         ),
         Threshold(
+            "spread_consistency_min",
+            0.8,
+            "hand-set",
+            "consistency, agreed by both sample sets, at or above which a subtle or visible probe"
+            " that spreads the classes over several labels in both sets decides all-to-all",
+        ),
+        Threshold(
             "concentration_min",
             0.5,
             "hand-set",
@@ -161,6 +168,14 @@ class VerdictRule:
     # Hand-set at three times that, after the eighth fresh set was seen (docs/verdict.md, "Early
     # transforms"; 0.5 of the full-strength pull and 0.5 absolute were tried first).
     transform_onset_min: float = value("transform_onset_min")
+    # The spread test (verdict.spreads): a probe that spreads the classes over several labels in
+    # both sample sets is all-to-all evidence at a lower consistency than `spread_threshold`,
+    # which also has to keep out the clean nets' one-label sinks. Over the 204 clean and 231
+    # all-to-one scans of sets 13-26 (seeds 0-2) no spreading probe reached 0.8 (the most: 0.75
+    # and 0.675); every all-to-all scan's did (66 of 66, the least 0.833, eight of them under
+    # `spread_threshold`). Hand-set between after those scans were seen; the twenty-seventh
+    # set, specified first, judges it (docs/verdict.md part 11).
+    spread_consistency_min: float = value("spread_consistency_min")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -104,6 +104,12 @@ VERDICT_TESTS: dict[str, VerdictTest] = {
             "one probe moves every class consistently to another label (all-to-all)",
         ),
         VerdictTest(
+            "spread",
+            "spread_consistency_min",
+            "one subtle or visible probe moves every class consistently and spreads them over"
+            " several labels in both sample sets (all-to-all)",
+        ),
+        VerdictTest(
             "selectivity",
             "selectivity_threshold",
             "strong probes draw one label far more than any other",
@@ -142,6 +148,7 @@ def trace(
     tests = [
         outcome("universality", ev.universality),
         outcome("consistency", ev.consistency),
+        outcome("spread", spread_figure(ev.findings)),
         outcome("selectivity", ev.selectivity),
     ]
     if search is not None:
@@ -481,12 +488,38 @@ def ambiguous(finding: ProbeFinding) -> bool:
 
 def consistent_findings(probes: ProbeResult, rule: VerdictRule) -> list[ProbeFinding]:
     """The subtle and visible findings that pass the consistency test (`ambiguous` ones
-    excepted)."""
+    excepted), or the spread test (`spreads`, at `spread_consistency_min`)."""
     return [
         f
         for f in probes.findings
-        if not f.probe.strong and not ambiguous(f) and f.agreed_consistency >= rule.spread_threshold
+        if not f.probe.strong
+        and not ambiguous(f)
+        and (
+            f.agreed_consistency >= rule.spread_threshold
+            or (spreads(f) and f.agreed_consistency >= rule.spread_consistency_min)
+        )
     ]
+
+
+def spreads(finding: ProbeFinding) -> bool:
+    """Both sample sets measured where each class goes, and in neither does a majority of the
+    other classes share one destination (an all-to-all trigger: 1/9 on 10 classes). Findings
+    without a measured destination (reports from before concentration existed, or nothing
+    moved) never spread."""
+    return (
+        finding.concentration_label is not None
+        and finding.search_concentration_label is not None
+        and max(finding.concentration, finding.search_concentration) < CONCENTRATION_MIN
+    )
+
+
+def spread_figure(findings: tuple[ProbeFinding, ...]) -> float | None:
+    """The spread test's figure: the agreed consistency of the most consistent subtle or
+    visible finding that `spreads` (None: none does)."""
+    return max(
+        (f.agreed_consistency for f in findings if not f.probe.strong and spreads(f)),
+        default=None,
+    )
 
 
 def concentrated_finding(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding | None:
@@ -506,18 +539,9 @@ def concentrated_finding(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding
 
 
 def spreading(probes: ProbeResult, rule: VerdictRule) -> ProbeFinding | None:
-    """The most consistent finding that passes the consistency test and spreads the classes:
-    both sample sets measured where each class goes, and in neither does a majority of the
-    other classes share one destination (an all-to-all trigger: 1/9 on 10 classes). Findings
-    without a measured destination (reports from before concentration existed, or nothing
-    moved) never spread."""
-    spread = [
-        f
-        for f in consistent_findings(probes, rule)
-        if f.concentration_label is not None
-        and f.search_concentration_label is not None
-        and max(f.concentration, f.search_concentration) < CONCENTRATION_MIN
-    ]
+    """The most consistent finding that passes the consistency or the spread test and
+    `spreads` the classes."""
+    spread = [f for f in consistent_findings(probes, rule) if spreads(f)]
     return max(spread, key=lambda f: f.agreed_consistency, default=None)
 
 
@@ -571,15 +595,30 @@ def _shortcut(
 
 
 def _no_single_target(
-    score: float, cons: float, rule: VerdictRule, evidence: Evidence, conc: float
+    score: float,
+    spread: ProbeFinding | None,
+    rule: VerdictRule,
+    evidence: Evidence,
+    conc: float,
 ) -> Decision:
-    """The consistency test's all-to-all reading: every class moves, to different labels."""
-    note = (
-        f"no single target: one probe sends a median {cons:.0%} of each class to one"
-        f" other label, but no label draws {rule.target_threshold:.0%} of all classes"
-        " (all-to-all backdoor?)"
-    )
-    evidence = replace(evidence, concentration=round(conc, 4), decided_by="consistency")
+    """The consistency or the spread test's all-to-all reading: every class moves, to different
+    labels. `spread`: the finding that spreads them (None: the consistency test's probes do not
+    agree on one label, but none spreads in both sample sets)."""
+    if spread is None:
+        note = (
+            f"no single target: one probe sends a median {evidence.consistency:.0%} of each"
+            f" class to one other label, but no label draws {rule.target_threshold:.0%} of all"
+            " classes (all-to-all backdoor?)"
+        )
+        by = "consistency"
+    else:
+        note = (
+            f"no single target: one {spread.probe.family} probe sends a median"
+            f" {spread.agreed_consistency:.0%} of each class to one other label, and the"
+            " classes to different labels in both sample sets (all-to-all backdoor?)"
+        )
+        by = "consistency" if spread.agreed_consistency >= rule.spread_threshold else "spread"
+    evidence = replace(evidence, concentration=round(conc, 4), decided_by=by)
     return Decision("infected", score, None, note, evidence)
 
 
@@ -616,7 +655,14 @@ def _decide_probes(
     s_target = _scaled(uni, rule.target_threshold)
     s_spread = _scaled(cons, rule.spread_threshold)
     s_sel = _scaled(sel, rule.selectivity_threshold)
-    score = round(max(s_target, s_spread, s_sel), 6)
+    spread = spreading(probes, rule)
+    # The spread test counts towards the score only where it fires: under its threshold it
+    # would rank clean models (whose spreading probes reach 0.75) by a figure that decides
+    # nothing for them.
+    s_all = (
+        0.0 if spread is None else _scaled(spread.agreed_consistency, rule.spread_consistency_min)
+    )
+    score = round(max(s_target, s_spread, s_sel, s_all), 6)
     best = deciding_weak(probes, rule)
     evidence = Evidence(
         universality=round(uni, 4),
@@ -664,17 +710,17 @@ def _decide_probes(
         if attr is not None and natural(attr, rule):
             # A natural sink to one label does not explain classes moving consistently to
             # different labels: an all-to-all spread still decides.
-            if spreading(probes, rule) is not None:
+            if spread is not None:
                 conc, _ = concentrated_label(probes, rule)
-                spread = _no_single_target(score, cons, rule, evidence, conc)
+                spread_decision = _no_single_target(score, spread, rule, evidence, conc)
                 also = (
                     f"; label {label} is also a universal shortcut, not attributed to a planted"
                     f" trigger (it keeps {attr.retention:.0%} of its pull at half strength)"
                 )
-                return replace(spread, target_note=spread.target_note + also)
+                return replace(spread_decision, target_note=spread_decision.target_note + also)
             return _shortcut(decision, attr, rule, how)
         return decision
-    if cons >= rule.spread_threshold:
+    if cons >= rule.spread_threshold or spread is not None:
         conc, conc_label = concentrated_label(probes, rule)
         evidence = replace(evidence, concentration=round(conc, 4), decided_by="consistency")
         if conc_label is not None:
@@ -694,7 +740,8 @@ def _decide_probes(
             if attr is not None and natural(attr, rule):
                 return _shortcut(decision, attr, rule, "classes moving together")
             return decision
-        return _no_single_target(score, cons, rule, evidence, conc)
+        assert spread is not None or cons >= rule.spread_threshold
+        return _no_single_target(score, spread, rule, evidence, conc)
     if sel >= rule.selectivity_threshold and sel_label is not None:
         strong = max(
             (f for f in probes.findings if f.probe.strong and f.label == sel_label),

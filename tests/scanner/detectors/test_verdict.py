@@ -318,6 +318,45 @@ def test_an_all_to_all_spread_decides_past_a_natural_shortcut() -> None:
     assert decide(alone, (), 10, VerdictRule(), natural_sink).verdict == "shortcut"
 
 
+def test_a_probe_that_spreads_the_classes_decides_under_the_consistency_threshold() -> None:
+    # An all-to-all GroupNorm ResNet whose trigger's patch moves a median 10 of 12 samples of
+    # each class, each class to its own label, in both sample sets: under `spread_threshold`
+    # (0.8375), over the spread test's 0.8.
+    spread = concentrated(1, 0.0, 0.8333, (1 / 9, 1), (2 / 9, 5))
+    d = decide_on(spread)
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert d.evidence.decided_by == "spread" and "no single target" in d.target_note
+    assert d.score > 0.5
+    by = {t.test: t for t in d.evidence.trace.tests}
+    assert by["spread"].fired and not by["consistency"].fired
+    assert by["spread"].value == pytest.approx(0.8333)
+    assert by["spread"].threshold == "spread_consistency_min"
+    # The same consistency concentrated on one label (a clean net's sink) decides nothing, and
+    # neither does a spread under 0.8 (the clean scans' most: 0.75); their score stays under
+    # a half, as it was.
+    for finding in (
+        concentrated(6, 0.5, 0.8333, (0.78, 6)),
+        concentrated(1, 0.0, 0.75, (1 / 9, 1), (2 / 9, 5)),
+    ):
+        quiet = decide_on(finding)
+        assert quiet.verdict == "clean" and quiet.score < 0.5
+    # A spread the search samples did not measure (an older report) never spreads.
+    assert decide_on(concentrated(1, 0.0, 0.8333, (1 / 9, 1), (0.0, None))).verdict == "clean"
+
+
+def test_a_spread_under_the_consistency_threshold_still_overrules_a_natural_sink() -> None:
+    # An all-to-all ResNet-8 with a 5-pixel trigger: a natural patch sink to 9 passes
+    # universality and reads natural; the trigger's spread (0.833) is all-to-all evidence.
+    sink = concentrated(9, 0.75, 0.85, (1.0, 9))
+    spread = concentrated(0, 0.0, 0.8333, (1 / 9, 0), (2 / 9, 4))
+    probes = ProbeResult((sink, spread), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    natural_sink = (_attr(PATCH, 9, breadth=0.8, half=0.1),)
+    d = decide(probes, (), 10, VerdictRule(), natural_sink)
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert d.evidence.decided_by == "spread"
+    assert "label 9 is also a universal shortcut" in d.target_note
+
+
 # --- attribution: planted trigger or natural shortcut -------------------------------------------
 
 
@@ -424,7 +463,7 @@ def test_the_trace_says_which_test_decided_against_which_threshold() -> None:
     trace = d.evidence.trace
     assert trace.decided_by == "universality" and trace.attribution is None
     by = {t.test: t for t in trace.tests}
-    assert set(by) == {"universality", "consistency", "selectivity"}  # no search was run
+    assert set(by) == {"universality", "consistency", "spread", "selectivity"}  # no search
     assert by["universality"].fired and by["universality"].value == pytest.approx(0.95)
     assert (by["universality"].threshold, by["universality"].threshold_kind) == (
         "target_threshold",
