@@ -47,6 +47,7 @@ SET_NAMES = [
     "fresh25",
     "fresh26",
     "fresh27",
+    "fresh28",
 ]
 
 
