@@ -719,6 +719,20 @@ def _decide_probes(
                 )
                 return replace(spread_decision, target_note=spread_decision.target_note + also)
             return _shortcut(decision, attr, rule, how)
+        if spread is not None:
+            # A planted-looking label beside a spread: all-to-all nets of sets 22, 26 and 27
+            # were named after a patch that sends every class to one label (four scans, spread
+            # 0.90-1.0), while no clean or all-to-one scan of sets 13-27 had a spread at the
+            # spread test's threshold (docs/verdict.md part 11). The spread decides; the label
+            # is named in the note.
+            conc, _ = concentrated_label(probes, rule)
+            spread_decision = _no_single_target(score, spread, rule, evidence, conc)
+            also = (
+                f"; label {label} also draws {uni:.0%} or more of three quarters of the other"
+                " classes under one probe (a sink the all-to-all training left, or a second"
+                " trigger)"
+            )
+            return replace(spread_decision, target_note=spread_decision.target_note + also)
         return decision
     if cons >= rule.spread_threshold or spread is not None:
         conc, conc_label = concentrated_label(probes, rule)

@@ -357,6 +357,23 @@ def test_a_spread_under_the_consistency_threshold_still_overrules_a_natural_sink
     assert "label 9 is also a universal shortcut" in d.target_note
 
 
+def test_a_spread_decides_past_a_planted_looking_label_too() -> None:
+    # An all-to-all CNN: a 7-pixel patch sends every class to 8 and its curve reads planted,
+    # while the trigger's patch spreads the classes (0.9). No clean or all-to-one scan of sets
+    # 13-27 spread at 0.8; the all-to-all reading decides and names label 8 in its note.
+    sink = concentrated(8, 1.0, 1.0, (1.0, 8))
+    spread = concentrated(0, 0.0, 0.9, (1 / 9, 0), (2 / 9, 3))
+    planted = (_attr(PATCH, 8, breadth=0.8, half=0.95),)
+    both = ProbeResult((sink, spread), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    d = decide(both, (), 10, VerdictRule(), planted)
+    assert (d.verdict, d.target_label) == ("infected", None)
+    assert "no single target" in d.target_note and "label 8 also draws" in d.target_note
+    # Without the spread, the planted-looking label is the target.
+    alone = ProbeResult((sink,), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    d = decide(alone, (), 10, VerdictRule(), planted)
+    assert (d.verdict, d.target_label) == ("infected", 8)
+
+
 # --- attribution: planted trigger or natural shortcut -------------------------------------------
 
 
