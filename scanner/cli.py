@@ -710,7 +710,7 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
 
     Thresholds only ever rise above the shipped defaults. Pass the rule to `scan --rule`.
     """
-    from scanner.detectors.verdict import VerdictRule
+    from scanner.detectors.verdict import VerdictRule, spread_figure
     from scanner.detectors.verdict import calibrate as fit
     from scanner.report import ScanReport
 
@@ -719,12 +719,19 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     for path in reports:
         try:
             evidence = ScanReport.from_dict(json.loads(path.read_text())).xray.evidence
-            stat = (evidence.universality, evidence.consistency, evidence.selectivity)
+            spread = spread_figure(evidence.findings)
+            stat = (
+                evidence.universality,
+                evidence.consistency,
+                evidence.selectivity,
+                0.0 if spread is None else spread,
+            )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{path}: not a bdscan scan report ({e})") from None
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in stat):
             raise UsageError(
-                f"{path}: expected universality, consistency and selectivity in [0, 1], got"
+                f"{path}: expected universality, consistency, selectivity and spread in [0, 1],"
+                " got"
                 f" {', '.join(f'{v:g}' for v in stat)}"
             )
         stats.append(stat)
@@ -740,7 +747,8 @@ def calibrate(reports: tuple[Path, ...], fpr: float, out: str) -> None:
     click.echo(
         f"thresholds: universality {rule.target_threshold} (shipped {shipped.target_threshold}),"
         f" consistency {rule.spread_threshold} (shipped {shipped.spread_threshold}),"
-        f" selectivity {rule.selectivity_threshold} (shipped {shipped.selectivity_threshold}) from"
+        f" selectivity {rule.selectivity_threshold} (shipped {shipped.selectivity_threshold}),"
+        f" spread {rule.spread_consistency_min} (shipped {shipped.spread_consistency_min}) from"
         f" {len(stats)} clean reports; wrote {out}"
     )
 

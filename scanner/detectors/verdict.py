@@ -826,9 +826,10 @@ def calibrate(
     clean: list[tuple[float, ...]], *, fpr: float, base: VerdictRule, margin: float = 0.05
 ) -> VerdictRule:
     """Thresholds that flag at most `fpr` of these known-clean models ((universality,
-    consistency, selectivity) from their reports; a missing selectivity counts as 0), `margin`
-    above the highest clean figure that must pass. Never lowered below `base`: a few clean
-    models cannot show a laxer rule is safe."""
+    consistency, selectivity, spread) from their reports, the spread being `spread_figure` or 0;
+    a missing selectivity or spread counts as 0), `margin` above the highest clean figure that
+    must pass. Never lowered below `base`: a few clean models cannot show a laxer rule is
+    safe."""
     if not clean:
         raise ValueError("expected at least one known-clean report")
     if not 0.0 <= fpr < 1.0:
@@ -846,6 +847,13 @@ def calibrate(
             max(
                 base.selectivity_threshold,
                 needed([s[2] if len(s) > 2 else 0.0 for s in clean]),
+            ),
+            4,
+        ),
+        spread_consistency_min=round(
+            max(
+                base.spread_consistency_min,
+                needed([s[3] if len(s) > 3 else 0.0 for s in clean]),
             ),
             4,
         ),

@@ -191,6 +191,10 @@ def test_calibrate_refuses_non_finite_statistics_and_folder_outputs(
     (tmp_path / "dir").mkdir()
     code, err = run("calibrate", report, "-o", tmp_path / "dir")
     assert code == 4 and "folder" in err
+    # The good report calibrates every threshold a verdict test uses, the spread test's too.
+    code, _ = run("calibrate", report, "-o", tmp_path / "rule.json")
+    rule = json.loads((tmp_path / "rule.json").read_text())["rule"]
+    assert code == 0 and rule["spread_consistency_min"] >= 0.8
 
 
 @pytest.mark.parametrize(

@@ -204,6 +204,10 @@ def test_calibration_only_raises_thresholds() -> None:
     assert calibrate([(0.2, 0.3, 0.1), (0.8, 0.9, 0.7)], fpr=0.5, base=base) == base
     # Reports written before the strong probes existed carry no selectivity: it counts as 0.
     assert calibrate([(0.2, 0.3)], fpr=0.0, base=base) == base
+    # A clean model whose probe spreads the classes at 0.82 raises the spread test's bar too.
+    spread = calibrate([(0.2, 0.3, 0.1, 0.82), (0.3, 0.4, 0.1, 0.1)], fpr=0.0, base=base)
+    assert spread.spread_consistency_min == pytest.approx(0.87)
+    assert spread.spread_threshold == base.spread_threshold
     with pytest.raises(ValueError, match="at least one"):
         calibrate([], fpr=0.1, base=base)
 
