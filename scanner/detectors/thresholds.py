@@ -173,7 +173,7 @@ class VerdictRule:
     # which also has to keep out the clean nets' one-label sinks. Over the 204 clean and 231
     # all-to-one scans of sets 13-26 (seeds 0-2) no spreading probe reached 0.8 (the most: 0.75
     # and 0.675); every all-to-all scan's did (66 of 66, the least 0.833, eight of them under
-    # `spread_threshold`). Hand-set between after those scans were seen; the twenty-seventh
+    # `spread_threshold`). Hand-set between the two after those scans were seen; the twenty-seventh
     # set, specified first, judges it (docs/verdict.md part 11).
     spread_consistency_min: float = value("spread_consistency_min")
 
