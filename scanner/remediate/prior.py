@@ -636,7 +636,8 @@ def patch_region(prior: TriggerPrior, shape: tuple[int, int, int]) -> np.ndarray
     pixels it covers change.
     """
     regions = [_covered(d, shape) for d in prior.probes if d.get("family") == "patch"]
-    return np.logical_or.reduce(regions) if regions else None
+    region = np.logical_or.reduce(regions) if regions else None
+    return region if region is not None and region.any() else None
 
 
 def patch_regions(prior: TriggerPrior, shape: tuple[int, int, int]) -> list[np.ndarray]:
