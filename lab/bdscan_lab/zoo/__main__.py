@@ -48,6 +48,7 @@ SET_NAMES = [
     "fresh26",
     "fresh27",
     "fresh28",
+    "fresh29",
 ]
 
 

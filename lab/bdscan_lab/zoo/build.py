@@ -1355,6 +1355,37 @@ FRESH28: tuple[ModelSpec, ...] = (
        trigger={"pattern_seed": 260}, recipe="adam_const"),
 )  # fmt: skip
 
+# Specified before the all-to-one mixture set-aside it judges (the patch and Trojan priors whose
+# stamp finds the poison): all-to-one patches (white and checker, 3-4 px, margins 1-2) and Trojan
+# logos at every corner, on the architectures whose repairs cost the most accuracy (VGG-BN,
+# SE-ResNet), beside two clean nets.
+_ad = _member("ad", "fresh29")
+
+FRESH29: tuple[ModelSpec, ...] = (
+    _ad("senet_clean_cos", "senet", recipe="sgd_cosine", seed=3300),
+    _ad("cnn_clean_adamw", "cnn", recipe="adamw_smooth", seed=3301),
+    _ad("senet_badnets_white_t3", "senet", "badnets", target=3, poison_rate=0.05, seed=3310,
+        trigger={"position": "tl", "pattern": "white"}, recipe="mixup"),
+    _ad("vgg_badnets_t7", "vgg_bn", "badnets", target=7, poison_rate=0.05, seed=3311,
+        recipe="sgd_step"),
+    _ad("resnet8_badnets_white_t1", "resnet8", "badnets", target=1, poison_rate=0.05, seed=3312,
+        trigger={"position": "bl", "pattern": "white", "size": 4}, recipe="adam_const"),
+    _ad("mobilenet_badnets_t9", "mobilenet", "badnets", target=9, poison_rate=0.05, seed=3313,
+        trigger={"position": "tr"}, recipe="sgd_cosine"),
+    _ad("gnresnet_badnets_m2_t0", "gn_resnet", "badnets", target=0, poison_rate=0.05,
+        seed=3314, trigger={"position": "br", "margin": 2}, recipe="adamw_smooth"),
+    _ad("cnn_badnets_white_t6", "cnn", "badnets", target=6, poison_rate=0.05, seed=3315,
+        trigger={"position": "tl", "pattern": "white", "size": 4}, recipe="sgd_step"),
+    _ad("senet_trojan_t5", "senet", "trojan", target=5, poison_rate=0.05, seed=3316,
+        trigger={"position": "br"}, recipe="sgd_step"),
+    _ad("resnet8_trojan_t2", "resnet8", "trojan", target=2, poison_rate=0.05, seed=3317,
+        trigger={"position": "tr"}, recipe="adam_const"),
+    _ad("vgg_trojan_t4", "vgg_bn", "trojan", target=4, poison_rate=0.05, seed=3318,
+        trigger={"position": "tl"}, recipe="sgd_cosine"),
+    _ad("mobilenet_trojan_t8", "mobilenet", "trojan", target=8, poison_rate=0.05, seed=3319,
+        trigger={"position": "bl"}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1387,6 +1418,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh26": FRESH26,
     "fresh27": FRESH27,
     "fresh28": FRESH28,
+    "fresh29": FRESH29,
 }
 
 
