@@ -376,17 +376,35 @@ def run_burn(
                     model, x, y, bnd.pred, region, target, config, device
                 )
             pinned = occluded & config.pin_occluded
-            n_occluded = _add_flags(flags, labels, occluded, occ_label)
+            stamped, st_label, freed_share = np.zeros_like(flags), y, 0.0
             if target is not None or chosen is not None:
                 # Read in the located window where there is one: the probes' patches beside it
                 # can sit elsewhere, where background the freed samples share would read as
                 # part of the stamp (measured: 5 of 10 "stamp" pixels on a ResNet-8 BadNets).
                 where = region if window is None else window.region(shape[:2])
-                stamped, st_label = stamp_flags(
+                stamped, st_label, freed_share = stamp_flags(
                     model, x, y, occluded, where, target, config, device
                 )
-                n_stamped = _add_flags(flags, labels, stamped, st_label)
                 pinned |= stamped & config.pin_occluded
+            gate_share = config.mixture_set_aside_share
+            if (
+                chosen is None
+                and gate_share is not None
+                and stamped.any()
+                and freed_share >= gate_share
+            ):
+                # An all-to-one prior whose stamp the freed samples nearly all hold is the
+                # trigger itself, and its holders are the poison: on 23 seen patch, line and
+                # Trojan nets they held 99% of it, while the mixture's flags beside them were
+                # clean target samples (1,560 of 1,565; 441 on one SE-ResNet, 5.7 points of
+                # accuracy). docs/remediation.md section 35.
+                mixture_set_aside = True
+                flags[:] = False
+                quarantine[:] = False
+                labels = y.copy()
+                suspects = ()
+            n_occluded = _add_flags(flags, labels, occluded, occ_label)
+            n_stamped = _add_flags(flags, labels, stamped, st_label)
             quarantine &= ~flags
             transplant = located is None or config.locate_transplant
             if window is not None and occluded.any() and transplant:

@@ -100,6 +100,14 @@ class BurnConfig:
     # 25 whose repairs left ASR 0.35, 0.79, 0.21 and 0.15 (docs/remediation.md section 34).
     # False: the union of the probes' patches, the occlusion and mixture flags, as before.
     stamp_all_to_all: bool = True
+    # The same set-aside for an all-to-one prior, where at least this share of the occlusion-
+    # freed samples hold the stamp (`flags.stamp_flags`' freed share): the stamp is then the
+    # trigger, its holders the poison, and the mixture's flags beside them clean target samples.
+    # Fitted (twenty-first session) on the 50 seen all-to-one nets of sets 13-28 with a stamp
+    # region: 0.84-1.00 on the 23 whose holders found all their poison, 0.23-0.67 on the
+    # scattered-pixel and partly found Trojan nets whose mixture flags were poison
+    # (docs/remediation.md section 35). None keeps the mixture beside the stamp, as before.
+    mixture_set_aside_share: float | None = 0.8
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST
     # WaNet CNN, whose warp outlived every other mechanism (ASR 0.21), they flag 559 of its 741
@@ -281,7 +289,8 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all", "turn_flags",
+        "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all", "mixture_set_aside_share",
+        "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).

@@ -141,15 +141,15 @@ def stamp_flags(
     target: int | None,
     config: BurnConfig,
     device: torch.device,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, labels): target-labelled samples that hold, pixel for pixel, the stamp the
-    occlusion-flagged samples (`occluded`) share inside `region` (`read_stamp`), whether or not
-    occluding it flips the model's label (a poisoned sample whose content the model also reads
-    as the target). A sample holds it when its mean absolute difference from the stamp's values
-    is at most `stamp_tolerance`; when more than `STAMP_MAX_NULL` of the other classes' samples
-    hold it too, it is class content and nothing is flagged. Labelled with the model's most
-    probable other class on the sample with the region occluded (the target left out), as
-    `resampling_flags` does.
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(flags, labels, freed share): target-labelled samples that hold, pixel for pixel, the
+    stamp the occlusion-flagged samples (`occluded`) share inside `region` (`read_stamp`),
+    whether or not occluding it flips the model's label (a poisoned sample whose content the
+    model also reads as the target). A sample holds it when its mean absolute difference from
+    the stamp's values is at most `stamp_tolerance`; when more than `STAMP_MAX_NULL` of the
+    other classes' samples hold it too, it is class content and nothing is flagged. Labelled
+    with the model's most probable other class on the sample with the region occluded (the
+    target left out), as `resampling_flags` does.
 
     Without a target (an all-to-all prior) every sample the occlusion test left is a
     candidate and the median of them all is the "own" value: the poison carries every label,
@@ -159,6 +159,11 @@ def stamp_flags(
     carry one label, or more than `STAMP_A2A_MAX_HOLDERS` of the candidates hold the stamp,
     nothing is flagged. A holder is relabelled with the model's most probable class on it with
     the region occluded, its own given label left out.
+
+    The freed share is the fraction of the `occluded` samples that hold the stamp where it
+    flagged any sample (0.0 otherwise): near 1 when the stamp is the trigger itself (a patch, a
+    line, a logo), lower when it is a few of a scattered trigger's pixels beside background
+    the freed samples happen to share (burn.py's mixture set-aside reads it).
     """
     flags = np.zeros(len(y), dtype=bool)
     labels = y.copy()
@@ -166,20 +171,20 @@ def stamp_flags(
     cand = np.flatnonzero(~occluded & ((y == target) if target is not None else True))
     stamp = read_stamp(x, occluded, region, cand, tol)
     if stamp is None:
-        return flags, labels
+        return flags, labels, 0.0
     if target is not None:
         # The other classes' samples are the null (an all-to-one attack labels all its poison
         # with the target): a "stamp" they hold too is class content, not a trigger.
         others = np.flatnonzero(y != target)
         if len(others) and stamp.holds(x[others], tol).mean() > STAMP_MAX_NULL:
-            return flags, labels
+            return flags, labels, 0.0
     hit = cand[stamp.holds(x[cand], tol)]
     if len(hit) == 0:
-        return flags, labels
+        return flags, labels, 0.0
     if target is None:
         by_label = np.bincount(y[hit]).max() / len(hit)
         if len(hit) > STAMP_A2A_MAX_HOLDERS * len(cand) or by_label > STAMP_A2A_MAX_LABEL_SHARE:
-            return flags, labels
+            return flags, labels, 0.0
     xo = x[hit].copy()
     xo[:, region] = median_fill(x)[region]
     scores = predict_scores(model, xo, device, batch_size=config.attack_batch)
@@ -189,7 +194,7 @@ def stamp_flags(
         scores[np.arange(len(hit)), y[hit]] = -np.inf
     flags[hit] = True
     labels[hit] = scores.argmax(1)
-    return flags, labels
+    return flags, labels, float(stamp.holds(x[occluded], tol).mean())
 
 
 def stamp_region(

@@ -888,9 +888,15 @@ def test_stamp_flags_find_the_poison_the_occlusion_test_left() -> None:
     region = np.zeros((28, 28), dtype=bool)
     region[:8, :8] = True
     model, cpu = _PixelExactNet(), torch.device("cpu")
-    flags, labels = stamp_flags(model, x, y, occluded, region, 0, BurnConfig(), cpu)
+    flags, labels, share = stamp_flags(model, x, y, occluded, region, 0, BurnConfig(), cpu)
     assert np.array_equal(np.flatnonzero(flags), poisoned[5:])
     assert (labels[flags] != 0).all() and np.array_equal(labels[~flags], y[~flags])
+    # Half the freed samples (the poison, not the clean class-0 ones) hold the stamp; with
+    # only poison freed, all of them do (burn.py sets the mixture aside from 0.8).
+    assert share == 0.5
+    only = np.zeros_like(occluded)
+    only[poisoned[:5]] = True
+    assert stamp_flags(model, x, y, only, region, 0, BurnConfig(), cpu)[2] == 1.0
     off = BurnConfig(stamp_tolerance=0.0)
     assert not stamp_flags(model, x, y, occluded, region, 0, off, cpu)[0].any()
     # Where the other classes hold the same pixels too, they are class content: nothing.
@@ -942,7 +948,7 @@ def test_stamp_flags_without_a_target_find_all_to_all_poison() -> None:
     occluded[100:103] = True
     region = np.zeros((28, 28), dtype=bool)
     region[:6, :6] = True
-    flags, labels = stamp_flags(model, x, y, occluded, region, None, BurnConfig(), cpu)
+    flags, labels, _ = stamp_flags(model, x, y, occluded, region, None, BurnConfig(), cpu)
     assert np.array_equal(np.flatnonzero(flags), poisoned[5:])
     np.testing.assert_array_equal(labels[flags], true[flags])
     assert np.array_equal(labels[~flags], y[~flags])
