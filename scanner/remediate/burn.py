@@ -351,6 +351,7 @@ def run_burn(
                 model, x, y, bnd.pred, patch_regions(trigger_prior, shape), config, device
             )
         mixture_set_aside = chosen is not None
+        freed_share: float | None = None
         if chosen is not None:
             # The stamp finds the poison directly (all of it on the 13 all-to-all nets of sets
             # 22-25); the mixture's suspect classes, read class by class where all-to-all poison
@@ -376,7 +377,7 @@ def run_burn(
                     model, x, y, bnd.pred, region, target, config, device
                 )
             pinned = occluded & config.pin_occluded
-            stamped, st_label, freed_share = np.zeros_like(flags), y, 0.0
+            stamped, st_label = np.zeros_like(flags), y
             if target is not None or chosen is not None:
                 # Read in the located window where there is one: the probes' patches beside it
                 # can sit elsewhere, where background the freed samples share would read as
@@ -391,12 +392,13 @@ def run_burn(
                 chosen is None
                 and gate_share is not None
                 and stamped.any()
+                and freed_share is not None
                 and freed_share >= gate_share
             ):
                 # An all-to-one prior whose stamp the freed samples nearly all hold is the
                 # trigger itself, and its holders are the poison: on 23 seen patch, line and
-                # Trojan nets they held 99% of it, while the mixture's flags beside them were
-                # clean target samples (1,560 of 1,565; 441 on one SE-ResNet, 5.7 points of
+                # Trojan nets they held 99.6% of it, while the mixture's flags beside them were
+                # clean target samples (1,567 of 1,572; 441 on one SE-ResNet, 5.7 points of
                 # accuracy). docs/remediation.md section 35.
                 mixture_set_aside = True
                 flags[:] = False
@@ -619,8 +621,11 @@ def run_burn(
             "occlusion_flags": n_occluded,
             "resampling_flags": n_resampled,
             "stamp_flags": n_stamped,
-            # An all-to-all prior's stamp was found: the mixture's flags were set aside.
+            # The mixture's flags were set aside: an all-to-all prior's stamp was found, or an
+            # all-to-one prior's stamp is held by `stamp_freed_share` (>= the setting) of the
+            # samples the occlusion test freed (None: no stamp was read).
             "mixture_set_aside": mixture_set_aside,
+            "stamp_freed_share": None if freed_share is None else round(freed_share, 4),
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
             "despeckle_quarantined": n_doubted,

@@ -103,10 +103,10 @@ class BurnConfig:
     # The same set-aside for an all-to-one prior, where at least this share of the occlusion-
     # freed samples hold the stamp (`flags.stamp_flags`' freed share): the stamp is then the
     # trigger, its holders the poison, and the mixture's flags beside them clean target samples.
-    # Fitted (twenty-first session) on the 50 seen all-to-one nets of sets 13-28 with a stamp
-    # region: 0.84-1.00 on the 23 whose holders found all their poison, 0.23-0.67 on the
-    # scattered-pixel and partly found Trojan nets whose mixture flags were poison
-    # (docs/remediation.md section 35). None keeps the mixture beside the stamp, as before.
+    # Fitted (twenty-first session) on the 51 seen all-to-one nets of sets 13-28 with a stamp
+    # region: 0.84-1.00 on the 23 whose holders found 99.6% of their poison, 0.27-0.67 on the
+    # 11 scattered-pixel, line and Trojan nets whose stamp flagged some but whose mixture found
+    # more (docs/remediation.md section 35). None keeps the mixture beside it, as before.
     mixture_set_aside_share: float | None = 0.8
     # Resampling flags (only while the universal warp runs from phase 1, i.e. the model as given
     # has a warp shortcut to the target): see `flags.resampling_flags`. Why 0.625 px: on the MNIST
