@@ -14,8 +14,9 @@ each stage gets an upper bound on its queries, in the order of what it contribut
    or none; re-planned once the probes have run (`replan_search`): the stages before it spend
    less than their worst cases, and the search takes the difference for a second target;
 5. the probes, which decide the verdict: every candidate label confirmed, and as many probes
-   (the same share of every family and strength) as the rest allows, screened on
-   SCREEN_PER_CLASS samples per class, the screen's best measured on all search samples.
+   (every corner patch, the same share of every family and strength) as the rest allows,
+   screened on SCREEN_PER_CLASS samples per class, the screen's best measured on all search
+   samples.
 
 Every bound is a stage's worst case or, for the search, a cap it keeps to, so a planned scan
 never exceeds Q; `LabelOracle` enforces Q as well. What a plan gave up is listed in the report
@@ -280,7 +281,10 @@ def plan_scan(
         planned_probes = replace(planned_probes, max_probes=max_probes)
         tested = len(probe_set(shape, planned_probes))
     if max_probes is not None:
-        gave_up.append(f"probes: {tested} of {full}, the same share of every family and strength")
+        gave_up.append(
+            f"probes: {tested} of {full}, every corner patch and the same share of every family"
+            " and strength"
+        )
     bounds = {
         "data": data,
         "planes": planes * resolution**2,

@@ -12,7 +12,7 @@ each is a class in `scanner.detectors.families`' registry. What they miss, the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,6 +52,9 @@ __all__ = [
 CONFIRM_PER_CLASS = 20
 # Under screening, the probes of each label and tier (subtle-or-visible, strong) that go on.
 SCREEN_KEEP = 2
+# Hand-set: under a budget's probe count, the corner patches are kept whole while they take at
+# most this share of it (`thin_out`).
+WHOLE_MAX_SHARE = 0.34
 
 
 def screen_survivors_max(num_classes: int, config: ProbeConfig) -> int:
@@ -141,17 +144,26 @@ def probe_set(shape: tuple[int, int, int], config: ProbeConfig) -> list[Probe]:
         positions = REGISTRY[family].positions(shape, strength, config.instances)
         probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in positions)
     # Members added later (the corner patches) come after all of them, for the same reason.
+    first_added = len(probes)
     for family, strength in levels:
         added = REGISTRY[family].added_positions(shape, strength)
         probes.extend(Probe(family, strength, pos, int(rng.integers(2**31))) for pos in added)
     if config.max_probes is not None and config.max_probes < len(probes):
-        return thin_out(probes, config.max_probes)
+        return thin_out(probes, config.max_probes, whole=range(first_added, len(probes)))
     return probes
 
 
-def thin_out(probes: list[Probe], keep: int) -> list[Probe]:
+def thin_out(probes: list[Probe], keep: int, whole: Sequence[int] = ()) -> list[Probe]:
     """About `keep` of `probes`: the same share of every family and strength (at least one
-    each), evenly spaced over positions and draws, each probe exactly as in the full set."""
+    each), evenly spaced over positions and draws, each probe exactly as in the full set.
+
+    `whole` (the corner patches) are kept, all of them, when they take at most
+    `WHOLE_MAX_SHARE` of `keep`, in place of as many of their level's other members (the
+    tiled patches); every other level keeps exactly the members it kept without them. Why:
+    thinned with the rest, a small stamp one or two pixels in from a corner, where
+    BadNets-style triggers sit, was missed under `--profile api` that the full set's corner
+    probe found (docs/results.md, the twenty-ninth set)."""
+    protected = set(whole) if len(whole) <= WHOLE_MAX_SHARE * keep else set()
     levels: dict[str, list[int]] = {}
     for i, p in enumerate(probes):
         levels.setdefault(level_key(p), []).append(i)
@@ -159,6 +171,13 @@ def thin_out(probes: list[Probe], keep: int) -> list[Probe]:
     kept: list[int] = []
     for members in levels.values():
         n = max(1, int(share * len(members)))
+        corners = [i for i in members if i in protected]
+        if corners:
+            kept.extend(corners)
+            members = [i for i in members if i not in protected]
+            n = max(1, n - len(corners))
+        if not members:
+            continue
         picks = np.linspace(0, len(members) - 1, n).round().astype(int)
         kept.extend(members[k] for k in np.unique(picks))
     return [probes[i] for i in sorted(kept)]

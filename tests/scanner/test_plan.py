@@ -96,6 +96,29 @@ def test_thinned_probes_are_the_full_sets_own_probes() -> None:
     assert set(thin) <= set(full)
 
 
+def test_a_budget_keeps_every_corner_patch_and_the_other_families_members() -> None:
+    from scanner.detectors.families import REGISTRY
+    from scanner.detectors.probes import thin_out
+
+    shape = (28, 28, 1)
+    full = probe_set(shape, ProbeConfig())
+    corners = {
+        (p.family, p.strength, p.position)
+        for p in full
+        if p.position in {tuple(a) for a in REGISTRY[p.family].added_positions(shape, p.strength)}
+    }
+    assert len(corners) > 20  # 3 kinds x the corners at margins 1 and 2, three sizes
+    thin = probe_set(shape, ProbeConfig(max_probes=242))  # what --profile api tests
+    assert corners <= {(p.family, p.strength, p.position) for p in thin}
+    assert len(thin) <= 242
+    # Only the tiled patches make room for them: every other level keeps its members.
+    plain = thin_out(full, 242)
+    for family in ("periodic", "blend", "lowfreq", "warp"):
+        assert [p for p in thin if p.family == family] == [p for p in plain if p.family == family]
+    # Where they would crowd out the rest (a tiny budget), they are thinned like the rest.
+    assert len(probe_set(shape, ProbeConfig(max_probes=20))) == len(thin_out(full, 20))
+
+
 def test_screening_spends_what_the_plan_counts_and_still_finds_the_strongest_probe(
     tmp_path: Path, digits_npz: Path
 ) -> None:
