@@ -623,7 +623,8 @@ def run_burn(
             "stamp_flags": n_stamped,
             # The mixture's flags were set aside: an all-to-all prior's stamp was found, or an
             # all-to-one prior's stamp is held by `stamp_freed_share` (>= the setting) of the
-            # samples the occlusion test freed (None: no stamp was read).
+            # samples the occlusion test freed (0.0: no stamp flagged; None: the stamp test did
+            # not run).
             "mixture_set_aside": mixture_set_aside,
             "stamp_freed_share": None if freed_share is None else round(freed_share, 4),
             "turn_flags": n_turned,

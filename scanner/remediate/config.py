@@ -289,9 +289,9 @@ PHASES: dict[str, tuple[str, ...]] = {
         "suspect_min_share", "suspect_min_z", "prior_min_share", "prior_only", "posterior_min",
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
-        "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all", "mixture_set_aside_share",
-        "turn_flags",
-        "despeckle_flags", "despeckle_jump", "despeckle_quarantine",
+        "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
+        "mixture_set_aside_share", "turn_flags", "despeckle_flags", "despeckle_jump",
+        "despeckle_quarantine",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),
