@@ -68,6 +68,35 @@ def _records(zoo: Path, names: list[str] | None) -> list[dict[str, Any]]:
     return out
 
 
+def repair_zoo_model(
+    rec: dict[str, Any],
+    zoo: Path,
+    train: tuple[np.ndarray, np.ndarray],
+    report: dict[str, Any],
+    config: BurnConfig,
+    out: Path | None,
+    seed: int = 0,
+) -> Any:
+    """`remediate_run` with BURN on zoo model `rec`: `train` as the training data, its zoo
+    scan data as the clean data, the normalisation its record gives, and `report`'s target
+    and findings as the prior (the research tools' shared call)."""
+    scan = np.load(zoo / rec["scan_data"])
+    return remediate_run(
+        zoo / rec["onnx"],
+        train,
+        (scan["x"], scan["y"]),
+        mean=tuple(rec["mean"]) if rec.get("mean") else None,
+        std=tuple(rec["std"]) if rec.get("std") else None,
+        target_label=report["xray"]["target_label"],
+        scan_report=report,
+        device="cpu",
+        out_path=out,
+        method="burn",
+        burn_config=config,
+        seed=seed,
+    )
+
+
 def _ort_labels(path: Path, x_in: np.ndarray, batch: int | None) -> np.ndarray:
     import onnxruntime as ort
 

@@ -15,12 +15,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_burn import _config_value, _ort_labels
+from bench_burn import _config_value, _ort_labels, repair_zoo_model
 
 from bdscan_lab.zoo.build import poisoned_training_set
 from bdscan_lab.zoo.datasets import load_dataset
 from scanner.bridge.convert import images_to_input
-from scanner.remediate.api import remediate_run
 from scanner.remediate.burn import BurnConfig
 
 
@@ -40,26 +39,12 @@ def main() -> None:
     sub = np.sort(rng.choice(len(y), size=min(a.train_size, len(y)), replace=False))
     x_sub, y_sub = x[sub], y[sub]
     x_test, y_test = load_dataset(rec["dataset"], "test")
-    scan = np.load(zoo / rec["scan_data"])
     report = json.loads((Path(a.reports) / f"{a.model}.json").read_text())
     config = BurnConfig()
     for item in a.set:
         config = dataclasses.replace(config, **_config_value(config, item))
     out = Path(tempfile.mkdtemp(prefix="burn-per-class-")) / "repaired.onnx"
-    run = remediate_run(
-        zoo / rec["onnx"],
-        (x_sub, y_sub),
-        (scan["x"], scan["y"]),
-        mean=tuple(rec["mean"]) if rec.get("mean") else None,
-        std=tuple(rec["std"]) if rec.get("std") else None,
-        target_label=report["xray"]["target_label"],
-        scan_report=report,
-        device="cpu",
-        out_path=out,
-        method="burn",
-        burn_config=config,
-        seed=a.seed,
-    )
+    run = repair_zoo_model(rec, zoo, (x_sub, y_sub), report, config, out, seed=a.seed)
     nc = int(rec["num_classes"])
     flagged = np.asarray(run.report.flagged, dtype=np.int64)
     restored = np.asarray(run.report.restored, dtype=np.int64)

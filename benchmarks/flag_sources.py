@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_burn import repair_zoo_model
 
 from bdscan_lab.zoo.build import poisoned_training_set
 from scanner.remediate import burn
 from scanner.remediate import flags as flag_module
-from scanner.remediate.api import remediate_run
 from scanner.remediate.burn import BurnConfig
 
 
@@ -95,23 +95,11 @@ def model_flags(rec: dict[str, Any], zoo: Path, report: dict[str, Any]) -> dict[
     pos[sub] = np.arange(len(sub))
     truth = np.zeros(len(sub), dtype=bool)
     truth[pos[poisoned][pos[poisoned] >= 0]] = True
-    scan = np.load(zoo / rec["scan_data"])
     seen: dict[str, Any] = {}
     originals = _recording(seen)
     try:
-        remediate_run(
-            zoo / rec["onnx"],
-            (x[sub], y[sub]),
-            (scan["x"], scan["y"]),
-            mean=tuple(rec["mean"]) if rec.get("mean") else None,
-            std=tuple(rec["std"]) if rec.get("std") else None,
-            target_label=report["xray"]["target_label"],
-            scan_report=report,
-            device="cpu",
-            out_path=None,
-            # The check only re-targets; these models' scans named the right target or none.
-            burn_config=BurnConfig(verify_target=False),
-        )
+        # The target check only re-targets; these models' scans named the right target.
+        repair_zoo_model(rec, zoo, (x[sub], y[sub]), report, BurnConfig(verify_target=False), None)
     except _FlagsDone:
         pass
     finally:
