@@ -1,0 +1,106 @@
+"""Research tool: what BURN costs a clean zoo model, repaired with its own scan report.
+
+A user may run `bdscan remediate` on a model the scan read `clean` or `shortcut` (or on one whose
+backdoor the scan missed); BURN then has no target from X-ray, runs its own target check, and
+flags only what its boundary mixture and feedback rounds find. For each clean model of each zoo
+with a report in REPORTS, BURN runs as `bench_burn.py` runs it (the zoo's training set, a seed-0
+subset of 10,000 samples, the report as the prior) and the script prints clean test accuracy
+before and after, the share of training samples flagged (all of them are false positives here),
+the suspect classes and the target BURN's own check named. Per zoo and in all: the median and
+worst accuracy change and how many models lost more than the remediation bar's 2 points.
+
+    python benchmarks/burn_clean.py --run zoo-fresh25=bench-out/o25-fresh25-s0/reports \\
+        [--run ZOO=REPORTS ...] [--burn-set KEY=VALUE ...] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_burn import BAR_ACC_DROP, _config_value, _ort_labels, repair_zoo_model
+
+from bdscan_lab.zoo.build import poisoned_training_set
+from bdscan_lab.zoo.datasets import load_dataset
+from scanner.bridge.convert import images_to_input
+from scanner.remediate.burn import BurnConfig
+
+
+def _accuracy(path: Path, conv: Any, x: np.ndarray, y: np.ndarray) -> float:
+    imgs = (x[..., None] if x.ndim == 3 else x).astype(np.float32) / 255.0
+    return float(np.mean(_ort_labels(path, images_to_input(conv, imgs), conv.signature.batch) == y))
+
+
+def model_cost(
+    rec: dict[str, Any], zoo: Path, report: dict[str, Any], config: BurnConfig, out: Path
+) -> dict[str, Any]:
+    """One clean model's row: accuracy before and after BURN, what BURN flagged."""
+    x, y, *_ = poisoned_training_set(rec)
+    rng = np.random.default_rng(0)
+    sub = np.sort(rng.choice(len(y), size=min(10000, len(y)), replace=False))
+    run = repair_zoo_model(rec, zoo, (x[sub], y[sub]), report, config, out)
+    rep, conv = run.report, run.converted
+    x_test, y_test = load_dataset(rec["dataset"], "test")
+    own = (rep.extra.unlearning or {}).get("self_prior") or {}
+    return {
+        "model": rec["name"],
+        "arch": rec["arch"],
+        "verdict": report["xray"]["verdict"],
+        "before": _accuracy(zoo / rec["onnx"], conv, x_test, y_test),
+        "after": _accuracy(out, conv, x_test, y_test),
+        "flagged": len(rep.flagged) / len(sub),
+        "flagged_phase1": len(rep.flagged_phase1) / len(sub),
+        "suspects": list(rep.suspect_labels),
+        "own_target": own.get("target"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True, metavar="ZOO=REPORTS")
+    parser.add_argument("--burn-set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--json", help="write every model's row here (JSON lines)")
+    args = parser.parse_args()
+    config = BurnConfig()
+    for item in args.burn_set:
+        config = dataclasses.replace(config, **_config_value(config, item))
+    rows: list[dict[str, Any]] = []
+    out_dir = Path(tempfile.mkdtemp(prefix="burn-clean-"))
+    for item in args.run:
+        zoo_text, sep, reports_text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--run: expected ZOO=REPORTS, got {item!r}")
+        zoo, reports = Path(zoo_text), Path(reports_text)
+        for rec in json.loads((zoo / "index.json").read_text())["models"]:
+            path = reports / f"{rec['name']}.json"
+            if rec["backdoored"] or not rec.get("onnx") or not path.is_file():
+                continue
+            out = out_dir / f"{rec['name']}.onnx"
+            row = model_cost(rec, zoo, json.loads(path.read_text()), config, out)
+            rows.append(row)
+            print(
+                f"{row['model']:28s} {row['verdict']:8s} ACC {row['before']:.4f} -> "
+                f"{row['after']:.4f} ({row['after'] - row['before']:+.4f})  flagged "
+                f"{row['flagged_phase1']:.4f} -> {row['flagged']:.4f}  suspects "
+                f"{row['suspects']}  own target {row['own_target']}",
+                flush=True,
+            )
+    if args.json:
+        Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if rows:
+        change = sorted(r["after"] - r["before"] for r in rows)
+        worse = sum(1 for c in change if c < -BAR_ACC_DROP)
+        print(
+            f"{len(rows)} clean models: accuracy change median {change[len(change) // 2]:+.4f}, "
+            f"worst {change[0]:+.4f}; {worse} lost more than {BAR_ACC_DROP * 100:.0f} points; "
+            f"flagged median {sorted(r['flagged'] for r in rows)[len(rows) // 2]:.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
