@@ -184,6 +184,11 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f"  no target given: BURN's own check found target {found.target}"
             f" ({how}) and unlearned it"
         )
+    elif notes.target_source == "mixture":
+        click.echo(
+            f"  no target given or found: BURN's boundary mixture singled out class"
+            f" {report.target_label}, which holds more samples than the others; it repaired it"
+        )
     if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
         # Without a target prior BURN can suspect a class of a clean model and pay for it;
         # from a few clean samples alone, every method loses accuracy (fine-tuning too).

@@ -221,7 +221,8 @@ def remediate_run(
             target_label = prior.target
     # Where the target prior came from (the report's extra.target_source): "scan-report",
     # "given" (--target-label, or a report's target passed without its probes), "self-prior"
-    # (BURN's own check, `prior.find_target`) or None.
+    # (BURN's own check, `prior.find_target`), "mixture" (`burn.with_excess`), "corrected" or
+    # None.
     target_source: str | None = None
     if target_label is not None:
         from_report = prior is not None and prior.target == target_label

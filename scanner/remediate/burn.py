@@ -14,11 +14,14 @@ Phase 1. Every training sample's boundary distance under the backdoored model f0
   suspect (X-ray's target label, when given, is a prior: only it is searched, with a lower bar);
   its poison-component samples are flagged and relabelled with the class their perturbation
   crossed into, and f0 is fine-tuned on the relabelled set ("false correlation decoupling").
+  With no target from X-ray or BURN's own check, a suspect class must also hold more samples
+  than the others (where a dirty-label attack puts its poison); a lone one becomes the target.
 Phase 2. Feedback rounds k = 1..K between f0 and the sanitised fk: a sample of a suspect class
   that f0 fitted firmly (distance above its class's clean mean) but fk labels differently joins
   the flagged set with fk's label; a flagged sample that fk gives its original label again is
-  unflagged. Fine-tune again; stop when fewer than `stop_change` of the samples change, or
-  after `max_rounds`.
+  unflagged; a class's flags stay within its count's excess over the others' (`excess_room`).
+  Fine-tune again; stop when fewer than `stop_change` of the samples change, or after
+  `max_rounds`.
 All fine-tuning epochs (phase 1 plus rounds) count against one budget, `epochs`, so BURN is
 compared with plain fine-tuning at equal epochs.
 
@@ -64,6 +67,7 @@ from scanner.remediate.shortcut import (
     make_unlearner,
     needs_own_check,
     own_target_check,
+    reads_all_to_all,
     unlearning_summary,
     warp_px_for,
 )
@@ -205,13 +209,15 @@ def flag_samples(
     num_classes: int,
     config: BurnConfig,
     target_prior: int | None,
+    allowed: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[ClassSplit]]:
     """Phase 1 flags (a bool mask), poison posteriors (0 outside suspect classes), mixtures.
 
     A class is suspect when its poison weight is large enough (>= `suspect_min_share`) and its
     expected count of poison-like samples is an outlier among the classes (robust z >=
     `suspect_min_z`, median/MAD), or, for X-ray's target label, when its weight reaches
-    `prior_min_share`. Only suspect classes get flags.
+    `prior_min_share`. Only suspect classes get flags; with `allowed`, only those labels may be
+    suspect.
     """
     flags = np.zeros(len(y), dtype=bool)
     posterior = np.zeros(len(y), dtype=np.float64)
@@ -240,6 +246,8 @@ def flag_samples(
             suspect = share >= config.prior_min_share
         else:
             suspect = share >= config.suspect_min_share and z >= config.suspect_min_z
+        if allowed is not None and c not in allowed:
+            suspect = False
         chosen = members[post >= config.posterior_min]
         if suspect:
             flags[chosen] = True
@@ -315,6 +323,24 @@ def run_burn(
             bnd.distance, bnd.adv_label, y, bnd.pred, num_classes, config, target_prior
         )
         suspects = tuple(s.label for s in splits if s.suspect)
+        promoted: int | None = None
+        bar = config.promote_min_excess
+        if target_prior is None and not reads_all_to_all(trigger_prior) and bar is not None:
+            # Neither X-ray nor BURN's own check named a target. A dirty-label all-to-one
+            # attack adds its poison to the target's count, so a suspect class of the mixture
+            # that holds more samples than the others is read twice over: alone, it is taken as
+            # the target, and the repair runs as with a prior (window, stamp, unlearning); a
+            # suspect without that excess is clean or clean-label, where relabelling its
+            # samples repairs nothing (docs/remediation.md section 36).
+            held = with_excess(suspects, y, num_classes, bar)
+            if len(held) == 1:
+                promoted = target_prior = held[0]
+            if promoted is not None or (config.drop_without_excess and held != suspects):
+                flags, posterior, splits = flag_samples(
+                    bnd.distance, bnd.adv_label, y, bnd.pred, num_classes, config, target_prior,
+                    allowed=None if promoted is not None else held,
+                )  # fmt: skip
+                suspects = tuple(s.label for s in splits if s.suspect)
         # Uncertain samples of a suspect class sit out training until a feedback round
         # decides them: trained with the target label they would keep teaching the backdoor.
         quarantine = _quarantine(flags, posterior, y, suspects, config)
@@ -511,9 +537,12 @@ def run_burn(
 
     pred0 = bnd.pred
     suspect_mask = np.isin(y, np.asarray(suspects, dtype=np.int64))
-    if trigger_prior is not None and unlearner.target is None:
+    room: np.ndarray | None = None
+    if reads_all_to_all(trigger_prior) and unlearner.target is None:
         # X-ray saw a trigger but no single target (all-to-all): poison may carry any label.
         suspect_mask[:] = True
+    elif config.cap_adds_at_excess:
+        room = excess_room(y, flags, num_classes)
     for k in range(1, config.max_rounds + 1):
         if used >= budget - 1e-9 or not suspect_mask.any():
             break
@@ -537,7 +566,10 @@ def run_burn(
                 ),
                 lift_min_confidence=config.lift_min_confidence if config.lift_flags else None,
                 pinned=pinned,
+                room=room,
             )
+            if room is not None:
+                room = room - np.bincount(y[step.add], minlength=num_classes)
             flags, quarantine, labels = step.flags, step.quarantine, step.labels
             add, lift, relabel = step.add, step.lift, step.relabel
             change = step.change
@@ -626,6 +658,8 @@ def run_burn(
             # samples the occlusion test freed (0.0: no stamp flagged; None: the stamp test did
             # not run).
             "mixture_set_aside": mixture_set_aside,
+            # The mixture's lone suspect, taken as the target (`lone_suspect`); None: not.
+            "promoted_suspect": promoted,
             "stamp_freed_share": None if freed_share is None else round(freed_share, 4),
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
@@ -669,6 +703,7 @@ def feedback_update(
     add_min_confidence: float,
     lift_min_confidence: float | None,
     pinned: np.ndarray | None = None,
+    room: np.ndarray | None = None,
 ) -> FeedbackStep:
     """Phase 2's rule: compare the original model's labels (`pred0`) and the given ones (`y`)
     with the sanitised model's (`pred_k`, softmax confidence `conf_k`). Inputs are not changed.
@@ -682,10 +717,14 @@ def feedback_update(
       original label again, at that confidence, although it trained on the restored one;
       never a `pinned` one.
     - released: a quarantined sample the sanitised model gives its original label.
+    `room` (None: no cap): how many more flags each given label may take this round
+    (`excess_room`); where a class's adds exceed it, the most confident ones are kept.
     """
     differs = pred_k != y
     decisive = differs & (conf_k >= add_min_confidence)
     add = ~flags & suspect_mask & (pred0 == y) & decisive
+    if room is not None:
+        add = _within_room(add, y, conf_k, room)
     if lift_min_confidence is None:
         lift = np.zeros_like(flags)
     else:
@@ -706,6 +745,56 @@ def feedback_update(
         relabel=relabel,
         released=released,
     )
+
+
+def label_excess(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per label, its sample count less the median of the other labels' counts (float)."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    if num_classes < 2:
+        return np.zeros(num_classes)
+    return np.array([counts[c] - np.median(np.delete(counts, c)) for c in range(num_classes)])
+
+
+def with_excess(
+    labels: tuple[int, ...], y: np.ndarray, num_classes: int, bar: float
+) -> tuple[int, ...]:
+    """The `labels` whose sample count exceeds the median of the other labels' by at least
+    `bar` of that median."""
+    counts = np.bincount(y, minlength=num_classes)
+    excess = label_excess(y, num_classes)
+    kept = []
+    for c in labels:
+        median = float(np.median(np.delete(counts, c))) if num_classes > 1 else 0.0
+        if median > 0 and excess[c] >= bar * median:
+            kept.append(int(c))
+    return tuple(kept)
+
+
+def excess_room(y: np.ndarray, flags: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per label, how many more samples the feedback rounds may flag: the label's excess over
+    the median of the other labels' counts, less its flags so far (never below 0).
+
+    Why: an all-to-one dirty-label attack adds its poison to the target's count, so on a
+    training set whose classes were about balanced the excess bounds the poison there. Beyond
+    it the rounds flag clean samples of the class, and each round's model, trained on fewer of
+    them, gives up more: on an SE-ResNet Trojan the scan missed, 735 clean samples (7.7%, 7.1
+    points of accuracy), docs/remediation.md section 36. A clean-label attack or a class that
+    was small to begin with leaves no room: its flags are phase 1's."""
+    excess = label_excess(y, num_classes)
+    flagged = np.bincount(y[flags], minlength=num_classes)
+    return np.maximum(0, np.floor(excess).astype(np.int64) - flagged)
+
+
+def _within_room(add: np.ndarray, y: np.ndarray, conf: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """`add` with at most `room[c]` samples of each given label c, the most confident first."""
+    kept = np.zeros_like(add)
+    for c in np.unique(y[add]):
+        idx = np.flatnonzero(add & (y == c))
+        n = max(0, int(room[c]))
+        if len(idx) > n:
+            idx = idx[np.argsort(-conf[idx], kind="stable")[:n]]
+        kept[idx] = True
+    return kept
 
 
 def _weights(

@@ -146,6 +146,17 @@ class BurnConfig:
     round_epochs: float = 1.0
     max_rounds: int = 6
     stop_change: float = 0.001
+    # Feedback adds per label within its excess over the median label count (`excess_room`),
+    # except under an all-to-all read, where poison leaves every count as it was. Hand-set
+    # (a rule, nothing fitted): docs/remediation.md section 36.
+    cap_adds_at_excess: bool = True
+    # With no target from X-ray or the own check: the boundary mixture's one suspect class is
+    # taken as the target when its sample count exceeds the median of the other labels' by
+    # this share of that median (None: never). Hand-set between the zoo's training sets: clean
+    # ones at most 0.13, dirty-label all-to-one ones 0.50-0.58 at 5% poison.
+    promote_min_excess: float | None = 0.25
+    # There, a suspect class without that excess gets no flags.
+    drop_without_excess: bool = True
     # Why 0.5: at 0.3 ASR ended higher (LeNet SIG 0.047 vs 0.034, all-to-all BadNets 0.044 vs
     # 0.036, both with the universal perturbation on) and clean accuracy was no better.
     unlearn_share: float = 0.5
@@ -290,15 +301,15 @@ PHASES: dict[str, tuple[str, ...]] = {
         "quarantine_min", "quarantine_max_share", "min_class_samples", "sd_floor",
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
         "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
-        "mixture_set_aside_share", "turn_flags", "despeckle_flags", "despeckle_jump",
-        "despeckle_quarantine",
+        "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
+        "despeckle_flags", "despeckle_jump", "despeckle_quarantine",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),
     # The feedback rounds that add, keep or lift flags with the sanitised model.
     "feedback": (
         "add_min_confidence", "add_min_confidence_unlearning", "lift_flags", "lift_min_confidence",
-        "pin_occluded", "round_epochs", "max_rounds", "stop_change",
+        "pin_occluded", "round_epochs", "max_rounds", "stop_change", "cap_adds_at_excess",
     ),
     # Shortcut unlearning while fine-tuning: the stamped share and the universal trigger.
     "unlearning": (

@@ -59,8 +59,9 @@ class RepairOutcome:
     flagged_phase1: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     rounds: tuple[dict[str, Any], ...] = ()
     classes: tuple[dict[str, Any], ...] = ()
-    # (label, source) when the method named the target itself ("self-prior") or overruled the
-    # prior with its own evidence over every class ("corrected").
+    # (label, source) when the method named the target itself ("self-prior", or "mixture": the
+    # boundary mixture's lone suspect) or overruled the prior with its own evidence over every
+    # class ("corrected").
     target: tuple[int, str] | None = None
 
 
@@ -98,6 +99,10 @@ class Burn:
         found = None if result.self_prior is None else result.self_prior.target
         if job.target_label is None and found is not None:
             target = (int(found), "self-prior")
+        promoted = result.unlearning.get("promoted_suspect")
+        if job.target_label is None and target is None and promoted is not None:
+            # The boundary mixture's lone suspect with a count excess (`burn.lone_suspect`).
+            target = (int(promoted), "mixture")
         if result.correction is not None:
             # BURN's own evidence over every class named another target than the prior.
             target = (result.correction.found, "corrected")

@@ -149,7 +149,8 @@ class RepairNotes:
     clean_unlearning: str | None = None
     loss: tuple[float, ...] | None = None
     reversed_trigger: dict[str, Any] | None = None  # Neural Cleanse's, as the report keeps it
-    # Where the target came from: "scan-report", "scan before", "--target-label", "none".
+    # Where the target came from: "scan-report", "given", "self-prior" (BURN's own check),
+    # "mixture" (the boundary mixture's lone suspect with a count excess), "corrected"; None.
     target_source: str | None = None
     repair_rounds: tuple[RepairRound, ...] = ()
 

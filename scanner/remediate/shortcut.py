@@ -44,13 +44,19 @@ def needs_own_check(
     (an `infected` verdict, or a report without one, with probes but no single target), which is
     left as X-ray read it. A `shortcut` or `clean` report's probes name no target: the
     check runs (a WaNet read as a shortcut to a natural sink kept 0.46 attack success without)."""
-    all_to_all = (
+    return config.self_prior and target_prior is None and not reads_all_to_all(trigger_prior)
+
+
+def reads_all_to_all(trigger_prior: TriggerPrior | None) -> bool:
+    """Whether a scan report reads all-to-all: probes but no single target, under an `infected`
+    verdict (or a report without one). A `clean` or `shortcut` report without a target is no
+    such read: X-ray found no planted trigger there."""
+    return (
         trigger_prior is not None
         and trigger_prior.target is None
         and bool(trigger_prior.probes)
         and trigger_prior.verdict in (None, "infected")
     )
-    return config.self_prior and target_prior is None and not all_to_all
 
 
 def own_target_check(

@@ -581,7 +581,7 @@ def test_self_prior_names_the_class_a_small_universal_trigger_reaches() -> None:
     assert none.target is None and none.by is None and max(none.rates) == 0.0  # type: ignore[attr-defined]
 
 
-def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> None:
+def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object], tmp_path: Path) -> None:
     given = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                       target_label=TARGET, device="cpu")  # fmt: skip
     assert given.extra.unlearning["self_prior"] is None
@@ -603,12 +603,23 @@ def test_self_prior_runs_only_without_a_target(backdoor: dict[str, object]) -> N
     assert own.target_label == sp["target"]
     assert own.extra.target_source == ("self-prior" if sp["target"] is not None else None)
     off = dataclasses.replace(FAST, self_prior=False)
-    plain = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
+    out = tmp_path / "plain.onnx"
+    plain = remediate(backdoor["path"], backdoor["train"], out_path=out, burn_config=off,
                       device="cpu")  # fmt: skip
-    assert plain.extra.unlearning["self_prior"] is None and plain.target_label is None
+    assert plain.extra.unlearning["self_prior"] is None
     # No target at all: every class may be suspect, so phase 1 attacks every sample it fits on.
     assert plain.extra.attacked_samples > given.extra.attacked_samples
     assert plain.extra.attacked_samples > len(backdoor["train"][1]) // 2  # type: ignore[index]
+    # The mixture singles out the target, which holds its 250 poisoned samples beside its own
+    # ~140: read twice over, it is taken as the target, and the backdoor goes.
+    assert plain.extra.unlearning["promoted_suspect"] == TARGET
+    assert plain.target_label == TARGET and plain.extra.target_source == "mixture"
+    before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
+    assert after["asr"] < before["asr"] - 0.3, (before, after)
+    never = dataclasses.replace(off, promote_min_excess=None)
+    bare = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=never,
+                     device="cpu")  # fmt: skip
+    assert bare.target_label is None and bare.extra.unlearning["promoted_suspect"] is None
 
 
 def test_a_wrong_target_is_corrected_and_the_backdoor_still_removed(
@@ -825,6 +836,61 @@ def test_feedback_round_never_lifts_a_pinned_flag() -> None:
     )  # fmt: skip
     assert step.lift.tolist() == [False, True]
     assert step.labels.tolist() == [3, 7]
+
+
+def test_feedback_adds_stay_within_the_label_excess_the_most_confident_first() -> None:
+    from scanner.remediate.burn import excess_room, feedback_update
+
+    # Label 0 holds 9 samples, labels 1 and 2 hold 5: label 0's excess over the median of the
+    # others is 4; with one flag already, 3 more may be added this round.
+    y = np.array([0] * 9 + [1] * 5 + [2] * 5)
+    flags = np.zeros(len(y), dtype=bool)
+    flags[0] = True
+    room = excess_room(y, flags, 3)
+    assert room.tolist() == [3, 0, 0]
+    pred_k = np.where(y == 0, 1, y)  # every label-0 sample now goes to 1
+    pred_k[0] = 0
+    conf_k = np.linspace(0.91, 0.99, len(y))
+    step = feedback_update(
+        flags, np.zeros_like(flags), y.copy(), y, y, pred_k, conf_k, y == 0,
+        add_min_confidence=0.9, lift_min_confidence=None, room=room,
+    )  # fmt: skip
+    # Eight label-0 samples qualify; the three most confident are added.
+    assert np.flatnonzero(step.add).tolist() == [6, 7, 8]
+    uncapped = feedback_update(
+        flags, np.zeros_like(flags), y.copy(), y, y, pred_k, conf_k, y == 0,
+        add_min_confidence=0.9, lift_min_confidence=None,
+    )  # fmt: skip
+    assert int(uncapped.add.sum()) == 8
+    # A balanced set (or a class with fewer samples than the others) leaves no room.
+    assert excess_room(np.repeat(np.arange(3), 4), np.zeros(12, dtype=bool), 3).tolist() == [0] * 3
+
+
+def test_a_suspect_holds_an_excess_when_it_has_more_samples_than_the_others() -> None:
+    from scanner.remediate.burn import with_excess
+
+    y = np.repeat(np.arange(4), [150, 100, 100, 110])  # label 0: 50% over the others' median
+    assert with_excess((0, 1, 3), y, 4, 0.25) == (0,)
+    assert with_excess((1,), y, 4, 0.25) == ()  # as many samples as the others
+    assert with_excess((3,), y, 4, 0.25) == ()  # 10% over: under the bar
+    assert with_excess((0, 3), y, 4, 0.05) == (0, 3)
+    assert with_excess((), y, 4, 0.25) == ()
+
+
+def test_only_an_infected_or_unmarked_read_without_a_target_is_all_to_all() -> None:
+    from scanner.remediate.prior import TriggerPrior
+    from scanner.remediate.shortcut import reads_all_to_all
+
+    probes = (PATCH_PROBE,)
+    assert reads_all_to_all(TriggerPrior(None, probes, "infected"))
+    assert reads_all_to_all(TriggerPrior(None, probes, None))
+    # A clean or shortcut read's consistent probes are no planted trigger: the feedback rounds
+    # then flag only the mixture's suspect classes, not every class as for all-to-all poison.
+    assert not reads_all_to_all(TriggerPrior(None, probes, "clean"))
+    assert not reads_all_to_all(TriggerPrior(None, probes, "shortcut"))
+    assert not reads_all_to_all(TriggerPrior(TARGET, probes, "infected"))
+    assert not reads_all_to_all(TriggerPrior(None, (), "infected"))
+    assert not reads_all_to_all(None)
 
 
 class _PixelExactNet(torch.nn.Module):
