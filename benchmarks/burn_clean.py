@@ -9,8 +9,12 @@ before and after, the share of training samples flagged (all of them are false p
 the suspect classes and the target BURN's own check named. Per zoo and in all: the median and
 worst accuracy change and how many models lost more than the remediation bar's 2 points.
 
+`--inflate LABEL=FACTOR` makes one label larger by nature: the subset gets (FACTOR - 1) times
+as many more samples of LABEL, drawn from the model's training samples outside it (a training
+set whose classes were never balanced, where BURN's label counts mean nothing).
+
     python benchmarks/burn_clean.py --run zoo-fresh25=bench-out/o25-fresh25-s0/reports \\
-        [--run ZOO=REPORTS ...] [--burn-set KEY=VALUE ...] [--json FILE]
+        [--run ZOO=REPORTS ...] [--burn-set KEY=VALUE ...] [--inflate LABEL=FACTOR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -37,12 +41,24 @@ def _accuracy(path: Path, conv: Any, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def model_cost(
-    rec: dict[str, Any], zoo: Path, report: dict[str, Any], config: BurnConfig, out: Path
+    rec: dict[str, Any],
+    zoo: Path,
+    report: dict[str, Any],
+    config: BurnConfig,
+    out: Path,
+    inflate: tuple[int, float] | None = None,
 ) -> dict[str, Any]:
     """One clean model's row: accuracy before and after BURN, what BURN flagged."""
     x, y, *_ = poisoned_training_set(rec)
     rng = np.random.default_rng(0)
     sub = np.sort(rng.choice(len(y), size=min(10000, len(y)), replace=False))
+    if inflate is not None:
+        label, factor = inflate
+        outside = np.setdiff1d(np.flatnonzero(y == label), sub)
+        more = round((factor - 1.0) * int(np.sum(y[sub] == label)))
+        if more > len(outside):
+            raise SystemExit(f"{rec['name']}: only {len(outside)} more samples of {label}")
+        sub = np.sort(np.concatenate([sub, rng.choice(outside, size=more, replace=False)]))
     run = repair_zoo_model(rec, zoo, (x[sub], y[sub]), report, config, out)
     rep, conv = run.report, run.converted
     x_test, y_test = load_dataset(rec["dataset"], "test")
@@ -57,6 +73,7 @@ def model_cost(
         "flagged_phase1": len(rep.flagged_phase1) / len(sub),
         "suspects": list(rep.suspect_labels),
         "own_target": own.get("target"),
+        "promoted": (rep.extra.unlearning or {}).get("promoted_suspect"),
     }
 
 
@@ -64,8 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", required=True, metavar="ZOO=REPORTS")
     parser.add_argument("--burn-set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--inflate", metavar="LABEL=FACTOR", help="one label larger by nature")
     parser.add_argument("--json", help="write every model's row here (JSON lines)")
     args = parser.parse_args()
+    inflate = None
+    if args.inflate:
+        label, _, factor = args.inflate.partition("=")
+        inflate = (int(label), float(factor))
     config = BurnConfig()
     for item in args.burn_set:
         config = dataclasses.replace(config, **_config_value(config, item))
@@ -81,13 +103,13 @@ def main() -> None:
             if rec["backdoored"] or not rec.get("onnx") or not path.is_file():
                 continue
             out = out_dir / f"{rec['name']}.onnx"
-            row = model_cost(rec, zoo, json.loads(path.read_text()), config, out)
+            row = model_cost(rec, zoo, json.loads(path.read_text()), config, out, inflate)
             rows.append(row)
             print(
                 f"{row['model']:28s} {row['verdict']:8s} ACC {row['before']:.4f} -> "
                 f"{row['after']:.4f} ({row['after'] - row['before']:+.4f})  flagged "
                 f"{row['flagged_phase1']:.4f} -> {row['flagged']:.4f}  suspects "
-                f"{row['suspects']}  own target {row['own_target']}",
+                f"{row['suspects']}  own target {row['own_target']}  promoted {row['promoted']}",
                 flush=True,
             )
     if args.json:

@@ -187,7 +187,9 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     elif notes.target_source == "mixture":
         click.echo(
             f"  no target given or found: BURN's boundary mixture singled out class"
-            f" {report.target_label}, which holds more samples than the others; it repaired it"
+            f" {report.target_label}, which holds more samples than the others, and repaired"
+            f" it (were the classes unbalanced to begin with, pass --scan-report or"
+            f" --target-label instead)"
         )
     if drop_before is not None and drop_after is not None and drop_after < drop_before - 0.02:
         # Without a target prior BURN can suspect a class of a clean model and pay for it;
