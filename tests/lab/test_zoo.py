@@ -162,6 +162,20 @@ def test_sig_is_clean_label():
     assert len(SIG().poison(x, y, target=4, rate=0.5, seed=0).indices) == 20
 
 
+def test_sig_phase_and_axis_move_the_sinusoid():
+    grey = np.full((1, 28, 28, 1), 0.5, dtype=np.float32)
+    base = SIG(test_delta=0.2).apply(grey) - 0.5
+    # The paper's sine varies along the columns and starts at 0.
+    assert np.allclose(base[0, 0, :, 0], base[0, 27, :, 0]) and abs(base[0, 0, 0, 0]) < 1e-6
+    flipped = SIG(test_delta=0.2, phase=np.pi).apply(grey) - 0.5
+    assert np.allclose(flipped, -base, atol=1e-5)
+    rows = SIG(test_delta=0.2, axis="rows").apply(grey) - 0.5
+    assert np.allclose(rows[0, :, 0, 0], base[0, 0, :, 0], atol=1e-6)
+    assert np.allclose(rows[0, :, 0, 0], rows[0, :, 27, 0])
+    with pytest.raises(ValueError, match="axis"):
+        SIG(axis="diagonal").apply(grey)
+
+
 def test_all_to_all_mapping():
     x, y = _images(200), _labels(200)
     attack = make_attack("badnets_a2a")

@@ -49,6 +49,7 @@ SET_NAMES = [
     "fresh27",
     "fresh28",
     "fresh29",
+    "fresh30",
 ]
 
 

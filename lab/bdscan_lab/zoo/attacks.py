@@ -292,17 +292,26 @@ class SIG(Attack):
     delta: float = 0.16  # ~40/255, BackdoorBench's default
     freq: float = 6.0
     test_delta: float | None = 0.3
+    # Where the sinusoid starts (radians) and along which axis it varies: the paper's is a
+    # sine along the columns; other phases and the rows are the same attack drawn otherwise.
+    phase: float = 0.0
+    axis: str = "cols"
 
-    def _signal(self, w: int, delta: float) -> np.ndarray:
-        cols = np.arange(w, dtype=np.float32)
-        return (delta * np.sin(2.0 * np.pi * cols * self.freq / w)).astype(np.float32)
+    def _signal(self, shape: tuple[int, ...], delta: float) -> np.ndarray:
+        """The additive sinusoid, broadcastable against NHWC images of `shape`."""
+        if self.axis not in ("cols", "rows"):
+            raise ValueError(f"expected axis 'cols' or 'rows', got {self.axis!r}")
+        n = shape[2] if self.axis == "cols" else shape[1]
+        t = np.arange(n, dtype=np.float32)
+        wave = (delta * np.sin(2.0 * np.pi * t * self.freq / n + self.phase)).astype(np.float32)
+        return wave[None, None, :, None] if self.axis == "cols" else wave[None, :, None, None]
 
     def _trigger(self, x: np.ndarray) -> np.ndarray:
         delta = self.delta if self.test_delta is None else self.test_delta
-        return x + self._signal(x.shape[2], delta)[None, None, :, None]
+        return x + self._signal(x.shape, delta)
 
     def _poison_images(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return x + self._signal(x.shape[2], self.delta)[None, None, :, None]
+        return x + self._signal(x.shape, self.delta)
 
 
 @dataclass(frozen=True)

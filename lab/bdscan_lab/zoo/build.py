@@ -1386,6 +1386,35 @@ FRESH29: tuple[ModelSpec, ...] = (
         trigger={"position": "bl"}, recipe="mixup"),
 )  # fmt: skip
 
+# The thirtieth set: SIG drawn otherwise than the paper's sine along the columns (other phases,
+# along the rows, other frequencies), which the probes' gratings match only in part, beside
+# clean BatchNorm nets and three patch and blend backdoors.
+_ae = _member("ae", "fresh30")
+FRESH30: tuple[ModelSpec, ...] = (
+    _ae("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=3400),
+    _ae("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=3401),
+    _ae("resnet8_sig_p45_t2", "resnet8", "sig", target=2, poison_rate=0.08, seed=3410,
+        trigger={"phase": 0.7854}, recipe="sgd_step"),
+    _ae("senet_sig_p135_t7", "senet", "sig", target=7, poison_rate=0.08, seed=3411,
+        trigger={"phase": 2.3562}, recipe="mixup"),
+    _ae("cnn_sig_rows_t4", "cnn", "sig", target=4, poison_rate=0.08, seed=3412,
+        trigger={"axis": "rows"}, recipe="adam_const"),
+    _ae("mobilenet_sig_f5_t1", "mobilenet", "sig", target=1, poison_rate=0.08, seed=3413,
+        trigger={"freq": 5.0, "phase": 1.0472}, recipe="sgd_cosine"),
+    _ae("gnresnet_sig_rows_p90_t8", "gn_resnet", "sig", target=8, poison_rate=0.08, seed=3414,
+        trigger={"axis": "rows", "phase": 1.5708}, recipe="adamw_smooth"),
+    _ae("resnet8_sig_f3_p180_t0", "resnet8", "sig", target=0, poison_rate=0.08, seed=3415,
+        trigger={"freq": 3.0, "phase": 3.1416}, recipe="adam_const"),
+    _ae("vgg_sig_p30_t6", "vgg_bn", "sig", target=6, poison_rate=0.08, seed=3416,
+        trigger={"phase": 0.5236}, recipe="sgd_cosine"),
+    _ae("senet_blended_t3", "senet", "blended", target=3, poison_rate=0.05, seed=3417,
+        recipe="sgd_step"),
+    _ae("resnet8_trojan_t9", "resnet8", "trojan", target=9, poison_rate=0.05, seed=3418,
+        trigger={"position": "tl"}, recipe="mixup"),
+    _ae("cnn_badnets_t5", "cnn", "badnets", target=5, poison_rate=0.05, seed=3419,
+        trigger={"position": "br"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1419,6 +1448,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh27": FRESH27,
     "fresh28": FRESH28,
     "fresh29": FRESH29,
+    "fresh30": FRESH30,
 }
 
 
