@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,26 @@ def repair_zoo_model(
         burn_config=config,
         seed=seed,
     )
+
+
+def zoo_reports(runs: list[str]) -> Iterator[tuple[Path, dict[str, Any], dict[str, Any]]]:
+    """(zoo, record, scan report) for every model of each `ZOO=REPORTS` item (the research
+    tools' `--run`) that has a report `REPORTS/NAME.json`."""
+    for item in runs:
+        zoo_text, sep, reports_text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--run: expected ZOO=REPORTS, got {item!r}")
+        zoo, reports = Path(zoo_text), Path(reports_text)
+        for rec in json.loads((zoo / "index.json").read_text())["models"]:
+            path = reports / f"{rec['name']}.json"
+            if rec.get("onnx") and path.is_file():
+                yield zoo, rec, json.loads(path.read_text())
+
+
+def write_rows(path: str | None, rows: list[dict[str, Any]]) -> None:
+    """The rows as JSON lines at `path` (None: nowhere)."""
+    if path:
+        Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _ort_labels(path: Path, x_in: np.ndarray, batch: int | None) -> np.ndarray:

@@ -21,13 +21,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_burn import BAR_ACC_DROP, _config_value, _ort_labels, repair_zoo_model
+from bench_burn import (
+    BAR_ACC_DROP,
+    _config_value,
+    _ort_labels,
+    repair_zoo_model,
+    write_rows,
+    zoo_reports,
+)
 
 from bdscan_lab.zoo.build import poisoned_training_set
 from bdscan_lab.zoo.datasets import load_dataset
@@ -93,27 +99,19 @@ def main() -> None:
         config = dataclasses.replace(config, **_config_value(config, item))
     rows: list[dict[str, Any]] = []
     out_dir = Path(tempfile.mkdtemp(prefix="burn-clean-"))
-    for item in args.run:
-        zoo_text, sep, reports_text = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--run: expected ZOO=REPORTS, got {item!r}")
-        zoo, reports = Path(zoo_text), Path(reports_text)
-        for rec in json.loads((zoo / "index.json").read_text())["models"]:
-            path = reports / f"{rec['name']}.json"
-            if rec["backdoored"] or not rec.get("onnx") or not path.is_file():
-                continue
-            out = out_dir / f"{rec['name']}.onnx"
-            row = model_cost(rec, zoo, json.loads(path.read_text()), config, out, inflate)
-            rows.append(row)
-            print(
-                f"{row['model']:28s} {row['verdict']:8s} ACC {row['before']:.4f} -> "
-                f"{row['after']:.4f} ({row['after'] - row['before']:+.4f})  flagged "
-                f"{row['flagged_phase1']:.4f} -> {row['flagged']:.4f}  suspects "
-                f"{row['suspects']}  own target {row['own_target']}  promoted {row['promoted']}",
-                flush=True,
-            )
-    if args.json:
-        Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for zoo, rec, report in zoo_reports(args.run):
+        if rec["backdoored"]:
+            continue
+        row = model_cost(rec, zoo, report, config, out_dir / f"{rec['name']}.onnx", inflate)
+        rows.append(row)
+        print(
+            f"{row['model']:28s} {row['verdict']:8s} ACC {row['before']:.4f} -> "
+            f"{row['after']:.4f} ({row['after'] - row['before']:+.4f})  flagged "
+            f"{row['flagged_phase1']:.4f} -> {row['flagged']:.4f}  suspects "
+            f"{row['suspects']}  own target {row['own_target']}  promoted {row['promoted']}",
+            flush=True,
+        )
+    write_rows(args.json, rows)
     if rows:
         change = sorted(r["after"] - r["before"] for r in rows)
         worse = sum(1 for c in change if c < -BAR_ACC_DROP)

@@ -18,13 +18,12 @@ models the gate sets the mixture aside on and the others.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_burn import repair_zoo_model
+from bench_burn import repair_zoo_model, write_rows, zoo_reports
 
 from bdscan_lab.zoo.build import poisoned_training_set
 from scanner.remediate import burn
@@ -140,30 +139,19 @@ def main() -> None:
     parser.add_argument("--json", help="write every model's row here (JSON lines)")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
-    for item in args.run:
-        zoo_text, sep, reports_text = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--run: expected ZOO=REPORTS, got {item!r}")
-        zoo, reports = Path(zoo_text), Path(reports_text)
-        index = json.loads((zoo / "index.json").read_text())
-        for rec in index["models"]:
-            path = reports / f"{rec['name']}.json"
-            if not rec["backdoored"] or rec["all_to_all"] or not path.is_file():
-                continue
-            report = json.loads(path.read_text())
-            if report["xray"]["target_label"] is None:
-                continue
-            row = model_flags(rec, zoo, report)
-            rows.append(row)
-            print(
-                f"{row['model']:30s} {row['attack']:10s} poisoned {row['poisoned']:5d}"
-                f"  holders {_pair(row['holders']):>9s}"
-                f"  mixture only {_pair(row['mixture_only']):>9s}"
-                f"  freed share {row['freed_share']}  set aside {row['set_aside']}",
-                flush=True,
-            )
-    if args.json:
-        Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for zoo, rec, report in zoo_reports(args.run):
+        if not rec["backdoored"] or rec["all_to_all"] or report["xray"]["target_label"] is None:
+            continue
+        row = model_flags(rec, zoo, report)
+        rows.append(row)
+        print(
+            f"{row['model']:30s} {row['attack']:10s} poisoned {row['poisoned']:5d}"
+            f"  holders {_pair(row['holders']):>9s}"
+            f"  mixture only {_pair(row['mixture_only']):>9s}"
+            f"  freed share {row['freed_share']}  set aside {row['set_aside']}",
+            flush=True,
+        )
+    write_rows(args.json, rows)
     for aside in (True, False):
         part = [r for r in rows if r["set_aside"] is aside and r["holders"] is not None]
         if not part:
