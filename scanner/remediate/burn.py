@@ -658,7 +658,7 @@ def run_burn(
             # samples the occlusion test freed (0.0: no stamp flagged; None: the stamp test did
             # not run).
             "mixture_set_aside": mixture_set_aside,
-            # The mixture's lone suspect, taken as the target (`lone_suspect`); None: not.
+            # The mixture's one suspect with a count excess, taken as the target (`with_excess`).
             "promoted_suspect": promoted,
             "stamp_freed_share": None if freed_share is None else round(freed_share, 4),
             "turn_flags": n_turned,

@@ -150,10 +150,11 @@ class BurnConfig:
     # except under an all-to-all read, where poison leaves every count as it was. Hand-set
     # (a rule, nothing fitted): docs/remediation.md section 36.
     cap_adds_at_excess: bool = True
-    # With no target from X-ray or the own check: the boundary mixture's one suspect class is
-    # taken as the target when its sample count exceeds the median of the other labels' by
-    # this share of that median (None: never). Hand-set between the zoo's training sets: clean
-    # ones at most 0.13, dirty-label all-to-one ones 0.50-0.58 at 5% poison.
+    # With no target from X-ray or the own check: a suspect class of the boundary mixture
+    # counts only where its sample count exceeds the median of the other labels' by this share
+    # of that median, and when exactly one does it is taken as the target (None: never).
+    # Hand-set between the zoo's training sets (benchmarks/label_counts.py): the largest label
+    # of a clean one at most 0.13, a dirty-label all-to-one target 0.50-2.89 (5-20% poison).
     promote_min_excess: float | None = 0.25
     # There, a suspect class without that excess gets no flags.
     drop_without_excess: bool = True

@@ -101,7 +101,7 @@ class Burn:
             target = (int(found), "self-prior")
         promoted = result.unlearning.get("promoted_suspect")
         if job.target_label is None and target is None and promoted is not None:
-            # The boundary mixture's lone suspect with a count excess (`burn.lone_suspect`).
+            # The boundary mixture's one suspect with a count excess (`burn.with_excess`).
             target = (int(promoted), "mixture")
         if result.correction is not None:
             # BURN's own evidence over every class named another target than the prior.
