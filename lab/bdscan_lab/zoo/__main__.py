@@ -50,6 +50,7 @@ SET_NAMES = [
     "fresh28",
     "fresh29",
     "fresh30",
+    "fresh31",
 ]
 
 

@@ -1415,6 +1415,34 @@ FRESH30: tuple[ModelSpec, ...] = (
         trigger={"position": "br"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The thirty-first set: SIG drawn at phases, frequencies and axes that neither the probes'
+# gratings nor the thirtieth set drew (5 and 7 and 9 cycles, phases 5pi/4, 7pi/4, 2 rad), one at a
+# probe's own phase for a control, beside four clean nets of the architectures whose natural
+# grating sinks the strong probes reach. Specified before the grating search space it judges.
+_af = _member("af", "fresh31")
+FRESH31: tuple[ModelSpec, ...] = (
+    _af("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=3500),
+    _af("senet_clean_mixup", "senet", recipe="mixup", seed=3501),
+    _af("gnresnet_clean_cos", "gn_resnet", recipe="sgd_cosine", seed=3502),
+    _af("cnn_clean_adam", "cnn", recipe="adam_const", seed=3503),
+    _af("resnet8_sig_p225_t3", "resnet8", "sig", target=3, poison_rate=0.08, seed=3510,
+        trigger={"phase": 3.927}, recipe="sgd_cosine"),
+    _af("senet_sig_f7_t5", "senet", "sig", target=5, poison_rate=0.08, seed=3511,
+        trigger={"freq": 7.0}, recipe="adamw_smooth"),
+    _af("cnn_sig_f9_p2_t8", "cnn", "sig", target=8, poison_rate=0.08, seed=3512,
+        trigger={"freq": 9.0, "phase": 2.0}, recipe="sgd_step"),
+    _af("gnresnet_sig_p315_t1", "gn_resnet", "sig", target=1, poison_rate=0.08, seed=3513,
+        trigger={"phase": 5.4978}, recipe="mixup"),
+    _af("mobilenet_sig_rows_f4_p60_t6", "mobilenet", "sig", target=6, poison_rate=0.08,
+        seed=3514, trigger={"axis": "rows", "freq": 4.0, "phase": 1.0472}, recipe="adam_const"),
+    _af("vgg_sig_f5_p180_t2", "vgg_bn", "sig", target=2, poison_rate=0.08, seed=3515,
+        trigger={"freq": 5.0, "phase": 3.1416}, recipe="adamw_smooth"),
+    _af("resnet8_sig_rows_f8_p45_t9", "resnet8", "sig", target=9, poison_rate=0.08, seed=3516,
+        trigger={"axis": "rows", "freq": 8.0, "phase": 0.7854}, recipe="mixup"),
+    _af("lenet_sig_p270_t0", "lenet", "sig", target=0, poison_rate=0.08, seed=3517,
+        trigger={"phase": 4.7124}, recipe="default"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1449,6 +1477,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh28": FRESH28,
     "fresh29": FRESH29,
     "fresh30": FRESH30,
+    "fresh31": FRESH31,
 }
 
 
