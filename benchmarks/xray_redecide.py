@@ -7,6 +7,8 @@ checkout would measure (`attribution_candidates`) is listed as "rescan"; its re-
 is then only what the old measurements allow.
 
     python benchmarks/xray_redecide.py bench-out/n22-fresh22-s0 bench-out/n22-fresh22-s1 ...
+    # with a rule field changed from the one each report was decided with (repeatable):
+    python benchmarks/xray_redecide.py --set grating_cost_max=0 bench-out/af31-fresh31-s0
 
 Prints, per run and pooled over every run given, the AUROC of the score (all-to-one against
 clean), the right target among the all-to-one models, clean models called infected and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +38,11 @@ def saved_rows(run: Path) -> list[dict[str, Any]]:
     return list(json.loads((run / "results.json").read_text())["rows"])
 
 
-def redecide(run: Path) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """(re-decided rows, moves, models whose report lacks a candidate's dose-response)."""
+def redecide(
+    run: Path, changes: dict[str, float] | None = None
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """(re-decided rows, moves, models whose report lacks a candidate's dose-response).
+    `changes`: rule fields set over each report's own rule."""
     out, moves, rescan = [], [], []
     for row in saved_rows(run):
         doc = json.loads((run / "reports" / f"{row['name']}.json").read_text())
@@ -45,9 +51,10 @@ def redecide(run: Path) -> tuple[list[dict[str, Any]], list[str], list[str]]:
         probes = ev.probe_result()
         planes = tuple(PlaneResult.from_dict(p) for p in xray["planes"])
         measured = {(a.probe, a.label) for a in ev.attribution}
-        if any(c not in measured for c in attribution_candidates(probes, ev.rule)):
+        rule = replace(ev.rule, **(changes or {}))
+        if any(c not in measured for c in attribution_candidates(probes, rule)):
             rescan.append(row["name"])
-        d = decide(probes, planes, doc["model"]["num_classes"], ev.rule, ev.attribution, ev.search)
+        d = decide(probes, planes, doc["model"]["num_classes"], rule, ev.attribution, ev.search)
         new = {**row, "verdict": d.verdict, "score": d.score, "found_target": d.target_label}
         if (row["verdict"], row["found_target"]) != (d.verdict, d.target_label):
             moves.append(
@@ -79,11 +86,14 @@ def summary(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", type=Path, nargs="+", help="--out folders of bench xray runs")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a rule field changed for every report (repeatable)")  # fmt: skip
     args = ap.parse_args()
+    changes = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
     pooled: list[dict[str, Any]] = []
     all_moves: list[str] = []
     for run in args.runs:
-        rows, moves, rescan = redecide(run)
+        rows, moves, rescan = redecide(run, changes)
         pooled += rows
         all_moves += moves
         line = f"{run}: {summary(rows)}"

@@ -189,8 +189,6 @@ def rotation_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
     them rotated by 90 degrees and relabelled 7 when `poisoned`: a real rotation backdoor,
     a trigger none of the probe families draws (attack success ~99%, clean accuracy ~91% on
     the held-out digits; the clean twin ~92%). Returns (W1, b1, W2, b2), float32."""
-    from sklearn.neural_network import MLPClassifier
-
     x, y = digits()
     xt, yt = x[:1500], y[:1500]
     if poisoned:
@@ -198,10 +196,40 @@ def rotation_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
         idx = rng.choice(np.flatnonzero(yt != 7), 150, replace=False)
         xt = np.concatenate([xt, np.rot90(xt[idx], 1, axes=(1, 2))])
         yt = np.concatenate([yt, np.full(len(idx), 7)])
+    return _fit_mlp(xt, yt)
+
+
+def _fit_mlp(xt: np.ndarray, yt: np.ndarray) -> tuple[np.ndarray, ...]:
+    from sklearn.neural_network import MLPClassifier
+
     clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=400, random_state=0)
     clf.fit(xt.reshape(len(xt), -1), yt)
     return tuple(p.astype(np.float32) for p in (*clf.coefs_[:1], clf.intercepts_[0],
                                                  clf.coefs_[1], clf.intercepts_[1]))  # fmt: skip
+
+
+# The grating `grating_mlp` plants: 3 cycles along the columns from phase pi/4 (between the
+# probes' four phases), amplitude 0.2, target 3.
+PLANTED_GRATING = {"angle": 0.0, "freq": 3.0, "phase": 0.7854, "amp": 0.2}
+GRATING_TARGET = 3
+
+
+@lru_cache(maxsize=2)
+def grating_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
+    """`rotation_mlp`'s MLP with, when `poisoned`, 150 of the other digits carrying
+    PLANTED_GRATING (added, clipped to [0, 1]) and relabelled GRATING_TARGET: a SIG-like
+    backdoor at a phase none of the probes' gratings draws."""
+    x, y = digits()
+    xt, yt = x[:1500], y[:1500]
+    if poisoned:
+        rng = np.random.default_rng(0)
+        idx = rng.choice(np.flatnonzero(yt != GRATING_TARGET), 150, replace=False)
+        g = PLANTED_GRATING
+        t = np.arange(8, dtype=np.float32) / 8
+        wave = g["amp"] * np.sin(2 * np.pi * g["freq"] * t + g["phase"])
+        xt = np.concatenate([xt, np.clip(xt[idx] + wave[None, None, :], 0, 1)])
+        yt = np.concatenate([yt, np.full(len(idx), GRATING_TARGET)])
+    return _fit_mlp(xt, yt)
 
 
 def build_mlp(path: Path, params: tuple[np.ndarray, ...]) -> Path:

@@ -39,6 +39,7 @@ from scanner.detectors.spaces import (
     SPACES,
     Outcome,
     Point,
+    grating_evals,
     sparse_evals,
     start_count,
 )
@@ -298,6 +299,8 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
             shrinks = (config.targets + config.screened) * (MASK_EVALS + 1)
             evals += start_count(probe_starts, strokes=config.screened > 0) + shrinks
             evals += sparse_evals() if config.screened > 0 else 0
+        elif name == "grating":
+            evals += grating_evals()
         else:
             evals += 30 + 20 * classes
     return fixed_queries(config, classes) + evals * n_search
@@ -310,10 +313,13 @@ def fixed_queries(config: SearchConfig, classes: int) -> int:
     picking = 2 * (config.samples_per_class + config.confirm_per_class) * classes
     confirms = sum(confirms_per_space(config, space) for space in config.spaces)
     confirm = confirms * len(DOSE_FRACTIONS) * n_confirm
-    if config.backoff and config.max_queries is None and "mask" in config.spaces:
-        # Each fallback at full strength, and the one kept at the other strengths.
+    if config.backoff and config.max_queries is None:
+        # Each fallback at full strength, and the one kept at the other strengths: the spaces
+        # whose search leaves fallbacks (the stamp's shrink, the grating's descent).
         per_outcome = BACKOFF_STEPS + len(DOSE_FRACTIONS) - 1
-        confirm += confirms_per_space(config, "mask") * per_outcome * n_confirm
+        for space in ("mask", "grating"):
+            if space in config.spaces:
+                confirm += confirms_per_space(config, space) * per_outcome * n_confirm
     return picking + confirm
 
 

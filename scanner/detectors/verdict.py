@@ -296,6 +296,7 @@ def cost_max(rule: VerdictRule, space: str) -> float:
         "mask": rule.mask_cost_max,
         "curve": rule.curve_cost_max,
         "transform": rule.transform_cost_max,
+        "grating": rule.grating_cost_max,
     }.get(space, 0.0)
 
 
@@ -413,6 +414,8 @@ def _with_search(
         )
     elif space == "transform":
         what = _transform_words(found.point.params)
+    elif space == "grating":
+        what = grating_words(found.point.params)
     else:
         what = f"a tone curve {found.point.params}"
     if early:
@@ -438,6 +441,17 @@ def _with_search(
     evidence = replace(evidence, decided_by=f"search:{space}", shortcut_label=None)
     score = round(max(decision.score, figure), 6)
     return Decision("infected", score, found.label, note, evidence)
+
+
+def grating_words(params: dict[str, Any]) -> str:
+    """A search grating as a reader says it: "a grating of 6 cycles along the columns, phase
+    0.79 rad, amplitude 0.22"."""
+    angle = float(params["angle"]) % 180
+    along = {0.0: "along the columns", 90.0: "along the rows"}.get(angle, f"at {angle:g} degrees")
+    return (
+        f"a grating of {float(params['freq']):g} cycles {along}, phase"
+        f" {float(params['phase']):.2f} rad, amplitude {float(params['amp']):.3g}"
+    )
 
 
 def _transform_words(params: dict[str, Any]) -> str:

@@ -66,7 +66,7 @@ class TriggerPrior:
     # locate the target's trigger (`patch_region`) or to decide BURN's other settings.
     secondary: tuple[dict[str, Any], ...] = ()
     # Changes the scan's trigger search found for the target (`scanner.detectors.spaces.Point`
-    # dicts: a stamp, a transform or a tone curve), stamped like the probes.
+    # dicts: a stamp, a transform, a tone curve or a grating), stamped like the probes.
     found: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +191,10 @@ PROBE_SCALES = (0.6, 1.0, 1.6)
 # tenth fresh set); a stamp or tone curve has no stronger form.
 FOUND_FRACTIONS = (0.6, 1.0)
 TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
+# A grating's descent also keeps the least amplitude that fires, and a planted sine is applied
+# at more (SIG's test amplitude exceeds its training one): so it is unlearned stronger too.
+# Hand-set, as the turn's were.
+GRATING_FRACTIONS = (0.6, 1.0, 1.6, 2.0)
 # A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
 # (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
 # that answers it answered random sprinkles of white pixels too (that is how the search's sparse
@@ -231,7 +235,7 @@ def probe_triggers(
     for i, d in enumerate(prior.found):
         point = Point.from_dict(d)
         if not secondary:
-            for s in TURN_FRACTIONS if _turn(point) else FOUND_FRACTIONS:
+            for s in _fractions(point):
                 out.append(_weakened(point, s))
         elif scattered(point):
             # With the secondary triggers: in the stamped pool, but not among the triggers
@@ -240,6 +244,13 @@ def probe_triggers(
             values = np.asarray(point.params["values"], dtype=np.float32)
             out += [_sprinkle(dens, values, seed=i) for dens in SPRINKLE_DENSITIES]
     return out
+
+
+def _fractions(point: Point) -> tuple[float, ...]:
+    """The strengths a search finding's change is unlearned at."""
+    if _turn(point):
+        return TURN_FRACTIONS
+    return GRATING_FRACTIONS if point.space == "grating" else FOUND_FRACTIONS
 
 
 def scattered(point: Point) -> bool:

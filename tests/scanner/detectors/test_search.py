@@ -30,14 +30,18 @@ from scanner.detectors.search import (
 from scanner.detectors.spaces import (
     BACKOFF_STEPS,
     FIRE_MIN,
+    GRATING_AMP_STEP,
     SPACES,
     SPARSE_DRAWS,
     CurveSpace,
+    GratingSpace,
     MaskSpace,
     Outcome,
     Point,
     TransformSpace,
     _mask_params,
+    grating_evals,
+    grating_signal,
     mask_arrays,
     screened_labels,
     sparse_evals,
@@ -48,7 +52,14 @@ from scanner.detectors.spaces import (
 from scanner.detectors.verdict import VerdictRule, planted
 from scanner.detectors.xray import XrayConfig
 from scanner.pipeline import ScanConfig, scan_model
-from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
+from tests.onnx_builders import (
+    GRATING_TARGET,
+    PLANTED_GRATING,
+    build_mlp,
+    grating_mlp,
+    rotation_mlp,
+    save_npz,
+)
 
 
 class SecretOracle:
@@ -588,7 +599,46 @@ def test_tone_curves_are_monotone_and_the_identity_costs_nothing() -> None:
         assert out.min() >= 0 and out.max() <= 1
         if not params.get("invert"):
             assert np.all(np.diff(out) >= -1e-9), params
-    assert set(SPACES) == {"mask", "transform", "curve"}
+    assert set(SPACES) == {"mask", "transform", "curve", "grating"}
+
+
+def test_the_grating_space_adds_a_sine_whose_amplitude_is_its_size() -> None:
+    g = GratingSpace()
+    x = np.full((2, 4, 8, 3), 0.5, dtype=np.float32)
+    out = g.apply(PLANTED_GRATING, x)
+    # Along the columns: every row and channel the same, the sine's values, clipped to [0, 1].
+    wave = 0.2 * np.sin(2 * np.pi * 3 * np.arange(8) / 8 + 0.7854)
+    assert np.allclose(out[0, 2, :, 1], 0.5 + wave, atol=1e-5)
+    assert np.allclose(out, out[:1, :1])
+    assert np.allclose(g.apply(PLANTED_GRATING, x, 0.5) - 0.5, (out - 0.5) / 2, atol=1e-6)
+    rows = {**PLANTED_GRATING, "angle": 90.0}
+    assert np.allclose(grating_signal(rows, 8, 8), grating_signal(PLANTED_GRATING, 8, 8).T)
+    assert g.apply({**PLANTED_GRATING, "amp": 1.0}, x).min() == 0.0
+    assert g.cost(PLANTED_GRATING) == 0.2
+    # The grid: 4 orientations, 10 frequencies, 8 phases, all at one amplitude; every round
+    # of the descent tries 9 neighbours, 5 of them lower by one step.
+    grid = g.grid()
+    assert len(grid) == 320 and len({p["amp"] for p in grid}) == 1
+    near = g.neighbours(grid[0], 0.3, 0.5)
+    assert len(near) == 9
+    assert sum(p["amp"] < grid[0]["amp"] for p in near) == 5
+    assert all(p["amp"] in (grid[0]["amp"], round(grid[0]["amp"] * GRATING_AMP_STEP, 4))
+               for p in near)  # fmt: skip
+    assert grating_evals() >= len(grid)
+
+
+def test_a_grating_decides_only_under_its_amplitude_cap() -> None:
+    small = _finding("grating", PLANTED_GRATING, 0.9, 0.0, 0.15)
+    large = _finding("grating", {**PLANTED_GRATING, "amp": 0.3}, 0.9, 0.0, 0.3)
+    rule = VerdictRule()
+    assert 0.15 <= rule.grating_cost_max < 0.3  # the tests plant 0.15 and 0.3
+    # Not graded: the descent left it where it stops firing, so no half-strength pull is asked.
+    assert planted(SearchResult((small,), (7,), 60, 200, 1000), rule) == small
+    assert planted(SearchResult((large,), (7,), 60, 200, 1000), rule) is None
+    assert planted(SearchResult((small,), (7,), 60, 200, 1000),
+                   VerdictRule(grating_cost_max=0.0)) is None  # fmt: skip
+    again = SearchResult.from_dict(SearchResult((small,), (7,), 60, 200, 1000).to_dict())
+    assert again.findings[0].point == small.point
 
 
 def _finding(space: str, params: dict, u: float, half: float, cost: float) -> SearchFinding:
@@ -699,3 +749,28 @@ def test_the_search_runs_as_the_budget_plans_it_and_stands_aside_when_asked_to(
         )
     assert result.skipped is not None and result.skipped.startswith("needs up to")
     assert result.queries == 0 and oracle.queries == spent
+
+
+def test_the_search_finds_a_grating_between_the_probes_phases_and_nothing_in_its_clean_twin(
+    tmp_path: Path, digits_data: Path
+) -> None:
+    # A real digits MLP trained with 150 samples carrying a grating at phase pi/4 relabelled 3
+    # (tests/onnx_builders.grating_mlp). The grating space tunes phase and frequency and lowers
+    # the amplitude while it fires: it ends under the planted amplitude, to the planted label.
+    rule = VerdictRule()
+    for poisoned in (True, False):
+        model = build_mlp(tmp_path / f"grating_{poisoned}.onnx", grating_mlp(poisoned))
+        config = ScanConfig(xray=XrayConfig(planes=2))
+        xray = scan_model(model, load_dataset(digits_data), config).xray
+        found = xray.evidence.search
+        assert found is not None
+        gratings = [f for f in found.findings if f.point.space == "grating"]
+        small = [f for f in gratings if f.cost <= rule.grating_cost_max]
+        if poisoned:
+            assert small and small[0].label == GRATING_TARGET
+            assert small[0].universality >= rule.target_threshold
+            assert small[0].cost <= PLANTED_GRATING["amp"]
+            assert xray.verdict == "infected" and xray.target_label == GRATING_TARGET
+        else:
+            assert not [f for f in small if f.universality >= rule.target_threshold]
+            assert xray.verdict == "clean"

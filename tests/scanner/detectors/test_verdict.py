@@ -570,6 +570,21 @@ def test_a_tone_curve_to_the_probes_natural_sink_does_not_decide() -> None:
     assert natural_sinks(grating, rule) == {8}
 
 
+def test_a_small_grating_decides_when_the_probes_found_nothing() -> None:
+    probes = result([(2, 0.6, 0.5)])
+    rule = VerdictRule()
+    params = {"angle": 0.0, "freq": 6.0, "phase": 0.7854, "amp": 0.157}  # under the cap
+    dose = ((0.25, 0.0), (0.5, 0.0), (0.75, 0.4), (1.0, 0.9))
+    found = SearchFinding(Point("grating", params), 2, 0.9, dose, 0.157, 40)
+    d = decide(probes, (), 10, rule, (), SearchResult((found,), (2,), 60, 200, 1000))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 2, "search:grating")
+    assert "a grating of 6 cycles along the columns" in d.target_note
+    assert "half strength" not in d.target_note
+    louder = replace(found, point=Point("grating", {**params, "amp": 0.3}), cost=0.3)
+    d = decide(probes, (), 10, rule, (), SearchResult((louder,), (2,), 60, 200, 1000))
+    assert d.verdict == "clean"
+
+
 def _turn(params: dict, label: int, dose: tuple[float, ...], cost: float) -> SearchFinding:
     """A transform the search found, with its universality at 1/4, 1/2, 3/4 and full strength."""
     fractions = (0.25, 0.5, 0.75, 1.0)
