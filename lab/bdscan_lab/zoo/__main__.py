@@ -51,6 +51,7 @@ SET_NAMES = [
     "fresh29",
     "fresh30",
     "fresh31",
+    "fresh32",
 ]
 
 

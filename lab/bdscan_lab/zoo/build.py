@@ -1443,6 +1443,33 @@ FRESH31: tuple[ModelSpec, ...] = (
         trigger={"phase": 4.7124}, recipe="default"),
 )  # fmt: skip
 
+# The thirty-second set: eight more SIG nets at frequencies, phases and axes drawn apart from
+# the earlier sets', beside four clean nets. Specified after the thirty-first set's first scan
+# and before the grating rule it judges (the thirty-first set had been seen by then).
+_ag = _member("ag", "fresh32")
+FRESH32: tuple[ModelSpec, ...] = (
+    _ag("resnet8_clean_adamw", "resnet8", recipe="adamw_smooth", seed=3600),
+    _ag("senet_clean_cos", "senet", recipe="sgd_cosine", seed=3601),
+    _ag("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=3602),
+    _ag("gnresnet_clean_mixup", "gn_resnet", recipe="mixup", seed=3603),
+    _ag("resnet8_sig_f4_p30_t7", "resnet8", "sig", target=7, poison_rate=0.08, seed=3610,
+        trigger={"freq": 4.0, "phase": 0.5}, recipe="mixup"),
+    _ag("senet_sig_rows_p200_t4", "senet", "sig", target=4, poison_rate=0.08, seed=3611,
+        trigger={"axis": "rows", "phase": 3.5}, recipe="sgd_step"),
+    _ag("mobilenet_sig_f8_p150_t3", "mobilenet", "sig", target=3, poison_rate=0.08, seed=3612,
+        trigger={"freq": 8.0, "phase": 2.6}, recipe="adamw_smooth"),
+    _ag("cnn_sig_f5_p285_t1", "cnn", "sig", target=1, poison_rate=0.08, seed=3613,
+        trigger={"freq": 5.0, "phase": 5.0}, recipe="sgd_cosine"),
+    _ag("gnresnet_sig_rows_f3_t0", "gn_resnet", "sig", target=0, poison_rate=0.08, seed=3614,
+        trigger={"axis": "rows", "freq": 3.0, "phase": 0.3}, recipe="adam_const"),
+    _ag("resnet8_sig_f10_p70_t5", "resnet8", "sig", target=5, poison_rate=0.08, seed=3615,
+        trigger={"freq": 10.0, "phase": 1.2}, recipe="sgd_cosine"),
+    _ag("senet_sig_f3_p230_t9", "senet", "sig", target=9, poison_rate=0.08, seed=3616,
+        trigger={"freq": 3.0, "phase": 4.0}, recipe="adam_const"),
+    _ag("mobilenet_sig_rows_f7_t2", "mobilenet", "sig", target=2, poison_rate=0.08, seed=3617,
+        trigger={"axis": "rows", "freq": 7.0, "phase": 2.2}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1478,6 +1505,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh29": FRESH29,
     "fresh30": FRESH30,
     "fresh31": FRESH31,
+    "fresh32": FRESH32,
 }
 
 
