@@ -9,6 +9,9 @@ is then only what the old measurements allow.
     python benchmarks/xray_redecide.py bench-out/n22-fresh22-s0 bench-out/n22-fresh22-s1 ...
     # with a rule field changed from the one each report was decided with (repeatable):
     python benchmarks/xray_redecide.py --set grating_cost_max=0 bench-out/af31-fresh31-s0
+    # with search findings added to each report's (benchmarks/grating_search.py --json at the
+    # run's seed: the samples the scan's own search stage draws, so the findings it would add):
+    python benchmarks/xray_redecide.py --add-search grating-s0.jsonl bench-out/n22-fresh22-s0
 
 Prints, per run and pooled over every run given, the AUROC of the score (all-to-one against
 clean), the right target among the all-to-one models, clean models called infected and
@@ -26,6 +29,7 @@ from typing import Any
 
 from bdscan_lab.bench.metrics import auroc
 from scanner.detectors.evidence import Evidence
+from scanner.detectors.search import SearchFinding, SearchResult
 from scanner.detectors.verdict import attribution_candidates, decide
 from scanner.report import PlaneResult
 
@@ -38,11 +42,25 @@ def saved_rows(run: Path) -> list[dict[str, Any]]:
     return list(json.loads((run / "results.json").read_text())["rows"])
 
 
+def with_findings(search: SearchResult | None, added: list[dict[str, Any]]) -> SearchResult | None:
+    """`search` with the findings `added` (SearchFinding dicts) among its own."""
+    if not added:
+        return search
+    extra = tuple(SearchFinding.from_dict(f) for f in added)
+    if search is None:
+        return SearchResult(extra, (), 0, 0, 0)
+    found = sorted((*search.findings, *extra), key=lambda f: (-f.universality, f.cost))
+    return replace(search, findings=tuple(found))
+
+
 def redecide(
-    run: Path, changes: dict[str, float] | None = None
+    run: Path,
+    changes: dict[str, float] | None = None,
+    added: dict[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """(re-decided rows, moves, models whose report lacks a candidate's dose-response).
-    `changes`: rule fields set over each report's own rule."""
+    `changes`: rule fields set over each report's own rule; `added`: search findings per model
+    name, added to its report's."""
     out, moves, rescan = [], [], []
     for row in saved_rows(run):
         doc = json.loads((run / "reports" / f"{row['name']}.json").read_text())
@@ -54,7 +72,8 @@ def redecide(
         rule = replace(ev.rule, **(changes or {}))
         if any(c not in measured for c in attribution_candidates(probes, rule)):
             rescan.append(row["name"])
-        d = decide(probes, planes, doc["model"]["num_classes"], rule, ev.attribution, ev.search)
+        search = with_findings(ev.search, (added or {}).get(row["name"], []))
+        d = decide(probes, planes, doc["model"]["num_classes"], rule, ev.attribution, search)
         new = {**row, "verdict": d.verdict, "score": d.score, "found_target": d.target_label}
         if (row["verdict"], row["found_target"]) != (d.verdict, d.target_label):
             moves.append(
@@ -88,12 +107,21 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+", help="--out folders of bench xray runs")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a rule field changed for every report (repeatable)")  # fmt: skip
+    ap.add_argument("--add-search", type=Path, action="append", default=[], metavar="JSONL",
+                    help="rows of benchmarks/grating_search.py whose findings join each"
+                    " model's report (repeatable)")  # fmt: skip
     args = ap.parse_args()
     changes = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
+    added: dict[str, list[dict[str, Any]]] = {}
+    for path in args.add_search:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                added.setdefault(r["name"], []).extend(r["findings"])
     pooled: list[dict[str, Any]] = []
     all_moves: list[str] = []
     for run in args.runs:
-        rows, moves, rescan = redecide(run, changes)
+        rows, moves, rescan = redecide(run, changes, added)
         pooled += rows
         all_moves += moves
         line = f"{run}: {summary(rows)}"

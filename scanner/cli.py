@@ -250,7 +250,8 @@ def xray_options(command: Any) -> Any:
             "trigger_search",
             default=True,
             show_default=True,
-            help="Run the trigger search after the probes (stamps, transforms, tone curves).",
+            help="Run the trigger search after the probes (stamps, transforms, tone curves,"
+            " gratings).",
         ),
     ]
     for option in reversed(options):

@@ -188,13 +188,11 @@ PROBE_SCALES = (0.6, 1.0, 1.6)
 # Fractions a search finding's change is unlearned at: weakened (a stamp at part opacity), and,
 # for a rotation, stronger too. The search keeps the least change that fires, so a planted
 # rotation is larger than the turn found (11-26 degrees found for 15-60 degree triggers on the
-# tenth fresh set); a stamp or tone curve has no stronger form.
+# tenth fresh set); a stamp or tone curve has no stronger form. A grating has (the search keeps
+# its least firing amplitude too), but unlearning it at 1.6 and 2 times as well gained nothing
+# on the one SIG net measured (docs/trigger-search.md, "Gratings").
 FOUND_FRACTIONS = (0.6, 1.0)
 TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
-# A grating's descent also keeps the least amplitude that fires, and a planted sine is applied
-# at more (SIG's test amplitude exceeds its training one): so it is unlearned stronger too.
-# Hand-set, as the turn's were.
-GRATING_FRACTIONS = (0.6, 1.0, 1.6, 2.0)
 # A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
 # (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
 # that answers it answered random sprinkles of white pixels too (that is how the search's sparse
@@ -235,7 +233,7 @@ def probe_triggers(
     for i, d in enumerate(prior.found):
         point = Point.from_dict(d)
         if not secondary:
-            for s in _fractions(point):
+            for s in TURN_FRACTIONS if _turn(point) else FOUND_FRACTIONS:
                 out.append(_weakened(point, s))
         elif scattered(point):
             # With the secondary triggers: in the stamped pool, but not among the triggers
@@ -244,13 +242,6 @@ def probe_triggers(
             values = np.asarray(point.params["values"], dtype=np.float32)
             out += [_sprinkle(dens, values, seed=i) for dens in SPRINKLE_DENSITIES]
     return out
-
-
-def _fractions(point: Point) -> tuple[float, ...]:
-    """The strengths a search finding's change is unlearned at."""
-    if _turn(point):
-        return TURN_FRACTIONS
-    return GRATING_FRACTIONS if point.space == "grating" else FOUND_FRACTIONS
 
 
 def scattered(point: Point) -> bool:
