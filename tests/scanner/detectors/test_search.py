@@ -4,6 +4,7 @@ none of the five probe families draws) and without one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +53,7 @@ from scanner.detectors.spaces import (
 from scanner.detectors.verdict import VerdictRule, planted
 from scanner.detectors.xray import XrayConfig
 from scanner.pipeline import ScanConfig, scan_model
+from tests.conftest import schema_validator
 from tests.onnx_builders import (
     GRATING_TARGET,
     PLANTED_GRATING,
@@ -761,7 +763,10 @@ def test_the_search_finds_a_grating_between_the_probes_phases_and_nothing_in_its
     for poisoned in (True, False):
         model = build_mlp(tmp_path / f"grating_{poisoned}.onnx", grating_mlp(poisoned))
         config = ScanConfig(xray=XrayConfig(planes=2))
-        xray = scan_model(model, load_dataset(digits_data), config).xray
+        report = scan_model(model, load_dataset(digits_data), config)
+        # The report, grating findings included, is what its schema says.
+        schema_validator("report").validate(json.loads(json.dumps(report.to_dict())))
+        xray = report.xray
         found = xray.evidence.search
         assert found is not None
         gratings = [f for f in found.findings if f.point.space == "grating"]
