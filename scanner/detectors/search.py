@@ -54,6 +54,11 @@ CONFIRM_MIN = 0.5
 # `target_threshold` (0.725): the best of up to four tries on the same fresh samples reads high.
 BACKOFF_MIN = 0.8
 
+# The order the stage's generators are spawned in (`run_search`): the registry's first three
+# spaces, the budget's leftover screen (`_leftover`), then spaces added since, so that adding
+# one keeps every earlier stream (a spawned child depends only on its index).
+STREAMS: tuple[str, ...] = ("mask", "transform", "curve", "leftover", "grating")
+
 __all__ = [
     "SearchConfig",
     "SearchFinding",
@@ -441,9 +446,10 @@ def run_search(
         oracle, x01, y, to_model, (config.samples_per_class, config.confirm_per_class), rng
     )
     ev = _Evaluator(oracle, x01[search_idx], y[search_idx], to_model, num_classes, allowance)
-    # One generator per space of the registry, spawned (not drawn) from the stage's: a change to
-    # how one space draws leaves the others' searches as they were.
-    own = dict(zip(SPACES, rng.spawn(len(SPACES)), strict=True))
+    # One generator per space of the registry and one for the budget's leftover screen, spawned
+    # (not drawn) from the stage's in STREAMS' order: a change to how one space draws, or a new
+    # space, leaves the others' searches as they were.
+    own = dict(zip(STREAMS, rng.spawn(len(STREAMS)), strict=True))
     outcomes = []
     for name in config.spaces:
         space = SPACES[name]
@@ -470,7 +476,7 @@ def run_search(
             t for t in labels if any(o.label == t and o.point.space == "mask" for o in outcomes)
         ]
         more, found = _leftover(
-            ev, confirm, config, shrunk, patches, rng.spawn(1)[0], before, reserve
+            ev, confirm, config, shrunk, patches, own["leftover"], before, reserve
         )
         outcomes += more
         findings += found

@@ -18,6 +18,7 @@ from scanner.data import load_dataset
 from scanner.detectors.probes import ProbeConfig, ProbeResult, run_probes
 from scanner.detectors.search import (
     BACKOFF_MIN,
+    STREAMS,
     SearchConfig,
     SearchFinding,
     SearchResult,
@@ -602,6 +603,9 @@ def test_tone_curves_are_monotone_and_the_identity_costs_nothing() -> None:
         if not params.get("invert"):
             assert np.all(np.diff(out) >= -1e-9), params
     assert set(SPACES) == {"mask", "transform", "curve", "grating"}
+    # Every space has its own generator, and the leftover screen's is the one it had before
+    # the grating space came: the fourth child of the stage's.
+    assert set(SPACES) <= set(STREAMS) and STREAMS.index("leftover") == 3
 
 
 def test_the_grating_space_adds_a_sine_whose_amplitude_is_its_size() -> None:
