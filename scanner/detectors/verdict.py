@@ -339,7 +339,10 @@ def planted_findings(
     as the probes' blends and gratings, so it is read as the same sink, not as a planted
     trigger. A stamp (pixels replaced) or a small transform (pixels moved) still counts: a
     network trained to answer a rotation can answer the probes' global pushes slowly too, as a
-    sink does (the rotation backdoors of the eighth fresh set)."""
+    sink does (the rotation backdoors of the eighth fresh set). So does a grating under its cap,
+    though it is a global push too: the probes' attribution reads a planted sine's label as a
+    natural sink (it fades at half amplitude, as SIG does), so the set-aside would drop exactly
+    the planted gratings; the amplitude cap is its test (docs/trigger-search.md, "Gratings")."""
     if search is None:
         return []
     passing = [
