@@ -32,10 +32,10 @@ def _no_probes(classes: int) -> ProbeResult:
     return ProbeResult((), (0.0,) * classes, (0,) * classes, 0, 0, 0, 0)
 
 
-def search_model(zoo: Path, rec: dict[str, Any], seed: int) -> dict[str, Any]:
+def search_model(zoo: Path, rec: dict[str, Any], seed: int, backoff: bool = True) -> dict[str, Any]:
     with zoo_oracle(zoo, rec) as zo:
         x, y = zo.data.x, zo.data.y
-        config = SearchConfig(spaces=("grating",), seed=seed)
+        config = SearchConfig(spaces=("grating",), seed=seed, backoff=backoff)
         started = time.perf_counter()
         result = run_search(
             zo.oracle, x, y, zo.to_model, zo.num_classes, _no_probes(zo.num_classes), config
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attack", action="append", help="only models of this attack (repeatable)")
     ap.add_argument("--only", action="append", help="only these model names (repeatable)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-backoff", action="store_true", help="confirm the descent's own end")
     ap.add_argument("--json", help="the rows as JSON lines")
     args = ap.parse_args(argv)
     rows = []
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.only and rec["name"] not in args.only:
                 continue
-            row = search_model(zoo, rec, args.seed)
+            row = search_model(zoo, rec, args.seed, backoff=not args.no_backoff)
             rows.append(row)
             amp = "-" if row["min_amp"] is None else f"{row['min_amp']:.3f}"
             print(
