@@ -3,7 +3,7 @@ amplitude a tuned grating fires on clean networks (their natural grating sinks) 
 backdoors, without a full scan.
 
     python benchmarks/grating_search.py --zoo zoo-fresh13 [--zoo ...] [--attack clean --attack sig]
-        [--seed 0] [--json bench-out/grating.jsonl]
+        [--seed 0] [--no-backoff] [--samples SEARCH CONFIRM] [--json bench-out/grating.jsonl]
 
 For each model: the grating findings the search confirmed (label, amplitude, universality on the
 fresh samples), the search's queries and seconds; and, per model, the smallest amplitude of a
@@ -63,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", help="only these model names (repeatable)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-backoff", action="store_true", help="confirm the descent's own end")
+    ap.add_argument(
+        "--samples",
+        type=int,
+        nargs=2,
+        default=(6, 20),
+        metavar=("SEARCH", "CONFIRM"),
+        help="samples per class to search and to confirm on (a budget's: 3 10)",
+    )
     ap.add_argument("--json", help="the rows as JSON lines")
     args = ap.parse_args(argv)
     rows = []
@@ -72,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.only and rec["name"] not in args.only:
                 continue
-            row = search_model(zoo, rec, args.seed, backoff=not args.no_backoff)
+            row = search_model(
+                zoo, rec, args.seed, backoff=not args.no_backoff, samples=tuple(args.samples)
+            )
             rows.append(row)
             amp = "-" if row["min_amp"] is None else f"{row['min_amp']:.3f}"
             print(
