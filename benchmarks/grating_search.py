@@ -32,10 +32,22 @@ def _no_probes(classes: int) -> ProbeResult:
     return ProbeResult((), (0.0,) * classes, (0,) * classes, 0, 0, 0, 0)
 
 
-def search_model(zoo: Path, rec: dict[str, Any], seed: int, backoff: bool = True) -> dict[str, Any]:
+def search_model(
+    zoo: Path,
+    rec: dict[str, Any],
+    seed: int,
+    backoff: bool = True,
+    samples: tuple[int, ...] = (6, 20),
+) -> dict[str, Any]:
     with zoo_oracle(zoo, rec) as zo:
         x, y = zo.data.x, zo.data.y
-        config = SearchConfig(spaces=("grating",), seed=seed, backoff=backoff)
+        config = SearchConfig(
+            spaces=("grating",),
+            seed=seed,
+            backoff=backoff,
+            samples_per_class=samples[0],
+            confirm_per_class=samples[1],
+        )
         started = time.perf_counter()
         result = run_search(
             zo.oracle, x, y, zo.to_model, zo.num_classes, _no_probes(zo.num_classes), config
