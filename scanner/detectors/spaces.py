@@ -282,7 +282,7 @@ def sparse_evals() -> int:
 def grating_evals() -> int:
     """The most evaluations the grating space spends in one search: its grid and every
     descent round of every label it refines (9 neighbours a round)."""
-    return len(GratingSpace.grid()) + GRATING_LABELS * GRATING_ROUNDS * 9
+    return len(GratingSpace().grid()) + GRATING_LABELS * GRATING_ROUNDS * 9
 
 
 def screened_labels(start_rates: np.ndarray, labels: Sequence[int], count: int) -> list[int]:
@@ -581,9 +581,10 @@ class MaskSpace:
 
 class _GridSpace:
     """A global change, the same for every image: one grid of points serves every label (so
-    every label is searched), then, per label whose best grid point already sends REFINE_MIN of
-    the other classes to it, `rounds` batches of `neighbours` of the best point so far. The
-    order on points is `_better`'s: firing first, then the smaller change."""
+    every label is searched; `_chosen` may keep fewer), then each label is refined from its best
+    grid point (`_refine`): by default, when that point already sends REFINE_MIN of the other
+    classes to it, `rounds` batches of `neighbours` of the best point so far. The order on
+    points is `_better`'s: firing first, then the smaller change."""
 
     name: ClassVar[str]
     all_labels: ClassVar[bool] = True
@@ -624,23 +625,41 @@ class _GridSpace:
         rates = ev.rates([self._change(p) for p in grid])
         evals = len(grid)
         out = []
-        for label in labels:
+        for label in self._chosen(labels, rates):
             i = _pick(grid, rates[:, label], self.cost)
-            best, best_rate = grid[i], float(rates[i, label])
-            if best_rate <= 0:
-                continue
-            if best_rate >= REFINE_MIN and self.refinable(best):
-                for round_ in range(self.rounds):
-                    near = self.neighbours(best, round_, rng)
-                    if len(near) > ev.remaining_evals():
-                        break
-                    r = ev.rates([self._change(p) for p in near])[:, label]
-                    evals += len(near)
-                    j = _pick(near, r, self.cost)
-                    if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
-                        best, best_rate = near[j], float(r[j])
-            out.append(Outcome(Point(self.name, best), label, best_rate, evals))
+            found, evals = self._refine(ev, grid[i], float(rates[i, label]), label, rng, evals)
+            if found is not None:
+                out.append(found)
         return out
+
+    def _chosen(self, labels: Sequence[int], rates: np.ndarray) -> Sequence[int]:
+        """The labels refined, given the grid's rates R[point, label]: every one."""
+        return labels
+
+    def _refine(
+        self,
+        ev: Evaluator,
+        best: dict[str, Any],
+        best_rate: float,
+        label: int,
+        rng: np.random.Generator,
+        evals: int,
+    ) -> tuple[Outcome | None, int]:
+        """The label's outcome from its best grid point (None: the grid moved nobody to it),
+        and the evaluations spent so far, `evals` included."""
+        if best_rate <= 0:
+            return None, evals
+        if best_rate >= REFINE_MIN and self.refinable(best):
+            for round_ in range(self.rounds):
+                near = self.neighbours(best, round_, rng)
+                if len(near) > ev.remaining_evals():
+                    break
+                r = ev.rates([self._change(p) for p in near])[:, label]
+                evals += len(near)
+                j = _pick(near, r, self.cost)
+                if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
+                    best, best_rate = near[j], float(r[j])
+        return Outcome(Point(self.name, best), label, best_rate, evals), evals
 
 
 def _affine(x: np.ndarray, angle: float, scale: float, flip: str) -> np.ndarray:
@@ -811,13 +830,13 @@ def grating_signal(params: dict[str, Any], h: int, w: int) -> np.ndarray:
     return wave.astype(np.float32)
 
 
-class GratingSpace:
+class GratingSpace(_GridSpace):
     name: ClassVar[str] = "grating"
-    all_labels: ClassVar[bool] = True
     # Not graded: the descent already lowered the amplitude to where it stops firing, so half of
     # the found grating is a grating that does not fire by construction (the stamp's case); the
     # found amplitude is the dose-response, read against `grating_cost_max`.
     graded: ClassVar[bool] = False
+    rounds: ClassVar[int] = GRATING_ROUNDS
 
     def apply(self, params: dict[str, Any], x: np.ndarray, fraction: float = 1.0) -> np.ndarray:
         signal = fraction * grating_signal(params, x.shape[1], x.shape[2])
@@ -826,8 +845,7 @@ class GratingSpace:
     def cost(self, params: dict[str, Any]) -> float:
         return float(params["amp"])
 
-    @staticmethod
-    def grid() -> list[dict[str, Any]]:
+    def grid(self) -> list[dict[str, Any]]:
         return [
             {"angle": a, "freq": f, "phase": round(2 * np.pi * k / GRATING_PHASES, 4),
              "amp": GRATING_GRID_AMP}
@@ -837,9 +855,7 @@ class GratingSpace:
         ]  # fmt: skip
 
     @staticmethod
-    def neighbours(
-        best: dict[str, Any], phase_step: float, freq_step: float
-    ) -> list[dict[str, Any]]:
+    def steps(best: dict[str, Any], phase_step: float, freq_step: float) -> list[dict[str, Any]]:
         """The phase and the frequency a step either side, at the same amplitude and lowered."""
         out = []
         for amp in (best["amp"], round(best["amp"] * GRATING_AMP_STEP, 4)):
@@ -853,55 +869,44 @@ class GratingSpace:
                     out.append({**base, "freq": round(best["freq"] + d, 4)})
         return out
 
-    def _change(self, params: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda x: self.apply(params, x)
+    def _chosen(self, labels: Sequence[int], rates: np.ndarray) -> Sequence[int]:
+        """The GRATING_LABELS labels the grid reaches most, REFINE_MIN at least."""
+        reach = rates.max(axis=0)
+        chosen = sorted((t for t in labels if reach[t] >= REFINE_MIN), key=lambda t: (-reach[t], t))
+        return chosen[:GRATING_LABELS]
 
-    def search(
+    def _refine(
         self,
         ev: Evaluator,
-        labels: Sequence[int],
-        starts: Sequence[Probe],
+        best: dict[str, Any],
+        best_rate: float,
+        label: int,
         rng: np.random.Generator,
-        screened: int = 0,
-        exclude: Sequence[int] = (),
-    ) -> list[Outcome]:
-        grid = self.grid()
-        if len(grid) > ev.remaining_evals():
-            return []
-        rates = ev.rates([self._change(p) for p in grid])
-        reach = rates.max(axis=0)
-        chosen = sorted(
-            (t for t in labels if reach[t] >= REFINE_MIN), key=lambda t: (-reach[t], t)
-        )[:GRATING_LABELS]
-        out = []
-        for i, label in enumerate(chosen):
-            j = _pick(grid, rates[:, label], self.cost)
-            best, best_rate = grid[j], float(rates[j, label])
-            evals = len(grid) if i == 0 else 0
-            path: list[tuple[Point, float]] = []  # firing points passed, the latest first
-            phase_step, freq_step, misses = GRATING_PHASE_STEP, GRATING_FREQ_STEP, 0
-            for _ in range(GRATING_ROUNDS):
-                near = self.neighbours(best, phase_step, freq_step)
-                if len(near) > ev.remaining_evals():
+        evals: int,
+    ) -> tuple[Outcome | None, int]:
+        """The descent; its firing points passed are the outcome's fallbacks."""
+        path: list[tuple[Point, float]] = []  # firing points passed, the latest first
+        phase_step, freq_step, misses = GRATING_PHASE_STEP, GRATING_FREQ_STEP, 0
+        for _ in range(self.rounds):
+            near = self.steps(best, phase_step, freq_step)
+            if len(near) > ev.remaining_evals():
+                break
+            r = ev.rates([self._change(p) for p in near])[:, label]
+            evals += len(near)
+            k = _pick(near, r, self.cost)
+            if not _better(float(r[k]), self.cost(near[k]), best_rate, self.cost(best)):
+                misses += 1
+                if misses == 2:
                     break
-                r = ev.rates([self._change(p) for p in near])[:, label]
-                evals += len(near)
-                k = _pick(near, r, self.cost)
-                if not _better(float(r[k]), self.cost(near[k]), best_rate, self.cost(best)):
-                    misses += 1
-                    if misses == 2:
-                        break
-                    phase_step, freq_step = phase_step / 2, freq_step / 2
-                    continue
-                if best_rate >= FIRE_MIN and near[k]["amp"] < best["amp"]:
-                    path.insert(0, (Point(self.name, best), best_rate))
-                best, best_rate = near[k], float(r[k])
-            out.append(
-                Outcome(
-                    Point(self.name, best), label, best_rate, evals, tuple(path[:BACKOFF_STEPS])
-                )
-            )
-        return out
+                phase_step, freq_step = phase_step / 2, freq_step / 2
+                continue
+            if best_rate >= FIRE_MIN and near[k]["amp"] < best["amp"]:
+                path.insert(0, (Point(self.name, best), best_rate))
+            best, best_rate = near[k], float(r[k])
+        found = Outcome(
+            Point(self.name, best), label, best_rate, evals, tuple(path[:BACKOFF_STEPS])
+        )
+        return found, evals
 
 
 # The registry: explicit, in the order the search runs them.

@@ -625,7 +625,7 @@ def test_the_grating_space_adds_a_sine_whose_amplitude_is_its_size() -> None:
     # of the descent tries 9 neighbours, 5 of them lower by one step.
     grid = g.grid()
     assert len(grid) == 320 and len({p["amp"] for p in grid}) == 1
-    near = g.neighbours(grid[0], 0.3, 0.5)
+    near = g.steps(grid[0], 0.3, 0.5)
     assert len(near) == 9
     assert sum(p["amp"] < grid[0]["amp"] for p in near) == 5
     assert all(p["amp"] in (grid[0]["amp"], round(grid[0]["amp"] * GRATING_AMP_STEP, 4))
