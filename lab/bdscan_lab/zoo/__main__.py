@@ -52,6 +52,7 @@ SET_NAMES = [
     "fresh30",
     "fresh31",
     "fresh32",
+    "fresh33",
 ]
 
 

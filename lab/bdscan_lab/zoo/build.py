@@ -1470,6 +1470,40 @@ FRESH32: tuple[ModelSpec, ...] = (
         trigger={"axis": "rows", "freq": 7.0, "phase": 2.2}, recipe="mixup"),
 )  # fmt: skip
 
+# The thirty-third set: SIG nets for the query budget's grating search (issue 27), drawn at
+# frequencies, phases and axes apart from the earlier sets', on every architecture with more
+# VGG and MobileNet (whose sines the default scan's grating search reaches), beside clean nets
+# and patch and Trojan backdoors (whose stamps the budget's mask search must still find with a
+# smaller share). Specified before the budget's grating search it judges.
+_ah = _member("ah", "fresh33")
+FRESH33: tuple[ModelSpec, ...] = (
+    _ah("vgg_clean_step", "vgg_bn", recipe="sgd_step", seed=3700),
+    _ah("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=3701),
+    _ah("resnet8_clean_mixup", "resnet8", recipe="mixup", seed=3702),
+    _ah("vgg_sig_f6_p100_t8", "vgg_bn", "sig", target=8, poison_rate=0.08, seed=3710,
+        trigger={"freq": 6.0, "phase": 1.0}, recipe="adam_const"),
+    _ah("vgg_sig_rows_f9_p250_t3", "vgg_bn", "sig", target=3, poison_rate=0.08, seed=3711,
+        trigger={"axis": "rows", "freq": 9.0, "phase": 2.5}, recipe="mixup"),
+    _ah("mobilenet_sig_f3_p340_t6", "mobilenet", "sig", target=6, poison_rate=0.08, seed=3712,
+        trigger={"freq": 3.0, "phase": 3.4}, recipe="sgd_step"),
+    _ah("mobilenet_sig_rows_f10_p60_t0", "mobilenet", "sig", target=0, poison_rate=0.08,
+        seed=3713, trigger={"axis": "rows", "freq": 10.0, "phase": 0.6}, recipe="adamw_smooth"),
+    _ah("resnet8_sig_rows_f6_p420_t1", "resnet8", "sig", target=1, poison_rate=0.08, seed=3714,
+        trigger={"axis": "rows", "freq": 6.0, "phase": 4.2}, recipe="sgd_cosine"),
+    _ah("senet_sig_f11_p150_t7", "senet", "sig", target=7, poison_rate=0.08, seed=3715,
+        trigger={"freq": 11.0, "phase": 1.5}, recipe="adam_const"),
+    _ah("cnn_sig_rows_f4_p530_t5", "cnn", "sig", target=5, poison_rate=0.08, seed=3716,
+        trigger={"axis": "rows", "freq": 4.0, "phase": 5.3}, recipe="mixup"),
+    _ah("gnresnet_sig_f7_p280_t2", "gn_resnet", "sig", target=2, poison_rate=0.08, seed=3717,
+        trigger={"freq": 7.0, "phase": 2.8}, recipe="sgd_step"),
+    _ah("resnet8_badnets_white_t4", "resnet8", "badnets", target=4, poison_rate=0.05, seed=3718,
+        trigger={"position": "tr", "pattern": "white", "size": 4}, recipe="adamw_smooth"),
+    _ah("mobilenet_badnets_m2_t9", "mobilenet", "badnets", target=9, poison_rate=0.05,
+        seed=3719, trigger={"position": "bl", "margin": 2}, recipe="sgd_cosine"),
+    _ah("senet_trojan_t2", "senet", "trojan", target=2, poison_rate=0.05, seed=3720,
+        trigger={"position": "tl"}, recipe="mixup"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1506,6 +1540,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh30": FRESH30,
     "fresh31": FRESH31,
     "fresh32": FRESH32,
+    "fresh33": FRESH33,
 }
 
 
