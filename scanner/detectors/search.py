@@ -35,10 +35,13 @@ from scanner.detectors.attribution import DOSE_FRACTIONS
 from scanner.detectors.probes import Probe, ProbeResult, universality
 from scanner.detectors.spaces import (
     BACKOFF_STEPS,
+    BUDGET_SPACES,
+    GRATING_BUDGET_LABELS,
     MASK_EVALS,
     SPACES,
     Outcome,
     Point,
+    grating_budget_queries,
     grating_evals,
     sparse_evals,
     start_count,
@@ -217,6 +220,7 @@ class _Evaluator:
         self.ys = ys
         self.allowance = allowance  # queries the search may spend here; None: no cap
         self.spent = 0
+        self.parent: _Evaluator | None = None  # a subset's: what it spends, the parent spends
         self.shape: tuple[int, int, int] = tuple(xs.shape[1:])  # type: ignore[assignment]
         self.sources, self.row = np.unique(ys, return_inverse=True)
         self.counts = np.maximum(np.bincount(self.row, minlength=len(self.sources)), 1)
@@ -230,15 +234,29 @@ class _Evaluator:
             imgs = np.concatenate([np.clip(c(self.xs), 0, 1) for c in chunk]).astype(np.float32)
             pred = np.clip(self.oracle(self.to_model(imgs)), 0, self.num_classes - 1)
             self.spent += len(imgs)
+            if self.parent is not None:
+                self.parent.spent += len(imgs)
             pred = pred.reshape(len(chunk), len(self.xs))
             for k in range(len(chunk)):
                 np.add.at(out[start + k], (self.row, pred[k]), 1.0)
         return out / self.counts[None, :, None]
 
     def remaining_evals(self) -> int:
+        return self._remaining() // max(len(self.xs), 1)
+
+    def _remaining(self) -> int:
+        if self.parent is not None:
+            return self.parent._remaining()
         if self.allowance is None:
             return 1 << 62
-        return max(0, (self.allowance - self.spent) // max(len(self.xs), 1))
+        return max(0, self.allowance - self.spent)
+
+    def subset(self, per_class: int) -> _Evaluator:
+        keep = np.concatenate([np.flatnonzero(self.ys == c)[:per_class] for c in self.sources])
+        keep.sort()
+        sub = _Evaluator(self.oracle, self.xs[keep], self.ys[keep], self.to_model, self.num_classes)
+        sub.parent = self
+        return sub
 
     def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
         if len(changes) > self.remaining_evals():  # a space must check before it asks
@@ -281,6 +299,8 @@ def _samples(
 def confirms_per_space(config: SearchConfig, space: str) -> int:
     """How many of a space's outcomes are confirmed at most (the plan counts on it): the mask
     space's screened labels on top of the candidates."""
+    if space == "grating" and config.max_queries is not None:
+        return GRATING_BUDGET_LABELS  # the budget's grating refines one label
     extra = config.screened if space == "mask" else 0
     return max(config.targets, 2) + extra
 
@@ -358,6 +378,16 @@ def _back_off(
                 found, point=point, search_rate=rate, dose=dose, cost=point.cost, backed_off=step
             )
     return found
+
+
+def held_queries(config: SearchConfig, classes: int) -> int:
+    """Queries a budgeted search holds back from its other spaces for the budget's grating
+    space, which runs last on them (and on whatever the others left): its grid and its
+    descent's GRATING_BUDGET_ROUNDS (`grating_budget_queries`). 0 without a budget or a grating
+    space."""
+    if config.max_queries is None or "grating" not in config.spaces:
+        return 0
+    return grating_budget_queries(config.samples_per_class, classes)
 
 
 def _room(oracle: LabelOracle, config: SearchConfig, spent: int, reserve: int) -> int | None:
@@ -450,9 +480,17 @@ def run_search(
     # (not drawn) from the stage's in STREAMS' order: a change to how one space draws, or a new
     # space, leaves the others' searches as they were.
     own = dict(zip(STREAMS, rng.spawn(len(STREAMS)), strict=True))
+    # Under a budget the spaces with a budget variant run it, last, on the queries held for them
+    # (`held_queries`) and whatever the others left.
+    budget = BUDGET_SPACES if config.max_queries is not None else {}
+    held = held_queries(config, classes)
+    if allowance is not None:
+        ev.allowance = allowance - held
     outcomes = []
-    for name in config.spaces:
-        space = SPACES[name]
+    for name in sorted(config.spaces, key=lambda n: n in budget):
+        if name in budget and allowance is not None:
+            ev.allowance = allowance
+        space = budget.get(name, SPACES[name])
         searched = range(num_classes) if space.all_labels else labels
         outcomes += space.search(ev, searched, starts, own[name], config.screened)
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)

@@ -102,6 +102,21 @@ GRATING_ROUNDS = 12
 GRATING_AMP_STEP = 0.85
 GRATING_PHASE_STEP = np.pi / 8
 GRATING_FREQ_STEP = 0.5
+# Under a query budget (`BUDGET_SPACES`, scanner.plan) the grating space is coarser: the two
+# axes images are sampled along (where the SIG attack and its row variant draw their sines),
+# GRATING_BUDGET_PHASES phases (at most pi/4 from any sine's), screened on
+# GRATING_BUDGET_SCREEN_PER_CLASS search samples per class, of which the GRATING_BUDGET_KEEP
+# points that send the most to one label are measured on all; one label refined, by a descent
+# whose every step lowers the amplitude (the 5 lowered of the 9 steps). That, with
+# GRATING_BUDGET_ROUNDS such rounds, is held for it from the stage's share (search.run_search),
+# so that it can reach the amplitude cap from the grid's 0.3 (0.85^5 * 0.3 = 0.133). Hand-set,
+# not fitted; judged on the thirty-third set (docs/usage.md).
+GRATING_BUDGET_ANGLES = (0.0, 90.0)
+GRATING_BUDGET_PHASES = 4
+GRATING_BUDGET_SCREEN_PER_CLASS = 1
+GRATING_BUDGET_KEEP = 12
+GRATING_BUDGET_LABELS = 1
+GRATING_BUDGET_ROUNDS = 5
 
 
 class Evaluator(Protocol):
@@ -117,6 +132,11 @@ class Evaluator(Protocol):
     def remaining_evals(self) -> int:
         """Changes the stage's query allowance still pays for (a query budget's plan caps the
         search; a space stops, keeping what it has found, rather than ask for more)."""
+        ...
+
+    def subset(self, per_class: int) -> Evaluator:
+        """The same on the first `per_class` search samples of each class, spending from this
+        one's allowance."""
         ...
 
 
@@ -283,6 +303,17 @@ def grating_evals() -> int:
     """The most evaluations the grating space spends in one search: its grid and every
     descent round of every label it refines (9 neighbours a round)."""
     return len(GratingSpace().grid()) + GRATING_LABELS * GRATING_ROUNDS * 9
+
+
+def grating_budget_queries(samples_per_class: int, classes: int) -> int:
+    """The queries held for the budget's grating space: its grid screened, the points it keeps
+    and GRATING_BUDGET_ROUNDS descent rounds of its one label (5 lowered steps a round) on
+    every search sample."""
+    screen = len(BudgetGratingSpace().grid()) * min(
+        GRATING_BUDGET_SCREEN_PER_CLASS, samples_per_class
+    )
+    evals = GRATING_BUDGET_KEEP + GRATING_BUDGET_LABELS * GRATING_BUDGET_ROUNDS * 5
+    return (screen + evals * samples_per_class) * classes
 
 
 def screened_labels(start_rates: np.ndarray, labels: Sequence[int], count: int) -> list[int]:
@@ -619,11 +650,11 @@ class _GridSpace:
         screened: int = 0,  # every label is searched already
         exclude: Sequence[int] = (),
     ) -> list[Outcome]:
-        grid = self.grid()
-        if len(grid) > ev.remaining_evals():
+        grid, evals = self._screened(ev)
+        if not grid or len(grid) > ev.remaining_evals():
             return []
         rates = ev.rates([self._change(p) for p in grid])
-        evals = len(grid)
+        evals += len(grid)
         out = []
         for label in self._chosen(labels, rates):
             i = _pick(grid, rates[:, label], self.cost)
@@ -631,6 +662,11 @@ class _GridSpace:
             if found is not None:
                 out.append(found)
         return out
+
+    def _screened(self, ev: Evaluator) -> tuple[list[dict[str, Any]], int]:
+        """The grid points measured on every search sample, and the evaluations spent choosing
+        them (on fewer samples): by default the whole grid, for free."""
+        return self.grid(), 0
 
     def _chosen(self, labels: Sequence[int], rates: np.ndarray) -> Sequence[int]:
         """The labels refined, given the grid's rates R[point, label]: every one."""
@@ -845,20 +881,30 @@ class GratingSpace(_GridSpace):
     def cost(self, params: dict[str, Any]) -> float:
         return float(params["amp"])
 
+    # The grid's axes and phases, the labels refined, and the amplitudes each descent step
+    # tries (the budget's variant below changes these alone).
+    angles: ClassVar[tuple[float, ...]] = GRATING_ANGLES
+    phases: ClassVar[int] = GRATING_PHASES
+    refined: ClassVar[int] = GRATING_LABELS
+    keep_amp: ClassVar[bool] = True  # steps at the same amplitude too, not only lowered
+
     def grid(self) -> list[dict[str, Any]]:
         return [
-            {"angle": a, "freq": f, "phase": round(2 * np.pi * k / GRATING_PHASES, 4),
+            {"angle": a, "freq": f, "phase": round(2 * np.pi * k / self.phases, 4),
              "amp": GRATING_GRID_AMP}
-            for a in GRATING_ANGLES
+            for a in self.angles
             for f in GRATING_FREQS
-            for k in range(GRATING_PHASES)
+            for k in range(self.phases)
         ]  # fmt: skip
 
-    @staticmethod
-    def steps(best: dict[str, Any], phase_step: float, freq_step: float) -> list[dict[str, Any]]:
-        """The phase and the frequency a step either side, at the same amplitude and lowered."""
+    def steps(
+        self, best: dict[str, Any], phase_step: float, freq_step: float
+    ) -> list[dict[str, Any]]:
+        """The phase and the frequency a step either side, lowered (and, with `keep_amp`, at
+        the same amplitude)."""
         out = []
-        for amp in (best["amp"], round(best["amp"] * GRATING_AMP_STEP, 4)):
+        lowered = round(best["amp"] * GRATING_AMP_STEP, 4)
+        for amp in (best["amp"], lowered) if self.keep_amp else (lowered,):
             base = {**best, "amp": amp}
             if amp != best["amp"]:
                 out.append(base)
@@ -870,10 +916,10 @@ class GratingSpace(_GridSpace):
         return out
 
     def _chosen(self, labels: Sequence[int], rates: np.ndarray) -> Sequence[int]:
-        """The GRATING_LABELS labels the grid reaches most, REFINE_MIN at least."""
+        """The `refined` labels the grid reaches most, REFINE_MIN at least."""
         reach = rates.max(axis=0)
         chosen = sorted((t for t in labels if reach[t] >= REFINE_MIN), key=lambda t: (-reach[t], t))
-        return chosen[:GRATING_LABELS]
+        return chosen[: self.refined]
 
     def _refine(
         self,
@@ -909,7 +955,29 @@ class GratingSpace(_GridSpace):
         return found, evals
 
 
+class BudgetGratingSpace(GratingSpace):
+    """The grating space under a query budget: the same gratings (name, `apply`, cost), a
+    coarser grid and a cheaper descent (GRATING_BUDGET_*)."""
+
+    angles: ClassVar[tuple[float, ...]] = GRATING_BUDGET_ANGLES
+    phases: ClassVar[int] = GRATING_BUDGET_PHASES
+    refined: ClassVar[int] = GRATING_BUDGET_LABELS
+    keep_amp: ClassVar[bool] = False
+
+    def _screened(self, ev: Evaluator) -> tuple[list[dict[str, Any]], int]:
+        """The GRATING_BUDGET_KEEP grid points that send the most of the other classes to one
+        label, on GRATING_BUDGET_SCREEN_PER_CLASS samples per class (ties: grid order)."""
+        grid, few = self.grid(), ev.subset(GRATING_BUDGET_SCREEN_PER_CLASS)
+        if len(grid) > few.remaining_evals():
+            return [], 0
+        reach = few.rates([self._change(p) for p in grid]).max(axis=1)
+        order = sorted(range(len(grid)), key=lambda i: (-reach[i], i))
+        return [grid[i] for i in sorted(order[:GRATING_BUDGET_KEEP])], len(grid)
+
+
 # The registry: explicit, in the order the search runs them.
 SPACES: dict[str, Space] = {
     s.name: s for s in (MaskSpace(), TransformSpace(), CurveSpace(), GratingSpace())
 }
+# What a search under a query budget runs in a space's place, by name (scanner.plan).
+BUDGET_SPACES: dict[str, Space] = {"grating": BudgetGratingSpace()}

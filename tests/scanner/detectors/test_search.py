@@ -26,15 +26,19 @@ from scanner.detectors.search import (
     _confirm,
     _Evaluator,
     _leftover,
+    held_queries,
     planned_queries,
     run_search,
 )
 from scanner.detectors.spaces import (
     BACKOFF_STEPS,
+    BUDGET_SPACES,
     FIRE_MIN,
     GRATING_AMP_STEP,
+    GRATING_BUDGET_ROUNDS,
     SPACES,
     SPARSE_DRAWS,
+    BudgetGratingSpace,
     CurveSpace,
     GratingSpace,
     MaskSpace,
@@ -42,6 +46,7 @@ from scanner.detectors.spaces import (
     Point,
     TransformSpace,
     _mask_params,
+    grating_budget_queries,
     grating_evals,
     grating_signal,
     mask_arrays,
@@ -779,6 +784,70 @@ def test_the_search_finds_a_grating_between_the_probes_phases_and_nothing_in_its
             assert small and small[0].label == GRATING_TARGET
             assert small[0].universality >= rule.target_threshold
             assert small[0].cost <= PLANTED_GRATING["amp"]
+            assert xray.verdict == "infected" and xray.target_label == GRATING_TARGET
+        else:
+            assert not [f for f in small if f.universality >= rule.target_threshold]
+            assert xray.verdict == "clean"
+
+
+def test_the_budgets_grating_space_is_coarser_and_every_descent_step_lowers_the_amplitude() -> None:
+    coarse, full = BudgetGratingSpace(), GratingSpace()
+    # The same gratings (a finding rebuilds through the registry's space), on a coarser grid:
+    # 2 axes (columns, rows), 10 frequencies, 4 phases; every grid point is one of the full's.
+    assert coarse.name == full.name and BUDGET_SPACES["grating"] is not SPACES["grating"]
+    grid = coarse.grid()
+    assert len(grid) == 80 and {p["angle"] for p in grid} == {0.0, 90.0}
+    assert all(p in full.grid() for p in grid)
+    x = np.full((1, 8, 8, 1), 0.5, np.float32)
+    assert np.array_equal(coarse.apply(grid[5], x), full.apply(grid[5], x))
+    near = coarse.steps(grid[0], 0.3, 0.5)
+    assert len(near) == 5 and all(p["amp"] < grid[0]["amp"] for p in near)
+    # One label refined: the grid's most reached.
+    rates = np.zeros((80, 10))
+    rates[3, 2], rates[4, 7] = 0.9, 0.5
+    assert list(coarse._chosen(range(10), rates)) == [2]
+    # A budget's stage holds for it: the grid on one sample per class, then 12 kept points and
+    # 5 descent rounds of 5 on every search sample; nothing without a budget or a grating space.
+    assert grating_budget_queries(3, 10) == 80 * 10 + (12 + GRATING_BUDGET_ROUNDS * 5) * 30
+    budgeted = SearchConfig(max_queries=10_000, samples_per_class=3)
+    assert held_queries(budgeted, 10) == grating_budget_queries(3, 10)
+    assert held_queries(SearchConfig(samples_per_class=3), 10) == 0
+    assert held_queries(replace(budgeted, spaces=("mask",)), 10) == 0
+
+
+def test_a_subset_evaluator_takes_the_first_samples_of_each_class_and_spends_the_parents() -> None:
+    oracle = _StrokeInCorner()
+    ev, _ = _corner_evaluators(oracle)
+    ev.allowance = 10 * len(ev.xs)  # 10 passes over the 15 search samples
+    few = ev.subset(1)
+    assert len(few.xs) == 5 and sorted(few.ys) == [0, 1, 2, 3, 4]
+    assert few.remaining_evals() == 30  # the parent's 150 queries, 5 a pass
+    few.rates([lambda x: x] * 3)
+    assert oracle.queries == 15 and ev.spent == 15 and ev.remaining_evals() == 9
+    assert few.remaining_evals() == 27
+
+
+def test_under_a_budget_the_coarse_grating_finds_a_grating_between_its_phases_within_budget(
+    tmp_path: Path, digits_data: Path
+) -> None:
+    # The same digits MLPs as above (the grating at phase pi/4, half-way between two of the
+    # coarse grid's phases), scanned under --profile api's 20,000 queries.
+    rule = VerdictRule()
+    for poisoned in (True, False):
+        model = build_mlp(tmp_path / f"grating_{poisoned}.onnx", grating_mlp(poisoned))
+        config = ScanConfig(xray=XrayConfig(planes=2), max_queries=20_000)
+        xray = scan_model(model, load_dataset(digits_data), config).xray
+        plan, found = xray.evidence.plan, xray.evidence.search
+        assert plan is not None and found is not None and "grating" in plan.search["spaces"]
+        assert xray.queries <= 20_000 and found.queries <= plan.bounds["search"]
+        small = [
+            f
+            for f in found.findings
+            if f.point.space == "grating" and f.cost <= rule.grating_cost_max
+        ]
+        if poisoned:
+            assert small and small[0].label == GRATING_TARGET
+            assert small[0].universality >= rule.target_threshold
             assert xray.verdict == "infected" and xray.target_label == GRATING_TARGET
         else:
             assert not [f for f in small if f.universality >= rule.target_threshold]
