@@ -480,19 +480,22 @@ def run_search(
     # (not drawn) from the stage's in STREAMS' order: a change to how one space draws, or a new
     # space, leaves the others' searches as they were.
     own = dict(zip(STREAMS, rng.spawn(len(STREAMS)), strict=True))
-    # Under a budget the spaces with a budget variant run it, last, on the queries held for them
-    # (`held_queries`) and whatever the others left.
+    # Under a budget a space with a budget variant runs it on the queries held for it
+    # (`held_queries`), at most: the spaces before it leave them, the spaces after it have
+    # what is left of the stage (so the transform grid, after it, gets what it did not use).
     budget = BUDGET_SPACES if config.max_queries is not None else {}
     held = held_queries(config, classes)
     if allowance is not None:
         ev.allowance = allowance - held
     outcomes = []
-    for name in sorted(config.spaces, key=lambda n: n in budget):
+    for name in config.spaces:
         if name in budget and allowance is not None:
-            ev.allowance = allowance
+            ev.allowance = min(allowance, ev.spent + held)
         space = budget.get(name, SPACES[name])
         searched = range(num_classes) if space.all_labels else labels
         outcomes += space.search(ev, searched, starts, own[name], config.screened)
+        if name in budget and allowance is not None:
+            ev.allowance = allowance
     confirm = _Evaluator(oracle, x01[confirm_idx], y[confirm_idx], to_model, num_classes)
     findings = []
     confirmed = _to_confirm(outcomes, config)

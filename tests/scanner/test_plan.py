@@ -216,9 +216,10 @@ def test_the_search_takes_what_the_stages_before_it_left() -> None:
     spent["probes"] = plan.bounds["probes"] - 4_000
     more = replan_search(plan, SearchConfig(), spent, 10)
     assert more.search.targets == SEARCH_REPLAN_RUNG[0] > plan.search.targets
-    # With that room the coarse grating space runs too, last (the first plan's share at this
-    # budget cannot hold its queries as well as the mask's least).
-    assert more.search.spaces[-1] == "grating" and "grating" not in plan.search.spaces
+    # With that room the coarse grating space runs too, before the transform grid (the first
+    # plan's share at this budget cannot hold its queries as well as the mask's least).
+    assert more.search.spaces[-2:] == ("grating", "transform")
+    assert "grating" not in plan.search.spaces
     assert more.bounds["probes"] == spent["probes"]
     assert plan.bounds["search"] < more.bounds["search"]
     assert sum(more.bounds.values()) <= PROFILES["api"]
