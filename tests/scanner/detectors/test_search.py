@@ -762,22 +762,30 @@ def test_the_search_runs_as_the_budget_plans_it_and_stands_aside_when_asked_to(
     assert result.queries == 0 and oracle.queries == spent
 
 
+@pytest.mark.parametrize("budget", [None, 20_000])
 def test_the_search_finds_a_grating_between_the_probes_phases_and_nothing_in_its_clean_twin(
-    tmp_path: Path, digits_data: Path
+    tmp_path: Path, digits_data: Path, budget: int | None
 ) -> None:
     # A real digits MLP trained with 150 samples carrying a grating at phase pi/4 relabelled 3
     # (tests/onnx_builders.grating_mlp). The grating space tunes phase and frequency and lowers
     # the amplitude while it fires: it ends under the planted amplitude, to the planted label.
+    # Under --profile api's 20,000 queries the coarse variant runs, whose grid has no phase
+    # nearer than pi/4 to the planted one, within the budget.
     rule = VerdictRule()
     for poisoned in (True, False):
         model = build_mlp(tmp_path / f"grating_{poisoned}.onnx", grating_mlp(poisoned))
-        config = ScanConfig(xray=XrayConfig(planes=2))
+        config = ScanConfig(xray=XrayConfig(planes=2), max_queries=budget)
         report = scan_model(model, load_dataset(digits_data), config)
         # The report, grating findings included, is what its schema says.
         schema_validator("report").validate(json.loads(json.dumps(report.to_dict())))
         xray = report.xray
         found = xray.evidence.search
         assert found is not None
+        if budget is not None:
+            plan = xray.evidence.plan
+            assert plan is not None and plan.search is not None
+            assert "grating" in plan.search["spaces"]
+            assert xray.queries <= budget and found.queries <= plan.bounds["search"]
         gratings = [f for f in found.findings if f.point.space == "grating"]
         small = [f for f in gratings if f.cost <= rule.grating_cost_max]
         if poisoned:
@@ -825,30 +833,3 @@ def test_a_subset_evaluator_takes_the_first_samples_of_each_class_and_spends_the
     few.rates([lambda x: x] * 3)
     assert oracle.queries == 15 and ev.spent == 15 and ev.remaining_evals() == 9
     assert few.remaining_evals() == 27
-
-
-def test_under_a_budget_the_coarse_grating_finds_a_grating_between_its_phases_within_budget(
-    tmp_path: Path, digits_data: Path
-) -> None:
-    # The same digits MLPs as above (the grating at phase pi/4, half-way between two of the
-    # coarse grid's phases), scanned under --profile api's 20,000 queries.
-    rule = VerdictRule()
-    for poisoned in (True, False):
-        model = build_mlp(tmp_path / f"grating_{poisoned}.onnx", grating_mlp(poisoned))
-        config = ScanConfig(xray=XrayConfig(planes=2), max_queries=20_000)
-        xray = scan_model(model, load_dataset(digits_data), config).xray
-        plan, found = xray.evidence.plan, xray.evidence.search
-        assert plan is not None and found is not None and "grating" in plan.search["spaces"]
-        assert xray.queries <= 20_000 and found.queries <= plan.bounds["search"]
-        small = [
-            f
-            for f in found.findings
-            if f.point.space == "grating" and f.cost <= rule.grating_cost_max
-        ]
-        if poisoned:
-            assert small and small[0].label == GRATING_TARGET
-            assert small[0].universality >= rule.target_threshold
-            assert xray.verdict == "infected" and xray.target_label == GRATING_TARGET
-        else:
-            assert not [f for f in small if f.universality >= rule.target_threshold]
-            assert xray.verdict == "clean"
