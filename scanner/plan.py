@@ -72,8 +72,7 @@ SEARCH_SHARE = 0.35
 # queries it flagged a clean model and named more wrong targets (docs/usage.md).
 # The grating space runs its budget variant on queries held for it (search.held_queries), after
 # the stamps and curves and before the transform grid; the rung must fit them, else the rung
-# without it comes next. Twenty-fourth session; judged on the
-# thirty-third set (docs/usage.md).
+# without it comes next. Twenty-fourth session; judged on the thirty-third set (docs/usage.md).
 SEARCH_LADDER: tuple[tuple[int, int, int, tuple[str, ...]], ...] = (
     (1, 3, 10, ("mask", "curve", "grating", "transform")),
     (1, 3, 10, ("mask", "curve", "transform")),

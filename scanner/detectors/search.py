@@ -381,10 +381,9 @@ def _back_off(
 
 
 def held_queries(config: SearchConfig, classes: int) -> int:
-    """Queries a budgeted search holds back from its other spaces for the budget's grating
-    space, which runs last on them (and on whatever the others left): its grid and its
-    descent's GRATING_BUDGET_ROUNDS (`grating_budget_queries`). 0 without a budget or a grating
-    space."""
+    """Queries a budgeted search's spaces before the budget's grating space leave it, and the
+    most it may spend (`run_search`): its screened grid and its descent's GRATING_BUDGET_ROUNDS
+    (`grating_budget_queries`). 0 without a budget or a grating space."""
     if config.max_queries is None or "grating" not in config.spaces:
         return 0
     return grating_budget_queries(config.samples_per_class, classes)
