@@ -82,9 +82,11 @@ SEARCH_LADDER: tuple[tuple[int, int, int, tuple[str, ...]], ...] = (
 # to fit: the transform grid (every label at once; about 1,500 queries at 3 samples per class),
 # without which a budget's scan never sees a warp that fires early
 # (scanner.detectors.verdict.fires_early). Tenth session; judged on the eighth and ninth fresh
-# sets under --profile api (docs/usage.md). The grating space's budget variant runs before it,
-# on the queries held for it (at most), which the rung does have to fit.
+# sets under --profile api (docs/usage.md). Of them, HELD_SPACES are the exception: the grating
+# space's budget variant runs before the grid, on the queries held for it (at most;
+# search.held_queries), which a rung does have to fit.
 TAIL_SPACES: tuple[str, ...] = ("grating", "transform")
+HELD_SPACES: tuple[str, ...] = ("grating",)
 # The rung the search may climb to when the stages before it spent less than their bounds
 # (`replan_search`): a second target label, for when the probes' top label is a natural sink
 # and the trigger's label second. Hand-set, and judged on the fourth and fifth fresh sets
@@ -95,6 +97,11 @@ SEARCH_REPLAN_RUNG: tuple[int, int, int, tuple[str, ...]] = (
     3,
     10,
     ("mask", "curve", "grating", "transform"),
+)
+# The re-plan's rungs: without the grating's held queries when they do not fit beside it.
+SEARCH_REPLAN_LADDER: tuple[tuple[int, int, int, tuple[str, ...]], ...] = (
+    SEARCH_REPLAN_RUNG,
+    (2, 3, 10, ("mask", "curve", "transform")),
 )
 # Successive halving of the probes: every probe on this many samples per class, the screen's
 # best on the rest (scanner.detectors.probes).
@@ -173,8 +180,9 @@ def _search_rung(
 ) -> SearchConfig | None:
     """The largest rung of `ladder` that can do useful work in `room` queries: its fixed
     part (picking samples, confirmations) and the mask space's starts and half its shrink, its
-    `TAIL_SPACES` left out (they run last, on what is left). The stage is then capped at `room`
-    (or its own worst case, if smaller) and stops there."""
+    `TAIL_SPACES` left out (they run after the others, on what is left) but for the
+    `HELD_SPACES`' held queries and confirmations. The stage is then capped at `room` (or its
+    own worst case, if smaller) and stops there."""
     for targets, samples, confirm, spaces in ladder:
         own = tuple(s for s in search.spaces if s in spaces and s not in TAIL_SPACES)
         if not own:
@@ -194,8 +202,11 @@ def _search_rung(
         unreserved = replace(config, backoff=False)
         shrink = MASK_EVALS // 2 if "mask" in chosen else 0
         useful = start_count(PROBE_STARTS, strokes=False) + shrink
+        # The grating's held queries and its confirmation must fit too (it runs on them, not
+        # on what the others leave); the transform grid's need not.
+        held_spaces = tuple(s for s in chosen if s in HELD_SPACES)
         least = (
-            fixed_queries(replace(unreserved, spaces=own), classes)
+            fixed_queries(replace(unreserved, spaces=own + held_spaces, max_queries=room), classes)
             + useful * config.samples_per_class * classes
             + held_queries(replace(config, max_queries=room), classes)
         )
@@ -333,7 +344,7 @@ def replan_search(
         return plan
     bounds = {**plan.bounds, **spent}
     room = plan.budget - sum(v for k, v in bounds.items() if k != "search")
-    climbed = _search_rung(search, classes, room, (SEARCH_REPLAN_RUNG,))
+    climbed = _search_rung(search, classes, room, SEARCH_REPLAN_LADDER)
     if climbed is None or climbed.targets <= plan.search.targets:
         return plan
     said = (

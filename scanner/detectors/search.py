@@ -234,8 +234,10 @@ class _Evaluator:
             imgs = np.concatenate([np.clip(c(self.xs), 0, 1) for c in chunk]).astype(np.float32)
             pred = np.clip(self.oracle(self.to_model(imgs)), 0, self.num_classes - 1)
             self.spent += len(imgs)
-            if self.parent is not None:
-                self.parent.spent += len(imgs)
+            up = self.parent
+            while up is not None:
+                up.spent += len(imgs)
+                up = up.parent
             pred = pred.reshape(len(chunk), len(self.xs))
             for k in range(len(chunk)):
                 np.add.at(out[start + k], (self.row, pred[k]), 1.0)
@@ -252,8 +254,12 @@ class _Evaluator:
         return max(0, self.allowance - self.spent)
 
     def subset(self, per_class: int) -> _Evaluator:
-        keep = np.concatenate([np.flatnonzero(self.ys == c)[:per_class] for c in self.sources])
-        keep.sort()
+        keep = np.sort(
+            np.concatenate(
+                [np.flatnonzero(self.ys == c)[:per_class] for c in self.sources]
+                or [np.zeros(0, dtype=np.int64)]
+            )
+        )
         sub = _Evaluator(self.oracle, self.xs[keep], self.ys[keep], self.to_model, self.num_classes)
         sub.parent = self
         return sub
@@ -298,7 +304,7 @@ def _samples(
 
 def confirms_per_space(config: SearchConfig, space: str) -> int:
     """How many of a space's outcomes are confirmed at most (the plan counts on it): the mask
-    space's screened labels on top of the candidates."""
+    space's screened labels on top of the candidates; the budget's grating space's one label."""
     if space == "grating" and config.max_queries is not None:
         return GRATING_BUDGET_LABELS  # the budget's grating refines one label
     extra = config.screened if space == "mask" else 0
@@ -487,7 +493,7 @@ def run_search(
     if allowance is not None:
         ev.allowance = allowance - held
     outcomes = []
-    for name in config.spaces:
+    for name in config.spaces if len(ev.xs) else ():  # no samples (none labelled right): none
         if name in budget and allowance is not None:
             ev.allowance = min(allowance, ev.spent + held)
         space = budget.get(name, SPACES[name])

@@ -963,10 +963,12 @@ class BudgetGratingSpace(GratingSpace):
     phases: ClassVar[int] = GRATING_BUDGET_PHASES
     refined: ClassVar[int] = GRATING_BUDGET_LABELS
     keep_amp: ClassVar[bool] = False
+    rounds: ClassVar[int] = GRATING_BUDGET_ROUNDS
 
     def _screened(self, ev: Evaluator) -> tuple[list[dict[str, Any]], int]:
         """The GRATING_BUDGET_KEEP grid points that send the most of the other classes to one
-        label, on GRATING_BUDGET_SCREEN_PER_CLASS samples per class (ties: grid order)."""
+        label, on GRATING_BUDGET_SCREEN_PER_CLASS samples per class (ties: grid order). The
+        screen's evaluations are counted as evaluations, though each is on fewer samples."""
         grid, few = self.grid(), ev.subset(GRATING_BUDGET_SCREEN_PER_CLASS)
         if len(grid) > few.remaining_evals():
             return [], 0

@@ -29,7 +29,14 @@ from scanner.detectors.search import SearchConfig
 from scanner.detectors.xray import XrayConfig
 from scanner.errors import UsageError
 from scanner.pipeline import ScanConfig, scan_model
-from scanner.plan import PROFILES, SEARCH_REPLAN_RUNG, plan_scan, replan_search
+from scanner.plan import (
+    PROFILES,
+    SEARCH_REPLAN_LADDER,
+    SEARCH_REPLAN_RUNG,
+    _search_rung,
+    plan_scan,
+    replan_search,
+)
 from tests.conftest import bdscan
 from tests.onnx_builders import build_mlp, rotation_mlp, save_npz
 
@@ -227,3 +234,14 @@ def test_the_search_takes_what_the_stages_before_it_left() -> None:
     # Without a budget nothing is re-planned.
     free = _plan(None, [100] * 10, (28, 28, 1))
     assert replan_search(free, SearchConfig(), spent, 10) == free
+
+
+def test_the_replan_climbs_without_the_grating_when_its_held_queries_do_not_fit() -> None:
+    # Ten classes: the two-target rung needs 4,680 queries for its useful part, 6,990 with the
+    # grating's held queries and confirmation; between the two it climbs without the grating.
+    for room, grating in ((5_500, False), (7_000, True)):
+        rung = _search_rung(SearchConfig(), 10, room, SEARCH_REPLAN_LADDER)
+        assert rung is not None and rung.targets == 2
+        assert ("grating" in rung.spaces) == grating and rung.spaces[-1] == "transform"
+        assert rung.max_queries is not None and rung.max_queries <= room
+    assert _search_rung(SearchConfig(), 10, 4_000, SEARCH_REPLAN_LADDER) is None

@@ -823,6 +823,35 @@ def test_the_budgets_grating_space_is_coarser_and_every_descent_step_lowers_the_
     assert held_queries(replace(budgeted, spaces=("mask",)), 10) == 0
 
 
+class _AlwaysThree(_StrokeInCorner):
+    """Every image goes to label 3: every grating fires there, at any amplitude."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.queries += len(x)
+        return np.full(len(x), 3)
+
+
+def test_the_budgets_grating_spends_what_is_held_for_it_and_no_more() -> None:
+    # A model every grating fires on makes the descent take every round it may: uncapped, the
+    # space spends exactly the held queries (its 5 rounds, not the default space's 12)...
+    oracle = _AlwaysThree()
+    ev, _ = _corner_evaluators(oracle)  # 5 classes, 3 search samples each
+    (found,) = BudgetGratingSpace().search(ev, range(5), [], np.random.default_rng(0))
+    assert found.label == 3 and found.search_rate == 1.0
+    assert oracle.queries == grating_budget_queries(3, 5)
+    # (each step rounds to 4 places)
+    assert found.point.params["amp"] == pytest.approx(
+        0.3 * GRATING_AMP_STEP**GRATING_BUDGET_ROUNDS, abs=1e-3
+    )
+    # ... and capped at fewer, it stops within the cap, keeping what it found.
+    for cap in (grating_budget_queries(3, 5) - 1, 80 * 5):
+        oracle = _AlwaysThree()
+        ev, _ = _corner_evaluators(oracle)
+        ev.allowance = cap
+        BudgetGratingSpace().search(ev, range(5), [], np.random.default_rng(0))
+        assert 0 < oracle.queries <= cap
+
+
 def test_a_subset_evaluator_takes_the_first_samples_of_each_class_and_spends_the_parents() -> None:
     oracle = _StrokeInCorner()
     ev, _ = _corner_evaluators(oracle)
