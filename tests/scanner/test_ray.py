@@ -127,7 +127,13 @@ def test_ray_gives_the_serial_run_and_a_killed_task_is_an_error_entry(tmp_path: 
             pid = _ray_worker_running("bdscan-scan:zz_slow.onnx")
         assert pid is not None, "the slow model's Ray task never started"
         time.sleep(2)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed_it = True
+        except ProcessLookupError:
+            # Under load the worker found above can end (or Ray can replace it) before the kill:
+            # the run below must still match the serial one; only the kill path goes untested.
+            killed_it = False
         _, err = run.communicate(timeout=600)
     finally:
         if run.poll() is None:
@@ -147,12 +153,15 @@ def test_ray_gives_the_serial_run_and_a_killed_task_is_an_error_entry(tmp_path: 
             theirs["queries"],
         )
         assert mine["score"] == pytest.approx(theirs["score"])
-    killed = by_path[str(folder / "zz_slow.onnx")]
-    assert "report" not in killed and "Ray task failed" in killed["error"]["message"]
     summary = got["summary"]
-    assert (summary["models"], summary["scanned"], summary["errors"]) == (5, 4, 1)
-    assert summary["infected"] == want["summary"]["infected"]
+    assert summary["models"] == 5
     assert summary["exit_code"] == want["summary"]["exit_code"] == 1
+    killed = by_path[str(folder / "zz_slow.onnx")]
+    if not killed_it and "report" in killed:
+        pytest.skip("the slow model's Ray task ended before the test could kill it")
+    assert "report" not in killed and "Ray task failed" in killed["error"]["message"]
+    assert (summary["scanned"], summary["errors"]) == (4, 1)
+    assert summary["infected"] == want["summary"]["infected"]
 
 
 def test_head_endpoint_reads_the_address_forms() -> None:
