@@ -688,14 +688,24 @@ class _GridSpace:
         if best_rate >= REFINE_MIN and self.refinable(best):
             for round_ in range(self.rounds):
                 near = self.neighbours(best, round_, rng)
-                if len(near) > ev.remaining_evals():
+                step = self._best_of(ev, near, label)
+                if step is None:
                     break
-                r = ev.rates([self._change(p) for p in near])[:, label]
                 evals += len(near)
-                j = _pick(near, r, self.cost)
-                if _better(float(r[j]), self.cost(near[j]), best_rate, self.cost(best)):
-                    best, best_rate = near[j], float(r[j])
+                if _better(step[1], self.cost(step[0]), best_rate, self.cost(best)):
+                    best, best_rate = step
         return Outcome(Point(self.name, best), label, best_rate, evals), evals
+
+    def _best_of(
+        self, ev: Evaluator, near: list[dict[str, Any]], label: int
+    ) -> tuple[dict[str, Any], float] | None:
+        """The point of `near` that sends the most samples to `label` (the cheaper on a tie) and
+        its rate; None when measuring them all would pass the evaluator's budget."""
+        if len(near) > ev.remaining_evals():
+            return None
+        r = ev.rates([self._change(p) for p in near])[:, label]
+        k = _pick(near, r, self.cost)
+        return near[k], float(r[k])
 
 
 def _affine(x: np.ndarray, angle: float, scale: float, flip: str) -> np.ndarray:
@@ -935,20 +945,19 @@ class GratingSpace(_GridSpace):
         phase_step, freq_step, misses = GRATING_PHASE_STEP, GRATING_FREQ_STEP, 0
         for _ in range(self.rounds):
             near = self.steps(best, phase_step, freq_step)
-            if len(near) > ev.remaining_evals():
+            step = self._best_of(ev, near, label)
+            if step is None:
                 break
-            r = ev.rates([self._change(p) for p in near])[:, label]
             evals += len(near)
-            k = _pick(near, r, self.cost)
-            if not _better(float(r[k]), self.cost(near[k]), best_rate, self.cost(best)):
+            if not _better(step[1], self.cost(step[0]), best_rate, self.cost(best)):
                 misses += 1
                 if misses == 2:
                     break
                 phase_step, freq_step = phase_step / 2, freq_step / 2
                 continue
-            if best_rate >= FIRE_MIN and near[k]["amp"] < best["amp"]:
+            if best_rate >= FIRE_MIN and step[0]["amp"] < best["amp"]:
                 path.insert(0, (Point(self.name, best), best_rate))
-            best, best_rate = near[k], float(r[k])
+            best, best_rate = step
         found = Outcome(
             Point(self.name, best), label, best_rate, evals, tuple(path[:BACKOFF_STEPS])
         )
