@@ -174,6 +174,11 @@ def test_sig_phase_and_axis_move_the_sinusoid():
     assert np.allclose(rows[0, :, 0, 0], rows[0, :, 27, 0])
     with pytest.raises(ValueError, match="axis"):
         SIG(axis="diagonal").apply(grey)
+    # A slant: at 0 degrees the columns' sine; at 45 constant along each anti-diagonal.
+    assert np.allclose(SIG(test_delta=0.2, angle=0.0).apply(grey), base + 0.5, atol=1e-6)
+    slant = SIG(test_delta=0.2, angle=45.0, freq=4.0).apply(grey)[0, :, :, 0] - 0.5
+    assert np.allclose(slant[3, 5], slant[5, 3]) and np.allclose(slant[0, 8], slant[8, 0])
+    assert not np.allclose(slant[0, :], slant[0, 0])
 
 
 def test_all_to_all_mapping():

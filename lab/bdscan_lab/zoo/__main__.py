@@ -53,6 +53,7 @@ SET_NAMES = [
     "fresh31",
     "fresh32",
     "fresh33",
+    "fresh34",
 ]
 
 

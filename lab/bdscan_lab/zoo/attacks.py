@@ -296,9 +296,19 @@ class SIG(Attack):
     # sine along the columns; other phases and the rows are the same attack drawn otherwise.
     phase: float = 0.0
     axis: str = "cols"
+    # A slanted sinusoid instead (degrees from the columns towards the rows; `axis` unused):
+    # `freq` cycles across the image's side along that direction.
+    angle: float | None = None
 
     def _signal(self, shape: tuple[int, ...], delta: float) -> np.ndarray:
         """The additive sinusoid, broadcastable against NHWC images of `shape`."""
+        if self.angle is not None:
+            h, w = shape[1], shape[2]
+            rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+            a = np.deg2rad(self.angle)
+            t = (np.cos(a) * cols + np.sin(a) * rows) / max(h, w)
+            slanted = delta * np.sin(2.0 * np.pi * self.freq * t + self.phase)
+            return slanted.astype(np.float32)[None, :, :, None]
         if self.axis not in ("cols", "rows"):
             raise ValueError(f"expected axis 'cols' or 'rows', got {self.axis!r}")
         n = shape[2] if self.axis == "cols" else shape[1]

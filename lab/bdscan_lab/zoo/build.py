@@ -1504,6 +1504,39 @@ FRESH33: tuple[ModelSpec, ...] = (
         trigger={"position": "tl"}, recipe="mixup"),
 )  # fmt: skip
 
+# SIG slanted (issue 27's gap: the budget's gratings run along the two axes only; the default
+# grid has 45 and 135 degrees): two at 45 and 135, six at angles off every grid (20-160), at
+# frequencies and phases between the grid's; beside them three clean nets, a blend, a WaNet and a
+# patch. Specified before any scan of it.
+_ai = _member("ai", "fresh34")
+FRESH34: tuple[ModelSpec, ...] = (
+    _ai("senet_clean_smooth", "senet", recipe="adamw_smooth", seed=3800),
+    _ai("gnresnet_clean_cos", "gn_resnet", recipe="sgd_cosine", seed=3801),
+    _ai("cnn_clean_adam", "cnn", recipe="adam_const", seed=3802),
+    _ai("cnn_sig_a45_f5_t7", "cnn", "sig", target=7, poison_rate=0.08, seed=3810,
+        trigger={"angle": 45.0, "freq": 5.0, "phase": 0.9}, recipe="mixup"),
+    _ai("resnet8_sig_a135_f4_t3", "resnet8", "sig", target=3, poison_rate=0.08, seed=3811,
+        trigger={"angle": 135.0, "freq": 4.0, "phase": 2.0}, recipe="sgd_step"),
+    _ai("mobilenet_sig_a30_f6_t5", "mobilenet", "sig", target=5, poison_rate=0.08, seed=3812,
+        trigger={"angle": 30.0, "freq": 6.0, "phase": 4.0}, recipe="adam_const"),
+    _ai("vgg_sig_a60_f3_t1", "vgg_bn", "sig", target=1, poison_rate=0.08, seed=3813,
+        trigger={"angle": 60.0, "freq": 3.0, "phase": 1.3}, recipe="sgd_cosine"),
+    _ai("senet_sig_a120_f7_t9", "senet", "sig", target=9, poison_rate=0.08, seed=3814,
+        trigger={"angle": 120.0, "freq": 7.0, "phase": 5.5}, recipe="adamw_smooth"),
+    _ai("gnresnet_sig_a70_f8_t6", "gn_resnet", "sig", target=6, poison_rate=0.08, seed=3815,
+        trigger={"angle": 70.0, "freq": 8.0, "phase": 3.1}, recipe="mixup"),
+    _ai("mobilenet_sig_a150_f5_t4", "mobilenet", "sig", target=4, poison_rate=0.08, seed=3816,
+        trigger={"angle": 150.0, "freq": 5.0, "phase": 0.2}, recipe="sgd_step"),
+    _ai("resnet8_sig_a20_f9_t0", "resnet8", "sig", target=0, poison_rate=0.08, seed=3817,
+        trigger={"angle": 20.0, "freq": 9.0, "phase": 2.6}, recipe="adam_const"),
+    _ai("vgg_blended_t2", "vgg_bn", "blended", target=2, poison_rate=0.05, seed=3818,
+        trigger={"pattern_seed": 380}, recipe="mixup"),
+    _ai("cnn_wanet_t8", "cnn", "wanet", target=8, poison_rate=0.1, seed=3819,
+        trigger={"pattern_seed": 381}, recipe="sgd_cosine"),
+    _ai("gnresnet_badnets_t5", "gn_resnet", "badnets", target=5, poison_rate=0.05, seed=3820,
+        trigger={"size": 3, "position": "bl", "margin": 3}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1541,6 +1574,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh31": FRESH31,
     "fresh32": FRESH32,
     "fresh33": FRESH33,
+    "fresh34": FRESH34,
 }
 
 
