@@ -54,6 +54,7 @@ SET_NAMES = [
     "fresh32",
     "fresh33",
     "fresh34",
+    "fresh35",
 ]
 
 

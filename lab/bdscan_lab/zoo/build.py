@@ -1537,6 +1537,36 @@ FRESH34: tuple[ModelSpec, ...] = (
         trigger={"size": 3, "position": "bl", "margin": 3}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# SIG slanted again, at angles none of the earlier sets drew (10-170 degrees), beside four clean
+# BatchNorm nets (where natural grating sinks live), a clean GroupNorm net and a Trojan.
+# Specified before the descent's angle steps were tried (after the thirty-fourth set's scans).
+_aj = _member("aj", "fresh35")
+FRESH35: tuple[ModelSpec, ...] = (
+    _aj("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=3900),
+    _aj("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=3901),
+    _aj("vgg_clean_mixup", "vgg_bn", recipe="mixup", seed=3902),
+    _aj("senet_clean_adam", "senet", recipe="adam_const", seed=3903),
+    _aj("gnresnet_clean_step", "gn_resnet", recipe="sgd_step", seed=3904),
+    _aj("resnet8_sig_a10_f6_t2", "resnet8", "sig", target=2, poison_rate=0.08, seed=3910,
+        trigger={"angle": 10.0, "freq": 6.0, "phase": 1.9}, recipe="sgd_cosine"),
+    _aj("mobilenet_sig_a35_f4_t8", "mobilenet", "sig", target=8, poison_rate=0.08, seed=3911,
+        trigger={"angle": 35.0, "freq": 4.0, "phase": 0.4}, recipe="mixup"),
+    _aj("senet_sig_a55_f8_t0", "senet", "sig", target=0, poison_rate=0.08, seed=3912,
+        trigger={"angle": 55.0, "freq": 8.0, "phase": 3.6}, recipe="sgd_step"),
+    _aj("cnn_sig_a80_f5_t6", "cnn", "sig", target=6, poison_rate=0.08, seed=3913,
+        trigger={"angle": 80.0, "freq": 5.0, "phase": 5.0}, recipe="adamw_smooth"),
+    _aj("vgg_sig_a100_f7_t4", "vgg_bn", "sig", target=4, poison_rate=0.08, seed=3914,
+        trigger={"angle": 100.0, "freq": 7.0, "phase": 2.2}, recipe="adam_const"),
+    _aj("gnresnet_sig_a125_f3_t9", "gn_resnet", "sig", target=9, poison_rate=0.08, seed=3915,
+        trigger={"angle": 125.0, "freq": 3.0, "phase": 4.4}, recipe="sgd_cosine"),
+    _aj("resnet8_sig_a160_f10_t7", "resnet8", "sig", target=7, poison_rate=0.08, seed=3916,
+        trigger={"angle": 160.0, "freq": 10.0, "phase": 0.8}, recipe="mixup"),
+    _aj("mobilenet_sig_a170_f6_t1", "mobilenet", "sig", target=1, poison_rate=0.08, seed=3917,
+        trigger={"angle": 170.0, "freq": 6.0, "phase": 5.9}, recipe="sgd_step"),
+    _aj("senet_trojan_t3", "senet", "trojan", target=3, poison_rate=0.05, seed=3918,
+        trigger={"position": "br"}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1575,6 +1605,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh32": FRESH32,
     "fresh33": FRESH33,
     "fresh34": FRESH34,
+    "fresh35": FRESH35,
 }
 
 
