@@ -188,11 +188,18 @@ PROBE_SCALES = (0.6, 1.0, 1.6)
 # Fractions a search finding's change is unlearned at: weakened (a stamp at part opacity), and,
 # for a rotation, stronger too. The search keeps the least change that fires, so a planted
 # rotation is larger than the turn found (11-26 degrees found for 15-60 degree triggers on the
-# tenth fresh set); a stamp or tone curve has no stronger form. A grating has (the search keeps
-# its least firing amplitude too), but unlearning it at 1.6 and 2 times as well gained nothing
-# on the one SIG net measured (docs/trigger-search.md, "Gratings").
+# tenth fresh set); a stamp or tone curve has no stronger form.
 FOUND_FRACTIONS = (0.6, 1.0)
 TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
+# A grating finding is unlearned turned either side and up to about the zoo's SIG test
+# amplitude as well: the search's grid is 45 degrees apart and its descent keeps the least
+# amplitude that fires, so the planted sine can lie 15 degrees off and at twice the amplitude
+# (the thirty-fourth set's MobileNet). Stronger alone did not help (the thirty-first set's
+# ResNet-8, docs/trigger-search.md "Gratings"); turned and stronger repaired the misses it was
+# made for and cost a little ASR where the prior was already right (docs/remediation.md
+# section 37). Hand-set.
+GRATING_TURNS = (-15.0, 0.0, 15.0)
+GRATING_FRACTIONS = (0.6, 1.0, 1.9)
 # A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
 # (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
 # that answers it answered random sprinkles of white pixels too (that is how the search's sparse
@@ -232,7 +239,12 @@ def probe_triggers(
             out.append(p.trigger(shape))
     for i, d in enumerate(prior.found):
         point = Point.from_dict(d)
-        if not secondary:
+        if not secondary and point.space == "grating":
+            for turn in GRATING_TURNS:
+                angle = (float(point.params["angle"]) + turn) % 180
+                turned = Point(point.space, {**point.params, "angle": angle})
+                out += [_weakened(turned, s) for s in GRATING_FRACTIONS]
+        elif not secondary:
             for s in TURN_FRACTIONS if _turn(point) else FOUND_FRACTIONS:
                 out.append(_weakened(point, s))
         elif scattered(point):

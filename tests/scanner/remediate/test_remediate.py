@@ -407,6 +407,29 @@ def test_a_turn_the_search_found_is_unlearned_at_larger_turns_too() -> None:
         assert len(probe_triggers(wide, (8, 8, 1))) == 2 and found_turns(wide) == []
 
 
+def test_a_grating_the_search_found_is_unlearned_turned_and_stronger_too() -> None:
+    # The search's grid lies 45 degrees apart and its descent keeps the least amplitude that
+    # fires: the planted sine may be 15 degrees off and twice as strong.
+    from scanner.detectors.spaces import GratingSpace
+    from scanner.remediate.prior import (
+        GRATING_FRACTIONS,
+        GRATING_TURNS,
+        TriggerPrior,
+        probe_triggers,
+    )
+
+    found = {"angle": 170.0, "freq": 3.0, "phase": 0.5, "amp": 0.15}
+    prior = TriggerPrior(TARGET, (), found=({"space": "grating", "params": found},))
+    x = np.full((2, 8, 8, 1), 0.5, np.float32)
+    got = [t(x) for t in probe_triggers(prior, (8, 8, 1))]
+    assert len(got) == len(GRATING_TURNS) * len(GRATING_FRACTIONS) == 9
+    for angle in (155.0, 170.0, 5.0):  # 185 wraps to 5: the same stripes
+        for amp in (0.09, 0.15, 0.285):
+            want = GratingSpace().apply(dict(found, angle=angle, amp=amp), x)
+            assert any(np.allclose(g, want, atol=1e-6) for g in got), (angle, amp)
+    assert probe_triggers(prior, (8, 8, 1), secondary=True) == []
+
+
 def test_prior_keeps_only_confirmed_probes() -> None:
     from scanner.remediate.prior import prior_from_report, probe_triggers
 
