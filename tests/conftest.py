@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -49,3 +51,12 @@ def bdscan(*args: object) -> Result:
     from scanner.cli import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def benchmark_module(name: str) -> Any:
+    """`benchmarks/NAME.py` imported as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -10,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import benchmark_module
 
 
 def _module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "fold_compare", REPO / "benchmarks" / "fold_compare.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("fold_compare")
 
 
 def _row(name: str, attack: str, arch: str, score: float, verdict: str, found: int | None,

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import struct
+from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import benchmark_module
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "pack_ort_gpu", REPO / "benchmarks" / "pack_ort_gpu.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _module() -> Any:
+    return benchmark_module("pack_ort_gpu")
 
 
 def _entry(kind: int, arch: int, payload: bytes) -> bytes:
