@@ -317,6 +317,16 @@ def fires_early(finding: SearchFinding, rule: VerdictRule) -> bool:
     return finding.at(DOSE_FRACTIONS[0]) >= rule.transform_onset_min
 
 
+def _size(finding: SearchFinding, rule: VerdictRule) -> float:
+    """The finding's change as a share of its space's cap, so that spaces compare. Smaller
+    first is the search's own order (a trigger needs little, a natural sink much): of a
+    ResNet-8's two stamps, 11 pixels to its target at 0.85 and 22 to the "Bag" sink at 0.90,
+    the most universal named the sink (docs/trigger-search.md, "Which finding names the
+    target")."""
+    cap = cost_max(rule, finding.point.space)
+    return finding.cost / cap if cap > 0 else float("inf")
+
+
 def _eligible(finding: SearchFinding, rule: VerdictRule) -> bool:
     """A change the rule lets decide by its kind: small, or a transform that fires early."""
     return _small(finding, rule) or fires_early(finding, rule)
@@ -332,7 +342,7 @@ def planted_findings(
     (`fires_early`: no natural sink measured does), or a universal small change that, where the
     space grades it, keeps its pull at half strength. Early transforms first, then those to
     `prefer` (the label the probes' universality test named: two searches that agree), then
-    the most universal, then the smallest.
+    the smallest for its space (`_size`), then the most universal.
 
     `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A graded
     change (a tone curve: a push on every pixel's value) to one of them is the same kind of push
@@ -358,7 +368,12 @@ def planted_findings(
     ]
     return sorted(
         passing,
-        key=lambda f: (not fires_early(f, rule), f.label != prefer, -f.universality, f.cost),
+        key=lambda f: (
+            not fires_early(f, rule),
+            f.label != prefer,
+            _size(f, rule),
+            -f.universality,
+        ),
     )
 
 

@@ -636,17 +636,28 @@ def test_a_small_turn_decides_even_to_a_label_the_probes_read_as_a_sink() -> Non
 def test_of_two_planted_stamps_the_one_the_probes_named_is_the_target() -> None:
     # A natural stamp to "Bag" can be more universal than the trigger's own stamp; the probes'
     # universality test, a search of its own, named the trigger's label.
-    def stamp(label: int, u: float) -> SearchFinding:
+    def stamp(label: int, u: float, cost: float = 0.015) -> SearchFinding:
         params = {"shape": [28, 28, 1], "pixels": [[0, label]], "values": [[1.0]]}
         dose = ((0.25, 0.0), (0.5, 0.05), (0.75, 0.4), (1.0, u))
-        return SearchFinding(Point("mask", params), label, u, dose, 0.015, 10)
+        return SearchFinding(Point("mask", params), label, u, dose, cost, 10)
 
     search = SearchResult((stamp(8, 1.0), stamp(6, 0.85)), (6, 8), 60, 200, 1000)
     d = decide(result([(6, 0.7, 0.5)]), (), 10, VerdictRule(), (), search)
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "search:mask")
-    # Probes that named neither: the most universal stamp.
+    # Probes that named neither: of stamps the same size, the most universal...
     d = decide(result([(3, 0.5, 0.5)]), (), 10, VerdictRule(), (), search)
     assert (d.verdict, d.target_label) == ("infected", 8)
+    # ...and otherwise the smaller one, even a grating under its cap against a larger stamp:
+    # a trigger needs little, a natural sink much.
+    small = SearchResult((stamp(8, 1.0, 0.028), stamp(6, 0.85, 0.014)), (6, 8), 60, 200, 1000)
+    d = decide(result([(3, 0.5, 0.5)]), (), 10, VerdictRule(), (), small)
+    assert (d.verdict, d.target_label) == ("infected", 6)
+    sine = {"angle": 0.0, "freq": 6.0, "phase": 0.0, "amp": 0.06}
+    dose = ((0.25, 0.0), (0.5, 0.1), (0.75, 0.5), (1.0, 0.8))
+    grating = SearchFinding(Point("grating", sine), 2, 0.8, dose, 0.06, 10)
+    mixed = SearchResult((stamp(8, 1.0, 0.028), grating), (2, 8), 60, 200, 1000)
+    d = decide(result([(3, 0.5, 0.5)]), (), 10, VerdictRule(), (), mixed)
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 2, "search:grating")
 
 
 def _curve(probe: Probe, label: int, dose: tuple[float, float, float, float]):
