@@ -4,8 +4,7 @@ and repair again while the re-scan still finds a planted trigger; then publish.
 1. Scan the model (unless told not to): its verdict is the "before", and without a
    --scan-report its target and trigger-like findings are BURN's prior.
 2. Repair (BURN by default) into a staged file beside the output.
-3. Re-scan the staged model with the same data and settings the user's next scan would use,
-   its trigger search also covering the labels the prior found a trigger to (`found_labels`).
+3. Re-scan the staged model with the same data and settings the user's next scan would use.
 4. While a planted trigger is left and rounds are left, repair the staged model again with that
    re-scan as the prior, when it names the target the repair was aimed at (one the round only
    weakened); a re-scan that names another target is reported, not repaired (`elsewhere`). A
@@ -39,7 +38,6 @@ import numpy as np
 from scanner.data import Dataset
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
-from scanner.remediate.prior import found_labels
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
 from scanner.report import ScanReport, XrayResult
 
@@ -192,14 +190,6 @@ def run_remediate(
         prior_doc, prior = before, "scan before"
         if target is None:
             target = before.xray.target_label
-    # The re-scans search the labels the prior found a trigger to besides their own candidates:
-    # a repair aimed at one of two (a natural "Bag" stamp beside a scattered-pixel trigger) left
-    # the other in place, and the re-scan's probes, run on the repaired model, ranked it out of
-    # their three, so it read `clean` at ASR 0.97 (docs/remediation.md section 39).
-    after_config = req.config
-    if prior_doc is not None:
-        also = found_labels(prior_doc, req.config.rule)
-        after_config = replace(req.config, search=replace(req.config.search, also=also))
     rounds: list[Round] = []
     current = req.model
     train = req.train
@@ -220,7 +210,7 @@ def run_remediate(
                 method=req.method,
                 seed=req.seed + index,
             )
-            rescanned = scan(staged, data, after_config) if req.rescan else None
+            rescanned = scan(staged, data, req.config) if req.rescan else None
             after = rescanned.xray if rescanned is not None else None
             if reopened(after, rounds):
                 rounds.append(Round(target, prior, report, after, undone=True))

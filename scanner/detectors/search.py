@@ -95,10 +95,6 @@ class SearchConfig:
     # room; `_leftover`). The plan reserves nothing for it. Hand-set, before the fourteenth
     # fresh set.
     leftover: int = 2
-    # Labels searched beside the candidates, whatever the probes rank: a re-scan after a repair
-    # searches those an earlier scan found a trigger to (scanner.app.remediation), since the
-    # probes, run on the repaired model, can rank a backdoor the repair missed out of the three.
-    also: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -312,7 +308,7 @@ def confirms_per_space(config: SearchConfig, space: str) -> int:
     if space == "grating" and config.max_queries is not None:
         return GRATING_BUDGET_LABELS  # the budget's grating refines one label
     extra = config.screened if space == "mask" else 0
-    return max(config.targets + len(config.also), 2) + extra
+    return max(config.targets, 2) + extra
 
 
 def _to_confirm(outcomes: list[Outcome], config: SearchConfig) -> list[Outcome]:
@@ -331,7 +327,7 @@ def planned_queries(config: SearchConfig, classes: int, probe_starts: int) -> in
     evals = 0
     for name in config.spaces:
         if name == "mask":
-            shrinks = (config.targets + len(config.also) + config.screened) * (MASK_EVALS + 1)
+            shrinks = (config.targets + config.screened) * (MASK_EVALS + 1)
             evals += start_count(probe_starts, strokes=config.screened > 0) + shrinks
             evals += sparse_evals() if config.screened > 0 else 0
         elif name == "grating":
@@ -468,7 +464,6 @@ def run_search(
     queries the stages after this one need; the search is skipped when it would leave them
     less under --max-queries."""
     labels = candidate_labels(probes, config.targets)
-    labels += [t for t in dict.fromkeys(config.also) if t not in labels and 0 <= t < num_classes]
     # Starting stamps: the patch probes the probe stage confirmed for a candidate label.
     starts = [f.probe for f in probes.findings if f.probe.family == "patch" and f.label in labels]
     classes = len(np.unique(y))

@@ -45,8 +45,7 @@ from torch import nn
 
 from scanner.detectors.probes import MAGNITUDES, Probe
 from scanner.detectors.spaces import SPACES, Point
-from scanner.detectors.thresholds import VerdictRule, value
-from scanner.detectors.verdict import cost_max
+from scanner.detectors.thresholds import value
 from scanner.errors import UsageError
 from scanner.remediate.window import PatchWindow, WindowSearch
 from scanner.report import ScanReport
@@ -147,29 +146,6 @@ def prior_from_report(
         secondary=tuple(secondary[:max_secondary]),
         found=tuple(found[:max_probes]),
     )
-
-
-def found_labels(report: dict[str, Any] | ScanReport, rule: VerdictRule) -> tuple[int, ...]:
-    """The labels a scan report's trigger search found a trigger to: a change under its space's
-    cap (`verdict.cost_max`) that sends `rule.target_threshold` of the other classes there,
-    whichever of them the verdict named. A repair aimed at one of them leaves the others in
-    place, so the re-scans after it search these labels too (scanner.app.remediation)."""
-    if isinstance(report, ScanReport):
-        search = report.xray.evidence.search
-        searched = (
-            [] if search is None else [(f.point, f.label, f.universality) for f in search.findings]
-        )
-    else:
-        searched = _read_document(report)[3]
-    labels: set[int] = set()
-    for point, label, universality in searched:
-        try:  # a document's point is only a hint: one that does not measure is left out
-            small = point.cost <= cost_max(rule, point.space)
-        except (KeyError, TypeError, ValueError, IndexError):
-            continue
-        if universality >= rule.target_threshold and small:
-            labels.add(int(label))
-    return tuple(sorted(labels))
 
 
 Finding = tuple[Probe, int, float, float]  # probe, label, universality, consistency

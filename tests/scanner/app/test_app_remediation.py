@@ -234,34 +234,3 @@ def test_every_method_and_mode_has_a_registered_remediator() -> None:
 
     assert set(REMEDIATORS) == {(m, mode) for m in METHODS for mode in ("train-data", "clean-only")}
     assert all(callable(getattr(r, "run", None)) for r in REMEDIATORS.values())
-
-
-def test_the_rescans_also_search_every_label_the_prior_found_a_trigger_to(
-    request_: RemediateRequest,
-) -> None:
-    # The prior's search found a 4-pixel stamp to 0 and a 6-pixel one to 8 (both under the 4%
-    # cap, both universal) and named 8; a third, 400 pixels to 5, is over the cap. A repair
-    # aimed at 8 leaves 0's trigger in place, so the re-scan searches 0 and 8 whatever its own
-    # probes rank (on the zoo they ranked 0 out and the re-scan read `clean` at ASR 0.97).
-    def stamp(label: int, n: int, u: float) -> dict[str, Any]:
-        pixels = [[i // 28, i % 28] for i in range(n)]
-        params = {"shape": [28, 28, 1], "pixels": pixels, "values": [[1.0]] * n}
-        return {"space": "mask", "label": label, "universality": u, "params": params}
-
-    findings = [stamp(8, 6, 0.9), stamp(0, 4, 0.85), stamp(5, 400, 1.0), stamp(2, 3, 0.3)]
-    evidence = {"search": {"findings": findings}}
-    doc = {"xray": {"verdict": "infected", "target_label": 8, "evidence": evidence}}
-    seen: list[ScanConfig] = []
-
-    class Recording(Bench):
-        def scan(self, path: Path, data: Dataset, config: ScanConfig) -> ScanReport:
-            seen.append(config)
-            return super().scan(path, data, config)
-
-    bench = Recording([("infected", 0.9, 8), ("infected", 0.8, 0)])
-    request_ = replace(request_, report_doc=doc, target_label=8)
-    run = run_remediate(request_, scan=bench.scan, repair=bench.repair)
-    assert [c.search.also for c in seen] == [(), (0, 8)]  # the scan before, the re-scan
-    assert run.still_infected and run.report.rescan is not None
-    assert run.report.rescan.after.target_label == 0  # reported, not repaired (`elsewhere`)
-    assert [r["target_label"] for r in bench.repairs] == [8]

@@ -862,33 +862,3 @@ def test_a_subset_evaluator_takes_the_first_samples_of_each_class_and_spends_the
     few.rates([lambda x: x] * 3)
     assert oracle.queries == 15 and ev.spent == 15 and ev.remaining_evals() == 9
     assert few.remaining_evals() == 27
-
-
-class _AnyOfStroke(_StrokeInCorner):
-    """Any one of the stroke's 3 pixels stamped white sends an image to 3: a salt-noise start
-    reaches it."""
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        own = super().__call__(x)
-        lit = sum((x[:, r, c, 0] > 0.99).astype(int) for r, c in self.secret)
-        return np.where(lit >= 1, 3, own)
-
-
-def test_labels_asked_for_are_searched_beside_the_candidates_the_probes_rank() -> None:
-    # A re-scan after a repair (scanner.app.remediation) asks for the labels an earlier scan
-    # found a trigger to: the probes, on the repaired model, may no longer rank them.
-    ys = np.repeat(np.arange(5), 30)
-    xs = np.ones((len(ys), 12, 12, 1), dtype=np.float32) * (ys + 1)[:, None, None, None] / 10
-    ranked = (0.5, 0.0, 0.0, 0.0, 0.0)  # the probes rank label 0 first; the trigger is 3's
-    probes = ProbeResult((), ranked, (0,) * 5, 0, 0, 0, 0)
-    config = SearchConfig(
-        targets=1, screened=0, samples_per_class=3, confirm_per_class=10, spaces=("mask",)
-    )
-    alone = run_search(_AnyOfStroke(), xs, ys, lambda a: a, 5, probes, config)  # type: ignore[arg-type]
-    assert alone.targets == (0,) and not [f for f in alone.findings if f.label == 3]
-    asked = replace(config, also=(3, 0, 7))  # the candidate and an unknown label add nothing
-    result = run_search(_AnyOfStroke(), xs, ys, lambda a: a, 5, probes, asked)  # type: ignore[arg-type]
-    assert result.targets == (0, 3)
-    (found,) = [f for f in result.findings if f.label == 3]
-    assert found.point.space == "mask" and found.universality == 1.0
-    assert planned_queries(asked, 5, 0) > planned_queries(config, 5, 0)
