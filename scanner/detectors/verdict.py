@@ -319,10 +319,9 @@ def fires_early(finding: SearchFinding, rule: VerdictRule) -> bool:
 
 def _size(finding: SearchFinding, rule: VerdictRule) -> float:
     """The finding's change as a share of its space's cap, so that spaces compare. Smaller
-    first is the search's own order (a trigger needs little, a natural sink much): of a
-    ResNet-8's two stamps, 11 pixels to its target at 0.85 and 22 to the "Bag" sink at 0.90,
-    the most universal named the sink (docs/trigger-search.md, "Which finding names the
-    target")."""
+    first is the search's own order (a trigger needs little, a natural sink much): most
+    universal first named a larger "Bag" stamp over a scattered-pixel trigger's own
+    (docs/trigger-search.md, "Which finding names the target")."""
     cap = cost_max(rule, finding.point.space)
     return finding.cost / cap if cap > 0 else float("inf")
 
