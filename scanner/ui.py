@@ -169,7 +169,13 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f" {n_probes} trigger-like probes) was BURN's prior"
         )
     found, corrected = notes.self_prior, notes.target_correction
-    if corrected is not None:
+    if corrected is not None and corrected.by == "counts":
+        click.echo(
+            f"  target corrected: the prior named {corrected.given}, but its scan also found a"
+            f" trigger to {corrected.found}, the one label with more training samples than the"
+            f" others (a dirty-label target's); it repaired {corrected.found}"
+        )
+    elif corrected is not None:
         click.echo(
             f"  target corrected: the prior named {corrected.given}, BURN's own check"
             f" found {corrected.found} (a universal {corrected.by}); it repaired"

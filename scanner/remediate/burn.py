@@ -308,6 +308,26 @@ def run_burn(
             )
             # The prior's probes stand for the label it named: they go with it.
             target_prior, trigger_prior, self_prior = int(check.target), None, check
+        elif trigger_prior is not None and config.promote_min_excess is not None:
+            # The scan's search also found a trigger to another label. A dirty-label
+            # all-to-one attack adds its poison to its target's count: where exactly one of
+            # those labels holds a count excess and the named target none, the scan named a
+            # sink beside the trigger, and the counts decide (docs/remediation.md section 39).
+            others = trigger_prior.runner_up_labels()
+            named = (int(target_prior), *others)
+            held = with_excess(named, y, num_classes, config.promote_min_excess)
+            if others and target_prior not in held and len(held) == 1:
+                correction = TargetCorrection(
+                    given=int(target_prior),
+                    found=int(held[0]),
+                    by="counts",
+                    rates=check.rates,
+                    warp_rates=check.warp_rates,
+                )
+                # The runner-up's own changes are its prior: without them a first round aimed
+                # right left the trigger in place (section 39).
+                target_prior = int(held[0])
+                trigger_prior = trigger_prior.turned_to(target_prior)
     with clock.phase("boundary"):
         bnd = boundary_distance(
             model,

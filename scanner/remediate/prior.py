@@ -45,7 +45,8 @@ from torch import nn
 
 from scanner.detectors.probes import MAGNITUDES, Probe
 from scanner.detectors.spaces import SPACES, Point
-from scanner.detectors.thresholds import value
+from scanner.detectors.thresholds import VerdictRule, value
+from scanner.detectors.verdict import cost_max
 from scanner.errors import UsageError
 from scanner.remediate.window import PatchWindow, WindowSearch
 from scanner.report import ScanReport
@@ -68,6 +69,23 @@ class TriggerPrior:
     # Changes the scan's trigger search found for the target (`scanner.detectors.spaces.Point`
     # dicts: a stamp, a transform, a tone curve or a grating), stamped like the probes.
     found: tuple[dict[str, Any], ...] = ()
+    # Changes the search found for other labels that could have decided as well (universal,
+    # under its space's cap: `runners_up`), as `found` with their "label": BURN's target check
+    # reads the label counts for them, and a label it turns to brings its own changes.
+    runners_up: tuple[dict[str, Any], ...] = ()
+
+    def runner_up_labels(self) -> tuple[int, ...]:
+        return tuple(sorted({int(d["label"]) for d in self.runners_up}))
+
+    def turned_to(self, label: int) -> TriggerPrior:
+        """The prior for `label`, one of `runners_up`: its changes as the found ones, and
+        nothing of the label the scan named (its probes stand for that label)."""
+        found = tuple(
+            {k: v for k, v in d.items() if k != "label"}
+            for d in self.runners_up
+            if int(d["label"]) == label
+        )
+        return TriggerPrior(target=label, probes=(), verdict=self.verdict, found=found)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +94,7 @@ class TriggerPrior:
             "verdict": self.verdict,
             "secondary": list(self.secondary),
             "found": list(self.found),
+            "runners_up": list(self.runners_up),
         }
 
 
@@ -145,7 +164,27 @@ def prior_from_report(
         verdict=verdict,
         secondary=tuple(secondary[:max_secondary]),
         found=tuple(found[:max_probes]),
+        runners_up=() if target is None else runners_up(searched, int(target), VerdictRule()),
     )
+
+
+def runners_up(
+    searched: list[tuple[Point, int, float]], target: int, rule: VerdictRule
+) -> tuple[dict[str, Any], ...]:
+    """The search findings to labels other than `target` that could have decided: universal
+    (`rule.target_threshold`) and under its space's cap (`verdict.cost_max`), as point dicts
+    with their "label". The verdict names one label; the repair's target check reads the label
+    counts for the others (a scan that named a natural "Bag" stamp over a scattered-pixel
+    trigger's own, docs/remediation.md section 39). The default rule: a report is a hint."""
+    out: list[dict[str, Any]] = []
+    for point, label, universality in searched:
+        try:  # a document's point that does not measure is left out
+            small = point.cost <= cost_max(rule, point.space)
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+        if label != target and universality >= rule.target_threshold and small:
+            out.append({"label": int(label), **point.to_dict()})
+    return tuple(out)
 
 
 Finding = tuple[Probe, int, float, float]  # probe, label, universality, consistency

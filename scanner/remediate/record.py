@@ -117,7 +117,9 @@ class TargetCorrection:
 
     given: int
     found: int
-    by: str  # the universal trigger that found it: "perturbation", "warp" or "window"
+    # The universal trigger that found it ("perturbation", "warp" or "window"), or "counts":
+    # the prior's runner-up label that holds the training set's count excess.
+    by: str
     rates: tuple[float, ...]
     warp_rates: tuple[float, ...]
 

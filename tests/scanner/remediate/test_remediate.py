@@ -1195,3 +1195,31 @@ def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
     assert cfg.phase("unlearning")["universal_eps"] == 0.2
     flat = {k: v for group in cfg.by_phase().values() for k, v in group.items()}
     assert flat.keys() == cfg.to_dict().keys()
+
+
+def test_a_wrong_target_beside_a_runner_up_is_corrected_by_the_label_counts(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    # The scan named 3 (a sink's stamp) and its search also found a 2-pixel stamp to 0; BURN's
+    # own white-box check is blinded here, so only the counts can tell: the dirty-label poison
+    # gave 0 its excess (250 samples), 3 has none. Without the runner-up nothing is corrected.
+    blind = dataclasses.replace(FAST, self_prior_min=1.01, self_prior_warp_min=1.01,
+                                window_min_share=1.01)  # fmt: skip
+    stamp = {"shape": [8, 8, 1], "pixels": [[5, 5], [5, 6]], "values": [[1.0], [1.0]]}
+    runner_up = {"space": "mask", "params": stamp, "label": TARGET, "universality": 0.9}
+    doc = {"xray": {"verdict": "infected", "target_label": 3,
+                    "evidence": {"search": {"findings": [runner_up]}}}}  # fmt: skip
+    out = tmp_path / "counted.onnx"
+    report = remediate(backdoor["path"], backdoor["train"], None, out_path=out, burn_config=blind,
+                       device="cpu", scan_report=doc)  # fmt: skip
+    correction = report.extra.target_correction
+    assert correction is not None and (correction.given, correction.found) == (3, TARGET)
+    assert correction.by == "counts" and report.target_label == TARGET
+    # The runner-up's stamp is the prior now, unlearned at 0.6 and 1.0 of its opacity.
+    assert report.extra.unlearning["probe_triggers"] == 2
+    after, before = _score(out, backdoor), _score(backdoor["path"], backdoor)  # type: ignore[arg-type]
+    assert after["asr"] < before["asr"] - 0.3, (before, after)
+    alone = {"xray": {"verdict": "infected", "target_label": 3, "evidence": {}}}
+    kept = remediate(backdoor["path"], backdoor["train"], None, out_path=None, burn_config=blind,
+                     device="cpu", scan_report=alone)  # fmt: skip
+    assert kept.extra.target_correction is None and kept.target_label == 3
