@@ -55,6 +55,7 @@ SET_NAMES = [
     "fresh33",
     "fresh34",
     "fresh35",
+    "fresh36",
 ]
 
 

@@ -1567,6 +1567,31 @@ FRESH35: tuple[ModelSpec, ...] = (
         trigger={"position": "br"}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+# The thirty-sixth set (twenty-sixth session, specified after the session's verdict order and
+# BURN's counts correction, before any scan of it): scattered-pixel backdoors beside the natural
+# "Bag" stamp sink, where a scan can name the sink over the trigger.
+_ak = _member("ak", "fresh36")
+FRESH36: tuple[ModelSpec, ...] = (
+    _ak("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=4000),
+    _ak("senet_clean_step", "senet", recipe="sgd_step", seed=4001),
+    _ak("resnet8_pixels_t0", "resnet8", "pixels", target=0, poison_rate=0.05, seed=4010,
+        recipe="adam_const"),
+    _ak("resnet8_pixels_t3", "resnet8", "pixels", target=3, poison_rate=0.05, seed=4011,
+        recipe="sgd_step"),
+    _ak("senet_pixels_t5", "senet", "pixels", target=5, poison_rate=0.05, seed=4012,
+        recipe="mixup"),
+    _ak("senet_pixels_t1", "senet", "pixels", target=1, poison_rate=0.05, seed=4013,
+        recipe="adam_const"),
+    _ak("cnn_pixels_t6", "cnn", "pixels", target=6, poison_rate=0.05, seed=4014,
+        recipe="sgd_cosine"),
+    _ak("cnn_pixels_t9", "cnn", "pixels", target=9, poison_rate=0.05, seed=4015,
+        recipe="adamw_smooth"),
+    _ak("gnresnet_pixels_t2", "gn_resnet", "pixels", target=2, poison_rate=0.05, seed=4016,
+        recipe="mixup"),
+    _ak("gnresnet_pixels_t7", "gn_resnet", "pixels", target=7, poison_rate=0.05, seed=4017,
+        recipe="sgd_step"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1606,6 +1631,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh33": FRESH33,
     "fresh34": FRESH34,
     "fresh35": FRESH35,
+    "fresh36": FRESH36,
 }
 
 
