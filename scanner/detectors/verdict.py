@@ -403,6 +403,21 @@ def natural_sinks(attributions: tuple[Attribution, ...], rule: VerdictRule) -> f
     )
 
 
+def overrules(found: SearchFinding, decision: Decision, rule: VerdictRule) -> bool:
+    """Whether a planted search finding names the target over the probes' "infected" decision
+    (which it never turns to another verdict, only to its own label):
+    - a transform that fires early, over any other label or over "no single target" (no
+      all-to-all net of the zoo gave one; an all-to-one WaNet read as a spread did);
+    - any planted finding over the strong probes' selectivity: both read a label past the
+      others, and the search's change is the smaller (under its space's cap, where the strong
+      probes are a patch of 13% of the pixels and a 0.35 grating), as the smaller change
+      names the target among the search's own findings (`_size`).
+    docs/verdict.md part 7."""
+    if found.label == decision.target_label:
+        return False
+    return fires_early(found, rule) or decision.evidence.decided_by == "selectivity"
+
+
 def _with_search(
     decision: Decision,
     search: SearchResult | None,
@@ -420,9 +435,7 @@ def _with_search(
     if found is None:
         return replace(decision, evidence=evidence)
     early = fires_early(found, rule)
-    if decision.verdict == "infected" and not (
-        early and decision.target_label not in (None, found.label)
-    ):
+    if decision.verdict == "infected" and not overrules(found, decision, rule):
         return replace(decision, evidence=evidence)
     space = found.point.space
     if space == "mask":

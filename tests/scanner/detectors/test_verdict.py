@@ -618,6 +618,44 @@ def test_a_transform_that_fires_early_decides_and_names_the_target() -> None:
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "universality")
 
 
+def test_an_early_transform_names_the_target_over_no_single_target() -> None:
+    # A WaNet CNN scanned under the api budget: the warp probe spread the classes (an
+    # all-to-all reading), while a zoom to 2 moves most classes at a quarter of itself.
+    spread = concentrated(1, 0.0, 0.8333, (1 / 9, 1), (2 / 9, 5))
+    probes = ProbeResult((spread,), tuple([0.0] * 10), tuple([0] * 10), 100, 60, 200, 6000)
+    zoom = _turn({"angle": 0.0, "scale": 1.33, "flip": ""}, 2, (0.6, 0.9, 1.0, 1.0), 0.285)
+    d = decide(probes, (), 10, VerdictRule(), (), SearchResult((zoom,), (2,), 60, 200, 1000))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 2, "search:transform")
+    assert "the probes alone said: no single target" in d.target_note
+    # A transform that needs its whole strength leaves the all-to-all reading in place.
+    late = _turn({"angle": 0.0, "scale": 1.1, "flip": ""}, 2, (0.1, 0.3, 0.8, 1.0), 0.1)
+    d = decide(probes, (), 10, VerdictRule(), (), SearchResult((late,), (2,), 60, 200, 1000))
+    assert (d.verdict, d.target_label) == ("infected", None)
+
+
+def test_a_planted_stamp_names_the_target_over_the_strong_probes_selectivity() -> None:
+    # An SE-ResNet with scattered pixels under the api budget: a strong grating draws 4 alone
+    # (selectivity), the search's stamp of 1% of the pixels sends every class to 1.
+    params = {"shape": [28, 28, 1], "pixels": [[0, 1]], "values": [[1.0]]}
+    dose = ((0.25, 0.0), (0.5, 0.2), (0.75, 0.8), (1.0, 1.0))
+    stamp = SearchFinding(Point("mask", params), 1, 1.0, dose, 0.01, 10)
+    search = [0.0] * 10
+    search[4], search[6] = 0.9, 0.2
+    probes = with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search)
+    d = decide(probes, (), 10, VerdictRule(), (), SearchResult((stamp,), (1,), 60, 200, 1000))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 1, "search:mask")
+    assert "the probes alone said: under strong probes only" in d.target_note
+    # Over the universality test's label the stamp does not decide: the probes' own small
+    # patch or blend named it.
+    d = decide(result([(6, 1.0, 1.0)]), (), 10, VerdictRule(), (),
+               SearchResult((stamp,), (1,), 60, 200, 1000))  # fmt: skip
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 6, "universality")
+    # A stamp over its cap is no planted finding: the selectivity decision stands.
+    large = replace(stamp, cost=0.08)
+    d = decide(probes, (), 10, VerdictRule(), (), SearchResult((large,), (1,), 60, 200, 1000))
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 4, "selectivity")
+
+
 def test_a_small_turn_decides_even_to_a_label_the_probes_read_as_a_sink() -> None:
     # A rotation backdoor: the probes' blend reaches label 0 with a fading pull (a sink's), the
     # search's 18.75-degree turn moves nothing at a quarter or half of itself but 80% in full.
