@@ -56,6 +56,7 @@ SET_NAMES = [
     "fresh34",
     "fresh35",
     "fresh36",
+    "fresh37",
 ]
 
 
