@@ -97,6 +97,14 @@ THRESHOLDS: dict[str, Threshold] = {
             " (0: gratings never decide)",
         ),
         Threshold(
+            "stamp_overrule_max",
+            0.01,
+            "hand-set",
+            "the largest stamp (share of the pixels) the trigger search found that names the"
+            " target over the probes' own label: smaller than any natural stamp sink measured"
+            " (0: never)",
+        ),
+        Threshold(
             "transform_onset_min",
             0.3,
             "hand-set",
@@ -185,6 +193,11 @@ class VerdictRule:
     # Hand-set at three times that, after the eighth fresh set was seen (docs/verdict.md, "Early
     # transforms"; 0.5 of the full-strength pull and 0.5 absolute were tried first).
     transform_onset_min: float = value("transform_onset_min")
+    # A stamp this small that reaches `target_threshold` names the target over any label the
+    # probes named: the natural stamp sinks the search finds (a "Bag" on Fashion-MNIST nets)
+    # were all larger, a trigger's own stamp often is not. Hand-set under the smallest sink stamp
+    # of the stored scans after they were seen (docs/verdict.md part 7).
+    stamp_overrule_max: float = value("stamp_overrule_max")
     # The spread test (verdict.spreads): a probe that spreads the classes over several labels in
     # both sample sets is all-to-all evidence at a lower consistency than `spread_threshold`,
     # which also has to keep out the clean nets' one-label sinks. Over the 204 clean and 231

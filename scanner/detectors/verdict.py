@@ -326,6 +326,12 @@ def _size(finding: SearchFinding, rule: VerdictRule) -> float:
     return finding.cost / cap if cap > 0 else float("inf")
 
 
+def tiny_stamp(finding: SearchFinding, rule: VerdictRule) -> bool:
+    """A stamp no larger than `stamp_overrule_max` of the pixels: smaller than every natural
+    stamp sink measured, so it names the target over the probes' own label (`overrules`)."""
+    return finding.point.space == "mask" and 0.0 < finding.cost <= rule.stamp_overrule_max
+
+
 def _eligible(finding: SearchFinding, rule: VerdictRule) -> bool:
     """A change the rule lets decide by its kind: small, or a transform that fires early."""
     return _small(finding, rule) or fires_early(finding, rule)
@@ -341,7 +347,8 @@ def planted_findings(
     (`fires_early`: no natural sink measured does), or a universal small change that, where the
     space grades it, keeps its pull at half strength. Early transforms first, then those to
     `prefer` (the label the probes' universality test named: two searches that agree), then
-    the smallest for its space (`_size`), then the most universal.
+    the smallest for its space (`_size`), then the most universal; a tiny stamp (`tiny_stamp`)
+    comes before `prefer`: no natural sink is that small.
 
     `sinks`: labels the probes' attribution read as natural sinks (`natural_sinks`). A graded
     change (a tone curve: a push on every pixel's value) to one of them is the same kind of push
@@ -369,6 +376,7 @@ def planted_findings(
         passing,
         key=lambda f: (
             not fires_early(f, rule),
+            not tiny_stamp(f, rule),
             f.label != prefer,
             _size(f, rule),
             -f.universality,
@@ -408,6 +416,7 @@ def overrules(found: SearchFinding, decision: Decision, rule: VerdictRule) -> bo
     (which it never turns to another verdict, only to its own label):
     - a transform that fires early, over any other label or over "no single target" (no
       all-to-all net of the zoo gave one; an all-to-one WaNet read as a spread did);
+    - a tiny stamp (`tiny_stamp`), likewise: no natural sink or all-to-all net gave one;
     - any planted finding over the strong probes' selectivity: both read a label past the
       others, and the search's change is the smaller (under its space's cap, where the strong
       probes are a patch of 13% of the pixels and a 0.35 grating), as the smaller change
@@ -415,7 +424,11 @@ def overrules(found: SearchFinding, decision: Decision, rule: VerdictRule) -> bo
     docs/verdict.md part 7."""
     if found.label == decision.target_label:
         return False
-    return fires_early(found, rule) or decision.evidence.decided_by == "selectivity"
+    return (
+        fires_early(found, rule)
+        or tiny_stamp(found, rule)
+        or decision.evidence.decided_by == "selectivity"
+    )
 
 
 def _with_search(

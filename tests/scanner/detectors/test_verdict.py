@@ -635,10 +635,10 @@ def test_an_early_transform_names_the_target_over_no_single_target() -> None:
 
 def test_a_planted_stamp_names_the_target_over_the_strong_probes_selectivity() -> None:
     # An SE-ResNet with scattered pixels under the api budget: a strong grating draws 4 alone
-    # (selectivity), the search's stamp of 1% of the pixels sends every class to 1.
+    # (selectivity), the search's stamp of 2% of the pixels sends every class to 1.
     params = {"shape": [28, 28, 1], "pixels": [[0, 1]], "values": [[1.0]]}
     dose = ((0.25, 0.0), (0.5, 0.2), (0.75, 0.8), (1.0, 1.0))
-    stamp = SearchFinding(Point("mask", params), 1, 1.0, dose, 0.01, 10)
+    stamp = SearchFinding(Point("mask", params), 1, 1.0, dose, 0.02, 10)
     search = [0.0] * 10
     search[4], search[6] = 0.9, 0.2
     probes = with_strong([(6, 0.3, 0.4)], [(4, 0.9)], search)
@@ -654,6 +654,28 @@ def test_a_planted_stamp_names_the_target_over_the_strong_probes_selectivity() -
     large = replace(stamp, cost=0.08)
     d = decide(probes, (), 10, VerdictRule(), (), SearchResult((large,), (1,), 60, 200, 1000))
     assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 4, "selectivity")
+
+
+def test_a_tiny_stamp_names_the_target_over_the_probes_label() -> None:
+    # A ResNet-8 with scattered pixels: the probes' 7 px patch sends 85% to "Bag" (8), the
+    # search found 6 pixels to 4 at 95% and a larger stamp to 8 under its cap.
+    def stamp(label: int, cost: float, u: float = 0.95) -> SearchFinding:
+        params = {"shape": [28, 28, 1], "pixels": [[0, label]], "values": [[1.0]]}
+        dose = ((0.25, 0.0), (0.5, 0.1), (0.75, 0.6), (1.0, u))
+        return SearchFinding(Point("mask", params), label, u, dose, cost, 10)
+
+    probes = result([(8, 0.85, 0.5)])
+    both = SearchResult((stamp(8, 0.02), stamp(4, 0.0076)), (4, 8), 60, 200, 1000)
+    d = decide(probes, (), 10, VerdictRule(), (), both)
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 4, "search:mask")
+    assert "the probes alone said" in d.target_note
+    # A stamp of 8 pixels (over `stamp_overrule_max`, the size of natural sinks) leaves the
+    # probes' label, and so does the rule with the overrule off.
+    larger = SearchResult((stamp(8, 0.02), stamp(4, 0.0102)), (4, 8), 60, 200, 1000)
+    d = decide(probes, (), 10, VerdictRule(), (), larger)
+    assert (d.verdict, d.target_label, d.evidence.decided_by) == ("infected", 8, "universality")
+    d = decide(probes, (), 10, VerdictRule(stamp_overrule_max=0.0), (), both)
+    assert (d.verdict, d.target_label) == ("infected", 8)
 
 
 def test_a_small_turn_decides_even_to_a_label_the_probes_read_as_a_sink() -> None:
