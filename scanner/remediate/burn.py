@@ -309,24 +309,20 @@ def run_burn(
             # The prior's probes stand for the label it named: they go with it.
             target_prior, trigger_prior, self_prior = int(check.target), None, check
         elif trigger_prior is not None and config.promote_min_excess is not None:
-            # The scan's search also found a trigger to another label. A dirty-label
-            # all-to-one attack adds its poison to its target's count: where exactly one of
-            # those labels holds a count excess and the named target none, the scan named a
-            # sink beside the trigger, and the counts decide (docs/remediation.md section 39).
-            others = trigger_prior.runner_up_labels()
-            named = (int(target_prior), *others)
-            held = with_excess(named, y, num_classes, config.promote_min_excess)
-            if others and target_prior not in held and len(held) == 1:
+            counted = counted_target(
+                int(target_prior), trigger_prior, y, num_classes, config.promote_min_excess
+            )
+            if counted is not None:
                 correction = TargetCorrection(
                     given=int(target_prior),
-                    found=int(held[0]),
+                    found=counted,
                     by="counts",
                     rates=check.rates,
                     warp_rates=check.warp_rates,
                 )
                 # The runner-up's own changes are its prior: without them a first round aimed
                 # right left the trigger in place (section 39).
-                target_prior = int(held[0])
+                target_prior = counted
                 trigger_prior = trigger_prior.turned_to(target_prior)
     with clock.phase("boundary"):
         bnd = boundary_distance(
@@ -345,7 +341,14 @@ def run_burn(
         suspects = tuple(s.label for s in splits if s.suspect)
         promoted: int | None = None
         bar = config.promote_min_excess
-        if target_prior is None and not reads_all_to_all(trigger_prior) and bar is not None:
+        # The label counts name a poisoned label only in a set balanced but for that label.
+        unbalanced = bar is not None and not counts_speak(y, num_classes, bar)
+        if (
+            target_prior is None
+            and not reads_all_to_all(trigger_prior)
+            and bar is not None
+            and not unbalanced
+        ):
             # Neither X-ray nor BURN's own check named a target. A dirty-label all-to-one
             # attack adds its poison to the target's count, so a suspect class of the mixture
             # that holds more samples than the others is read twice over: alone, it is taken as
@@ -680,6 +683,8 @@ def run_burn(
             "mixture_set_aside": mixture_set_aside,
             # The mixture's one suspect with a count excess, taken as the target (`with_excess`).
             "promoted_suspect": promoted,
+            # Several labels hold a count excess (`counts_speak`): the counts were not read.
+            "counts_unbalanced": unbalanced,
             "stamp_freed_share": None if freed_share is None else round(freed_share, 4),
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
@@ -788,6 +793,32 @@ def with_excess(
         if median > 0 and excess[c] >= bar * median:
             kept.append(int(c))
     return tuple(kept)
+
+
+def counted_target(
+    named: int, prior: TriggerPrior, y: np.ndarray, num_classes: int, bar: float
+) -> int | None:
+    """The prior's runner-up label that the counts name over the scan's target, or None.
+
+    The scan's search also found a trigger to another label. A dirty-label all-to-one attack
+    adds its poison to its target's count: where exactly one of those labels holds a count
+    excess and the named target none, the scan named a sink beside the trigger, and the counts
+    decide; in a set with several large labels (`counts_speak`) they say nothing
+    (docs/remediation.md section 39)."""
+    others = prior.runner_up_labels()
+    if not others or not counts_speak(y, num_classes, bar):
+        return None
+    held = with_excess((named, *others), y, num_classes, bar)
+    return int(held[0]) if named not in held and len(held) == 1 else None
+
+
+def counts_speak(y: np.ndarray, num_classes: int, bar: float) -> bool:
+    """Whether the label counts can name a poisoned label: at most one label of all holds an
+    excess of `bar` over the median of the others. A dirty-label all-to-one attack gives its
+    target that excess in a set whose classes were balanced; where several labels hold one,
+    the set was never balanced and an excess is the data's, not a poison's (the counts would
+    turn a clean-label target to a naturally large runner-up; docs/remediation.md section 39)."""
+    return len(with_excess(tuple(range(num_classes)), y, num_classes, bar)) <= 1
 
 
 def excess_room(y: np.ndarray, flags: np.ndarray, num_classes: int) -> np.ndarray:

@@ -1223,3 +1223,26 @@ def test_a_wrong_target_beside_a_runner_up_is_corrected_by_the_label_counts(
     kept = remediate(backdoor["path"], backdoor["train"], None, out_path=None, burn_config=blind,
                      device="cpu", scan_report=alone)  # fmt: skip
     assert kept.extra.target_correction is None and kept.target_label == 3
+    assert kept.extra.unlearning["counts_unbalanced"] is False
+
+
+def test_the_label_counts_name_a_runner_up_only_in_a_set_balanced_but_for_one_label() -> None:
+    from scanner.remediate.burn import counted_target, counts_speak
+    from scanner.remediate.prior import TriggerPrior
+
+    stamp = {"shape": [8, 8, 1], "pixels": [[5, 5]], "values": [[1.0]]}
+    runner_up = {"space": "mask", "params": stamp, "label": 0}
+    prior = TriggerPrior(target=3, probes=(), verdict="infected", runners_up=(runner_up,))
+    balanced = np.repeat(np.arange(10), 100)
+    poisoned = np.concatenate([balanced, np.zeros(60, np.int64)])  # 0 holds 60% over the rest
+    assert counts_speak(balanced, 10, 0.25) and counts_speak(poisoned, 10, 0.25)
+    assert counted_target(3, prior, poisoned, 10, 0.25) == 0
+    assert counted_target(3, prior, balanced, 10, 0.25) is None  # no excess: nothing to read
+    # A set whose classes were never balanced (4 as large as 0) has excesses of its own: the
+    # counts are not read, and the named target stays.
+    lopsided = np.concatenate([poisoned, np.full(60, 4)])
+    assert not counts_speak(lopsided, 10, 0.25)
+    assert counted_target(3, prior, lopsided, 10, 0.25) is None
+    # A small natural spread (MNIST's classes: 5,421 to 6,742 of 60,000) stays under the bar.
+    mnist = np.repeat(np.arange(10), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    assert counts_speak(mnist, 10, 0.25)
