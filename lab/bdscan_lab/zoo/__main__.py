@@ -57,6 +57,7 @@ SET_NAMES = [
     "fresh35",
     "fresh36",
     "fresh37",
+    "fresh38",
 ]
 
 

@@ -1620,6 +1620,35 @@ FRESH37: tuple[ModelSpec, ...] = (
     _al("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=4119, recipe="adam_const"),
 )  # fmt: skip
 
+# The thirty-eighth set (prefix am), specified after the tiny-stamp overrule (f519e90) and the
+# counts guard, before any scan of it: scattered pixels of several counts on the BatchNorm nets
+# whose probes named a "Bag" sink over them, small patches and a line where the probes name the
+# target themselves, and clean BatchNorm nets, where a tiny stamp must not name anything.
+_am = _member("am", "fresh38")
+FRESH38: tuple[ModelSpec, ...] = (
+    _am("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=4200),
+    _am("vgg_clean_cos", "vgg_bn", recipe="sgd_cosine", seed=4201),
+    _am("mobilenet_clean_adam", "mobilenet", recipe="adam_const", seed=4202),
+    _am("resnet8_pixels_t3", "resnet8", "pixels", target=3, poison_rate=0.05, seed=4210,
+        trigger={"count": 6, "pattern_seed": 150}, recipe="sgd_cosine"),
+    _am("resnet8_pixels_t7", "resnet8", "pixels", target=7, poison_rate=0.05, seed=4211,
+        trigger={"count": 9, "pattern_seed": 151}, recipe="adam_const"),
+    _am("resnet8_pixels_t1", "resnet8", "pixels", target=1, poison_rate=0.05, seed=4212,
+        trigger={"count": 16, "pattern_seed": 152}, recipe="sgd_step"),
+    _am("senet_pixels_t5", "senet", "pixels", target=5, poison_rate=0.05, seed=4213,
+        trigger={"count": 8, "pattern_seed": 153}, recipe="sgd_cosine"),
+    _am("mobilenet_pixels_t0", "mobilenet", "pixels", target=0, poison_rate=0.05, seed=4214,
+        trigger={"count": 12, "pattern_seed": 154}),
+    _am("resnet8_badnets_t6", "resnet8", "badnets", target=6, poison_rate=0.05, seed=4215,
+        trigger={"size": 2, "position": "br"}, recipe="adam_const"),
+    _am("vgg_badnets_t9", "vgg_bn", "badnets", target=9, poison_rate=0.05, seed=4216,
+        trigger={"size": 3, "position": "tl"}, recipe="sgd_step"),
+    _am("cnn_line_t2", "cnn", "line", target=2, poison_rate=0.05, seed=4217,
+        recipe="sgd_cosine"),
+    _am("senet_badnets_t8", "senet", "badnets", target=8, poison_rate=0.05, seed=4218,
+        trigger={"size": 2, "position": "tr"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1661,6 +1690,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh35": FRESH35,
     "fresh36": FRESH36,
     "fresh37": FRESH37,
+    "fresh38": FRESH38,
 }
 
 
