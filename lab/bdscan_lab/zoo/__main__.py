@@ -58,6 +58,7 @@ SET_NAMES = [
     "fresh36",
     "fresh37",
     "fresh38",
+    "fresh39",
 ]
 
 

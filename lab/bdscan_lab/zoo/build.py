@@ -1649,6 +1649,35 @@ FRESH38: tuple[ModelSpec, ...] = (
         trigger={"size": 2, "position": "tr"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The thirty-ninth set (prefix an), specified after the mask search grows the probes'
+# candidates first, before any scan of it: scattered pixels of 8-16 pixels on the BatchNorm nets
+# where the sprinkles' growth went to the sinks (ResNet-8, MobileNet) and on others, beside three
+# clean BatchNorm nets, where growing a candidate sink must not make a trigger of it.
+_an = _member("an", "fresh39")
+FRESH39: tuple[ModelSpec, ...] = (
+    _an("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=4300),
+    _an("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=4301),
+    _an("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=4302),
+    _an("resnet8_pixels_t5", "resnet8", "pixels", target=5, poison_rate=0.05, seed=4310,
+        trigger={"count": 9, "pattern_seed": 160}, recipe="adam_const"),
+    _an("resnet8_pixels_t2", "resnet8", "pixels", target=2, poison_rate=0.05, seed=4311,
+        trigger={"count": 12, "values": "alternate", "pattern_seed": 161}, recipe="sgd_step"),
+    _an("resnet8_pixels_t9", "resnet8", "pixels", target=9, poison_rate=0.05, seed=4312,
+        trigger={"count": 16, "pattern_seed": 162}, recipe="sgd_cosine"),
+    _an("resnet8_pixels_t0", "resnet8", "pixels", target=0, poison_rate=0.05, seed=4313,
+        trigger={"count": 10, "pattern_seed": 163}, recipe="mixup"),
+    _an("mobilenet_pixels_t3", "mobilenet", "pixels", target=3, poison_rate=0.05, seed=4314,
+        trigger={"count": 9, "pattern_seed": 164}),
+    _an("mobilenet_pixels_t6", "mobilenet", "pixels", target=6, poison_rate=0.05, seed=4315,
+        trigger={"count": 14, "pattern_seed": 165}, recipe="sgd_cosine"),
+    _an("senet_pixels_t7", "senet", "pixels", target=7, poison_rate=0.05, seed=4316,
+        trigger={"count": 10, "pattern_seed": 166}, recipe="adam_const"),
+    _an("gnresnet_pixels_t4", "gn_resnet", "pixels", target=4, poison_rate=0.05, seed=4317,
+        trigger={"count": 12, "pattern_seed": 167}, recipe="sgd_step"),
+    _an("cnn_pixels_t1", "cnn", "pixels", target=1, poison_rate=0.05, seed=4318,
+        trigger={"count": 9, "pattern_seed": 168}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1691,6 +1720,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh36": FRESH36,
     "fresh37": FRESH37,
     "fresh38": FRESH38,
+    "fresh39": FRESH39,
 }
 
 
