@@ -478,19 +478,12 @@ class MaskSpace:
         salt: Sequence[int],
         rng: np.random.Generator,
         exclude: Sequence[int] = (),
-        first: Sequence[int] = (),
     ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
         """The sparse starts: SPARSE_DRAWS sprinkles, then, for each of up to GROW_LABELS
         labels that the sprinkles or the salt-noise starts (`salt`: their indices in
         `candidates`) reach (GROW_MIN) and no other start fires SHRINK_KEEP for, the best of
-        those grown (none of `exclude`; the labels of `first`, the probes' candidates, before
-        the others). Returns the starts (the draws, then the grown ones), their rates and the
-        evaluations spent.
-
-        Why `first`: a scattered-pixel trigger's target is often among the probes' candidates
-        with no start that fires for it, while the sprinkles reach the natural sinks ("Bag")
-        more; grown in order of reach alone, the sinks took both growths and the trigger was
-        never found (docs/trigger-search.md, "Growing the candidates first")."""
+        those grown (none of `exclude`). Returns the starts (the draws, then the grown ones),
+        their rates and the evaluations spent."""
         h, w, c = ev.shape
         white = np.ones((h, w, c), dtype=np.float32)
         doses = [SPARSE_DENSITIES[i % len(SPARSE_DENSITIES)] for i in range(SPARSE_DRAWS)]
@@ -504,7 +497,7 @@ class MaskSpace:
         others = [i for i in range(len(candidates)) if i not in set(salt)]
         fired = rates_now[others].max(axis=0) if others else np.zeros(rates.shape[1])
         reach = pool_rates.max(axis=0)
-        order = sorted(range(len(reach)), key=lambda t: (t not in first, -reach[t], t))
+        order = sorted(range(len(reach)), key=lambda t: (-reach[t], t))
         grow = [
             t
             for t in order
@@ -555,7 +548,7 @@ class MaskSpace:
             )
             salt = range(first, first + noise)
             sparse, sparse_rates, grown = self._sparse_starts(
-                ev, candidates, start_rates, salt, sparse_gen, exclude, labels
+                ev, candidates, start_rates, salt, sparse_gen, exclude
             )
             spent += grown
             candidates += sparse
