@@ -59,6 +59,7 @@ SET_NAMES = [
     "fresh37",
     "fresh38",
     "fresh39",
+    "fresh40",
 ]
 
 

@@ -1678,6 +1678,35 @@ FRESH39: tuple[ModelSpec, ...] = (
         trigger={"count": 9, "pattern_seed": 168}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The fortieth set (prefix ao), specified after the mask search grows the probes' candidates
+# after the two labels the sprinkles reach most (not instead of them), before any scan of it:
+# scattered pixels of 8-14 pixels where the growth went to the sinks (ResNet-8, MobileNet) and on
+# a VGG-BN and an SE-ResNet, beside four clean BatchNorm nets, where growing three more
+# candidates must not make a trigger of a sink.
+_ao = _member("ao", "fresh40")
+FRESH40: tuple[ModelSpec, ...] = (
+    _ao("resnet8_clean_adam", "resnet8", recipe="adam_const", seed=4400),
+    _ao("resnet8_clean_mix", "resnet8", recipe="mixup", seed=4401),
+    _ao("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=4402),
+    _ao("vgg_clean_step", "vgg_bn", recipe="sgd_step", seed=4403),
+    _ao("resnet8_pixels_t6", "resnet8", "pixels", target=6, poison_rate=0.05, seed=4410,
+        trigger={"count": 9, "pattern_seed": 170}, recipe="sgd_cosine"),
+    _ao("resnet8_pixels_t4", "resnet8", "pixels", target=4, poison_rate=0.05, seed=4411,
+        trigger={"count": 11, "pattern_seed": 171}, recipe="adam_const"),
+    _ao("resnet8_pixels_t1", "resnet8", "pixels", target=1, poison_rate=0.05, seed=4412,
+        trigger={"count": 13, "values": "alternate", "pattern_seed": 172}, recipe="sgd_step"),
+    _ao("mobilenet_pixels_t8", "mobilenet", "pixels", target=8, poison_rate=0.05, seed=4413,
+        trigger={"count": 10, "pattern_seed": 173}, recipe="sgd_cosine"),
+    _ao("mobilenet_pixels_t2", "mobilenet", "pixels", target=2, poison_rate=0.05, seed=4414,
+        trigger={"count": 12, "pattern_seed": 174}, recipe="adamw_smooth"),
+    _ao("vgg_pixels_t7", "vgg_bn", "pixels", target=7, poison_rate=0.05, seed=4415,
+        trigger={"count": 9, "pattern_seed": 175}, recipe="adam_const"),
+    _ao("senet_pixels_t3", "senet", "pixels", target=3, poison_rate=0.05, seed=4416,
+        trigger={"count": 14, "pattern_seed": 176}, recipe="sgd_step"),
+    _ao("resnet8_pixels_t0", "resnet8", "pixels", target=0, poison_rate=0.05, seed=4417,
+        trigger={"count": 8, "pattern_seed": 177}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1721,6 +1750,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh37": FRESH37,
     "fresh38": FRESH38,
     "fresh39": FRESH39,
+    "fresh40": FRESH40,
 }
 
 
