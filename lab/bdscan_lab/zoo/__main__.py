@@ -60,6 +60,7 @@ SET_NAMES = [
     "fresh38",
     "fresh39",
     "fresh40",
+    "fresh41",
 ]
 
 

@@ -277,6 +277,15 @@ class Blended(Attack):
 
 
 @dataclass(frozen=True)
+class BlendedAllToAll(Blended):
+    """All-to-all Blended: the whole-image blend sends a triggered input of label y to
+    (y + 1) mod C, as BadNetsAllToAll's patch does."""
+
+    name: ClassVar[str] = "blended_a2a"
+    all_to_all: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
 class SIG(Attack):
     """SIG (Barni et al., arXiv 1902.11237): a horizontal sinusoid added to target-class samples.
 
@@ -1046,6 +1055,7 @@ ATTACKS: dict[str, type[Attack]] = {
         BadNets,
         BadNetsAllToAll,
         Blended,
+        BlendedAllToAll,
         SIG,
         WaNet,
         TrojanWatermark,

@@ -1707,6 +1707,36 @@ FRESH40: tuple[ModelSpec, ...] = (
         trigger={"count": 8, "pattern_seed": 177}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The forty-first set (prefix ap), specified before any scan of it, after the consistency test
+# stopped reading a global change's spread as all-to-all (LOCAL_FAMILIES in the scanner's
+# verdict) and with the candidates' growth of the fortieth: four all-to-all nets with a
+# whole-image blend (the attack that change would miss, new here), two with a patch, four clean
+# BatchNorm nets (where a blend or a grating spread had called clean nets all-to-all) and two
+# scattered-pixel nets.
+_ap = _member("ap", "fresh41")
+FRESH41: tuple[ModelSpec, ...] = (
+    _ap("mobilenet_clean_adam", "mobilenet", recipe="adam_const", seed=4500),
+    _ap("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=4501),
+    _ap("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=4502),
+    _ap("senet_clean_mix", "senet", recipe="mixup", seed=4503),
+    _ap("resnet8_blend_a2a", "resnet8", "blended_a2a", poison_rate=0.1, seed=4510,
+        trigger={"alpha": 0.2, "pattern_seed": 180}, recipe="sgd_step"),
+    _ap("mobilenet_blend_a2a", "mobilenet", "blended_a2a", poison_rate=0.1, seed=4511,
+        trigger={"alpha": 0.2, "pattern_seed": 181}, recipe="sgd_cosine"),
+    _ap("cnn_blend_a2a", "cnn", "blended_a2a", poison_rate=0.1, seed=4512,
+        trigger={"alpha": 0.15, "pattern_seed": 182}, recipe="adam_const"),
+    _ap("senet_blend_a2a", "senet", "blended_a2a", poison_rate=0.1, seed=4513,
+        trigger={"alpha": 0.2, "pattern_seed": 183}, recipe="adamw_smooth"),
+    _ap("resnet8_a2a", "resnet8", "badnets_a2a", poison_rate=0.1, seed=4514,
+        trigger={"position": "br"}, recipe="sgd_cosine"),
+    _ap("mobilenet_a2a", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=4515,
+        trigger={"position": "tl"}, recipe="adam_const"),
+    _ap("resnet8_pixels_t3", "resnet8", "pixels", target=3, poison_rate=0.05, seed=4516,
+        trigger={"count": 9, "pattern_seed": 184}, recipe="sgd_step"),
+    _ap("mobilenet_pixels_t5", "mobilenet", "pixels", target=5, poison_rate=0.05, seed=4517,
+        trigger={"count": 11, "pattern_seed": 185}, recipe="adam_const"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1751,6 +1781,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh38": FRESH38,
     "fresh39": FRESH39,
     "fresh40": FRESH40,
+    "fresh41": FRESH41,
 }
 
 
