@@ -61,6 +61,7 @@ SET_NAMES = [
     "fresh39",
     "fresh40",
     "fresh41",
+    "fresh42",
 ]
 
 

@@ -1737,6 +1737,33 @@ FRESH41: tuple[ModelSpec, ...] = (
         trigger={"count": 11, "pattern_seed": 185}, recipe="adam_const"),
 )  # fmt: skip
 
+# The forty-second set (prefix aq), specified before any scan of it, after the consistency test
+# stopped counting a probe that sends more than a third but not a majority of the other classes
+# to one label (spread_concentration_max in the scanner's thresholds): six clean BatchNorm nets
+# (where such probes had called clean nets all-to-all) beside three all-to-all nets with a
+# whole-image blend and three with a patch, which must stay "no single target".
+_aq = _member("aq", "fresh42")
+FRESH42: tuple[ModelSpec, ...] = (
+    _aq("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=4600),
+    _aq("mobilenet_clean_adamw", "mobilenet", recipe="adamw_smooth", seed=4601),
+    _aq("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=4602),
+    _aq("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=4603),
+    _aq("senet_clean_adam", "senet", recipe="adam_const", seed=4604),
+    _aq("vgg_clean_cos", "vgg_bn", recipe="sgd_cosine", seed=4605),
+    _aq("resnet8_blend_a2a", "resnet8", "blended_a2a", poison_rate=0.1, seed=4610,
+        trigger={"alpha": 0.15, "pattern_seed": 190}, recipe="adam_const"),
+    _aq("mobilenet_blend_a2a", "mobilenet", "blended_a2a", poison_rate=0.1, seed=4611,
+        trigger={"alpha": 0.2, "pattern_seed": 191}, recipe="sgd_step"),
+    _aq("vgg_blend_a2a", "vgg_bn", "blended_a2a", poison_rate=0.1, seed=4612,
+        trigger={"alpha": 0.2, "pattern_seed": 192}, recipe="sgd_cosine"),
+    _aq("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=4613,
+        trigger={"position": "bl"}, recipe="sgd_cosine"),
+    _aq("cnn_a2a", "cnn", "badnets_a2a", poison_rate=0.1, seed=4614,
+        trigger={"position": "tr"}, recipe="sgd_step"),
+    _aq("mobilenet_a2a", "mobilenet", "badnets_a2a", poison_rate=0.1, seed=4615,
+        trigger={"position": "br", "pattern": "white"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1782,6 +1809,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh39": FRESH39,
     "fresh40": FRESH40,
     "fresh41": FRESH41,
+    "fresh42": FRESH42,
 }
 
 
