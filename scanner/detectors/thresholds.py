@@ -125,6 +125,14 @@ THRESHOLDS: dict[str, Threshold] = {
             "a majority of the other classes going to one label, under every probe that passed"
             " the consistency test, names that label",
         ),
+        Threshold(
+            "spread_concentration_max",
+            1 / 3,
+            "hand-set",
+            "the largest share of the other classes that may go to one label, in either sample"
+            " set, for a probe to read as spreading them (an all-to-all trigger: each class to"
+            " its own label)",
+        ),
     )
 }
 

@@ -12,7 +12,9 @@ search never saw:
   "no single target", unless the classes move to one label: when every probe that passed
   this test sends a majority of the other classes to the same label (`concentration`, agreed
   by both sample sets) and that is the label universality ranks first, that label is named.
-  An all-to-all backdoor (class i to i + 1) has concentration 1 / (C - 1).
+  An all-to-all backdoor (class i to i + 1) has concentration 1 / (C - 1); a probe that sends
+  more than a third but not a majority of the other classes to one label is neither
+  (`ambiguous`) and does not count.
 Both count a probe only as far as the search samples and the disjoint confirmation samples
 agree (the smaller of the two figures), and both read the subtle and visible probes only.
 - `selectivity`, consulted only when neither test above fires: under the strong probes (a 10 px
@@ -66,6 +68,10 @@ MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of a normal's standard
 # "A majority of the other classes" go to one label (docs/verdict.md, "What the concentration
 # bought").
 CONCENTRATION_MIN = value("concentration_min")
+# At most this share of the other classes may share a destination for the classes to read as
+# spread, each to its own label; between it and CONCENTRATION_MIN a probe is `ambiguous` (docs/
+# verdict.md, "Spread or sink").
+SPREAD_CONCENTRATION_MAX = value("spread_concentration_max")
 
 
 @dataclass(frozen=True)
@@ -531,16 +537,16 @@ def selectivity(probes: ProbeResult) -> tuple[float, int | None]:
 
 def ambiguous(finding: ProbeFinding) -> bool:
     """Classes that move, but neither to one label in both sample sets (agreed concentration
-    >= CONCENTRATION_MIN) nor to several in both (each set's concentration under it): a probe
-    that sends four of nine classes to one label in one set and five in the other is neither a
-    one-label push nor an all-to-all spread, and the consistency test does not count it.
-    Findings without a measured destination (reports from before concentration existed)
-    count as before."""
+    >= CONCENTRATION_MIN) nor each to its own in both (each set's concentration at most
+    SPREAD_CONCENTRATION_MAX): a probe that sends four of nine classes to one label in one set
+    and five in the other, or four of nine in both, is neither a one-label push nor an
+    all-to-all spread, and the consistency test does not count it. Findings without a measured
+    destination (reports from before concentration existed) count as before."""
     if finding.concentration_label is None or finding.search_concentration_label is None:
         return False
     if finding.agreed_concentration[0] >= CONCENTRATION_MIN:
         return False
-    return max(finding.concentration, finding.search_concentration) >= CONCENTRATION_MIN
+    return max(finding.concentration, finding.search_concentration) > SPREAD_CONCENTRATION_MAX
 
 
 def consistent_findings(probes: ProbeResult, rule: VerdictRule) -> list[ProbeFinding]:
@@ -559,14 +565,14 @@ def consistent_findings(probes: ProbeResult, rule: VerdictRule) -> list[ProbeFin
 
 
 def spreads(finding: ProbeFinding) -> bool:
-    """Both sample sets measured where each class goes, and in neither does a majority of the
-    other classes share one destination (an all-to-all trigger: 1/9 on 10 classes). Findings
-    without a measured destination (reports from before concentration existed, or nothing
-    moved) never spread."""
+    """Both sample sets measured where each class goes, and in neither do more than
+    SPREAD_CONCENTRATION_MAX of the other classes share one destination (an all-to-all
+    trigger: 1/9 on 10 classes). Findings without a measured destination (reports from before
+    concentration existed, or nothing moved) never spread."""
     return (
         finding.concentration_label is not None
         and finding.search_concentration_label is not None
-        and max(finding.concentration, finding.search_concentration) < CONCENTRATION_MIN
+        and max(finding.concentration, finding.search_concentration) <= SPREAD_CONCENTRATION_MAX
     )
 
 

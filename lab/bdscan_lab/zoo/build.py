@@ -1707,12 +1707,12 @@ FRESH40: tuple[ModelSpec, ...] = (
         trigger={"count": 8, "pattern_seed": 177}, recipe="adamw_smooth"),
 )  # fmt: skip
 
-# The forty-first set (prefix ap), specified before any scan of it, after the consistency test
-# stopped reading a global change's spread as all-to-all (LOCAL_FAMILIES in the scanner's
-# verdict) and with the candidates' growth of the fortieth: four all-to-all nets with a
-# whole-image blend (the attack that change would miss, new here), two with a patch, four clean
-# BatchNorm nets (where a blend or a grating spread had called clean nets all-to-all) and two
-# scattered-pixel nets.
+# The forty-first set (prefix ap), specified before any scan of it, to judge a consistency test
+# that no longer read a global change's spread as all-to-all (tried, and dropped on this set's
+# first scan: it read all four blend nets `clean`; docs/verdict.md, "Spread or sink") and the
+# candidates' growth of the fortieth: four all-to-all nets with a whole-image blend (the attack
+# that change would miss, new here), two with a patch, four clean BatchNorm nets (where a blend
+# or a grating spread had called clean nets all-to-all) and two scattered-pixel nets.
 _ap = _member("ap", "fresh41")
 FRESH41: tuple[ModelSpec, ...] = (
     _ap("mobilenet_clean_adam", "mobilenet", recipe="adam_const", seed=4500),

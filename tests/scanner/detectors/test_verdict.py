@@ -303,6 +303,22 @@ def test_a_probe_neither_concentrated_nor_spread_does_not_count_for_consistency(
     assert "no single target" in d.target_note
 
 
+def test_a_probe_that_sends_four_of_nine_classes_to_one_label_does_not_spread() -> None:
+    # A clean MobileNet's blend (and two clean ResNet-8s' gratings) sent a median 90% of each
+    # class elsewhere, 4 of 9 classes to one label in both sample sets: a sink short of a
+    # majority, not an all-to-all trigger (whose classes go each to its own label: at most 3 of
+    # 9 shared one in any of 281 stored all-to-all scans).
+    sink = concentrated(6, 0.3, 0.9, (4 / 9, 6))
+    d = decide_on(sink)
+    assert d.verdict == "clean" and d.score < 0.5
+    assert d.evidence.consistency == 0.0
+    # Three of nine on one label still spread, past the consistency test's threshold or under it.
+    for c in (0.9, 0.8333):
+        d = decide_on(concentrated(1, 0.1, c, (3 / 9, 1), (2 / 9, 5)))
+        assert (d.verdict, d.target_label) == ("infected", None)
+        assert "no single target" in d.target_note
+
+
 def test_an_all_to_all_spread_decides_past_a_natural_shortcut() -> None:
     # An all-to-all ResNet-8 whose grating sink to 6 passes universality and reads natural,
     # while its trigger's patch moves every class, each to a different label.
