@@ -58,6 +58,12 @@ SPARSE_DRAWS = 12
 SPARSE_KEEP = 0.96
 GROW_MIN = 0.2
 GROW_LABELS = 2
+# Then up to GROW_CANDIDATES more, of the probes' candidate labels that the starts reach as
+# well (GROW_MIN) and nothing fires for: a scattered-pixel target among the candidates lost
+# both growths by reach to the natural sinks the sprinkles reach more; grown before them, the
+# sinks' growth lost targets that were no candidate (docs/trigger-search.md, "Growing the
+# candidates after the sinks"). Hand-set: a scan ranks three candidates.
+GROW_CANDIDATES = 3
 GROW_MUTANTS = 4
 GROW_MOVE = 0.15
 GROW_ROUNDS = 30
@@ -296,7 +302,7 @@ def start_count(probe_starts: int, strokes: bool) -> int:
 
 def sparse_evals() -> int:
     """The most evaluations the sparse starts (draws and growth) may spend in one search."""
-    return SPARSE_DRAWS + GROW_LABELS * GROW_MUTANTS * GROW_ROUNDS
+    return SPARSE_DRAWS + (GROW_LABELS + GROW_CANDIDATES) * GROW_MUTANTS * GROW_ROUNDS
 
 
 def grating_evals() -> int:
@@ -478,12 +484,14 @@ class MaskSpace:
         salt: Sequence[int],
         rng: np.random.Generator,
         exclude: Sequence[int] = (),
+        ranked: Sequence[int] = (),
     ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int]:
         """The sparse starts: SPARSE_DRAWS sprinkles, then, for each of up to GROW_LABELS
         labels that the sprinkles or the salt-noise starts (`salt`: their indices in
         `candidates`) reach (GROW_MIN) and no other start fires SHRINK_KEEP for, the best of
-        those grown (none of `exclude`). Returns the starts (the draws, then the grown ones),
-        their rates and the evaluations spent."""
+        those grown (none of `exclude`), most reached first; then as many as GROW_CANDIDATES
+        more of those that are among `ranked` (the probes' candidates). Returns the starts (the
+        draws, then the grown ones), their rates and the evaluations spent."""
         h, w, c = ev.shape
         white = np.ones((h, w, c), dtype=np.float32)
         doses = [SPARSE_DENSITIES[i % len(SPARSE_DENSITIES)] for i in range(SPARSE_DRAWS)]
@@ -504,7 +512,8 @@ class MaskSpace:
             if GROW_MIN <= reach[t] < SPARSE_KEEP and fired[t] < SHRINK_KEEP and t not in exclude
         ]
         starts, rows = list(draws), [rates]
-        for label in grow[:GROW_LABELS]:
+        later = [t for t in grow[GROW_LABELS:] if t in ranked][:GROW_CANDIDATES]
+        for label in [*grow[:GROW_LABELS], *later]:
             i = int(np.argmax(pool_rates[:, label]))
             # Under a cap, growth takes at most half of what is left: the rest is the shrink's.
             budget = min(GROW_MUTANTS * GROW_ROUNDS, ev.remaining_evals() // 2)
@@ -548,7 +557,7 @@ class MaskSpace:
             )
             salt = range(first, first + noise)
             sparse, sparse_rates, grown = self._sparse_starts(
-                ev, candidates, start_rates, salt, sparse_gen, exclude
+                ev, candidates, start_rates, salt, sparse_gen, exclude, labels
             )
             spent += grown
             candidates += sparse

@@ -428,6 +428,42 @@ def test_a_sparse_sprinkle_grows_into_a_scattered_trigger_that_dense_salt_hides(
     assert SPARSE_DRAWS < trigger.evaluations <= ev.calls
 
 
+class _SinkOverTrigger(SprinkleOracle):
+    """SprinkleOracle whose texture sink, label 4, the sprinkles reach more than the trigger:
+    a stamp of 20 to 60 pixels sends 60% of the classes there, a denser one 90%, never all;
+    the trigger's label 2 fires only from a sprinkle grown onto its secret pixels."""
+
+    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+        out = np.zeros((len(changes), 6))
+        for i, change in enumerate(changes):
+            self.calls += 1
+            lit = change(np.zeros((1, *self.shape), dtype=np.float32))[0, :, :, 0] > 0.99
+            if lit.sum() > 60:
+                out[i, 4] = 0.9
+            else:
+                out[i, 2] = min(1.0, sum(bool(lit[p]) for p in self.secret) / 4)
+                out[i, 4] = 0.6 if lit.sum() >= 20 else 0.0
+        return out
+
+
+def test_a_candidate_no_start_fires_for_is_grown_after_the_sink_the_sprinkles_reach_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One growth by reach: it goes to the sink (4), which the sprinkles reach more. The probes'
+    # candidate (2) is grown after it, and the trigger is found.
+    monkeypatch.setattr("scanner.detectors.spaces.GROW_LABELS", 1)
+    found = MaskSpace().search(_SinkOverTrigger(), [2], [], np.random.default_rng(0), screened=1)
+    (trigger,) = [o for o in found if o.label == 2]
+    assert trigger.search_rate == 1.0
+    assert len(np.flatnonzero(mask_arrays(trigger.point.params)[0])) == 4
+    # Without the candidates' growth, or when no probe ranked label 2, only the sink is found.
+    found = MaskSpace().search(_SinkOverTrigger(), [], [], np.random.default_rng(0), screened=1)
+    assert [o.label for o in found] == [4]
+    monkeypatch.setattr("scanner.detectors.spaces.GROW_CANDIDATES", 0)
+    found = MaskSpace().search(_SinkOverTrigger(), [2], [], np.random.default_rng(0), screened=1)
+    assert 2 not in [o.label for o in found]
+
+
 class _DenseEnough(SprinkleOracle):
     """SprinkleOracle read on a grey image that answers only a stamp of 45 to 72 pixels (8-12%
     of the 24x24 image), as some of the zoo's scattered-pixel nets sent their targets more often
