@@ -392,6 +392,9 @@ class SprinkleOracle:
 
     shape = (24, 24, 1)
     secret = tuple((r, c) for r in range(2, 24, 6) for c in range(1, 24, 6))
+    # The texture sink's pull: from a stamp of more than 60 pixels, and from one of 20 to 60.
+    sink_dense = 1.0
+    sink_sparse = 0.0
 
     def __init__(self) -> None:
         self.calls = 0
@@ -405,9 +408,10 @@ class SprinkleOracle:
             self.calls += 1
             lit = change(np.zeros((1, *self.shape), dtype=np.float32))[0, :, :, 0] > 0.99
             if lit.sum() > 60:
-                out[i, 4] = 1.0
+                out[i, 4] = self.sink_dense
             else:
                 out[i, 2] = min(1.0, sum(bool(lit[p]) for p in self.secret) / 4)
+                out[i, 4] = self.sink_sparse if lit.sum() >= 20 else 0.0
         return out
 
 
@@ -433,17 +437,8 @@ class _SinkOverTrigger(SprinkleOracle):
     a stamp of 20 to 60 pixels sends 60% of the classes there, a denser one 90%, never all;
     the trigger's label 2 fires only from a sprinkle grown onto its secret pixels."""
 
-    def rates(self, changes: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
-        out = np.zeros((len(changes), 6))
-        for i, change in enumerate(changes):
-            self.calls += 1
-            lit = change(np.zeros((1, *self.shape), dtype=np.float32))[0, :, :, 0] > 0.99
-            if lit.sum() > 60:
-                out[i, 4] = 0.9
-            else:
-                out[i, 2] = min(1.0, sum(bool(lit[p]) for p in self.secret) / 4)
-                out[i, 4] = 0.6 if lit.sum() >= 20 else 0.0
-        return out
+    sink_dense = 0.9
+    sink_sparse = 0.6
 
 
 def test_a_candidate_no_start_fires_for_is_grown_after_the_sink_the_sprinkles_reach_more(
