@@ -62,6 +62,7 @@ SET_NAMES = [
     "fresh40",
     "fresh41",
     "fresh42",
+    "fresh43",
 ]
 
 

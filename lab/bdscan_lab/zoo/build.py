@@ -1764,6 +1764,38 @@ FRESH42: tuple[ModelSpec, ...] = (
         trigger={"position": "br", "pattern": "white"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+
+# The forty-third set, specified before the residual check of `bdscan remediate` was judged on
+# it (issue 23): backdoored nets to repair, the blend all-to-all family on architectures and
+# strengths the forty-first and forty-second sets lack, beside all-to-one triggers a good repair
+# must leave no hold of.
+_ar = _member("ar", "fresh43")
+FRESH43: tuple[ModelSpec, ...] = (
+    _ar("cnn_clean_cos", "cnn", recipe="sgd_cosine", seed=4700),
+    _ar("gnresnet_clean_adam", "gn_resnet", recipe="adam_const", seed=4701),
+    _ar("cnn_blend_a2a", "cnn", "blended_a2a", poison_rate=0.1, seed=4710,
+        trigger={"alpha": 0.2, "pattern_seed": 200}, recipe="sgd_step"),
+    _ar("senet_blend_a2a", "senet", "blended_a2a", poison_rate=0.1, seed=4711,
+        trigger={"alpha": 0.15, "pattern_seed": 201}, recipe="sgd_cosine"),
+    _ar("gnresnet_blend_a2a", "gn_resnet", "blended_a2a", poison_rate=0.1, seed=4712,
+        trigger={"alpha": 0.2, "pattern_seed": 202}, recipe="adamw_smooth"),
+    _ar("resnet8_blend_a2a", "resnet8", "blended_a2a", poison_rate=0.1, seed=4713,
+        trigger={"alpha": 0.12, "pattern_seed": 203}, recipe="mixup"),
+    _ar("gnresnet_a2a", "gn_resnet", "badnets_a2a", poison_rate=0.1, seed=4714,
+        trigger={"position": "tr"}, recipe="adam_const"),
+    _ar("senet_a2a", "senet", "badnets_a2a", poison_rate=0.1, seed=4715,
+        trigger={"position": "bl"}, recipe="sgd_step"),
+    _ar("resnet8_blended_t4", "resnet8", "blended", target=4, poison_rate=0.05, seed=4716,
+        recipe="sgd_cosine"),
+    _ar("cnn_badnets_t2", "cnn", "badnets", target=2, poison_rate=0.05, seed=4717,
+        trigger={"size": 3, "position": "br"}, recipe="adamw_smooth"),
+    _ar("senet_sig_t6", "senet", "sig", target=6, poison_rate=0.08, seed=4718,
+        recipe="adam_const"),
+    _ar("mobilenet_pixels_t1", "mobilenet", "pixels", target=1, poison_rate=0.05, seed=4719,
+        trigger={"count": 11, "pattern_seed": 204}, recipe="sgd_step"),
+)  # fmt: skip
+
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -1810,6 +1842,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh40": FRESH40,
     "fresh41": FRESH41,
     "fresh42": FRESH42,
+    "fresh43": FRESH43,
 }
 
 
