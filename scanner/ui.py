@@ -218,6 +218,15 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f"  X-ray before: {b.verdict} (score {b.score:.2f}); after:"
             f" {a.verdict} (score {a.score:.2f})"
         )
+        residual = report.rescan.residual
+        if residual is not None:
+            strongest = residual.strongest
+            hold = 0.0 if strongest is None else strongest.after
+            click.echo(
+                f"  the scan's {len(residual.checks)} triggers re-measured on the repaired model:"
+                f" the strongest still holds {hold:.1%} of its samples"
+                f" ({'left' if residual.left else 'under'} the {residual.bar:.0%} bar)"
+            )
     repairs = notes.repair_rounds
     if len(repairs) > 1:
         steps = "; ".join(

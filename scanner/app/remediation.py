@@ -19,6 +19,10 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    each repaired to ASR 0.02 then back at 0.94 after a round aimed at a "Bag" stamp;
    docs/remediation.md). A later round trains on the labels the rounds before it restored
    (`sanitised`): the repaired model no longer flags that poison.
+   Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
+   samples, model before against model after (`scanner.remediate.residual`): a repair can leave
+   half a trigger that the re-scan's bars no longer call. A trigger that still holds is left
+   too; the next round keeps the same prior, while each round loosens the hold.
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -28,17 +32,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scanner.data import Dataset
+from scanner.backends.base import LabelOracle
+from scanner.backends.onnx_graph import parse_model
+from scanner.backends.onnxruntime import OnnxRuntimeBackend
+from scanner.data import Dataset, to_model_space
 from scanner.pipeline import ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
+from scanner.remediate.residual import Labels, Residual, checked_prior, measure_residual
 from scanner.report import ScanReport, XrayResult
 
 __all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
@@ -48,6 +57,33 @@ DEFAULT_ROUNDS = 2
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
 Repair = Callable[..., RemediationReport]
+# A model file's hard labels on [0, 1] NHWC images, open for the duration of a `with`.
+Opener = Callable[[Path, ScanConfig, Dataset], AbstractContextManager[Labels]]
+
+
+@contextmanager
+def onnx_labels(path: Path, config: ScanConfig, data: Dataset) -> Iterator[Labels]:
+    """Hard labels of an ONNX file on [0, 1] NHWC images, queried as the scan queries it."""
+    hwc = (int(data.x.shape[1]), int(data.x.shape[2]), int(data.x.shape[3]))
+    parsed = parse_model(path)
+    backend = OnnxRuntimeBackend(
+        parsed.path,
+        parsed=parsed,
+        image_hwc=hwc,
+        device=config.device,
+        uint8_mode=config.uint8_mode,
+        num_classes=None,
+        classes_hint=int(np.asarray(data.y).max()) + 1,
+        timeout=config.timeout,
+    )
+    with backend:
+        oracle = LabelOracle(backend, batch_size=config.batch_size)
+        spec = backend.input_spec
+
+        def labels(images: np.ndarray) -> np.ndarray:
+            return oracle(to_model_space(images, spec, config.mean, config.std, source=data.path))
+
+        yield labels
 
 
 @dataclass(frozen=True)
@@ -83,6 +119,16 @@ class Round:
     report: RemediationReport
     after: XrayResult | None
     undone: bool = False  # its re-scan found an earlier round's repaired target again
+    # The scan before's triggers re-measured on this round's model (scanner.remediate.residual;
+    # None: no re-scan, or no `infected` scan before with a trigger to re-measure).
+    residual: Residual | None = None
+
+    @property
+    def left(self) -> bool:
+        """A planted trigger is still there: the re-scan shows one, or the scan before's
+        trigger still holds on the repaired model."""
+        held = self.residual is not None and self.residual.left
+        return held or trigger_left(self.after, self.target_label)
 
     def record(self) -> RepairRound:
         return RepairRound(
@@ -93,6 +139,7 @@ class Round:
             seconds=self.report.seconds,
             after=None if self.after is None else VerdictSummary.of(self.after),
             undone=self.undone,
+            residual=self.residual,
         )
 
 
@@ -140,18 +187,21 @@ class RemediateRun:
 
     @property
     def still_infected(self) -> bool:
-        """The published model's re-scan still shows a planted trigger (exit 1)."""
-        last = self.kept
-        return trigger_left(last.after, last.target_label)
+        """The published model still shows a planted trigger (exit 1): its re-scan, or the
+        scan before's trigger re-measured on it."""
+        return self.kept.left
 
     @property
     def left_reason(self) -> str | None:
         """Why the repaired model still looks infected, in one sentence (None when it does not)."""
         last = self.kept
-        if not self.still_infected or last.after is None:
+        if not last.left:
             return None
-        if last.after.verdict == "infected":
+        if last.after is not None and last.after.verdict == "infected":
             return last.after.target_note
+        if last.residual is not None and last.residual.left:
+            return last.residual.note
+        assert last.after is not None
         return (
             f"a universal shortcut to label {last.target_label}, the label the repair was aimed"
             f" at, is still there ({last.after.target_note})"
@@ -175,12 +225,30 @@ def _staged(out: Path, index: int) -> Path:
 
 
 def run_remediate(
-    req: RemediateRequest, *, scan: Scan = scan_model, repair: Repair = remediate
+    req: RemediateRequest,
+    *,
+    scan: Scan = scan_model,
+    repair: Repair = remediate,
+    labels: Opener = onnx_labels,
 ) -> RemediateRun:
     """Steps 1-4 of the module docstring; the caller publishes `run.staged` (and must delete
     it when it does not). Intermediate rounds' files are removed here."""
     data = req.scan_data
     before = scan(req.model, data, req.config) if req.rescan else None
+    # Whose triggers are re-measured after each round: the --scan-report's, else the scan
+    # before's (the repair's first prior either way).
+    doc = req.report_doc if req.report_doc is not None else before
+    checked = checked_prior(doc) if doc is not None and req.rescan else None
+
+    def hold(repaired: Path) -> Residual | None:
+        if checked is None:
+            return None
+        with (
+            labels(req.model, req.config, data) as l0,
+            labels(repaired, req.config, data) as l1,
+        ):
+            return measure_residual(checked, data, l0, l1)
+
     prior_doc: ScanReport | dict[str, Any] | None = req.report_doc
     prior = "scan-report" if req.report_doc is not None else "none"
     target = req.target_label
@@ -218,19 +286,26 @@ def run_remediate(
                     staged.unlink()
                 staged = current
                 break
-            rounds.append(Round(target, prior, report, after))
+            this = Round(target, prior, report, after, residual=hold(staged))
+            rounds.append(this)
             train = sanitised(train, report)
             if current != req.model:
                 with contextlib.suppress(OSError):
                     current.unlink()
             current = staged
+            if not this.left or index + 1 >= req.rounds or elsewhere(after, report.target_label):
+                break
+            if not trigger_left(after, target):
+                # Only the scan before's trigger still holds: again with the same prior, while
+                # each round loosens its hold.
+                earlier = rounds[-2].residual if len(rounds) > 1 else None
+                now = this.residual.strongest if this.residual is not None else None
+                gone = earlier.strongest if earlier is not None else None
+                if now is not None and gone is not None and now.after >= gone.after:
+                    break
+                continue
             last_score = rounds[-2].after.score if len(rounds) > 1 and rounds[-2].after else None
-            if (
-                not trigger_left(after, target)
-                or index + 1 >= req.rounds
-                or (last_score is not None and after is not None and after.score >= last_score)
-                or elsewhere(after, report.target_label)
-            ):
+            if last_score is not None and after is not None and after.score >= last_score:
                 break
             # Again, aimed by the re-scan: its target and trigger-like findings (a shortcut to
             # the label aimed at keeps that label).
@@ -257,6 +332,7 @@ def run_remediate(
             before=VerdictSummary.of(before.xray),
             used_as_prior=req.report_doc is None,
             after=VerdictSummary.of(kept.after),
+            residual=kept.residual,
         )
     # BURN's own rounds are `report.rounds`; these are the repairs this workflow ran.
     extra = replace(last.extra, repair_rounds=tuple(r.record() for r in rounds))

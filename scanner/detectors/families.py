@@ -270,6 +270,8 @@ class Warp(_Drawn):
 # The registry, in the order a scan draws them (the order fixes every probe's seed).
 REGISTRY: dict[str, Family] = {f.name: f for f in (Patch(), Blend(), LowFreq(), Periodic(), Warp())}
 FAMILIES = tuple(REGISTRY)
+# Families whose members are random draws: another seed is another member of the family.
+DRAWN: frozenset[str] = frozenset(n for n, f in REGISTRY.items() if isinstance(f, _Drawn))
 MAGNITUDES: dict[str, tuple[float, ...]] = {n: f.magnitudes for n, f in REGISTRY.items()}
 STRONG_FROM: dict[str, int] = {
     n: f.strong_from for n, f in REGISTRY.items() if f.strong_from is not None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scanner.remediate.prior import SelfPrior, TriggerPrior
+    from scanner.remediate.residual import Residual
     from scanner.report import XrayResult
 
 
@@ -74,12 +75,15 @@ class Rescan:
     before: VerdictSummary
     used_as_prior: bool  # no --scan-report was given: the scan before was the repair's prior
     after: VerdictSummary
+    # The scan before's triggers re-measured after the repair (None: none to re-measure).
+    residual: Residual | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "data": self.data,
             "before": {**self.before.to_dict(), "used_as_prior": self.used_as_prior},
             "after": self.after.to_dict(),
+            "residual": None if self.residual is None else self.residual.to_dict(),
         }
 
 
@@ -96,6 +100,7 @@ class RepairRound:
     # Its re-scan found an earlier round's repaired target again: the round before it is the
     # one published (written only when true).
     undone: bool = False
+    residual: Residual | None = None  # the scan before's triggers re-measured on its model
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -105,6 +110,7 @@ class RepairRound:
             "accuracy_after": self.accuracy_after,
             "seconds": self.seconds,
             "after": None if self.after is None else self.after.to_dict(),
+            "residual": None if self.residual is None else self.residual.to_dict(),
         }
         if self.undone:
             d["undone"] = True

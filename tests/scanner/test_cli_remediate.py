@@ -166,7 +166,7 @@ def test_without_a_report_the_scan_before_is_the_prior(tmp_path: Path) -> None:
               "--json", str(out)],
     )  # fmt: skip
     assert "Traceback" not in result.output
-    assert result.exit_code == 0, result.output  # the re-scan passes the repaired model
+    assert result.exit_code in (0, 1), result.output
     doc = json.loads(out.read_text())
     before = doc["rescan"]["before"]
     assert before["verdict"] == "infected" and before["target_label"] == target
@@ -175,8 +175,19 @@ def test_without_a_report_the_scan_before_is_the_prior(tmp_path: Path) -> None:
     assert before["decided_by"] and before["note"]
     after = doc["rescan"]["after"]
     assert {"verdict", "score", "target_label", "decided_by", "note"} <= set(after)
+    # The scan before's confirmed probes, re-measured on the repaired model through
+    # onnxruntime: they sent nearly every sample to the target before, and hold a fraction of
+    # them after (a repair from 300 samples can leave part of the hold: exit 1 then).
+    residual = doc["rescan"]["residual"]
+    assert residual["checks"] and all(c["target"] == target for c in residual["checks"])
+    assert min(c["before"] for c in residual["checks"]) >= 0.5
+    assert max(c["after"] for c in residual["checks"]) < 0.5
+    assert "re-measured on the repaired model" in result.stdout
+    # Exit 1 exactly when the published model still shows a trigger, and the message says which.
+    aimed = after["verdict"] == "shortcut" and after["shortcut_label"] == target
+    left = residual["left"] or after["verdict"] == "infected" or aimed
+    assert (result.exit_code == 1) == left
     if result.exit_code == 1:
-        assert after["verdict"] == "infected"
         assert "still looks infected" in result.stderr
     assert doc["target_label"] == target and doc["extra"]["target_source"] == "scan-report"
     assert doc["extra"]["trigger_prior"]["probes"]  # X-ray's confirmed patch probes

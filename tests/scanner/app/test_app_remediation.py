@@ -4,6 +4,8 @@ which prior each round gets, when the rounds stop, and that only one staged file
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,11 @@ import pytest
 from scanner.app.remediation import RemediateRequest, run_remediate
 from scanner.data import Dataset
 from scanner.detectors.evidence import Evidence
+from scanner.detectors.probes import Probe, ProbeFinding
 from scanner.pipeline import ScanConfig
 from scanner.remediate import RemediationReport
+from scanner.remediate.prior import TriggerPrior
+from scanner.remediate.residual import FRESH_DRAWS, Labels, measure_residual, prior_triggers
 from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 
 
@@ -210,7 +215,6 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
 
 
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
-    from scanner.detectors.probes import Probe, ProbeFinding
     from scanner.remediate.prior import prior_from_report
 
     probe = Probe("patch", 0, (20, 20, 1), 1).to_dict()
@@ -234,3 +238,128 @@ def test_every_method_and_mode_has_a_registered_remediator() -> None:
 
     assert set(REMEDIATORS) == {(m, mode) for m in METHODS for mode in ("train-data", "clean-only")}
     assert all(callable(getattr(r, "run", None)) for r in REMEDIATORS.values())
+
+
+# The residual check (scanner.remediate.residual): 8x8 images whose class c is a white pixel at
+# row 0, column c; the scan before's trigger is a white 2 px patch at (5, 5).
+PATCH = Probe("patch", 0, (5, 5, 2), 0)
+
+
+def _images(n_per_class: int = 3, classes: int = 4) -> Dataset:
+    y = np.repeat(np.arange(classes), n_per_class)
+    x = np.zeros((len(y), 8, 8, 1), np.float32)
+    x[np.arange(len(y)), 0, y, 0] = 1.0
+    return Dataset(x, y, "d.npz", "x")
+
+
+def _model(fires: Callable[[np.ndarray], np.ndarray], classes: int = 4) -> Labels:
+    """A stand-in model: the class its pixel shows, moved to the next class where the patch
+    sits and `fires(own class)` says the trigger still works."""
+
+    def labels(x: np.ndarray) -> np.ndarray:
+        own = x[:, 0, :classes, 0].argmax(1)
+        stamped = x[:, 5:7, 5:7, 0].min(axis=(1, 2)) > 0.9
+        return np.where(stamped & fires(own), (own + 1) % classes, own)
+
+    return labels
+
+
+def _always(own: np.ndarray) -> np.ndarray:
+    return np.ones(len(own), bool)
+
+
+def _a2a_prior() -> TriggerPrior:
+    return TriggerPrior(target=None, probes=(PATCH.to_dict(),), verdict="infected")
+
+
+def test_the_residual_counts_the_samples_the_trigger_still_sends_where_it_did() -> None:
+    data = _images()
+    before = _model(_always)
+    # Half repaired: classes 0 and 2 still go to the next class.
+    half = measure_residual(_a2a_prior(), data, before, _model(lambda c: c % 2 == 0))
+    assert half is not None and len(half.checks) == 1
+    check = half.checks[0]
+    assert (check.before, check.after, check.samples) == (1.0, 0.5, 12)
+    assert half.left and "50% of 12 samples" in half.note
+    # Repaired: the trigger sends nothing anywhere.
+    fixed = measure_residual(_a2a_prior(), data, before, _model(lambda c: c < 0))
+    assert fixed is not None and fixed.checks[0].after == 0.0 and not fixed.left
+
+    # A repaired model that sends the triggered samples to other labels than the trigger did
+    # (a natural sink, not the planted mapping) holds nothing of it.
+    def elsewhere(x: np.ndarray) -> np.ndarray:
+        out = before(x)
+        moved = out != x[:, 0, :4, 0].argmax(1)
+        return np.where(moved, (out + 1) % 4, out)
+
+    other = measure_residual(_a2a_prior(), data, before, elsewhere)
+    assert other is not None and other.checks[0].after == 0.0
+    # With a target, only what the trigger sent to it counts, on the other classes' samples.
+    to_one = TriggerPrior(target=1, probes=(PATCH.to_dict(),), verdict="infected")
+    held = measure_residual(to_one, data, before, before)
+    assert held is not None and held.checks[0].samples == 9
+    assert held.checks[0].before == pytest.approx(1 / 3) == held.checks[0].after
+    # A probe of a drawn family (a noise blend) is re-measured with fresh draws beside it: the
+    # repair unlearned the probe itself, never the draws.
+    blend = Probe("blend", 1, None, 7).to_dict()
+    names = [n for n, _ in prior_triggers(replace(to_one, probes=(blend,)), (8, 8, 1))]
+    assert names == ["probe blend"] + ["probe blend, fresh draw"] * FRESH_DRAWS
+    # A report's probe that does not rebuild (an edited --scan-report) is left out, not raised.
+    broken = ({"family": "nope", "strength": 0, "seed": 0}, {**blend, "strength": 99})
+    assert prior_triggers(replace(to_one, probes=broken), (8, 8, 1)) == []
+    assert measure_residual(replace(to_one, probes=broken), data, before, before) is None
+
+
+def _infected_a2a_report() -> ScanReport:
+    scan = _report("infected", 0.95, None)
+    finding = ProbeFinding(PATCH, 1, 0.3, 0.95, 0.3, 0.95)
+    evidence = replace(scan.xray.evidence, findings=(finding,))
+    return replace(scan, xray=replace(scan.xray, evidence=evidence))
+
+
+class Residuals(Bench):
+    """A scan before that found the patch (all-to-all); every re-scan reads clean, as on the
+    forty-first set's blend nets; each repaired model holds `holds[k]` of the trigger."""
+
+    def __init__(self, holds: list[Callable[[np.ndarray], np.ndarray]]) -> None:
+        super().__init__([("clean", 0.1, None)] * 5)
+        self.holds = holds
+        self.models: dict[Path, Labels] = {}
+
+    def scan(self, path: Path, data: Dataset, config: ScanConfig) -> ScanReport:
+        if not self.models:  # the scan before
+            return _infected_a2a_report()
+        return super().scan(path, data, config)
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        report = super().repair(model, train, clean, **kw)
+        self.models[Path(kw["out_path"])] = _model(self.holds[len(self.repairs) - 1])
+        return report
+
+    @contextmanager
+    def labels(self, path: Path, config: ScanConfig, data: Dataset) -> Iterator[Labels]:
+        yield self.models.get(path, _model(_always))
+
+
+def test_a_trigger_the_rescan_reads_clean_but_that_still_holds_is_left_and_repaired_again(
+    request_: RemediateRequest,
+) -> None:
+    req = replace(request_, train=_images(), rounds=3)
+    # Round 1 leaves the trigger on classes 0 and 2, round 2 on class 0, round 3 on none.
+    bench = Residuals([lambda c: c % 2 == 0, lambda c: c == 0, lambda c: c < 0])
+    run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
+    assert len(run.rounds) == 3 and [r.prior for r in run.rounds] == ["scan before"] * 3
+    assert [r.residual and r.residual.checks[0].after for r in run.rounds] == [0.5, 0.25, 0.0]
+    assert not run.still_infected and run.left_reason is None
+    # With one round, the re-scan's `clean` does not hide what the first left: exit 1.
+    once = Residuals([lambda c: c % 2 == 0])
+    run = run_remediate(
+        replace(req, rounds=1), scan=once.scan, repair=once.repair, labels=once.labels
+    )
+    assert run.still_infected and "still sends 50% of 12 samples" in str(run.left_reason)
+    assert run.report.rescan is not None and run.report.rescan.residual is not None
+    assert run.report.to_dict()["rescan"]["residual"]["left"] is True
+    # A round that does not loosen the hold stops the rounds.
+    stuck = Residuals([lambda c: c % 2 == 0, lambda c: c % 2 == 0, lambda c: c < 0])
+    run = run_remediate(req, scan=stuck.scan, repair=stuck.repair, labels=stuck.labels)
+    assert len(run.rounds) == 2 and run.still_infected
