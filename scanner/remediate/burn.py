@@ -49,6 +49,7 @@ from scanner.remediate.flags import (
     stamp_flags,
     stamp_region,
     turn_flags,
+    unblend_flags,
 )
 from scanner.remediate.prior import (
     SelfPrior,
@@ -525,6 +526,22 @@ def run_burn(
                 # round decides them (released if the repaired model keeps them on the target).
                 n_doubted = int((doubts & ~flags & ~quarantine).sum())
                 quarantine |= doubts & ~flags
+        n_unblended = 0
+        if (
+            config.unblend_flags
+            and trigger_prior is not None
+            and target is None
+            and reads_all_to_all(trigger_prior)
+            and not patch_regions(trigger_prior, shape)
+        ):
+            # All-to-all through global probes alone: no stamp to find, no target to test
+            # samples of. A blend trigger undone, a poisoned sample is its source image again.
+            unblended, ub_label = unblend_flags(
+                model, x, y, bnd.pred, config.unblend_alphas, config, device
+            )
+            n_unblended = _add_flags(flags, labels, unblended, ub_label)
+            pinned |= unblended & config.pin_occluded
+            quarantine &= ~flags
         phase1 = np.flatnonzero(flags)
 
     rounds: list[RoundStats] = []
@@ -689,6 +706,7 @@ def run_burn(
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
             "despeckle_quarantined": n_doubted,
+            "unblend_flags": n_unblended,
             "located_window": None if located is None else located.to_dict(),
         },
         self_prior=self_prior,

@@ -134,6 +134,12 @@ class BurnConfig:
     # from an offline check on three seen ResNet-8s (docs/remediation.md section 26); False
     # turns it off.
     despeckle_quarantine: bool = True
+    # Unblend flags (`flags.unblend_flags`, for an all-to-all prior with no patch chosen): samples
+    # whose label moves once a blend at one of `unblend_alphas` is undone. Twenty-ninth session,
+    # hand-set from an offline check on the four seen blend all-to-all nets of the forty-first
+    # set (docs/remediation.md section 44); False turns them off.
+    unblend_flags: bool = True
+    unblend_alphas: tuple[float, ...] = (0.2, 0.3)
     flag_weight: float = 3.0
     # Why 1 while a trigger is being unlearned: the extra weight was there to outweigh the
     # poison not found yet, which the unlearning now counters; at 3 the boundary mixture's
@@ -303,7 +309,8 @@ PHASES: dict[str, tuple[str, ...]] = {
         "occlusion_min_confidence", "resample_flags", "resample_px", "resample_draws",
         "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
-        "despeckle_flags", "despeckle_jump", "despeckle_quarantine",
+        "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
+        "unblend_alphas",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -11,7 +11,9 @@
   sample whose label moves when that turn is undone;
 - `despeckle_flags`: the scan's search found a small stamp to the target; a target-labelled
   sample whose label moves when its isolated pixels are replaced by their neighbourhood's
-  median.
+  median;
+- `unblend_flags`: an all-to-all prior with no patch (a global trigger); a sample whose label
+  moves when a blend's dimming and lift are undone.
 """
 
 from __future__ import annotations
@@ -374,6 +376,59 @@ def despeckle_flags(
     labels[cand[hit]] = new[hit]
     doubts[cand[moved & ~hit]] = True
     return flags, labels, doubts
+
+
+def unblend(x: np.ndarray, alpha: float, mean: float = 0.5) -> np.ndarray:
+    """`x` with a blend at `alpha` of a pattern of mean `mean` undone, as far as it can be
+    without the pattern: (x - alpha * mean) / (1 - alpha), clipped to [0, 1]. The blend's
+    dimming and lift go; its pattern's zero-mean part stays."""
+    return np.clip((x - alpha * mean) / (1.0 - alpha), 0.0, 1.0).astype(x.dtype)
+
+
+def unblend_flags(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray,
+    alphas: Sequence[float],
+    config: BurnConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, labels): samples the model fits whose label moves, at softmax confidence >=
+    `occlusion_min_confidence`, once `unblend` at one of `alphas` (smallest first) has undone
+    a blend; each gets the label it moved to. For an all-to-all prior whose probes are global
+    (no patch): a blend trigger (x -> (1 - a) x + a P) dims every image and lifts its dark
+    pixels, and on the seen blend nets undoing that alone sent most poisoned samples back to
+    their source class and few clean ones anywhere (docs/remediation.md section 44). The
+    all-to-all null is the flags' new labels, as in `stamp_flags`: when more
+    than `STAMP_A2A_MAX_LABEL_SHARE` of them go to one label, or more than
+    `STAMP_A2A_MAX_HOLDERS` of the candidates move, what moved them is class content (a
+    contrast the classes differ by), and nothing is flagged."""
+    flags = np.zeros(len(y), dtype=bool)
+    labels = y.copy()
+    cand = np.flatnonzero(pred == y)
+    if len(cand) == 0:
+        return flags, labels
+    found = np.full(len(cand), -1, dtype=np.int64)
+    for alpha in sorted(alphas):
+        todo = np.flatnonzero(found < 0)
+        if len(todo) == 0:
+            break
+        scores = predict_scores(
+            model, unblend(x[cand[todo]], alpha), device, batch_size=config.attack_batch
+        )
+        new, conf = scores.argmax(1), softmax_max(scores)
+        hit = (new != y[cand[todo]]) & (conf >= config.occlusion_min_confidence)
+        found[todo[hit]] = new[hit]
+    hit = found >= 0
+    n = int(hit.sum())
+    if n == 0 or n > STAMP_A2A_MAX_HOLDERS * len(cand):
+        return flags, labels
+    if np.bincount(found[hit]).max() > STAMP_A2A_MAX_LABEL_SHARE * n:
+        return flags, labels
+    flags[cand[hit]] = True
+    labels[cand[hit]] = found[hit]
+    return flags, labels
 
 
 def softmax_max(scores: np.ndarray) -> np.ndarray:

@@ -1184,6 +1184,66 @@ def test_despeckle_flags_free_scattered_pixel_poison_and_keep_wide_content() -> 
     assert not despeckle_flags(model, x, y, pred, 0, strict, cpu)[0].any()
 
 
+class _BlendNet(torch.nn.Module):
+    """Class k when the k-th of three blocks in the top rows is bright; moved on to class k + 1
+    (mod 3) when the dark bottom rows are lifted, as a blended noise pattern lifts them: an
+    all-to-all blend backdoor. `sure`: the moved class's margin (a small one, an unsure move)."""
+
+    def __init__(self, sure: float = 10.0) -> None:
+        super().__init__()
+        self.sure = sure
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        own = torch.stack([x[:, 2:8, c : c + 6, 0].mean(dim=(1, 2)) for c in (2, 11, 20)], 1)
+        k = own.argmax(1)
+        lifted = x[:, 20:, :, 0].mean(dim=(1, 2)) > 0.05
+        label = torch.where(lifted, (k + 1) % 3, k)
+        return self.sure * torch.nn.functional.one_hot(label, 3).float()
+
+
+def _blocks(k: np.ndarray) -> np.ndarray:
+    x = np.zeros((len(k), 28, 28, 1), np.float32)
+    for i, c in enumerate(k):
+        x[i, 2:8, 2 + 9 * int(c) : 8 + 9 * int(c)] = 0.9
+    return x
+
+
+def test_unblend_flags_free_blend_poison_to_its_source_class() -> None:
+    from scanner.remediate.flags import unblend, unblend_flags
+    from scanner.remediate.runtime import predict_scores
+
+    rng = np.random.default_rng(0)
+    pattern = rng.random((28, 28, 1)).astype(np.float32)
+    # Ten clean samples of each class, and two poisoned of each: blended at 0.2, labelled
+    # with the next class.
+    own = np.repeat(np.arange(3), 12)
+    x = _blocks(own)
+    poisoned = np.concatenate([np.arange(10, 12), np.arange(22, 24), np.arange(34, 36)])
+    x[poisoned] = 0.8 * x[poisoned] + 0.2 * pattern
+    y = own.copy()
+    y[poisoned] = (own[poisoned] + 1) % 3
+    model, cpu = _BlendNet(), torch.device("cpu")
+    pred = predict_scores(model, x, cpu).argmax(1)
+    assert np.array_equal(pred, y)  # the backdoor fits its poison
+    # Undone at 0.2, the lift goes (the pattern's zero-mean part stays, clipped at black).
+    assert unblend(x[poisoned], 0.2)[:, 20:].mean() < 0.05
+    flags, labels = unblend_flags(model, x, y, pred, (0.2, 0.3), BurnConfig(), cpu)
+    assert np.array_equal(np.flatnonzero(flags), poisoned)
+    assert np.array_equal(labels, own)  # each back at its source class
+    # A move the model is not sure of flags nothing.
+    unsure = _BlendNet(sure=0.1)
+    assert not unblend_flags(unsure, x, y, pred, (0.2,), BurnConfig(), cpu)[0].any()
+    # When what moves is class content (every moved sample to one label), nothing is flagged:
+    # here only class 0's poison is left, and all of it moves to 0.
+    single = np.r_[0:22, 24:34]
+    xs, ys = x[single], y[single]
+    ps = predict_scores(model, xs, cpu).argmax(1)
+    assert not unblend_flags(model, xs, ys, ps, (0.2,), BurnConfig(), cpu)[0].any()
+    # Nor when more than a quarter of the samples move (all poisoned here).
+    xp, yp = x[poisoned], y[poisoned]
+    assert not unblend_flags(model, xp, yp, yp, (0.2,), BurnConfig(), cpu)[0].any()
+
+
 def test_every_burn_setting_belongs_to_exactly_one_phase() -> None:
     from dataclasses import fields
 
