@@ -44,7 +44,7 @@ from scanner.backends.base import LabelOracle
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import Dataset, to_model_space
-from scanner.pipeline import ScanConfig, scan_model
+from scanner.pipeline import QUERY_BYTES_PER_CALL, ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
 from scanner.remediate.residual import Labels, Residual, checked_prior, measure_residual
@@ -77,8 +77,10 @@ def onnx_labels(path: Path, config: ScanConfig, data: Dataset) -> Iterator[Label
         timeout=config.timeout,
     )
     with backend:
-        oracle = LabelOracle(backend, batch_size=config.batch_size)
         spec = backend.input_spec
+        per_point = 4 * spec.height * spec.width * spec.channels  # as the scan batches
+        batch = max(1, min(config.batch_size, QUERY_BYTES_PER_CALL // per_point))
+        oracle = LabelOracle(backend, batch_size=batch)
 
         def labels(images: np.ndarray) -> np.ndarray:
             return oracle(to_model_space(images, spec, config.mean, config.std, source=data.path))

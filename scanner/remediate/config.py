@@ -134,7 +134,7 @@ class BurnConfig:
     # from an offline check on three seen ResNet-8s (docs/remediation.md section 26); False
     # turns it off.
     despeckle_quarantine: bool = True
-    # Unblend flags (`flags.unblend_flags`, for an all-to-all prior with no patch chosen): samples
+    # Unblend flags (`flags.unblend_flags`, for an all-to-all prior with no patch probe): samples
     # whose label moves once a blend at one of `unblend_alphas` is undone. Twenty-ninth session,
     # hand-set from an offline check on the four seen blend all-to-all nets of the forty-first
     # set (docs/remediation.md section 44); False turns them off.

@@ -142,16 +142,25 @@ def prior_triggers(
 
 
 def check_samples(
-    data: Dataset, pred: np.ndarray, target: int | None, per_class: int = CHECK_PER_CLASS
+    y: np.ndarray,
+    labels: Labels,
+    x: np.ndarray,
+    target: int | None,
+    per_class: int = CHECK_PER_CLASS,
 ) -> np.ndarray:
-    """Indices of up to `per_class` samples of each class the model before reads right (the
-    target's own left out): a trigger's effect is read on samples the model got right."""
-    y = np.asarray(data.y)
-    keep: list[np.ndarray] = []
+    """Indices of up to `per_class` samples of each class that the model before (`labels`)
+    reads right, the target's own left out: a trigger's effect is read on samples the model got
+    right. Only the first `2 * per_class` of each class are asked about."""
+    first: list[np.ndarray] = []
     for c in np.unique(y):
         if target is not None and int(c) == target:
             continue
-        keep.append(np.flatnonzero((y == c) & (pred == y))[:per_class])
+        first.append(np.flatnonzero(y == c)[: 2 * per_class])
+    if not first:
+        return np.zeros(0, dtype=np.int64)
+    asked = np.sort(np.concatenate(first))
+    right = asked[labels(x[asked]) == y[asked]]
+    keep = [right[y[right] == c][:per_class] for c in np.unique(y[right])]
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
 
 
@@ -176,7 +185,7 @@ def measure_residual(
     x = np.asarray(data.x, dtype=np.float32)
     triggers = prior_triggers(prior, (int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
     y = np.asarray(data.y)
-    idx = check_samples(data, before(x), prior.target)
+    idx = check_samples(y, before, x, prior.target)
     if len(idx) == 0 or not triggers:
         return None
     xs, ys = x[idx], y[idx]
