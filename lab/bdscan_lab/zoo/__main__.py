@@ -63,6 +63,7 @@ SET_NAMES = [
     "fresh41",
     "fresh42",
     "fresh43",
+    "fresh44",
 ]
 
 
