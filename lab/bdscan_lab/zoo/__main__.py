@@ -64,6 +64,7 @@ SET_NAMES = [
     "fresh42",
     "fresh43",
     "fresh44",
+    "fresh45",
 ]
 
 
