@@ -214,20 +214,25 @@ def remediate_run(
     if train_data is None and clean_data is None:
         raise UsageError("remediation needs --train-data or --clean-data (or both)")
     dev = resolve_device(device)
+    burn_config = burn_config or BurnConfig()
     prior: TriggerPrior | None = None
-    if scan_report is not None:
-        prior = prior_from_report(scan_report, fallback_target=target_label)
-        if target_label is None:
-            target_label = prior.target
     # Where the target prior came from (the report's extra.target_source): "scan-report",
-    # "given" (--target-label, or a report's target passed without its probes), "self-prior"
-    # (BURN's own check, `prior.find_target`), "mixture" (`burn.with_excess`), "corrected" or
-    # None.
+    # "shortcut" (a `shortcut` report's label, `BurnConfig.shortcut_target`), "given"
+    # (--target-label, or a report's target passed without its probes), "self-prior" (BURN's
+    # own check, `prior.find_target`), "mixture" (`burn.with_excess`), "corrected" or None.
     target_source: str | None = None
-    if target_label is not None:
+    if scan_report is not None:
+        prior = prior_from_report(
+            scan_report,
+            fallback_target=target_label,
+            shortcut_target=burn_config.shortcut_target,
+        )
+        if target_label is None and prior.target is not None:
+            target_label = prior.target
+            target_source = "shortcut" if prior.verdict == "shortcut" else "scan-report"
+    if target_label is not None and target_source is None:
         from_report = prior is not None and prior.target == target_label
         target_source = "scan-report" if from_report else "given"
-    burn_config = burn_config or BurnConfig()
     nc_config = nc_config or NCConfig()
     clean_config = clean_config or CleanUnlearnConfig()
     generator = seed_everything(seed)

@@ -242,6 +242,12 @@ class BurnConfig:
     # one of two; unlearning the wrong label leaves the backdoor in (issue 23: ASR 0.945 ->
     # 0.972). The check never overrules a target when it finds none (it misses some triggers).
     verify_target: bool = True
+    # A `shortcut` report (a universal shortcut the scan could not attribute to a planted
+    # trigger) aims the repair at the shortcut's label, as a target from the scan would: the
+    # attribution reads planted SIG gratings as natural sinks (issue 21), and unaimed, BURN left
+    # such a net at ASR 0.24. Thirtieth session, measured on seen and held-out SIG and clean
+    # nets (docs/remediation.md section 45); False: the report names no target, as before.
+    shortcut_target: bool = True
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -298,7 +304,8 @@ PHASES: dict[str, tuple[str, ...]] = {
     # (shortcut.py, window.py).
     "target_check": (
         "self_prior", "self_prior_eps", "self_prior_samples", "self_prior_min",
-        "self_prior_warp_min", "self_prior_ratio", "verify_target", "self_prior_window",
+        "self_prior_warp_min", "self_prior_ratio", "verify_target", "shortcut_target",
+        "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",
     ),

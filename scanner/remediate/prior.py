@@ -102,6 +102,7 @@ def prior_from_report(
     report: dict[str, Any] | ScanReport,
     *,
     fallback_target: int | None = None,
+    shortcut_target: bool = True,
     min_universality: float = 0.5,
     min_consistency: float = 0.8,
     max_probes: int = 6,
@@ -110,7 +111,9 @@ def prior_from_report(
 ) -> TriggerPrior:
     """The trigger prior in a scan report: the scan's own `ScanReport`, or a `bdscan scan
     --json` document read back. `fallback_target`: the label to read the findings for when the
-    report names no target (a shortcut the repair is aimed at anyway).
+    report names no target (a shortcut the repair is aimed at anyway). `shortcut_target`: a
+    `shortcut` report's label is the target when neither the report nor `fallback_target`
+    names one (`BurnConfig.shortcut_target`).
 
     With a target label: the findings that send a median >= `min_universality` of every other
     class to that target (X-ray confirmed them on fresh samples). Without one (X-ray's
@@ -125,7 +128,7 @@ def prior_from_report(
     """
     if isinstance(report, ScanReport):
         x = report.xray
-        verdict, target = x.verdict, x.target_label
+        verdict, target, shortcut = x.verdict, x.target_label, x.evidence.shortcut_label
         findings = [(f.probe, f.label, f.universality, f.consistency) for f in x.evidence.findings]
         searched = (
             []
@@ -134,8 +137,11 @@ def prior_from_report(
         )
     else:
         verdict, target, findings, searched = _read_document(report)
+        shortcut = _shortcut_label(report)
     if target is None:
         target = fallback_target
+    if target is None and shortcut_target and verdict == "shortcut":
+        target = shortcut
     found = [
         point.to_dict()
         for point, label, universality in searched
@@ -188,6 +194,15 @@ def runners_up(
 
 
 Finding = tuple[Probe, int, float, float]  # probe, label, universality, consistency
+
+
+def _shortcut_label(report: dict[str, Any]) -> int | None:
+    """A `bdscan scan --json` document's shortcut label, None when it has none that reads."""
+    try:
+        label = report["xray"]["evidence"]["shortcut_label"]
+        return None if label is None or isinstance(label, bool) else int(label)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _read_document(

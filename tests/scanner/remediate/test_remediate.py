@@ -470,6 +470,49 @@ def test_prior_keeps_only_confirmed_probes() -> None:
     assert by_strong.target == TARGET and by_strong.probes == () and by_strong.secondary == ()
 
 
+def test_a_shortcut_reports_label_is_the_target_unless_turned_off() -> None:
+    from scanner.remediate.prior import prior_from_report
+
+    # A shortcut the scan could not attribute to a planted trigger names no target but its
+    # label (a planted SIG grating read as a natural sink, issue 21): the repair aims there.
+    other = dict(PATCH_PROBE, position=[0, 0, 2])
+    doc = _scan_report([_finding(PATCH_PROBE, TARGET, 0.9, 0.9), _finding(other, 3, 0.6, 0.6)],
+                       None)  # fmt: skip
+    doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
+    doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
+    aimed = prior_from_report(doc)
+    assert aimed.target == TARGET and aimed.probes == (PATCH_PROBE,)
+    assert aimed.verdict == "shortcut" and aimed.secondary == ()
+    unaimed = prior_from_report(doc, shortcut_target=False)
+    assert unaimed.target is None and unaimed.probes == (PATCH_PROBE,)
+    # A target given (a second round's) stands; a clean report or an unreadable label aims
+    # nowhere.
+    assert prior_from_report(doc, fallback_target=3).target == 3
+    doc["xray"]["evidence"]["shortcut_label"] = "six"  # type: ignore[index]
+    assert prior_from_report(doc).target is None
+    doc["xray"].update(verdict="clean")  # type: ignore[attr-defined]
+    doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
+    assert prior_from_report(doc).target is None
+
+
+def test_a_repair_given_a_shortcut_report_is_aimed_at_its_label(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    doc = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], None)
+    doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
+    doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
+    out = tmp_path / "repaired.onnx"
+    report = remediate(backdoor["path"], backdoor["train"], out_path=out, burn_config=FAST,
+                       scan_report=doc, device="cpu")  # fmt: skip
+    assert report.target_label == TARGET and report.extra.target_source == "shortcut"
+    before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
+    assert after["asr"] < before["asr"] - 0.3, (before, after)
+    off = dataclasses.replace(FAST, shortcut_target=False)
+    unaimed = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
+                        scan_report=doc, device="cpu")  # fmt: skip
+    assert unaimed.extra.target_source != "shortcut"
+
+
 def test_own_check_runs_for_a_shortcut_report_not_for_an_all_to_all_one() -> None:
     from scanner.remediate.prior import TriggerPrior
     from scanner.remediate.shortcut import needs_own_check
