@@ -65,6 +65,7 @@ SET_NAMES = [
     "fresh43",
     "fresh44",
     "fresh45",
+    "fresh46",
 ]
 
 

@@ -1848,6 +1848,25 @@ FRESH45: tuple[ModelSpec, ...] = (
         recipe="sgd_cosine"),
 )  # fmt: skip
 
+# The forty-sixth set, specified after the forty-fifth set's repairs and before any run on it: a
+# held-out set for the repair aimed at a shortcut without BURN's universal perturbation (issue
+# 23), SIG nets on the SE-ResNets and GroupNorm ResNets whose gratings read as shortcuts.
+_au = _member("au", "fresh46")
+FRESH46: tuple[ModelSpec, ...] = (
+    _au("senet_sig_t2", "senet", "sig", target=2, poison_rate=0.08, seed=5010,
+        recipe="adamw_smooth"),
+    _au("senet_sig_rows_p150_t5", "senet", "sig", target=5, poison_rate=0.08, seed=5011,
+        trigger={"axis": "rows", "phase": 1.5}, recipe="sgd_cosine"),
+    _au("senet_sig_f3_t9", "senet", "sig", target=9, poison_rate=0.08, seed=5012,
+        trigger={"freq": 3.0}, recipe="sgd_step"),
+    _au("gnresnet_sig_t7", "gn_resnet", "sig", target=7, poison_rate=0.08, seed=5013,
+        recipe="mixup"),
+    _au("gnresnet_sig_rows_p100_t3", "gn_resnet", "sig", target=3, poison_rate=0.08,
+        seed=5014, trigger={"axis": "rows", "phase": 1.0}, recipe="sgd_step"),
+    _au("cnn_sig_rows_t0", "cnn", "sig", target=0, poison_rate=0.08, seed=5015,
+        trigger={"axis": "rows"}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -1898,6 +1917,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh43": FRESH43,
     "fresh44": FRESH44,
     "fresh45": FRESH45,
+    "fresh46": FRESH46,
 }
 
 
