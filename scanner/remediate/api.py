@@ -230,6 +230,8 @@ def remediate_run(
         if target_label is None and prior.target is not None:
             target_label = prior.target
             target_source = "shortcut" if prior.verdict == "shortcut" else "scan-report"
+            if target_source == "shortcut" and not burn_config.shortcut_universal:
+                burn_config = replace(burn_config, universal=False)
     if target_label is not None and target_source is None:
         from_report = prior is not None and prior.target == target_label
         target_source = "scan-report" if from_report else "given"

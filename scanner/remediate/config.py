@@ -248,6 +248,11 @@ class BurnConfig:
     # such a net at ASR 0.24. Thirtieth session, measured on seen and held-out SIG and clean
     # nets (docs/remediation.md section 45); False: the report names no target, as before.
     shortcut_target: bool = True
+    # The universal perturbation beside a shortcut's probes (`universal` otherwise). Off: a SIG
+    # trigger is clean-label, so the universal perturbation toward its label learns that
+    # class's own features, and unlearning it cost an SE-ResNet 42 points on its target class
+    # (docs/remediation.md section 45).
+    shortcut_universal: bool = False
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -305,7 +310,7 @@ PHASES: dict[str, tuple[str, ...]] = {
     "target_check": (
         "self_prior", "self_prior_eps", "self_prior_samples", "self_prior_min",
         "self_prior_warp_min", "self_prior_ratio", "verify_target", "shortcut_target",
-        "self_prior_window",
+        "shortcut_universal", "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",
     ),

@@ -505,6 +505,8 @@ def test_a_repair_given_a_shortcut_report_is_aimed_at_its_label(
     report = remediate(backdoor["path"], backdoor["train"], out_path=out, burn_config=FAST,
                        scan_report=doc, device="cpu")  # fmt: skip
     assert report.target_label == TARGET and report.extra.target_source == "shortcut"
+    # Beside a shortcut's probes, no universal perturbation toward its (clean-label) class.
+    assert report.extra.unlearning["universal"] is False
     before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
     assert after["asr"] < before["asr"] - 0.3, (before, after)
     off = dataclasses.replace(FAST, shortcut_target=False)
