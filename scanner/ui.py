@@ -158,9 +158,7 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     if report.rescan is not None and report.rescan.used_as_prior:
         before_scan = report.rescan.before
         n_probes = 0 if notes.trigger_prior is None else len(notes.trigger_prior.probes)
-        if before_scan.verdict == "shortcut" and notes.target_source == "shortcut":
-            said = f"a universal shortcut to {report.target_label}, aimed at as a target"
-        elif before_scan.verdict != "infected":
+        if before_scan.verdict != "infected":
             said = before_scan.verdict
         elif before_scan.target_label is None:
             said = "infected, no single target"
@@ -169,13 +167,6 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
         click.echo(
             f"  no --scan-report: X-ray's scan before the repair ({said},"
             f" {n_probes} trigger-like probes) was BURN's prior"
-        )
-    if notes.target_source == "shortcut" and not (
-        report.rescan is not None and report.rescan.used_as_prior
-    ):
-        click.echo(
-            f"  the scan report names a universal shortcut to {report.target_label}, not a"
-            f" planted trigger: the repair was aimed at it as a target"
         )
     found, corrected = notes.self_prior, notes.target_correction
     if corrected is not None and corrected.by == "counts":

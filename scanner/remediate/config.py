@@ -242,16 +242,17 @@ class BurnConfig:
     # one of two; unlearning the wrong label leaves the backdoor in (issue 23: ASR 0.945 ->
     # 0.972). The check never overrules a target when it finds none (it misses some triggers).
     verify_target: bool = True
-    # A `shortcut` report (a universal shortcut the scan could not attribute to a planted
-    # trigger) aims the repair at the shortcut's label, as a target from the scan would: the
-    # attribution reads planted SIG gratings as natural sinks (issue 21), and unaimed, BURN left
-    # such a net at ASR 0.24. Thirtieth session, measured on seen and held-out SIG and clean
-    # nets (docs/remediation.md section 45); False: the report names no target, as before.
-    shortcut_target: bool = True
-    # The universal perturbation beside a shortcut's probes (`universal` otherwise). Off: a SIG
-    # trigger is clean-label, so the universal perturbation toward its label learns that
-    # class's own features, and unlearning it cost an SE-ResNet 42 points on its target class
-    # (docs/remediation.md section 45).
+    # True: a `shortcut` report (a universal shortcut the scan could not attribute to a planted
+    # trigger) aims the repair at the shortcut's label, as a target from the scan would (the
+    # attribution reads planted SIG gratings as natural sinks, issue 21). Off by default: on
+    # held-out SIG nets it lowered ASR on most, but where the shortcut's label was a natural
+    # sink rather than the planted target it left the backdoor in place that the unaimed repair
+    # removed (thirtieth session, docs/remediation.md section 45).
+    shortcut_target: bool = False
+    # The universal perturbation beside a shortcut's probes, when aimed at one (`universal`
+    # otherwise). Off: a SIG trigger is clean-label, so the universal perturbation toward its
+    # label learns that class's own features; unlearning it cost an SE-ResNet 42 points on
+    # its target class (section 45).
     shortcut_universal: bool = False
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`

@@ -102,7 +102,7 @@ def prior_from_report(
     report: dict[str, Any] | ScanReport,
     *,
     fallback_target: int | None = None,
-    shortcut_target: bool = True,
+    shortcut_target: bool = False,
     min_universality: float = 0.5,
     min_consistency: float = 0.8,
     max_probes: int = 6,

@@ -106,30 +106,6 @@ def test_the_scan_reports_probes_are_the_trigger_prior(tmp_path: Path) -> None:
     assert plain["extra"]["unlearning"]["universal"]
 
 
-def test_a_shortcut_report_aims_the_repair_and_says_so(tmp_path: Path) -> None:
-    import json
-
-    # A scan that could not attribute its universal shortcut to a planted trigger names no
-    # target; the repair is aimed at the shortcut's label all the same.
-    report, target = _scan_report(tmp_path)
-    doc = json.loads(report.read_text())
-    doc["xray"].update(verdict="shortcut", target_label=None)
-    doc["xray"]["evidence"]["shortcut_label"] = target
-    report.write_text(json.dumps(doc))
-    few = tmp_path / "few.npz"  # the aim is read before any training: a few samples will do
-    with np.load(DATA) as d:
-        np.savez(few, x=d["x"][:300], y=d["y"][:300])
-    out = tmp_path / "r.json"
-    args = [MODEL, "--train-data", few, "--scan-report", report, "--no-rescan",
-            "-o", tmp_path / "m.onnx", "--json", out]  # fmt: skip
-    result = CliRunner().invoke(cli, ["remediate", *map(str, args)])
-    assert result.exit_code == 0, result.output
-    assert f"universal shortcut to {target}, not a planted trigger" in result.stdout
-    got = json.loads(out.read_text())
-    assert got["target_label"] == target and got["extra"]["target_source"] == "shortcut"
-    assert got["extra"]["trigger_prior"]["probes"] == [PROBE]
-
-
 def test_clean_data_alone_runs_the_shortcut_unlearning_on_the_reports_probes(
     tmp_path: Path,
 ) -> None:

@@ -480,39 +480,39 @@ def test_a_shortcut_reports_label_is_the_target_unless_turned_off() -> None:
                        None)  # fmt: skip
     doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
     doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
-    aimed = prior_from_report(doc)
+    aimed = prior_from_report(doc, shortcut_target=True)
     assert aimed.target == TARGET and aimed.probes == (PATCH_PROBE,)
     assert aimed.verdict == "shortcut" and aimed.secondary == ()
-    unaimed = prior_from_report(doc, shortcut_target=False)
+    unaimed = prior_from_report(doc)  # the default
     assert unaimed.target is None and unaimed.probes == (PATCH_PROBE,)
     # A target given (a second round's) stands; a clean report or an unreadable label aims
     # nowhere.
-    assert prior_from_report(doc, fallback_target=3).target == 3
+    assert prior_from_report(doc, fallback_target=3, shortcut_target=True).target == 3
     doc["xray"]["evidence"]["shortcut_label"] = "six"  # type: ignore[index]
-    assert prior_from_report(doc).target is None
+    assert prior_from_report(doc, shortcut_target=True).target is None
     doc["xray"].update(verdict="clean")  # type: ignore[attr-defined]
     doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
-    assert prior_from_report(doc).target is None
+    assert prior_from_report(doc, shortcut_target=True).target is None
 
 
-def test_a_repair_given_a_shortcut_report_is_aimed_at_its_label(
+def test_a_repair_told_to_aim_at_a_shortcut_is_aimed_at_its_label(
     backdoor: dict[str, object], tmp_path: Path
 ) -> None:
     doc = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], None)
     doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
     doc["xray"]["evidence"]["shortcut_label"] = TARGET  # type: ignore[index]
     out = tmp_path / "repaired.onnx"
-    report = remediate(backdoor["path"], backdoor["train"], out_path=out, burn_config=FAST,
+    aim = dataclasses.replace(FAST, shortcut_target=True)
+    report = remediate(backdoor["path"], backdoor["train"], out_path=out, burn_config=aim,
                        scan_report=doc, device="cpu")  # fmt: skip
     assert report.target_label == TARGET and report.extra.target_source == "shortcut"
     # Beside a shortcut's probes, no universal perturbation toward its (clean-label) class.
     assert report.extra.unlearning["universal"] is False
     before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
     assert after["asr"] < before["asr"] - 0.3, (before, after)
-    off = dataclasses.replace(FAST, shortcut_target=False)
-    unaimed = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=off,
+    unaimed = remediate(backdoor["path"], backdoor["train"], out_path=None, burn_config=FAST,
                         scan_report=doc, device="cpu")  # fmt: skip
-    assert unaimed.extra.target_source != "shortcut"
+    assert unaimed.extra.target_source != "shortcut"  # off by default
 
 
 def test_own_check_runs_for_a_shortcut_report_not_for_an_all_to_all_one() -> None:
