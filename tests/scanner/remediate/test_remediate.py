@@ -470,11 +470,12 @@ def test_prior_keeps_only_confirmed_probes() -> None:
     assert by_strong.target == TARGET and by_strong.probes == () and by_strong.secondary == ()
 
 
-def test_a_shortcut_reports_label_is_the_target_unless_turned_off() -> None:
+def test_a_shortcut_reports_label_is_the_target_only_when_asked() -> None:
     from scanner.remediate.prior import prior_from_report
 
     # A shortcut the scan could not attribute to a planted trigger names no target but its
-    # label (a planted SIG grating read as a natural sink, issue 21): the repair aims there.
+    # label (a planted SIG grating read as a natural sink, issue 21): asked to
+    # (`shortcut_target`), the repair aims there.
     other = dict(PATCH_PROBE, position=[0, 0, 2])
     doc = _scan_report([_finding(PATCH_PROBE, TARGET, 0.9, 0.9), _finding(other, 3, 0.6, 0.6)],
                        None)  # fmt: skip
