@@ -66,6 +66,7 @@ SET_NAMES = [
     "fresh44",
     "fresh45",
     "fresh46",
+    "fresh47",
 ]
 
 

@@ -1867,6 +1867,31 @@ FRESH46: tuple[ModelSpec, ...] = (
         trigger={"axis": "rows"}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+# The forty-seventh set, specified before the second repair round aimed at a re-scan's new
+# shortcut label was built (issue 23): SIG nets on the ResNet-8s and SE-ResNets whose gratings
+# read as shortcuts (once to a natural "Shirt" sink), beside clean BatchNorm nets, which the
+# workflow's re-scans and any second round must not cost accuracy.
+_av = _member("av", "fresh47")
+FRESH47: tuple[ModelSpec, ...] = (
+    _av("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=5100),
+    _av("senet_clean_adamw", "senet", recipe="adamw_smooth", seed=5101),
+    _av("mobilenet_clean_cos", "mobilenet", recipe="sgd_cosine", seed=5102),
+    _av("resnet8_sig_t4", "resnet8", "sig", target=4, poison_rate=0.08, seed=5110,
+        recipe="sgd_cosine"),
+    _av("resnet8_sig_rows_t1", "resnet8", "sig", target=1, poison_rate=0.08, seed=5111,
+        trigger={"axis": "rows"}, recipe="mixup"),
+    _av("resnet8_sig_f4_p100_t8", "resnet8", "sig", target=8, poison_rate=0.08, seed=5112,
+        trigger={"freq": 4.0, "phase": 1.0}, recipe="adamw_smooth"),
+    _av("senet_sig_t7", "senet", "sig", target=7, poison_rate=0.08, seed=5113,
+        recipe="adam_const"),
+    _av("senet_sig_rows_f5_t0", "senet", "sig", target=0, poison_rate=0.08, seed=5114,
+        trigger={"axis": "rows", "freq": 5.0}, recipe="sgd_cosine"),
+    _av("gnresnet_sig_p050_t2", "gn_resnet", "sig", target=2, poison_rate=0.08, seed=5115,
+        trigger={"phase": 0.5}, recipe="sgd_step"),
+    _av("mobilenet_sig_rows_t9", "mobilenet", "sig", target=9, poison_rate=0.08, seed=5116,
+        trigger={"axis": "rows"}, recipe="adam_const"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -1918,6 +1943,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh44": FRESH44,
     "fresh45": FRESH45,
     "fresh46": FRESH46,
+    "fresh47": FRESH47,
 }
 
 
