@@ -11,10 +11,13 @@ worst accuracy change and how many models lost more than the remediation bar's 2
 
 `--inflate LABEL=FACTOR` makes one label larger by nature: the subset gets (FACTOR - 1) times
 as many more samples of LABEL, drawn from the model's training samples outside it (a training
-set whose classes were never balanced, where BURN's label counts mean nothing).
+set whose classes were never balanced, where BURN's label counts mean nothing). `--rounds N`
+repairs through the command's workflow instead (`bench_burn.py --rounds`: re-scans, and up to N
+rounds where they ask for more), and prints each round's aim, re-scan and accuracy.
 
     python benchmarks/burn_clean.py --run zoo-fresh25=bench-out/o25-fresh25-s0/reports \\
         [--run ZOO=REPORTS ...] [--burn-set KEY=VALUE ...] [--inflate LABEL=FACTOR] [--json FILE]
+        [--rounds N]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bench_burn import (
     BAR_ACC_DROP,
     _config_value,
     _ort_labels,
+    _workflow,
     repair_zoo_model,
     write_rows,
     zoo_reports,
@@ -53,6 +57,7 @@ def model_cost(
     config: BurnConfig,
     out: Path,
     inflate: tuple[int, float] | None = None,
+    rounds: int = 0,
 ) -> dict[str, Any]:
     """One clean model's row: accuracy before and after BURN, what BURN flagged."""
     x, y, *_ = poisoned_training_set(rec)
@@ -65,9 +70,23 @@ def model_cost(
         if more > len(outside):
             raise SystemExit(f"{rec['name']}: only {len(outside)} more samples of {label}")
         sub = np.sort(np.concatenate([sub, rng.choice(outside, size=more, replace=False)]))
-    run = repair_zoo_model(rec, zoo, (x[sub], y[sub]), report, config, out)
-    rep, conv = run.report, run.converted
     x_test, y_test = load_dataset(rec["dataset"], "test")
+    repair_rounds: list[dict[str, Any]] = []
+    if rounds:
+        # The command's workflow: repair, re-scan, and the rounds its re-scans ask for.
+        scan = np.load(zoo / rec["scan_data"])
+        flow = argparse.Namespace(device="cpu", seed=0, rounds=rounds)
+
+        def score(path: Path, conv: Any) -> dict[str, float]:
+            return {"acc": _accuracy(path, conv, x_test, y_test)}
+
+        rep, conv, repair_rounds = _workflow(
+            rec, zoo, out, (x[sub], y[sub]), (scan["x"], scan["y"]), report,
+            report["xray"]["target_label"], flow, config, score,
+        )  # fmt: skip
+    else:
+        run = repair_zoo_model(rec, zoo, (x[sub], y[sub]), report, config, out)
+        rep, conv = run.report, run.converted
     own = (rep.extra.unlearning or {}).get("self_prior") or {}
     return {
         "model": rec["name"],
@@ -80,7 +99,17 @@ def model_cost(
         "suspects": list(rep.suspect_labels),
         "own_target": own.get("target"),
         "promoted": (rep.extra.unlearning or {}).get("promoted_suspect"),
+        "repair_rounds": repair_rounds,
     }
+
+
+def _round_text(r: dict[str, Any]) -> str:
+    """One workflow round: the label it was aimed at, its re-scan, the accuracy after it."""
+    after = r.get("after") or {}
+    label = after.get("shortcut_label") if after.get("verdict") == "shortcut" else None
+    seen = f"{after.get('verdict')}{'' if label is None else f' to {label}'}"
+    acc = r["measured"]["acc"]
+    return f"\n    round aimed at {r['repaired_target']}: re-scan {seen}, ACC {acc:.4f}"
 
 
 def main() -> None:
@@ -89,6 +118,12 @@ def main() -> None:
     parser.add_argument("--burn-set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--inflate", metavar="LABEL=FACTOR", help="one label larger by nature")
     parser.add_argument("--json", help="write every model's row here (JSON lines)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="repair through the command's workflow (re-scans, up to N rounds); 0: one repair",
+    )
     args = parser.parse_args()
     inflate = None
     if args.inflate:
@@ -102,13 +137,15 @@ def main() -> None:
     for zoo, rec, report in zoo_reports(args.run):
         if rec["backdoored"]:
             continue
-        row = model_cost(rec, zoo, report, config, out_dir / f"{rec['name']}.onnx", inflate)
+        out = out_dir / f"{rec['name']}.onnx"
+        row = model_cost(rec, zoo, report, config, out, inflate, args.rounds)
         rows.append(row)
         print(
             f"{row['model']:28s} {row['verdict']:8s} ACC {row['before']:.4f} -> "
             f"{row['after']:.4f} ({row['after'] - row['before']:+.4f})  flagged "
             f"{row['flagged_phase1']:.4f} -> {row['flagged']:.4f}  suspects "
-            f"{row['suspects']}  own target {row['own_target']}  promoted {row['promoted']}",
+            f"{row['suspects']}  own target {row['own_target']}  promoted {row['promoted']}"
+            + "".join(_round_text(r) for r in row["repair_rounds"]),
             flush=True,
         )
     write_rows(args.json, rows)

@@ -214,6 +214,43 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
     assert run.report.rescan is not None and run.report.rescan.after.shortcut_label == 7
 
 
+class Aiming(Bench):
+    """Repairs aimed at a `shortcut` prior's label, as `BurnConfig.shortcut_target` aims them."""
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        report = super().repair(model, train, clean, **kw)
+        xray = kw["scan_report"].xray
+        if xray.verdict != "shortcut":
+            return report
+        extra = replace(report.extra, target_source="shortcut")
+        return replace(report, target_label=xray.evidence.shortcut_label, extra=extra)
+
+
+def test_a_repair_aimed_at_a_shortcut_is_aimed_again_where_the_rescan_reads_another_label(
+    request_: RemediateRequest,
+) -> None:
+    # Round 1 is aimed at the shortcut to 6 (a natural sink on the zoo); its re-scan reads a
+    # shortcut to 5 (the planted grating): round 2 is aimed at 5 with the re-scan's findings.
+    bench = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5), ("clean", 0.1, None)])
+    run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
+    assert [r.report.target_label for r in run.rounds] == [6, 5]
+    assert bench.repairs[1]["scan_report"].xray.evidence.shortcut_label == 5
+    assert bench.repairs[1]["model"] == Path(bench.repairs[0]["out_path"])
+    assert run.rounds[1].prior == "re-scan (shortcut to another label)"
+    assert not run.still_infected
+    # A label aimed at before is not aimed at again, and a shortcut left is no exit 1.
+    back = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5), ("shortcut", 0.2, 6)])
+    run = run_remediate(replace(request_, rounds=3), scan=back.scan, repair=back.repair)
+    assert [r.report.target_label for r in run.rounds] == [6, 5]
+    assert not run.still_infected and run.left_reason is None
+    # The rounds allowed bound it; a repair not aimed at the shortcut is not re-aimed.
+    once = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
+    assert len(run_remediate(replace(request_, rounds=1), scan=once.scan,
+                             repair=once.repair).rounds) == 1  # fmt: skip
+    plain = Bench([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
+    assert len(run_remediate(request_, scan=plain.scan, repair=plain.repair).rounds) == 1
+
+
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
     from scanner.remediate.prior import prior_from_report
 
