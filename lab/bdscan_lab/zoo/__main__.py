@@ -67,6 +67,7 @@ SET_NAMES = [
     "fresh45",
     "fresh46",
     "fresh47",
+    "fresh48",
 ]
 
 
