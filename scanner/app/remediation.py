@@ -121,7 +121,7 @@ class Round:
     """One repair and the re-scan after it."""
 
     target_label: int | None  # the target the repair was given (None: BURN's own check)
-    prior: str  # "scan-report", "scan before", "re-scan" or "none"
+    prior: str  # as `RepairRound.prior`
     report: RemediationReport
     after: XrayResult | None
     undone: bool = False  # its re-scan found an earlier round's repaired target again

@@ -92,7 +92,9 @@ class RepairRound:
     """One repair of `bdscan remediate --rounds` and the re-scan after it."""
 
     target_label: int | None  # the target the repair was given (None: BURN's own check)
-    prior: str  # "scan-report", "scan before", "re-scan" or "none"
+    # "scan-report", "scan before", "re-scan", "re-scan (shortcut to the label aimed at)",
+    # "re-scan (shortcut to another label)" (scanner.app.remediation) or "none"
+    prior: str
     repaired_target: int | None
     accuracy_after: float | None
     seconds: float
@@ -157,8 +159,9 @@ class RepairNotes:
     clean_unlearning: str | None = None
     loss: tuple[float, ...] | None = None
     reversed_trigger: dict[str, Any] | None = None  # Neural Cleanse's, as the report keeps it
-    # Where the target came from: "scan-report", "given", "self-prior" (BURN's own check),
-    # "mixture" (the boundary mixture's lone suspect with a count excess), "corrected"; None.
+    # Where the target came from: "scan-report", "shortcut" (a `shortcut` report's label,
+    # `BurnConfig.shortcut_target`), "given", "self-prior" (BURN's own check), "mixture" (the
+    # boundary mixture's lone suspect with a count excess), "corrected"; None.
     target_source: str | None = None
     repair_rounds: tuple[RepairRound, ...] = ()
 
