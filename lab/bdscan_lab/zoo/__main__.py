@@ -68,6 +68,7 @@ SET_NAMES = [
     "fresh46",
     "fresh47",
     "fresh48",
+    "fresh49",
 ]
 
 

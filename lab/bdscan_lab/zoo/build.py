@@ -1918,6 +1918,31 @@ FRESH48: tuple[ModelSpec, ...] = (
         trigger={"phase": 1.0}, recipe="mixup"),
 )  # fmt: skip
 
+# The forty-ninth set, specified after the forty-eighth set's repairs and before the guard on
+# the re-aimed second round was built (issue 23): SIG nets on the SE-ResNets and ResNet-8s whose
+# gratings read as shortcuts, beside clean SE-ResNets, whose natural sinks read as shortcuts.
+_ax = _member("ax", "fresh49")
+FRESH49: tuple[ModelSpec, ...] = (
+    _ax("senet_clean_mixup", "senet", recipe="mixup", seed=5300),
+    _ax("senet_clean_step", "senet", recipe="sgd_step", seed=5301),
+    _ax("senet_sig_t6", "senet", "sig", target=6, poison_rate=0.08, seed=5310,
+        recipe="sgd_cosine"),
+    _ax("senet_sig_rows_t2", "senet", "sig", target=2, poison_rate=0.08, seed=5311,
+        trigger={"axis": "rows"}, recipe="adam_const"),
+    _ax("senet_sig_rows_p100_t9", "senet", "sig", target=9, poison_rate=0.08, seed=5312,
+        trigger={"axis": "rows", "phase": 1.0}, recipe="mixup"),
+    _ax("senet_sig_f5_t4", "senet", "sig", target=4, poison_rate=0.08, seed=5313,
+        trigger={"freq": 5.0}, recipe="adamw_smooth"),
+    _ax("resnet8_sig_t7", "resnet8", "sig", target=7, poison_rate=0.08, seed=5314,
+        recipe="mixup"),
+    _ax("resnet8_sig_rows_t3", "resnet8", "sig", target=3, poison_rate=0.08, seed=5315,
+        trigger={"axis": "rows"}, recipe="sgd_cosine"),
+    _ax("resnet8_sig_rows_p150_t0", "resnet8", "sig", target=0, poison_rate=0.08, seed=5316,
+        trigger={"axis": "rows", "phase": 1.5}, recipe="adam_const"),
+    _ax("cnn_sig_rows_t5", "cnn", "sig", target=5, poison_rate=0.08, seed=5317,
+        trigger={"axis": "rows"}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -1971,6 +1996,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh46": FRESH46,
     "fresh47": FRESH47,
     "fresh48": FRESH48,
+    "fresh49": FRESH49,
 }
 
 
