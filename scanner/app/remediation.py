@@ -22,11 +22,7 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    A repair aimed at a `shortcut` verdict's label (`BurnConfig.shortcut_target`, off by
    default) whose re-scan reads a shortcut to another label, not aimed at before, is repaired
    again aimed at that label, with the re-scan's findings (`reaimed`; hand-set, measured in
-   docs/remediation.md section 46). That round is undone when the scan's findings to the
-   label the round before was aimed at pull harder on its model than on the round before's
-   (`residual.label_pull`, `GIVEN_BACK_MIN`): on the zoo, a round aimed at a natural sink the
-   first repair exposed let the removed backdoor back in. A shortcut left is reported either
-   way, not an exit 1.
+   docs/remediation.md section 46). A shortcut left is reported either way, not an exit 1.
    Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. A trigger that still holds is left
@@ -54,15 +50,8 @@ from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import Dataset, to_model_space
 from scanner.pipeline import QUERY_BYTES_PER_CALL, ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
-from scanner.remediate.record import GivenBack, RepairRound, Rescan, VerdictSummary
-from scanner.remediate.residual import (
-    GIVEN_BACK_MIN,
-    Labels,
-    Residual,
-    checked_prior,
-    label_pull,
-    measure_residual,
-)
+from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
+from scanner.remediate.residual import Labels, Residual, checked_prior, measure_residual
 from scanner.report import ScanReport, XrayResult
 
 __all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
@@ -139,7 +128,6 @@ class Round:
     # The scan before's triggers re-measured on this round's model (scanner.remediate.residual;
     # None: no re-scan, or no `infected` scan before with a trigger to re-measure).
     residual: Residual | None = None
-    given_back: GivenBack | None = None  # a re-aimed round's check (`run_remediate`)
 
     @property
     def left(self) -> bool:
@@ -158,7 +146,6 @@ class Round:
             after=None if self.after is None else VerdictSummary.of(self.after),
             undone=self.undone,
             residual=self.residual,
-            given_back=self.given_back,
         )
 
 
@@ -291,23 +278,8 @@ def run_remediate(
         prior_doc, prior = before, "scan before"
         if target is None:
             target = before.xray.target_label
-
-    def given_back(aimed: tuple[Any, int], earlier: Path, later: Path) -> GivenBack | None:
-        doc, label = aimed
-        with (
-            labels(req.model, req.config, data) as l0,
-            labels(earlier, req.config, data) as l1,
-            labels(later, req.config, data) as l2,
-        ):
-            pulls = label_pull(doc, label, data, l0, (l1, l2))
-        if pulls is None:
-            return None
-        return GivenBack(label, pulls[0], pulls[1], pulls[1] - pulls[0] >= GIVEN_BACK_MIN)
-
     rounds: list[Round] = []
     aims: set[int] = set()  # the shortcut labels repairs were aimed at (`reaimed`)
-    # The shortcut report and label the last round was aimed at, while the next is re-aimed.
-    aimed_from: tuple[Any, int] | None = None
     current = req.model
     train = req.train
     staged: Path | None = None
@@ -329,15 +301,13 @@ def run_remediate(
             )
             rescanned = scan(staged, data, req.config) if req.rescan else None
             after = rescanned.xray if rescanned is not None else None
-            back = given_back(aimed_from, current, staged) if aimed_from is not None else None
-            if reopened(after, rounds) or (back is not None and back.undone):
-                rounds.append(Round(target, prior, report, after, undone=True, given_back=back))
+            if reopened(after, rounds):
+                rounds.append(Round(target, prior, report, after, undone=True))
                 with contextlib.suppress(OSError):
                     staged.unlink()
                 staged = current
                 break
-            aimed_from = None
-            this = Round(target, prior, report, after, residual=hold(staged), given_back=back)
+            this = Round(target, prior, report, after, residual=hold(staged))
             rounds.append(this)
             train = sanitised(train, report)
             if current != req.model:
@@ -350,10 +320,8 @@ def run_remediate(
             if again is not None and index + 1 < req.rounds:
                 # Aimed at a shortcut, and the re-scan reads one to another label: aim there
                 # next, with the re-scan's findings to it (the repair's `shortcut_target`
-                # reads the label from the re-scan); that round is undone if it gives back
-                # the pull of the label this one was aimed at (`given_back`).
-                assert rescanned is not None and report.target_label is not None
-                aimed_from = (prior_doc, report.target_label)
+                # reads the label from the re-scan).
+                assert rescanned is not None
                 prior_doc, prior, target = rescanned, "re-scan (shortcut to another label)", None
                 continue
             if not this.left or index + 1 >= req.rounds or elsewhere(after, report.target_label):

@@ -88,25 +88,6 @@ class Rescan:
 
 
 @dataclass(frozen=True)
-class GivenBack:
-    """A re-aimed round's check (scanner.app.remediation): how hard the scan's findings to the
-    label the round before was aimed at pull on that round's model and on this one's."""
-
-    label: int
-    earlier: float  # share of the check samples sent to `label` by the round before's model
-    later: float  # by this round's model
-    undone: bool  # `later - earlier` reached `residual.GIVEN_BACK_MIN`: the round is undone
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "earlier": round(self.earlier, 4),
-            "later": round(self.later, 4),
-            "undone": self.undone,
-        }
-
-
-@dataclass(frozen=True)
 class RepairRound:
     """One repair of `bdscan remediate --rounds` and the re-scan after it."""
 
@@ -118,12 +99,10 @@ class RepairRound:
     accuracy_after: float | None
     seconds: float
     after: VerdictSummary | None
-    # Its re-scan found an earlier round's repaired target again, or (a re-aimed round) it gave
-    # back the pull of the label the round before was aimed at: the round before it is the
+    # Its re-scan found an earlier round's repaired target again: the round before it is the
     # one published (written only when true).
     undone: bool = False
     residual: Residual | None = None  # the scan before's triggers re-measured on its model
-    given_back: GivenBack | None = None  # a re-aimed round's check (written only when made)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -137,8 +116,6 @@ class RepairRound:
         }
         if self.undone:
             d["undone"] = True
-        if self.given_back is not None:
-            d["given_back"] = self.given_back.to_dict()
         return d
 
 

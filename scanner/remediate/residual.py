@@ -37,13 +37,11 @@ from scanner.report import ScanReport
 __all__ = [
     "CHECK_PER_CLASS",
     "FRESH_DRAWS",
-    "GIVEN_BACK_MIN",
     "RESIDUAL_MAX",
     "Residual",
     "TriggerCheck",
     "check_samples",
     "checked_prior",
-    "label_pull",
     "measure_residual",
     "prior_triggers",
 ]
@@ -56,10 +54,6 @@ CHECK_PER_CLASS = 50
 RESIDUAL_MAX = 0.1
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
-# A repair round re-aimed at another shortcut label that raises the pull of the label the round
-# before it was aimed at by this share of the check samples or more is undone: aimed elsewhere,
-# it let that backdoor back in. Hand-set (docs/remediation.md section 46).
-GIVEN_BACK_MIN = 0.1
 
 Labels = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> hard labels
 # What a report's trigger that does not rebuild or apply raises.
@@ -215,36 +209,3 @@ def measure_residual(
             )
         )
     return Residual(tuple(checks), bar) if checks else None
-
-
-def label_pull(
-    report: ScanReport | dict[str, Any],
-    label: int,
-    data: Dataset,
-    original: Labels,
-    models: tuple[Labels, ...],
-) -> tuple[float, ...] | None:
-    """How hard the report's findings to `label` pull on each of `models`: the largest share of
-    the check samples (those `original` reads right, `label`'s own class left out) a finding
-    sends to `label`. Every finding to the label that is not a strong probe counts, whatever
-    its universality: a measurement, not a prior to unlearn. None: nothing to measure."""
-    prior = prior_from_report(report, fallback_target=label, min_universality=0.0)
-    x = np.asarray(data.x, dtype=np.float32)
-    triggers = prior_triggers(prior, (int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
-    idx = check_samples(np.asarray(data.y), original, x, label)
-    if len(idx) == 0 or not triggers:
-        return None
-    xs = x[idx]
-    best = [0.0] * len(models)
-    measured = False
-    for _, trigger in triggers:
-        try:
-            stamped = np.clip(trigger(xs.copy()), 0.0, 1.0).astype(np.float32)
-        except UNREADABLE:
-            continue
-        if stamped.shape != xs.shape:
-            continue
-        measured = True
-        for i, labels in enumerate(models):
-            best[i] = max(best[i], float(np.mean(labels(stamped) == label)))
-    return tuple(best) if measured else None
