@@ -248,8 +248,8 @@ class BurnConfig:
     # held-out SIG nets it lowered ASR on most, but where the shortcut's label was a natural
     # sink rather than the planted target it left the backdoor in place that the unaimed repair
     # removed (thirtieth session, docs/remediation.md section 45). With it on, `bdscan
-    # remediate` re-aims a second round where the re-scan's shortcut moved, and undoes that
-    # round when it lets the first label's pull back in (scanner.app.remediation, section 46).
+    # remediate` re-aims a second round where the re-scan's shortcut moved, when the re-scan
+    # found a trigger to it that is not a strong probe (scanner.app.remediation, section 46).
     shortcut_target: bool = False
     # The universal perturbation beside a shortcut's probes, when aimed at one (`universal`
     # otherwise). Off: a SIG trigger is clean-label, so the universal perturbation toward its

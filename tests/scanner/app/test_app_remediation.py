@@ -215,7 +215,19 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
 
 
 class Aiming(Bench):
-    """Repairs aimed at a `shortcut` prior's label, as `BurnConfig.shortcut_target` aims them."""
+    """Repairs aimed at a `shortcut` prior's label, as `BurnConfig.shortcut_target` aims them;
+    a shortcut's scan found it through a probe (`probe`, or a 2 px patch)."""
+
+    probe: Probe | None = None
+
+    def scan(self, path: Path, data: Dataset, config: ScanConfig) -> ScanReport:
+        scan = super().scan(path, data, config)
+        label = scan.xray.evidence.shortcut_label
+        if label is None:
+            return scan
+        found = ProbeFinding(self.probe or PATCH, label, 0.9, 0.9, 0.9, 0.9)
+        evidence = replace(scan.xray.evidence, findings=(found,))
+        return replace(scan, xray=replace(scan.xray, evidence=evidence))
 
     def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
         report = super().repair(model, train, clean, **kw)
@@ -249,6 +261,11 @@ def test_a_repair_aimed_at_a_shortcut_is_aimed_again_where_the_rescan_reads_anot
                              repair=once.repair).rounds) == 1  # fmt: skip
     plain = Bench([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
     assert len(run_remediate(request_, scan=plain.scan, repair=plain.repair).rounds) == 1
+    # A re-scan that reached the other label only through a strong probe (a grating at full
+    # amplitude: a natural sink the first round exposed) gives the repair nothing to aim with.
+    strong = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
+    strong.probe = Probe("periodic", 2, (0, 4, 1), 0)
+    assert len(run_remediate(request_, scan=strong.scan, repair=strong.repair).rounds) == 1
 
 
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
