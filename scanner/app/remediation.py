@@ -21,9 +21,11 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    (`sanitised`): the repaired model no longer flags that poison.
    A repair aimed at a `shortcut` verdict's label (`BurnConfig.shortcut_target`, off by
    default) whose re-scan reads a shortcut to another label, not aimed at before, is repaired
-   again aimed at that label, with the re-scan's findings, when they hold a trigger to it
-   that is not a strong probe (`reaimed`; hand-set, measured in docs/remediation.md section
-   46). A shortcut left is reported either way, not an exit 1.
+   again aimed at that label, with the re-scan's findings, when both the re-scan and the
+   report the repair was aimed with hold a trigger to it that is not a strong probe (a
+   planted trigger the first round missed, not a sink it exposed; `reaimed`, hand-set,
+   measured in docs/remediation.md section 46). A shortcut left is reported either way, not
+   an exit 1.
    Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. A trigger that still holds is left
@@ -168,16 +170,22 @@ def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
     return after.verdict == "shortcut" and aimed_at is not None and shortcut == aimed_at
 
 
-def reaimed(rescanned: ScanReport | None, report: RemediationReport, aims: set[int]) -> int | None:
+def reaimed(
+    rescanned: ScanReport | None,
+    aimed_with: ScanReport | dict[str, Any] | None,
+    report: RemediationReport,
+    aims: set[int],
+) -> int | None:
     """The label a repair aimed at a `shortcut` label should be aimed at next (step 4 of the
     module docstring): the re-scan's shortcut, when it names another label than every one aimed
-    at so far and the re-scan found a trigger to it the repair can take as its prior (a probe
-    that is not a strong one, or a search finding: `prior_from_report`). On the zoo, a planted
-    grating read as a shortcut to a natural sink ("Shirt") re-scanned, once that sink was
-    repaired, as a shortcut to the planted target, moving the classes together; a shortcut that
-    only a strong grating reached was a natural sink the first repair exposed, and a round
-    aimed at it let the backdoor back in (docs/remediation.md section 46). None: no such round."""
-    if report.extra.target_source != "shortcut" or rescanned is None:
+    at so far, and both the re-scan and the report the repair was aimed with (`aimed_with`)
+    found a trigger to it that a repair can take as its prior (a probe that is not a strong
+    one, or a search finding: `prior_from_report`). On the zoo, a planted grating read as a
+    shortcut to a natural sink ("Shirt") re-scanned, once that sink was repaired, as a shortcut
+    to the planted target, which the scan before had found too; a natural sink a right repair
+    exposed was new to the re-scan, and a round aimed at it let the backdoor back in
+    (docs/remediation.md section 46). None: no such round."""
+    if report.extra.target_source != "shortcut" or rescanned is None or aimed_with is None:
         return None
     after = rescanned.xray
     label = after.evidence.shortcut_label
@@ -185,8 +193,11 @@ def reaimed(rescanned: ScanReport | None, report: RemediationReport, aims: set[i
         return None
     if label == report.target_label:
         return None
-    prior = prior_from_report(rescanned, fallback_target=label)
-    return int(label) if prior.probes or prior.found else None
+    for doc in (rescanned, aimed_with):
+        prior = prior_from_report(doc, fallback_target=label)
+        if not (prior.probes or prior.found):
+            return None
+    return int(label)
 
 
 def elsewhere(after: XrayResult | None, repaired: int | None) -> bool:
@@ -325,7 +336,7 @@ def run_remediate(
             current = staged
             if report.extra.target_source == "shortcut" and report.target_label is not None:
                 aims.add(report.target_label)
-            again = reaimed(rescanned, report, aims)
+            again = reaimed(rescanned, prior_doc, report, aims)
             if again is not None and index + 1 < req.rounds:
                 # Aimed at a shortcut, and the re-scan reads one to another label: aim there
                 # next, with the re-scan's findings to it (the repair's `shortcut_target`

@@ -249,7 +249,8 @@ class BurnConfig:
     # sink rather than the planted target it left the backdoor in place that the unaimed repair
     # removed (thirtieth session, docs/remediation.md section 45). With it on, `bdscan
     # remediate` re-aims a second round where the re-scan's shortcut moved, when the re-scan
-    # found a trigger to it that is not a strong probe (scanner.app.remediation, section 46).
+    # and the scan the first round was aimed with both found a trigger to that label
+    # (scanner.app.remediation.reaimed, section 46).
     shortcut_target: bool = False
     # The universal perturbation beside a shortcut's probes, when aimed at one (`universal`
     # otherwise). Off: a SIG trigger is clean-label, so the universal perturbation toward its

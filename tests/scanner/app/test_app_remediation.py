@@ -216,17 +216,21 @@ def test_a_shortcut_to_another_label_is_reported_not_repaired(request_: Remediat
 
 class Aiming(Bench):
     """Repairs aimed at a `shortcut` prior's label, as `BurnConfig.shortcut_target` aims them;
-    a shortcut's scan found it through a probe (`probe`, or a 2 px patch)."""
+    a shortcut's scan found it through a probe (`probe`, or a 2 px patch), and the scan before
+    found triggers to the labels in `also` as well (a planted target beside a sink)."""
 
     probe: Probe | None = None
+    also: tuple[int, ...] = ()
 
     def scan(self, path: Path, data: Dataset, config: ScanConfig) -> ScanReport:
+        first = not self.repairs
         scan = super().scan(path, data, config)
         label = scan.xray.evidence.shortcut_label
         if label is None:
             return scan
-        found = ProbeFinding(self.probe or PATCH, label, 0.9, 0.9, 0.9, 0.9)
-        evidence = replace(scan.xray.evidence, findings=(found,))
+        labels = (label, *self.also) if first else (label,)
+        found = tuple(ProbeFinding(self.probe or PATCH, k, 0.9, 0.9, 0.9, 0.9) for k in labels)
+        evidence = replace(scan.xray.evidence, findings=found)
         return replace(scan, xray=replace(scan.xray, evidence=evidence))
 
     def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
@@ -242,8 +246,10 @@ def test_a_repair_aimed_at_a_shortcut_is_aimed_again_where_the_rescan_reads_anot
     request_: RemediateRequest,
 ) -> None:
     # Round 1 is aimed at the shortcut to 6 (a natural sink on the zoo); its re-scan reads a
-    # shortcut to 5 (the planted grating): round 2 is aimed at 5 with the re-scan's findings.
+    # shortcut to 5 (the planted grating, which the scan before found too): round 2 is aimed
+    # at 5 with the re-scan's findings.
     bench = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5), ("clean", 0.1, None)])
+    bench.also = (5,)
     run = run_remediate(replace(request_, rounds=3), scan=bench.scan, repair=bench.repair)
     assert [r.report.target_label for r in run.rounds] == [6, 5]
     assert bench.repairs[1]["scan_report"].xray.evidence.shortcut_label == 5
@@ -252,11 +258,13 @@ def test_a_repair_aimed_at_a_shortcut_is_aimed_again_where_the_rescan_reads_anot
     assert not run.still_infected
     # A label aimed at before is not aimed at again, and a shortcut left is no exit 1.
     back = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5), ("shortcut", 0.2, 6)])
+    back.also = (5,)
     run = run_remediate(replace(request_, rounds=3), scan=back.scan, repair=back.repair)
     assert [r.report.target_label for r in run.rounds] == [6, 5]
     assert not run.still_infected and run.left_reason is None
     # The rounds allowed bound it; a repair not aimed at the shortcut is not re-aimed.
     once = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
+    once.also = (5,)
     assert len(run_remediate(replace(request_, rounds=1), scan=once.scan,
                              repair=once.repair).rounds) == 1  # fmt: skip
     plain = Bench([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
@@ -264,8 +272,12 @@ def test_a_repair_aimed_at_a_shortcut_is_aimed_again_where_the_rescan_reads_anot
     # A re-scan that reached the other label only through a strong probe (a grating at full
     # amplitude: a natural sink the first round exposed) gives the repair nothing to aim with.
     strong = Aiming([("shortcut", 0.3, 6), ("shortcut", 0.25, 5)])
-    strong.probe = Probe("periodic", 2, (0, 4, 1), 0)
+    strong.probe, strong.also = Probe("periodic", 2, (0, 4, 1), 0), (5,)
     assert len(run_remediate(request_, scan=strong.scan, repair=strong.repair).rounds) == 1
+    # A shortcut the scan before had no trigger to (a sink the first round exposed, once it
+    # removed the planted one) is reported, not aimed at.
+    exposed = Aiming([("shortcut", 0.3, 5), ("shortcut", 0.25, 1)])
+    assert len(run_remediate(request_, scan=exposed.scan, repair=exposed.repair).rounds) == 1
 
 
 def test_the_prior_reads_the_scan_object_and_a_shortcut_for_the_label_aimed_at() -> None:
