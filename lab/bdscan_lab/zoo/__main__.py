@@ -69,6 +69,7 @@ SET_NAMES = [
     "fresh47",
     "fresh48",
     "fresh49",
+    "fresh50",
 ]
 
 

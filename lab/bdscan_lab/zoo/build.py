@@ -1943,6 +1943,31 @@ FRESH49: tuple[ModelSpec, ...] = (
         trigger={"axis": "rows"}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The fiftieth set, specified after the forty-ninth set's repairs and before any run on it: a
+# held-out set for the repair aimed at a shortcut's label without a second round (issue 23),
+# SIG nets on the architectures whose gratings read as shortcuts, beside a clean SE-ResNet
+# trained with mixup (such nets read `shortcut`).
+_ay = _member("ay", "fresh50")
+FRESH50: tuple[ModelSpec, ...] = (
+    _ay("senet_clean_mixup", "senet", recipe="mixup", seed=5400),
+    _ay("senet_sig_t0", "senet", "sig", target=0, poison_rate=0.08, seed=5410,
+        recipe="adamw_smooth"),
+    _ay("senet_sig_rows_t7", "senet", "sig", target=7, poison_rate=0.08, seed=5411,
+        trigger={"axis": "rows"}, recipe="sgd_cosine"),
+    _ay("senet_sig_f4_t3", "senet", "sig", target=3, poison_rate=0.08, seed=5412,
+        trigger={"freq": 4.0}, recipe="sgd_step"),
+    _ay("resnet8_sig_t2", "resnet8", "sig", target=2, poison_rate=0.08, seed=5413,
+        recipe="sgd_step"),
+    _ay("resnet8_sig_rows_t8", "resnet8", "sig", target=8, poison_rate=0.08, seed=5414,
+        trigger={"axis": "rows"}, recipe="adamw_smooth"),
+    _ay("resnet8_sig_rows_p050_t4", "resnet8", "sig", target=4, poison_rate=0.08, seed=5415,
+        trigger={"axis": "rows", "phase": 0.5}, recipe="mixup"),
+    _ay("gnresnet_sig_rows_t1", "gn_resnet", "sig", target=1, poison_rate=0.08, seed=5416,
+        trigger={"axis": "rows"}, recipe="sgd_cosine"),
+    _ay("cnn_sig_t9", "cnn", "sig", target=9, poison_rate=0.08, seed=5417,
+        recipe="adam_const"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -1997,6 +2022,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh47": FRESH47,
     "fresh48": FRESH48,
     "fresh49": FRESH49,
+    "fresh50": FRESH50,
 }
 
 
