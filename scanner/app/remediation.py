@@ -19,13 +19,6 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    each repaired to ASR 0.02 then back at 0.94 after a round aimed at a "Bag" stamp;
    docs/remediation.md). A later round trains on the labels the rounds before it restored
    (`sanitised`): the repaired model no longer flags that poison.
-   A repair aimed at a `shortcut` verdict's label (`BurnConfig.shortcut_target`, off by
-   default) whose re-scan reads a shortcut to another label, not aimed at before, is repaired
-   again aimed at that label, with the re-scan's findings, when both the re-scan and the
-   report the repair was aimed with hold a trigger to it that is not a strong probe (a
-   planted trigger the first round missed, not a sink it exposed; `reaimed`, hand-set,
-   measured in docs/remediation.md section 46). A shortcut left is reported either way, not
-   an exit 1.
    Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. A trigger that still holds is left
@@ -53,7 +46,6 @@ from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import Dataset, to_model_space
 from scanner.pipeline import QUERY_BYTES_PER_CALL, ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
-from scanner.remediate.prior import prior_from_report
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
 from scanner.remediate.residual import Labels, Residual, checked_prior, measure_residual
 from scanner.report import ScanReport, XrayResult
@@ -170,36 +162,6 @@ def trigger_left(after: XrayResult | None, aimed_at: int | None) -> bool:
     return after.verdict == "shortcut" and aimed_at is not None and shortcut == aimed_at
 
 
-def reaimed(
-    rescanned: ScanReport | None,
-    aimed_with: ScanReport | dict[str, Any] | None,
-    report: RemediationReport,
-    aims: set[int],
-) -> int | None:
-    """The label a repair aimed at a `shortcut` label should be aimed at next (step 4 of the
-    module docstring): the re-scan's shortcut, when it names another label than every one aimed
-    at so far, and both the re-scan and the report the repair was aimed with (`aimed_with`)
-    found a trigger to it that a repair can take as its prior (a probe that is not a strong
-    one, or a search finding: `prior_from_report`). On the zoo, a planted grating read as a
-    shortcut to a natural sink ("Shirt") re-scanned, once that sink was repaired, as a shortcut
-    to the planted target, which the scan before had found too; a natural sink a right repair
-    exposed was new to the re-scan, and a round aimed at it let the backdoor back in
-    (docs/remediation.md section 46). None: no such round."""
-    if report.extra.target_source != "shortcut" or rescanned is None or aimed_with is None:
-        return None
-    after = rescanned.xray
-    label = after.evidence.shortcut_label
-    if after.verdict != "shortcut" or label is None or label in aims:
-        return None
-    if label == report.target_label:
-        return None
-    for doc in (rescanned, aimed_with):
-        prior = prior_from_report(doc, fallback_target=label)
-        if not (prior.probes or prior.found):
-            return None
-    return int(label)
-
-
 def elsewhere(after: XrayResult | None, repaired: int | None) -> bool:
     """Does a re-scan name, `infected`, another target than the one the repair just removed?
     That is reported (exit 1), not repaired: on the zoo such a label was a natural sink the
@@ -299,7 +261,6 @@ def run_remediate(
         if target is None:
             target = before.xray.target_label
     rounds: list[Round] = []
-    aims: set[int] = set()  # the shortcut labels repairs were aimed at (`reaimed`)
     current = req.model
     train = req.train
     staged: Path | None = None
@@ -334,16 +295,6 @@ def run_remediate(
                 with contextlib.suppress(OSError):
                     current.unlink()
             current = staged
-            if report.extra.target_source == "shortcut" and report.target_label is not None:
-                aims.add(report.target_label)
-            again = reaimed(rescanned, prior_doc, report, aims)
-            if again is not None and index + 1 < req.rounds:
-                # Aimed at a shortcut, and the re-scan reads one to another label: aim there
-                # next, with the re-scan's findings to it (the repair's `shortcut_target`
-                # reads the label from the re-scan).
-                assert rescanned is not None
-                prior_doc, prior, target = rescanned, "re-scan (shortcut to another label)", None
-                continue
             if not this.left or index + 1 >= req.rounds or elsewhere(after, report.target_label):
                 break
             if not trigger_left(after, target):

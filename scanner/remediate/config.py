@@ -247,10 +247,9 @@ class BurnConfig:
     # attribution reads planted SIG gratings as natural sinks, issue 21). Off by default: on
     # held-out SIG nets it lowered ASR on most, but where the shortcut's label was a natural
     # sink rather than the planted target it left the backdoor in place that the unaimed repair
-    # removed (thirtieth session, docs/remediation.md section 45). With it on, `bdscan
-    # remediate` re-aims a second round where the re-scan's shortcut moved, when the re-scan
-    # and the scan the first round was aimed with both found a trigger to that label
-    # (scanner.app.remediation.reaimed, section 46).
+    # removed (thirtieth session, docs/remediation.md section 45). A second round re-aimed
+    # where the re-scan's shortcut moved was built and removed: on held-out nets it re-aimed
+    # right repairs at natural sinks they exposed and let the backdoor back in (section 46).
     shortcut_target: bool = False
     # The universal perturbation beside a shortcut's probes, when aimed at one (`universal`
     # otherwise). Off: a SIG trigger is clean-label, so the universal perturbation toward its

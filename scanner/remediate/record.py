@@ -92,8 +92,8 @@ class RepairRound:
     """One repair of `bdscan remediate --rounds` and the re-scan after it."""
 
     target_label: int | None  # the target the repair was given (None: BURN's own check)
-    # "scan-report", "scan before", "re-scan", "re-scan (shortcut to the label aimed at)",
-    # "re-scan (shortcut to another label)" (scanner.app.remediation) or "none"
+    # "scan-report", "scan before", "re-scan", "re-scan (shortcut to the label aimed at)"
+    # (scanner.app.remediation) or "none"
     prior: str
     repaired_target: int | None
     accuracy_after: float | None
