@@ -84,7 +84,7 @@ corpus-compare: $(STAMP)
 	$(PY) benchmarks/corpus_vs_modelaudit.py --modelaudit $(MA_VENV)/bin/modelaudit --out fuzz-out/corpus-vs-modelaudit.md
 
 clean:
-	rm -rf $(VENV) $(OIP_VENV) $(MA_VENV) fuzz-out zoo-out zoo-fresh zoo-fresh2 zoo-fresh3 zoo-fresh4 zoo-fresh5 zoo-fresh6 zoo-fresh7 zoo-fresh8 zoo-fresh9 zoo-fresh10 zoo-fresh11 zoo-fresh12 zoo-fresh13 zoo-fresh14 zoo-fresh15 zoo-fresh16 zoo-fresh17 zoo-fresh18 zoo-fresh19 zoo-fresh20 zoo-fresh21 zoo-fresh22 zoo-fresh23 zoo-fresh24 zoo-fresh25 zoo-fresh26 zoo-fresh27 zoo-fresh28 zoo-fresh29 zoo-fresh30 zoo-fresh31 zoo-fresh32 zoo-fresh33 zoo-fresh34 zoo-fresh35 zoo-fresh36 zoo-fresh37 zoo-fresh38 zoo-fresh39 zoo-fresh40 zoo-fresh41 zoo-fresh42 zoo-fresh43 zoo-fresh44 zoo-fresh45 zoo-fresh46 zoo-fresh47 zoo-fresh48 zoo-fresh49 zoo-fresh50 zoo-wildrot bench-out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(OIP_VENV) $(MA_VENV) fuzz-out zoo-out zoo-fresh zoo-fresh2 zoo-fresh3 zoo-fresh4 zoo-fresh5 zoo-fresh6 zoo-fresh7 zoo-fresh8 zoo-fresh9 zoo-fresh10 zoo-fresh11 zoo-fresh12 zoo-fresh13 zoo-fresh14 zoo-fresh15 zoo-fresh16 zoo-fresh17 zoo-fresh18 zoo-fresh19 zoo-fresh20 zoo-fresh21 zoo-fresh22 zoo-fresh23 zoo-fresh24 zoo-fresh25 zoo-fresh26 zoo-fresh27 zoo-fresh28 zoo-fresh29 zoo-fresh30 zoo-fresh31 zoo-fresh32 zoo-fresh33 zoo-fresh34 zoo-fresh35 zoo-fresh36 zoo-fresh37 zoo-fresh38 zoo-fresh39 zoo-fresh40 zoo-fresh41 zoo-fresh42 zoo-fresh43 zoo-fresh44 zoo-fresh45 zoo-fresh46 zoo-fresh47 zoo-fresh48 zoo-fresh49 zoo-fresh50 zoo-fresh51 zoo-wildrot bench-out .pytest_cache .ruff_cache .mypy_cache
 
 # The documentation site (MkDocs, Material theme) into site/, --strict: any warning fails. The
 # reference pages (CLI, report fields, policy rules) are generated from the code first, into

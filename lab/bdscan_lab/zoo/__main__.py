@@ -70,6 +70,7 @@ SET_NAMES = [
     "fresh48",
     "fresh49",
     "fresh50",
+    "fresh51",
 ]
 
 
