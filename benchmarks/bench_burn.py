@@ -456,6 +456,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "prior_source": "scan-report" if report else ("zoo" if args.prior else None),
                 "xray_verdict": report["xray"]["verdict"] if report else None,
                 "unlearning": rep.extra.unlearning,
+                "target_source": rep.extra.target_source,
+                "repaired_target": rep.target_label,
+                "data_check": (
+                    rep.extra.data_check.to_dict() if rep.extra.data_check is not None else None
+                ),
                 "method": rep.method,
                 "n_train": len(y_sub) if train_arg is not None else 0,
                 "n_clean": len(clean_arg[1]) if args.clean_only else 0,

@@ -168,6 +168,16 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f"  no --scan-report: X-ray's scan before the repair ({said},"
             f" {n_probes} trigger-like probes) was BURN's prior"
         )
+    check = notes.data_check
+    if check is not None and check.aimed:
+        reach = ", ".join(str(v) for v in check.reached)
+        click.echo(
+            f"  aimed by the training data: {check.note}; the scan's findings reach {reach};"
+            f" it repaired {check.label}"
+        )
+    elif check is not None:
+        why = f"; the scan's findings do not reach {check.label}" if check.label is not None else ""
+        click.echo(f"  training data check: {check.note}{why}: the repair was not aimed")
     found, corrected = notes.self_prior, notes.target_correction
     if corrected is not None and corrected.by == "counts":
         click.echo(

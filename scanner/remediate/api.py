@@ -21,6 +21,7 @@ from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
 from scanner.remediate.burn import BurnConfig
+from scanner.remediate.datacheck import DataCheck, aim_by_data, wants_data_check
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
@@ -217,7 +218,8 @@ def remediate_run(
     burn_config = burn_config or BurnConfig()
     prior: TriggerPrior | None = None
     # Where the target prior came from (the report's extra.target_source): "scan-report",
-    # "shortcut" (a `shortcut` report's label, `BurnConfig.shortcut_target`), "given"
+    # "shortcut" (a `shortcut` report's label, `BurnConfig.shortcut_target`), "data-check"
+    # (a `shortcut` report's repair aimed by the training data, `datacheck`), "given"
     # (--target-label, or a report's target passed without its probes), "self-prior" (BURN's
     # own check, `prior.find_target`), "mixture" (`burn.with_excess`), "corrected" or None.
     target_source: str | None = None
@@ -277,6 +279,20 @@ def remediate_run(
         holdout_source = f"clean-data ({frac:.0%})"
     if len(y_fit) == 0:
         raise DataError("no samples left to train on after the held-out split")
+
+    data_check: DataCheck | None = None
+    has_train, has_clean = xt is not None, xc is not None
+    if wants_data_check(method, burn_config, prior, target_label, has_train, has_clean):
+        # A `shortcut` report names no target, and its label may be a natural sink: the
+        # training data says which class the poison sits in, if any (`datacheck`).
+        assert scan_report is not None and xt is not None and yt is not None
+        assert xc is not None and yc is not None
+        data_check = aim_by_data(scan_report, (xt, yt), (xc, yc), k, burn_config)
+        if data_check.aimed:
+            target_label, target_source = data_check.label, "data-check"
+            prior = prior_from_report(scan_report, fallback_target=target_label)
+            if not burn_config.shortcut_universal:
+                burn_config = replace(burn_config, universal=False)
 
     model = converted.image_model.to(dev)
     with clock.phase("evaluate-before"):
@@ -359,7 +375,7 @@ def remediate_run(
         conversion=converted.check.to_dict(),
         export=export,
         config={**base_config(burn_config), **outcome.config},
-        extra=replace(outcome.extra, target_source=target_source),
+        extra=replace(outcome.extra, target_source=target_source, data_check=data_check),
     )
     return RemediationRun(report=report, converted=converted)
 

@@ -256,6 +256,22 @@ class BurnConfig:
     # label learns that class's own features; unlearning it cost an SE-ResNet 42 points on
     # its target class (section 45).
     shortcut_universal: bool = False
+    # A `shortcut` report's repair aimed by the training data (`datacheck.check_training_data`,
+    # only with --clean-data beside --train-data): the class whose training samples differ
+    # from its clean samples, by a z >= `data_check_min_z` at a pixel or a spatial frequency
+    # and >= `data_check_ratio` times every other class's, becomes the target when the scan's
+    # findings reach it (`prior.reached_labels`); otherwise the repair stays unaimed. Why: the
+    # scan's shortcut label is the planted target on most SIG nets read `shortcut` and a natural
+    # sink on some, and aiming at the sink left the backdoor in (sections 45 and 46). Hand-set on
+    # the stored sets 31, 32 and 41-50: planted all-to-one targets z 21-70 at a pixel, every other
+    # class of those nets and every class of clean nets <= 6.0, all-to-all nets ~11 in every
+    # class (docs/remediation.md section 47). Classes with fewer than `data_check_min_samples` on
+    # either side are not measured; at most `data_check_max_samples` per class are read.
+    data_check: bool = True
+    data_check_min_z: float = 10.0
+    data_check_ratio: float = 3.0
+    data_check_min_samples: int = 20
+    data_check_max_samples: int = 2000
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -313,7 +329,8 @@ PHASES: dict[str, tuple[str, ...]] = {
     "target_check": (
         "self_prior", "self_prior_eps", "self_prior_samples", "self_prior_min",
         "self_prior_warp_min", "self_prior_ratio", "verify_target", "shortcut_target",
-        "shortcut_universal", "self_prior_window",
+        "shortcut_universal", "data_check", "data_check_min_z", "data_check_ratio",
+        "data_check_min_samples", "data_check_max_samples", "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",
     ),

@@ -126,18 +126,7 @@ def prior_from_report(
     trigger, which a repair that unlearns only the target's trigger leaves in place (the example
     BadNets model's, measured in docs/remediation.md).
     """
-    if isinstance(report, ScanReport):
-        x = report.xray
-        verdict, target, shortcut = x.verdict, x.target_label, x.evidence.shortcut_label
-        findings = [(f.probe, f.label, f.universality, f.consistency) for f in x.evidence.findings]
-        searched = (
-            []
-            if x.evidence.search is None
-            else [(f.point, f.label, f.universality) for f in x.evidence.search.findings]
-        )
-    else:
-        verdict, target, findings, searched = _read_document(report)
-        shortcut = _shortcut_label(report)
+    verdict, target, shortcut, findings, searched = _read_report(report)
     if target is None:
         target = fallback_target
     if target is None and shortcut_target and verdict == "shortcut":
@@ -194,6 +183,38 @@ def runners_up(
 
 
 Finding = tuple[Probe, int, float, float]  # probe, label, universality, consistency
+
+
+def reached_labels(
+    report: dict[str, Any] | ScanReport, *, min_universality: float = 0.5
+) -> tuple[int, ...]:
+    """The labels a scan's findings reach at the grade a prior takes (`prior_from_report`'s
+    filter: a probe other than a strong one, or a search finding, sending a median >=
+    `min_universality` of the other classes there). A `shortcut` report's planted target was
+    among them in each of 31 SIG reports read `shortcut`, beside a median of two natural sinks
+    (docs/remediation.md section 46)."""
+    _, _, _, findings, searched = _read_report(report)
+    labels = {lab for probe, lab, u, _ in findings if not probe.strong and u >= min_universality}
+    labels |= {label for _, label, u in searched if u >= min_universality}
+    return tuple(sorted(int(v) for v in labels))
+
+
+def _read_report(
+    report: dict[str, Any] | ScanReport,
+) -> tuple[Any, Any, int | None, list[Finding], list[tuple[Point, int, float]]]:
+    """(verdict, target, shortcut label, probe findings, search findings) of a scan report:
+    the scan's own `ScanReport`, or a `bdscan scan --json` document read back."""
+    if isinstance(report, ScanReport):
+        x = report.xray
+        findings = [(f.probe, f.label, f.universality, f.consistency) for f in x.evidence.findings]
+        searched = (
+            []
+            if x.evidence.search is None
+            else [(f.point, f.label, f.universality) for f in x.evidence.search.findings]
+        )
+        return x.verdict, x.target_label, x.evidence.shortcut_label, findings, searched
+    verdict, target, findings, searched = _read_document(report)
+    return verdict, target, _shortcut_label(report), findings, searched
 
 
 def _shortcut_label(report: dict[str, Any]) -> int | None:

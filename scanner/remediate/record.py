@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scanner.remediate.datacheck import DataCheck
     from scanner.remediate.prior import SelfPrior, TriggerPrior
     from scanner.remediate.residual import Residual
     from scanner.report import XrayResult
@@ -160,10 +161,13 @@ class RepairNotes:
     loss: tuple[float, ...] | None = None
     reversed_trigger: dict[str, Any] | None = None  # Neural Cleanse's, as the report keeps it
     # Where the target came from: "scan-report", "shortcut" (a `shortcut` report's label,
-    # `BurnConfig.shortcut_target`), "given", "self-prior" (BURN's own check), "mixture" (the
-    # boundary mixture's lone suspect with a count excess), "corrected"; None.
+    # `BurnConfig.shortcut_target`), "data-check" (the training data's check, `datacheck`),
+    # "given", "self-prior" (BURN's own check), "mixture" (the boundary mixture's lone suspect
+    # with a count excess), "corrected"; None.
     target_source: str | None = None
     repair_rounds: tuple[RepairRound, ...] = ()
+    # The training data's check of a `shortcut` report's target (`datacheck`), when it ran.
+    data_check: DataCheck | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -183,4 +187,6 @@ class RepairNotes:
             d["target_source"] = self.target_source
         if self.repair_rounds:
             d["repair_rounds"] = [r.to_dict() for r in self.repair_rounds]
+        if self.data_check is not None:
+            d["data_check"] = self.data_check.to_dict()
         return d

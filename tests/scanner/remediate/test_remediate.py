@@ -1352,3 +1352,48 @@ def test_the_label_counts_name_a_runner_up_only_in_a_set_balanced_but_for_one_la
     # A small natural spread (MNIST's classes: 5,421 to 6,742 of 60,000) stays under the bar.
     mnist = np.repeat(np.arange(10), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
     assert counts_speak(mnist, 10, 0.25)
+
+
+def test_a_shortcut_to_a_sink_is_repaired_where_the_training_data_puts_the_poison(
+    backdoor: dict[str, object], tmp_path: Path
+) -> None:
+    # The scan read a universal shortcut to 5 (as natural "Shirt" sinks read on SIG nets) and
+    # its findings reach the planted target 0 too; the poison sits in class 0's samples.
+    sink = {**PATCH_PROBE, "position": [1, 1, 2]}
+    doc = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0), _finding(sink, 5, 0.9, 0.9)], None)
+    doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
+    doc["xray"]["evidence"]["shortcut_label"] = 5  # type: ignore[index]
+    out = tmp_path / "repaired.onnx"
+    report = remediate(backdoor["path"], backdoor["train"], backdoor["test"], out_path=out,
+                       burn_config=FAST, scan_report=doc, device="cpu")  # fmt: skip
+    check = report.extra.data_check
+    assert check is not None and check.aimed and check.label == TARGET, check
+    assert check.reached == (TARGET, 5)
+    assert report.target_label == TARGET and report.extra.target_source == "data-check"
+    assert report.to_dict()["extra"]["data_check"]["label"] == TARGET
+    before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
+    assert after["asr"] < before["asr"] - 0.3, (before, after)
+
+
+def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
+    backdoor: dict[str, object],
+) -> None:
+    from scanner.remediate.arrays import as_arrays
+    from scanner.remediate.datacheck import aim_by_data, wants_data_check
+    from scanner.remediate.prior import TriggerPrior
+
+    sink = {**PATCH_PROBE, "position": [1, 1, 2]}
+    doc = _scan_report([_finding(sink, 5, 0.9, 0.9)], None)
+    doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
+    train, clean = as_arrays(backdoor["train"], "t"), as_arrays(backdoor["test"], "c")
+    check = aim_by_data(doc, train, clean, 10, FAST)
+    assert check.label == TARGET and check.reached == (5,) and not check.aimed, check
+    # The check runs for BURN given a `shortcut` report, no target, and both kinds of data.
+    shortcut = TriggerPrior(None, (), "shortcut")
+    assert wants_data_check("burn", FAST, shortcut, None, True, True)
+    assert not wants_data_check("burn", FAST, shortcut, None, True, False)  # no --clean-data
+    assert not wants_data_check("burn", FAST, shortcut, TARGET, True, True)
+    assert not wants_data_check("finetune", FAST, shortcut, None, True, True)
+    assert not wants_data_check("burn", FAST, TriggerPrior(None, (), "clean"), None, True, True)
+    off = dataclasses.replace(FAST, data_check=False)
+    assert not wants_data_check("burn", off, shortcut, None, True, True)
