@@ -71,6 +71,7 @@ SET_NAMES = [
     "fresh49",
     "fresh50",
     "fresh51",
+    "fresh52",
 ]
 
 
