@@ -171,13 +171,18 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     check = notes.data_check
     if check is not None and check.aimed:
         reach = ", ".join(str(v) for v in check.reached)
+        said = (
+            "the scan read a shortcut"
+            if check.overruled is None
+            else f"the scan named target {check.overruled}"
+        )
         click.echo(
-            f"  aimed by the training data: {check.note}; the scan's findings reach {reach};"
-            f" it repaired {check.label}"
+            f"  aimed by the training data ({said}): {check.note}; the scan's findings reach"
+            f" {reach}; it repaired {check.label}"
         )
     elif check is not None:
         why = f"; the scan's findings do not reach {check.label}" if check.label is not None else ""
-        click.echo(f"  training data check: {check.note}{why}: the repair was not aimed")
+        click.echo(f"  training data check: {check.note}{why}: the target was not changed")
     found, corrected = notes.self_prior, notes.target_correction
     if corrected is not None and corrected.by == "counts":
         click.echo(

@@ -48,6 +48,8 @@ class DataCheck:
     # repair was aimed at `label` (it is only when the findings reach it).
     reached: tuple[int, ...] = ()
     aimed: bool = False
+    # The target the scan named that the check overruled (an `infected` report's), if any.
+    overruled: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(values: tuple[float, ...]) -> list[float | None]:
@@ -61,6 +63,7 @@ class DataCheck:
             "note": self.note,
             "reached": list(self.reached),
             "aimed": self.aimed,
+            "overruled": self.overruled,
         }
 
 
@@ -167,21 +170,17 @@ def wants_data_check(
     method: str,
     config: BurnConfig,
     prior: TriggerPrior | None,
-    target_label: int | None,
+    target_source: str | None,
     has_train: bool,
     has_clean: bool,
 ) -> bool:
-    """Whether a repair reads the training data for its target: BURN given a `shortcut`
-    report and no target, with training data and clean samples to compare it with."""
-    return (
-        method == "burn"
-        and config.data_check
-        and prior is not None
-        and prior.verdict == "shortcut"
-        and target_label is None
-        and has_train
-        and has_clean
+    """Whether a repair reads the training data for its target: BURN given a `shortcut` report
+    (no target) or an `infected` one whose target came from it (not one the user gave), with
+    training data and clean samples to compare it with."""
+    from_report = (prior is not None and prior.verdict == "shortcut" and target_source is None) or (
+        prior is not None and prior.verdict == "infected" and target_source == "scan-report"
     )
+    return method == "burn" and config.data_check and from_report and has_train and has_clean
 
 
 def aim_by_data(
@@ -192,7 +191,8 @@ def aim_by_data(
     config: BurnConfig,
 ) -> DataCheck:
     """The check, with the labels the scan's findings reach; `aimed` when it names one of them
-    (a class the model does not answer universally is no target to repair)."""
+    (a class the model does not answer universally is no target to repair) other than the
+    report's own target, which it then overrules."""
     from scanner.remediate.prior import reached_labels
 
     check = check_training_data(
@@ -203,4 +203,13 @@ def aim_by_data(
         max_samples=config.data_check_max_samples,
     )  # fmt: skip
     reached = reached_labels(report)
-    return replace(check, reached=reached, aimed=check.label is not None and check.label in reached)
+    named = _report_target(report)
+    if check.label is None or check.label not in reached or check.label == named:
+        return replace(check, reached=reached)
+    return replace(check, reached=reached, aimed=True, overruled=named)
+
+
+def _report_target(report: dict[str, Any] | ScanReport) -> int | None:
+    from scanner.remediate.prior import prior_from_report
+
+    return prior_from_report(report).target

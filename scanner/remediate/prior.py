@@ -103,6 +103,7 @@ def prior_from_report(
     *,
     fallback_target: int | None = None,
     shortcut_target: bool = False,
+    aim: int | None = None,
     min_universality: float = 0.5,
     min_consistency: float = 0.8,
     max_probes: int = 6,
@@ -113,7 +114,8 @@ def prior_from_report(
     --json` document read back. `fallback_target`: the label to read the findings for when the
     report names no target (a shortcut the repair is aimed at anyway). `shortcut_target`: a
     `shortcut` report's label is the target when neither the report nor `fallback_target`
-    names one (`BurnConfig.shortcut_target`).
+    names one (`BurnConfig.shortcut_target`). `aim`: the label to read the findings for,
+    whatever the report names (the training data's check overruled it, `datacheck`).
 
     With a target label: the findings that send a median >= `min_universality` of every other
     class to that target (X-ray confirmed them on fresh samples). Without one (X-ray's
@@ -131,6 +133,8 @@ def prior_from_report(
         target = fallback_target
     if target is None and shortcut_target and verdict == "shortcut":
         target = shortcut
+    if aim is not None:
+        target = aim
     found = [
         point.to_dict()
         for point, label, universality in searched

@@ -1388,12 +1388,22 @@ def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
     train, clean = as_arrays(backdoor["train"], "t"), as_arrays(backdoor["test"], "c")
     check = aim_by_data(doc, train, clean, 10, FAST)
     assert check.label == TARGET and check.reached == (5,) and not check.aimed, check
-    # The check runs for BURN given a `shortcut` report, no target, and both kinds of data.
-    shortcut = TriggerPrior(None, (), "shortcut")
+    # The check runs for BURN given a `shortcut` report and no target, or an `infected`
+    # report's own target (not one the user gave), and both kinds of data.
+    shortcut, infected = TriggerPrior(None, (), "shortcut"), TriggerPrior(TARGET, (), "infected")
     assert wants_data_check("burn", FAST, shortcut, None, True, True)
+    assert wants_data_check("burn", FAST, infected, "scan-report", True, True)
+    assert not wants_data_check("burn", FAST, infected, "given", True, True)
+    assert not wants_data_check("burn", FAST, TriggerPrior(None, (), "infected"), None, True, True)
     assert not wants_data_check("burn", FAST, shortcut, None, True, False)  # no --clean-data
-    assert not wants_data_check("burn", FAST, shortcut, TARGET, True, True)
+    assert not wants_data_check("burn", FAST, shortcut, "shortcut", True, True)
     assert not wants_data_check("finetune", FAST, shortcut, None, True, True)
     assert not wants_data_check("burn", FAST, TriggerPrior(None, (), "clean"), None, True, True)
     off = dataclasses.replace(FAST, data_check=False)
     assert not wants_data_check("burn", off, shortcut, None, True, True)
+    # An `infected` report's right target is confirmed, not overruled; a wrong one reached is.
+    right = _scan_report([_finding(PATCH_PROBE, TARGET, 1.0, 1.0)], TARGET)
+    assert not aim_by_data(right, train, clean, 10, FAST).aimed
+    wrong = _scan_report([_finding(sink, 5, 0.9, 0.9), _finding(PATCH_PROBE, TARGET, 0.8, 0.8)], 5)
+    check = aim_by_data(wrong, train, clean, 10, FAST)
+    assert check.aimed and check.label == TARGET and check.overruled == 5, check
