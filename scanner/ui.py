@@ -183,6 +183,16 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     elif check is not None:
         why = f"; the scan's findings do not reach {check.label}" if check.label is not None else ""
         click.echo(f"  training data check: {check.note}{why}: the target was not changed")
+    elif (
+        report.method == "burn"
+        and report.holdout_source.startswith("train-data")
+        and notes.trigger_prior is not None
+        and notes.trigger_prior.verdict in ("shortcut", "infected")
+    ):
+        click.echo(
+            "  hint: with --clean-data (correctly labelled samples of every class) the training"
+            " data would confirm or correct the target (docs/remediation-guide.md, step 5)"
+        )
     found, corrected = notes.self_prior, notes.target_correction
     if corrected is not None and corrected.by == "counts":
         click.echo(
