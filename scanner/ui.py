@@ -171,8 +171,9 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
     check = notes.data_check
     if check is not None and check.aimed:
         reach = ", ".join(str(v) for v in check.reached)
+        read = notes.trigger_prior.verdict if notes.trigger_prior is not None else None
         said = (
-            "the scan read a shortcut"
+            f"the scan read {read or 'no target'}"
             if check.overruled is None
             else f"the scan named target {check.overruled}"
         )

@@ -283,17 +283,19 @@ def remediate_run(
     data_check: DataCheck | None = None
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
-        # A `shortcut` report names no target, and its label may be a natural sink; an
-        # `infected` one can name the wrong label: the training data says which class the
-        # poison sits in, if any (`datacheck`).
+        # A `shortcut` report names no target, and its label may be a natural sink; a `clean`
+        # one can have missed a planted grating; an `infected` one can name the wrong label:
+        # the training data says which class the poison sits in, if any (`datacheck`).
         assert scan_report is not None and xt is not None and yt is not None
         assert xc is not None and yc is not None
         data_check = aim_by_data(scan_report, (xt, yt), (xc, yc), k, burn_config)
         if data_check.aimed:
-            shortcut = data_check.overruled is None
+            # Aimed where the scan named no target: as a shortcut's aim, without the universal
+            # perturbation toward a (perhaps clean-label) class (section 45).
+            named_none = data_check.overruled is None
             target_label, target_source = data_check.label, "data-check"
             prior = prior_from_report(scan_report, aim=target_label)
-            if shortcut and not burn_config.shortcut_universal:
+            if named_none and not burn_config.shortcut_universal:
                 burn_config = replace(burn_config, universal=False)
 
     model = converted.image_model.to(dev)

@@ -174,11 +174,12 @@ def wants_data_check(
     has_train: bool,
     has_clean: bool,
 ) -> bool:
-    """Whether a repair reads the training data for its target: BURN given a `shortcut` report
-    (no target) or an `infected` one whose target came from it (not one the user gave), with
-    training data and clean samples to compare it with."""
-    from_report = (prior is not None and prior.verdict == "shortcut" and target_source is None) or (
-        prior is not None and prior.verdict == "infected" and target_source == "scan-report"
+    """Whether a repair reads the training data for its target: BURN given a `shortcut` or
+    `clean` report (no target) or an `infected` one whose target came from it (not one the
+    user gave), with training data and clean samples to compare it with."""
+    verdict = None if prior is None else prior.verdict
+    from_report = (verdict in ("shortcut", "clean") and target_source is None) or (
+        verdict == "infected" and target_source == "scan-report"
     )
     return method == "burn" and config.data_check and from_report and has_train and has_clean
 

@@ -1388,8 +1388,8 @@ def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
     train, clean = as_arrays(backdoor["train"], "t"), as_arrays(backdoor["test"], "c")
     check = aim_by_data(doc, train, clean, 10, FAST)
     assert check.label == TARGET and check.reached == (5,) and not check.aimed, check
-    # The check runs for BURN given a `shortcut` report and no target, or an `infected`
-    # report's own target (not one the user gave), and both kinds of data.
+    # The check runs for BURN given a `shortcut` or `clean` report and no target, or an
+    # `infected` report's own target (not one the user gave), and both kinds of data.
     shortcut, infected = TriggerPrior(None, (), "shortcut"), TriggerPrior(TARGET, (), "infected")
     assert wants_data_check("burn", FAST, shortcut, None, True, True)
     assert wants_data_check("burn", FAST, infected, "scan-report", True, True)
@@ -1398,7 +1398,7 @@ def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
     assert not wants_data_check("burn", FAST, shortcut, None, True, False)  # no --clean-data
     assert not wants_data_check("burn", FAST, shortcut, "shortcut", True, True)
     assert not wants_data_check("finetune", FAST, shortcut, None, True, True)
-    assert not wants_data_check("burn", FAST, TriggerPrior(None, (), "clean"), None, True, True)
+    assert wants_data_check("burn", FAST, TriggerPrior(None, (), "clean"), None, True, True)
     off = dataclasses.replace(FAST, data_check=False)
     assert not wants_data_check("burn", off, shortcut, None, True, True)
     # An `infected` report's right target is confirmed, not overruled; a wrong one reached is.
