@@ -72,6 +72,7 @@ SET_NAMES = [
     "fresh50",
     "fresh51",
     "fresh52",
+    "fresh53",
 ]
 
 

@@ -2025,6 +2025,33 @@ FRESH52: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+# The fifty-third set, specified before any run of the training data's check on a `clean`
+# report (issue 23: a SIG net the scan read `clean` repaired aimed at the class the check
+# names): SIG nets at the phases, axes and frequencies whose nets the scan read `clean` on the
+# fifty-first and fifty-second sets, beside a clean ResNet-8 and a clean GroupNorm ResNet.
+_bb = _member("bb", "fresh53")
+FRESH53: tuple[ModelSpec, ...] = (
+    _bb("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=5700),
+    _bb("gnresnet_clean_adam", "gn_resnet", recipe="adam_const", seed=5701),
+    _bb("gnresnet_sig_rows_p050_t8", "gn_resnet", "sig", target=8, poison_rate=0.08,
+        seed=5710, trigger={"axis": "rows", "phase": 0.5}, recipe="sgd_cosine"),
+    _bb("gnresnet_sig_p100_t3", "gn_resnet", "sig", target=3, poison_rate=0.08, seed=5711,
+        trigger={"phase": 1.0}, recipe="adamw_smooth"),
+    _bb("resnet8_sig_rows_p100_t6", "resnet8", "sig", target=6, poison_rate=0.08, seed=5712,
+        trigger={"axis": "rows", "phase": 1.0}, recipe="sgd_step"),
+    _bb("resnet8_sig_rows_p150_t2", "resnet8", "sig", target=2, poison_rate=0.08, seed=5713,
+        trigger={"axis": "rows", "phase": 1.5}, recipe="mixup"),
+    _bb("senet_sig_f7_p100_t0", "senet", "sig", target=0, poison_rate=0.08, seed=5714,
+        trigger={"freq": 7.0, "phase": 1.0}, recipe="sgd_cosine"),
+    _bb("senet_sig_f7_p150_t5", "senet", "sig", target=5, poison_rate=0.08, seed=5715,
+        trigger={"freq": 7.0, "phase": 1.5}, recipe="adam_const"),
+    _bb("senet_sig_rows_p150_t1", "senet", "sig", target=1, poison_rate=0.08, seed=5716,
+        trigger={"axis": "rows", "phase": 1.5}, recipe="adamw_smooth"),
+    _bb("mobilenet_sig_rows_f4_t9", "mobilenet", "sig", target=9, poison_rate=0.08, seed=5717,
+        trigger={"axis": "rows", "freq": 4.0}, recipe="mixup"),
+)  # fmt: skip
+
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2081,6 +2108,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh50": FRESH50,
     "fresh51": FRESH51,
     "fresh52": FRESH52,
+    "fresh53": FRESH53,
 }
 
 
