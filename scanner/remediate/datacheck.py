@@ -12,8 +12,8 @@ is that of a few hundred standard normals; one class far above every other names
 
 The check reads data only (no model): it needs the training set the repair is given and clean
 samples of every class (`--clean-data`). It is what tells a planted SIG grating from a natural
-sink where the scan reads both as a universal shortcut (issue 23: a `shortcut` report names
-the sink's label as often as the planted one's).
+sink where the scan reads both as a universal shortcut (issue 23: a `shortcut` report names a
+natural sink's label on some SIG nets, and aiming the repair there left the backdoor in).
 """
 
 from __future__ import annotations
@@ -91,6 +91,14 @@ def _moments(
     return mean, var, mean_f, var_f
 
 
+def _spread(x: np.ndarray, y: np.ndarray, label: int, most: int) -> np.ndarray:
+    """At most `most` of the samples labelled `label`, evenly spaced over them (copied once)."""
+    idx = np.flatnonzero(y == label)
+    if len(idx) > most:
+        idx = idx[np.linspace(0, len(idx) - 1, most).round().astype(np.int64)]
+    return x[idx]
+
+
 def _z(
     a: tuple[np.ndarray, np.ndarray, int], b: tuple[np.ndarray, np.ndarray, int], floor: float
 ) -> np.ndarray:
@@ -115,16 +123,16 @@ def check_training_data(
 
     A class is named when, by one measure (pixel or frequency), its z is >= `min_z` and >=
     `ratio` times every other measured class's; an all-to-all poison moves every class and
-    names none. At most `max_samples` per class on each side are read (the first ones); a
-    class with fewer than `min_samples` on either side is not measured."""
+    names none. At most `max_samples` per class on each side are read, spread evenly over the
+    class's samples (poison appended at the end of a file is read too); a class with fewer
+    than `min_samples` on either side is not measured."""
     z_pix = [math.nan] * num_classes
     z_freq = [math.nan] * num_classes
     h, w = x_train.shape[1], x_train.shape[2]
     # One grey level in every pixel is a coefficient of h * w grey levels' energy.
     floor_pix, floor_freq = _GREY_LEVEL**2, (_GREY_LEVEL**2) * h * w
     for c in range(num_classes):
-        a = x_train[y_train == c][:max_samples]
-        b = x_clean[y_clean == c][:max_samples]
+        a, b = _spread(x_train, y_train, c, max_samples), _spread(x_clean, y_clean, c, max_samples)
         if len(a) < min_samples or len(b) < min_samples:
             continue
         ma, va, fa, vfa = _moments(a)

@@ -102,3 +102,17 @@ def test_chunking_does_not_change_the_figures(chunked: int) -> None:
     whole, parts = _moments(x, chunk=len(x)), _moments(x, chunk=chunked)
     for a, b in zip(whole, parts, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_a_large_class_is_read_over_its_whole_length() -> None:
+    from scanner.remediate.datacheck import _spread
+
+    # Poison appended at the end of a file must be read too: the samples are spread, not the
+    # first ones.
+    y = np.zeros(1000, dtype=np.int64)
+    y[1::2] = 1
+    x = np.arange(1000, dtype=np.float32)
+    picked = _spread(x, y, 1, 50)
+    assert len(picked) == 50 and picked[0] == 1 and picked[-1] == 999
+    assert np.all(y[picked.astype(int)] == 1)
+    assert np.array_equal(_spread(x, y, 0, 5000), x[y == 0])
