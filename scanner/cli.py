@@ -545,7 +545,10 @@ def scan(
     "--clean-data",
     type=click.Path(path_type=Path),
     default=None,
-    help="Clean labelled samples; alone, selects the clean-data-only mode.",
+    help=(
+        "Clean labelled samples; alone, selects the clean-data-only mode; beside --train-data,"
+        " the held-out set and the training data's check of the target."
+    ),
 )
 @click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
 @click.option("--std", default=None, help="Normalisation std, one value or one per channel.")
