@@ -182,13 +182,18 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f" {reach}; it repaired {check.label}"
         )
     elif check is not None:
-        why = f"; the scan's findings do not reach {check.label}" if check.label is not None else ""
-        click.echo(f"  training data check: {check.note}{why}: the target was not changed")
+        if check.label is None:
+            why = ": the target was not changed"
+        elif check.label in check.reached:
+            why = ": it is the scan's target"
+        else:
+            why = f"; the scan's findings do not reach {check.label}: the target was not changed"
+        click.echo(f"  training data check: {check.note}{why}")
     elif (
         report.method == "burn"
         and report.holdout_source.startswith("train-data")
         and notes.trigger_prior is not None
-        and notes.trigger_prior.verdict in ("shortcut", "infected")
+        and notes.trigger_prior.verdict in ("shortcut", "clean", "infected")
     ):
         click.echo(
             "  hint: with --clean-data (correctly labelled samples of every class) the training"

@@ -219,7 +219,7 @@ def remediate_run(
     prior: TriggerPrior | None = None
     # Where the target prior came from (the report's extra.target_source): "scan-report",
     # "shortcut" (a `shortcut` report's label, `BurnConfig.shortcut_target`), "data-check"
-    # (a `shortcut` report's repair aimed by the training data, `datacheck`), "given"
+    # (the class the training data's check named, `datacheck`), "given"
     # (--target-label, or a report's target passed without its probes), "self-prior" (BURN's
     # own check, `prior.find_target`), "mixture" (`burn.with_excess`), "corrected" or None.
     target_source: str | None = None

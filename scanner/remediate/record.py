@@ -166,7 +166,7 @@ class RepairNotes:
     # with a count excess), "corrected"; None.
     target_source: str | None = None
     repair_rounds: tuple[RepairRound, ...] = ()
-    # The training data's check of a `shortcut` report's target (`datacheck`), when it ran.
+    # The training data's check of the target (`datacheck`), when it ran.
     data_check: DataCheck | None = None
 
     def to_dict(self) -> dict[str, Any]:
