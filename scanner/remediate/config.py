@@ -256,17 +256,18 @@ class BurnConfig:
     # label learns that class's own features; unlearning it cost an SE-ResNet 42 points on
     # its target class (section 45).
     shortcut_universal: bool = False
-    # A `shortcut` report's repair aimed by the training data (`datacheck.check_training_data`,
-    # only with --clean-data beside --train-data): the class whose training samples differ
-    # from its clean samples, by a z >= `data_check_min_z` at a pixel or a spatial frequency
-    # and >= `data_check_ratio` times every other class's, becomes the target when the scan's
-    # findings reach it (`prior.reached_labels`); otherwise the repair stays unaimed. Why: the
-    # scan's shortcut label is the planted target on most SIG nets read `shortcut` and a natural
-    # sink on some, and aiming at the sink left the backdoor in (sections 45 and 46). Hand-set on
-    # the stored sets 31, 32 and 41-50: planted all-to-one targets z 21-70 at a pixel, every other
-    # class of those nets and every class of clean nets <= 6.0, all-to-all nets ~11 in every
-    # class (docs/remediation.md section 47). Classes with fewer than `data_check_min_samples` on
-    # either side are not measured; at most `data_check_max_samples` per class are read.
+    # The training data's check of the target (`datacheck.check_training_data`, only with
+    # --clean-data beside --train-data): the class whose training samples differ from its clean
+    # samples, by a z >= `data_check_min_z` at a pixel or a spatial frequency and >=
+    # `data_check_ratio` times every other class's, aims a `shortcut` or `clean` report's repair
+    # and overrules an `infected` report's own target, when the scan's findings reach it
+    # (`prior.reached_labels`); otherwise the target stays as it was. Why: the scan's shortcut
+    # label is the planted target on most SIG nets read `shortcut` and a natural sink on some,
+    # and aiming at the sink left the backdoor in (sections 45 and 46). Hand-set on the stored
+    # sets 31, 32 and 41-50 (114 nets): planted all-to-one targets z 21.5-391 at a pixel, every
+    # other class of those nets <= 6.0, clean nets <= 5.8, all-to-all nets 10.5-17.2 in every
+    # class (docs/remediation.md section 47). Classes with fewer than `data_check_min_samples`
+    # on either side are not measured; at most `data_check_max_samples` per class are read.
     data_check: bool = True
     data_check_min_z: float = 10.0
     data_check_ratio: float = 3.0
