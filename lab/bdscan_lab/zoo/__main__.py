@@ -73,6 +73,7 @@ SET_NAMES = [
     "fresh51",
     "fresh52",
     "fresh53",
+    "fresh54",
 ]
 
 

@@ -2051,6 +2051,33 @@ FRESH53: tuple[ModelSpec, ...] = (
         trigger={"axis": "rows", "freq": 4.0}, recipe="mixup"),
 )  # fmt: skip
 
+# Held out for the data pattern (issue 23, thirty-third session): SIG at a slant, at frequencies
+# between whole cycles and at new phases, on every architecture BURN repairs, specified before
+# the pattern's first repair run; the pattern is unlearned only where the training data's check
+# names the target, so these are the nets that judge it.
+_bc = _member("bc", "fresh54")
+FRESH54: tuple[ModelSpec, ...] = (
+    _bc("cnn_clean_smooth", "cnn", recipe="adamw_smooth", seed=5800),
+    _bc("cnn_sig_a30_t4", "cnn", "sig", target=4, poison_rate=0.08, seed=5810,
+        trigger={"angle": 30.0, "phase": 0.7}, recipe="sgd_cosine"),
+    _bc("cnn_sig_f55_p120_t7", "cnn", "sig", target=7, poison_rate=0.08, seed=5811,
+        trigger={"freq": 5.5, "phase": 1.2}, recipe="adamw_smooth"),
+    _bc("gnresnet_sig_a60_t1", "gn_resnet", "sig", target=1, poison_rate=0.08, seed=5812,
+        trigger={"angle": 60.0, "phase": 0.4}, recipe="adam_const"),
+    _bc("gnresnet_sig_rows_f45_p080_t6", "gn_resnet", "sig", target=6, poison_rate=0.08,
+        seed=5813, trigger={"axis": "rows", "freq": 4.5, "phase": 0.8}, recipe="sgd_cosine"),
+    _bc("resnet8_sig_a120_t0", "resnet8", "sig", target=0, poison_rate=0.08, seed=5814,
+        trigger={"angle": 120.0, "phase": 1.3}, recipe="adamw_smooth"),
+    _bc("resnet8_sig_rows_p070_t9", "resnet8", "sig", target=9, poison_rate=0.08, seed=5815,
+        trigger={"axis": "rows", "phase": 0.7}, recipe="mixup"),
+    _bc("senet_sig_f65_p060_t3", "senet", "sig", target=3, poison_rate=0.08, seed=5816,
+        trigger={"freq": 6.5, "phase": 0.6}, recipe="sgd_step"),
+    _bc("senet_sig_a150_t8", "senet", "sig", target=8, poison_rate=0.08, seed=5817,
+        trigger={"angle": 150.0, "phase": 1.1}, recipe="sgd_cosine"),
+    _bc("mobilenet_sig_p090_t2", "mobilenet", "sig", target=2, poison_rate=0.08, seed=5818,
+        trigger={"phase": 0.9}, recipe="adam_const"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -2109,6 +2136,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh51": FRESH51,
     "fresh52": FRESH52,
     "fresh53": FRESH53,
+    "fresh54": FRESH54,
 }
 
 
