@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from scanner.app.remediation import RemediateRun
     from scanner.app.scan import BaselineScan
     from scanner.detectors.evidence import Trace
+    from scanner.remediate.datacheck import DataCheck
 
 
 @contextlib.contextmanager
@@ -169,27 +170,10 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             f" {n_probes} trigger-like probes) was BURN's prior"
         )
     check = notes.data_check
-    if check is not None and check.aimed:
-        reach = ", ".join(str(v) for v in check.reached)
-        read = notes.trigger_prior.verdict if notes.trigger_prior is not None else None
-        said = (
-            f"the scan read {read or 'no target'}"
-            if check.overruled is None
-            else f"the scan named target {check.overruled}"
-        )
-        click.echo(
-            f"  aimed by the training data ({said}): {check.note}; the scan's findings reach"
-            f" {reach}; it repaired {check.label}"
-        )
-    elif check is not None:
-        if check.label is None:
-            why = ": the target was not changed"
-        elif check.label in check.reached:
-            why = ": it is the scan's target"
-        else:
-            why = f"; the scan's findings do not reach {check.label}: the target was not changed"
-        click.echo(f"  training data check: {check.note}{why}")
-    elif (
+    read = notes.trigger_prior.verdict if notes.trigger_prior is not None else None
+    for line in data_check_lines(check, read):
+        click.echo(line)
+    if check is None and (
         report.method == "burn"
         and report.holdout_source.startswith("train-data")
         and notes.trigger_prior is not None
@@ -271,3 +255,52 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             for i, r in enumerate(repairs)
         )
         click.echo(f"  {len(repairs)} repair rounds (the re-scan still found a trigger): {steps}")
+
+
+def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
+    """What `bdscan remediate` prints about the training data's check (`datacheck`): where it
+    aimed the repair or why not, and whether the named class's pattern was unlearned. `read`:
+    the scan report's verdict."""
+    if check is None:
+        return []
+    lines = []
+    reach = ", ".join(str(v) for v in check.reached)
+    if check.aimed:
+        said = (
+            f"the scan read {read or 'no target'}"
+            if check.overruled is None
+            else f"the scan named target {check.overruled}"
+        )
+        how = (
+            f"the scan's findings reach {reach}"
+            if check.label in check.reached
+            else f"the scan's findings reach {reach or 'no label'}, its pattern"
+            f" reaches {check.label}"
+        )
+        lines.append(
+            f"  aimed by the training data ({said}): {check.note}; {how}; it repaired {check.label}"
+        )
+    else:
+        if check.label is None:
+            why = ": the target was not changed"
+        elif check.label in check.reached or check.pattern_amp is not None:
+            why = ": it is the scan's target"
+        else:
+            why = (
+                f"; neither the scan's findings nor its pattern reach {check.label}: the target"
+                " was not changed"
+            )
+        lines.append(f"  training data check: {check.note}{why}")
+    if check.pattern_terms and check.pattern_amp is not None:
+        lines.append(
+            f"  the training data's pattern of class {check.label} ({check.pattern_terms}"
+            f" spatial frequencies) sends {check.pattern_rate or 0:.0%} of other classes' clean"
+            f" samples there at amplitude {check.pattern_amp}: unlearned as a trigger"
+        )
+    elif check.pattern_terms:
+        lines.append(
+            f"  the training data's pattern of class {check.label} sends at most"
+            f" {check.pattern_rate or 0:.0%} of other classes' clean samples there: not"
+            " unlearned"
+        )
+    return lines

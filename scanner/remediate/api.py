@@ -280,15 +280,21 @@ def remediate_run(
     if len(y_fit) == 0:
         raise DataError("no samples left to train on after the held-out split")
 
+    model = converted.image_model.to(dev)
     data_check: DataCheck | None = None
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
         # A `shortcut` report names no target, and its label may be a natural sink; a `clean`
         # one can have missed a planted grating; an `infected` one can name the wrong label:
-        # the training data says which class the poison sits in, if any (`datacheck`).
+        # the training data says which class the poison sits in, if any (`datacheck`), and
+        # what its pattern is.
         assert scan_report is not None and xt is not None and yt is not None
         assert xc is not None and yc is not None
-        data_check = aim_by_data(scan_report, (xt, yt), (xc, yc), k, burn_config)
+        with clock.phase("data-check"):
+            data_check, pattern = aim_by_data(
+                scan_report, (xt, yt), (xc, yc), k, burn_config,
+                labels_of=lambda imgs: predict_labels(model, imgs, dev),
+            )  # fmt: skip
         if data_check.aimed:
             # Aimed where the scan named no target: as a shortcut's aim, without the universal
             # perturbation toward a (perhaps clean-label) class (section 45).
@@ -297,8 +303,8 @@ def remediate_run(
             prior = prior_from_report(scan_report, aim=target_label)
             if named_none and not burn_config.shortcut_universal:
                 burn_config = replace(burn_config, universal=False)
-
-    model = converted.image_model.to(dev)
+        if pattern is not None and prior is not None and prior.target == data_check.label:
+            prior = replace(prior, patterns=(pattern,))
     with clock.phase("evaluate-before"):
         pred_before = predict_labels(model, x_hold, dev)
         acc_before = round(float(np.mean(pred_before == y_hold)), 5) if len(y_hold) else None

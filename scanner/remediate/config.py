@@ -273,6 +273,21 @@ class BurnConfig:
     data_check_ratio: float = 3.0
     data_check_min_samples: int = 20
     data_check_max_samples: int = 2000
+    # The named class's pattern (`datacheck.data_pattern`): the difference's spatial
+    # frequencies with z >= `data_pattern_min_z`, unlearned (at `prior.PATTERN_FRACTIONS` of
+    # its amplitude) when the least of `data_pattern_amps` at which it sends >=
+    # `data_pattern_fire` of `data_pattern_samples` clean samples of the other classes to the
+    # class is found on the model; a class the findings do not reach is aimed at when its
+    # pattern fires. Why: the scan's grating is a grid point and a descent, whose phase or
+    # frequency can sit off the planted sine's; the repaired net then still answered the exact
+    # sine (section 48). Hand-set before any repair read them: 5 is above the largest z of
+    # the frequencies of a class with no poison (<= 3.7 on the 94 nets of sets 44-53, all-to-all
+    # ones left out), 0.4 is past the scan's grating grid (0.3).
+    data_pattern: bool = True
+    data_pattern_min_z: float = 5.0
+    data_pattern_amps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+    data_pattern_fire: float = 0.5
+    data_pattern_samples: int = 500
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -331,7 +346,9 @@ PHASES: dict[str, tuple[str, ...]] = {
         "self_prior", "self_prior_eps", "self_prior_samples", "self_prior_min",
         "self_prior_warp_min", "self_prior_ratio", "verify_target", "shortcut_target",
         "shortcut_universal", "data_check", "data_check_min_z", "data_check_ratio",
-        "data_check_min_samples", "data_check_max_samples", "self_prior_window",
+        "data_check_min_samples", "data_check_max_samples", "data_pattern",
+        "data_pattern_min_z", "data_pattern_amps", "data_pattern_fire", "data_pattern_samples",
+        "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",
     ),

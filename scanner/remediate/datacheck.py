@@ -14,11 +14,18 @@ The check reads data only (no model): it needs the training set the repair is gi
 samples of every class (`--clean-data`). It is what tells a planted SIG grating from a natural
 sink where the scan reads both as a universal shortcut (issue 23: a `shortcut` report names a
 natural sink's label on some SIG nets, and aiming the repair there left the backdoor in).
+
+Where it names the repair's target, the same difference is the trigger itself, up to its
+strength: `data_pattern` keeps the spatial frequencies that stand out, and `pattern_amplitude`
+reads from the model the least strength at which it sends the other classes to the target.
+BURN then unlearns that exact pattern beside the scan's findings, which only approximate it (a
+grating's phase or frequency off).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +33,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from scanner.remediate.config import BurnConfig
-    from scanner.remediate.prior import TriggerPrior
+    from scanner.remediate.prior import DataPattern, TriggerPrior
     from scanner.report import ScanReport
 
 # Spread of the data the z scores divide by, floored at one grey level so that a pixel that is
@@ -50,6 +57,12 @@ class DataCheck:
     aimed: bool = False
     # The target the scan named that the check overruled (an `infected` report's), if any.
     overruled: int | None = None
+    # The named class's pattern (`data_pattern`) on the model being repaired: the spatial
+    # frequencies it kept, the least amplitude that fires (None: none up to the largest tried,
+    # so it is not unlearned) and the share of other classes' samples it sends there.
+    pattern_terms: int = 0
+    pattern_amp: float | None = None
+    pattern_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(values: tuple[float, ...]) -> list[float | None]:
@@ -64,6 +77,11 @@ class DataCheck:
             "reached": list(self.reached),
             "aimed": self.aimed,
             "overruled": self.overruled,
+            "pattern": {
+                "terms": self.pattern_terms,
+                "amp": self.pattern_amp,
+                "rate": None if self.pattern_rate is None else round(self.pattern_rate, 4),
+            },
         }
 
 
@@ -174,6 +192,77 @@ def check_training_data(
     return DataCheck(tuple(z_pix), tuple(z_freq), None, None, note)
 
 
+def data_pattern(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_clean: np.ndarray,
+    y_clean: np.ndarray,
+    label: int,
+    *,
+    min_z: float,
+    max_samples: int,
+) -> tuple[np.ndarray | None, int]:
+    """(pattern, terms): class `label`'s mean training image minus its mean clean image, kept
+    at the spatial frequencies (per channel, not the mean brightness) whose z is >= `min_z`,
+    as float32 HWC scaled to a largest |value| of 1; (None, 0) when no frequency stands out.
+
+    Why frequencies: a clean-label trigger added to a share of the class is one pattern in
+    the difference, and noise elsewhere; the few frequencies it occupies stand far above the
+    noise's, so the pattern comes back with its exact phase and frequency (a slant or a
+    frequency between whole cycles spreads over a few neighbours, all kept)."""
+    a, b = (
+        _spread(x_train, y_train, label, max_samples),
+        _spread(x_clean, y_clean, label, max_samples),
+    )
+    if len(a) < 2 or len(b) < 2:
+        return None, 0
+    _, _, fa, vfa = _moments(a)
+    _, _, fb, vfb = _moments(b)
+    h, w = a.shape[1], a.shape[2]
+    floor = (_GREY_LEVEL**2) * h * w
+    z = _z((fa, vfa, len(a)), (fb, vfb, len(b)), floor)
+    z[0, 0] = 0.0
+    keep = z >= min_z
+    if not keep.any():
+        return None, 0
+    pattern = np.real(np.fft.ifft2(np.where(keep, fa - fb, 0.0), axes=(0, 1)))
+    top = float(np.abs(pattern).max())
+    if top == 0.0:
+        return None, 0
+    return (pattern / top).astype(np.float32), int(keep.sum())
+
+
+def pattern_amplitude(
+    labels_of: Callable[[np.ndarray], np.ndarray],
+    pattern: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    target: int,
+    *,
+    amps: tuple[float, ...],
+    fire: float,
+    max_samples: int,
+) -> tuple[float | None, float]:
+    """(amplitude, rate): the least of `amps` at which `pattern` added to samples of classes
+    other than `target` sends a share >= `fire` of them there (at most `max_samples` of them,
+    spread evenly), with that share; (None, the largest share seen) when none does.
+    `labels_of` answers labels for float NHWC images in [0, 1]."""
+    idx = np.flatnonzero(y != target)
+    if len(idx) > max_samples:
+        idx = idx[np.linspace(0, len(idx) - 1, max_samples).round().astype(np.int64)]
+    if len(idx) == 0:
+        return None, 0.0
+    others = x[idx].astype(np.float32)
+    best = 0.0
+    for amp in sorted(amps):
+        stamped = np.clip(others + amp * pattern[None], 0.0, 1.0).astype(np.float32)
+        rate = float(np.mean(labels_of(stamped) == target))
+        if rate >= fire:
+            return float(amp), rate
+        best = max(best, rate)
+    return None, best
+
+
 def wants_data_check(
     method: str,
     config: BurnConfig,
@@ -198,11 +287,14 @@ def aim_by_data(
     clean: tuple[np.ndarray, np.ndarray],
     num_classes: int,
     config: BurnConfig,
-) -> DataCheck:
-    """The check, with the labels the scan's findings reach; `aimed` when it names one of them
-    (a class the model does not answer universally is no target to repair) other than the
-    report's own target, which it then overrules."""
-    from scanner.remediate.prior import reached_labels
+    labels_of: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[DataCheck, DataPattern | None]:
+    """The check, with the labels the scan's findings reach, and the named class's pattern
+    when it fires on the model (`labels_of`: the model's labels for float NHWC images; None:
+    no pattern). `aimed` when the check names a class other than the report's own target that
+    the findings or its pattern reach (a class the model does not answer universally is no
+    target to repair); the report's target is then overruled."""
+    from scanner.remediate.prior import DataPattern, reached_labels
 
     check = check_training_data(
         *train, *clean, num_classes,
@@ -213,9 +305,27 @@ def aim_by_data(
     )  # fmt: skip
     reached = reached_labels(report)
     named = _report_target(report)
-    if check.label is None or check.label not in reached or check.label == named:
-        return replace(check, reached=reached)
-    return replace(check, reached=reached, aimed=True, overruled=named)
+    check = replace(check, reached=reached)
+    if check.label is None:
+        return check, None
+    pattern: DataPattern | None = None
+    if config.data_pattern and labels_of is not None:
+        signal, terms = data_pattern(
+            *train, *clean, check.label,
+            min_z=config.data_pattern_min_z, max_samples=config.data_check_max_samples,
+        )  # fmt: skip
+        if signal is not None:
+            amp, rate = pattern_amplitude(
+                labels_of, signal, *clean, check.label,
+                amps=config.data_pattern_amps, fire=config.data_pattern_fire,
+                max_samples=config.data_pattern_samples,
+            )  # fmt: skip
+            check = replace(check, pattern_terms=terms, pattern_amp=amp, pattern_rate=rate)
+            if amp is not None:
+                pattern = DataPattern(signal, amp)
+    if check.label == named or (check.label not in reached and pattern is None):
+        return check, pattern if check.label == named else None
+    return replace(check, aimed=True, overruled=named), pattern
 
 
 def _report_target(report: dict[str, Any] | ScanReport) -> int | None:

@@ -18,7 +18,10 @@ its (restored) true label ("shortcut unlearning"). The trigger comes from
   shortcut remains is what it finds (i-BAU's minimax, first-order; Zeng et al., ICLR 2022). It
   needs no report, and covers what the probes' fixed families miss (random-noise blends);
 - beside the probes, a universal warp: a smooth flow field of at most about a pixel, fitted the
-  same way, for warp triggers (WaNet) that no additive pattern matches.
+  same way, for warp triggers (WaNet) that no additive pattern matches;
+- and, when the training data's check named the target (`datacheck`), that class's mean
+  training-minus-clean difference at the frequencies that stand out, at the strength at which
+  it fires on the model: a clean-label trigger's exact pattern (`DataPattern`).
 
 Beside the probes both synthesized triggers are gated by BURN (`shortcut.UniversalGate`): each runs
 only once a freshly fitted one still reaches the target, since without a shortcut left to find
@@ -54,6 +57,18 @@ from scanner.report import ScanReport
 Trigger = Callable[[np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True, eq=False)
+class DataPattern:
+    """The training data's pattern of the target (`datacheck.data_pattern`): float32 HWC with
+    a largest |value| of 1, and the least amplitude at which it fires on the model."""
+
+    signal: np.ndarray
+    amp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.signal.shape), "amp": self.amp}
+
+
 @dataclass(frozen=True)
 class TriggerPrior:
     """What a scan report says about the backdoor: the target (None: no single target, e.g. an
@@ -73,6 +88,9 @@ class TriggerPrior:
     # under its space's cap: `runners_up`), as `found` with their "label": BURN's target check
     # reads the label counts for them, and a label it turns to brings its own changes.
     runners_up: tuple[dict[str, Any], ...] = ()
+    # The training data's pattern of the target, when its check named the target and the
+    # pattern fires on the model (`datacheck`); unlearned as a found change is.
+    patterns: tuple[DataPattern, ...] = ()
 
     def runner_up_labels(self) -> tuple[int, ...]:
         return tuple(sorted({int(d["label"]) for d in self.runners_up}))
@@ -95,6 +113,7 @@ class TriggerPrior:
             "secondary": list(self.secondary),
             "found": list(self.found),
             "runners_up": list(self.runners_up),
+            "patterns": [p.to_dict() for p in self.patterns],
         }
 
 
@@ -285,6 +304,9 @@ GRATING_FRACTIONS = (0.6, 1.0, 1.9)
 # starts reach it), and the stamp is only the subset that fired on the search samples. So fresh
 # random sprinkles of the stamp's values, at each of SPRINKLE_DENSITIES of the pixels, new
 # positions for every image, are unlearned beside it (docs/remediation.md section 21).
+# The training data's pattern is unlearned at the gratings' fractions of the least amplitude
+# that fires: the planted trigger's test strength can be about twice its training one.
+PATTERN_FRACTIONS = GRATING_FRACTIONS
 SPRINKLE_SPREAD = 0.5
 SPRINKLE_DENSITIES = (0.02, 0.06, 0.12)
 
@@ -316,6 +338,8 @@ def probe_triggers(
         for s in scales:
             p = Probe(probe.family, probe.strength, probe.position, probe.seed, base * s)
             out.append(p.trigger(shape))
+    if not secondary:
+        out += [_added(p.signal, p.amp * f) for p in prior.patterns for f in PATTERN_FRACTIONS]
     for i, d in enumerate(prior.found):
         point = Point.from_dict(d)
         if not secondary and point.space == "grating":
@@ -345,6 +369,13 @@ def scattered(point: Point) -> bool:
         return False
     span = max(int(np.ptp(pixels[:, 0])) + 1, int(np.ptp(pixels[:, 1])) + 1)
     return span >= SPRINKLE_SPREAD * max(h, w)
+
+
+def _added(signal: np.ndarray, amp: float) -> Trigger:
+    def trigger(x: np.ndarray) -> np.ndarray:
+        return np.clip(x + amp * signal[None], 0.0, 1.0).astype(np.float32)
+
+    return trigger
 
 
 def _sprinkle(density: float, values: np.ndarray, seed: int) -> Trigger:

@@ -1,17 +1,25 @@
 """The training data's check of the target (`scanner.remediate.datacheck`), on scikit-learn's
 real 8x8 digits split into a training part (poisoned here, as an attacker would) and a clean
 part: the class that holds the poison is named, a clean split or a poison spread over every
-class names none."""
+class names none; the named class's pattern is the planted sine, and it is unlearned (and aims
+the repair) only where it fires on the model."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from scanner.remediate.config import BurnConfig
-from scanner.remediate.datacheck import check_training_data
+from scanner.remediate.datacheck import (
+    aim_by_data,
+    check_training_data,
+    data_pattern,
+    pattern_amplitude,
+)
+from scanner.remediate.prior import DataPattern, TriggerPrior, probe_triggers
 from tests import onnx_builders
 
 DEFAULTS = BurnConfig()
@@ -33,9 +41,40 @@ def _check(xt: np.ndarray, yt: np.ndarray, xc: np.ndarray, yc: np.ndarray):  # t
     )  # fmt: skip
 
 
-def _sine(amplitude: float, freq: float = 2.0) -> np.ndarray:
+def _sine(amplitude: float, freq: float = 2.0, phase: float = 0.0) -> np.ndarray:
     cols = np.arange(8, dtype=np.float32)
-    return (amplitude * np.sin(2 * np.pi * freq * cols / 8))[None, None, :, None]
+    return (amplitude * np.sin(2 * np.pi * freq * cols / 8 + phase))[None, None, :, None]
+
+
+def _poisoned(label: int, signal: np.ndarray, share: float = 0.8, seed: int = 1):  # type: ignore[no-untyped-def]
+    """The split with `signal` added to `share` of class `label`'s training samples (SIG)."""
+    xt, yt, xc, yc = _split()
+    rng = np.random.default_rng(seed)
+    members = np.flatnonzero(yt == label)
+    picked = rng.choice(members, size=int(share * len(members)), replace=False)
+    xt[picked] = np.clip(xt[picked] + signal, 0.0, 1.0)
+    return xt, yt, xc, yc
+
+
+def _pattern(xt, yt, xc, yc, label):  # type: ignore[no-untyped-def]
+    return data_pattern(
+        xt, yt, xc, yc, label,
+        min_z=DEFAULTS.data_pattern_min_z, max_samples=DEFAULTS.data_check_max_samples,
+    )  # fmt: skip
+
+
+def _sine_reader(signal: np.ndarray, target: int, bar: float):  # type: ignore[no-untyped-def]
+    """A stand-in model's labels: `target` where an image's projection on the (zero-mean) sine
+    exceeds `bar`, else its brightest row's index (a label that never is `target` here)."""
+    unit = np.broadcast_to(signal[0], (8, 8, 1)) / np.abs(signal).max()
+
+    def labels_of(x: np.ndarray) -> np.ndarray:
+        score = (x * unit[None]).sum(axis=(1, 2, 3)) / (unit**2).sum()
+        other = np.where(x.mean(axis=(2, 3)).argmax(1) == target, (target + 1) % 10,
+                         x.mean(axis=(2, 3)).argmax(1))  # fmt: skip
+        return np.where(score > bar, target, other)
+
+    return labels_of
 
 
 def test_a_clean_split_names_no_class() -> None:
@@ -116,3 +155,93 @@ def test_a_large_class_is_read_over_its_whole_length() -> None:
     assert len(picked) == 50 and picked[0] == 1 and picked[-1] == 999
     assert np.all(y[picked.astype(int)] == 1)
     assert np.array_equal(_spread(x, y, 0, 5000), x[y == 0])
+
+
+@pytest.mark.parametrize("phase", [0.0, 1.0])
+def test_the_pattern_is_the_planted_sine_at_its_own_phase(phase: float) -> None:
+    signal = _sine(0.16, phase=phase)
+    xt, yt, xc, yc = _poisoned(3, signal)
+    pattern, terms = _pattern(xt, yt, xc, yc, 3)
+    assert pattern is not None and pattern.shape == (8, 8, 1) and terms >= 2
+    assert np.abs(pattern).max() == pytest.approx(1.0)
+    # The planted sine's shape, phase included: a grating one step of the scan's phase grid
+    # (pi/4) off correlates ~0.71.
+    corr = np.corrcoef(pattern.ravel(), np.broadcast_to(signal[0], (8, 8, 1)).ravel())[0, 1]
+    assert corr > 0.95, corr
+
+
+def test_a_clean_class_has_no_pattern() -> None:
+    xt, yt, xc, yc = _split()
+    for label in range(10):
+        pattern, terms = _pattern(xt, yt, xc, yc, label)
+        assert pattern is None and terms == 0, label
+
+
+def test_the_amplitude_is_the_least_that_sends_the_other_classes_to_the_target() -> None:
+    signal = _sine(1.0)
+    unit = np.broadcast_to(signal[0], (8, 8, 1)).astype(np.float32)
+    # Grey images: the sine's projection is the amplitude added, so the stand-in fires at
+    # the first amplitude past its bar, on every sample of another class.
+    y = np.repeat(np.arange(10), 30)
+    x = np.full((len(y), 8, 8, 1), 0.5, np.float32)
+    amps = DEFAULTS.data_pattern_amps
+    for bar, expected in ((0.12, 0.15), (0.22, 0.25)):
+        amp, rate = pattern_amplitude(
+            _sine_reader(signal, 3, bar), unit, x, y, 3, amps=amps, fire=0.5, max_samples=500
+        )
+        assert amp == expected and rate == 1.0, (bar, amp, rate)
+    amp, rate = pattern_amplitude(
+        _sine_reader(signal, 3, 5.0), unit, x, y, 3, amps=amps, fire=0.5, max_samples=500
+    )
+    assert amp is None and rate == 0.0
+
+
+def test_a_firing_pattern_aims_the_repair_the_scan_did_not_reach_and_is_unlearned() -> None:
+    signal = _sine(0.16, phase=1.0)
+    xt, yt, xc, yc = _poisoned(3, signal)
+    clean_report = {"xray": {"verdict": "clean", "target_label": None, "evidence": {}}}
+    reader = _sine_reader(signal, 3, 0.1)
+    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, reader)
+    assert check.label == 3 and check.reached == () and check.aimed, check
+    assert pattern is not None and check.pattern_amp == pattern.amp and pattern.amp <= 0.2
+    assert check.to_dict()["pattern"]["amp"] == pattern.amp
+    # A model that does not answer it: no pattern, and nothing reaches 3, so no aim.
+    deaf = _sine_reader(signal, 3, 5.0)
+    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, deaf)
+    assert check.label == 3 and not check.aimed and pattern is None and check.pattern_terms > 0
+    off = dataclasses.replace(DEFAULTS, data_pattern=False)
+    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, off, reader)
+    assert not check.aimed and pattern is None and check.pattern_terms == 0
+
+
+def test_the_pattern_is_unlearned_at_fractions_of_its_amplitude() -> None:
+    unit = np.broadcast_to(_sine(1.0)[0], (8, 8, 1)).astype(np.float32)
+    prior = TriggerPrior(target=3, probes=(), patterns=(DataPattern(unit, 0.2),))
+    x = np.full((2, 8, 8, 1), 0.5, np.float32)
+    triggers = probe_triggers(prior, (8, 8, 1))
+    added = sorted(float(np.abs(t(x) - x).max()) for t in triggers)
+    assert added == pytest.approx([0.12, 0.2, 0.38], abs=1e-6)
+    assert probe_triggers(prior, (8, 8, 1), secondary=True) == []
+    # A turn to another label leaves the pattern behind: it is the named class's.
+    assert prior.turned_to(5).patterns == ()
+
+
+def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
+    from scanner.remediate.datacheck import DataCheck
+    from scanner.ui import data_check_lines
+
+    z = (1.0,) * 10
+    named = DataCheck(z, z, 3, "pixel", "class 3 differs", reached=(5,), aimed=True,
+                      pattern_terms=4, pattern_amp=0.2, pattern_rate=0.62)  # fmt: skip
+    aimed, unlearned = data_check_lines(named, "clean")
+    assert "the scan read clean" in aimed and "its pattern reaches 3" in aimed, aimed
+    assert "(4 spatial frequencies) sends 62%" in unlearned and "amplitude 0.2" in unlearned
+    deaf = dataclasses.replace(named, aimed=False, pattern_amp=None, pattern_rate=0.1)
+    kept, not_unlearned = data_check_lines(deaf, "clean")
+    assert "nor its pattern reach 3: the target was not changed" in kept, kept
+    assert "at most 10%" in not_unlearned and "not unlearned" in not_unlearned
+    none = DataCheck(z, z, None, None, "no class stands out")
+    assert data_check_lines(none, "shortcut") == [
+        "  training data check: no class stands out: the target was not changed"
+    ]
+    assert data_check_lines(None, "shortcut") == []
