@@ -303,4 +303,9 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
             f" {check.pattern_rate or 0:.0%} of other classes' clean samples there: not"
             " unlearned"
         )
+    if check.sine_amp is not None:
+        lines.append(
+            f"  its nearest plane sine (correlation {check.sine_fit or 0:.2f}) sends"
+            f" {check.sine_rate or 0:.0%} there at amplitude {check.sine_amp}: unlearned too"
+        )
     return lines

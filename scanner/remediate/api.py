@@ -291,7 +291,7 @@ def remediate_run(
         assert scan_report is not None and xt is not None and yt is not None
         assert xc is not None and yc is not None
         with clock.phase("data-check"):
-            data_check, pattern = aim_by_data(
+            data_check, patterns = aim_by_data(
                 scan_report, (xt, yt), (xc, yc), k, burn_config,
                 labels_of=lambda imgs: predict_labels(model, imgs, dev),
             )  # fmt: skip
@@ -303,8 +303,8 @@ def remediate_run(
             prior = prior_from_report(scan_report, aim=target_label)
             if named_none and not burn_config.shortcut_universal:
                 burn_config = replace(burn_config, universal=False)
-        if pattern is not None and prior is not None and prior.target == data_check.label:
-            prior = replace(prior, patterns=(pattern,))
+        if patterns and prior is not None and prior.target == data_check.label:
+            prior = replace(prior, patterns=patterns)
     with clock.phase("evaluate-before"):
         pred_before = predict_labels(model, x_hold, dev)
         acc_before = round(float(np.mean(pred_before == y_hold)), 5) if len(y_hold) else None

@@ -74,6 +74,7 @@ SET_NAMES = [
     "fresh52",
     "fresh53",
     "fresh54",
+    "fresh55",
 ]
 
 

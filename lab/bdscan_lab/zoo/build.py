@@ -2078,6 +2078,32 @@ FRESH54: tuple[ModelSpec, ...] = (
         trigger={"phase": 0.9}, recipe="adam_const"),
 )  # fmt: skip
 
+# Held out for the data pattern's plane sine (issue 23, thirty-third session): SIG at new slants,
+# frequencies and phases, a blend beside them (dirty-label: the sine must not fire there), a
+# clean net; specified after the fifty-fourth set's runs, before the sine's first repair run.
+_bd = _member("bd", "fresh55")
+FRESH55: tuple[ModelSpec, ...] = (
+    _bd("senet_clean_step", "senet", recipe="sgd_step", seed=5900),
+    _bd("cnn_sig_a45_f5_t6", "cnn", "sig", target=6, poison_rate=0.08, seed=5910,
+        trigger={"angle": 45.0, "freq": 5.0, "phase": 0.3}, recipe="adam_const"),
+    _bd("cnn_sig_rows_f35_p110_t1", "cnn", "sig", target=1, poison_rate=0.08, seed=5911,
+        trigger={"axis": "rows", "freq": 3.5, "phase": 1.1}, recipe="sgd_cosine"),
+    _bd("gnresnet_sig_a20_t9", "gn_resnet", "sig", target=9, poison_rate=0.08, seed=5912,
+        trigger={"angle": 20.0, "phase": 1.4}, recipe="adamw_smooth"),
+    _bd("resnet8_sig_f75_p040_t5", "resnet8", "sig", target=5, poison_rate=0.08, seed=5913,
+        trigger={"freq": 7.5, "phase": 0.4}, recipe="sgd_cosine"),
+    _bd("resnet8_sig_a100_t2", "resnet8", "sig", target=2, poison_rate=0.08, seed=5914,
+        trigger={"angle": 100.0, "phase": 0.9}, recipe="adam_const"),
+    _bd("senet_sig_rows_f55_t0", "senet", "sig", target=0, poison_rate=0.08, seed=5915,
+        trigger={"axis": "rows", "freq": 5.5, "phase": 0.2}, recipe="adamw_smooth"),
+    _bd("senet_sig_a70_t4", "senet", "sig", target=4, poison_rate=0.08, seed=5916,
+        trigger={"angle": 70.0, "phase": 1.2}, recipe="mixup"),
+    _bd("mobilenet_sig_f45_p130_t7", "mobilenet", "sig", target=7, poison_rate=0.08,
+        seed=5917, trigger={"freq": 4.5, "phase": 1.3}, recipe="sgd_cosine"),
+    _bd("resnet8_blended_t3", "resnet8", "blended", target=3, poison_rate=0.05, seed=5918,
+        trigger={"pattern_seed": 255}, recipe="adamw_smooth"),
+)  # fmt: skip
+
 
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
@@ -2137,6 +2163,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh52": FRESH52,
     "fresh53": FRESH53,
     "fresh54": FRESH54,
+    "fresh55": FRESH55,
 }
 
 

@@ -201,17 +201,42 @@ def test_a_firing_pattern_aims_the_repair_the_scan_did_not_reach_and_is_unlearne
     xt, yt, xc, yc = _poisoned(3, signal)
     clean_report = {"xray": {"verdict": "clean", "target_label": None, "evidence": {}}}
     reader = _sine_reader(signal, 3, 0.1)
-    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, reader)
+    check, patterns = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, reader)
     assert check.label == 3 and check.reached == () and check.aimed, check
-    assert pattern is not None and check.pattern_amp == pattern.amp and pattern.amp <= 0.2
-    assert check.to_dict()["pattern"]["amp"] == pattern.amp
-    # A model that does not answer it: no pattern, and nothing reaches 3, so no aim.
+    assert len(patterns) == 2, check  # the pattern and its plane sine
+    assert check.pattern_amp == patterns[0].amp and patterns[0].amp <= 0.2
+    assert check.sine_fit is not None and check.sine_fit >= DEFAULTS.data_sine_min_fit
+    assert check.sine_amp == patterns[1].amp
+    assert check.to_dict()["pattern"]["amp"] == patterns[0].amp
+    # A model that does not answer them: no pattern, and nothing reaches 3, so no aim.
     deaf = _sine_reader(signal, 3, 5.0)
-    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, deaf)
-    assert check.label == 3 and not check.aimed and pattern is None and check.pattern_terms > 0
+    check, patterns = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, DEFAULTS, deaf)
+    assert check.label == 3 and not check.aimed and patterns == () and check.pattern_terms > 0
+    assert check.sine_amp is None
     off = dataclasses.replace(DEFAULTS, data_pattern=False)
-    check, pattern = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, off, reader)
-    assert not check.aimed and pattern is None and check.pattern_terms == 0
+    check, patterns = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, off, reader)
+    assert not check.aimed and patterns == () and check.pattern_terms == 0
+    no_sine = dataclasses.replace(DEFAULTS, data_sine=False)
+    check, patterns = aim_by_data(clean_report, (xt, yt), (xc, yc), 10, no_sine, reader)
+    assert check.aimed and len(patterns) == 1 and check.sine_fit is None
+
+
+def test_the_nearest_sine_is_found_between_whole_cycles_and_at_a_slant() -> None:
+    from scanner.remediate.datacheck import dominant_sine
+
+    rows, cols = np.meshgrid(np.arange(28), np.arange(28), indexing="ij")
+    for fy, fx, phase in ((0.0, 4.5, 0.8), (3.0, 5.2, 1.3)):
+        planted = np.sin(2 * np.pi * (fy * rows + fx * cols) / 28 + phase)[..., None]
+        # Half-rectified, as a sine added to a black background is after clipping.
+        rectified = np.maximum(planted, 0.0) + 0.2 * np.minimum(planted, 0.0)
+        sine, fit = dominant_sine(rectified.astype(np.float32))
+        assert np.abs(sine).max() == pytest.approx(1.0)
+        assert np.corrcoef(sine.ravel(), planted.ravel())[0, 1] > 0.99, (fy, fx)
+        assert 0.8 < fit < 0.99  # the rectified copy is not a sine
+    # A square stamp is no sine.
+    stamp = np.zeros((28, 28, 1), np.float32)
+    stamp[22:26, 22:26] = 1.0
+    assert dominant_sine(stamp)[1] < DEFAULTS.data_sine_min_fit
 
 
 def test_the_pattern_is_unlearned_at_fractions_of_its_amplitude() -> None:
@@ -236,6 +261,8 @@ def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
     aimed, unlearned = data_check_lines(named, "clean")
     assert "the scan read clean" in aimed and "its pattern reaches 3" in aimed, aimed
     assert "(4 spatial frequencies) sends 62%" in unlearned and "amplitude 0.2" in unlearned
+    with_sine = dataclasses.replace(named, sine_fit=0.93, sine_amp=0.25, sine_rate=0.7)
+    assert "nearest plane sine (correlation 0.93) sends 70%" in data_check_lines(with_sine, None)[2]
     deaf = dataclasses.replace(named, aimed=False, pattern_amp=None, pattern_rate=0.1)
     kept, not_unlearned = data_check_lines(deaf, "clean")
     assert "nor its pattern reach 3: the target was not changed" in kept, kept

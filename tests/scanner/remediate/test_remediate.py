@@ -1386,9 +1386,9 @@ def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
     doc = _scan_report([_finding(sink, 5, 0.9, 0.9)], None)
     doc["xray"].update(verdict="shortcut")  # type: ignore[attr-defined]
     train, clean = as_arrays(backdoor["train"], "t"), as_arrays(backdoor["test"], "c")
-    check, pattern = aim_by_data(doc, train, clean, 10, FAST)
+    check, patterns = aim_by_data(doc, train, clean, 10, FAST)
     assert check.label == TARGET and check.reached == (5,) and not check.aimed, check
-    assert pattern is None and check.pattern_amp is None  # no model to read it on
+    assert patterns == () and check.pattern_amp is None  # no model to read it on
     # The check runs for BURN given a `shortcut` or `clean` report and no target, or an
     # `infected` report's own target (not one the user gave), and both kinds of data.
     shortcut, infected = TriggerPrior(None, (), "shortcut"), TriggerPrior(TARGET, (), "infected")
