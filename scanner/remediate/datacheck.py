@@ -218,8 +218,9 @@ def data_pattern(
 
     Why frequencies: a clean-label trigger added to a share of the class is one pattern in
     the difference, and noise elsewhere; the few frequencies it occupies stand far above the
-    noise's, so the pattern comes back with its exact phase and frequency (a slant or a
-    frequency between whole cycles spreads over a few neighbours, all kept)."""
+    noise's, so the pattern comes back at its own phase and frequency (a slant or a frequency
+    between whole cycles spreads over a few neighbours, all kept), though as the poisoned
+    images held it, clipped where they were black (`dominant_sine`)."""
     a, b = (
         _spread(x_train, y_train, label, max_samples),
         _spread(x_clean, y_clean, label, max_samples),

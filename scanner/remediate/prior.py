@@ -20,8 +20,9 @@ its (restored) true label ("shortcut unlearning"). The trigger comes from
 - beside the probes, a universal warp: a smooth flow field of at most about a pixel, fitted the
   same way, for warp triggers (WaNet) that no additive pattern matches;
 - and, when the training data's check named the target (`datacheck`), that class's mean
-  training-minus-clean difference at the frequencies that stand out, at the strength at which
-  it fires on the model: a clean-label trigger's exact pattern (`DataPattern`).
+  training-minus-clean difference at the frequencies that stand out, and the plane sine nearest
+  it, each at the strength at which it fires on the model: a clean-label trigger's own pattern
+  (`DataPattern`).
 
 Beside the probes both synthesized triggers are gated by BURN (`shortcut.UniversalGate`): each runs
 only once a freshly fitted one still reaches the target, since without a shortcut left to find
@@ -59,8 +60,9 @@ Trigger = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True, eq=False)
 class DataPattern:
-    """The training data's pattern of the target (`datacheck.data_pattern`): float32 HWC with
-    a largest |value| of 1, and the least amplitude at which it fires on the model."""
+    """The training data's pattern of the target (`datacheck.data_pattern`) or the plane sine
+    nearest it (`datacheck.dominant_sine`): float32 HWC with a largest |value| of 1, and the
+    least amplitude at which it fires on the model."""
 
     signal: np.ndarray
     amp: float
@@ -88,8 +90,8 @@ class TriggerPrior:
     # under its space's cap: `runners_up`), as `found` with their "label": BURN's target check
     # reads the label counts for them, and a label it turns to brings its own changes.
     runners_up: tuple[dict[str, Any], ...] = ()
-    # The training data's pattern of the target, when its check named the target and the
-    # pattern fires on the model (`datacheck`); unlearned as a found change is.
+    # The training data's pattern of the target and its plane sine, those that fire on the
+    # model, when its check named the target (`datacheck`); unlearned as a found change is.
     patterns: tuple[DataPattern, ...] = ()
 
     def runner_up_labels(self) -> tuple[int, ...]:
@@ -298,15 +300,16 @@ TURN_FRACTIONS = (0.6, 1.0, 1.6, 2.4)
 # section 37). Hand-set.
 GRATING_TURNS = (-15.0, 0.0, 15.0)
 GRATING_FRACTIONS = (0.6, 1.0, 1.9)
+# The training data's pattern (and its plane sine) is unlearned at the gratings' fractions of
+# the least amplitude at which it fires: that amplitude is the least that fires, as a
+# grating's is, and the planted trigger's test strength can be about twice its training one.
+PATTERN_FRACTIONS = GRATING_FRACTIONS
 # A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
 # (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
 # that answers it answered random sprinkles of white pixels too (that is how the search's sparse
 # starts reach it), and the stamp is only the subset that fired on the search samples. So fresh
 # random sprinkles of the stamp's values, at each of SPRINKLE_DENSITIES of the pixels, new
 # positions for every image, are unlearned beside it (docs/remediation.md section 21).
-# The training data's pattern is unlearned at the gratings' fractions of the least amplitude
-# that fires: the planted trigger's test strength can be about twice its training one.
-PATTERN_FRACTIONS = GRATING_FRACTIONS
 SPRINKLE_SPREAD = 0.5
 SPRINKLE_DENSITIES = (0.02, 0.06, 0.12)
 
