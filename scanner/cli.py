@@ -547,7 +547,7 @@ def scan(
     default=None,
     help=(
         "Clean labelled samples; alone, selects the clean-data-only mode; beside --train-data,"
-        " the held-out set and the training data's check of the target."
+        " the held-out set and the training data's check of the target (and its pattern)."
     ),
 )
 @click.option("--mean", default=None, help="Normalisation mean, one value or one per channel.")
