@@ -18,8 +18,8 @@ natural sink's label on some SIG nets, and aiming the repair there left the back
 Where it names the repair's target, the same difference is the trigger itself, up to its
 strength: `data_pattern` keeps the spatial frequencies that stand out, and `pattern_amplitude`
 reads from the model the least strength at which it sends the other classes to the target.
-BURN then unlearns that exact pattern beside the scan's findings, which only approximate it (a
-grating's phase or frequency off).
+BURN then unlearns that pattern, and the plane sine nearest it (`dominant_sine`), beside the
+scan's findings, which only approximate the trigger (a grating's phase or frequency off).
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def dominant_sine(pattern: np.ndarray, pad: int = 4) -> tuple[np.ndarray, float]
     phase and per-channel amplitude a least-squares fit. Why: the training difference of a
     clean-label sine is the sine clipped where the images are black (Fashion-MNIST's
     background), so the kept frequencies give back a half-rectified copy (correlation
-    0.94-0.97 with the planted sine on the fifty-fourth set); the repair unlearned that copy
+    0.88-0.995 with the planted sine on the fifty-fourth set); the repair unlearned that copy
     and the planted sine still fired on part of the samples."""
     h, w, c = pattern.shape
     mean = pattern.mean(axis=2)
