@@ -283,7 +283,7 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
     else:
         if check.label is None:
             why = ": the target was not changed"
-        elif check.label in check.reached or check.pattern_amp is not None:
+        elif check.label in check.reached or check.pattern_amp or check.sine_amp:
             why = ": it is the scan's target"
         else:
             why = (

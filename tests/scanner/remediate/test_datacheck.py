@@ -263,6 +263,8 @@ def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
     assert "(4 spatial frequencies) sends 62%" in unlearned and "amplitude 0.2" in unlearned
     with_sine = dataclasses.replace(named, sine_fit=0.93, sine_amp=0.25, sine_rate=0.7)
     assert "nearest plane sine (correlation 0.93) sends 70%" in data_check_lines(with_sine, None)[2]
+    confirmed = dataclasses.replace(with_sine, aimed=False, reached=(), pattern_amp=None)
+    assert data_check_lines(confirmed, "infected")[0].endswith(": it is the scan's target")
     deaf = dataclasses.replace(named, aimed=False, pattern_amp=None, pattern_rate=0.1)
     kept, not_unlearned = data_check_lines(deaf, "clean")
     assert "nor its pattern reach 3: the target was not changed" in kept, kept
