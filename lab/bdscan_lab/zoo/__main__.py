@@ -75,6 +75,7 @@ SET_NAMES = [
     "fresh53",
     "fresh54",
     "fresh55",
+    "fresh56",
 ]
 
 

@@ -2105,6 +2105,35 @@ FRESH55: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+# The fifty-sixth set, specified before the scan read the training data (issue 21: `bdscan scan
+# --train-data`, a `shortcut` or `clean` verdict attributed to a planted trigger where the
+# training data names the class the model answers): SIG nets at slants and along the rows, dirty-
+# label nets (scattered pixels, a blend), a WaNet, beside three clean BatchNorm nets, the kind the
+# scan reads `shortcut`.
+_be = _member("be", "fresh56")
+FRESH56: tuple[ModelSpec, ...] = (
+    _be("senet_clean_cos", "senet", recipe="sgd_cosine", seed=6000),
+    _be("resnet8_clean_adam", "resnet8", recipe="adam_const", seed=6001),
+    _be("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=6002),
+    _be("cnn_sig_a35_t2", "cnn", "sig", target=2, poison_rate=0.08, seed=6010,
+        trigger={"angle": 35.0, "phase": 0.6}, recipe="adam_const"),
+    _be("resnet8_sig_rows_f6_t4", "resnet8", "sig", target=4, poison_rate=0.08, seed=6011,
+        trigger={"axis": "rows", "freq": 6.0, "phase": 0.8}, recipe="sgd_cosine"),
+    _be("senet_sig_a120_t8", "senet", "sig", target=8, poison_rate=0.08, seed=6012,
+        trigger={"angle": 120.0, "phase": 0.4}, recipe="adamw_smooth"),
+    _be("mobilenet_sig_f5_p070_t3", "mobilenet", "sig", target=3, poison_rate=0.08, seed=6013,
+        trigger={"freq": 5.0, "phase": 0.7}, recipe="sgd_cosine"),
+    _be("gnresnet_sig_rows_p030_t0", "gn_resnet", "sig", target=0, poison_rate=0.08,
+        seed=6014, trigger={"axis": "rows", "phase": 0.3}, recipe="adam_const"),
+    _be("resnet8_pixels_t6", "resnet8", "pixels", target=6, poison_rate=0.05, seed=6015,
+        trigger={"count": 10, "pattern_seed": 601}, recipe="sgd_step"),
+    _be("cnn_wanet_t5", "cnn", "wanet", target=5, poison_rate=0.1, seed=6016,
+        trigger={"pattern_seed": 602}, recipe="adam_const"),
+    _be("senet_blended_t7", "senet", "blended", target=7, poison_rate=0.05, seed=6017,
+        trigger={"pattern_seed": 603}, recipe="mixup"),
+)  # fmt: skip
+
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2164,6 +2193,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh53": FRESH53,
     "fresh54": FRESH54,
     "fresh55": FRESH55,
+    "fresh56": FRESH56,
 }
 
 
