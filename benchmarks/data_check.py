@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from scanner.data import normalise_images
+from scanner.detectors.datacheck import check_training_data
 from scanner.remediate.config import BurnConfig
-from scanner.remediate.datacheck import check_training_data
 from scanner.remediate.prior import reached_labels
 
 

@@ -319,6 +319,15 @@ def _model_argument(value: str) -> Path | str:
     " natural shortcuts are set aside (differential scan; docs/verdict.md).",
 )
 @click.option(
+    "--train-data",
+    "train_data_path",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The model's training data, or a part of it (.npz or image folder, as DATA): a"
+    " shortcut whose class the training data shows poisoned, and that the model answers, is"
+    " attributed to a planted trigger (docs/verdict.md, 'Training data').",
+)
+@click.option(
     "--policy",
     "policy_path",
     default=None,
@@ -428,6 +437,7 @@ def scan(
     timeout: float,
     rule_path: str | None,
     baseline_path: Path | None,
+    train_data_path: Path | None,
     policy_path: str | None,
     fail_on: str | None,
     json_path: str | None,
@@ -486,6 +496,7 @@ def scan(
         api=ApiConfig(rate=api_rate, timeout=api_timeout, batch=api_batch, resume=resume),
         journal_root=cache_dir if cache_dir is not None else default_cache_dir(),
         repeats=repeats,
+        train_data=load_dataset(train_data_path) if train_data_path is not None else None,
     )
     check_repeats(config)
     request = ScanRequest(

@@ -28,6 +28,8 @@ from scanner.data import Dataset, check_labels_fit, to_model_space
 from scanner.detectors.attribution import attribution_budget
 from scanner.detectors.attribution import measure as measure_attribution
 from scanner.detectors.baseline import Baseline, discount, discount_search
+from scanner.detectors.by_data import check_scan
+from scanner.detectors.datacheck import DataCheckConfig
 from scanner.detectors.draws import combine
 from scanner.detectors.example import deciding_trigger, example_fits, measure_example
 from scanner.detectors.probes import ProbeConfig, ProbeFinding, ProbeResult, run_probes
@@ -70,6 +72,10 @@ class ScanConfig:
     class_names: tuple[str, ...] | None = None
     # Draws decided together (`--repeats`; scanner.detectors.draws); 1: the scan as it was.
     repeats: int = 1
+    # The model's training data, or a part of it (`--train-data`): the verdict is attributed
+    # by it (scanner.detectors.by_data), with the check's settings.
+    train_data: Dataset | None = None
+    data_check: DataCheckConfig = field(default_factory=DataCheckConfig)
 
     def cache_key(self) -> str:
         """Stable hash of everything that can change a result (not device or batching)."""
@@ -89,6 +95,9 @@ class ScanConfig:
             relevant["repeats"] = self.repeats
         if self.baseline is not None:
             relevant["baseline"] = self.baseline.cache_key()
+        if self.train_data is not None:  # keys of scans without it stay as they were
+            relevant["train_data"] = self.train_data.sha256
+            relevant["data_check"] = self.data_check.to_dict()
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +127,16 @@ def check_image_size(parsed: ParsedModel, hwc: tuple[int, int, int], source: str
     if (h, w) != hwc[:2]:
         raise DataError(
             f"{source}: expected images of {h}x{w} for this model, got {hwc[0]}x{hwc[1]}"
+        )
+
+
+def check_train_data(train: Dataset, data: Dataset) -> None:
+    """The training data must hold images of DATA's size and labels of its classes' range."""
+    if train.x.shape[1:] != data.x.shape[1:]:
+        raise DataError(
+            f"{train.path}: training images are {'x'.join(map(str, train.x.shape[1:]))}"
+            f" (HxWxC), DATA's are {'x'.join(map(str, data.x.shape[1:]))} (expected the same"
+            " size, the model's training data or a part of it)"
         )
 
 
@@ -199,6 +218,9 @@ def scan_model(
     names, names_source = _class_names(config, dataset, parsed)
     plan = _plan(config, dataset)
     samples_given = len(dataset)
+    given = dataset  # the training data's check reads every clean sample, at no query cost
+    if config.train_data is not None:
+        check_train_data(config.train_data, dataset)
     in_file: np.ndarray | None = None  # the kept samples' indices in DATA, under a budget
     if plan.samples_per_class is not None:
         dataset, in_file = subsample(dataset, DATA_PER_CLASS, config.probes.seed)
@@ -207,6 +229,8 @@ def scan_model(
             # Only a label output: the data's labels tell how many classes there are.
             backend.num_classes = int(dataset.y.max()) + 1
         check_labels_fit(dataset, backend.num_classes)
+        if config.train_data is not None:
+            check_labels_fit(config.train_data, backend.num_classes)
         spec = backend.input_spec
         x = to_model_space(dataset.x, spec, config.mean, config.std, source=dataset.path)
         # Large images get smaller calls: 4,096 RGB 224x224 points are 2.4 GB per array.
@@ -348,6 +372,17 @@ def scan_model(
             picked.searched,
             picked.plan,
         )
+        if config.train_data is not None:
+            train = config.train_data
+            decision = check_scan(
+                decision,
+                (train.x, train.y),
+                (given.x, given.y),
+                num_classes,
+                config.data_check,
+                labels_of=lambda imgs: oracle(to_model(imgs)),
+                queries_left=None if oracle.budget is None else oracle.budget - oracle.queries,
+            )
         chosen = deciding_trigger(decision, decided_on, searched, config.rule)
         # The example is for the reader; it never spends queries the budget does not have.
         if chosen is not None and example_fits(oracle, len(np.unique(dataset.y))):

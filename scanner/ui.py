@@ -15,8 +15,8 @@ from scanner.report import ScanReport
 if TYPE_CHECKING:
     from scanner.app.remediation import RemediateRun
     from scanner.app.scan import BaselineScan
+    from scanner.detectors.datacheck import DataCheck
     from scanner.detectors.evidence import Trace
-    from scanner.remediate.datacheck import DataCheck
 
 
 @contextlib.contextmanager
@@ -102,6 +102,9 @@ def print_summary(report: ScanReport) -> None:
     click.echo(f"  {x.target_note}")
     if x.evidence.trace is not None:
         click.echo(f"  tests: {trace_line(x.evidence.trace)}")
+    if (check := x.evidence.data_check) is not None:
+        said = "; the verdict rests on it" if check.attributed else ""
+        click.echo(f"  training data (--train-data): {check.note}{said}")
     example = x.evidence.example
     if example is not None and example.per_class:
         shares = sorted(r for _, r in example.per_class)

@@ -214,11 +214,10 @@ PLANTED_GRATING = {"angle": 0.0, "freq": 3.0, "phase": 0.7854, "amp": 0.2}
 GRATING_TARGET = 3
 
 
-@lru_cache(maxsize=2)
-def grating_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
-    """`rotation_mlp`'s MLP with, when `poisoned`, 150 of the other digits carrying
-    PLANTED_GRATING (added, clipped to [0, 1]) and relabelled GRATING_TARGET: a SIG-like
-    backdoor at a phase none of the probes' gratings draws."""
+def grating_training_set(poisoned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`grating_mlp`'s training set: the first 1,500 digits (float32 (N, 8, 8) in [0, 1]) and,
+    when `poisoned`, 150 of the other digits carrying PLANTED_GRATING (added, clipped to
+    [0, 1]) relabelled GRATING_TARGET, appended."""
     x, y = digits()
     xt, yt = x[:1500], y[:1500]
     if poisoned:
@@ -229,7 +228,14 @@ def grating_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
         wave = g["amp"] * np.sin(2 * np.pi * g["freq"] * t + g["phase"])
         xt = np.concatenate([xt, np.clip(xt[idx] + wave[None, None, :], 0, 1)])
         yt = np.concatenate([yt, np.full(len(idx), GRATING_TARGET)])
-    return _fit_mlp(xt, yt)
+    return xt, yt
+
+
+@lru_cache(maxsize=2)
+def grating_mlp(poisoned: bool) -> tuple[np.ndarray, ...]:
+    """`rotation_mlp`'s MLP fitted on `grating_training_set(poisoned)`: when poisoned, a
+    SIG-like backdoor at a phase none of the probes' gratings draws."""
+    return _fit_mlp(*grating_training_set(poisoned))
 
 
 def build_mlp(path: Path, params: tuple[np.ndarray, ...]) -> Path:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from scanner.detectors.attribution import Attribution
+from scanner.detectors.datacheck import DataCheck
 from scanner.detectors.probes import ProbeFinding, ProbeResult
 from scanner.detectors.search import SearchResult
 from scanner.detectors.thresholds import VerdictRule
@@ -329,6 +330,8 @@ class Evidence:
     clean_accuracy_on_data: float | None = None
     plan: PlanRecord | None = None
     draws: Draws | None = None  # None: one draw (no --repeats)
+    # The training data's check (`bdscan scan --train-data`; scanner.detectors.by_data).
+    data_check: DataCheck | None = None
     # Optional keys, written only when set (a report never carries them as null).
     _OPTIONAL = (
         "concentration",
@@ -341,6 +344,7 @@ class Evidence:
         "clean_accuracy_on_data",
         "plan",
         "draws",
+        "data_check",
     )
 
     @classmethod
@@ -464,4 +468,5 @@ class Evidence:
             clean_accuracy_on_data=optional("clean_accuracy_on_data", float),
             plan=optional("plan", PlanRecord.from_dict),
             draws=optional("draws", Draws.from_dict),
+            data_check=optional("data_check", DataCheck.from_dict),
         )

@@ -68,6 +68,10 @@ def deciding_trigger(
             return None
         point = found.point
         return "search", point.to_dict(), lambda x: point.apply(x), int(label)
+    if decided_by == "data-check":
+        # The training data decided; the example shows the finding that reaches its class most
+        # (none: the class's pattern in the data decided, which the scan did not find).
+        return _reaching(probes, search, int(label))
     if decided_by.startswith("selectivity"):
         finding = max(
             (f for f in probes.findings if f.probe.strong and f.label == label),
@@ -86,6 +90,26 @@ def deciding_trigger(
         return None
     probe: Probe = finding.probe
     return "probe", probe.to_dict(), lambda x: probe.trigger(x.shape[1:])(x), int(label)
+
+
+def _reaching(
+    probes: ProbeResult, search: SearchResult | None, label: int
+) -> tuple[str, dict[str, Any], Change, int] | None:
+    """The finding that sends the most other classes to `label` (a search finding, or a probe
+    other than a strong one, as `by_data.reach_by_label` reads them)."""
+    found = [f for f in (search.findings if search is not None else ()) if f.label == label]
+    probe_found = [f for f in probes.findings if not f.probe.strong and f.label == label]
+    best_search = max(found, key=lambda f: f.universality, default=None)
+    best_probe = max(probe_found, key=lambda f: f.universality, default=None)
+    if best_search is not None and (
+        best_probe is None or best_search.universality >= best_probe.universality
+    ):
+        point = best_search.point
+        return "search", point.to_dict(), lambda x: point.apply(x), label
+    if best_probe is None:
+        return None
+    probe: Probe = best_probe.probe
+    return "probe", probe.to_dict(), lambda x: probe.trigger(x.shape[1:])(x), label
 
 
 def example_fits(oracle: LabelOracle, classes: int) -> bool:

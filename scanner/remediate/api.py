@@ -17,11 +17,12 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
+from scanner.detectors.datacheck import DataCheck
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
 from scanner.remediate.burn import BurnConfig
-from scanner.remediate.datacheck import DataCheck, aim_by_data, wants_data_check
+from scanner.remediate.datacheck import aim_by_data, wants_data_check
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan

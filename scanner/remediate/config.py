@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scanner.detectors.datacheck import DataCheckConfig
 from scanner.remediate.runtime import TrainSettings
+
+# The training data check's shipped settings, which BurnConfig's data_* fields start from.
+_DATA = DataCheckConfig()
 
 
 @dataclass(frozen=True)
@@ -256,45 +260,30 @@ class BurnConfig:
     # label learns that class's own features; unlearning it cost an SE-ResNet 42 points on
     # its target class (section 45).
     shortcut_universal: bool = False
-    # The training data's check of the target (`datacheck.check_training_data`, only with
+    # The training data's check of the target (`scanner.detectors.datacheck`, only with
     # --clean-data beside --train-data): the class whose training samples differ from its clean
-    # samples, by a z >= `data_check_min_z` at a pixel or a spatial frequency and >=
-    # `data_check_ratio` times every other class's, aims a `shortcut` or `clean` report's repair
-    # and overrules an `infected` report's own target, when the scan's findings reach it
-    # (`prior.reached_labels`); otherwise the target stays as it was. Why: the scan's shortcut
-    # label is the planted target on most SIG nets read `shortcut` and a natural sink on some,
-    # and aiming at the sink left the backdoor in (sections 45 and 46). Hand-set on the stored
-    # sets 31, 32 and 41-50 (114 nets): planted all-to-one targets z 21.5-391 at a pixel, every
-    # other class of those nets <= 6.0, clean nets <= 5.8, all-to-all nets 10.5-17.2 in every
-    # class (docs/remediation.md section 47). Classes with fewer than `data_check_min_samples`
-    # on either side are not measured; at most `data_check_max_samples` per class are read.
+    # samples aims a `shortcut` or `clean` report's repair and overrules an `infected` report's
+    # own target, when the scan's findings reach it (`prior.reached_labels`) or its pattern
+    # fires on the model; otherwise the target stays as it was. Why: the scan's shortcut label
+    # is the planted target on most SIG nets read `shortcut` and a natural sink on some, and
+    # aiming at the sink left the backdoor in (docs/remediation.md sections 45-47). The named
+    # class's pattern, and the plane sine nearest it, are unlearned (at
+    # `prior.PATTERN_FRACTIONS` of their amplitude) where they fire: the scan's grating is a
+    # grid point and a descent, whose phase or frequency can sit off the planted sine's, and
+    # the repaired net still answered the exact sine (section 48). The values and why they
+    # were chosen: `DataCheckConfig` (one place for the scan and the repair).
     data_check: bool = True
-    data_check_min_z: float = 10.0
-    data_check_ratio: float = 3.0
-    data_check_min_samples: int = 20
-    data_check_max_samples: int = 2000
-    # The named class's pattern (`datacheck.data_pattern`): the difference's spatial
-    # frequencies with z >= `data_pattern_min_z`, unlearned (at `prior.PATTERN_FRACTIONS` of
-    # its amplitude) when the least of `data_pattern_amps` at which it sends >=
-    # `data_pattern_fire` of `data_pattern_samples` clean samples of the other classes to the
-    # class is found on the model; a class the findings do not reach is aimed at when its
-    # pattern fires. Why: the scan's grating is a grid point and a descent, whose phase or
-    # frequency can sit off the planted sine's; the repaired net then still answered the exact
-    # sine (section 48). Hand-set before any repair read them: 5 is above the largest z of
-    # the frequencies of a class with no poison (<= 3.7 on the 94 nets of sets 44-53, all-to-all
-    # ones left out), 0.4 is past the scan's grating grid (0.3).
-    data_pattern: bool = True
-    data_pattern_min_z: float = 5.0
-    data_pattern_amps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
-    data_pattern_fire: float = 0.5
-    data_pattern_samples: int = 500
-    # Beside the pattern, the plane sine nearest it (`datacheck.dominant_sine`), when their
-    # correlation is >= `data_sine_min_fit`, calibrated and unlearned the same way. Why: a
-    # sine added to images with a black background is clipped there, so the pattern is a
-    # half-rectified copy, and the net repaired with it still answered the exact sine
-    # (section 48). 0.8 hand-set on the fifty-fourth set's nine SIG nets (0.88-0.995).
-    data_sine: bool = True
-    data_sine_min_fit: float = 0.8
+    data_check_min_z: float = _DATA.min_z
+    data_check_ratio: float = _DATA.ratio
+    data_check_min_samples: int = _DATA.min_samples
+    data_check_max_samples: int = _DATA.max_samples
+    data_pattern: bool = _DATA.pattern
+    data_pattern_min_z: float = _DATA.pattern_min_z
+    data_pattern_amps: tuple[float, ...] = _DATA.pattern_amps
+    data_pattern_fire: float = _DATA.fire
+    data_pattern_samples: int = _DATA.pattern_samples
+    data_sine: bool = _DATA.sine
+    data_sine_min_fit: float = _DATA.sine_min_fit
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -327,6 +316,22 @@ class BurnConfig:
     locate_window: bool = True
     locate_transplant: bool = False
     train: TrainSettings = field(default_factory=TrainSettings)
+
+    def data_check_config(self) -> DataCheckConfig:
+        """The training data check's settings as this config sets them (--burn-set)."""
+        return DataCheckConfig(
+            min_z=self.data_check_min_z,
+            ratio=self.data_check_ratio,
+            min_samples=self.data_check_min_samples,
+            max_samples=self.data_check_max_samples,
+            pattern=self.data_pattern,
+            pattern_min_z=self.data_pattern_min_z,
+            pattern_amps=self.data_pattern_amps,
+            fire=self.data_pattern_fire,
+            pattern_samples=self.data_pattern_samples,
+            sine=self.data_sine,
+            sine_min_fit=self.data_sine_min_fit,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

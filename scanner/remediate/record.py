@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scanner.remediate.datacheck import DataCheck
+    from scanner.detectors.datacheck import DataCheck
     from scanner.remediate.prior import SelfPrior, TriggerPrior
     from scanner.remediate.residual import Residual
     from scanner.report import XrayResult

@@ -135,3 +135,28 @@ def test_a_budget_below_the_least_scan_is_refused_before_any_query(
     assert "--max-queries 100 is below the least" in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_data_is_read_beside_the_scan_and_refused_in_one_line_when_it_does_not_fit(
+    tmp_path: Path, digits_model: Path, digits_npz: Path
+) -> None:
+    from tests.onnx_builders import digits
+
+    x, y = digits()
+    train = tmp_path / "train.npz"
+    np.savez(train, x=np.round(x[:1500] * 255).astype(np.uint8), y=y[:1500])
+    out = tmp_path / "r.json"
+    code, stdout, err = run(
+        "scan", digits_model, "--data", digits_npz, "--planes", "3", "--resolution", "20",
+        "--train-data", train, "--json", out,
+    )  # fmt: skip
+    assert code in (0, 1), err
+    check = json.loads(out.read_text())["xray"]["evidence"]["data_check"]
+    assert check["label"] is None and check["attributed"] is False  # an unpoisoned training set
+    assert "training data (--train-data):" in stdout
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((30, 28, 28), np.uint8), y=np.arange(30) % 10)
+    code, _, err = run("scan", digits_model, "--data", digits_npz, *FAST, "--train-data", wrong)
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "wrong.npz: training images are 28x28x1" in err
+    assert "Traceback" not in err

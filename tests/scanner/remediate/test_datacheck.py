@@ -12,13 +12,9 @@ import math
 import numpy as np
 import pytest
 
+from scanner.detectors.datacheck import check_training_data, data_pattern, pattern_amplitude
 from scanner.remediate.config import BurnConfig
-from scanner.remediate.datacheck import (
-    aim_by_data,
-    check_training_data,
-    data_pattern,
-    pattern_amplitude,
-)
+from scanner.remediate.datacheck import aim_by_data
 from scanner.remediate.prior import DataPattern, TriggerPrior, probe_triggers
 from tests import onnx_builders
 
@@ -135,7 +131,7 @@ def test_too_few_clean_samples_is_said_not_guessed() -> None:
 
 @pytest.mark.parametrize("chunked", [1, 1000])
 def test_chunking_does_not_change_the_figures(chunked: int) -> None:
-    from scanner.remediate.datacheck import _moments
+    from scanner.detectors.datacheck import _moments
 
     x = _split()[0][:300]
     whole, parts = _moments(x, chunk=len(x)), _moments(x, chunk=chunked)
@@ -144,7 +140,7 @@ def test_chunking_does_not_change_the_figures(chunked: int) -> None:
 
 
 def test_a_large_class_is_read_over_its_whole_length() -> None:
-    from scanner.remediate.datacheck import _spread
+    from scanner.detectors.datacheck import _spread
 
     # Poison appended at the end of a file must be read too: the samples are spread, not the
     # first ones.
@@ -222,7 +218,7 @@ def test_a_firing_pattern_aims_the_repair_the_scan_did_not_reach_and_is_unlearne
 
 
 def test_the_nearest_sine_is_found_between_whole_cycles_and_at_a_slant() -> None:
-    from scanner.remediate.datacheck import dominant_sine
+    from scanner.detectors.datacheck import dominant_sine
 
     rows, cols = np.meshgrid(np.arange(28), np.arange(28), indexing="ij")
     for fy, fx, phase in ((0.0, 4.5, 0.8), (3.0, 5.2, 1.3)):
@@ -252,7 +248,7 @@ def test_the_pattern_is_unlearned_at_fractions_of_its_amplitude() -> None:
 
 
 def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
-    from scanner.remediate.datacheck import DataCheck
+    from scanner.detectors.datacheck import DataCheck
     from scanner.ui import data_check_lines
 
     z = (1.0,) * 10
