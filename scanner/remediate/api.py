@@ -22,7 +22,7 @@ from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
 from scanner.remediate.burn import BurnConfig
-from scanner.remediate.datacheck import aim_by_data, wants_data_check
+from scanner.remediate.datacheck import aim_by_data, named_by_scan_data, wants_data_check
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
@@ -233,7 +233,9 @@ def remediate_run(
         if target_label is None and prior.target is not None:
             target_label = prior.target
             target_source = "shortcut" if prior.verdict == "shortcut" else "scan-report"
-            if target_source == "shortcut" and not burn_config.shortcut_universal:
+            aimed_by_data = target_source == "scan-report" and named_by_scan_data(scan_report)
+            aimed = target_source == "shortcut" or aimed_by_data
+            if aimed and not burn_config.shortcut_universal:
                 burn_config = replace(burn_config, universal=False)
     if target_label is not None and target_source is None:
         from_report = prior is not None and prior.target == target_label

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scanner.detectors.datacheck import DataCheck, read_patterns, run_check
+from scanner.report import ScanReport
 
 if TYPE_CHECKING:
     from scanner.remediate.config import BurnConfig
     from scanner.remediate.prior import DataPattern, TriggerPrior
-    from scanner.report import ScanReport
 
 
 def wants_data_check(
@@ -71,6 +71,22 @@ def aim_by_data(
     if check.label == named or (check.label not in reached and not patterns):
         return check, patterns if check.label == named else ()
     return replace(check, aimed=True, overruled=named), patterns
+
+
+def named_by_scan_data(report: dict[str, Any] | ScanReport) -> bool:
+    """Whether the report's target is the class `bdscan scan --train-data` attributed where the
+    scan alone named none (a `shortcut` or `clean` read made `infected`). Such a target is
+    repaired as the repair's own check aims one: without the universal perturbation toward a
+    (perhaps clean-label) class (docs/remediation.md section 45), so that the repair is the same
+    whether the training data entered through the scan or through --train-data here."""
+    if isinstance(report, ScanReport):
+        check = report.xray.evidence.data_check
+        return check is not None and check.attributed and check.overruled is None
+    try:
+        doc = report["xray"]["evidence"]["data_check"]
+        return bool(doc.get("attributed")) and doc.get("overruled") is None
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _report_target(report: dict[str, Any] | ScanReport) -> int | None:

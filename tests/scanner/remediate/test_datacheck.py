@@ -270,3 +270,18 @@ def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
         "  training data check: no class stands out: the target was not changed"
     ]
     assert data_check_lines(None, "shortcut") == []
+
+
+def test_a_target_the_scans_training_data_attributed_is_repaired_as_an_aimed_one() -> None:
+    # `bdscan scan --train-data` made a `shortcut` read `infected` (nothing overruled): the
+    # repair then leaves out the universal perturbation, as its own check's aim does.
+    from scanner.remediate.datacheck import named_by_scan_data
+
+    def doc(**check: object) -> dict[str, object]:
+        return {"xray": {"verdict": "infected", "evidence": {"data_check": check}}}
+
+    assert named_by_scan_data(doc(attributed=True, overruled=None))
+    assert not named_by_scan_data(doc(attributed=True, overruled=5))  # a target overruled
+    assert not named_by_scan_data(doc(attributed=False, overruled=None))
+    assert not named_by_scan_data({"xray": {"verdict": "infected", "evidence": {}}})
+    assert not named_by_scan_data({"xray": None})
