@@ -8,7 +8,7 @@ same seed. Each model's training data is its poisoned training set as `bench_bur
 (a `--train-size` subset at `--seed`); the clean side is the zoo's scan data, as a scan's DATA.
 
     python benchmarks/data_verdict.py --run zoo-fresh54=bench-out/rs-fresh54-s0 \\
-        --run zoo-fresh55=bench-out/rs-fresh55-s0
+        --run zoo-fresh55=bench-out/rs-fresh55-s0 [--reports-out bench-out/dv]
 
 Prints every model (the check's class, the labels the findings reach, the pattern's share, the
 verdict before -> after), then per run and pooled: the AUROC of the score (all-to-one against
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-size", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jsonl", type=Path, default=None, help="one row per model")
+    ap.add_argument("--reports-out", type=Path, default=None, metavar="DIR",
+                    help="write each re-decided report there (DIR/RUN-NAME/NAME.json), as"
+                    " `bdscan scan --train-data --json` would have")  # fmt: skip
     args = ap.parse_args(argv)
     from bdscan_lab.zoo.build import poisoned_training_set
 
@@ -81,6 +84,17 @@ def main(argv: list[str] | None = None) -> int:
                 queries = zo.oracle.queries
             check = new.evidence.data_check
             assert check is not None
+            if args.reports_out is not None:
+                folder = args.reports_out / run.name
+                folder.mkdir(parents=True, exist_ok=True)
+                doc["xray"].update(
+                    verdict=new.verdict,
+                    score=new.score,
+                    target_label=new.target_label,
+                    target_note=new.target_note,
+                    evidence=new.evidence.to_dict(),
+                )
+                (folder / f"{row['name']}.json").write_text(json.dumps(doc))
             moved = replace_row(row, new)
             before.append(row)
             after.append(moved)

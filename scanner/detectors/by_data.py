@@ -30,12 +30,14 @@ import numpy as np
 
 from scanner.detectors.datacheck import DataCheck, DataCheckConfig, read_patterns, run_check
 from scanner.detectors.evidence import Evidence, Reading, Trace
+from scanner.detectors.thresholds import THRESHOLDS, value
 from scanner.detectors.verdict import Decision
 
-# The share of the other classes a finding must send to a label, as a median over its samples,
-# for the scan to count the label as reached (the grade `scanner.remediate.prior` takes a
-# finding as a prior at, so that the scan and the repair read the same labels).
-REACH_MIN = 0.5
+# The share of the other classes a finding must send to a label, as a median over its samples
+# (or the named class's pattern must), for the scan to count the label as answered: the grade
+# `scanner.remediate.prior` takes a finding as a prior at, so that the scan and the repair read
+# the same labels.
+REACH_MIN = value("data_reach_min")
 DECIDED_BY = "data-check"
 
 
@@ -105,7 +107,8 @@ def attribute(decision: Decision, check: DataCheck, reach: dict[int, float]) -> 
     evidence = decision.evidence
     trace = evidence.trace
     if trace is not None:
-        reading = Reading(DECIDED_BY, round(figure, 4), "reach_min", REACH_MIN, "hand-set", True)
+        kind = THRESHOLDS["data_reach_min"].kind
+        reading = Reading(DECIDED_BY, round(figure, 4), "data_reach_min", REACH_MIN, kind, True)
         trace = Trace(DECIDED_BY, (*trace.tests, reading), trace.attribution)
     evidence = replace(
         evidence,

@@ -119,6 +119,15 @@ THRESHOLDS: dict[str, Threshold] = {
             " that spreads the classes over several labels in both sets decides all-to-all",
         ),
         Threshold(
+            "data_reach_min",
+            0.5,
+            "hand-set",
+            "with --train-data: the share of the other classes (a finding's median, or the"
+            " named class's pattern in the data) the model must send to the class the training"
+            " data names for the verdict to rest on it; the grade a repair takes a finding as"
+            " its prior at (scanner.detectors.by_data)",
+        ),
+        Threshold(
             "concentration_min",
             0.5,
             "hand-set",
