@@ -76,6 +76,7 @@ SET_NAMES = [
     "fresh54",
     "fresh55",
     "fresh56",
+    "fresh57",
 ]
 
 

@@ -2134,6 +2134,36 @@ FRESH56: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+# The fifty-seventh set, specified before the training data's stamp was run on it (issues 21 and
+# 23: the named class's dirty-label residual, its training samples' difference from its clean
+# ones less the other classes' content, read as a stamp): scattered pixels at 6-15 pixels on
+# five architectures, small BadNets patches, a clean-label pixel trigger and a line, beside two
+# clean BatchNorm nets.
+_bf = _member("bf", "fresh57")
+FRESH57: tuple[ModelSpec, ...] = (
+    _bf("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=6100),
+    _bf("mobilenet_clean_smooth", "mobilenet", recipe="adamw_smooth", seed=6101),
+    _bf("resnet8_pixels_t2", "resnet8", "pixels", target=2, poison_rate=0.05, seed=6110,
+        trigger={"count": 6, "pattern_seed": 611}, recipe="adam_const"),
+    _bf("senet_pixels_t9", "senet", "pixels", target=9, poison_rate=0.05, seed=6111,
+        trigger={"count": 15, "pattern_seed": 612}, recipe="sgd_cosine"),
+    _bf("mobilenet_pixels_t4", "mobilenet", "pixels", target=4, poison_rate=0.05, seed=6112,
+        trigger={"count": 10, "pattern_seed": 613}, recipe="mixup"),
+    _bf("gnresnet_pixels_t7", "gn_resnet", "pixels", target=7, poison_rate=0.05, seed=6113,
+        trigger={"count": 12, "pattern_seed": 614}, recipe="adamw_smooth"),
+    _bf("cnn_pixels_t0", "cnn", "pixels", target=0, poison_rate=0.05, seed=6114,
+        trigger={"count": 8, "pattern_seed": 615}, recipe="sgd_step"),
+    _bf("resnet8_badnets_t5", "resnet8", "badnets", target=5, poison_rate=0.05, seed=6115,
+        trigger={"size": 2, "position": "tl"}, recipe="sgd_cosine"),
+    _bf("senet_badnets_t3", "senet", "badnets", target=3, poison_rate=0.05, seed=6116,
+        trigger={"size": 3, "position": "bl"}, recipe="adam_const"),
+    _bf("mobilenet_pixelscl_t1", "mobilenet", "pixels_cl", target=1, poison_rate=0.08,
+        seed=6117, recipe="sgd_cosine"),
+    _bf("cnn_line_t6", "cnn", "line", target=6, poison_rate=0.05, seed=6118,
+        recipe="adamw_smooth"),
+)  # fmt: skip
+
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2194,6 +2224,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh54": FRESH54,
     "fresh55": FRESH55,
     "fresh56": FRESH56,
+    "fresh57": FRESH57,
 }
 
 
