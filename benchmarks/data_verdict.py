@@ -40,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-size", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jsonl", type=Path, default=None, help="one row per model")
+    ap.add_argument("--no-stamp", action="store_true", help="without the training data's stamp")
     ap.add_argument("--reports-out", type=Path, default=None, metavar="DIR",
                     help="write each re-decided report there (DIR/RUN-NAME/NAME.json), as"
                     " `bdscan scan --train-data --json` would have")  # fmt: skip
     args = ap.parse_args(argv)
     from bdscan_lab.zoo.build import poisoned_training_set
 
-    config = DataCheckConfig()
+    config = DataCheckConfig(stamp=not args.no_stamp)
     before_all: list[dict[str, Any]] = []
     after_all: list[dict[str, Any]] = []
     out = args.jsonl.open("w") if args.jsonl else None
@@ -101,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             share = max(
                 (r for r in (check.pattern_rate, check.sine_rate) if r is not None), default=None
             )
+            stamp = "-" if check.stamp_rate is None else f"{check.stamp_rate:.2f}"
             print(
                 f"{row['name']:36s} {row['attack']:9s} t={row['target']!s:4s}"
                 f" named {check.label!s:4s} reach {list(check.reached)!s:12s}"
-                f" pattern {'-' if share is None else f'{share:.2f}'} ({queries} q) |"
+                f" pattern {'-' if share is None else f'{share:.2f}'} stamp {stamp}"
+                f" ({check.stamp_pixels} px) ({queries} q) |"
                 f" {row['verdict']} {row['found_target']} {row['score']:.2f} ->"
                 f" {new.verdict} {new.target_label} {new.score:.2f}",
                 flush=True,

@@ -277,8 +277,8 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
         how = (
             f"the scan's findings reach {reach}"
             if check.label in check.reached
-            else f"the scan's findings reach {reach or 'no label'}, its pattern"
-            f" reaches {check.label}"
+            else f"the scan's findings reach {reach or 'no label'}, its"
+            f" {'stamp' if check.stamp is not None else 'pattern'} reaches {check.label}"
         )
         lines.append(
             f"  aimed by the training data ({said}): {check.note}; {how}; it repaired {check.label}"
@@ -286,12 +286,12 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
     else:
         if check.label is None:
             why = ": the target was not changed"
-        elif check.label in check.reached or check.pattern_amp or check.sine_amp:
+        elif check.label in check.reached or check.pattern_amp or check.sine_amp or check.stamp:
             why = ": it is the scan's target"
         else:
             why = (
-                f"; neither the scan's findings nor its pattern reach {check.label}: the target"
-                " was not changed"
+                f"; neither the scan's findings nor its stamp or pattern reach {check.label}:"
+                " the target was not changed"
             )
         lines.append(f"  training data check: {check.note}{why}")
     if check.pattern_terms and check.pattern_amp is not None:
@@ -310,5 +310,13 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
         lines.append(
             f"  its nearest plane sine (correlation {check.sine_fit or 0:.2f}) sends"
             f" {check.sine_rate or 0:.0%} there at amplitude {check.sine_amp}: unlearned too"
+        )
+    if check.stamp_pixels and check.stamp_rate is not None:
+        fired = check.stamp is not None
+        lines.append(
+            f"  the training data's stamp of class {check.label} ({check.stamp_pixels} pixels,"
+            f" {check.stamp_mix or 0:.0%} of its samples from other classes) sends"
+            f" {check.stamp_rate:.0%} of other classes' clean samples there:"
+            f" {'unlearned as a trigger' if fired else 'not unlearned'}"
         )
     return lines

@@ -55,13 +55,22 @@ def reach_by_label(evidence: Evidence, min_universality: float = REACH_MIN) -> d
     return reach
 
 
-def answered(check: DataCheck) -> tuple[float, float | None]:
-    """(share, amplitude): the largest share of other classes' samples the named class's
-    pattern or its sine sent to it where one fired, at its least firing amplitude; (0.0, None)
-    where none fired or none was read."""
-    read = ((check.pattern_amp, check.pattern_rate), (check.sine_amp, check.sine_rate))
-    fired = [(rate, amp) for amp, rate in read if amp is not None and rate is not None]
-    return max(fired, default=(0.0, None))
+def answered(check: DataCheck) -> tuple[float, str]:
+    """(share, what): the largest share of other classes' samples that the named class's stamp,
+    pattern or sine in the training data sent to it where one fired, and what it was; (0.0,
+    "") where none fired or none was read."""
+    fired: list[tuple[float, str]] = []
+    if check.stamp is not None and check.stamp_rate is not None:
+        fired.append(
+            (check.stamp_rate, f"its stamp in the training data ({check.stamp_pixels} pixels)")
+        )
+    for amp, rate, what in (
+        (check.pattern_amp, check.pattern_rate, "its pattern in the training data"),
+        (check.sine_amp, check.sine_rate, "the plane sine of its pattern in the training data"),
+    ):
+        if amp is not None and rate is not None:
+            fired.append((rate, f"{what} at amplitude {amp}"))
+    return max(fired, default=(0.0, ""))
 
 
 def attribute(decision: Decision, check: DataCheck, reach: dict[int, float]) -> Decision:
@@ -80,20 +89,19 @@ def attribute(decision: Decision, check: DataCheck, reach: dict[int, float]) -> 
         return keep
     if decision.verdict == "infected" and decision.target_label is None:
         return keep  # all-to-all: no single target to overrule
-    by_findings, (by_pattern, amp) = reach.get(label, 0.0), answered(check)
-    figure = max(by_findings, by_pattern)
+    by_findings, (by_data, what) = reach.get(label, 0.0), answered(check)
+    figure = max(by_findings, by_data)
     if figure < REACH_MIN:
         return replace(
             keep,
             target_note=f"{decision.target_note}; the training data names class {label}"
-            f" ({_z_words(check)}), which the model does not answer universally (findings"
-            f" {by_findings:.0%}, its pattern {by_pattern:.0%}): not attributed",
+            f" ({_z_words(check)}), which the model does not answer universally (the findings"
+            f" {by_findings:.0%}, its stamp or pattern {_best_read(check):.0%}): not attributed",
         )
     how = (
         f"the scan's findings send {by_findings:.0%} of the other classes there"
-        if by_findings >= by_pattern
-        else f"its pattern in the training data sends {by_pattern:.0%} of the other classes"
-        f" there at amplitude {amp}"
+        if by_findings >= by_data
+        else f"{what} sends {by_data:.0%} of the other classes there"
     )
     overruled = decision.target_label if decision.verdict == "infected" else None
     before = decision.verdict + (
@@ -163,3 +171,9 @@ def _z_words(check: DataCheck) -> str:
     z = check.z_pixel if check.by == "pixel" else check.z_frequency
     where = "a pixel" if check.by == "pixel" else "a spatial frequency"
     return f"z {z[check.label]:.1f} at {where}"
+
+
+def _best_read(check: DataCheck) -> float:
+    """The largest share any stamp, pattern or sine read sent to the class, fired or not."""
+    rates = (check.stamp_rate, check.pattern_rate, check.sine_rate)
+    return max((r for r in rates if r is not None), default=0.0)

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from scanner.detectors.thresholds import value
+
 # Spread of the data the z scores divide by, floored at one grey level so that a pixel that is
 # constant in the clean samples (a black background) does not divide by zero.
 _GREY_LEVEL = 1.0 / 255.0
@@ -54,7 +56,14 @@ class DataCheckConfig:
     it fires at the least of `pattern_amps` (0.4 is past the scan's grating grid, 0.3) that
     sends >= `fire` of `pattern_samples` clean samples of the other classes to the class. The
     plane sine nearest it is read too when their correlation is >= `sine_min_fit` (0.8,
-    hand-set on the fifty-fourth set's nine SIG nets, 0.88-0.995; section 48)."""
+    hand-set on the fifty-fourth set's nine SIG nets, 0.88-0.995; section 48).
+
+    The named class's stamp (`data_stamp`): where its training samples are a mixture with at
+    least `stamp_min_mix` of other classes' images (a dirty-label poison relabels them), the
+    pixels whose difference the mixture's content does not explain at z >= `pattern_min_z`,
+    at most `stamp_max_share` of the image (the verdict's own cap on a planted stamp,
+    `mask_cost_max`). 0.05 hand-set: the zoo's dirty-label nets mix 0.31-0.49 (seven seen nets
+    of sets 36, 52 and 56), an unpoisoned class none."""
 
     min_z: float = 10.0
     ratio: float = 3.0
@@ -67,12 +76,15 @@ class DataCheckConfig:
     pattern_samples: int = 500
     sine: bool = True
     sine_min_fit: float = 0.8
+    stamp: bool = True
+    stamp_min_mix: float = 0.05
+    stamp_max_share: float = value("mask_cost_max")
 
     def pattern_queries(self) -> int:
-        """The most queries `read_patterns` sends (the pattern and its sine, every amplitude)."""
-        if not self.pattern:
-            return 0
-        return (1 + int(self.sine)) * len(self.pattern_amps) * self.pattern_samples
+        """The most queries `read_patterns` sends (the pattern and its sine at every amplitude,
+        the stamp once)."""
+        sweep = (1 + int(self.sine)) * len(self.pattern_amps) if self.pattern else 0
+        return (sweep + int(self.stamp)) * self.pattern_samples
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +119,14 @@ class DataCheck:
     sine_amp: float | None = None
     sine_rate: float | None = None
     attributed: bool = False
+    # The named class's stamp (`data_stamp`): its pixels (0: none stands out, or the class is
+    # no mixture), the share of other classes' images its training samples hold, the share of
+    # other classes' clean samples it sends to the class, and the stamp itself (a search space
+    # "mask" point) where that share reaches `DataCheckConfig.fire`.
+    stamp_pixels: int = 0
+    stamp_mix: float | None = None
+    stamp_rate: float | None = None
+    stamp: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(values: tuple[float, ...]) -> list[float | None]:
@@ -132,6 +152,12 @@ class DataCheck:
                 "rate": None if self.sine_rate is None else round(self.sine_rate, 4),
             },
             "attributed": self.attributed,
+            "stamp": {
+                "pixels": self.stamp_pixels,
+                "mix": None if self.stamp_mix is None else round(self.stamp_mix, 4),
+                "rate": None if self.stamp_rate is None else round(self.stamp_rate, 4),
+                "point": self.stamp,
+            },
         }
 
     @classmethod
@@ -144,7 +170,7 @@ class DataCheck:
         def num(value: Any) -> float | None:
             return None if value is None else float(value)
 
-        pattern, sine = d.get("pattern") or {}, d.get("sine") or {}
+        pattern, sine, stamp = d.get("pattern") or {}, d.get("sine") or {}, d.get("stamp") or {}
         label, overruled = d.get("label"), d.get("overruled")
         return cls(
             z_pixel=zs(d.get("z_pixel")),
@@ -162,6 +188,10 @@ class DataCheck:
             sine_amp=num(sine.get("amp")),
             sine_rate=num(sine.get("rate")),
             attributed=bool(d.get("attributed", False)),
+            stamp_pixels=int(stamp.get("pixels", 0)),
+            stamp_mix=num(stamp.get("mix")),
+            stamp_rate=num(stamp.get("rate")),
+            stamp=stamp.get("point"),
         )
 
 
@@ -376,6 +406,90 @@ def pattern_amplitude(
     return None, best
 
 
+def data_stamp(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_clean: np.ndarray,
+    y_clean: np.ndarray,
+    label: int,
+    *,
+    min_z: float,
+    max_samples: int,
+    min_mix: float,
+    max_share: float,
+) -> tuple[dict[str, Any] | None, float | None, int]:
+    """(point, mix, pixels): class `label`'s dirty-label stamp as a search space "mask" point
+    (None when there is none), the share of other classes' images its training samples hold,
+    and the pixels that stand out.
+
+    Why: a dirty-label attack adds triggered images of other classes to the class, so its mean
+    training image is (1 - mix) * its clean mean + mix * (the other classes' clean mean + the
+    trigger's change). The difference from its clean mean is then mix * the other classes'
+    content plus mix * the trigger; `mix` is fitted by least squares over the pixels the
+    trigger leaves alone (refitted without those that stand out, three times), and what is
+    left stands out only where the trigger is. A scattered-pixel trigger spreads over every
+    spatial frequency, so `data_pattern` does not rebuild it; this does, pixel by pixel, at the
+    value the trigger sets (the other classes' mean plus what is left over `mix`)."""
+    a = _spread(x_train, y_train, label, max_samples).astype(np.float64)
+    b = _spread(x_clean, y_clean, label, max_samples).astype(np.float64)
+    others = x_clean[y_clean != label]
+    if len(others) > max_samples:
+        pick = np.linspace(0, len(others) - 1, max_samples).round().astype(np.int64)
+        others = others[pick]
+    if len(a) < 2 or len(b) < 2 or len(others) < 2:
+        return None, None, 0
+    mean_o = others.astype(np.float64).mean(axis=0)
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    content = mean_o - b.mean(axis=0)
+    floor = _GREY_LEVEL**2
+    se = np.sqrt((a.var(axis=0) + floor) / len(a) + (b.var(axis=0) + floor) / len(b))
+    fit = np.ones(diff.shape, dtype=bool)
+    mix = 0.0
+    for _ in range(3):
+        denom = float((content[fit] ** 2).sum())
+        mix = float((diff[fit] * content[fit]).sum() / denom) if denom > 0 else 0.0
+        fit = np.abs(diff - mix * content) / se < min_z
+    if mix < min_mix:
+        return None, mix, 0
+    left = diff - mix * content
+    mask = (np.abs(left) / se >= min_z).any(axis=2)
+    h, w, c = diff.shape
+    pixels = int(mask.sum())
+    if pixels == 0 or pixels > max_share * h * w:
+        return None, mix, pixels
+    values = np.clip(mean_o + left / mix, 0.0, 1.0)
+    rows, cols = np.nonzero(mask)
+    params = {
+        "shape": [h, w, c],
+        "pixels": [[int(r), int(q)] for r, q in zip(rows, cols, strict=True)],
+        "values": [
+            [round(float(v), 4) for v in values[r, q]] for r, q in zip(rows, cols, strict=True)
+        ],
+    }
+    return {"space": "mask", "params": params}, mix, pixels
+
+
+def stamp_rate(
+    labels_of: Callable[[np.ndarray], np.ndarray],
+    point: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    target: int,
+    max_samples: int,
+) -> float:
+    """The share of at most `max_samples` clean samples of classes other than `target` (spread
+    evenly) that `point`'s stamp sends there."""
+    from scanner.detectors.spaces import Point
+
+    idx = np.flatnonzero(y != target)
+    if len(idx) > max_samples:
+        idx = idx[np.linspace(0, len(idx) - 1, max_samples).round().astype(np.int64)]
+    if len(idx) == 0:
+        return 0.0
+    stamped = Point.from_dict(point).apply(x[idx].astype(np.float32)).astype(np.float32)
+    return float(np.mean(labels_of(stamped) == target))
+
+
 def run_check(
     train: tuple[np.ndarray, np.ndarray],
     clean: tuple[np.ndarray, np.ndarray],
@@ -397,11 +511,24 @@ def read_patterns(
     config: DataCheckConfig,
     labels_of: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[DataCheck, tuple[tuple[np.ndarray, float], ...]]:
-    """The named class's pattern and the plane sine nearest it, read on the model (`labels_of`:
-    its labels for float NHWC images in [0, 1]): the check with what they gave, and those that
-    fire, each as (signal, least firing amplitude)."""
+    """The named class's stamp, pattern and the plane sine nearest the pattern, read on the model
+    (`labels_of`: its labels for float NHWC images in [0, 1]): the check with what they gave
+    (the stamp in `check.stamp` where it fires), and the patterns that fire, each as (signal,
+    least firing amplitude)."""
     label = check.label
-    if label is None or not config.pattern:
+    if label is None:
+        return check, ()
+    if config.stamp:
+        point, mix, pixels = data_stamp(
+            *train, *clean, label,
+            min_z=config.pattern_min_z, max_samples=config.max_samples,
+            min_mix=config.stamp_min_mix, max_share=config.stamp_max_share,
+        )  # fmt: skip
+        check = replace(check, stamp_pixels=pixels, stamp_mix=mix)
+        if point is not None:
+            rate = stamp_rate(labels_of, point, *clean, label, config.pattern_samples)
+            check = replace(check, stamp_rate=rate, stamp=point if rate >= config.fire else None)
+    if not config.pattern:
         return check, ()
     signal, terms = data_pattern(
         *train, *clean, label, min_z=config.pattern_min_z, max_samples=config.max_samples

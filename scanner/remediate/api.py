@@ -308,6 +308,10 @@ def remediate_run(
                 burn_config = replace(burn_config, universal=False)
         if patterns and prior is not None and prior.target == data_check.label:
             prior = replace(prior, patterns=patterns)
+        stamp = data_check.stamp
+        if stamp is not None and prior is not None and prior.target == data_check.label:
+            # The training data's stamp, unlearned as a stamp the search found.
+            prior = replace(prior, found=(*prior.found, stamp))
     with clock.phase("evaluate-before"):
         pred_before = predict_labels(model, x_hold, dev)
         acc_before = round(float(np.mean(pred_before == y_hold)), 5) if len(y_hold) else None

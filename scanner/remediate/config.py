@@ -284,6 +284,10 @@ class BurnConfig:
     data_pattern_samples: int = _DATA.pattern_samples
     data_sine: bool = _DATA.sine
     data_sine_min_fit: float = _DATA.sine_min_fit
+    # The named class's dirty-label stamp (`datacheck.data_stamp`), unlearned as a stamp the
+    # search found where it fires; a class the findings do not reach is aimed at when it does.
+    data_stamp: bool = _DATA.stamp
+    data_stamp_min_mix: float = _DATA.stamp_min_mix
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -331,6 +335,8 @@ class BurnConfig:
             pattern_samples=self.data_pattern_samples,
             sine=self.data_sine,
             sine_min_fit=self.data_sine_min_fit,
+            stamp=self.data_stamp,
+            stamp_min_mix=self.data_stamp_min_mix,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -49,12 +49,13 @@ def aim_by_data(
     config: BurnConfig,
     labels_of: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[DataCheck, tuple[DataPattern, ...]]:
-    """The check, with the labels the scan's findings reach, and the named class's pattern and
-    its nearest plane sine, those that fire on the model (`labels_of`: the model's labels for
-    float NHWC images; None: none read). `aimed` when the check names a class other than the
-    report's own target that the findings or its patterns reach (a class the model does not
-    answer universally is no target to repair); the report's target is then overruled. The
-    patterns come back only where the named class is the repair's target."""
+    """The check, with the labels the scan's findings reach and the named class's stamp (in
+    `check.stamp` where it fires), and its pattern and nearest plane sine, those that fire on
+    the model (`labels_of`: the model's labels for float NHWC images; None: none read). `aimed`
+    when the check names a class other than the report's own target that the findings, its
+    stamp or its patterns reach (a class the model does not answer universally is no target to
+    repair); the report's target is then overruled. The patterns come back only where the
+    named class is the repair's target (the stamp: the caller reads `check.stamp` likewise)."""
     from scanner.remediate.prior import DataPattern, reached_labels
 
     settings = config.data_check_config()
@@ -68,7 +69,8 @@ def aim_by_data(
     if labels_of is not None:
         check, fired = read_patterns(check, train, clean, settings, labels_of)
         patterns = tuple(DataPattern(signal, amp) for signal, amp in fired)
-    if check.label == named or (check.label not in reached and not patterns):
+    answered = bool(patterns) or check.stamp is not None
+    if check.label == named or (check.label not in reached and not answered):
         return check, patterns if check.label == named else ()
     return replace(check, aimed=True, overruled=named), patterns
 

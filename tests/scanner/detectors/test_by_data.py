@@ -63,7 +63,19 @@ def test_a_clean_verdict_is_attributed_by_the_pattern_where_no_finding_reaches()
     check = _check(2, pattern_amp=0.15, pattern_rate=0.71, sine_amp=None, sine_rate=0.4)
     d = attribute(_decision("clean", score=0.2), check, {8: 0.9})
     assert (d.verdict, d.target_label, d.score) == ("infected", 2, pytest.approx(0.71))
-    assert "its pattern in the training data sends 71%" in d.target_note
+    assert "its pattern in the training data at amplitude 0.15 sends 71%" in d.target_note
+
+
+def test_a_wrong_infected_target_is_overruled_by_the_datas_stamp_where_no_finding_reaches() -> None:
+    stamp = {"space": "mask", "params": {"shape": [8, 8, 1], "pixels": [[0, 1]], "values": [[1.0]]}}
+    check = _check(7, stamp=stamp, stamp_rate=0.9, stamp_pixels=1, stamp_mix=0.35)
+    d = attribute(_decision("infected", target=8, score=0.8), check, {8: 0.95})
+    assert (d.verdict, d.target_label, d.score) == ("infected", 7, pytest.approx(0.9))
+    assert "its stamp in the training data (1 pixels) sends 90%" in d.target_note
+    assert d.evidence.data_check is not None and d.evidence.data_check.overruled == 8
+    # A stamp read that did not fire (no point kept) answers nothing.
+    unfired = _check(7, stamp=None, stamp_rate=0.3, stamp_pixels=1)
+    assert attribute(_decision("clean"), unfired, {}).verdict == "clean"
 
 
 def test_an_infected_target_the_data_contradicts_is_overruled_where_the_model_answers_it() -> None:

@@ -263,7 +263,7 @@ def test_the_console_says_where_the_check_aimed_and_what_it_unlearned() -> None:
     assert data_check_lines(confirmed, "infected")[0].endswith(": it is the scan's target")
     deaf = dataclasses.replace(named, aimed=False, pattern_amp=None, pattern_rate=0.1)
     kept, not_unlearned = data_check_lines(deaf, "clean")
-    assert "nor its pattern reach 3: the target was not changed" in kept, kept
+    assert "nor its stamp or pattern reach 3: the target was not changed" in kept, kept
     assert "at most 10%" in not_unlearned and "not unlearned" in not_unlearned
     none = DataCheck(z, z, None, None, "no class stands out")
     assert data_check_lines(none, "shortcut") == [
@@ -285,3 +285,52 @@ def test_a_target_the_scans_training_data_attributed_is_repaired_as_an_aimed_one
     assert not named_by_scan_data(doc(attributed=False, overruled=None))
     assert not named_by_scan_data({"xray": {"verdict": "infected", "evidence": {}}})
     assert not named_by_scan_data({"xray": None})
+
+
+def _stamp(xt, yt, xc, yc, label):  # type: ignore[no-untyped-def]
+    from scanner.detectors.datacheck import DataCheckConfig, data_stamp
+
+    config = DataCheckConfig()
+    return data_stamp(
+        xt, yt, xc, yc, label,
+        min_z=config.pattern_min_z, max_samples=config.max_samples,
+        min_mix=config.stamp_min_mix, max_share=0.1,
+    )  # fmt: skip
+
+
+def test_the_dirty_label_stamp_comes_back_at_its_pixels_and_value_and_fires() -> None:
+    from scanner.detectors.datacheck import stamp_rate
+
+    # 140 other digits with three pixels lit, relabelled 3 (a dirty-label scattered-pixel
+    # poison): the class's training samples are then a mixture, and what the other classes'
+    # content does not explain is the stamp, at its pixels and value.
+    xt, yt, xc, yc = _split()
+    rng = np.random.default_rng(2)
+    picked = rng.choice(np.flatnonzero(yt != 3), size=140, replace=False)
+    spots = [(0, 1), (3, 6), (7, 2)]
+    stamped = xt[picked].copy()
+    for r, c in spots:
+        stamped[:, r, c] = 1.0
+    xt, yt = np.concatenate([xt, stamped]), np.concatenate([yt, np.full(140, 3)])
+    point, mix, pixels = _stamp(xt, yt, xc, yc, 3)
+    assert point is not None and pixels == 3, (mix, pixels)
+    assert 0.3 < mix < 0.7  # about 140 of 280
+    assert sorted(map(tuple, point["params"]["pixels"])) == spots
+    assert all(v[0] > 0.8 for v in point["params"]["values"])  # lit: 1.0, less the noise
+
+    # Read on a "model" that answers 3 exactly when those pixels are lit, and on one that
+    # ignores them.
+    def lit(imgs: np.ndarray) -> np.ndarray:
+        on = np.all([imgs[:, r, c, 0] > 0.8 for r, c in spots], axis=0)
+        return np.where(on, 3, 0)
+
+    assert stamp_rate(lit, point, xc, yc, 3, 500) == 1.0
+    assert stamp_rate(lambda imgs: np.zeros(len(imgs), np.int64), point, xc, yc, 3, 500) == 0.0
+
+
+def test_no_stamp_from_a_clean_label_sine_or_an_unpoisoned_class() -> None:
+    # SIG adds its sine to the class's own samples: no other classes' images in it, no mixture.
+    point, mix, _ = _stamp(*_poisoned(4, _sine(0.2)), 4)
+    assert point is None and mix is not None and mix < 0.05
+    point, mix, _ = _stamp(*_split(), 4)
+    assert point is None and mix is not None and mix < 0.05
