@@ -12,6 +12,7 @@ from exporters.base import display_path, paired, utc_now
 from exporters.plots import anchor_cells, hex_colour, png_bytes, render_plane
 from policies.engine import PolicyResult
 from scanner import __version__
+from scanner.detectors.datacheck import DataCheck
 from scanner.detectors.evidence import PlanRecord
 from scanner.report import ModelInfo, ModelOutcome, PlaneResult, ScanReport
 
@@ -109,6 +110,14 @@ def _summary_table(pairs: list[tuple[ModelOutcome, PolicyResult | None]]) -> str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _data_line(check: DataCheck) -> str:
+    """The training data's check (`--train-data`) in one line."""
+    said = "; the verdict rests on it" if check.attributed else ""
+    if check.overruled is not None:
+        said += f" (it overruled target {check.overruled})"
+    return f"{check.note}{said}"
+
+
 def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | None) -> str:
     parts = [f'<section id="model-{index}"><h2>{escape(display_path(outcome.path))}</h2>']
     report = outcome.report
@@ -137,6 +146,11 @@ def _model_section(index: int, outcome: ModelOutcome, result: PolicyResult | Non
         ),
         ("RE / ATS (mean)", f"{x.re_mean:.3f} / {x.ats_mean:.3f}"),
         ("Queries / seconds", f"{x.queries} / {x.seconds:.1f}"),
+        *(
+            [("Training data", escape(_data_line(x.evidence.data_check)))]
+            if x.evidence.data_check is not None
+            else []
+        ),
         *(
             [("Query budget", escape(_budget_line(x.evidence.plan, x.queries)))]
             if x.evidence.plan is not None and x.evidence.plan.budget

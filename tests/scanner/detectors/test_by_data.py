@@ -4,6 +4,7 @@ of a digits MLP with a planted grating that the scan alone does not attribute.""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from exporters import html
 from scanner.data import load_dataset
 from scanner.detectors.by_data import attribute, check_scan
 from scanner.detectors.datacheck import DataCheck, DataCheckConfig
@@ -19,6 +21,7 @@ from scanner.detectors.verdict import Decision, VerdictRule
 from scanner.detectors.xray import XrayConfig
 from scanner.errors import DataError
 from scanner.pipeline import ScanConfig, scan_model
+from scanner.report import ModelOutcome
 from tests.conftest import schema_validator
 from tests.onnx_builders import (
     GRATING_TARGET,
@@ -176,6 +179,12 @@ def test_a_scan_with_the_training_data_attributes_a_planted_grating_and_not_a_cl
         check = x.evidence.data_check
         assert check is not None
         if poisoned:
+            # The HTML report says what the training data decided.
+            page = io.StringIO()
+            html.write([ModelOutcome(path=str(model), report=report)], page)
+            assert (
+                "Training data" in page.getvalue() and "the verdict rests on it" in page.getvalue()
+            )
             assert (alone.verdict, alone.evidence.shortcut_label) == ("shortcut", GRATING_TARGET)
             assert check.label == GRATING_TARGET and check.attributed
             assert (x.verdict, x.target_label) == ("infected", GRATING_TARGET)
