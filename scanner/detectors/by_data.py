@@ -9,10 +9,10 @@ samples, and no natural sink's does (`scanner.detectors.datacheck`). So, given t
 - the check names no class: the verdict stands (the data hold no poison it can see);
 - it names the class the scan called `infected`: the verdict stands, confirmed;
 - it names class c, and the model answers c universally (the scan's findings reach c at a
-  prior's grade, a median >= half the other classes, or c's pattern in the data does): the
-  verdict becomes `infected`, target c, whatever it was (`shortcut`, `clean`, or `infected`
-  with another label, which is overruled). This is evidence of a planted trigger in the
-  product's sense: the poison is in the data and the model answers it;
+  prior's grade, a median >= half the other classes, or c's stamp or pattern in the data
+  does): the verdict becomes `infected`, target c, whatever it was (`shortcut`, `clean`, or
+  `infected` with another label, which is overruled). This is evidence of a planted trigger
+  in the product's sense: the poison is in the data and the model answers it;
 - it names c and the model does not answer c: the verdict stands, and the report says so
   (a warp or input-aware trigger moves no mean image; an unlearned poison does nothing).
 
@@ -34,7 +34,7 @@ from scanner.detectors.thresholds import THRESHOLDS, value
 from scanner.detectors.verdict import Decision
 
 # The share of the other classes a finding must send to a label, as a median over its samples
-# (or the named class's pattern must), for the scan to count the label as answered: the grade
+# (or the named class's stamp or pattern must), for the scan to count the label as answered: the grade
 # `scanner.remediate.prior` takes a finding as a prior at, so that the scan and the repair read
 # the same labels.
 REACH_MIN = value("data_reach_min")
