@@ -366,7 +366,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "shortcut_universal", "data_check", "data_check_min_z", "data_check_ratio",
         "data_check_min_samples", "data_check_max_samples", "data_pattern",
         "data_pattern_min_z", "data_pattern_amps", "data_pattern_fire", "data_pattern_samples",
-        "data_sine", "data_sine_min_fit",
+        "data_sine", "data_sine_min_fit", "data_stamp", "data_stamp_min_mix",
         "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",
