@@ -131,7 +131,8 @@ def check_image_size(parsed: ParsedModel, hwc: tuple[int, int, int], source: str
 
 
 def check_train_data(train: Dataset, data: Dataset) -> None:
-    """The training data must hold images of DATA's size and labels of its classes' range."""
+    """The training data must hold images of DATA's size (its labels are checked against the
+    model's classes once the model says how many it has)."""
     if train.x.shape[1:] != data.x.shape[1:]:
         raise DataError(
             f"{train.path}: training images are {'x'.join(map(str, train.x.shape[1:]))}"
