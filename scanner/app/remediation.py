@@ -288,7 +288,12 @@ def run_remediate(
                     staged.unlink()
                 staged = current
                 break
-            this = Round(target, prior, report, after, residual=hold(staged))
+            # The scan's triggers are re-measured only where the round repaired their target: a
+            # target the training data overruled was a natural sink the report named wrong, and
+            # a round aimed back at it retrained the planted class's poison into the model.
+            check = report.extra.data_check
+            overruled = check is not None and check.overruled is not None
+            this = Round(target, prior, report, after, residual=None if overruled else hold(staged))
             rounds.append(this)
             train = sanitised(train, report)
             if current != req.model:

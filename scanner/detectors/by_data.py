@@ -34,9 +34,9 @@ from scanner.detectors.thresholds import THRESHOLDS, value
 from scanner.detectors.verdict import Decision
 
 # The share of the other classes a finding must send to a label, as a median over its samples
-# (or the named class's stamp or pattern must), for the scan to count the label as answered: the grade
-# `scanner.remediate.prior` takes a finding as a prior at, so that the scan and the repair read
-# the same labels.
+# (or the named class's stamp or pattern must), for the scan to count the label as answered:
+# the grade `scanner.remediate.prior` takes a finding as a prior at, so that the scan and the
+# repair read the same labels.
 REACH_MIN = value("data_reach_min")
 DECIDED_BY = "data-check"
 

@@ -363,3 +363,28 @@ def test_a_trigger_the_rescan_reads_clean_but_that_still_holds_is_left_and_repai
     stuck = Residuals([lambda c: c % 2 == 0, lambda c: c % 2 == 0, lambda c: c < 0])
     run = run_remediate(req, scan=stuck.scan, repair=stuck.repair, labels=stuck.labels)
     assert len(run.rounds) == 2 and run.still_infected
+
+
+class Overruled(Residuals):
+    """As `Residuals`, but each repair's training data check overruled the report's target
+    and aimed elsewhere (an `infected` report whose label was a natural sink)."""
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        from scanner.detectors.datacheck import DataCheck
+
+        report = super().repair(model, train, clean, **kw)
+        check = DataCheck((), (), 2, "pixel", "class 2 differs", aimed=True, overruled=1)
+        return replace(report, target_label=2, extra=replace(report.extra, data_check=check))
+
+
+def test_the_triggers_of_a_target_the_training_data_overruled_earn_no_second_round(
+    request_: RemediateRequest,
+) -> None:
+    # The fresh36 ResNet-8 (docs/remediation.md section 49): round 1, aimed by the training data
+    # at the planted class, repaired it; the scan's sink to its wrong target still held part of
+    # the classes, and a second round aimed back at that label put the backdoor back in.
+    req = replace(request_, train=_images(), rounds=3)
+    bench = Overruled([lambda c: c % 2 == 0, lambda c: c < 0, lambda c: c < 0])
+    run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
+    assert len(run.rounds) == 1 and run.rounds[0].residual is None
+    assert not run.still_infected
