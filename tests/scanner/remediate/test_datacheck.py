@@ -334,3 +334,22 @@ def test_no_stamp_from_a_clean_label_sine_or_an_unpoisoned_class() -> None:
     assert point is None and mix is not None and mix < 0.05
     point, mix, _ = _stamp(*_split(), 4)
     assert point is None and mix is not None and mix < 0.05
+
+
+def test_the_console_says_what_the_stamp_sent_and_whether_it_was_unlearned() -> None:
+    from scanner.detectors.datacheck import DataCheck
+    from scanner.ui import data_check_lines
+
+    point = {"space": "mask", "params": {"shape": [8, 8, 1], "pixels": [[0, 1]], "values": [[1]]}}
+    base = DataCheck((), (), 3, "pixel", "class 3 differs", reached=(8,), aimed=True, overruled=8)
+    fired = dataclasses.replace(base, stamp_pixels=9, stamp_mix=0.34, stamp_rate=0.99, stamp=point)
+    lines = data_check_lines(fired, "infected")
+    assert "its stamp reaches 3" in lines[0], lines
+    assert (
+        "stamp of class 3 (9 pixels, 34% of its samples from other classes) sends 99%" in lines[-1]
+    )
+    assert lines[-1].endswith("unlearned as a trigger")
+    weak = dataclasses.replace(fired, stamp=None, stamp_rate=0.2, aimed=False, overruled=None)
+    assert data_check_lines(weak, "infected")[-1].endswith(
+        "sends 20% of other classes' clean samples there: not unlearned"
+    )
