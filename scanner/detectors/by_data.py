@@ -142,9 +142,9 @@ def check_scan(
     queries_left: int | None,
 ) -> Decision:
     """Run the check on the scan's data (float NHWC in [0, 1]) and attribute the decision. The
-    named class's pattern is read on the model only where it could decide (a class the findings
-    do not reach, not the scan's own target) and the budget (`queries_left`; None: no budget)
-    holds its worst case."""
+    named class's stamp and pattern are read on the model only where they could decide (a class
+    the findings do not reach, not the scan's own target) and the budget (`queries_left`; None:
+    no budget) holds their worst case."""
     check = run_check(train, clean, num_classes, config)
     reach = reach_by_label(decision.evidence)
     label = check.label
@@ -161,7 +161,8 @@ def check_scan(
         else:
             check = replace(
                 check,
-                note=f"{check.note}; its pattern not read ({cost} queries, {queries_left} left)",
+                note=f"{check.note}; its stamp and pattern not read ({cost} queries,"
+                f" {queries_left} left)",
             )
     return attribute(decision, check, reach)
 
