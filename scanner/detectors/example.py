@@ -70,7 +70,7 @@ def deciding_trigger(
         return "search", point.to_dict(), lambda x: point.apply(x), int(label)
     if decided_by == "data-check":
         # The training data decided; the example shows the finding that reaches its class most
-        # (none: the class's pattern in the data decided, which the scan did not find).
+        # (none: the class's stamp or pattern in the data decided, which the scan did not find).
         return _reaching(probes, search, int(label))
     if decided_by.startswith("selectivity"):
         finding = max(
