@@ -77,6 +77,7 @@ SET_NAMES = [
     "fresh55",
     "fresh56",
     "fresh57",
+    "fresh58",
 ]
 
 
