@@ -222,6 +222,7 @@ def _workflow(
         device=args.device,
         seed=args.seed,
         rounds=args.rounds,
+        data_residual=not args.no_data_residual,
     )
     run = run_remediate(req, repair=repair)
     os.replace(run.staged, out)
@@ -762,6 +763,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="BURN through bdscan remediate's workflow with up to N repair rounds (needs"
         " --scan-reports; re-scans every round)",
+    )
+    ap.add_argument(
+        "--no-data-residual",
+        action="store_true",
+        help="--rounds: do not re-measure the training data's pattern of the repaired class"
+        " after a round (scanner.remediate.residual.data_triggers)",
     )
     ap.add_argument(
         "--universal-with-probes",

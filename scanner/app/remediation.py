@@ -21,8 +21,10 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    (`sanitised`): the repaired model no longer flags that poison.
    Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
-   half a trigger that the re-scan's bars no longer call. A trigger that still holds is left
-   too; the next round keeps the same prior, while each round loosens the hold.
+   half a trigger that the re-scan's bars no longer call. Where the training data named the
+   class a round repaired, the data's own pattern of it is re-measured the same way. A trigger
+   that still holds is left too; the next round keeps the same prior, while each round
+   loosens the hold (the training data's pattern earns no round, only the exit 1).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -47,7 +49,15 @@ from scanner.data import Dataset, to_model_space
 from scanner.pipeline import QUERY_BYTES_PER_CALL, ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
-from scanner.remediate.residual import Labels, Residual, checked_prior, measure_residual
+from scanner.remediate.residual import (
+    Labels,
+    Residual,
+    Trigger,
+    checked_prior,
+    data_triggers,
+    measure_residual,
+    measure_triggers,
+)
 from scanner.report import ScanReport, XrayResult
 
 __all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
@@ -103,6 +113,9 @@ class RemediateRequest:
     seed: int = 0
     rescan: bool = True
     rounds: int = DEFAULT_ROUNDS
+    # Re-measure the training data's own pattern of the class a round repaired beside the
+    # scan's triggers (needs --train-data and --clean-data; residual.data_triggers).
+    data_residual: bool = True
 
     @property
     def scan_data(self) -> Dataset:
@@ -128,8 +141,21 @@ class Round:
     @property
     def left(self) -> bool:
         """A planted trigger is still there: the re-scan shows one, or the scan before's
-        trigger still holds on the repaired model."""
+        trigger (or the training data's own pattern of the class) still holds on the repaired
+        model."""
         held = self.residual is not None and self.residual.left
+        return held or trigger_left(self.after, self.target_label)
+
+    @property
+    def scan_residual(self) -> Residual | None:
+        return None if self.residual is None else self.residual.of_scan()
+
+    @property
+    def repairable(self) -> bool:
+        """What earns another round: `left`, the training data's pattern aside (a second round
+        of the same repair on the same poisoned data made the nets it held on worse;
+        docs/remediation.md section 50)."""
+        held = self.scan_residual is not None and self.scan_residual.left
         return held or trigger_left(self.after, self.target_label)
 
     def record(self) -> RepairRound:
@@ -242,14 +268,31 @@ def run_remediate(
     doc = req.report_doc if req.report_doc is not None else before
     checked = checked_prior(doc) if doc is not None and req.rescan else None
 
-    def hold(repaired: Path) -> Residual | None:
-        if checked is None:
+    def hold(repaired: Path, report: RemediationReport, overruled: bool) -> Residual | None:
+        # The scan's triggers are re-measured only where the round repaired their target: a
+        # target the training data overruled was a natural sink the report named wrong, and
+        # a round aimed back at it retrained the planted class's poison into the model.
+        scan_prior = None if overruled else checked
+        found = data_found(report)
+        if scan_prior is None and not found:
             return None
         with (
             labels(req.model, req.config, data) as l0,
             labels(repaired, req.config, data) as l1,
         ):
-            return measure_residual(checked, data, l0, l1)
+            held = measure_residual(scan_prior, data, l0, l1) if scan_prior is not None else None
+            by_data = measure_triggers(found, report.target_label, data, l0, l1)
+        return by_data if held is None else held.joined(by_data)
+
+    def data_found(report: RemediationReport) -> list[tuple[str, Trigger]]:
+        # Where the training data named the class this round repaired, its own trigger estimate
+        # (residual.data_triggers): one the scan only approximated can outlive the scan's.
+        check = report.extra.data_check
+        if not req.data_residual or check is None or req.train is None or req.clean is None:
+            return []
+        if check.label is None or check.label != report.target_label:
+            return []
+        return data_triggers(check, req.train, req.clean)
 
     prior_doc: ScanReport | dict[str, Any] | None = req.report_doc
     prior = "scan-report" if req.report_doc is not None else "none"
@@ -288,25 +331,23 @@ def run_remediate(
                     staged.unlink()
                 staged = current
                 break
-            # The scan's triggers are re-measured only where the round repaired their target: a
-            # target the training data overruled was a natural sink the report named wrong, and
-            # a round aimed back at it retrained the planted class's poison into the model.
             check = report.extra.data_check
             overruled = check is not None and check.overruled is not None
-            this = Round(target, prior, report, after, residual=None if overruled else hold(staged))
+            this = Round(target, prior, report, after, residual=hold(staged, report, overruled))
             rounds.append(this)
             train = sanitised(train, report)
             if current != req.model:
                 with contextlib.suppress(OSError):
                     current.unlink()
             current = staged
-            if not this.left or index + 1 >= req.rounds or elsewhere(after, report.target_label):
+            last_round = index + 1 >= req.rounds
+            if not this.repairable or last_round or elsewhere(after, report.target_label):
                 break
             if not trigger_left(after, target):
                 # Only the scan before's trigger still holds: again with the same prior, while
                 # each round loosens its hold.
-                earlier = rounds[-2].residual if len(rounds) > 1 else None
-                now = this.residual.strongest if this.residual is not None else None
+                earlier = rounds[-2].scan_residual if len(rounds) > 1 else None
+                now = this.scan_residual.strongest if this.scan_residual is not None else None
                 gone = earlier.strongest if earlier is not None else None
                 if now is not None and gone is not None and now.after >= gone.after:
                     break

@@ -11,7 +11,13 @@ before and the model after, hard labels only.
 Which triggers: the probes the scan before confirmed, and fresh draws of those from a drawn
 family (blend, low-frequency, warp: `families.DRAWN`), other seeds never shown to the repair.
 BURN unlearns the confirmed probes themselves, so on its output they say little, even where
-the planted trigger still fires; fresh draws say more (docs/remediation.md section 44).
+the planted trigger still fires; fresh draws say more (docs/remediation.md section 44). Where
+the repair's training data named the class it repaired, that class's own pattern in the data
+and its plane sine (at each of the check's amplitudes) and its stamp are re-measured too
+(`data_triggers`): a planted grating the scan only approximated can keep a tenth of the classes
+after the scan's gratings hold none (docs/remediation.md section 50). Such a hold says the
+repair is unfinished (exit 1); it earns no further round, since another round of the same
+repair on the same poisoned data made those nets worse (`Residual.of_scan`).
 
 A check is the share of its samples that both models send to the same label away from their
 own (to the target, when the scan named one): the trigger's hold on the repaired model. When
@@ -21,6 +27,7 @@ the strongest check holds at least `RESIDUAL_MAX` of its samples the trigger is 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from scanner.data import Dataset
+from scanner.detectors.datacheck import DataCheck, DataCheckConfig, data_pattern, dominant_sine
 from scanner.detectors.families import DRAWN
 from scanner.detectors.probes import Probe
 from scanner.detectors.spaces import Point
@@ -42,7 +50,9 @@ __all__ = [
     "TriggerCheck",
     "check_samples",
     "checked_prior",
+    "data_triggers",
     "measure_residual",
+    "measure_triggers",
     "prior_triggers",
 ]
 
@@ -56,6 +66,9 @@ RESIDUAL_MAX = 0.1
 FRESH_DRAWS = 3
 
 Labels = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> hard labels
+Trigger = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> stamped (unclipped)
+# The name a trigger read from the training data carries (not one of the scan's).
+DATA_SOURCE = "training data"
 # What a report's trigger that does not rebuild or apply raises.
 UNREADABLE = (KeyError, IndexError, TypeError, ValueError)
 
@@ -64,7 +77,7 @@ UNREADABLE = (KeyError, IndexError, TypeError, ValueError)
 class TriggerCheck:
     """One trigger of the scan before, on the same samples before and after the repair."""
 
-    trigger: str  # "probe <family>" or "search <space>"
+    trigger: str  # "probe <family>", "search <space>" or "training data <what>"
     target: int | None  # the label it sends to (None: each sample's own other label)
     samples: int
     before: float  # share the model before sent away from their label (to `target`)
@@ -102,10 +115,24 @@ class Residual:
         if s is None:
             return "no trigger of the scan before to re-measure"
         where = f"to label {s.target}" if s.target is not None else "each to the label it did"
-        return (
-            f"the scan's {s.trigger} trigger still sends {s.after:.0%} of {s.samples} samples"
-            f" {where} (before the repair: {s.before:.0%})"
+        what = (
+            f"the {s.trigger}"
+            if s.trigger.startswith(DATA_SOURCE)
+            else f"the scan's {s.trigger} trigger"
         )
+        return (
+            f"{what} still sends {s.after:.0%} of {s.samples} samples {where} (before the"
+            f" repair: {s.before:.0%})"
+        )
+
+    def joined(self, other: Residual | None) -> Residual:
+        """Both residuals' checks under this one's bar."""
+        return self if other is None else Residual(self.checks + other.checks, self.bar)
+
+    def of_scan(self) -> Residual | None:
+        """The scan's own triggers' checks alone (None: only the training data's were read)."""
+        own = tuple(c for c in self.checks if not c.trigger.startswith(DATA_SOURCE))
+        return Residual(own, self.bar) if own else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,12 +143,10 @@ class Residual:
         }
 
 
-def prior_triggers(
-    prior: TriggerPrior, shape: tuple[int, int, int]
-) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+def prior_triggers(prior: TriggerPrior, shape: tuple[int, int, int]) -> list[tuple[str, Trigger]]:
     """The prior's confirmed probes (and `FRESH_DRAWS` fresh draws of each from a drawn family)
     and search findings, at the strength found."""
-    out: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = []
+    out: list[tuple[str, Trigger]] = []
     for d in prior.probes:
         try:  # a report's probe that does not rebuild is left out: a prior is only a hint
             probe = Probe.from_dict(d)
@@ -172,6 +197,54 @@ def checked_prior(report: ScanReport | dict[str, Any]) -> TriggerPrior | None:
     return prior
 
 
+def data_triggers(
+    check: DataCheck,
+    train: Dataset,
+    clean: Dataset,
+    config: DataCheckConfig | None = None,
+) -> list[tuple[str, Trigger]]:
+    """The named class's pattern in the training data and its plane sine (where it fits the
+    pattern) at each of the check's amplitudes, and its stamp where the repair read one that
+    fired: what the training data says the planted trigger is (`scanner.detectors.datacheck`).
+    Empty when the check named no class."""
+    config = config or DataCheckConfig()
+    if check.label is None:
+        return []
+    out: list[tuple[str, Trigger]] = []
+    if check.stamp is not None:
+        with contextlib.suppress(*UNREADABLE):  # a stamp that does not rebuild is left out
+            out.append((f"{DATA_SOURCE} stamp", Point.from_dict(check.stamp).apply))
+    if not config.pattern:
+        return out
+    signal, _ = data_pattern(
+        np.asarray(train.x), np.asarray(train.y), np.asarray(clean.x), np.asarray(clean.y),
+        check.label, min_z=config.pattern_min_z, max_samples=config.max_samples,
+    )  # fmt: skip
+    if signal is None:
+        return out
+    shapes = [("pattern", signal)]
+    if config.sine:
+        sine, fit = dominant_sine(signal)
+        if fit >= config.sine_min_fit:
+            shapes.append(("sine", sine))
+    for what, shape in shapes:
+        for amp in config.pattern_amps:
+            out.append(
+                (
+                    f"{DATA_SOURCE} {what} of class {check.label} at amplitude {amp:g}",
+                    _added(shape, amp),
+                )
+            )
+    return out
+
+
+def _added(signal: np.ndarray, amp: float) -> Trigger:
+    def add(x: np.ndarray) -> np.ndarray:
+        return x + amp * signal[None]
+
+    return add
+
+
 def measure_residual(
     prior: TriggerPrior,
     data: Dataset,
@@ -184,9 +257,27 @@ def measure_residual(
     model before reads no sample right."""
     x = np.asarray(data.x, dtype=np.float32)
     triggers = prior_triggers(prior, (int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
+    return measure_triggers(triggers, prior.target, data, before, after, bar=bar)
+
+
+def measure_triggers(
+    triggers: list[tuple[str, Trigger]],
+    target: int | None,
+    data: Dataset,
+    before: Labels,
+    after: Labels,
+    *,
+    bar: float = RESIDUAL_MAX,
+) -> Residual | None:
+    """Each trigger's hold (module docstring) on the same samples of `data`, the model before
+    against the model after; None when there is no trigger or the model before reads no
+    sample right."""
+    x = np.asarray(data.x, dtype=np.float32)
     y = np.asarray(data.y)
-    idx = check_samples(y, before, x, prior.target)
-    if len(idx) == 0 or not triggers:
+    if not triggers:
+        return None
+    idx = check_samples(y, before, x, target)
+    if len(idx) == 0:
         return None
     xs, ys = x[idx], y[idx]
     checks: list[TriggerCheck] = []
@@ -198,11 +289,11 @@ def measure_residual(
         if stamped.shape != xs.shape:
             continue
         l0, l1 = before(stamped), after(stamped)
-        sent = (l0 == prior.target) if prior.target is not None else (l0 != ys)
+        sent = (l0 == target) if target is not None else (l0 != ys)
         checks.append(
             TriggerCheck(
                 trigger=name,
-                target=prior.target,
+                target=target,
                 samples=len(idx),
                 before=float(sent.mean()),
                 after=float((sent & (l1 == l0)).mean()),

@@ -22,6 +22,7 @@ from scanner.remediate import RemediationReport
 from scanner.remediate.prior import TriggerPrior
 from scanner.remediate.residual import FRESH_DRAWS, Labels, measure_residual, prior_triggers
 from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
+from tests import onnx_builders
 
 
 def _report(verdict: str, score: float, target: int | None) -> ScanReport:
@@ -388,3 +389,88 @@ def test_the_triggers_of_a_target_the_training_data_overruled_earn_no_second_rou
     run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
     assert len(run.rounds) == 1 and run.rounds[0].residual is None
     assert not run.still_infected
+
+
+def _sig_digits(target: int = 3) -> tuple[Dataset, Dataset, np.ndarray]:
+    """8x8 digits: a training half with a column sine (amplitude 0.3) on 80% of class `target`
+    (a clean-label SIG poison), the clean other half, and the sine."""
+    x, y = onnx_builders.digits()
+    x = x[..., None]
+    order = np.random.default_rng(0).permutation(len(y))
+    xt, yt, xc, yc = x[order[:1400]].copy(), y[order[:1400]], x[order[1400:]], y[order[1400:]]
+    sine = (0.3 * np.sin(2 * np.pi * 2.0 * np.arange(8) / 8))[None, :, None].astype(np.float32)
+    members = np.flatnonzero(yt == target)
+    picked = np.random.default_rng(1).choice(members, int(0.8 * len(members)), replace=False)
+    xt[picked] = np.clip(xt[picked] + sine, 0.0, 1.0)
+    return Dataset(xt, yt, "t.npz", "t"), Dataset(xc, yc, "c.npz", "c"), sine
+
+
+def _sig_model(digits: Dataset, sine: np.ndarray, target: int, bar: float) -> Labels:
+    """A stand-in model: the nearest class mean of the clean `digits`, and `target` where an
+    image's projection on the planted sine exceeds `bar` (a larger bar: a weaker trigger)."""
+    means = np.stack([digits.x[digits.y == c].mean(0) for c in range(10)])
+    unit = np.broadcast_to(sine, (8, 8, 1)) / np.abs(sine).max()
+
+    def labels(x: np.ndarray) -> np.ndarray:
+        own = ((x[:, None] - means[None]) ** 2).sum(axis=(2, 3, 4)).argmin(1)
+        score = (x * unit[None]).sum(axis=(1, 2, 3)) / (unit**2).sum()
+        return np.where(score > bar, target, own)
+
+    return labels
+
+
+class DataResiduals(Bench):
+    """A scan before that said `infected` 3 with no trigger to re-measure; every re-scan reads
+    clean; each repair's training data check named class 3, the class repaired; each repaired
+    model keeps the planted sine above `bars[k]`."""
+
+    def __init__(self, digits: Dataset, sine: np.ndarray, bars: list[float]) -> None:
+        super().__init__([("infected", 0.9, 3)] + [("clean", 0.1, None)] * 4)
+        self.digits, self.sine, self.bars = digits, sine, bars
+        self.models: dict[Path, Labels] = {}
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        from scanner.detectors.datacheck import DataCheck
+
+        report = super().repair(model, train, clean, **kw)
+        bar = self.bars[len(self.repairs) - 1]
+        self.models[Path(kw["out_path"])] = _sig_model(self.digits, self.sine, 3, bar)
+        check = DataCheck((), (), 3, "frequency", "class 3 differs")
+        return replace(report, target_label=3, extra=replace(report.extra, data_check=check))
+
+    @contextmanager
+    def labels(self, path: Path, config: ScanConfig, data: Dataset) -> Iterator[Labels]:
+        yield self.models.get(path, _sig_model(self.digits, self.sine, 3, 0.1))
+
+
+def test_the_training_datas_own_pattern_left_after_a_round_is_an_exit_1_not_a_round(
+    request_: RemediateRequest,
+) -> None:
+    # The fifty-second set's SE-ResNet SIG (docs/remediation.md section 50): one round unlearned
+    # every trigger the scan had found, the re-scan read `clean`, and the planted grating still
+    # sent a tenth of the classes to the target; a second round of the same repair made it worse.
+    train, clean, sine = _sig_digits()
+    req = replace(request_, train=train, clean=clean, rounds=2)
+    bench = DataResiduals(clean, sine, [0.3])
+    run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
+    assert len(run.rounds) == 1
+    held = run.rounds[0].residual
+    assert held is not None and held.left and held.of_scan() is None
+    strongest = held.strongest
+    assert strongest is not None and strongest.trigger.startswith("training data")
+    assert strongest.target == 3 and 0.1 <= strongest.after < strongest.before
+    assert run.still_infected and str(run.left_reason).startswith("the training data ")
+    assert "of class 3 at amplitude" in str(run.left_reason)
+    assert run.report.to_dict()["rescan"]["residual"]["left"] is True
+    # A round that removed the grating: nothing left.
+    fixed = DataResiduals(clean, sine, [50.0])
+    run = run_remediate(req, scan=fixed.scan, repair=fixed.repair, labels=fixed.labels)
+    assert len(run.rounds) == 1 and not run.still_infected
+    held = run.rounds[0].residual
+    assert held is not None and held.strongest is not None and held.strongest.after < 0.1
+    # Without it, the re-scan's `clean` hides what the round left.
+    off = DataResiduals(clean, sine, [0.3])
+    run = run_remediate(
+        replace(req, data_residual=False), scan=off.scan, repair=off.repair, labels=off.labels
+    )
+    assert len(run.rounds) == 1 and run.rounds[0].residual is None and not run.still_infected
