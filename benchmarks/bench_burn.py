@@ -222,7 +222,7 @@ def _workflow(
         device=args.device,
         seed=args.seed,
         rounds=args.rounds,
-        data_residual=not args.no_data_residual,
+        data_residual=args.data_residual,
     )
     run = run_remediate(req, repair=repair)
     os.replace(run.staged, out)
@@ -765,10 +765,10 @@ def main(argv: list[str] | None = None) -> int:
         " --scan-reports; re-scans every round)",
     )
     ap.add_argument(
-        "--no-data-residual",
+        "--data-residual",
         action="store_true",
-        help="--rounds: do not re-measure the training data's pattern of the repaired class"
-        " after a round (scanner.remediate.residual.data_triggers)",
+        help="--rounds: re-measure the training data's pattern of the repaired class after a"
+        " round (bdscan remediate --data-residual; scanner.remediate.residual.data_triggers)",
     )
     ap.add_argument(
         "--universal-with-probes",

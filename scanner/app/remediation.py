@@ -22,7 +22,8 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    Beside the re-scan, the triggers the scan before confirmed are re-measured on the same
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. Where the training data named the
-   class a round repaired, the data's own pattern of it is re-measured the same way. A trigger
+   class a round repaired, the data's own pattern of it is re-measured the same way, with
+   --data-residual (off by default). A trigger
    that still holds is left too; the next round keeps the same prior, while each round
    loosens the hold (the training data's pattern earns no round, only the exit 1).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
@@ -114,8 +115,9 @@ class RemediateRequest:
     rescan: bool = True
     rounds: int = DEFAULT_ROUNDS
     # Re-measure the training data's own pattern of the class a round repaired beside the
-    # scan's triggers (needs --train-data and --clean-data; residual.data_triggers).
-    data_residual: bool = True
+    # scan's triggers (needs --train-data and --clean-data; residual.data_triggers); off by
+    # default: held out it flagged a repaired net (docs/remediation.md section 50).
+    data_residual: bool = False
 
     @property
     def scan_data(self) -> Dataset:

@@ -15,7 +15,8 @@ the planted trigger still fires; fresh draws say more (docs/remediation.md secti
 the repair's training data named the class it repaired, that class's own pattern in the data
 and its plane sine (at each of the check's amplitudes) and its stamp are re-measured too
 (`data_triggers`): a planted grating the scan only approximated can keep a tenth of the classes
-after the scan's gratings hold none (docs/remediation.md section 50). Such a hold says the
+after the scan's gratings hold none (docs/remediation.md section 50). Asked for (`bdscan
+remediate --data-residual`; held out it also called a repaired net left), such a hold says the
 repair is unfinished (exit 1); it earns no further round, since another round of the same
 repair on the same poisoned data made those nets worse (`Residual.of_scan`).
 

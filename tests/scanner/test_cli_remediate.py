@@ -192,3 +192,22 @@ def test_without_a_report_the_scan_before_is_the_prior(tmp_path: Path) -> None:
     assert doc["target_label"] == target and doc["extra"]["target_source"] == "scan-report"
     assert doc["extra"]["trigger_prior"]["probes"]  # X-ray's confirmed patch probes
     assert "X-ray's scan" in result.stdout
+
+
+def test_data_residual_is_off_unless_asked(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The stricter exit 1 on the training data's own pattern flagged a repaired net held out
+    # (docs/remediation.md section 50), so it is opt-in.
+    import scanner.app.remediation as app
+
+    seen: list[bool] = []
+
+    def stop(request: app.RemediateRequest, **_: object) -> None:
+        seen.append(request.data_residual)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(app, "run_remediate", stop)
+    base = (MODEL, "--train-data", DATA, "--clean-data", DATA, "-o", tmp_path / "out.onnx")
+    CliRunner().invoke(cli, ["remediate", *map(str, base)])
+    CliRunner().invoke(cli, ["remediate", *map(str, base), "--data-residual"])
+    assert seen == [False, True]
+    assert not (tmp_path / "out.onnx").exists()
