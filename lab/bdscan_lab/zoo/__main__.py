@@ -78,6 +78,7 @@ SET_NAMES = [
     "fresh56",
     "fresh57",
     "fresh58",
+    "fresh59",
 ]
 
 
