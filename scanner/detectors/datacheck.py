@@ -343,6 +343,36 @@ def data_pattern(
     return (pattern / top).astype(np.float32), int(keep.sum())
 
 
+def pattern_carriers(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_clean: np.ndarray,
+    y_clean: np.ndarray,
+    label: int,
+    pattern: np.ndarray,
+    *,
+    z: float,
+) -> np.ndarray:
+    """A mask over the training samples: those of class `label` whose projection on `pattern`
+    exceeds the class's clean samples' mean projection by `z` of their standard deviations
+    (a grating added to an image moves its projection by the grating's own energy, whatever
+    the image). All False when the class has fewer than two clean samples."""
+    out = np.zeros(len(y_train), dtype=bool)
+    clean = np.flatnonzero(y_clean == label)
+    if len(clean) < 2:
+        return out
+    unit = (pattern / max(float(np.linalg.norm(pattern)), 1e-12)).astype(np.float32)
+
+    def projection(x: np.ndarray) -> np.ndarray:
+        return np.einsum("nhwc,hwc->n", x.astype(np.float32), unit)
+
+    ref = projection(x_clean[clean])
+    bar = float(ref.mean()) + z * float(ref.std())
+    members = np.flatnonzero(y_train == label)
+    out[members] = projection(x_train[members]) > bar
+    return out
+
+
 def dominant_sine(pattern: np.ndarray, pad: int = 4) -> tuple[np.ndarray, float]:
     """(sine, fit): the single plane sinusoid nearest `pattern` (float HWC), as float32 HWC
     with a largest |value| of 1, and its correlation with the pattern.

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
-from scanner.detectors.datacheck import DataCheck
+from scanner.detectors.datacheck import DataCheck, pattern_carriers
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
@@ -285,6 +285,7 @@ def remediate_run(
 
     model = converted.image_model.to(dev)
     data_check: DataCheck | None = None
+    sit_out: np.ndarray | None = None  # training samples that never train (data_sit_out)
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
         # A `shortcut` report names no target, and its label may be a natural sink; a `clean`
@@ -308,6 +309,13 @@ def remediate_run(
                 burn_config = replace(burn_config, universal=False)
         if patterns and prior is not None and prior.target == data_check.label:
             prior = replace(prior, patterns=patterns)
+            if burn_config.data_sit_out and data_check.label is not None:
+                # The class's samples that carry the pattern sit out the fine-tuning: under
+                # their own (clean) label they would teach the grating back (section 51).
+                sit_out = pattern_carriers(
+                    x_fit, y_fit, xc, yc, data_check.label, patterns[0].signal,
+                    z=burn_config.data_sit_out_z,
+                )  # fmt: skip
         stamp = data_check.stamp
         if stamp is not None and prior is not None and prior.target == data_check.label:
             # The training data's stamp, unlearned as a stamp the search found.
@@ -331,6 +339,7 @@ def remediate_run(
         device=dev,
         generator=generator,
         clock=clock,
+        sit_out=sit_out,
     )
     outcome = REMEDIATORS[(method, mode)].run(job)
     if outcome.target is not None:

@@ -280,12 +280,15 @@ def run_burn(
     clock: PhaseClock,
     target_prior: int | None = None,
     trigger_prior: TriggerPrior | None = None,
+    sit_out: np.ndarray | None = None,
 ) -> BurnResult:
     """Run BURN on `model` in place with training images `x` ([0, 1] NHWC) and labels `y`.
 
     `target_prior`: X-ray's target label; `trigger_prior`: X-ray's confirmed probes (and its
-    target, which `target_prior` overrides when both are given).
+    target, which `target_prior` overrides when both are given); `sit_out`: samples that never
+    train, whatever the feedback rounds decide (the training data's pattern carriers).
     """
+    held_out = np.zeros(len(y), dtype=bool) if sit_out is None else np.asarray(sit_out, bool)
     # Without a target from X-ray (none given, or its scan missed the backdoor) BURN looks for
     # one itself; an all-to-all report (probes but no single target) is left as X-ray read it.
     self_prior: SelfPrior | None = None
@@ -556,7 +559,7 @@ def run_burn(
             settings=config.train,
             device=device,
             generator=generator,
-            sample_weight=_weights(flags, quarantine, config, unlearner.active),
+            sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
             augment=unlearner if unlearner.active else None,
         )
     used = epochs
@@ -625,7 +628,7 @@ def run_burn(
                 settings=config.train,
                 device=device,
                 generator=generator,
-                sample_weight=_weights(flags, quarantine, config, unlearner.active),
+                sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
                 augment=unlearner if unlearner.active else None,
             )
         used += epochs
@@ -660,7 +663,7 @@ def run_burn(
                 settings=config.train,
                 device=device,
                 generator=generator,
-                sample_weight=_weights(flags, quarantine, config, unlearner.active),
+                sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
                 augment=unlearner,
             )
         used += epochs
@@ -706,6 +709,7 @@ def run_burn(
             "turn_flags": n_turned,
             "despeckle_flags": n_despeckled,
             "despeckle_quarantined": n_doubted,
+            "pattern_sit_out": int(held_out.sum()),
             "unblend_flags": n_unblended,
             "located_window": None if located is None else located.to_dict(),
         },

@@ -288,6 +288,13 @@ class BurnConfig:
     # search found where it fires; a class the findings do not reach is aimed at when it does.
     data_stamp: bool = _DATA.stamp
     data_stamp_min_mix: float = _DATA.stamp_min_mix
+    # Where the data's pattern of the repaired class fires on the model, the training samples of
+    # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
+    # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
+    # find almost none of a clean-label poison, and trained under their own label they teach
+    # the grating back as it is unlearned (docs/remediation.md section 51). 3 hand-set.
+    data_sit_out: bool = True
+    data_sit_out_z: float = 3.0
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -379,7 +386,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
-        "unblend_alphas",
+        "unblend_alphas", "data_sit_out", "data_sit_out_z",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

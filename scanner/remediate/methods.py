@@ -43,6 +43,8 @@ class RepairJob:
     device: torch.device
     generator: torch.Generator
     clock: PhaseClock
+    # Training samples that must not train (BURN: the data's pattern carriers; None: none).
+    sit_out: np.ndarray | None = None
 
 
 @dataclass
@@ -86,7 +88,9 @@ class Burn:
     """BURN on a (possibly poisoned) training set (burn.py)."""
 
     def run(self, job: RepairJob) -> RepairOutcome:
-        result = run_burn(job.model, job.x_fit, job.y_fit, **_burn_arguments(job))
+        result = run_burn(
+            job.model, job.x_fit, job.y_fit, **_burn_arguments(job), sit_out=job.sit_out
+        )
         extra = RepairNotes(
             attack_cost_per_sample=result.boundary.steps_run / max(len(job.y_fit), 1),
             attacked_samples=int(result.boundary.measured.sum()),

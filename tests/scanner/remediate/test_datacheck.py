@@ -353,3 +353,29 @@ def test_the_console_says_what_the_stamp_sent_and_whether_it_was_unlearned() -> 
     assert data_check_lines(weak, "infected")[-1].endswith(
         "sends 20% of other classes' clean samples there: not unlearned"
     )
+
+
+def test_the_samples_carrying_the_pattern_are_found_in_its_class_alone() -> None:
+    # The clean-label poison BURN's flags miss (docs/remediation.md section 51): the class's
+    # samples that carry the data's pattern sit out the fine-tuning.
+    from scanner.detectors.datacheck import pattern_carriers
+
+    # At 8x8 a grating moves an image's projection 3.5x less than at 28x28 (64 pixels against
+    # 784), so a stronger one stands as far out of the class's clean spread.
+    signal = _sine(0.4, phase=1.0)
+    xt, yt, xc, yc = _split()
+    members = np.flatnonzero(yt == 3)
+    poisoned = np.random.default_rng(1).choice(members, int(0.8 * len(members)), replace=False)
+    xt[poisoned] = np.clip(xt[poisoned] + signal, 0.0, 1.0)
+    pattern, _ = _pattern(xt, yt, xc, yc, 3)
+    assert pattern is not None
+    mask = pattern_carriers(xt, yt, xc, yc, 3, pattern, z=DEFAULTS.data_sit_out_z)
+    truth = np.zeros(len(yt), bool)
+    truth[poisoned] = True
+    assert not mask[yt != 3].any()
+    assert mask[truth].mean() >= 0.9, mask[truth].mean()
+    assert mask[(yt == 3) & ~truth].mean() <= 0.1
+    # An unpoisoned class: its own samples sit within its clean spread.
+    xt2, yt2, xc2, yc2 = _split()
+    clean_mask = pattern_carriers(xt2, yt2, xc2, yc2, 3, pattern, z=DEFAULTS.data_sit_out_z)
+    assert clean_mask.sum() <= 0.02 * (yt2 == 3).sum()
