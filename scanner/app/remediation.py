@@ -23,9 +23,9 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. Where the training data named the
    class a round repaired, the data's own pattern of it is re-measured the same way, with
-   --data-residual (off by default). A trigger
-   that still holds is left too; the next round keeps the same prior, while each round
-   loosens the hold (the training data's pattern earns no round, only the exit 1).
+   --data-residual (off by default). A trigger that still holds is left too; the next round
+   keeps the same prior, while each round loosens the hold (the training data's pattern earns
+   no round, only the exit 1).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
