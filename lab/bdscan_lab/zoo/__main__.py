@@ -79,6 +79,7 @@ SET_NAMES = [
     "fresh57",
     "fresh58",
     "fresh59",
+    "fresh60",
 ]
 
 
