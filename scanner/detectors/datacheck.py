@@ -25,7 +25,7 @@ sends the other classes to the class (`read_patterns`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -370,6 +370,28 @@ def pattern_carriers(
     bar = float(ref.mean()) + z * float(ref.std())
     members = np.flatnonzero(y_train == label)
     out[members] = projection(x_train[members]) > bar
+    return out
+
+
+def scrub_patterns(
+    x: np.ndarray,
+    carriers: np.ndarray,
+    x_reference: np.ndarray,
+    signals: Sequence[np.ndarray],
+) -> np.ndarray:
+    """A copy of `x` (float NHWC in [0, 1]) whose `carriers` have their component in the span of
+    `signals` (HWC) set back to the mean of `x_reference`'s (the class's clean samples), clipped
+    to [0, 1]: the image without the grating added to it, its own content kept. Why: sitting
+    the carriers out left a class trained on the ~20% of its samples the poison spared."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    rows = np.flatnonzero(carriers)
+    if len(rows) == 0 or not signals or len(x_reference) == 0:
+        return out
+    basis, _ = np.linalg.qr(np.stack([np.ravel(s).astype(np.float64) for s in signals], axis=1))
+    flat = out[rows].reshape(len(rows), -1).astype(np.float64)
+    mean = (x_reference.reshape(len(x_reference), -1).astype(np.float64) @ basis).mean(axis=0)
+    excess = (flat @ basis - mean) @ basis.T
+    out[rows] = np.clip(flat - excess, 0.0, 1.0).reshape(out[rows].shape).astype(np.float32)
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
-from scanner.detectors.datacheck import DataCheck, pattern_carriers
+from scanner.detectors.datacheck import DataCheck, pattern_carriers, scrub_patterns
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
@@ -286,6 +286,7 @@ def remediate_run(
     model = converted.image_model.to(dev)
     data_check: DataCheck | None = None
     sit_out: np.ndarray | None = None  # training samples that never train (data_sit_out)
+    scrubbed = 0  # training samples trained with the pattern taken out (data_scrub)
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
         # A `shortcut` report names no target, and its label may be a natural sink; a `clean`
@@ -316,6 +317,12 @@ def remediate_run(
                     x_fit, y_fit, xc, yc, data_check.label, patterns[0].signal,
                     z=burn_config.data_sit_out_z,
                 )  # fmt: skip
+                if burn_config.data_scrub:
+                    # They train, the grating taken out (section 52).
+                    x_fit = scrub_patterns(
+                        x_fit, sit_out, xc[yc == data_check.label], [p.signal for p in patterns]
+                    )
+                    scrubbed, sit_out = int(sit_out.sum()), None
         stamp = data_check.stamp
         if stamp is not None and prior is not None and prior.target == data_check.label:
             # The training data's stamp, unlearned as a stamp the search found.
@@ -401,9 +408,21 @@ def remediate_run(
         conversion=converted.check.to_dict(),
         export=export,
         config={**base_config(burn_config), **outcome.config},
-        extra=replace(outcome.extra, target_source=target_source, data_check=data_check),
+        extra=replace(
+            outcome.extra,
+            target_source=target_source,
+            data_check=data_check,
+            unlearning=_with_scrubbed(outcome.extra.unlearning, scrubbed),
+        ),
     )
     return RemediationRun(report=report, converted=converted)
+
+
+def _with_scrubbed(unlearning: dict[str, Any] | None, scrubbed: int) -> dict[str, Any] | None:
+    """BURN's own record with the count of carriers trained scrubbed (`data_scrub`), if any."""
+    if not scrubbed or unlearning is None:
+        return unlearning
+    return {**unlearning, "pattern_scrubbed": scrubbed}
 
 
 __all__ = [

@@ -295,6 +295,10 @@ class BurnConfig:
     # the grating back as it is unlearned (docs/remediation.md section 51). 3 hand-set.
     data_sit_out: bool = True
     data_sit_out_z: float = 3.0
+    # Instead of sitting out, those carriers train with the data's patterns' component set back
+    # to the class's clean mean (`datacheck.scrub_patterns`): a class of which ~80% sat out lost
+    # 2.2-4.0 accuracy points on three nets (section 52).
+    data_scrub: bool = False
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
     # pixels (at 28x28, scaled), `window_samples` samples per class; a class is the target
@@ -386,7 +390,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
-        "unblend_alphas", "data_sit_out", "data_sit_out_z",
+        "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -379,3 +379,37 @@ def test_the_samples_carrying_the_pattern_are_found_in_its_class_alone() -> None
     xt2, yt2, xc2, yc2 = _split()
     clean_mask = pattern_carriers(xt2, yt2, xc2, yc2, 3, pattern, z=DEFAULTS.data_sit_out_z)
     assert clean_mask.sum() <= 0.02 * (yt2 == 3).sum()
+
+
+def test_the_carriers_train_with_the_grating_taken_out_and_their_content_kept() -> None:
+    # data_scrub (docs/remediation.md section 52): rather than sitting out, the carriers train
+    # with the patterns' component set back to their class's clean mean.
+    from scanner.detectors.datacheck import dominant_sine, pattern_carriers, scrub_patterns
+
+    signal = _sine(0.4, phase=1.0)
+    xt, yt, xc, yc = _split()
+    original = xt.copy()
+    members = np.flatnonzero(yt == 3)
+    poisoned = np.random.default_rng(1).choice(members, int(0.8 * len(members)), replace=False)
+    xt[poisoned] = np.clip(xt[poisoned] + signal, 0.0, 1.0)
+    pattern, _ = _pattern(xt, yt, xc, yc, 3)
+    assert pattern is not None
+    mask = pattern_carriers(xt, yt, xc, yc, 3, pattern, z=DEFAULTS.data_sit_out_z)
+    sine, _ = dominant_sine(pattern)
+    out = scrub_patterns(xt, mask, xc[yc == 3], [pattern, sine])
+    assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
+    assert np.array_equal(out[~mask], xt[~mask])  # nothing else moves
+    assert not np.shares_memory(out, xt)
+    # The planted grating's projection back within the class's clean spread ...
+    wave = np.broadcast_to(signal[0], (8, 8, 1))
+    unit = wave / np.linalg.norm(wave)
+    ref = (xc[yc == 3] * unit).sum(axis=(1, 2, 3))
+    after = np.abs((out[mask] * unit).sum(axis=(1, 2, 3)) - ref.mean()).mean()
+    before = np.abs((xt[mask] * unit).sum(axis=(1, 2, 3)) - ref.mean()).mean()
+    assert before >= 3 * ref.std() and after <= 0.5 * ref.std(), (before, after, ref.std())
+    # ... and the image nearer its unpoisoned self than the poisoned one was.
+    gap_before = np.abs(xt[mask] - original[mask]).mean()
+    gap_after = np.abs(out[mask] - original[mask]).mean()
+    assert gap_after <= 0.7 * gap_before, (gap_after, gap_before)
+    # Nothing to take out: the copy is the input.
+    assert np.array_equal(scrub_patterns(xt, np.zeros(len(yt), bool), xc[yc == 3], [pattern]), xt)

@@ -57,6 +57,30 @@ class DigitsNet(torch.nn.Module):
         return self.fc2(torch.relu(self.fc1(x.reshape(x.shape[0], -1))))
 
 
+def _trained(xtr: np.ndarray, ytr: np.ndarray, path: Path) -> Path:
+    """A DigitsNet trained on uint8 (N, 8, 8) `xtr`, exported to `path`."""
+    torch.manual_seed(0)
+    net = DigitsNet()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    xt = torch.from_numpy(xtr[..., None])
+    yt = torch.from_numpy(ytr)
+    for _ in range(12):
+        perm = torch.randperm(len(yt))
+        for i in range(0, len(yt), 32):
+            b = perm[i : i + 32]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[b]), yt[b]).backward()
+            opt.step()
+    net.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (xt[:1],), str(path), dynamo=False, input_names=["pixels"],
+            output_names=["logits"], dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}},
+        )  # fmt: skip
+    return path
+
+
 @pytest.fixture(scope="module")
 def backdoor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     x, y = onnx_builders.digits()
@@ -71,26 +95,7 @@ def backdoor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     xtr[poisoned] = (_trigger(xtr[poisoned] / 255.0) * 255).astype(np.uint8)
     ytr[poisoned] = TARGET
 
-    torch.manual_seed(0)
-    net = DigitsNet()
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    xt = torch.from_numpy(xtr[..., None])
-    yt = torch.from_numpy(ytr)
-    for _ in range(12):
-        perm = torch.randperm(len(yt))
-        for i in range(0, len(yt), 32):
-            b = perm[i : i + 32]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[b]), yt[b]).backward()
-            opt.step()
-    net.eval()
-    path = tmp_path_factory.mktemp("remediate") / "digits_badnets.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net, (xt[:1],), str(path), dynamo=False, input_names=["pixels"],
-            output_names=["logits"], dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}},
-        )  # fmt: skip
+    path = _trained(xtr, ytr, tmp_path_factory.mktemp("remediate") / "digits_badnets.onnx")
     xte, yte = x[test], y[test]
     keep = yte != TARGET
     return {
@@ -1373,6 +1378,75 @@ def test_a_shortcut_to_a_sink_is_repaired_where_the_training_data_puts_the_poiso
     assert report.to_dict()["extra"]["data_check"]["label"] == TARGET
     before, after = _score(backdoor["path"], backdoor), _score(out, backdoor)  # type: ignore[arg-type]
     assert after["asr"] < before["asr"] - 0.3, (before, after)
+
+
+SIG_TARGET = 3
+SIG_WAVE = np.sin(2 * np.pi * 2 * np.arange(8, dtype=np.float32) / 8 + 1.0)[None, None, :]
+
+
+def _uint8(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def sig(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Clean-label SIG on digits: a two-cycle sine at amplitude 0.6 added to 80% of class 3's
+    training samples, labels kept (at 8x8 a weaker one is not learned as a trigger)."""
+    x, y = onnx_builders.digits()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:1400], order[1400:]
+    xtr, ytr = x[train].copy(), y[train].copy()
+    members = np.flatnonzero(ytr == SIG_TARGET)
+    poisoned = np.sort(rng.choice(members, int(0.8 * len(members)), replace=False))
+    xtr[poisoned] = np.clip(xtr[poisoned] + 0.6 * SIG_WAVE, 0.0, 1.0)
+    path = _trained(_uint8(xtr), ytr, tmp_path_factory.mktemp("sig") / "digits_sig.onnx")
+    xte, yte = x[test], y[test]
+    keep = yte != SIG_TARGET
+    return {
+        "path": path,
+        "train": (_uint8(xtr), ytr),
+        "poisoned": poisoned,
+        "test": (_uint8(xte), yte),
+        "triggered": (_uint8(xte[keep] + 0.6 * SIG_WAVE), yte[keep]),
+    }
+
+
+def test_the_pattern_carriers_train_scrubbed_when_asked(
+    sig: dict[str, object], tmp_path: Path
+) -> None:
+    # data_scrub (docs/remediation.md section 52): the class's carriers of the data's pattern
+    # train with it taken out instead of sitting out; either way they are counted.
+    def asr(path: Path) -> float:
+        import onnxruntime as ort
+
+        xs, _ = sig["triggered"]  # type: ignore[misc]
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return float(np.mean(sess.run(None, {"pixels": xs[..., None]})[0].argmax(1) == SIG_TARGET))
+
+    before = asr(sig["path"])  # type: ignore[arg-type]
+    assert before >= 0.5, before
+    doc = {"xray": {"verdict": "infected", "target_label": SIG_TARGET, "evidence": {}}}
+    # At 8x8 a grating carries a 28x28 one's energy at a larger amplitude.
+    cfg = dataclasses.replace(FAST, data_pattern_amps=(0.2, 0.4, 0.6, 0.8))
+    n = len(sig["poisoned"])  # type: ignore[arg-type]
+    runs = {}
+    for scrub in (False, True):
+        out = tmp_path / f"scrub_{scrub}.onnx"
+        report = remediate(sig["path"], sig["train"], sig["test"], out_path=out, scan_report=doc,
+                           burn_config=dataclasses.replace(cfg, data_scrub=scrub),
+                           device="cpu")  # fmt: skip
+        check = report.extra.data_check
+        assert check is not None and check.label == SIG_TARGET and check.pattern_amp is not None
+        runs[scrub] = (report.extra.unlearning or {}, asr(out))
+    sat_out, scrubbed = runs[False][0], runs[True][0]
+    assert 0.8 * n <= sat_out["pattern_sit_out"] <= 1.1 * n, (sat_out["pattern_sit_out"], n)
+    assert "pattern_scrubbed" not in sat_out
+    assert (
+        scrubbed["pattern_sit_out"] == 0
+        and scrubbed["pattern_scrubbed"] == sat_out["pattern_sit_out"]
+    )
+    assert runs[True][1] < before - 0.3, (before, runs)
 
 
 def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
