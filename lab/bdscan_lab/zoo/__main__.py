@@ -80,6 +80,7 @@ SET_NAMES = [
     "fresh58",
     "fresh59",
     "fresh60",
+    "fresh61",
 ]
 
 
