@@ -278,7 +278,8 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
             f"the scan's findings reach {reach}"
             if check.label in check.reached
             else f"the scan's findings reach {reach or 'no label'}, its"
-            f" {'stamp' if check.stamp is not None else 'pattern'} reaches {check.label}"
+            f" {'stamp' if check.stamp is not None else 'blend' if check.blend else 'pattern'}"
+            f" reaches {check.label}"
         )
         lines.append(
             f"  aimed by the training data ({said}): {check.note}; {how}; it repaired {check.label}"
@@ -286,7 +287,13 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
     else:
         if check.label is None:
             why = ": the target was not changed"
-        elif check.label in check.reached or check.pattern_amp or check.sine_amp or check.stamp:
+        elif (
+            check.label in check.reached
+            or check.pattern_amp
+            or check.sine_amp
+            or check.stamp
+            or check.blend
+        ):
             why = ": it is the scan's target"
         else:
             why = (
@@ -318,5 +325,12 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
             f" {check.stamp_mix or 0:.0%} of its samples from other classes) sends"
             f" {check.stamp_rate:.0%} of other classes' clean samples there:"
             f" {'unlearned as a trigger' if fired else 'not unlearned'}"
+        )
+    if check.blend_amp is not None and check.blend_rate is not None:
+        lines.append(
+            f"  the training data's blend of class {check.label} (a change over"
+            f" {check.stamp_pixels} pixels, up to {check.blend_amp:.2f}) sends"
+            f" {check.blend_rate:.0%} of other classes' clean samples there:"
+            f" {'unlearned as a trigger' if check.blend else 'not unlearned'}"
         )
     return lines

@@ -79,12 +79,15 @@ class DataCheckConfig:
     stamp: bool = True
     stamp_min_mix: float = 0.05
     stamp_max_share: float = value("mask_cost_max")
+    # The class's blend (`data_blend`), where its mixture's change is too wide for a stamp:
+    # read by the repair (`BurnConfig.data_blend`), not yet by the scan's verdict.
+    blend: bool = False
 
     def pattern_queries(self) -> int:
         """The most queries `read_patterns` sends (the pattern and its sine at every amplitude,
-        the stamp once)."""
+        the stamp and the blend once)."""
         sweep = (1 + int(self.sine)) * len(self.pattern_amps) if self.pattern else 0
-        return (sweep + int(self.stamp)) * self.pattern_samples
+        return (sweep + int(self.stamp) + int(self.blend)) * self.pattern_samples
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +130,11 @@ class DataCheck:
     stamp_mix: float | None = None
     stamp_rate: float | None = None
     stamp: dict[str, Any] | None = None
+    # The named class's blend (`data_blend`), where it was read: its largest |change| and the
+    # share of other classes' clean samples it sends to the class at that strength.
+    blend_amp: float | None = None
+    blend_rate: float | None = None
+    blend: bool = False  # it fired, so the repair unlearns it
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(values: tuple[float, ...]) -> list[float | None]:
@@ -158,6 +166,11 @@ class DataCheck:
                 "rate": None if self.stamp_rate is None else round(self.stamp_rate, 4),
                 "point": self.stamp,
             },
+            "blend": {
+                "amp": None if self.blend_amp is None else round(self.blend_amp, 4),
+                "rate": None if self.blend_rate is None else round(self.blend_rate, 4),
+                "fired": self.blend,
+            },
         }
 
     @classmethod
@@ -171,6 +184,7 @@ class DataCheck:
             return None if value is None else float(value)
 
         pattern, sine, stamp = d.get("pattern") or {}, d.get("sine") or {}, d.get("stamp") or {}
+        blend = d.get("blend") or {}
         label, overruled = d.get("label"), d.get("overruled")
         return cls(
             z_pixel=zs(d.get("z_pixel")),
@@ -192,6 +206,9 @@ class DataCheck:
             stamp_mix=num(stamp.get("mix")),
             stamp_rate=num(stamp.get("rate")),
             stamp=stamp.get("point"),
+            blend_amp=num(blend.get("amp")),
+            blend_rate=num(blend.get("rate")),
+            blend=bool(blend.get("fired", False)),
         )
 
 
@@ -458,6 +475,57 @@ def pattern_amplitude(
     return None, best
 
 
+@dataclass(frozen=True)
+class _Mixture:
+    """Class `label`'s training difference from its clean samples split as a dirty-label
+    mixture reads it (`_mixture`): the share `mix` of other classes' images it holds, what
+    that content leaves unexplained (`left`, HWC), its standard error, and the other classes'
+    clean mean image."""
+
+    mix: float
+    left: np.ndarray
+    se: np.ndarray
+    mean_other: np.ndarray
+
+
+def _mixture(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_clean: np.ndarray,
+    y_clean: np.ndarray,
+    label: int,
+    *,
+    min_z: float,
+    max_samples: int,
+) -> _Mixture | None:
+    """A dirty-label attack adds triggered images of other classes to the class, so its mean
+    training image is (1 - mix) * its clean mean + mix * (the other classes' clean mean + the
+    trigger's change). The difference from its clean mean is then mix * the other classes'
+    content plus mix * the trigger's change; `mix` is fitted by least squares over the pixels
+    the trigger leaves alone (refitted without those that stand out at `min_z`, three times).
+    None where either side has fewer than two samples."""
+    a = _spread(x_train, y_train, label, max_samples).astype(np.float64)
+    b = _spread(x_clean, y_clean, label, max_samples).astype(np.float64)
+    others = x_clean[y_clean != label]
+    if len(others) > max_samples:
+        pick = np.linspace(0, len(others) - 1, max_samples).round().astype(np.int64)
+        others = others[pick]
+    if len(a) < 2 or len(b) < 2 or len(others) < 2:
+        return None
+    mean_o = others.astype(np.float64).mean(axis=0)
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    content = mean_o - b.mean(axis=0)
+    floor = _GREY_LEVEL**2
+    se = np.sqrt((a.var(axis=0) + floor) / len(a) + (b.var(axis=0) + floor) / len(b))
+    fit = np.ones(diff.shape, dtype=bool)
+    mix = 0.0
+    for _ in range(3):
+        denom = float((content[fit] ** 2).sum())
+        mix = float((diff[fit] * content[fit]).sum() / denom) if denom > 0 else 0.0
+        fit = np.abs(diff - mix * content) / se < min_z
+    return _Mixture(mix=mix, left=diff - mix * content, se=se, mean_other=mean_o)
+
+
 def data_stamp(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -474,42 +542,24 @@ def data_stamp(
     (None when there is none), the share of other classes' images its training samples hold,
     and the pixels that stand out.
 
-    Why: a dirty-label attack adds triggered images of other classes to the class, so its mean
-    training image is (1 - mix) * its clean mean + mix * (the other classes' clean mean + the
-    trigger's change). The difference from its clean mean is then mix * the other classes'
-    content plus mix * the trigger; `mix` is fitted by least squares over the pixels the
-    trigger leaves alone (refitted without those that stand out, three times), and what is
-    left stands out only where the trigger is. A scattered-pixel trigger spreads over every
-    spatial frequency, so `data_pattern` does not rebuild it; this does, pixel by pixel, at the
-    value the trigger sets (the other classes' mean plus what is left over `mix`)."""
-    a = _spread(x_train, y_train, label, max_samples).astype(np.float64)
-    b = _spread(x_clean, y_clean, label, max_samples).astype(np.float64)
-    others = x_clean[y_clean != label]
-    if len(others) > max_samples:
-        pick = np.linspace(0, len(others) - 1, max_samples).round().astype(np.int64)
-        others = others[pick]
-    if len(a) < 2 or len(b) < 2 or len(others) < 2:
+    Why: what the mixture's content leaves unexplained (`_mixture`) stands out only where the
+    trigger is. A scattered-pixel trigger spreads over every spatial frequency, so
+    `data_pattern` does not rebuild it; this does, pixel by pixel, at the value the trigger
+    sets (the other classes' mean plus what is left over `mix`)."""
+    fitted = _mixture(
+        x_train, y_train, x_clean, y_clean, label, min_z=min_z, max_samples=max_samples
+    )
+    if fitted is None:
         return None, None, 0
-    mean_o = others.astype(np.float64).mean(axis=0)
-    diff = a.mean(axis=0) - b.mean(axis=0)
-    content = mean_o - b.mean(axis=0)
-    floor = _GREY_LEVEL**2
-    se = np.sqrt((a.var(axis=0) + floor) / len(a) + (b.var(axis=0) + floor) / len(b))
-    fit = np.ones(diff.shape, dtype=bool)
-    mix = 0.0
-    for _ in range(3):
-        denom = float((content[fit] ** 2).sum())
-        mix = float((diff[fit] * content[fit]).sum() / denom) if denom > 0 else 0.0
-        fit = np.abs(diff - mix * content) / se < min_z
+    mix = fitted.mix
     if mix < min_mix:
         return None, mix, 0
-    left = diff - mix * content
-    mask = (np.abs(left) / se >= min_z).any(axis=2)
-    h, w, c = diff.shape
+    mask = (np.abs(fitted.left) / fitted.se >= min_z).any(axis=2)
+    h, w, c = fitted.left.shape
     pixels = int(mask.sum())
     if pixels == 0 or pixels > max_share * h * w:
         return None, mix, pixels
-    values = np.clip(mean_o + left / mix, 0.0, 1.0)
+    values = np.clip(fitted.mean_other + fitted.left / mix, 0.0, 1.0)
     rows, cols = np.nonzero(mask)
     params = {
         "shape": [h, w, c],
@@ -519,6 +569,57 @@ def data_stamp(
         ],
     }
     return {"space": "mask", "params": params}, mix, pixels
+
+
+def data_blend(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_clean: np.ndarray,
+    y_clean: np.ndarray,
+    label: int,
+    *,
+    min_z: float,
+    max_samples: int,
+    min_mix: float,
+) -> np.ndarray | None:
+    """Class `label`'s dirty-label change as an additive float32 HWC image, read where the
+    class is a mixture (`mix` >= `min_mix`): what its content leaves unexplained, over `mix`.
+
+    Why: a blend's poisoned image (1 - a) x + a P is x + a (P - x); averaged over the other
+    classes' images that is their mean plus a (P - their mean), the change this gives back
+    (the scan's blend probes draw other patterns, and on the fifty-eighth set's ResNet-8 one
+    round left it at ASR 0.116). Where the trigger covers more pixels than a stamp may
+    (`data_stamp` gives none), it is read as this whole-image change."""
+    fitted = _mixture(
+        x_train, y_train, x_clean, y_clean, label, min_z=min_z, max_samples=max_samples
+    )
+    if fitted is None or fitted.mix < min_mix:
+        return None
+    return (fitted.left / fitted.mix).astype(np.float32)
+
+
+def blend_carriers(
+    labels_of: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    label: int,
+    change: np.ndarray,
+    *,
+    chunk: int = 4096,
+) -> np.ndarray:
+    """A mask over the samples: those labelled `label` that the model (`labels_of`) gives
+    `label` and, once `change` is taken away (clipped to [0, 1]), another label: the other
+    classes' images the blend carried into the class. A projection on the change does not
+    single them out (their own content moves it as much)."""
+    out = np.zeros(len(y), dtype=bool)
+    members = np.flatnonzero(y == label)
+    for start in range(0, len(members), chunk):
+        idx = members[start : start + chunk]
+        imgs = np.asarray(x[idx], dtype=np.float32)
+        as_is = labels_of(imgs) == label
+        undone = labels_of(np.clip(imgs - change[None], 0.0, 1.0).astype(np.float32)) != label
+        out[idx] = as_is & undone
+    return out
 
 
 def stamp_rate(
@@ -562,14 +663,16 @@ def read_patterns(
     clean: tuple[np.ndarray, np.ndarray],
     config: DataCheckConfig,
     labels_of: Callable[[np.ndarray], np.ndarray],
-) -> tuple[DataCheck, tuple[tuple[np.ndarray, float], ...]]:
-    """The named class's stamp, pattern and the plane sine nearest the pattern, read on the model
-    (`labels_of`: its labels for float NHWC images in [0, 1]): the check with what they gave
-    (the stamp in `check.stamp` where it fires), and the patterns that fire, each as (signal,
-    least firing amplitude)."""
+) -> tuple[DataCheck, tuple[tuple[np.ndarray, float, str], ...]]:
+    """The named class's stamp, blend, pattern and the plane sine nearest the pattern, read on
+    the model (`labels_of`: its labels for float NHWC images in [0, 1]): the check with what
+    they gave (the stamp in `check.stamp` where it fires), and the changes that fire, each as
+    (signal with a largest |value| of 1, least firing amplitude, "pattern", "sine" or
+    "blend"), the blend last."""
     label = check.label
     if label is None:
         return check, ()
+    blend: tuple[np.ndarray, float, str] | None = None
     if config.stamp:
         point, mix, pixels = data_stamp(
             *train, *clean, label,
@@ -580,31 +683,62 @@ def read_patterns(
         if point is not None:
             rate = stamp_rate(labels_of, point, *clean, label, config.pattern_samples)
             check = replace(check, stamp_rate=rate, stamp=point if rate >= config.fire else None)
-    if not config.pattern:
-        return check, ()
-    signal, terms = data_pattern(
-        *train, *clean, label, min_z=config.pattern_min_z, max_samples=config.max_samples
-    )
-    if signal is None:
-        return check, ()
+        h, w = train[0].shape[1:3]
+        if config.blend and pixels > config.stamp_max_share * h * w:
+            check, blend = _read_blend(check, train, clean, config, labels_of)
+    fired: list[tuple[np.ndarray, float, str]] = []
+    signal, terms = None, 0
+    if config.pattern:
+        signal, terms = data_pattern(
+            *train, *clean, label, min_z=config.pattern_min_z, max_samples=config.max_samples
+        )
+    if signal is not None:
 
-    def fires(candidate: np.ndarray) -> tuple[float | None, float]:
-        return pattern_amplitude(
-            labels_of, candidate, *clean, label,
-            amps=config.pattern_amps, fire=config.fire, max_samples=config.pattern_samples,
-        )  # fmt: skip
+        def fires(candidate: np.ndarray) -> tuple[float | None, float]:
+            return pattern_amplitude(
+                labels_of, candidate, *clean, label,
+                amps=config.pattern_amps, fire=config.fire, max_samples=config.pattern_samples,
+            )  # fmt: skip
 
-    fired: list[tuple[np.ndarray, float]] = []
-    amp, rate = fires(signal)
-    check = replace(check, pattern_terms=terms, pattern_amp=amp, pattern_rate=rate)
-    if amp is not None:
-        fired.append((signal, amp))
-    if config.sine:
-        sine, fit = dominant_sine(signal)
-        check = replace(check, sine_fit=fit)
-        if fit >= config.sine_min_fit:
-            amp, rate = fires(sine)
-            check = replace(check, sine_amp=amp, sine_rate=rate)
-            if amp is not None:
-                fired.append((sine, amp))
+        amp, rate = fires(signal)
+        check = replace(check, pattern_terms=terms, pattern_amp=amp, pattern_rate=rate)
+        if amp is not None:
+            fired.append((signal, amp, "pattern"))
+        if config.sine:
+            sine, fit = dominant_sine(signal)
+            check = replace(check, sine_fit=fit)
+            if fit >= config.sine_min_fit:
+                amp, rate = fires(sine)
+                check = replace(check, sine_amp=amp, sine_rate=rate)
+                if amp is not None:
+                    fired.append((sine, amp, "sine"))
+    if blend is not None:
+        fired.append(blend)
     return check, tuple(fired)
+
+
+def _read_blend(
+    check: DataCheck,
+    train: tuple[np.ndarray, np.ndarray],
+    clean: tuple[np.ndarray, np.ndarray],
+    config: DataCheckConfig,
+    labels_of: Callable[[np.ndarray], np.ndarray],
+) -> tuple[DataCheck, tuple[np.ndarray, float, str] | None]:
+    """The named class's blend (`data_blend`) and whether it fires at its own strength."""
+    assert check.label is not None
+    change = data_blend(
+        *train, *clean, check.label,
+        min_z=config.pattern_min_z, max_samples=config.max_samples, min_mix=config.stamp_min_mix,
+    )  # fmt: skip
+    if change is None:
+        return check, None
+    amp = float(np.abs(change).max())
+    if amp == 0.0:
+        return check, None
+    signal = (change / amp).astype(np.float32)
+    fired, rate = pattern_amplitude(
+        labels_of, signal, *clean, check.label,
+        amps=(amp,), fire=config.fire, max_samples=config.pattern_samples,
+    )  # fmt: skip
+    check = replace(check, blend_amp=round(amp, 4), blend_rate=rate, blend=fired is not None)
+    return check, None if fired is None else (signal, amp, "blend")

@@ -10,6 +10,7 @@ the data given.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -17,14 +18,19 @@ from typing import Any, Literal
 import numpy as np
 
 from scanner.bridge.convert import ConvertedModel, convert_model, images_to_input
-from scanner.detectors.datacheck import DataCheck, pattern_carriers, scrub_patterns
+from scanner.detectors.datacheck import (
+    DataCheck,
+    blend_carriers,
+    pattern_carriers,
+    scrub_patterns,
+)
 from scanner.errors import DataError, UsageError
 from scanner.remediate.arrays import as_arrays, check_fit, describe, split_holdout
 from scanner.remediate.baselines import CleanUnlearnConfig, NCConfig
 from scanner.remediate.burn import BurnConfig
 from scanner.remediate.datacheck import aim_by_data, named_by_scan_data, wants_data_check
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
-from scanner.remediate.prior import TriggerPrior, prior_from_report
+from scanner.remediate.prior import DataPattern, TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
 from scanner.remediate.runtime import (
     PhaseClock,
@@ -286,6 +292,7 @@ def remediate_run(
     model = converted.image_model.to(dev)
     data_check: DataCheck | None = None
     sit_out: np.ndarray | None = None  # training samples that never train (data_sit_out)
+    blend_out: np.ndarray | None = None  # ... that train only while flagged (data_blend)
     scrubbed = 0  # training samples trained with the pattern taken out (data_scrub)
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
@@ -312,17 +319,21 @@ def remediate_run(
             prior = replace(prior, patterns=patterns)
             if burn_config.data_sit_out and data_check.label is not None:
                 # The class's samples that carry the pattern sit out the fine-tuning: under
-                # their own (clean) label they would teach the grating back (section 51).
-                sit_out = pattern_carriers(
-                    x_fit, y_fit, xc, yc, data_check.label, patterns[0].signal,
-                    z=burn_config.data_sit_out_z,
+                # their own (clean) label they would teach the grating back (section 51); a
+                # blend's carry other classes' images under the class's label (section 52).
+                sit_out, blend_out = _carriers(
+                    lambda imgs: predict_labels(model, imgs, dev), x_fit, y_fit, (xc, yc),
+                    data_check.label, patterns, burn_config.data_sit_out_z,
                 )  # fmt: skip
-                if burn_config.data_scrub:
+                graded = [p.signal for p in patterns if p.kind != "blend"]
+                if burn_config.data_scrub and graded:
                     # They train, the grating taken out (section 52).
-                    x_fit = scrub_patterns(
-                        x_fit, sit_out, xc[yc == data_check.label], [p.signal for p in patterns]
-                    )
-                    scrubbed, sit_out = int(sit_out.sum()), None
+                    mask = pattern_carriers(
+                        x_fit, y_fit, xc, yc, data_check.label, graded[0],
+                        z=burn_config.data_sit_out_z,
+                    )  # fmt: skip
+                    x_fit = scrub_patterns(x_fit, mask, xc[yc == data_check.label], graded)
+                    scrubbed, sit_out = int(mask.sum()), sit_out & ~mask
         stamp = data_check.stamp
         if stamp is not None and prior is not None and prior.target == data_check.label:
             # The training data's stamp, unlearned as a stamp the search found.
@@ -347,6 +358,7 @@ def remediate_run(
         generator=generator,
         clock=clock,
         sit_out=sit_out,
+        sit_out_unflagged=blend_out,
     )
     outcome = REMEDIATORS[(method, mode)].run(job)
     if outcome.target is not None:
@@ -416,6 +428,33 @@ def remediate_run(
         ),
     )
     return RemediationRun(report=report, converted=converted)
+
+
+def _carriers(
+    labels_of: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    clean: tuple[np.ndarray, np.ndarray],
+    label: int,
+    patterns: tuple[DataPattern, ...],
+    z: float,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The class's training samples that carry the data's fired changes: (above the clean
+    spread of the pattern's or sine's projection, `pattern_carriers`; moved off the class by
+    the model once the blend is taken away, `blend_carriers`, None without a blend). A blend's
+    carriers are other classes' images under the class's label, which BURN's flags may give
+    back their own; a grating's are the class's own images, which its flags cannot."""
+    graded = [p for p in patterns if p.kind != "blend"]
+    out = np.zeros(len(y), dtype=bool)
+    if graded:
+        out = pattern_carriers(x, y, *clean, label, graded[0].signal, z=z)
+    blends = [p for p in patterns if p.kind == "blend"]
+    if not blends:
+        return out, None
+    moved = np.zeros(len(y), dtype=bool)
+    for p in blends:
+        moved |= blend_carriers(labels_of, x, y, label, p.amp * p.signal)
+    return out, moved
 
 
 def _with_scrubbed(unlearning: dict[str, Any] | None, scrubbed: int) -> dict[str, Any] | None:

@@ -281,14 +281,22 @@ def run_burn(
     target_prior: int | None = None,
     trigger_prior: TriggerPrior | None = None,
     sit_out: np.ndarray | None = None,
+    sit_out_unflagged: np.ndarray | None = None,
 ) -> BurnResult:
     """Run BURN on `model` in place with training images `x` ([0, 1] NHWC) and labels `y`.
 
     `target_prior`: X-ray's target label; `trigger_prior`: X-ray's confirmed probes (and its
     target, which `target_prior` overrides when both are given); `sit_out`: samples that never
-    train, whatever the feedback rounds decide (the training data's pattern carriers).
+    train, whatever the feedback rounds decide (the training data's pattern carriers);
+    `sit_out_unflagged`: samples that train only while flagged, with the flag's label (the
+    training data's blend carriers: other classes' images under the target's label).
     """
     held_out = np.zeros(len(y), dtype=bool) if sit_out is None else np.asarray(sit_out, bool)
+    held_soft = (
+        np.zeros(len(y), dtype=bool)
+        if sit_out_unflagged is None
+        else np.asarray(sit_out_unflagged, bool)
+    )
     # Without a target from X-ray (none given, or its scan missed the backdoor) BURN looks for
     # one itself; an all-to-all report (probes but no single target) is left as X-ray read it.
     self_prior: SelfPrior | None = None
@@ -559,7 +567,9 @@ def run_burn(
             settings=config.train,
             device=device,
             generator=generator,
-            sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
+            sample_weight=_weights(
+                flags, quarantine | held_out | (held_soft & ~flags), config, unlearner.active
+            ),
             augment=unlearner if unlearner.active else None,
         )
     used = epochs
@@ -628,7 +638,9 @@ def run_burn(
                 settings=config.train,
                 device=device,
                 generator=generator,
-                sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
+                sample_weight=_weights(
+                    flags, quarantine | held_out | (held_soft & ~flags), config, unlearner.active
+                ),
                 augment=unlearner if unlearner.active else None,
             )
         used += epochs
@@ -663,7 +675,9 @@ def run_burn(
                 settings=config.train,
                 device=device,
                 generator=generator,
-                sample_weight=_weights(flags, quarantine | held_out, config, unlearner.active),
+                sample_weight=_weights(
+                    flags, quarantine | held_out | (held_soft & ~flags), config, unlearner.active
+                ),
                 augment=unlearner,
             )
         used += epochs
@@ -710,6 +724,7 @@ def run_burn(
             "despeckle_flags": n_despeckled,
             "despeckle_quarantined": n_doubted,
             "pattern_sit_out": int(held_out.sum()),
+            "blend_sit_out": int(held_soft.sum()),
             "unblend_flags": n_unblended,
             "located_window": None if located is None else located.to_dict(),
         },

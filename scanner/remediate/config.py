@@ -288,6 +288,11 @@ class BurnConfig:
     # search found where it fires; a class the findings do not reach is aimed at when it does.
     data_stamp: bool = _DATA.stamp
     data_stamp_min_mix: float = _DATA.stamp_min_mix
+    # The named class's dirty-label blend (`datacheck.data_blend`): where its mixture's change
+    # is too wide for a stamp, that change is unlearned as the data's pattern is where it fires
+    # at its own strength, and the class's samples the model moves off the class once it is
+    # taken away sit out (`datacheck.blend_carriers`, under `data_sit_out`; section 52).
+    data_blend: bool = True
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -348,6 +353,7 @@ class BurnConfig:
             sine_min_fit=self.data_sine_min_fit,
             stamp=self.data_stamp,
             stamp_min_mix=self.data_stamp_min_mix,
+            blend=self.data_blend,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -377,7 +383,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "shortcut_universal", "data_check", "data_check_min_z", "data_check_ratio",
         "data_check_min_samples", "data_check_max_samples", "data_pattern",
         "data_pattern_min_z", "data_pattern_amps", "data_pattern_fire", "data_pattern_samples",
-        "data_sine", "data_sine_min_fit", "data_stamp", "data_stamp_min_mix",
+        "data_sine", "data_sine_min_fit", "data_stamp", "data_stamp_min_mix", "data_blend",
         "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",

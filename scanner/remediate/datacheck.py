@@ -68,7 +68,7 @@ def aim_by_data(
     patterns: tuple[DataPattern, ...] = ()
     if labels_of is not None:
         check, fired = read_patterns(check, train, clean, settings, labels_of)
-        patterns = tuple(DataPattern(signal, amp) for signal, amp in fired)
+        patterns = tuple(DataPattern(signal, amp, kind) for signal, amp, kind in fired)
     answered = bool(patterns) or check.stamp is not None
     if check.label == named or (check.label not in reached and not answered):
         return check, patterns if check.label == named else ()

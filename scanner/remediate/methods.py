@@ -45,6 +45,8 @@ class RepairJob:
     clock: PhaseClock
     # Training samples that must not train (BURN: the data's pattern carriers; None: none).
     sit_out: np.ndarray | None = None
+    # Training samples that train only while BURN flags them (its data's blend carriers).
+    sit_out_unflagged: np.ndarray | None = None
 
 
 @dataclass
@@ -89,8 +91,9 @@ class Burn:
 
     def run(self, job: RepairJob) -> RepairOutcome:
         result = run_burn(
-            job.model, job.x_fit, job.y_fit, **_burn_arguments(job), sit_out=job.sit_out
-        )
+            job.model, job.x_fit, job.y_fit, **_burn_arguments(job), sit_out=job.sit_out,
+            sit_out_unflagged=job.sit_out_unflagged,
+        )  # fmt: skip
         extra = RepairNotes(
             attack_cost_per_sample=result.boundary.steps_run / max(len(job.y_fit), 1),
             attacked_samples=int(result.boundary.measured.sum()),

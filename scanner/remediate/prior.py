@@ -60,15 +60,17 @@ Trigger = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True, eq=False)
 class DataPattern:
-    """The training data's pattern of the target (`datacheck.data_pattern`) or the plane sine
-    nearest it (`datacheck.dominant_sine`): float32 HWC with a largest |value| of 1, and the
-    least amplitude at which it fires on the model."""
+    """The training data's pattern of the target (`datacheck.data_pattern`), the plane sine
+    nearest it (`datacheck.dominant_sine`) or its dirty-label blend (`datacheck.data_blend`):
+    float32 HWC with a largest |value| of 1, the least amplitude at which it fires on the
+    model, and which of the three it is ("pattern", "sine", "blend")."""
 
     signal: np.ndarray
     amp: float
+    kind: str = "pattern"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.signal.shape), "amp": self.amp}
+        return {"shape": list(self.signal.shape), "amp": self.amp, "kind": self.kind}
 
 
 @dataclass(frozen=True)

@@ -413,3 +413,78 @@ def test_the_carriers_train_with_the_grating_taken_out_and_their_content_kept() 
     assert gap_after <= 0.7 * gap_before, (gap_after, gap_before)
     # Nothing to take out: the copy is the input.
     assert np.array_equal(scrub_patterns(xt, np.zeros(len(yt), bool), xc[yc == 3], [pattern]), xt)
+
+
+def _blended(alpha: float = 0.2, n: int = 140):  # type: ignore[no-untyped-def]
+    """The split with `n` other digits blended with a fixed noise image at `alpha` and
+    relabelled 3 (a dirty-label blend), appended; the noise and the appended rows' indices."""
+    xt, yt, xc, yc = _split()
+    rng = np.random.default_rng(3)
+    noise = rng.random((8, 8, 1)).astype(np.float32)
+    picked = rng.choice(np.flatnonzero(yt != 3), size=n, replace=False)
+    carried = (1 - alpha) * xt[picked] + alpha * noise[None]
+    rows = np.arange(len(yt), len(yt) + n)
+    return np.concatenate([xt, carried]), np.concatenate([yt, np.full(n, 3)]), xc, yc, noise, rows
+
+
+def _blend_reader(unit: np.ndarray, bar: float, xc: np.ndarray, yc: np.ndarray):  # type: ignore[no-untyped-def]
+    """A stand-in model's labels: 3 where an image's projection on `unit` exceeds `bar`, else
+    its nearest clean class mean."""
+    means = np.stack([xc[yc == k].mean(axis=0) for k in range(10)])
+
+    def labels_of(x: np.ndarray) -> np.ndarray:
+        near = ((x[:, None] - means[None]) ** 2).sum(axis=(2, 3, 4)).argmin(axis=1)
+        return np.where((x * unit[None]).sum(axis=(1, 2, 3)) > bar, 3, near)
+
+    return labels_of
+
+
+def test_a_dirty_label_blend_comes_back_as_its_change_and_its_carriers_are_found() -> None:
+    # data_blend (docs/remediation.md section 52): a blend's change covers the whole image, too
+    # wide for a stamp; what the mixture's content leaves unexplained, over the mixture's
+    # share, is the blend's change at the other classes' mean image.
+    from scanner.detectors.datacheck import (
+        DataCheckConfig,
+        blend_carriers,
+        data_blend,
+        read_patterns,
+        run_check,
+    )
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    kw = {"min_z": DEFAULTS.data_pattern_min_z, "max_samples": DEFAULTS.data_check_max_samples}
+    change = data_blend(xt, yt, xc, yc, 3, min_mix=DEFAULTS.data_stamp_min_mix, **kw)
+    assert change is not None and change.shape == (8, 8, 1) and change.dtype == np.float32
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    fit = float(np.corrcoef(change.ravel(), truth.ravel())[0, 1])
+    assert fit >= 0.8, fit  # 0.89: 140 carriers of 8x8 digits, the mean of other images
+    point, _, pixels = _stamp(xt, yt, xc, yc, 3)
+    assert point is None and pixels > DEFAULTS.data_stamp_min_mix * 64  # too wide for a stamp
+    # No mixture, no blend: an unpoisoned class, and a clean-label sine.
+    assert data_blend(*_split(), 3, min_mix=DEFAULTS.data_stamp_min_mix, **kw) is None
+    assert (
+        data_blend(*_poisoned(3, _sine(0.3)), 3, min_mix=DEFAULTS.data_stamp_min_mix, **kw) is None
+    )
+
+    # Read on a stand-in model keyed to the blend: it fires and is returned last, as "blend".
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    labels_of = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    config = DataCheckConfig(blend=True)
+    check = run_check((xt, yt), (xc, yc), 10, config)
+    assert check.label == 3
+    read, fired = read_patterns(check, (xt, yt), (xc, yc), config, labels_of)
+    assert read.blend and read.blend_rate is not None and read.blend_rate >= config.fire
+    assert fired and fired[-1][2] == "blend" and abs(fired[-1][1] - read.blend_amp) < 1e-3
+    off, fired_off = read_patterns(check, (xt, yt), (xc, yc), DataCheckConfig(), labels_of)
+    assert off.blend_amp is None and all(kind != "blend" for _, _, kind in fired_off)
+
+    # The carriers: those the model gives 3 that it moves off 3 once the change is undone.
+    mask = blend_carriers(labels_of, xt, yt, 3, fired[-1][1] * fired[-1][0])
+    answered = labels_of(xt[rows]) == 3
+    assert answered.mean() >= 0.5  # the stand-in's backdoor
+    assert mask[rows][answered].mean() >= 0.85, mask[rows][answered].mean()
+    own = np.setdiff1d(np.flatnonzero(yt == 3), rows)
+    assert mask[own].mean() <= 0.05, mask[own].mean()
+    assert not mask[yt != 3].any()

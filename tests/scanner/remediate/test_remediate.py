@@ -1449,6 +1449,72 @@ def test_the_pattern_carriers_train_scrubbed_when_asked(
     assert runs[True][1] < before - 0.3, (before, runs)
 
 
+BLEND_TARGET = 3
+
+
+@pytest.fixture(scope="module")
+def blend(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Dirty-label blend on digits: 150 other digits blended with a fixed noise image at 0.2
+    and relabelled 3."""
+    x, y = onnx_builders.digits()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:1400], order[1400:]
+    xtr, ytr = x[train].copy(), y[train].copy()
+    noise = np.random.default_rng(5).random((8, 8)).astype(np.float32)
+    poisoned = np.sort(rng.choice(np.flatnonzero(ytr != BLEND_TARGET), 150, replace=False))
+    xtr[poisoned] = 0.8 * xtr[poisoned] + 0.2 * noise
+    ytr[poisoned] = BLEND_TARGET
+    path = _trained(_uint8(xtr), ytr, tmp_path_factory.mktemp("blend") / "digits_blend.onnx")
+    xte, yte = x[test], y[test]
+    keep = yte != BLEND_TARGET
+    return {
+        "path": path,
+        "train": (_uint8(xtr), ytr),
+        "poisoned": poisoned,
+        "test": (_uint8(xte), yte),
+        "triggered": (_uint8(0.8 * xte[keep] + 0.2 * noise), yte[keep]),
+    }
+
+
+def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_unflagged(
+    blend: dict[str, object], tmp_path: Path
+) -> None:
+    # data_blend (docs/remediation.md section 52): a dirty-label blend's change is too wide for
+    # a stamp; read from the training data, it is unlearned where it fires, and the class's
+    # samples the model moves off the class once it is taken away train only if BURN flags
+    # them.
+    def asr(path: Path) -> float:
+        import onnxruntime as ort
+
+        xs, _ = blend["triggered"]  # type: ignore[misc]
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        labels = sess.run(None, {"pixels": xs[..., None]})[0].argmax(1)
+        return float(np.mean(labels == BLEND_TARGET))
+
+    before = asr(blend["path"])  # type: ignore[arg-type]
+    assert before >= 0.5, before
+    doc = {"xray": {"verdict": "infected", "target_label": BLEND_TARGET, "evidence": {}}}
+    out = tmp_path / "repaired.onnx"
+    report = remediate(blend["path"], blend["train"], blend["test"], out_path=out,
+                       scan_report=doc, burn_config=FAST, device="cpu")  # fmt: skip
+    check = report.extra.data_check
+    assert check is not None and check.label == BLEND_TARGET and check.blend, check
+    assert report.to_dict()["extra"]["data_check"]["blend"]["fired"] is True
+    unlearning = report.extra.unlearning or {}
+    n = len(blend["poisoned"])  # type: ignore[arg-type]
+    assert 0.5 * n <= unlearning["blend_sit_out"] <= 1.2 * n, (unlearning["blend_sit_out"], n)
+    assert unlearning["pattern_sit_out"] == 0
+    after = asr(out)
+    assert after < before - 0.3, (before, after)
+    # Off: neither read nor sat out.
+    off = remediate(blend["path"], blend["train"], blend["test"], out_path=None,
+                    scan_report=doc, burn_config=dataclasses.replace(FAST, data_blend=False),
+                    device="cpu")  # fmt: skip
+    assert off.extra.data_check is not None and off.extra.data_check.blend_amp is None
+    assert (off.extra.unlearning or {})["blend_sit_out"] == 0
+
+
 def test_the_training_data_aims_no_repair_at_a_label_the_scan_did_not_reach(
     backdoor: dict[str, object],
 ) -> None:
