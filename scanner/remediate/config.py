@@ -302,7 +302,8 @@ class BurnConfig:
     data_sit_out_z: float = 3.0
     # Instead of sitting out, those carriers train with the data's patterns' component set back
     # to the class's clean mean (`datacheck.scrub_patterns`): a class of which ~80% sat out lost
-    # 2.2-4.0 accuracy points on three nets (section 52).
+    # 2.2-4.0 accuracy points on four seen nets, all at the bar scrubbed; held out (sixtieth
+    # set) 6 of 7 at the bar against 7 of 7 sitting out, so off by its rule (section 52).
     data_scrub: bool = False
     # The own check's third stage (`window.search_window`), when neither trigger above found a
     # target: a patch trigger located by saliency and occlusion. Windows of `window_sizes`
