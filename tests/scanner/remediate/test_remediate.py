@@ -1477,7 +1477,7 @@ def blend(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     }
 
 
-def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_unflagged(
+def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_asked(
     blend: dict[str, object], tmp_path: Path
 ) -> None:
     # data_blend (docs/remediation.md section 52): a dirty-label blend's change is too wide for
@@ -1496,8 +1496,9 @@ def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_unflagge
     assert before >= 0.5, before
     doc = {"xray": {"verdict": "infected", "target_label": BLEND_TARGET, "evidence": {}}}
     out = tmp_path / "repaired.onnx"
+    on = dataclasses.replace(FAST, data_blend=True)
     report = remediate(blend["path"], blend["train"], blend["test"], out_path=out,
-                       scan_report=doc, burn_config=FAST, device="cpu")  # fmt: skip
+                       scan_report=doc, burn_config=on, device="cpu")  # fmt: skip
     check = report.extra.data_check
     assert check is not None and check.label == BLEND_TARGET and check.blend, check
     assert report.to_dict()["extra"]["data_check"]["blend"]["fired"] is True
@@ -1507,10 +1508,9 @@ def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_unflagge
     assert unlearning["pattern_sit_out"] == 0
     after = asr(out)
     assert after < before - 0.3, (before, after)
-    # Off: neither read nor sat out.
+    # Off (the default: held out it left one net worse): neither read nor sat out.
     off = remediate(blend["path"], blend["train"], blend["test"], out_path=None,
-                    scan_report=doc, burn_config=dataclasses.replace(FAST, data_blend=False),
-                    device="cpu")  # fmt: skip
+                    scan_report=doc, burn_config=FAST, device="cpu")  # fmt: skip
     assert off.extra.data_check is not None and off.extra.data_check.blend_amp is None
     assert (off.extra.unlearning or {})["blend_sit_out"] == 0
 
