@@ -79,8 +79,9 @@ class DataCheckConfig:
     stamp: bool = True
     stamp_min_mix: float = 0.05
     stamp_max_share: float = value("mask_cost_max")
-    # The class's blend (`data_blend`), where its mixture's change is too wide for a stamp:
-    # read by the repair (`BurnConfig.data_blend`), not yet by the scan's verdict.
+    # The class's blend (`data_blend`), where its mixture's change is too wide for a stamp (so
+    # read only with `stamp`, whose pixel count says so): by the repair when asked
+    # (`BurnConfig.data_blend`), not by the scan's verdict.
     blend: bool = False
 
     def pattern_queries(self) -> int:
