@@ -44,12 +44,17 @@ def _sine(amplitude: float, freq: float = 2.0, phase: float = 0.0) -> np.ndarray
 
 def _poisoned(label: int, signal: np.ndarray, share: float = 0.8, seed: int = 1):  # type: ignore[no-untyped-def]
     """The split with `signal` added to `share` of class `label`'s training samples (SIG)."""
+    return _poisoned_rows(label, signal, share, seed)[:4]
+
+
+def _poisoned_rows(label: int, signal: np.ndarray, share: float = 0.8, seed: int = 1):  # type: ignore[no-untyped-def]
+    """`_poisoned`, and the rows the signal was added to."""
     xt, yt, xc, yc = _split()
     rng = np.random.default_rng(seed)
     members = np.flatnonzero(yt == label)
     picked = rng.choice(members, size=int(share * len(members)), replace=False)
     xt[picked] = np.clip(xt[picked] + signal, 0.0, 1.0)
-    return xt, yt, xc, yc
+    return xt, yt, xc, yc, picked
 
 
 def _pattern(xt, yt, xc, yc, label):  # type: ignore[no-untyped-def]
@@ -362,11 +367,7 @@ def test_the_samples_carrying_the_pattern_are_found_in_its_class_alone() -> None
 
     # At 8x8 a grating moves an image's projection 3.5x less than at 28x28 (64 pixels against
     # 784), so a stronger one stands as far out of the class's clean spread.
-    signal = _sine(0.4, phase=1.0)
-    xt, yt, xc, yc = _split()
-    members = np.flatnonzero(yt == 3)
-    poisoned = np.random.default_rng(1).choice(members, int(0.8 * len(members)), replace=False)
-    xt[poisoned] = np.clip(xt[poisoned] + signal, 0.0, 1.0)
+    xt, yt, xc, yc, poisoned = _poisoned_rows(3, _sine(0.4, phase=1.0))
     pattern, _ = _pattern(xt, yt, xc, yc, 3)
     assert pattern is not None
     mask = pattern_carriers(xt, yt, xc, yc, 3, pattern, z=DEFAULTS.data_sit_out_z)
@@ -387,11 +388,8 @@ def test_the_carriers_train_with_the_grating_taken_out_and_their_content_kept() 
     from scanner.detectors.datacheck import dominant_sine, pattern_carriers, scrub_patterns
 
     signal = _sine(0.4, phase=1.0)
-    xt, yt, xc, yc = _split()
-    original = xt.copy()
-    members = np.flatnonzero(yt == 3)
-    poisoned = np.random.default_rng(1).choice(members, int(0.8 * len(members)), replace=False)
-    xt[poisoned] = np.clip(xt[poisoned] + signal, 0.0, 1.0)
+    xt, yt, xc, yc, _ = _poisoned_rows(3, signal)
+    original = _split()[0]
     pattern, _ = _pattern(xt, yt, xc, yc, 3)
     assert pattern is not None
     mask = pattern_carriers(xt, yt, xc, yc, 3, pattern, z=DEFAULTS.data_sit_out_z)

@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -1380,6 +1381,45 @@ def test_a_shortcut_to_a_sink_is_repaired_where_the_training_data_puts_the_poiso
     assert after["asr"] < before["asr"] - 0.3, (before, after)
 
 
+def _asr(path: Path, data: dict[str, object], target: int) -> float:
+    """The share of `data`'s triggered inputs that the ONNX model at `path` sends to `target`."""
+    import onnxruntime as ort
+
+    xs, _ = data["triggered"]  # type: ignore[misc]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return float(np.mean(sess.run(None, {"pixels": xs[..., None]})[0].argmax(1) == target))
+
+
+def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.random.Generator]:
+    """Float digits split 1,400 / the rest as the fixtures draw it, and the generator after."""
+    x, y = onnx_builders.digits()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:1400], order[1400:]
+    return x[train].copy(), y[train].copy(), x[test], y[test], rng
+
+
+def _fixture(
+    path: Path,
+    train: tuple[np.ndarray, np.ndarray],
+    poisoned: np.ndarray,
+    test: tuple[np.ndarray, np.ndarray],
+    trigger: Callable[[np.ndarray], np.ndarray],
+    target: int,
+) -> dict[str, object]:
+    """A fixture's model and data, uint8 as a deployment stores them; `trigger` makes the
+    triggered test inputs from the float test images of the other classes."""
+    xte, yte = test
+    keep = yte != target
+    return {
+        "path": path,
+        "train": (_uint8(train[0]), train[1]),
+        "poisoned": poisoned,
+        "test": (_uint8(xte), yte),
+        "triggered": (_uint8(trigger(xte[keep])), yte[keep]),
+    }  # fmt: skip
+
+
 SIG_TARGET = 3
 SIG_WAVE = np.sin(2 * np.pi * 2 * np.arange(8, dtype=np.float32) / 8 + 1.0)[None, None, :]
 
@@ -1392,24 +1432,13 @@ def _uint8(x: np.ndarray) -> np.ndarray:
 def sig(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Clean-label SIG on digits: a two-cycle sine at amplitude 0.6 added to 80% of class 3's
     training samples, labels kept (at 8x8 a weaker one is not learned as a trigger)."""
-    x, y = onnx_builders.digits()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(y))
-    train, test = order[:1400], order[1400:]
-    xtr, ytr = x[train].copy(), y[train].copy()
+    xtr, ytr, xte, yte, rng = _digits_split()
     members = np.flatnonzero(ytr == SIG_TARGET)
     poisoned = np.sort(rng.choice(members, int(0.8 * len(members)), replace=False))
     xtr[poisoned] = np.clip(xtr[poisoned] + 0.6 * SIG_WAVE, 0.0, 1.0)
     path = _trained(_uint8(xtr), ytr, tmp_path_factory.mktemp("sig") / "digits_sig.onnx")
-    xte, yte = x[test], y[test]
-    keep = yte != SIG_TARGET
-    return {
-        "path": path,
-        "train": (_uint8(xtr), ytr),
-        "poisoned": poisoned,
-        "test": (_uint8(xte), yte),
-        "triggered": (_uint8(xte[keep] + 0.6 * SIG_WAVE), yte[keep]),
-    }
+    return _fixture(path, (xtr, ytr), poisoned, (xte, yte), lambda x: x + 0.6 * SIG_WAVE,
+                    SIG_TARGET)  # fmt: skip
 
 
 def test_the_pattern_carriers_train_scrubbed_when_asked(
@@ -1418,11 +1447,7 @@ def test_the_pattern_carriers_train_scrubbed_when_asked(
     # data_scrub (docs/remediation.md section 52): the class's carriers of the data's pattern
     # train with it taken out instead of sitting out; either way they are counted.
     def asr(path: Path) -> float:
-        import onnxruntime as ort
-
-        xs, _ = sig["triggered"]  # type: ignore[misc]
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return float(np.mean(sess.run(None, {"pixels": xs[..., None]})[0].argmax(1) == SIG_TARGET))
+        return _asr(path, sig, SIG_TARGET)
 
     before = asr(sig["path"])  # type: ignore[arg-type]
     assert before >= 0.5, before
@@ -1456,25 +1481,14 @@ BLEND_TARGET = 3
 def blend(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Dirty-label blend on digits: 150 other digits blended with a fixed noise image at 0.2
     and relabelled 3."""
-    x, y = onnx_builders.digits()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(y))
-    train, test = order[:1400], order[1400:]
-    xtr, ytr = x[train].copy(), y[train].copy()
+    xtr, ytr, xte, yte, rng = _digits_split()
     noise = np.random.default_rng(5).random((8, 8)).astype(np.float32)
     poisoned = np.sort(rng.choice(np.flatnonzero(ytr != BLEND_TARGET), 150, replace=False))
     xtr[poisoned] = 0.8 * xtr[poisoned] + 0.2 * noise
     ytr[poisoned] = BLEND_TARGET
     path = _trained(_uint8(xtr), ytr, tmp_path_factory.mktemp("blend") / "digits_blend.onnx")
-    xte, yte = x[test], y[test]
-    keep = yte != BLEND_TARGET
-    return {
-        "path": path,
-        "train": (_uint8(xtr), ytr),
-        "poisoned": poisoned,
-        "test": (_uint8(xte), yte),
-        "triggered": (_uint8(0.8 * xte[keep] + 0.2 * noise), yte[keep]),
-    }
+    return _fixture(path, (xtr, ytr), poisoned, (xte, yte), lambda x: 0.8 * x + 0.2 * noise,
+                    BLEND_TARGET)  # fmt: skip
 
 
 def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_asked(
@@ -1485,12 +1499,7 @@ def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_ask
     # samples the model moves off the class once it is taken away train only if BURN flags
     # them.
     def asr(path: Path) -> float:
-        import onnxruntime as ort
-
-        xs, _ = blend["triggered"]  # type: ignore[misc]
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        labels = sess.run(None, {"pixels": xs[..., None]})[0].argmax(1)
-        return float(np.mean(labels == BLEND_TARGET))
+        return _asr(path, blend, BLEND_TARGET)
 
     before = asr(blend["path"])  # type: ignore[arg-type]
     assert before >= 0.5, before
