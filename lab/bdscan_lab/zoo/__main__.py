@@ -81,6 +81,7 @@ SET_NAMES = [
     "fresh59",
     "fresh60",
     "fresh61",
+    "fresh62",
 ]
 
 
