@@ -25,7 +25,8 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    class a round repaired, the data's own pattern of it is re-measured the same way, with
    --data-residual (off by default). A trigger that still holds is left too; the next round
    keeps the same prior, while each round loosens the hold (the training data's pattern earns
-   no round, only the exit 1).
+   no round, only the exit 1, and so does the hold of a trigger that sent under
+   `ROUND_MIN_BEFORE` of its samples to the target before the repair).
 5. Publish: the last staged model onto the output, then the JSON report; nothing is left behind
    when any step fails.
 The caller (the CLI) validates arguments and prints; this module returns a typed run.
@@ -153,14 +154,24 @@ class Round:
         return None if self.residual is None else self.residual.of_scan()
 
     @property
+    def earning_residual(self) -> Residual | None:
+        """The scan's own checks whose trigger was near-universal before the repair: the
+        training data's pattern aside (a second round of the same repair on the same poisoned
+        data made the nets it held on worse; docs/remediation.md section 50), and a weaker
+        trigger's hold too (one such round undid a first that had left the planted trigger at
+        0.1%; section 53)."""
+        own = self.scan_residual
+        return None if own is None else own.earning()
+
+    @property
     def repairable(self) -> bool:
-        """What earns another round: `left`, the training data's pattern aside (a second round
-        of the same repair on the same poisoned data made the nets it held on worse;
-        docs/remediation.md section 50)."""
-        held = self.scan_residual is not None and self.scan_residual.left
+        """What earns another round: a planted trigger on the re-scan, or a near-universal
+        trigger of the scan before still holding (`earning_residual`)."""
+        held = self.earning_residual is not None and self.earning_residual.left
         return held or trigger_left(self.after, self.target_label)
 
     def record(self) -> RepairRound:
+        check = self.report.extra.data_check
         return RepairRound(
             target_label=self.target_label,
             prior=self.prior,
@@ -170,6 +181,7 @@ class Round:
             after=None if self.after is None else VerdictSummary.of(self.after),
             undone=self.undone,
             residual=self.residual,
+            data_named=None if check is None else check.label,
         )
 
 
@@ -348,8 +360,8 @@ def run_remediate(
             if not trigger_left(after, target):
                 # Only the scan before's trigger still holds: again with the same prior, while
                 # each round loosens its hold.
-                earlier = rounds[-2].scan_residual if len(rounds) > 1 else None
-                now = this.scan_residual.strongest if this.scan_residual is not None else None
+                earlier = rounds[-2].earning_residual if len(rounds) > 1 else None
+                now = this.earning_residual.strongest if this.earning_residual else None
                 gone = earlier.strongest if earlier is not None else None
                 if now is not None and gone is not None and now.after >= gone.after:
                     break

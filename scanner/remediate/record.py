@@ -104,12 +104,17 @@ class RepairRound:
     # one published (written only when true).
     undone: bool = False
     residual: Residual | None = None  # the scan before's triggers re-measured on its model
+    # The class this round's training-data check named (None: it named none or did not run);
+    # the report's `extra.data_check` is the last round's only, and a later round's check reads
+    # the labels the rounds before it restored.
+    data_named: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "target_label": self.target_label,
             "prior": self.prior,
             "repaired_target": self.repaired_target,
+            "data_named": self.data_named,
             "accuracy_after": self.accuracy_after,
             "seconds": self.seconds,
             "after": None if self.after is None else self.after.to_dict(),

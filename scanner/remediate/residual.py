@@ -18,7 +18,11 @@ and its plane sine (at each of the check's amplitudes) and its stamp are re-meas
 after the scan's gratings hold none (docs/remediation.md section 50). Asked for (`bdscan
 remediate --data-residual`; held out it also called a repaired net left), such a hold says the
 repair is unfinished (exit 1); it earns no further round, since another round of the same
-repair on the same poisoned data made those nets worse (`Residual.of_scan`).
+repair on the same poisoned data made those nets worse (`Residual.of_scan`). Nor does the hold
+of a trigger that was not near-universal before the repair (`Residual.earning`): a search
+transform that had sent 78% of a MobileNet's samples to the target still sent 19% after a
+round that left the planted trigger at 0.1%, and the round it earned brought the planted
+trigger back to 8% (docs/remediation.md section 53).
 
 A check is the share of its samples that both models send to the same label away from their
 own (to the target, when the scan named one): the trigger's hold on the repaired model. When
@@ -47,6 +51,7 @@ __all__ = [
     "CHECK_PER_CLASS",
     "FRESH_DRAWS",
     "RESIDUAL_MAX",
+    "ROUND_MIN_BEFORE",
     "Residual",
     "TriggerCheck",
     "check_samples",
@@ -63,6 +68,11 @@ CHECK_PER_CLASS = 50
 # counts as left. Hand-set between the holds on the seen repaired nets and on the seen
 # half-repaired blend nets (docs/remediation.md section 44).
 RESIDUAL_MAX = 0.1
+# The share of its samples a trigger must have sent to the target before the repair for its
+# hold after it to earn another round (`Residual.earning`). Hand-set on the three stored nets
+# where it decides: the holds that earned a helpful round had sent 99%, the two that earned a
+# harmful one 55% and 78% (docs/remediation.md section 53).
+ROUND_MIN_BEFORE = 0.9
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
 
@@ -134,6 +144,13 @@ class Residual:
         """The scan's own triggers' checks alone (None: only the training data's were read)."""
         own = tuple(c for c in self.checks if not c.trigger.startswith(DATA_SOURCE))
         return Residual(own, self.bar) if own else None
+
+    def earning(self, min_before: float = ROUND_MIN_BEFORE) -> Residual | None:
+        """The checks whose trigger was near-universal before the repair (sent at least
+        `min_before` of its samples): the holds that may earn another round (None: no such
+        check)."""
+        strong = tuple(c for c in self.checks if c.before >= min_before)
+        return Residual(strong, self.bar) if strong else None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -389,6 +389,38 @@ def test_the_triggers_of_a_target_the_training_data_overruled_earn_no_second_rou
     run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
     assert len(run.rounds) == 1 and run.rounds[0].residual is None
     assert not run.still_infected
+    # The round's record says which class its own training-data check named.
+    assert run.report.to_dict()["extra"]["repair_rounds"][0]["data_named"] == 2
+
+
+class Partial(Residuals):
+    """As `Residuals`, but the model before answered the patch on classes 0 and 1 only: a
+    trigger that sent half its samples, not near-universal."""
+
+    @contextmanager
+    def labels(self, path: Path, config: ScanConfig, data: Dataset) -> Iterator[Labels]:
+        yield self.models.get(path, _model(lambda c: c < 2))
+
+
+def test_the_hold_of_a_trigger_that_was_not_near_universal_is_left_but_earns_no_round(
+    request_: RemediateRequest,
+) -> None:
+    # The sixty-first set's MobileNet (docs/remediation.md section 53): a search transform
+    # that had sent 78% of the samples still sent 19% after round 1, and the round it earned
+    # undid round 1 (planted trigger 0.001 -> 0.078).
+    req = replace(request_, train=_images(), rounds=3)
+    bench = Partial([lambda c: c == 0, lambda c: c < 0, lambda c: c < 0])
+    run = run_remediate(req, scan=bench.scan, repair=bench.repair, labels=bench.labels)
+    assert len(run.rounds) == 1
+    residual = run.rounds[0].residual
+    assert residual is not None and residual.checks[0].before == 0.5
+    assert residual.checks[0].after == 0.25 and residual.earning() is None
+    # Still reported: the hold is an exit 1, with what holds.
+    assert run.still_infected and "still sends 25% of 12 samples" in str(run.left_reason)
+    # The same hold of a trigger that was near-universal before earns the round (as above).
+    full = Residuals([lambda c: c == 0, lambda c: c < 0, lambda c: c < 0])
+    run = run_remediate(req, scan=full.scan, repair=full.repair, labels=full.labels)
+    assert len(run.rounds) == 2 and not run.still_infected
 
 
 def _sig_digits(target: int = 3) -> tuple[Dataset, Dataset, np.ndarray]:
