@@ -83,6 +83,11 @@ class DataCheckConfig:
     # read only with `stamp`, whose pixel count says so): by the repair when asked
     # (`BurnConfig.data_blend`), not by the scan's verdict.
     blend: bool = False
+    # The largest change a blend can make: its poisoned image (1 - a) x + a P moves a pixel by
+    # a (P - x), at most a <= 1 in [0, 1] images. A larger read is no mixture of images (on nine
+    # seen SIG nets a grating on the class's own samples read 2.0-3.2, and the repair sat out
+    # the whole class for it; the zoo's blends read 0.19-0.29; docs/remediation.md section 53).
+    blend_max_amp: float = 1.0
 
     def pattern_queries(self) -> int:
         """The most queries `read_patterns` sends (the pattern and its sine at every amplitude,
@@ -736,6 +741,8 @@ def _read_blend(
     amp = float(np.abs(change).max())
     if amp == 0.0:
         return check, None
+    if amp > config.blend_max_amp:
+        return replace(check, blend_amp=round(amp, 4), blend=False), None
     signal = (change / amp).astype(np.float32)
     fired, rate = pattern_amplitude(
         labels_of, signal, *clean, check.label,

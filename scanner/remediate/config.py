@@ -292,9 +292,10 @@ class BurnConfig:
     # is too wide for a stamp, that change is unlearned as the data's pattern is where it fires
     # at its own strength, and the class's samples the model moves off the class once it is
     # taken away train only while flagged (`datacheck.blend_carriers`, under `data_sit_out`).
-    # Off: held out (sixty-first set) it left a MobileNet at ASR 0.134 against 0.078 without
-    # it, which its rule forbids (docs/remediation.md section 52).
-    data_blend: bool = False
+    # On: held out (sixty-second set) at the bar 6 of 7 against 5 of 7, ASR higher on none
+    # (docs/remediation.md section 53); the sixty-first set's MobileNet that had kept it off
+    # was a second round's doing, which a weak trigger's hold no longer earns.
+    data_blend: bool = True
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags

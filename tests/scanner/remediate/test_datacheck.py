@@ -477,6 +477,12 @@ def test_a_dirty_label_blend_comes_back_as_its_change_and_its_carriers_are_found
     assert fired and fired[-1][2] == "blend" and abs(fired[-1][1] - read.blend_amp) < 1e-3
     off, fired_off = read_patterns(check, (xt, yt), (xc, yc), DataCheckConfig(), labels_of)
     assert off.blend_amp is None and all(kind != "blend" for _, _, kind in fired_off)
+    # A change larger than a blend could make (over `blend_max_amp`) is recorded, not read on
+    # the model nor returned: set the bound under this blend's read to see it.
+    capped = DataCheckConfig(blend=True, blend_max_amp=0.5 * read.blend_amp)
+    over, fired_over = read_patterns(check, (xt, yt), (xc, yc), capped, labels_of)
+    assert over.blend_amp == read.blend_amp and not over.blend and over.blend_rate is None
+    assert all(kind != "blend" for _, _, kind in fired_over)
 
     # The carriers: those the model gives 3 that it moves off 3 once the change is undone.
     mask = blend_carriers(labels_of, xt, yt, 3, fired[-1][1] * fired[-1][0])

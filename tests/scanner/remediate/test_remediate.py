@@ -1491,13 +1491,13 @@ def blend(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
                     BLEND_TARGET)  # fmt: skip
 
 
-def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_asked(
+def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out(
     blend: dict[str, object], tmp_path: Path
 ) -> None:
-    # data_blend (docs/remediation.md section 52): a dirty-label blend's change is too wide for
-    # a stamp; read from the training data, it is unlearned where it fires, and the class's
-    # samples the model moves off the class once it is taken away train only if BURN flags
-    # them.
+    # data_blend (docs/remediation.md sections 52-53, on by default since): a dirty-label
+    # blend's change is too wide for a stamp; read from the training data, it is unlearned where
+    # it fires, and the class's samples the model moves off the class once it is taken away
+    # train only if BURN flags them.
     def asr(path: Path) -> float:
         return _asr(path, blend, BLEND_TARGET)
 
@@ -1505,9 +1505,8 @@ def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_ask
     assert before >= 0.5, before
     doc = {"xray": {"verdict": "infected", "target_label": BLEND_TARGET, "evidence": {}}}
     out = tmp_path / "repaired.onnx"
-    on = dataclasses.replace(FAST, data_blend=True)
     report = remediate(blend["path"], blend["train"], blend["test"], out_path=out,
-                       scan_report=doc, burn_config=on, device="cpu")  # fmt: skip
+                       scan_report=doc, burn_config=FAST, device="cpu")  # fmt: skip
     check = report.extra.data_check
     assert check is not None and check.label == BLEND_TARGET and check.blend, check
     assert report.to_dict()["extra"]["data_check"]["blend"]["fired"] is True
@@ -1517,9 +1516,10 @@ def test_the_training_datas_blend_is_unlearned_and_its_carriers_sit_out_when_ask
     assert unlearning["pattern_sit_out"] == 0
     after = asr(out)
     assert after < before - 0.3, (before, after)
-    # Off (the default: held out it left one net worse): neither read nor sat out.
+    # Off (--burn-set data_blend=false): neither read nor sat out.
     off = remediate(blend["path"], blend["train"], blend["test"], out_path=None,
-                    scan_report=doc, burn_config=FAST, device="cpu")  # fmt: skip
+                    scan_report=doc, burn_config=dataclasses.replace(FAST, data_blend=False),
+                    device="cpu")  # fmt: skip
     assert off.extra.data_check is not None and off.extra.data_check.blend_amp is None
     assert (off.extra.unlearning or {})["blend_sit_out"] == 0
 
