@@ -82,6 +82,7 @@ SET_NAMES = [
     "fresh60",
     "fresh61",
     "fresh62",
+    "fresh63",
 ]
 
 
