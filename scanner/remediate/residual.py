@@ -15,7 +15,9 @@ the planted trigger still fires; fresh draws say more (docs/remediation.md secti
 the repair's training data named the class it repaired, that class's own pattern in the data
 and its plane sine (at each of the check's amplitudes) and its stamp are re-measured too
 (`data_triggers`): a planted grating the scan only approximated can keep a tenth of the classes
-after the scan's gratings hold none (docs/remediation.md section 50). Asked for (`bdscan
+after the scan's gratings hold none (docs/remediation.md section 50). Where the repair unlearned
+the training data's blend, that blend is re-measured in its blend form, by default
+(`blend_triggers`; section 53). Asked for (`bdscan
 remediate --data-residual`; held out it also called a repaired net left), such a hold says the
 repair is unfinished (exit 1); it earns no further round, since another round of the same
 repair on the same poisoned data made those nets worse (`Residual.of_scan`). Nor does the hold
@@ -40,7 +42,13 @@ from typing import Any
 import numpy as np
 
 from scanner.data import Dataset
-from scanner.detectors.datacheck import DataCheck, DataCheckConfig, data_pattern, dominant_sine
+from scanner.detectors.datacheck import (
+    DataCheck,
+    DataCheckConfig,
+    data_blend,
+    data_pattern,
+    dominant_sine,
+)
 from scanner.detectors.families import DRAWN
 from scanner.detectors.probes import Probe
 from scanner.detectors.spaces import Point
@@ -48,12 +56,14 @@ from scanner.remediate.prior import TriggerPrior, prior_from_report
 from scanner.report import ScanReport
 
 __all__ = [
+    "BLEND_FORM_MAX",
     "CHECK_PER_CLASS",
     "FRESH_DRAWS",
     "RESIDUAL_MAX",
     "ROUND_MIN_BEFORE",
     "Residual",
     "TriggerCheck",
+    "blend_triggers",
     "check_samples",
     "checked_prior",
     "data_triggers",
@@ -75,6 +85,9 @@ RESIDUAL_MAX = 0.1
 ROUND_MIN_BEFORE = 0.9
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
+# The opacities the training data's blend is re-measured at in its blend form
+# (`blend_triggers`): its read's largest change, 1.5 times it, and twice it up to this cap.
+BLEND_FORM_MAX = 0.5
 
 Labels = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> hard labels
 Trigger = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> stamped (unclipped)
@@ -254,6 +267,50 @@ def data_triggers(
                 )
             )
     return out
+
+
+def blend_triggers(
+    check: DataCheck,
+    train: Dataset,
+    clean: Dataset,
+    config: DataCheckConfig | None = None,
+) -> list[tuple[str, Trigger]]:
+    """The named class's training-data blend (`datacheck.data_blend`, read where it fired) in
+    its blend form, x -> (1 - a) x + a P, the pattern P rebuilt from the change at each opacity
+    a (the change is a (P - m), m the other classes' clean mean), at a = its largest change, 1.5
+    times it and twice it up to `BLEND_FORM_MAX`. Why this form: the repair unlearned the
+    additive change, so that change re-measured holds nothing even where the planted blend
+    still fires (docs/remediation.md section 53); the blend at and above its own opacity is
+    what an attacker would stamp. Empty when no blend fired."""
+    config = config or DataCheckConfig()
+    if check.label is None or not check.blend:
+        return []
+    xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
+    change = data_blend(
+        np.asarray(train.x), np.asarray(train.y), xc, yc, check.label,
+        min_z=config.pattern_min_z, max_samples=config.max_samples, min_mix=config.stamp_min_mix,
+    )  # fmt: skip
+    rest = xc[yc != check.label]
+    if change is None or len(rest) == 0:
+        return []
+    amp = float(np.abs(change).max())
+    if amp == 0.0:
+        return []
+    mean = rest.mean(axis=0)
+    out: list[tuple[str, Trigger]] = []
+    for a in (amp, 1.5 * amp, min(2.0 * amp, BLEND_FORM_MAX)):
+        if a >= 1.0:  # no blend: the image would be gone
+            continue
+        pattern = np.clip(mean + change / a, 0.0, 1.0).astype(np.float32)
+        out.append((f"{DATA_SOURCE} blend at opacity {a:.2f}", _blended(pattern, a)))
+    return out
+
+
+def _blended(pattern: np.ndarray, a: float) -> Trigger:
+    def blend(x: np.ndarray) -> np.ndarray:
+        return (1.0 - a) * x + a * pattern[None]
+
+    return blend
 
 
 def _added(signal: np.ndarray, amp: float) -> Trigger:

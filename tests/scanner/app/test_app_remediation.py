@@ -508,3 +508,59 @@ def test_the_training_datas_own_pattern_left_after_a_round_is_an_exit_1_when_ask
         scan=off.scan, repair=off.repair, labels=off.labels,
     )  # fmt: skip
     assert len(run.rounds) == 1 and run.rounds[0].residual is None and not run.still_infected
+
+
+class BlendLeft(Bench):
+    """A `shortcut` scan before (no trigger of its own to re-measure) and `clean` re-scans;
+    each repair's training-data check unlearned class 3's blend; the model before answers the
+    blend, and each repaired model is `afters[k]`."""
+
+    def __init__(self, before: Labels, afters: list[Labels]) -> None:
+        super().__init__([("shortcut", 0.3, 3)] + [("clean", 0.1, None)] * 4)
+        self.before, self.afters = before, afters
+        self.models: dict[Path, Labels] = {}
+
+    def repair(self, model: Path, train: Any, clean: Any, **kw: Any) -> RemediationReport:
+        from scanner.detectors.datacheck import DataCheck
+
+        report = super().repair(model, train, clean, **kw)
+        self.models[Path(kw["out_path"])] = self.afters[len(self.repairs) - 1]
+        check = DataCheck((), (), 3, "pixel", "class 3 differs", blend=True)
+        return replace(report, target_label=3, extra=replace(report.extra, data_check=check))
+
+    @contextmanager
+    def labels(self, path: Path, config: ScanConfig, data: Dataset) -> Iterator[Labels]:
+        yield self.models.get(path, self.before)
+
+
+def test_a_blend_the_repair_unlearned_but_that_still_fires_in_its_blend_form_is_left(
+    request_: RemediateRequest,
+) -> None:
+    # The sixty-second set's MobileNet (docs/remediation.md section 53): the repair unlearned
+    # the training data's additive change, the re-scan read `clean`, and the planted blend
+    # still fired; re-measured in its blend form it is an exit 1, and earns no round.
+    from tests.scanner.remediate.test_datacheck import _blend_reader, _blended
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    unit = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit /= np.linalg.norm(unit)
+    bar = (
+        (xc[yc != 3] * unit).sum(axis=(1, 2, 3)).mean()
+        + (xt[rows] * unit).sum(axis=(1, 2, 3)).mean()
+    ) / 2
+    backdoored = _blend_reader(unit, float(bar), xc, yc)
+    repaired = _blend_reader(unit, np.inf, xc, yc)  # its nearest clean class mean only
+    req = replace(request_, train=Dataset(xt, yt, "t.npz", "x"),
+                  clean=Dataset(xc, yc, "c.npz", "x"), rounds=3)  # fmt: skip
+    left = BlendLeft(backdoored, [backdoored, repaired])
+    run = run_remediate(req, scan=left.scan, repair=left.repair, labels=left.labels)
+    assert len(run.rounds) == 1 and run.still_infected
+    residual = run.rounds[0].residual
+    assert residual is not None and len(residual.checks) == 3
+    assert all(c.trigger.startswith("training data blend at opacity") for c in residual.checks)
+    assert "training data blend at opacity" in str(run.left_reason)
+    # Repaired for real: the same check holds nothing, exit 0.
+    fixed = BlendLeft(backdoored, [repaired])
+    run = run_remediate(req, scan=fixed.scan, repair=fixed.repair, labels=fixed.labels)
+    assert not run.still_infected and run.rounds[0].residual is not None
+    assert max(c.after for c in run.rounds[0].residual.checks) == 0.0

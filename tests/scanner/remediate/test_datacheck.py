@@ -425,6 +425,38 @@ def _blended(alpha: float = 0.2, n: int = 140):  # type: ignore[no-untyped-def]
     return np.concatenate([xt, carried]), np.concatenate([yt, np.full(n, 3)]), xc, yc, noise, rows
 
 
+def test_the_training_datas_blend_is_rebuilt_in_its_blend_form_for_the_residual() -> None:
+    # residual.blend_triggers (docs/remediation.md section 53): after a repair that unlearned
+    # the blend's additive change, the blend is re-measured as an attacker stamps it,
+    # (1 - a) x + a P, with P rebuilt from the change at and above the read's opacity.
+    from scanner.data import Dataset
+    from scanner.detectors.datacheck import DataCheckConfig, run_check
+    from scanner.remediate.residual import BLEND_FORM_MAX, DATA_SOURCE, blend_triggers
+
+    xt, yt, xc, yc, noise, _ = _blended()
+    check = dataclasses.replace(run_check((xt, yt), (xc, yc), 10, DataCheckConfig()), blend=True)
+    assert check.label == 3
+    train, clean = Dataset(xt, yt, "t.npz", "x"), Dataset(xc, yc, "c.npz", "x")
+    triggers = blend_triggers(check, train, clean)
+    names = [name for name, _ in triggers]
+    assert len(triggers) == 3 and all(
+        n.startswith(f"{DATA_SOURCE} blend at opacity") for n in names
+    )
+    opacities = [float(n.rsplit(" ", 1)[1]) for n in names]
+    assert opacities[0] < opacities[1] < opacities[2] <= BLEND_FORM_MAX
+    # Each is a blend at its named opacity (a white image keeps 1 - a of itself everywhere),
+    # and its P is the planted noise.
+    for named, (_, trigger) in zip(opacities, triggers, strict=True):
+        low = trigger(np.zeros((1, 8, 8, 1), np.float32))[0]
+        kept = trigger(np.ones((1, 8, 8, 1), np.float32))[0] - low
+        a = 1.0 - float(kept.mean())
+        assert np.allclose(kept, 1.0 - a, atol=1e-5) and abs(a - named) <= 0.005, (a, named)
+        fit = float(np.corrcoef((low / a).ravel(), noise.ravel())[0, 1])
+        assert fit >= 0.6, (a, fit)  # 0.79, 0.76, 0.66: above its opacity P shrinks to m
+    # No blend fired, no trigger: nothing was unlearned to re-measure.
+    assert blend_triggers(dataclasses.replace(check, blend=False), train, clean) == []
+
+
 def _blend_reader(unit: np.ndarray, bar: float, xc: np.ndarray, yc: np.ndarray):  # type: ignore[no-untyped-def]
     """A stand-in model's labels: 3 where an image's projection on `unit` exceeds `bar`, else
     its nearest clean class mean."""
