@@ -241,7 +241,8 @@ def print_remediation(run: RemediateRun, out: Path) -> None:
             strongest = residual.strongest
             hold = 0.0 if strongest is None else strongest.after
             click.echo(
-                f"  the scan's {len(residual.checks)} triggers re-measured on the repaired model:"
+                f"  {len(residual.checks)} triggers (the scan's, the training data's) re-measured"
+                " on the repaired model:"
                 f" the strongest still holds {hold:.1%} of its samples"
                 f" ({'left' if residual.left else 'under'} the {residual.bar:.0%} bar)"
             )
@@ -325,6 +326,11 @@ def data_check_lines(check: DataCheck | None, read: str | None) -> list[str]:
             f" {check.stamp_mix or 0:.0%} of its samples from other classes) sends"
             f" {check.stamp_rate:.0%} of other classes' clean samples there:"
             f" {'unlearned as a trigger' if fired else 'not unlearned'}"
+        )
+    if check.blend_amp is not None and check.blend_rate is None:
+        lines.append(
+            f"  the training data's change of class {check.label} reads up to"
+            f" {check.blend_amp:.2f}, more than a blend can make: not read as one"
         )
     if check.blend_amp is not None and check.blend_rate is not None:
         lines.append(

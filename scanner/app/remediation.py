@@ -23,8 +23,8 @@ and repair again while the re-scan still finds a planted trigger; then publish.
    samples, model before against model after (`scanner.remediate.residual`): a repair can leave
    half a trigger that the re-scan's bars no longer call. Where the training data named the
    class a round repaired, the data's own pattern of it is re-measured the same way, with
-   --data-residual (off by default), and the data's blend the round unlearned, in its blend
-   form, always. A trigger that still holds is left too; the next round
+   --data-residual (off by default), and with it the data's blend the round unlearned, in its
+   blend form. A trigger that still holds is left too; the next round
    keeps the same prior, while each round loosens the hold (the training data's pattern earns
    no round, only the exit 1, and so does the hold of a trigger that sent under
    `ROUND_MIN_BEFORE` of its samples to the target before the repair).
@@ -117,9 +117,11 @@ class RemediateRequest:
     seed: int = 0
     rescan: bool = True
     rounds: int = DEFAULT_ROUNDS
-    # Re-measure the training data's own pattern of the class a round repaired beside the
-    # scan's triggers (needs --train-data and --clean-data; residual.data_triggers); off by
-    # default: held out it flagged a repaired net (docs/remediation.md section 50).
+    # Re-measure the training data's own pattern of the class a round repaired, and the blend
+    # it unlearned in its blend form, beside the scan's triggers (needs --train-data and
+    # --clean-data; residual.data_triggers, blend_triggers); off by default: held out the
+    # pattern flagged a repaired net and the blend form caught 1 of 3 left (docs/remediation.md
+    # sections 50 and 53).
     data_residual: bool = False
 
     @property
@@ -302,19 +304,19 @@ def run_remediate(
 
     def data_found(report: RemediationReport) -> list[tuple[str, Trigger]]:
         # Where the training data named the class this round repaired, its own trigger estimate
-        # (residual.data_triggers, with --data-residual): one the scan only approximated can
-        # outlive the scan's; and, always, the blend the round unlearned, in its blend form
-        # (residual.blend_triggers): a repair can unlearn the change it was shown and leave
-        # the planted blend firing (docs/remediation.md section 53).
+        # (residual.data_triggers): one the scan only approximated can outlive the scan's; and
+        # the blend the round unlearned, in its blend form (residual.blend_triggers): a repair
+        # can unlearn the change it was shown and leave the planted blend firing. Both with
+        # --data-residual: held out, each missed more than it caught (docs/remediation.md
+        # sections 50 and 53).
         check = report.extra.data_check
-        if check is None or req.train is None or req.clean is None:
+        if not req.data_residual or check is None or req.train is None or req.clean is None:
             return []
         if check.label is None or check.label != report.target_label:
             return []
-        found = blend_triggers(check, req.train, req.clean)
-        if req.data_residual:
-            found = data_triggers(check, req.train, req.clean) + found
-        return found
+        return data_triggers(check, req.train, req.clean) + blend_triggers(
+            check, req.train, req.clean
+        )
 
     prior_doc: ScanReport | dict[str, Any] | None = req.report_doc
     prior = "scan-report" if req.report_doc is not None else "none"

@@ -80,7 +80,7 @@ class DataCheckConfig:
     stamp_min_mix: float = 0.05
     stamp_max_share: float = value("mask_cost_max")
     # The class's blend (`data_blend`), where its mixture's change is too wide for a stamp (so
-    # read only with `stamp`, whose pixel count says so): by the repair when asked
+    # read only with `stamp`, whose pixel count says so): by the repair unless told not to
     # (`BurnConfig.data_blend`), not by the scan's verdict.
     blend: bool = False
     # The largest change a blend can make: its poisoned image (1 - a) x + a P moves a pixel by

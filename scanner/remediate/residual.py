@@ -63,6 +63,7 @@ __all__ = [
     "ROUND_MIN_BEFORE",
     "Residual",
     "TriggerCheck",
+    "blend_opacities",
     "blend_triggers",
     "check_samples",
     "checked_prior",
@@ -278,7 +279,9 @@ def blend_triggers(
     """The named class's training-data blend (`datacheck.data_blend`, read where it fired) in
     its blend form, x -> (1 - a) x + a P, the pattern P rebuilt from the change at each opacity
     a (the change is a (P - m), m the other classes' clean mean), at a = its largest change, 1.5
-    times it and twice it up to `BLEND_FORM_MAX`. Why this form: the repair unlearned the
+    times it and twice it up to `BLEND_FORM_MAX` (those at or above the read and under 1). The
+    training set is the one given, not a later round's relabelled one: the poison's mixture is
+    read where it is whole. Why this form: the repair unlearned the
     additive change, so that change re-measured holds nothing even where the planted blend
     still fires (docs/remediation.md section 53); the blend at and above its own opacity is
     what an attacker would stamp. Empty when no blend fired."""
@@ -294,16 +297,21 @@ def blend_triggers(
     if change is None or len(rest) == 0:
         return []
     amp = float(np.abs(change).max())
-    if amp == 0.0:
+    if amp == 0.0 or amp > config.blend_max_amp:
         return []
     mean = rest.mean(axis=0)
     out: list[tuple[str, Trigger]] = []
-    for a in (amp, 1.5 * amp, min(2.0 * amp, BLEND_FORM_MAX)):
-        if a >= 1.0:  # no blend: the image would be gone
-            continue
+    for a in blend_opacities(amp):
         pattern = np.clip(mean + change / a, 0.0, 1.0).astype(np.float32)
         out.append((f"{DATA_SOURCE} blend at opacity {a:.2f}", _blended(pattern, a)))
     return out
+
+
+def blend_opacities(amp: float) -> list[float]:
+    """The opacities a blend read at `amp` is re-measured at: amp, 1.5 amp and 2 amp up to
+    `BLEND_FORM_MAX`, those at or above amp and under 1 (the image would be gone), ascending."""
+    wanted = (amp, 1.5 * amp, min(2.0 * amp, BLEND_FORM_MAX))
+    return sorted({round(a, 6) for a in wanted if amp <= a < 1.0})
 
 
 def _blended(pattern: np.ndarray, a: float) -> Trigger:

@@ -431,7 +431,12 @@ def test_the_training_datas_blend_is_rebuilt_in_its_blend_form_for_the_residual(
     # (1 - a) x + a P, with P rebuilt from the change at and above the read's opacity.
     from scanner.data import Dataset
     from scanner.detectors.datacheck import DataCheckConfig, run_check
-    from scanner.remediate.residual import BLEND_FORM_MAX, DATA_SOURCE, blend_triggers
+    from scanner.remediate.residual import (
+        BLEND_FORM_MAX,
+        DATA_SOURCE,
+        blend_opacities,
+        blend_triggers,
+    )
 
     xt, yt, xc, yc, noise, _ = _blended()
     check = dataclasses.replace(run_check((xt, yt), (xc, yc), 10, DataCheckConfig()), blend=True)
@@ -453,6 +458,10 @@ def test_the_training_datas_blend_is_rebuilt_in_its_blend_form_for_the_residual(
         assert np.allclose(kept, 1.0 - a, atol=1e-5) and abs(a - named) <= 0.005, (a, named)
         fit = float(np.corrcoef((low / a).ravel(), noise.ravel())[0, 1])
         assert fit >= 0.6, (a, fit)  # 0.79, 0.76, 0.66: above its opacity P shrinks to m
+    # The opacities: at and above the read, under 1, the cap never below the read.
+    assert blend_opacities(0.2) == [0.2, 0.3, 0.4]
+    assert blend_opacities(0.4) == [0.4, 0.5, 0.6]
+    assert blend_opacities(0.8) == [0.8]
     # No blend fired, no trigger: nothing was unlearned to re-measure.
     assert blend_triggers(dataclasses.replace(check, blend=False), train, clean) == []
 
