@@ -83,6 +83,7 @@ SET_NAMES = [
     "fresh61",
     "fresh62",
     "fresh63",
+    "fresh64",
 ]
 
 
