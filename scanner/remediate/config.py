@@ -296,6 +296,7 @@ class BurnConfig:
     # (docs/remediation.md section 53); the sixty-first set's MobileNet that had kept it off
     # was a second round's doing, which a weak trigger's hold no longer earns.
     data_blend: bool = True
+    data_blend_after_stamp: bool = _DATA.blend_after_stamp
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -358,6 +359,7 @@ class BurnConfig:
             stamp=self.data_stamp,
             stamp_min_mix=self.data_stamp_min_mix,
             blend=self.data_blend,
+            blend_after_stamp=self.data_blend_after_stamp,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -388,6 +390,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "data_check_min_samples", "data_check_max_samples", "data_pattern",
         "data_pattern_min_z", "data_pattern_amps", "data_pattern_fire", "data_pattern_samples",
         "data_sine", "data_sine_min_fit", "data_stamp", "data_stamp_min_mix", "data_blend",
+        "data_blend_after_stamp",
         "self_prior_window",
         "window_sizes", "window_samples", "window_min_share", "window_min_spread",
         "window_transplant_margin", "locate_window", "locate_transplant",

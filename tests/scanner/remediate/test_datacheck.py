@@ -518,6 +518,14 @@ def test_a_dirty_label_blend_comes_back_as_its_change_and_its_carriers_are_found
     assert fired and fired[-1][2] == "blend" and abs(fired[-1][1] - read.blend_amp) < 1e-3
     off, fired_off = read_patterns(check, (xt, yt), (xc, yc), DataCheckConfig(), labels_of)
     assert off.blend_amp is None and all(kind != "blend" for _, _, kind in fired_off)
+    # A change that stands out on a stamp's few pixels (here: a stamp may cover 90%) is read as
+    # a stamp first; where that stamp does not fire, as a blend too (`blend_after_stamp`).
+    narrow = DataCheckConfig(blend=True, stamp_max_share=0.9)
+    after, fired_after = read_patterns(check, (xt, yt), (xc, yc), narrow, labels_of)
+    assert after.stamp_rate is not None and after.stamp is None  # read, not answered
+    assert after.blend and fired_after[-1][2] == "blend"
+    strict = dataclasses.replace(narrow, blend_after_stamp=False)
+    assert read_patterns(check, (xt, yt), (xc, yc), strict, labels_of)[0].blend_amp is None
     # A change larger than a blend could make (over `blend_max_amp`) is recorded, not read on
     # the model nor returned: set the bound under this blend's read to see it.
     capped = DataCheckConfig(blend=True, blend_max_amp=0.5 * read.blend_amp)
