@@ -85,8 +85,9 @@ class DataCheckConfig:
     blend: bool = False
     # The largest change a blend can make: its poisoned image (1 - a) x + a P moves a pixel by
     # a (P - x), at most a <= 1 in [0, 1] images. A larger read is no mixture of images (on nine
-    # seen SIG nets a grating on the class's own samples read 2.0-3.2, and the repair sat out
-    # the whole class for it; the zoo's blends read 0.19-0.29; docs/remediation.md section 53).
+    # seen SIG nets a grating on the class's own samples read 2.0-3.5, and the repair sat out
+    # the whole class for it; the zoo's blends read 0.15-0.45; docs/remediation.md sections 53
+    # and 54).
     blend_max_amp: float = 1.0
     # Read the blend too where the stamp was read (the change stood out on a stamp's few
     # pixels) but does not fire on the model: an opacity-0.15 blend's change stood out on 31

@@ -16,8 +16,8 @@ the repair's training data named the class it repaired, that class's own pattern
 and its plane sine (at each of the check's amplitudes) and its stamp are re-measured too
 (`data_triggers`): a planted grating the scan only approximated can keep a tenth of the classes
 after the scan's gratings hold none (docs/remediation.md section 50). Where the repair unlearned
-the training data's blend, that blend is re-measured in its blend form, by default
-(`blend_triggers`; section 53). Asked for (`bdscan
+the training data's blend, that blend is re-measured in its blend form (`blend_triggers`;
+section 53). Asked for (`bdscan
 remediate --data-residual`; held out it also called a repaired net left), such a hold says the
 repair is unfinished (exit 1); it earns no further round, since another round of the same
 repair on the same poisoned data made those nets worse (`Residual.of_scan`). Nor does the hold
