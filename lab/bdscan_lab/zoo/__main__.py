@@ -84,6 +84,7 @@ SET_NAMES = [
     "fresh62",
     "fresh63",
     "fresh64",
+    "fresh65",
 ]
 
 

@@ -2344,6 +2344,30 @@ FRESH64: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+# The sixty-fifth set, specified before the training data's blend carriers (the poison itself)
+# were re-measured on the repaired model (issue 23: on the sixty-third set an opacity-0.15
+# SE-ResNet blend left at ASR 0.41 passed `bdscan remediate` with exit 0, its re-scan `clean`,
+# the scan's triggers and the blend rebuilt from the check's read holding nothing): low-opacity
+# blends on SE-ResNets, GroupNorm ResNets, MobileNets and a ResNet-8, beside a clean SE-ResNet.
+_bn = _member("bn", "fresh65")
+FRESH65: tuple[ModelSpec, ...] = (
+    _bn("senet_clean_cos", "senet", recipe="sgd_cosine", seed=6900),
+    _bn("senet_blended_a015_t5", "senet", "blended", target=5, poison_rate=0.05, seed=6910,
+        trigger={"alpha": 0.15, "pattern_seed": 691}, recipe="adamw_smooth"),
+    _bn("senet_blended_a020_t0", "senet", "blended", target=0, poison_rate=0.05, seed=6911,
+        trigger={"alpha": 0.2, "pattern_seed": 692}, recipe="sgd_step"),
+    _bn("gnresnet_blended_a015_t9", "gn_resnet", "blended", target=9, poison_rate=0.05,
+        seed=6912, trigger={"alpha": 0.15, "pattern_seed": 693}, recipe="adam_const"),
+    _bn("mobilenet_blended_a015_t2", "mobilenet", "blended", target=2, poison_rate=0.05,
+        seed=6913, trigger={"alpha": 0.15, "pattern_seed": 694}, recipe="sgd_cosine"),
+    _bn("resnet8_blended_a020_t6", "resnet8", "blended", target=6, poison_rate=0.05,
+        seed=6914, trigger={"alpha": 0.2, "pattern_seed": 695}, recipe="sgd_cosine"),
+    _bn("mobilenet_blended_a010_t8", "mobilenet", "blended", target=8, poison_rate=0.05,
+        seed=6915, trigger={"alpha": 0.1, "pattern_seed": 696}, recipe="adam_const"),
+    _bn("gnresnet_blended_a010_t3", "gn_resnet", "blended", target=3, poison_rate=0.05,
+        seed=6916, trigger={"alpha": 0.1, "pattern_seed": 697}, recipe="sgd_step"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2412,6 +2436,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh62": FRESH62,
     "fresh63": FRESH63,
     "fresh64": FRESH64,
+    "fresh65": FRESH65,
 }
 
 
