@@ -626,7 +626,8 @@ def scan(
     is_flag=True,
     help="Stricter exit 1: also when the training data's own pattern of the repaired class (its"
     " plane sine, its stamp, the blend the repair unlearned, in its blend form) still sends 10%"
-    " of the other classes there after the repair (needs --clean-data). On 49 zoo repairs it"
+    " of the other classes there after the repair, or 10% of that blend's own poisoned training"
+    " images stay in the class (needs --clean-data). On 49 zoo repairs it"
     " caught 7 of the 9 left over 5% ASR and flagged 3 of the 40 under it; the blend form, held"
     " out, 1 of 3 blends left, none of 4 repaired (docs/remediation.md sections 50 and 53).",
 )

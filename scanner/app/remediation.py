@@ -49,6 +49,7 @@ from scanner.backends.base import LabelOracle
 from scanner.backends.onnx_graph import parse_model
 from scanner.backends.onnxruntime import OnnxRuntimeBackend
 from scanner.data import Dataset, to_model_space
+from scanner.detectors.datacheck import DataCheck
 from scanner.pipeline import QUERY_BYTES_PER_CALL, ScanConfig, scan_model
 from scanner.remediate import RemediationReport, remediate
 from scanner.remediate.record import RepairRound, Rescan, VerdictSummary
@@ -57,6 +58,7 @@ from scanner.remediate.residual import (
     Residual,
     Trigger,
     blend_triggers,
+    carrier_hold,
     checked_prior,
     data_triggers,
     measure_residual,
@@ -68,6 +70,9 @@ __all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
 
 # Repair rounds by default: one repair, and one more when the re-scan still finds a trigger.
 DEFAULT_ROUNDS = 2
+# Whether the training data's blend carriers are re-measured after a round by default
+# (`RemediateRequest.carrier_residual`; docs/remediation.md section 55).
+CARRIER_RESIDUAL = False
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
 Repair = Callable[..., RemediationReport]
@@ -123,6 +128,10 @@ class RemediateRequest:
     # pattern flagged a repaired net and the blend form caught 1 of 3 left (docs/remediation.md
     # sections 50 and 53).
     data_residual: bool = False
+    # Re-measure the training data's blend carriers (the poison itself) on the repaired model
+    # where a round unlearned the class's blend (needs --train-data and --clean-data;
+    # residual.carrier_hold; docs/remediation.md section 55); `data_residual` asks for it too.
+    carrier_residual: bool = CARRIER_RESIDUAL
 
     @property
     def scan_data(self) -> Dataset:
@@ -292,7 +301,8 @@ def run_remediate(
         # a round aimed back at it retrained the planted class's poison into the model.
         scan_prior = None if overruled else checked
         found = data_found(report)
-        if scan_prior is None and not found:
+        carried = blend_check(report)
+        if scan_prior is None and not found and carried is None:
             return None
         with (
             labels(req.model, req.config, data) as l0,
@@ -300,7 +310,23 @@ def run_remediate(
         ):
             held = measure_residual(scan_prior, data, l0, l1) if scan_prior is not None else None
             by_data = measure_triggers(found, report.target_label, data, l0, l1)
+            if carried is not None:
+                assert req.train is not None and req.clean is not None
+                by_carriers = carrier_hold(carried, req.train, req.clean, l0, l1)
+                by_data = by_carriers if by_data is None else by_data.joined(by_carriers)
         return by_data if held is None else held.joined(by_data)
+
+    def blend_check(report: RemediationReport) -> DataCheck | None:
+        # The round's training-data check where it unlearned the repaired class's blend: that
+        # blend's carriers in the training set given are the planted poison itself, which a
+        # repaired model reads by its content (residual.carrier_hold).
+        check = report.extra.data_check
+        wanted = req.carrier_residual or req.data_residual
+        if not wanted or check is None or req.train is None or req.clean is None:
+            return None
+        if check.label is None or check.label != report.target_label or not check.blend:
+            return None
+        return check
 
     def data_found(report: RemediationReport) -> list[tuple[str, Trigger]]:
         # Where the training data named the class this round repaired, its own trigger estimate

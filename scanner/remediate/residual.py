@@ -45,6 +45,7 @@ from scanner.data import Dataset
 from scanner.detectors.datacheck import (
     DataCheck,
     DataCheckConfig,
+    blend_carriers,
     data_blend,
     data_pattern,
     dominant_sine,
@@ -57,7 +58,10 @@ from scanner.report import ScanReport
 
 __all__ = [
     "BLEND_FORM_MAX",
+    "CARRIERS_MAX",
+    "CARRIERS_MIN",
     "CHECK_PER_CLASS",
+    "CONTENT_NEIGHBOURS",
     "FRESH_DRAWS",
     "RESIDUAL_MAX",
     "ROUND_MIN_BEFORE",
@@ -65,11 +69,13 @@ __all__ = [
     "TriggerCheck",
     "blend_opacities",
     "blend_triggers",
+    "carrier_hold",
     "check_samples",
     "checked_prior",
     "data_triggers",
     "measure_residual",
     "measure_triggers",
+    "nearest_labels",
     "prior_triggers",
 ]
 
@@ -84,6 +90,14 @@ RESIDUAL_MAX = 0.1
 # where it decides: the holds that earned a helpful round had sent 99%, the two that earned a
 # harmful one 55% and 78% (docs/remediation.md section 53).
 ROUND_MIN_BEFORE = 0.9
+# The training data's blend carriers re-measured after the repair (`carrier_hold`): at most
+# this many (spread evenly), read only when at least `CARRIERS_MIN` are left; the clean
+# references whose majority (of `CONTENT_NEIGHBOURS`) reads a carrier's content, images pooled
+# to at most `NEIGHBOUR_SIDE` pixels a side. Hand-set, none fitted.
+CARRIERS_MAX = 1000
+CARRIERS_MIN = 20
+CONTENT_NEIGHBOURS = 5
+NEIGHBOUR_SIDE = 32
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
 # The opacities the training data's blend is re-measured at in its blend form
@@ -286,25 +300,121 @@ def blend_triggers(
     still fires (docs/remediation.md section 53); the blend at and above its own opacity is
     what an attacker would stamp. Empty when no blend fired."""
     config = config or DataCheckConfig()
-    if check.label is None or not check.blend:
-        return []
+    change = _blend_change(check, train, clean, config)
     xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
-    change = data_blend(
-        np.asarray(train.x), np.asarray(train.y), xc, yc, check.label,
-        min_z=config.pattern_min_z, max_samples=config.max_samples, min_mix=config.stamp_min_mix,
-    )  # fmt: skip
     rest = xc[yc != check.label]
     if change is None or len(rest) == 0:
         return []
     amp = float(np.abs(change).max())
-    if amp == 0.0 or amp > config.blend_max_amp:
-        return []
     mean = rest.mean(axis=0)
     out: list[tuple[str, Trigger]] = []
     for a in blend_opacities(amp):
         pattern = np.clip(mean + change / a, 0.0, 1.0).astype(np.float32)
         out.append((f"{DATA_SOURCE} blend at opacity {a:.2f}", _blended(pattern, a)))
     return out
+
+
+def _blend_change(
+    check: DataCheck, train: Dataset, clean: Dataset, config: DataCheckConfig
+) -> np.ndarray | None:
+    """The named class's training-data blend change (`datacheck.data_blend`) where the check
+    read one that fired, within `blend_max_amp`; else None."""
+    if check.label is None or not check.blend:
+        return None
+    change = data_blend(
+        np.asarray(train.x), np.asarray(train.y),
+        np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y), check.label,
+        min_z=config.pattern_min_z, max_samples=config.max_samples, min_mix=config.stamp_min_mix,
+    )  # fmt: skip
+    if change is None:
+        return None
+    amp = float(np.abs(change).max())
+    return change if 0.0 < amp <= config.blend_max_amp else None
+
+
+def carrier_hold(
+    check: DataCheck,
+    train: Dataset,
+    clean: Dataset,
+    before: Labels,
+    after: Labels,
+    config: DataCheckConfig | None = None,
+    *,
+    bar: float = RESIDUAL_MAX,
+) -> Residual | None:
+    """The training data's blend carriers on the repaired model: of the class's training
+    images that carry the blend (`datacheck.blend_carriers` on the model before: it gives them
+    the class and, the blend's change taken away, another label), those whose content that
+    other label is by the clean data's nearest neighbours too, and the share of them the
+    repaired model still gives the class. None where the check read no blend that fired or
+    fewer than `CARRIERS_MIN` carriers are left.
+
+    Why: they are the attacker's own poison, the planted blend at its own opacity on other
+    classes' images, where the blend rebuilt from the check's read only approximates it and
+    the repair unlearned the read (docs/remediation.md section 55). The neighbours' reading
+    leaves out the class's own images whose label the change's removal also moved: the repair
+    rightly keeps those in the class."""
+    config = config or DataCheckConfig()
+    change = _blend_change(check, train, clean, config)
+    if change is None or check.label is None:
+        return None
+    label = check.label
+    x, y = np.asarray(train.x), np.asarray(train.y)
+    xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
+    rows = np.flatnonzero(blend_carriers(before, x, y, label, change))
+    if len(rows) > CARRIERS_MAX:
+        rows = rows[np.linspace(0, len(rows) - 1, CARRIERS_MAX).round().astype(np.int64)]
+    if len(rows) < CARRIERS_MIN or len(yc) == 0:
+        return None
+    carried = np.asarray(x[rows], dtype=np.float32)
+    undone = np.clip(carried - change[None], 0.0, 1.0).astype(np.float32)
+    content = before(undone)
+    keep = nearest_labels(xc, yc, undone, CONTENT_NEIGHBOURS, config.max_samples) == content
+    if int(keep.sum()) < CARRIERS_MIN:
+        return None
+    kept = carried[keep]
+    sent = before(kept) == label
+    hold = TriggerCheck(
+        trigger=f"{DATA_SOURCE} blend's carriers",
+        target=label,
+        samples=len(kept),
+        before=float(sent.mean()),
+        after=float((sent & (after(kept) == label)).mean()),
+    )
+    return Residual((hold,), bar)
+
+
+def nearest_labels(
+    x_ref: np.ndarray, y_ref: np.ndarray, x: np.ndarray, k: int, max_ref: int
+) -> np.ndarray:
+    """The majority label of each image's `k` nearest of at most `max_ref` reference images
+    (spread evenly) in pixel space, images pooled to at most `NEIGHBOUR_SIDE` pixels a side
+    (ties: the smallest label)."""
+    if len(x_ref) > max_ref:
+        pick = np.linspace(0, len(x_ref) - 1, max_ref).round().astype(np.int64)
+        x_ref, y_ref = x_ref[pick], y_ref[pick]
+    ref = _pooled(np.asarray(x_ref, dtype=np.float32))
+    query = _pooled(np.asarray(x, dtype=np.float32))
+    k = max(1, min(k, len(ref)))
+    ref_sq = (ref**2).sum(axis=1)
+    classes = int(np.max(y_ref)) + 1
+    out = np.zeros(len(query), dtype=np.int64)
+    for start in range(0, len(query), 256):
+        q = query[start : start + 256]
+        dist = ref_sq[None] - 2.0 * q @ ref.T  # + |q|^2, the same for every reference
+        near = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        votes = np.apply_along_axis(np.bincount, 1, y_ref[near], minlength=classes)
+        out[start : start + 256] = votes.argmax(axis=1)
+    return out
+
+
+def _pooled(x: np.ndarray) -> np.ndarray:
+    """NHWC images as flat rows, block-averaged to at most `NEIGHBOUR_SIDE` pixels a side."""
+    n, h, w, c = x.shape
+    f = max(1, -(-max(h, w) // NEIGHBOUR_SIDE))
+    hh, ww = h // f, w // f
+    x = x[:, : hh * f, : ww * f].reshape(n, hh, f, ww, f, c).mean(axis=(2, 4))
+    return x.reshape(n, -1).astype(np.float32)
 
 
 def blend_opacities(amp: float) -> list[float]:

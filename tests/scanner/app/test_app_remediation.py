@@ -20,7 +20,13 @@ from scanner.detectors.probes import Probe, ProbeFinding
 from scanner.pipeline import ScanConfig
 from scanner.remediate import RemediationReport
 from scanner.remediate.prior import TriggerPrior
-from scanner.remediate.residual import FRESH_DRAWS, Labels, measure_residual, prior_triggers
+from scanner.remediate.residual import (
+    FRESH_DRAWS,
+    RESIDUAL_MAX,
+    Labels,
+    measure_residual,
+    prior_triggers,
+)
 from scanner.report import DataInfo, ModelInfo, ScanReport, XrayResult
 from tests import onnx_builders
 
@@ -564,8 +570,20 @@ def test_a_blend_the_repair_unlearned_but_that_still_fires_in_its_blend_form_is_
     fixed = BlendLeft(backdoored, [repaired])
     run = run_remediate(req, scan=fixed.scan, repair=fixed.repair, labels=fixed.labels)
     assert not run.still_infected and run.rounds[0].residual is not None
-    assert max(c.after for c in run.rounds[0].residual.checks) == 0.0
-    assert any(c.trigger.startswith("training data blend") for c in run.rounds[0].residual.checks)
+    checks = run.rounds[0].residual.checks
+    forms = [c for c in checks if c.trigger.startswith("training data blend at")]
+    assert len(forms) == 3 and max(c.after for c in forms) == 0.0
+    # --data-residual asks for the blend's carriers too (residual.carrier_hold): the few the
+    # stand-in's nearest class mean still reads as 3 are under the bar.
+    (carried,) = [c for c in checks if c.trigger == "training data blend's carriers"]
+    assert carried.samples >= 20 and carried.after < RESIDUAL_MAX, carried
+    # The carriers alone (carrier_residual) catch the blend left in place, and earn no round.
+    only = BlendLeft(backdoored, [backdoored, repaired])
+    alone = replace(req, data_residual=False, carrier_residual=True)
+    run = run_remediate(alone, scan=only.scan, repair=only.repair, labels=only.labels)
+    assert len(run.rounds) == 1 and run.still_infected
+    assert run.rounds[0].residual is not None
+    assert [c.trigger for c in run.rounds[0].residual.checks] == ["training data blend's carriers"]
     # Without --data-residual (the default) it is not re-measured.
     quiet = BlendLeft(backdoored, [backdoored])
     run = run_remediate(

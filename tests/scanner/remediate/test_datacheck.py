@@ -466,6 +466,52 @@ def test_the_training_datas_blend_is_rebuilt_in_its_blend_form_for_the_residual(
     assert blend_triggers(dataclasses.replace(check, blend=False), train, clean) == []
 
 
+def test_the_blends_own_carriers_are_re_measured_on_the_repaired_model() -> None:
+    # residual.carrier_hold (docs/remediation.md section 55): the training images that carry
+    # the planted blend, read on the model before, asked again of the repaired model.
+    from scanner.data import Dataset
+    from scanner.detectors.datacheck import DataCheckConfig, run_check
+    from scanner.remediate.residual import DATA_SOURCE, RESIDUAL_MAX, carrier_hold
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    check = dataclasses.replace(run_check((xt, yt), (xc, yc), 10, DataCheckConfig()), blend=True)
+    assert check.label == 3
+    train, clean = Dataset(xt, yt, "t.npz", "x"), Dataset(xc, yc, "c.npz", "x")
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    before = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    repaired = _blend_reader(unit, np.inf, xc, yc)  # the same reading, the blend's pull gone
+
+    kept = carrier_hold(check, train, clean, before, before)
+    assert kept is not None and kept.left and len(kept.checks) == 1
+    held = kept.checks[0]
+    assert held.trigger == f"{DATA_SOURCE} blend's carriers" and held.target == 3
+    assert held.before == 1.0 and held.after == 1.0  # the model unchanged: every one held
+    assert held.samples >= 20
+    gone = carrier_hold(check, train, clean, before, repaired)
+    assert gone is not None and gone.checks[0].samples == held.samples
+    assert gone.checks[0].after < RESIDUAL_MAX and not gone.left, gone.checks[0]
+    # No blend that fired: nothing to re-measure.
+    unread = dataclasses.replace(check, blend=False)
+    assert carrier_hold(unread, train, clean, before, before) is None
+
+
+def test_a_carriers_content_is_read_by_its_nearest_clean_images() -> None:
+    from scanner.remediate.residual import nearest_labels
+
+    xt, yt, xc, yc = _split()
+    got = nearest_labels(xc, yc, xt, 5, 2000)
+    assert got.dtype == np.int64 and got.shape == yt.shape
+    assert float(np.mean(got == yt)) >= 0.85  # 8x8 digits, a few hundred references
+    # Larger images are pooled first; the reading is the same for a 4x upscale.
+    big = lambda x: np.repeat(np.repeat(x, 16, axis=1), 16, axis=2)  # noqa: E731
+    assert np.array_equal(nearest_labels(big(xc), yc, big(xt[:50]), 5, 2000), got[:50])
+    # At most `max_ref` references: one reference answers everything with its label.
+    assert set(nearest_labels(xc, yc, xt[:20], 5, 1).tolist()) == {int(yc[0])}
+
+
 def _blend_reader(unit: np.ndarray, bar: float, xc: np.ndarray, yc: np.ndarray):  # type: ignore[no-untyped-def]
     """A stand-in model's labels: 3 where an image's projection on `unit` exceeds `bar`, else
     its nearest clean class mean."""
