@@ -227,7 +227,14 @@ def _workflow(
     run = run_remediate(req, repair=repair)
     os.replace(run.staged, out)
     rounds = [
-        {**r.record().to_dict(), "measured": m} for r, m in zip(run.rounds, scores, strict=True)
+        {
+            **r.record().to_dict(),
+            "measured": m,
+            # The training samples the round trained with a flag's label (indices into the
+            # training subset), for re-measures that must leave them out.
+            "flagged_any": sorted({*r.report.flagged, *r.report.flagged_phase1}),
+        }
+        for r, m in zip(run.rounds, scores, strict=True)
     ]
     return run.report, converted[0], rounds
 

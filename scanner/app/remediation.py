@@ -312,9 +312,19 @@ def run_remediate(
             by_data = measure_triggers(found, report.target_label, data, l0, l1)
             if carried is not None:
                 assert req.train is not None and req.clean is not None
-                by_carriers = carrier_hold(carried, req.train, req.clean, l0, l1)
+                by_carriers = carrier_hold(
+                    carried, req.train, req.clean, l0, l1, trained=taught(report)
+                )
                 by_data = by_carriers if by_data is None else by_data.joined(by_carriers)
         return by_data if held is None else held.joined(by_data)
+
+    def taught(report: RemediationReport) -> np.ndarray:
+        # The training samples this round or an earlier one trained under a flag's label: a
+        # carrier among them answers as it was taught (the round's report is not yet in
+        # `rounds`; every round's indices are into the same training set).
+        reports = [r.report for r in rounds] + [report]
+        flagged = {i for r in reports for i in (*r.flagged, *r.flagged_phase1)}
+        return np.array(sorted(flagged), dtype=np.int64)
 
     def blend_check(report: RemediationReport) -> DataCheck | None:
         # The round's training-data check where it unlearned the repaired class's blend: that

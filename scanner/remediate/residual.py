@@ -340,14 +340,17 @@ def carrier_hold(
     after: Labels,
     config: DataCheckConfig | None = None,
     *,
+    trained: np.ndarray | None = None,
     bar: float = RESIDUAL_MAX,
 ) -> Residual | None:
     """The training data's blend carriers on the repaired model: of the class's training
     images that carry the blend (`datacheck.blend_carriers` on the model before: it gives them
     the class and, the blend's change taken away, another label), those whose content that
     other label is by the clean data's nearest neighbours too, and the share of them the
-    repaired model still gives the class. None where the check read no blend that fired or
-    fewer than `CARRIERS_MIN` carriers are left.
+    repaired model still gives the class. `trained`: indices of training samples the repair
+    trained under a flag's label, left out (their answer is what they were taught, not the
+    trigger's hold; docs/remediation.md section 55). None where the check read no blend that
+    fired or fewer than `CARRIERS_MIN` carriers are left.
 
     Why: they are the attacker's own poison, the planted blend at its own opacity on other
     classes' images, where the blend rebuilt from the check's read only approximates it and
@@ -361,7 +364,10 @@ def carrier_hold(
     label = check.label
     x, y = np.asarray(train.x), np.asarray(train.y)
     xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
-    rows = np.flatnonzero(blend_carriers(before, x, y, label, change))
+    carriers = blend_carriers(before, x, y, label, change)
+    if trained is not None and len(trained):
+        carriers[np.asarray(trained, dtype=np.int64)] = False
+    rows = np.flatnonzero(carriers)
     if len(rows) > CARRIERS_MAX:
         rows = rows[np.linspace(0, len(rows) - 1, CARRIERS_MAX).round().astype(np.int64)]
     if len(rows) < CARRIERS_MIN or len(yc) == 0:
