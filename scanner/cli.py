@@ -626,10 +626,18 @@ def scan(
     is_flag=True,
     help="Stricter exit 1: also when the training data's own pattern of the repaired class (its"
     " plane sine, its stamp, the blend the repair unlearned, in its blend form) still sends 10%"
-    " of the other classes there after the repair, or 10% of that blend's own poisoned training"
-    " images stay in the class (needs --clean-data). On 49 zoo repairs it"
+    " of the other classes there after the repair (needs --clean-data). On 49 zoo repairs it"
     " caught 7 of the 9 left over 5% ASR and flagged 3 of the 40 under it; the blend form, held"
     " out, 1 of 3 blends left, none of 4 repaired (docs/remediation.md sections 50 and 53).",
+)
+@click.option(
+    "--carrier-residual/--no-carrier-residual",
+    default=True,
+    show_default=True,
+    help="Exit 1 when 10% of the training images that carry the blend the repair unlearned (its"
+    " poison, read with --train-data and --clean-data) are still given the class after the"
+    " repair. Held out it caught 1 of the 1 blend it could read that the repair left, and"
+    " flagged none of 5 repaired (docs/remediation.md section 55).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -650,6 +658,7 @@ def remediate_command(
     no_rescan: bool,
     rounds: int,
     data_residual: bool,
+    carrier_residual: bool,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -700,6 +709,7 @@ def remediate_command(
         rescan=not no_rescan,
         rounds=rounds,
         data_residual=data_residual,
+        carrier_residual=carrier_residual,
     )
     # The repaired model is staged beside -o and published only once everything else has
     # worked (re-scans, JSON report): a failed or interrupted run leaves no output at all.

@@ -71,8 +71,11 @@ __all__ = ["RemediateRequest", "RemediateRun", "Round", "run_remediate"]
 # Repair rounds by default: one repair, and one more when the re-scan still finds a trigger.
 DEFAULT_ROUNDS = 2
 # Whether the training data's blend carriers are re-measured after a round by default
-# (`RemediateRequest.carrier_residual`; docs/remediation.md section 55).
-CARRIER_RESIDUAL = False
+# (`RemediateRequest.carrier_residual`). On by 784a83a's rule: held out (sixty-fifth set) it
+# called left the one blend it could read that the repair left (ASR 0.333, hold 0.110) and none
+# of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); docs/remediation.md
+# section 55.
+CARRIER_RESIDUAL = True
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
 Repair = Callable[..., RemediationReport]
@@ -312,19 +315,9 @@ def run_remediate(
             by_data = measure_triggers(found, report.target_label, data, l0, l1)
             if carried is not None:
                 assert req.train is not None and req.clean is not None
-                by_carriers = carrier_hold(
-                    carried, req.train, req.clean, l0, l1, trained=taught(report)
-                )
+                by_carriers = carrier_hold(carried, req.train, req.clean, l0, l1)
                 by_data = by_carriers if by_data is None else by_data.joined(by_carriers)
         return by_data if held is None else held.joined(by_data)
-
-    def taught(report: RemediationReport) -> np.ndarray:
-        # The training samples this round or an earlier one trained under a flag's label: a
-        # carrier among them answers as it was taught (the round's report is not yet in
-        # `rounds`; every round's indices are into the same training set).
-        reports = [r.report for r in rounds] + [report]
-        flagged = {i for r in reports for i in (*r.flagged, *r.flagged_phase1)}
-        return np.array(sorted(flagged), dtype=np.int64)
 
     def blend_check(report: RemediationReport) -> DataCheck | None:
         # The round's training-data check where it unlearned the repaired class's blend: that

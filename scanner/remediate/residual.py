@@ -26,6 +26,12 @@ transform that had sent 78% of a MobileNet's samples to the target still sent 19
 round that left the planted trigger at 0.1%, and the round it earned brought the planted
 trigger back to 8% (docs/remediation.md section 53).
 
+By default, where the repair unlearned the training data's blend, the training images that
+carry it (the poison itself, at the attacker's own opacity) are asked again of the repaired
+model (`carrier_hold`): a blend the repair left can hold nothing of the scan's triggers and of
+the blend rebuilt from its read, yet still keep its own poisoned images in the class. Such a
+hold is an exit 1 too, and earns no round (section 55).
+
 A check is the share of its samples that both models send to the same label away from their
 own (to the target, when the scan named one): the trigger's hold on the repaired model. When
 the strongest check holds at least `RESIDUAL_MAX` of its samples the trigger is left
@@ -58,6 +64,7 @@ from scanner.report import ScanReport
 
 __all__ = [
     "BLEND_FORM_MAX",
+    "CARRIERS",
     "CARRIERS_MAX",
     "CARRIERS_MIN",
     "CHECK_PER_CLASS",
@@ -108,6 +115,8 @@ Labels = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> hard labels
 Trigger = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> stamped (unclipped)
 # The name a trigger read from the training data carries (not one of the scan's).
 DATA_SOURCE = "training data"
+# The name of the blend carriers' check (`carrier_hold`).
+CARRIERS = f"{DATA_SOURCE} blend's carriers"
 # What a report's trigger that does not rebuild or apply raises.
 UNREADABLE = (KeyError, IndexError, TypeError, ValueError)
 
@@ -153,6 +162,12 @@ class Residual:
         s = self.strongest
         if s is None:
             return "no trigger of the scan before to re-measure"
+        if s.trigger == CARRIERS:
+            return (
+                f"{s.after:.0%} of the {s.samples} poisoned training images that carry the"
+                f" training data's blend are still given label {s.target} (before the repair:"
+                f" {s.before:.0%})"
+            )
         where = f"to label {s.target}" if s.target is not None else "each to the label it did"
         what = (
             f"the {s.trigger}"
@@ -340,17 +355,16 @@ def carrier_hold(
     after: Labels,
     config: DataCheckConfig | None = None,
     *,
-    trained: np.ndarray | None = None,
     bar: float = RESIDUAL_MAX,
 ) -> Residual | None:
     """The training data's blend carriers on the repaired model: of the class's training
     images that carry the blend (`datacheck.blend_carriers` on the model before: it gives them
     the class and, the blend's change taken away, another label), those whose content that
     other label is by the clean data's nearest neighbours too, and the share of them the
-    repaired model still gives the class. `trained`: indices of training samples the repair
-    trained under a flag's label, left out (their answer is what they were taught, not the
-    trigger's hold; docs/remediation.md section 55). None where the check read no blend that
-    fired or fewer than `CARRIERS_MIN` carriers are left.
+    repaired model still gives the class. None where the check read no blend that fired or
+    fewer than `CARRIERS_MIN` carriers are left. The carriers the repair trained under a
+    flag's label are kept: left out, the few the flags missed held 0.33-0.46 on two repaired
+    held-out nets (docs/remediation.md section 55).
 
     Why: they are the attacker's own poison, the planted blend at its own opacity on other
     classes' images, where the blend rebuilt from the check's read only approximates it and
@@ -364,10 +378,7 @@ def carrier_hold(
     label = check.label
     x, y = np.asarray(train.x), np.asarray(train.y)
     xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
-    carriers = blend_carriers(before, x, y, label, change)
-    if trained is not None and len(trained):
-        carriers[np.asarray(trained, dtype=np.int64)] = False
-    rows = np.flatnonzero(carriers)
+    rows = np.flatnonzero(blend_carriers(before, x, y, label, change))
     if len(rows) > CARRIERS_MAX:
         rows = rows[np.linspace(0, len(rows) - 1, CARRIERS_MAX).round().astype(np.int64)]
     if len(rows) < CARRIERS_MIN or len(yc) == 0:
@@ -381,7 +392,7 @@ def carrier_hold(
     kept = carried[keep]
     sent = before(kept) == label
     hold = TriggerCheck(
-        trigger=f"{DATA_SOURCE} blend's carriers",
+        trigger=CARRIERS,
         target=label,
         samples=len(kept),
         before=float(sent.mean()),

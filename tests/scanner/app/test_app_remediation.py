@@ -21,6 +21,7 @@ from scanner.pipeline import ScanConfig
 from scanner.remediate import RemediationReport
 from scanner.remediate.prior import TriggerPrior
 from scanner.remediate.residual import (
+    CARRIERS,
     FRESH_DRAWS,
     RESIDUAL_MAX,
     Labels,
@@ -575,7 +576,7 @@ def test_a_blend_the_repair_unlearned_but_that_still_fires_in_its_blend_form_is_
     assert len(forms) == 3 and max(c.after for c in forms) == 0.0
     # --data-residual asks for the blend's carriers too (residual.carrier_hold): the few the
     # stand-in's nearest class mean still reads as 3 are under the bar.
-    (carried,) = [c for c in checks if c.trigger == "training data blend's carriers"]
+    (carried,) = [c for c in checks if c.trigger == CARRIERS]
     assert carried.samples >= 20 and carried.after < RESIDUAL_MAX, carried
     # The carriers alone (carrier_residual) catch the blend left in place, and earn no round.
     only = BlendLeft(backdoored, [backdoored, repaired])
@@ -583,10 +584,15 @@ def test_a_blend_the_repair_unlearned_but_that_still_fires_in_its_blend_form_is_
     run = run_remediate(alone, scan=only.scan, repair=only.repair, labels=only.labels)
     assert len(run.rounds) == 1 and run.still_infected
     assert run.rounds[0].residual is not None
-    assert [c.trigger for c in run.rounds[0].residual.checks] == ["training data blend's carriers"]
-    # Without --data-residual (the default) it is not re-measured.
+    assert [c.trigger for c in run.rounds[0].residual.checks] == [CARRIERS]
+    # Without --data-residual (the default) the blend form is not re-measured; the carriers
+    # are (carrier_residual, on), and --no-carrier-residual turns them off too.
     quiet = BlendLeft(backdoored, [backdoored])
-    run = run_remediate(
-        replace(req, data_residual=False), scan=quiet.scan, repair=quiet.repair, labels=quiet.labels
-    )
+    default = replace(req, data_residual=False, carrier_residual=RemediateRequest.carrier_residual)
+    run = run_remediate(default, scan=quiet.scan, repair=quiet.repair, labels=quiet.labels)
+    assert run.still_infected and run.rounds[0].residual is not None
+    assert [c.trigger for c in run.rounds[0].residual.checks] == [CARRIERS]
+    quiet = BlendLeft(backdoored, [backdoored])
+    off = replace(default, carrier_residual=False)
+    run = run_remediate(off, scan=quiet.scan, repair=quiet.repair, labels=quiet.labels)
     assert run.rounds[0].residual is None and not run.still_infected
