@@ -32,6 +32,7 @@ from scanner.remediate.datacheck import aim_by_data, named_by_scan_data, wants_d
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import DataPattern, TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
+from scanner.remediate.residual import carrier_content
 from scanner.remediate.runtime import (
     PhaseClock,
     predict_labels,
@@ -294,6 +295,7 @@ def remediate_run(
     sit_out: np.ndarray | None = None  # training samples that never train (data_sit_out)
     blend_out: np.ndarray | None = None  # ... that train only while flagged (data_blend)
     scrubbed = 0  # training samples trained with the pattern taken out (data_scrub)
+    relabelled = 0  # blend carriers trained under their content's label (data_blend_relabel)
     has_train, has_clean = xt is not None, xc is not None
     if wants_data_check(method, burn_config, prior, target_source, has_train, has_clean):
         # A `shortcut` report names no target, and its label may be a natural sink; a `clean`
@@ -325,6 +327,12 @@ def remediate_run(
                     lambda imgs: predict_labels(model, imgs, dev), x_fit, y_fit, (xc, yc),
                     data_check.label, patterns, burn_config.data_sit_out_z,
                 )  # fmt: skip
+                if burn_config.data_blend_relabel and blend_out is not None:
+                    # They train under their own content, against the trigger (section 56).
+                    y_fit, blend_out, relabelled = _relabel_carriers(
+                        lambda imgs: predict_labels(model, imgs, dev), x_fit, y_fit,
+                        blend_out, patterns, (xc, yc), burn_config.data_check_max_samples,
+                    )  # fmt: skip
                 graded = [p.signal for p in patterns if p.kind != "blend"]
                 if burn_config.data_scrub and graded:
                     # They train, the grating taken out (section 52).
@@ -424,7 +432,7 @@ def remediate_run(
             outcome.extra,
             target_source=target_source,
             data_check=data_check,
-            unlearning=_with_scrubbed(outcome.extra.unlearning, scrubbed),
+            unlearning=_with_scrubbed(outcome.extra.unlearning, scrubbed, relabelled),
         ),
     )
     return RemediationRun(report=report, converted=converted)
@@ -457,11 +465,43 @@ def _carriers(
     return out, moved
 
 
-def _with_scrubbed(unlearning: dict[str, Any] | None, scrubbed: int) -> dict[str, Any] | None:
-    """BURN's own record with the count of carriers trained scrubbed (`data_scrub`), if any."""
-    if not scrubbed or unlearning is None:
+def _relabel_carriers(
+    labels_of: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    carriers: np.ndarray,
+    patterns: tuple[DataPattern, ...],
+    clean: tuple[np.ndarray, np.ndarray],
+    max_ref: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(labels, carriers left to sit out until flagged, count relabelled): the blend carriers
+    whose content the clean data's nearest images confirm (`residual.carrier_content`, each
+    fired blend's change in turn) get that content's label, in a copy of `y`."""
+    y = np.array(y, copy=True)
+    left = np.array(carriers, dtype=bool, copy=True)
+    for p in (p for p in patterns if p.kind == "blend"):
+        rows = np.flatnonzero(left)
+        if len(rows) == 0:
+            break
+        content, confirmed = carrier_content(labels_of, x[rows], p.amp * p.signal, *clean, max_ref)
+        y[rows[confirmed]] = content[confirmed]
+        left[rows[confirmed]] = False
+    return y, left, int(np.count_nonzero(carriers & ~left))
+
+
+def _with_scrubbed(
+    unlearning: dict[str, Any] | None, scrubbed: int, relabelled: int = 0
+) -> dict[str, Any] | None:
+    """BURN's own record with the counts of carriers trained scrubbed (`data_scrub`) and
+    relabelled (`data_blend_relabel`), if any."""
+    if unlearning is None or not (scrubbed or relabelled):
         return unlearning
-    return {**unlearning, "pattern_scrubbed": scrubbed}
+    out = dict(unlearning)
+    if scrubbed:
+        out["pattern_scrubbed"] = scrubbed
+    if relabelled:
+        out["blend_relabelled"] = relabelled
+    return out
 
 
 __all__ = [

@@ -297,6 +297,12 @@ class BurnConfig:
     # was a second round's doing, which a weak trigger's hold no longer earns.
     data_blend: bool = True
     data_blend_after_stamp: bool = _DATA.blend_after_stamp
+    # The blend's carriers whose content, read with the blend's change taken away, the clean
+    # data's nearest images confirm (`residual.carrier_content`) train under that content
+    # label instead of sitting out until flagged: on SE-ResNets BURN's flags found none of a
+    # low-opacity blend's poison, which then never trained against the trigger
+    # (docs/remediation.md section 56).
+    data_blend_relabel: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -403,7 +409,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "resample_min_confidence", "stamp_tolerance", "stamp_all_to_all",
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
-        "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub",
+        "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub", "data_blend_relabel",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

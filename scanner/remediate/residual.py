@@ -76,6 +76,7 @@ __all__ = [
     "TriggerCheck",
     "blend_opacities",
     "blend_triggers",
+    "carrier_content",
     "carrier_hold",
     "check_samples",
     "checked_prior",
@@ -384,9 +385,7 @@ def carrier_hold(
     if len(rows) < CARRIERS_MIN or len(yc) == 0:
         return None
     carried = np.asarray(x[rows], dtype=np.float32)
-    undone = np.clip(carried - change[None], 0.0, 1.0).astype(np.float32)
-    content = before(undone)
-    keep = nearest_labels(xc, yc, undone, CONTENT_NEIGHBOURS, config.max_samples) == content
+    _, keep = carrier_content(before, carried, change, xc, yc, config.max_samples)
     if int(keep.sum()) < CARRIERS_MIN:
         return None
     kept = carried[keep]
@@ -399,6 +398,23 @@ def carrier_hold(
         after=float((sent & (after(kept) == label)).mean()),
     )
     return Residual((hold,), bar)
+
+
+def carrier_content(
+    before: Labels,
+    carried: np.ndarray,
+    change: np.ndarray,
+    x_ref: np.ndarray,
+    y_ref: np.ndarray,
+    max_ref: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(content, confirmed) for blend carriers (float NHWC in [0, 1]): the model's label for
+    each once the blend's `change` is taken away, and whether the majority of its
+    `CONTENT_NEIGHBOURS` nearest reference images (`nearest_labels`) say the same."""
+    undone = np.clip(np.asarray(carried, np.float32) - change[None], 0.0, 1.0).astype(np.float32)
+    content = np.asarray(before(undone), dtype=np.int64)
+    near = nearest_labels(x_ref, y_ref, undone, CONTENT_NEIGHBOURS, max_ref)
+    return content, near == content
 
 
 def nearest_labels(
