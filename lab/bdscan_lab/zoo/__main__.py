@@ -85,6 +85,7 @@ SET_NAMES = [
     "fresh63",
     "fresh64",
     "fresh65",
+    "fresh66",
 ]
 
 

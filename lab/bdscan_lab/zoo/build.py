@@ -2368,6 +2368,30 @@ FRESH65: tuple[ModelSpec, ...] = (
         seed=6916, trigger={"alpha": 0.1, "pattern_seed": 697}, recipe="sgd_step"),
 )  # fmt: skip
 
+# The sixty-sixth set, specified before the training data's blend carriers trained under their
+# content's label (issue 23: on SE-ResNets BURN's flags found none of a low-opacity blend's
+# poison, which sat out and never trained against the trigger; ASR 0.33-0.41 left): low-opacity
+# blends on SE-ResNets, MobileNets, a ResNet-8, a GroupNorm ResNet and a CNN, beside a clean
+# MobileNet.
+_bo = _member("bo", "fresh66")
+FRESH66: tuple[ModelSpec, ...] = (
+    _bo("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=7000),
+    _bo("senet_blended_a015_t1", "senet", "blended", target=1, poison_rate=0.05, seed=7010,
+        trigger={"alpha": 0.15, "pattern_seed": 701}, recipe="sgd_cosine"),
+    _bo("senet_blended_a020_t4", "senet", "blended", target=4, poison_rate=0.05, seed=7011,
+        trigger={"alpha": 0.2, "pattern_seed": 702}, recipe="adam_const"),
+    _bo("senet_blended_a010_t8", "senet", "blended", target=8, poison_rate=0.05, seed=7012,
+        trigger={"alpha": 0.1, "pattern_seed": 703}, recipe="sgd_step"),
+    _bo("mobilenet_blended_a015_t6", "mobilenet", "blended", target=6, poison_rate=0.05,
+        seed=7013, trigger={"alpha": 0.15, "pattern_seed": 704}, recipe="adamw_smooth"),
+    _bo("resnet8_blended_a015_t3", "resnet8", "blended", target=3, poison_rate=0.05,
+        seed=7014, trigger={"alpha": 0.15, "pattern_seed": 705}, recipe="sgd_step"),
+    _bo("gnresnet_blended_a020_t0", "gn_resnet", "blended", target=0, poison_rate=0.05,
+        seed=7015, trigger={"alpha": 0.2, "pattern_seed": 706}, recipe="adamw_smooth"),
+    _bo("cnn_blended_a020_t9", "cnn", "blended", target=9, poison_rate=0.05, seed=7016,
+        trigger={"alpha": 0.2, "pattern_seed": 707}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2437,6 +2461,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh63": FRESH63,
     "fresh64": FRESH64,
     "fresh65": FRESH65,
+    "fresh66": FRESH66,
 }
 
 
