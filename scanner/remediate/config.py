@@ -300,8 +300,12 @@ class BurnConfig:
     # The blend's carriers whose content, read with the blend's change taken away, the clean
     # data's nearest images confirm (`residual.carrier_content`) train under that content
     # label instead of sitting out until flagged: on SE-ResNets BURN's flags found none of a
-    # low-opacity blend's poison, which then never trained against the trigger
-    # (docs/remediation.md section 56).
+    # low-opacity blend's poison, which then never trained against the trigger. Seen 5 of 9
+    # at the bar against 3 of 9 (one net 0.074 -> 0.232); its held-out rule passed only by
+    # its letter (7 of 7 either way). Off: trained under their content, the carriers no longer
+    # tell a repair that left the blend (`residual.carrier_hold` held under the bar on the
+    # three seen nets it left at 0.14-0.28, two of which it calls left without it);
+    # docs/remediation.md section 56.
     data_blend_relabel: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`

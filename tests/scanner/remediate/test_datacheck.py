@@ -498,6 +498,40 @@ def test_the_blends_own_carriers_are_re_measured_on_the_repaired_model() -> None
     assert carrier_hold(unread, train, clean, before, before) is None
 
 
+def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
+    # BurnConfig.data_blend_relabel (off; docs/remediation.md section 56): the carriers whose
+    # content the model (the blend taken away) and the nearest clean images agree on get that
+    # label, in a copy; the rest still sit out until flagged.
+    from scanner.detectors.datacheck import blend_carriers
+    from scanner.remediate.api import _relabel_carriers
+    from scanner.remediate.prior import DataPattern
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    before = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    amp = float(np.abs(truth).max())
+    carriers = blend_carriers(before, xt, yt, 3, truth)
+    blend = DataPattern((truth / amp).astype(np.float32), amp, "blend")
+    y, left, n = _relabel_carriers(before, xt, yt, carriers, (blend,), (xc, yc), 2000)
+    moved = carriers & ~left
+    assert n == int(moved.sum()) >= 0.8 * carriers.sum(), (n, int(carriers.sum()))
+    assert not (left & ~carriers).any() and (y[~moved] == yt[~moved]).all()
+    assert (y[moved] != 3).all() and (yt[moved] == 3).all()  # a copy: the given labels kept
+    # Most of them get back the digit they were before the blend (the fixture's source rows).
+    y0 = _split()[1]
+    rng = np.random.default_rng(3)  # as `_blended` drew them: the noise, then the rows
+    rng.random((8, 8, 1))
+    source = y0[rng.choice(np.flatnonzero(y0 != 3), size=len(rows), replace=False)]
+    where = np.flatnonzero(moved[rows])
+    assert float(np.mean(y[rows][where] == source[where])) >= 0.8
+    # Without a blend among the patterns nothing moves.
+    _, same, none = _relabel_carriers(before, xt, yt, carriers, (), (xc, yc), 2000)
+    assert none == 0 and np.array_equal(same, carriers)
+
+
 def test_a_carriers_content_is_read_by_its_nearest_clean_images() -> None:
     from scanner.remediate.residual import nearest_labels
 
