@@ -315,9 +315,21 @@ def run_remediate(
             by_data = measure_triggers(found, report.target_label, data, l0, l1)
             if carried is not None:
                 assert req.train is not None and req.clean is not None
-                by_carriers = carrier_hold(carried, req.train, req.clean, l0, l1)
+                by_carriers = carrier_hold(
+                    carried, req.train, req.clean, l0, l1, skip=relabelled(report)
+                )
                 by_data = by_carriers if by_data is None else by_data.joined(by_carriers)
         return by_data if held is None else held.joined(by_data)
+
+    def relabelled(report: RemediationReport) -> np.ndarray | None:
+        # The training rows whose carriers the repair relabelled by their content (even rows,
+        # `BurnConfig.data_blend_relabel_even`): they answer as taught, so the re-measure
+        # reads the odd ones alone (docs/remediation.md section 57).
+        done = report.extra.unlearning or {}
+        if not done.get("blend_relabelled") or not done.get("blend_relabelled_even_only"):
+            return None
+        assert req.train is not None
+        return np.arange(len(req.train.y)) % 2 == 0
 
     def blend_check(report: RemediationReport) -> DataCheck | None:
         # The round's training-data check where it unlearned the repaired class's blend: that

@@ -329,9 +329,12 @@ def remediate_run(
                 )  # fmt: skip
                 if burn_config.data_blend_relabel and blend_out is not None:
                     # They train under their own content, against the trigger (section 56).
+                    odd = np.arange(len(blend_out)) % 2 == 1
+                    keep_out = odd if burn_config.data_blend_relabel_even else None
                     y_fit, blend_out, relabelled = _relabel_carriers(
                         lambda imgs: predict_labels(model, imgs, dev), x_fit, y_fit,
                         blend_out, patterns, (xc, yc), burn_config.data_check_max_samples,
+                        keep_out=keep_out,
                     )  # fmt: skip
                 graded = [p.signal for p in patterns if p.kind != "blend"]
                 if burn_config.data_scrub and graded:
@@ -432,7 +435,9 @@ def remediate_run(
             outcome.extra,
             target_source=target_source,
             data_check=data_check,
-            unlearning=_with_scrubbed(outcome.extra.unlearning, scrubbed, relabelled),
+            unlearning=_with_scrubbed(
+                outcome.extra.unlearning, scrubbed, relabelled, burn_config.data_blend_relabel_even
+            ),
         ),
     )
     return RemediationRun(report=report, converted=converted)
@@ -473,14 +478,18 @@ def _relabel_carriers(
     patterns: tuple[DataPattern, ...],
     clean: tuple[np.ndarray, np.ndarray],
     max_ref: int,
+    *,
+    keep_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(labels, carriers left to sit out until flagged, count relabelled): the blend carriers
     whose content the clean data's nearest images confirm (`residual.carrier_content`, each
-    fired blend's change in turn) get that content's label, in a copy of `y`."""
+    fired blend's change in turn) get that content's label, in a copy of `y`; those in
+    `keep_out` (a mask) are left as they are."""
     y = np.array(y, copy=True)
     left = np.array(carriers, dtype=bool, copy=True)
+    candidates = left if keep_out is None else left & ~keep_out
     for p in (p for p in patterns if p.kind == "blend"):
-        rows = np.flatnonzero(left)
+        rows = np.flatnonzero(left & candidates)
         if len(rows) == 0:
             break
         content, confirmed = carrier_content(labels_of, x[rows], p.amp * p.signal, *clean, max_ref)
@@ -490,7 +499,7 @@ def _relabel_carriers(
 
 
 def _with_scrubbed(
-    unlearning: dict[str, Any] | None, scrubbed: int, relabelled: int = 0
+    unlearning: dict[str, Any] | None, scrubbed: int, relabelled: int = 0, even: bool = False
 ) -> dict[str, Any] | None:
     """BURN's own record with the counts of carriers trained scrubbed (`data_scrub`) and
     relabelled (`data_blend_relabel`), if any."""
@@ -501,6 +510,7 @@ def _with_scrubbed(
         out["pattern_scrubbed"] = scrubbed
     if relabelled:
         out["blend_relabelled"] = relabelled
+        out["blend_relabelled_even_only"] = even
     return out
 
 

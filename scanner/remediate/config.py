@@ -307,6 +307,10 @@ class BurnConfig:
     # three seen nets it left at 0.14-0.28, two of which it calls left without it);
     # docs/remediation.md section 56.
     data_blend_relabel: bool = False
+    # With `data_blend_relabel`, only the carriers at even training-set indices are relabelled;
+    # the odd ones sit out until flagged, and the carriers' re-measure after the repair reads
+    # those alone (`residual.carrier_hold`), so it is not blinded (section 57).
+    data_blend_relabel_even: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -414,6 +418,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
         "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub", "data_blend_relabel",
+        "data_blend_relabel_even",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

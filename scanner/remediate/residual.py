@@ -356,6 +356,7 @@ def carrier_hold(
     after: Labels,
     config: DataCheckConfig | None = None,
     *,
+    skip: np.ndarray | None = None,
     bar: float = RESIDUAL_MAX,
 ) -> Residual | None:
     """The training data's blend carriers on the repaired model: of the class's training
@@ -365,7 +366,8 @@ def carrier_hold(
     repaired model still gives the class. None where the check read no blend that fired or
     fewer than `CARRIERS_MIN` carriers are left. The carriers the repair trained under a
     flag's label are kept: left out, the few the flags missed held 0.33-0.46 on two repaired
-    held-out nets (docs/remediation.md section 55).
+    held-out nets (docs/remediation.md section 55). `skip`: a mask of training rows left out
+    (those the repair relabelled by their content, `BurnConfig.data_blend_relabel_even`).
 
     Why: they are the attacker's own poison, the planted blend at its own opacity on other
     classes' images, where the blend rebuilt from the check's read only approximates it and
@@ -379,7 +381,10 @@ def carrier_hold(
     label = check.label
     x, y = np.asarray(train.x), np.asarray(train.y)
     xc, yc = np.asarray(clean.x, dtype=np.float32), np.asarray(clean.y)
-    rows = np.flatnonzero(blend_carriers(before, x, y, label, change))
+    carriers = blend_carriers(before, x, y, label, change)
+    if skip is not None:
+        carriers &= ~np.asarray(skip, dtype=bool)
+    rows = np.flatnonzero(carriers)
     if len(rows) > CARRIERS_MAX:
         rows = rows[np.linspace(0, len(rows) - 1, CARRIERS_MAX).round().astype(np.int64)]
     if len(rows) < CARRIERS_MIN or len(yc) == 0:

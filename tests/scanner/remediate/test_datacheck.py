@@ -527,6 +527,12 @@ def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
     source = y0[rng.choice(np.flatnonzero(y0 != 3), size=len(rows), replace=False)]
     where = np.flatnonzero(moved[rows])
     assert float(np.mean(y[rows][where] == source[where])) >= 0.8
+    # Only the even rows (data_blend_relabel_even): the odd carriers stay for the re-measure.
+    odd = np.arange(len(yt)) % 2 == 1
+    _, kept, some = _relabel_carriers(
+        before, xt, yt, carriers, (blend,), (xc, yc), 2000, keep_out=odd
+    )
+    assert 0 < some < n and (kept[odd] == carriers[odd]).all() and not (kept & ~carriers).any()
     # Without a blend among the patterns nothing moves.
     _, same, none = _relabel_carriers(before, xt, yt, carriers, (), (xc, yc), 2000)
     assert none == 0 and np.array_equal(same, carriers)
