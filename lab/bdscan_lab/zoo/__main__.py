@@ -86,6 +86,7 @@ SET_NAMES = [
     "fresh64",
     "fresh65",
     "fresh66",
+    "fresh67",
 ]
 
 
