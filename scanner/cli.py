@@ -637,7 +637,7 @@ def scan(
     help="Exit 1 when 10% of the training images that carry the blend the repair unlearned (its"
     " poison, read with --train-data and --clean-data) are still given the class after the"
     " repair. Held out it caught 1 of the 1 blend it could read that the repair left, and"
-    " flagged none of 5 repaired (docs/remediation.md section 55).",
+    " flagged 1 of 17 repaired nets (docs/remediation.md sections 55 and 57).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

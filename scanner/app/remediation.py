@@ -73,8 +73,9 @@ DEFAULT_ROUNDS = 2
 # Whether the training data's blend carriers are re-measured after a round by default
 # (`RemediateRequest.carrier_residual`). On by 784a83a's rule: held out (sixty-fifth set) it
 # called left the one blend it could read that the repair left (ASR 0.333, hold 0.110) and none
-# of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); docs/remediation.md
-# section 55.
+# of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); on two later held-out sets
+# it called 1 of 12 repaired nets left, an SE-ResNet whose kept carriers were half the class's
+# own images (docs/remediation.md sections 55 and 57).
 CARRIER_RESIDUAL = True
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]

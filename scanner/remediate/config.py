@@ -309,7 +309,9 @@ class BurnConfig:
     data_blend_relabel: bool = False
     # With `data_blend_relabel`, only the carriers at even training-set indices are relabelled;
     # the odd ones sit out until flagged, and the carriers' re-measure after the repair reads
-    # those alone (`residual.carrier_hold`), so it is not blinded (section 57).
+    # those alone (`residual.carrier_hold`), so it is not blinded. Seen 2 more of 5 at the bar;
+    # held out (sixty-seventh set) 5 of 5 either way, but the re-measure after it called a
+    # repaired net left (0.500), so off by its rule (docs/remediation.md section 57).
     data_blend_relabel_even: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
