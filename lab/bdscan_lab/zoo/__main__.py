@@ -87,6 +87,7 @@ SET_NAMES = [
     "fresh65",
     "fresh66",
     "fresh67",
+    "fresh68",
 ]
 
 
