@@ -67,11 +67,14 @@ __all__ = [
     "CARRIERS",
     "CARRIERS_MAX",
     "CARRIERS_MIN",
+    "CARRIERS_STRICT",
     "CHECK_PER_CLASS",
     "CONTENT_NEIGHBOURS",
     "FRESH_DRAWS",
     "RESIDUAL_MAX",
     "ROUND_MIN_BEFORE",
+    "STRICT_NEIGHBOURS",
+    "STRICT_OWN_MAX",
     "Residual",
     "TriggerCheck",
     "blend_opacities",
@@ -84,6 +87,7 @@ __all__ = [
     "measure_residual",
     "measure_triggers",
     "nearest_labels",
+    "nearest_votes",
     "prior_triggers",
 ]
 
@@ -106,6 +110,12 @@ CARRIERS_MAX = 1000
 CARRIERS_MIN = 20
 CONTENT_NEIGHBOURS = 5
 NEIGHBOUR_SIDE = 32
+# `carrier_hold`'s strict reading of a carrier's content: its `STRICT_NEIGHBOURS` nearest clean
+# images, at most `STRICT_OWN_MAX` of them the class's own. Hand-set among six readings on the
+# stored repairs (docs/remediation.md section 58); off until the sixty-eighth set's rule judges it.
+CARRIERS_STRICT = False
+STRICT_NEIGHBOURS = 9
+STRICT_OWN_MAX = 0
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
 # The opacities the training data's blend is re-measured at in its blend form
@@ -358,6 +368,7 @@ def carrier_hold(
     *,
     skip: np.ndarray | None = None,
     bar: float = RESIDUAL_MAX,
+    strict: bool = CARRIERS_STRICT,
 ) -> Residual | None:
     """The training data's blend carriers on the repaired model: of the class's training
     images that carry the blend (`datacheck.blend_carriers` on the model before: it gives them
@@ -368,6 +379,10 @@ def carrier_hold(
     flag's label are kept: left out, the few the flags missed held 0.33-0.46 on two repaired
     held-out nets (docs/remediation.md section 55). `skip`: a mask of training rows left out
     (those the repair relabelled by their content, `BurnConfig.data_blend_relabel_even`).
+    `strict`: a carrier's content is confirmed only where none of its `STRICT_NEIGHBOURS`
+    nearest clean images (at most `STRICT_OWN_MAX`) is the class's own: the class's own images
+    the change's removal moves to a neighbouring class pass the majority reading, and the
+    repaired model rightly keeps them (docs/remediation.md section 58).
 
     Why: they are the attacker's own poison, the planted blend at its own opacity on other
     classes' images, where the blend rebuilt from the check's read only approximates it and
@@ -390,7 +405,8 @@ def carrier_hold(
     if len(rows) < CARRIERS_MIN or len(yc) == 0:
         return None
     carried = np.asarray(x[rows], dtype=np.float32)
-    _, keep = carrier_content(before, carried, change, xc, yc, config.max_samples)
+    own = label if strict else None
+    _, keep = carrier_content(before, carried, change, xc, yc, config.max_samples, own=own)
     if int(keep.sum()) < CARRIERS_MIN:
         return None
     kept = carried[keep]
@@ -412,22 +428,38 @@ def carrier_content(
     x_ref: np.ndarray,
     y_ref: np.ndarray,
     max_ref: int,
+    *,
+    own: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(content, confirmed) for blend carriers (float NHWC in [0, 1]): the model's label for
     each once the blend's `change` is taken away, and whether the majority of its
-    `CONTENT_NEIGHBOURS` nearest reference images (`nearest_labels`) say the same."""
+    `CONTENT_NEIGHBOURS` nearest reference images (`nearest_labels`) say the same. With `own`
+    (the carriers' class), the strict reading: the majority of its `STRICT_NEIGHBOURS`
+    nearest, at most `STRICT_OWN_MAX` of them of class `own`."""
     undone = np.clip(np.asarray(carried, np.float32) - change[None], 0.0, 1.0).astype(np.float32)
     content = np.asarray(before(undone), dtype=np.int64)
-    near = nearest_labels(x_ref, y_ref, undone, CONTENT_NEIGHBOURS, max_ref)
-    return content, near == content
+    if own is None:
+        near = nearest_labels(x_ref, y_ref, undone, CONTENT_NEIGHBOURS, max_ref)
+        return content, near == content
+    votes = nearest_votes(x_ref, y_ref, undone, STRICT_NEIGHBOURS, max_ref)
+    mine = votes[:, own] <= STRICT_OWN_MAX if own < votes.shape[1] else np.ones(len(votes), bool)
+    return content, (votes.argmax(axis=1) == content) & mine
 
 
 def nearest_labels(
     x_ref: np.ndarray, y_ref: np.ndarray, x: np.ndarray, k: int, max_ref: int
 ) -> np.ndarray:
     """The majority label of each image's `k` nearest of at most `max_ref` reference images
-    (spread evenly) in pixel space, images pooled to at most `NEIGHBOUR_SIDE` pixels a side
-    (ties: the smallest label)."""
+    (`nearest_votes`; ties: the smallest label)."""
+    return nearest_votes(x_ref, y_ref, x, k, max_ref).argmax(axis=1)
+
+
+def nearest_votes(
+    x_ref: np.ndarray, y_ref: np.ndarray, x: np.ndarray, k: int, max_ref: int
+) -> np.ndarray:
+    """(images, classes): how many of each image's `k` nearest of at most `max_ref` reference
+    images (spread evenly) are of each class, in pixel space, images pooled to at most
+    `NEIGHBOUR_SIDE` pixels a side."""
     if len(x_ref) > max_ref:
         pick = np.linspace(0, len(x_ref) - 1, max_ref).round().astype(np.int64)
         x_ref, y_ref = x_ref[pick], y_ref[pick]
@@ -436,13 +468,14 @@ def nearest_labels(
     k = max(1, min(k, len(ref)))
     ref_sq = (ref**2).sum(axis=1)
     classes = int(np.max(y_ref)) + 1
-    out = np.zeros(len(query), dtype=np.int64)
+    out = np.zeros((len(query), classes), dtype=np.int64)
     for start in range(0, len(query), 256):
         q = query[start : start + 256]
         dist = ref_sq[None] - 2.0 * q @ ref.T  # + |q|^2, the same for every reference
         near = np.argpartition(dist, k - 1, axis=1)[:, :k]
-        votes = np.apply_along_axis(np.bincount, 1, y_ref[near], minlength=classes)
-        out[start : start + 256] = votes.argmax(axis=1)
+        out[start : start + 256] = np.apply_along_axis(
+            np.bincount, 1, y_ref[near], minlength=classes
+        )
     return out
 
 

@@ -498,6 +498,54 @@ def test_the_blends_own_carriers_are_re_measured_on_the_repaired_model() -> None
     assert carrier_hold(unread, train, clean, before, before) is None
 
 
+def test_the_strict_carriers_reading_leaves_out_the_class_own_lookalikes() -> None:
+    # residual.carrier_hold(strict=True) (docs/remediation.md section 58): where some of the
+    # class's own images look like another class once the blend's change is taken away (some
+    # of its rows are 8s written as 3s, in the training and the clean data alike), the majority
+    # reading passes them as carriers and the repaired model rightly keeps them: the plain
+    # check calls a repaired model left. The strict reading asks that none of a carrier's nine
+    # nearest clean images be the class's own.
+    from scanner.data import Dataset
+    from scanner.detectors.datacheck import DataCheckConfig, run_check
+    from scanner.remediate.residual import RESIDUAL_MAX, carrier_hold
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    check = dataclasses.replace(run_check((xt, yt), (xc, yc), 10, DataCheckConfig()), blend=True)
+    assert check.label == 3
+    rng = np.random.default_rng(5)
+    own_t = rng.choice(np.flatnonzero(yt[: rows[0]] == 8), size=40, replace=False)
+    own_c = rng.choice(np.flatnonzero(yc == 8), size=10, replace=False)
+    yt, yc = yt.copy(), yc.copy()
+    yt[own_t], yc[own_c] = 3, 3
+    learned = {img.tobytes() for img in np.concatenate([xt[own_t], xc[own_c]])}
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    bar = float(clean_proj.mean() + carried_proj.mean()) / 2
+
+    def model(cut: float):  # type: ignore[no-untyped-def]
+        read = _blend_reader(unit, cut, xc, yc)
+
+        def labels_of(x: np.ndarray) -> np.ndarray:
+            mine = np.array([img.tobytes() in learned for img in np.asarray(x, np.float32)])
+            return np.where(mine, 3, read(x))
+
+        return labels_of
+
+    before, repaired = model(bar), model(np.inf)  # the repair keeps the 8s written as 3s
+    train, clean = Dataset(xt, yt, "t.npz", "x"), Dataset(xc, yc, "c.npz", "x")
+    plain = carrier_hold(check, train, clean, before, repaired, strict=False)
+    assert plain is not None and plain.left, plain  # the class's own 8-like rows, held
+    strict = carrier_hold(check, train, clean, before, repaired, strict=True)
+    assert strict is not None and not strict.left, strict
+    assert strict.checks[0].after < RESIDUAL_MAX <= plain.checks[0].after
+    assert strict.checks[0].samples >= 0.5 * plain.checks[0].samples  # the poison stays read
+    # The poison held: left either way.
+    kept = carrier_hold(check, train, clean, before, before, strict=True)
+    assert kept is not None and kept.left and kept.checks[0].after == 1.0, kept
+
+
 def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
     # BurnConfig.data_blend_relabel (off; docs/remediation.md section 56): the carriers whose
     # content the model (the blend taken away) and the nearest clean images agree on get that
