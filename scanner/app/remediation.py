@@ -75,7 +75,8 @@ DEFAULT_ROUNDS = 2
 # called left the one blend it could read that the repair left (ASR 0.333, hold 0.110) and none
 # of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); on two later held-out sets
 # it called 1 of 12 repaired nets left, an SE-ResNet whose kept carriers were half the class's
-# own images (docs/remediation.md sections 55 and 57).
+# own images (docs/remediation.md sections 55 and 57); read strictly since (none of a carrier's
+# nearest clean images the class's own), none of 23 held-out repaired nets (section 58).
 CARRIER_RESIDUAL = True
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]

@@ -112,8 +112,8 @@ CONTENT_NEIGHBOURS = 5
 NEIGHBOUR_SIDE = 32
 # `carrier_hold`'s strict reading of a carrier's content: its `STRICT_NEIGHBOURS` nearest clean
 # images, at most `STRICT_OWN_MAX` of them the class's own. Hand-set among six readings on the
-# stored repairs (docs/remediation.md section 58); off until the sixty-eighth set's rule judges it.
-CARRIERS_STRICT = False
+# stored repairs; on by the sixty-eighth set's rule (docs/remediation.md section 58).
+CARRIERS_STRICT = True
 STRICT_NEIGHBOURS = 9
 STRICT_OWN_MAX = 0
 # Fresh draws per confirmed probe of a drawn family.
