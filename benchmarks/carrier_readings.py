@@ -7,7 +7,9 @@ beside the zoo's own poison (lab-only ground truth: which kept carriers are pois
 For each repaired net of the bench_burn JSON: ASR after, then per reading (plain: the majority
 of 5 nearest clean images; strict: of 9, none of the class's own) the hold the check reports,
 how many carriers it kept, how many of those are the class's own images, and the hold among the
-poisoned ones alone. The training set is the bench's (10,000 rows drawn with seed 0)."""
+poisoned ones alone; then the training data's blend in its blend form (`blend_triggers`, at
+each opacity) re-measured on the clean data as `--data-residual` does. The training set is the
+bench's (10,000 rows drawn with seed 0)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,10 @@ from scanner.pipeline import ScanConfig
 from scanner.remediate.residual import (
     CARRIERS_MAX,
     _blend_change,
+    blend_triggers,
     carrier_content,
     carrier_hold,
+    measure_triggers,
 )
 
 TRAIN_ROWS = 10_000  # as bench_burn draws them
@@ -87,6 +91,12 @@ def main() -> None:
                         f"{reading} {said}{left} of {int(keep.sum())} "
                         f"({int((keep & ~is_poison[rows]).sum())} own, poison held {ph})"
                     )
+                forms = measure_triggers(
+                    blend_triggers(check, train, clean), label, clean, before, after
+                )
+                if forms is not None:
+                    holds = ", ".join(f"{c.after:.3f}" for c in forms.checks)
+                    parts.append(f"blend form {holds}{' LEFT' if forms.left else ''}")
             print(f"{name}: ASR {asr:.3f}, class {label} | " + " | ".join(parts), flush=True)
 
 
