@@ -88,6 +88,7 @@ SET_NAMES = [
     "fresh66",
     "fresh67",
     "fresh68",
+    "fresh69",
 ]
 
 
