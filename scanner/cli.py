@@ -639,6 +639,15 @@ def scan(
     " repair. Held out it flagged none of 23 repaired nets and caught neither of 2 blends the"
     " repair left, which no longer held their own poison (docs/remediation.md section 58).",
 )
+@click.option(
+    "--blend-residual/--no-blend-residual",
+    default=False,
+    show_default=True,
+    help="Exit 1 when the training data's blend that the repair unlearned, rebuilt in its blend"
+    " form at its read opacity and above, still sends 10% of the other classes to the class"
+    " after the repair (needs --train-data and --clean-data; --data-residual asks for it too;"
+    " docs/remediation.md section 59).",
+)
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def remediate_command(
@@ -659,6 +668,7 @@ def remediate_command(
     rounds: int,
     data_residual: bool,
     carrier_residual: bool,
+    blend_residual: bool,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -710,6 +720,7 @@ def remediate_command(
         rounds=rounds,
         data_residual=data_residual,
         carrier_residual=carrier_residual,
+        blend_residual=blend_residual,
     )
     # The repaired model is staged beside -o and published only once everything else has
     # worked (re-scans, JSON report): a failed or interrupted run leaves no output at all.

@@ -78,6 +78,11 @@ DEFAULT_ROUNDS = 2
 # own images (docs/remediation.md sections 55 and 57); read strictly since (none of a carrier's
 # nearest clean images the class's own), none of 23 held-out repaired nets (section 58).
 CARRIER_RESIDUAL = True
+# Whether the blend a round unlearned is re-measured in its blend form after it by default
+# (`RemediateRequest.blend_residual`, residual.blend_triggers), apart from the pattern's
+# `data_residual`. Off until the sixty-ninth set's rule judges it (docs/remediation.md
+# section 59).
+BLEND_RESIDUAL = False
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
 Repair = Callable[..., RemediationReport]
@@ -137,6 +142,9 @@ class RemediateRequest:
     # where a round unlearned the class's blend (needs --train-data and --clean-data;
     # residual.carrier_hold; docs/remediation.md section 55); `data_residual` asks for it too.
     carrier_residual: bool = CARRIER_RESIDUAL
+    # Re-measure the blend the round unlearned in its blend form (residual.blend_triggers;
+    # needs --train-data and --clean-data); `data_residual` asks for it too.
+    blend_residual: bool = BLEND_RESIDUAL
 
     @property
     def scan_data(self) -> Dataset:
@@ -351,15 +359,15 @@ def run_remediate(
         # the blend the round unlearned, in its blend form (residual.blend_triggers): a repair
         # can unlearn the change it was shown and leave the planted blend firing. Both with
         # --data-residual: held out, each missed more than it caught (docs/remediation.md
-        # sections 50 and 53).
+        # sections 50 and 53); the blend form alone with --blend-residual (section 59).
         check = report.extra.data_check
-        if not req.data_residual or check is None or req.train is None or req.clean is None:
+        wanted = req.data_residual or req.blend_residual
+        if not wanted or check is None or req.train is None or req.clean is None:
             return []
         if check.label is None or check.label != report.target_label:
             return []
-        return data_triggers(check, req.train, req.clean) + blend_triggers(
-            check, req.train, req.clean
-        )
+        own = data_triggers(check, req.train, req.clean) if req.data_residual else []
+        return own + blend_triggers(check, req.train, req.clean)
 
     prior_doc: ScanReport | dict[str, Any] | None = req.report_doc
     prior = "scan-report" if req.report_doc is not None else "none"

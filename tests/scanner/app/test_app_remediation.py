@@ -580,19 +580,35 @@ def test_a_blend_the_repair_unlearned_but_that_still_fires_in_its_blend_form_is_
     assert carried.samples >= 20 and carried.after < RESIDUAL_MAX, carried
     # The carriers alone (carrier_residual) catch the blend left in place, and earn no round.
     only = BlendLeft(backdoored, [backdoored, repaired])
-    alone = replace(req, data_residual=False, carrier_residual=True)
+    alone = replace(req, data_residual=False, carrier_residual=True, blend_residual=False)
     run = run_remediate(alone, scan=only.scan, repair=only.repair, labels=only.labels)
     assert len(run.rounds) == 1 and run.still_infected
     assert run.rounds[0].residual is not None
     assert [c.trigger for c in run.rounds[0].residual.checks] == [CARRIERS]
-    # Without --data-residual (the default) the blend form is not re-measured; the carriers
-    # are (carrier_residual, on), and --no-carrier-residual turns them off too.
+    # The blend form alone (--blend-residual), without the pattern's --data-residual: it
+    # catches the blend left in place and earns no round either.
+    only = BlendLeft(backdoored, [backdoored, repaired])
+    forms = replace(req, data_residual=False, carrier_residual=False, blend_residual=True)
+    run = run_remediate(forms, scan=only.scan, repair=only.repair, labels=only.labels)
+    assert len(run.rounds) == 1 and run.still_infected
+    assert run.rounds[0].residual is not None
+    names = [c.trigger for c in run.rounds[0].residual.checks]
+    assert len(names) == 3 and all(n.startswith("training data blend at") for n in names)
+    # Without --data-residual (the default) the pattern is not re-measured; the carriers are
+    # (carrier_residual, on), the blend form where `blend_residual` is on by default, and
+    # --no-carrier-residual --no-blend-residual turn them off.
     quiet = BlendLeft(backdoored, [backdoored])
-    default = replace(req, data_residual=False, carrier_residual=RemediateRequest.carrier_residual)
+    default = replace(
+        req,
+        data_residual=False,
+        carrier_residual=RemediateRequest.carrier_residual,
+        blend_residual=RemediateRequest.blend_residual,
+    )
     run = run_remediate(default, scan=quiet.scan, repair=quiet.repair, labels=quiet.labels)
     assert run.still_infected and run.rounds[0].residual is not None
-    assert [c.trigger for c in run.rounds[0].residual.checks] == [CARRIERS]
+    names = [c.trigger for c in run.rounds[0].residual.checks]
+    assert names[-1] == CARRIERS and len(names) == (4 if RemediateRequest.blend_residual else 1)
     quiet = BlendLeft(backdoored, [backdoored])
-    off = replace(default, carrier_residual=False)
+    off = replace(default, carrier_residual=False, blend_residual=False)
     run = run_remediate(off, scan=quiet.scan, repair=quiet.repair, labels=quiet.labels)
     assert run.rounds[0].residual is None and not run.still_infected
