@@ -625,10 +625,9 @@ def scan(
     "--data-residual",
     is_flag=True,
     help="Stricter exit 1: also when the training data's own pattern of the repaired class (its"
-    " plane sine, its stamp, the blend the repair unlearned, in its blend form) still sends 10%"
-    " of the other classes there after the repair (needs --clean-data). On 49 zoo repairs it"
-    " caught 7 of the 9 left over 5% ASR and flagged 3 of the 40 under it; the blend form, held"
-    " out, 1 of 3 blends left, none of 4 repaired (docs/remediation.md sections 50 and 53).",
+    " plane sine, its stamp) still sends 10% of the other classes there after the repair (needs"
+    " --clean-data; the blend form and the carriers too). On 49 zoo repairs it caught 7 of the 9"
+    " left over 5% ASR and flagged 3 of the 40 under it (docs/remediation.md section 50).",
 )
 @click.option(
     "--carrier-residual/--no-carrier-residual",
@@ -636,17 +635,17 @@ def scan(
     show_default=True,
     help="Exit 1 when 10% of the training images that carry the blend the repair unlearned (its"
     " poison, read with --train-data and --clean-data) are still given the class after the"
-    " repair. Held out it flagged none of 23 repaired nets and caught neither of 2 blends the"
-    " repair left, which no longer held their own poison (docs/remediation.md section 58).",
+    " repair. Held out it flagged none of 29 repaired nets and caught none of 3 blends the"
+    " repair left, which no longer held their own poison (docs/remediation.md sections 58-59).",
 )
 @click.option(
     "--blend-residual/--no-blend-residual",
-    default=False,
+    default=True,
     show_default=True,
     help="Exit 1 when the training data's blend that the repair unlearned, rebuilt in its blend"
     " form at its read opacity and above, still sends 10% of the other classes to the class"
-    " after the repair (needs --train-data and --clean-data; --data-residual asks for it too;"
-    " docs/remediation.md section 59).",
+    " after the repair (needs --train-data and --clean-data). Held out it caught the 3 blends"
+    " the repair left and flagged 2 of 29 repaired nets (docs/remediation.md section 59).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

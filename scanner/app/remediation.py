@@ -76,13 +76,14 @@ DEFAULT_ROUNDS = 2
 # of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); on two later held-out sets
 # it called 1 of 12 repaired nets left, an SE-ResNet whose kept carriers were half the class's
 # own images (docs/remediation.md sections 55 and 57); read strictly since (none of a carrier's
-# nearest clean images the class's own), none of 23 held-out repaired nets (section 58).
+# nearest clean images the class's own), none of 29 held-out repaired nets (sections 58-59).
 CARRIER_RESIDUAL = True
 # Whether the blend a round unlearned is re-measured in its blend form after it by default
 # (`RemediateRequest.blend_residual`, residual.blend_triggers), apart from the pattern's
-# `data_residual`. Off until the sixty-ninth set's rule judges it (docs/remediation.md
-# section 59).
-BLEND_RESIDUAL = False
+# `data_residual`. On by the sixty-ninth set's rule (809096d): over sets 65-69, built after the
+# blend form was fixed, it called left the 3 blends the repair left and 2 of 29 repaired nets
+# (docs/remediation.md section 59).
+BLEND_RESIDUAL = True
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]
 Repair = Callable[..., RemediationReport]
@@ -132,11 +133,10 @@ class RemediateRequest:
     seed: int = 0
     rescan: bool = True
     rounds: int = DEFAULT_ROUNDS
-    # Re-measure the training data's own pattern of the class a round repaired, and the blend
-    # it unlearned in its blend form, beside the scan's triggers (needs --train-data and
-    # --clean-data; residual.data_triggers, blend_triggers); off by default: held out the
-    # pattern flagged a repaired net and the blend form caught 1 of 3 left (docs/remediation.md
-    # sections 50 and 53).
+    # Re-measure the training data's own pattern of the class a round repaired beside the
+    # scan's triggers (needs --train-data and --clean-data; residual.data_triggers); off by
+    # default: held out it flagged a repaired net (docs/remediation.md section 50). It asks for
+    # the blend form and the carriers too.
     data_residual: bool = False
     # Re-measure the training data's blend carriers (the poison itself) on the repaired model
     # where a round unlearned the class's blend (needs --train-data and --clean-data;
