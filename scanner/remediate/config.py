@@ -313,6 +313,11 @@ class BurnConfig:
     # held out (sixty-seventh set) 5 of 5 either way, but the re-measure after it called a
     # repaired net left (0.500), so off by its rule (docs/remediation.md section 57).
     data_blend_relabel_even: bool = False
+    # A fired blend is unlearned in its blend form too, (1 - a) x + a P with P rebuilt from its
+    # change at the opacities the residual re-measures (`prior.blend_forms`): the additive
+    # change alone left low-opacity blends firing on new images at ASR 0.29-0.34 where BURN
+    # flagged none of the poison (docs/remediation.md section 60).
+    data_blend_form: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -420,7 +425,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
         "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub", "data_blend_relabel",
-        "data_blend_relabel_even",
+        "data_blend_relabel_even", "data_blend_form",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

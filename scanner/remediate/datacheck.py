@@ -69,6 +69,11 @@ def aim_by_data(
     if labels_of is not None:
         check, fired = read_patterns(check, train, clean, settings, labels_of)
         patterns = tuple(DataPattern(signal, amp, kind) for signal, amp, kind in fired)
+        if config.data_blend_form and any(p.kind == "blend" for p in patterns):
+            # The blend in its blend form too, about the other classes' clean mean.
+            xc, yc = clean
+            mean = np.asarray(xc[yc != check.label], dtype=np.float32).mean(axis=0)
+            patterns = tuple(replace(p, mean=mean) if p.kind == "blend" else p for p in patterns)
     answered = bool(patterns) or check.stamp is not None
     if check.label == named or (check.label not in reached and not answered):
         return check, patterns if check.label == named else ()

@@ -68,9 +68,16 @@ class DataPattern:
     signal: np.ndarray
     amp: float
     kind: str = "pattern"
+    # A blend's other classes' clean mean image: set where the blend is unlearned in its blend
+    # form too (`BurnConfig.data_blend_form`, `blend_forms`).
+    mean: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.signal.shape), "amp": self.amp, "kind": self.kind}
+        out: dict[str, Any] = {"shape": list(self.signal.shape), "amp": self.amp}
+        out["kind"] = self.kind
+        if self.mean is not None:
+            out["blend_form"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -306,6 +313,9 @@ GRATING_FRACTIONS = (0.6, 1.0, 1.9)
 # the least amplitude at which it fires: that amplitude is the least that fires, as a
 # grating's is, and the planted trigger's test strength can be about twice its training one.
 PATTERN_FRACTIONS = GRATING_FRACTIONS
+# The largest opacity a blend is rebuilt at (`blend_opacities`): its read's largest change, 1.5
+# times it, and twice it up to this cap.
+BLEND_FORM_MAX = 0.5
 # A stamp the search found spread over at least SPRINKLE_SPREAD of the image's side in few pixels
 # (at most `mask_cost_max` of them) is a scattered-pixel trigger, or part of one: the network
 # that answers it answered random sprinkles of white pixels too (that is how the search's sparse
@@ -345,6 +355,9 @@ def probe_triggers(
             out.append(p.trigger(shape))
     if not secondary:
         out += [_added(p.signal, p.amp * f) for p in prior.patterns for f in PATTERN_FRACTIONS]
+        for pattern in prior.patterns:
+            if pattern.mean is not None:
+                out += [t for _, t in blend_forms(pattern.signal * pattern.amp, pattern.mean)]
     for i, d in enumerate(prior.found):
         point = Point.from_dict(d)
         if not secondary and point.space == "grating":
@@ -374,6 +387,34 @@ def scattered(point: Point) -> bool:
         return False
     span = max(int(np.ptp(pixels[:, 0])) + 1, int(np.ptp(pixels[:, 1])) + 1)
     return span >= SPRINKLE_SPREAD * max(h, w)
+
+
+def blend_opacities(amp: float) -> list[float]:
+    """The opacities a blend read at `amp` is rebuilt at: amp, 1.5 amp and 2 amp up to
+    `BLEND_FORM_MAX`, those at or above amp and under 1 (the image would be gone), ascending."""
+    wanted = (amp, 1.5 * amp, min(2.0 * amp, BLEND_FORM_MAX))
+    return sorted({round(a, 6) for a in wanted if amp <= a < 1.0})
+
+
+def blend_forms(change: np.ndarray, mean: np.ndarray) -> list[tuple[float, Trigger]]:
+    """A blend's change (HWC, a (P - m)) in its blend form x -> (1 - a) x + a P at each of
+    `blend_opacities` of its largest |value|, P rebuilt as m + change / a (clipped to [0, 1]),
+    `mean` the other classes' clean mean m; (opacity, trigger) pairs. Unclipped output."""
+    amp = float(np.abs(change).max())
+    if amp <= 0.0:
+        return []
+    out: list[tuple[float, Trigger]] = []
+    for a in blend_opacities(amp):
+        pattern = np.clip(mean + change / a, 0.0, 1.0).astype(np.float32)
+        out.append((a, _blended(pattern, a)))
+    return out
+
+
+def _blended(pattern: np.ndarray, a: float) -> Trigger:
+    def blend(x: np.ndarray) -> np.ndarray:
+        return (1.0 - a) * x + a * pattern[None]
+
+    return blend
 
 
 def _added(signal: np.ndarray, amp: float) -> Trigger:

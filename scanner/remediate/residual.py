@@ -59,7 +59,13 @@ from scanner.detectors.datacheck import (
 from scanner.detectors.families import DRAWN
 from scanner.detectors.probes import Probe
 from scanner.detectors.spaces import Point
-from scanner.remediate.prior import TriggerPrior, prior_from_report
+from scanner.remediate.prior import (
+    BLEND_FORM_MAX,
+    TriggerPrior,
+    blend_forms,
+    blend_opacities,
+    prior_from_report,
+)
 from scanner.report import ScanReport
 
 __all__ = [
@@ -118,9 +124,6 @@ STRICT_NEIGHBOURS = 9
 STRICT_OWN_MAX = 0
 # Fresh draws per confirmed probe of a drawn family.
 FRESH_DRAWS = 3
-# The opacities the training data's blend is re-measured at in its blend form
-# (`blend_triggers`): its read's largest change, 1.5 times it, and twice it up to this cap.
-BLEND_FORM_MAX = 0.5
 
 Labels = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> hard labels
 Trigger = Callable[[np.ndarray], np.ndarray]  # [0, 1] NHWC images -> stamped (unclipped)
@@ -331,13 +334,8 @@ def blend_triggers(
     rest = xc[yc != check.label]
     if change is None or len(rest) == 0:
         return []
-    amp = float(np.abs(change).max())
-    mean = rest.mean(axis=0)
-    out: list[tuple[str, Trigger]] = []
-    for a in blend_opacities(amp):
-        pattern = np.clip(mean + change / a, 0.0, 1.0).astype(np.float32)
-        out.append((f"{DATA_SOURCE} blend at opacity {a:.2f}", _blended(pattern, a)))
-    return out
+    forms = blend_forms(change, rest.mean(axis=0))
+    return [(f"{DATA_SOURCE} blend at opacity {a:.2f}", t) for a, t in forms]
 
 
 def _blend_change(
@@ -486,20 +484,6 @@ def _pooled(x: np.ndarray) -> np.ndarray:
     hh, ww = h // f, w // f
     x = x[:, : hh * f, : ww * f].reshape(n, hh, f, ww, f, c).mean(axis=(2, 4))
     return x.reshape(n, -1).astype(np.float32)
-
-
-def blend_opacities(amp: float) -> list[float]:
-    """The opacities a blend read at `amp` is re-measured at: amp, 1.5 amp and 2 amp up to
-    `BLEND_FORM_MAX`, those at or above amp and under 1 (the image would be gone), ascending."""
-    wanted = (amp, 1.5 * amp, min(2.0 * amp, BLEND_FORM_MAX))
-    return sorted({round(a, 6) for a in wanted if amp <= a < 1.0})
-
-
-def _blended(pattern: np.ndarray, a: float) -> Trigger:
-    def blend(x: np.ndarray) -> np.ndarray:
-        return (1.0 - a) * x + a * pattern[None]
-
-    return blend
 
 
 def _added(signal: np.ndarray, amp: float) -> Trigger:

@@ -546,6 +546,44 @@ def test_the_strict_carriers_reading_leaves_out_the_class_own_lookalikes() -> No
     assert kept is not None and kept.left and kept.checks[0].after == 1.0, kept
 
 
+def test_a_fired_blend_can_be_unlearned_in_its_blend_form_too() -> None:
+    # BurnConfig.data_blend_form (docs/remediation.md section 60): the blend the check read is
+    # unlearned as an attacker stamps it, (1 - a) x + a P at the opacities the residual
+    # re-measures, beside its additive change; off, only the change.
+    from scanner.data import Dataset
+    from scanner.detectors.datacheck import DataCheckConfig
+    from scanner.remediate.residual import blend_triggers
+
+    xt, yt, xc, yc, noise, rows = _blended()
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    reader = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    doc = {"xray": {"verdict": "infected", "target_label": 3, "evidence": {}}}
+    on = dataclasses.replace(DEFAULTS, data_blend_form=True)
+    _, plain = aim_by_data(doc, (xt, yt), (xc, yc), 10, DEFAULTS, reader)
+    check, formed = aim_by_data(doc, (xt, yt), (xc, yc), 10, on, reader)
+    assert [p.kind for p in plain] == [p.kind for p in formed] and plain[-1].kind == "blend"
+    assert plain[-1].mean is None and formed[-1].mean is not None
+    assert np.allclose(formed[-1].mean, xc[yc != 3].mean(axis=0), atol=1e-6)
+    assert plain[-1].to_dict() == {"shape": [8, 8, 1], "amp": plain[-1].amp, "kind": "blend"}
+    assert formed[-1].to_dict()["blend_form"] is True
+    prior = TriggerPrior(target=3, probes=(), verdict="infected")
+    shape = (8, 8, 1)
+    without = probe_triggers(dataclasses.replace(prior, patterns=plain), shape)
+    with_forms = probe_triggers(dataclasses.replace(prior, patterns=formed), shape)
+    assert len(with_forms) == len(without) + 3
+    # The three added are the residual's blend forms, on the same images.
+    train, clean = Dataset(xt, yt, "t.npz", "x"), Dataset(xc, yc, "c.npz", "x")
+    residual = blend_triggers(
+        dataclasses.replace(check, blend=True), train, clean, DataCheckConfig()
+    )
+    assert len(residual) == 3
+    for (_, want), got in zip(residual, with_forms[len(without) :], strict=True):
+        assert np.allclose(want(xc[:5]), got(xc[:5]), atol=1e-5)
+
+
 def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
     # BurnConfig.data_blend_relabel (off; docs/remediation.md section 56): the carriers whose
     # content the model (the blend taken away) and the nearest clean images agree on get that
