@@ -32,7 +32,7 @@ from scanner.remediate.datacheck import aim_by_data, named_by_scan_data, wants_d
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import DataPattern, TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
-from scanner.remediate.residual import carrier_content
+from scanner.remediate.residual import CONTENT_NEIGHBOURS, carrier_content, nearest_labels
 from scanner.remediate.runtime import (
     PhaseClock,
     predict_labels,
@@ -327,6 +327,11 @@ def remediate_run(
                     lambda imgs: predict_labels(model, imgs, dev), x_fit, y_fit, (xc, yc),
                     data_check.label, patterns, burn_config.data_sit_out_z,
                 )  # fmt: skip
+                if blend_out is not None and burn_config.data_blend_sit_out_class:
+                    blend_out = blend_out | _unlike_class(
+                        x_fit, y_fit, data_check.label, (xc, yc),
+                        burn_config.data_check_max_samples,
+                    )  # fmt: skip
                 if burn_config.data_blend_relabel and blend_out is not None:
                     # They train under their own content, against the trigger (section 56).
                     odd = np.arange(len(blend_out)) % 2 == 1
@@ -468,6 +473,22 @@ def _carriers(
     for p in blends:
         moved |= blend_carriers(labels_of, x, y, label, p.amp * p.signal)
     return out, moved
+
+
+def _unlike_class(
+    x: np.ndarray, y: np.ndarray, label: int, clean: tuple[np.ndarray, np.ndarray], max_ref: int
+) -> np.ndarray:
+    """A mask over the samples: those labelled `label` whose `CONTENT_NEIGHBOURS` nearest
+    clean images are mostly of another class (`residual.nearest_labels`): a dirty-label
+    poison's content, whether or not the model moves it off the class once the blend's change
+    is taken away."""
+    out = np.zeros(len(y), dtype=bool)
+    rows = np.flatnonzero(y == label)
+    if len(rows) == 0:
+        return out
+    near = nearest_labels(*clean, np.asarray(x[rows], np.float32), CONTENT_NEIGHBOURS, max_ref)
+    out[rows] = near != label
+    return out
 
 
 def _relabel_carriers(

@@ -318,6 +318,10 @@ class BurnConfig:
     # change alone left low-opacity blends firing on new images at ASR 0.29-0.34 where BURN
     # flagged none of the poison (docs/remediation.md section 60).
     data_blend_form: bool = False
+    # A fired blend's class's training samples whose nearest clean images are mostly another
+    # class's train only while flagged, beside its carriers: the poison the carriers' reading
+    # misses trains the blend back (docs/remediation.md section 60).
+    data_blend_sit_out_class: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
@@ -425,7 +429,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "mixture_set_aside_share", "promote_min_excess", "drop_without_excess", "turn_flags",
         "despeckle_flags", "despeckle_jump", "despeckle_quarantine", "unblend_flags",
         "unblend_alphas", "data_sit_out", "data_sit_out_z", "data_scrub", "data_blend_relabel",
-        "data_blend_relabel_even", "data_blend_form",
+        "data_blend_relabel_even", "data_blend_form", "data_blend_sit_out_class",
     ),
     # Fine-tuning on the sanitised labels (runtime.py).
     "training": ("flag_weight", "flag_weight_unlearning", "epochs", "phase1_epochs", "train"),

@@ -477,11 +477,8 @@ def test_the_blends_own_carriers_are_re_measured_on_the_repaired_model() -> None
     check = dataclasses.replace(run_check((xt, yt), (xc, yc), 10, DataCheckConfig()), blend=True)
     assert check.label == 3
     train, clean = Dataset(xt, yt, "t.npz", "x"), Dataset(xc, yc, "c.npz", "x")
-    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
-    unit = truth / np.linalg.norm(truth)
-    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
-    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
-    before = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    _, unit, bar = _blend_unit(xt, xc, yc, noise, rows)
+    before = _blend_reader(unit, bar, xc, yc)
     repaired = _blend_reader(unit, np.inf, xc, yc)  # the same reading, the blend's pull gone
 
     kept = carrier_hold(check, train, clean, before, before)
@@ -518,11 +515,7 @@ def test_the_strict_carriers_reading_leaves_out_the_class_own_lookalikes() -> No
     yt, yc = yt.copy(), yc.copy()
     yt[own_t], yc[own_c] = 3, 3
     learned = {img.tobytes() for img in np.concatenate([xt[own_t], xc[own_c]])}
-    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
-    unit = truth / np.linalg.norm(truth)
-    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
-    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
-    bar = float(clean_proj.mean() + carried_proj.mean()) / 2
+    _, unit, bar = _blend_unit(xt, xc, yc, noise, rows)
 
     def model(cut: float):  # type: ignore[no-untyped-def]
         read = _blend_reader(unit, cut, xc, yc)
@@ -555,11 +548,8 @@ def test_a_fired_blend_can_be_unlearned_in_its_blend_form_too() -> None:
     from scanner.remediate.residual import blend_triggers
 
     xt, yt, xc, yc, noise, rows = _blended()
-    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
-    unit = truth / np.linalg.norm(truth)
-    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
-    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
-    reader = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    _, unit, bar = _blend_unit(xt, xc, yc, noise, rows)
+    reader = _blend_reader(unit, bar, xc, yc)
     doc = {"xray": {"verdict": "infected", "target_label": 3, "evidence": {}}}
     on = dataclasses.replace(DEFAULTS, data_blend_form=True)
     _, plain = aim_by_data(doc, (xt, yt), (xc, yc), 10, DEFAULTS, reader)
@@ -584,6 +574,21 @@ def test_a_fired_blend_can_be_unlearned_in_its_blend_form_too() -> None:
         assert np.allclose(want(xc[:5]), got(xc[:5]), atol=1e-5)
 
 
+def test_the_blend_class_rows_that_look_like_another_class_can_sit_out() -> None:
+    # BurnConfig.data_blend_sit_out_class (docs/remediation.md section 60): the class's rows
+    # whose nearest clean images are mostly another class's, the poison's content whether or
+    # not the model moves it off the class once the blend's change is taken away.
+    from scanner.remediate.api import _unlike_class
+
+    xt, yt, xc, yc, _, rows = _blended()
+    mask = _unlike_class(xt, yt, 3, (xc, yc), 2000)
+    assert not mask[yt != 3].any()  # only the class's rows
+    assert mask[rows].mean() >= 0.9, mask[rows].mean()  # the blended digits of other classes
+    own = np.setdiff1d(np.flatnonzero(yt == 3), rows)
+    assert mask[own].mean() <= 0.15, mask[own].mean()  # the class's own 3s train (0.09)
+    assert not _unlike_class(xt, yt, 11, (xc, yc), 2000).any()  # no such class
+
+
 def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
     # BurnConfig.data_blend_relabel (off; docs/remediation.md section 56): the carriers whose
     # content the model (the blend taken away) and the nearest clean images agree on get that
@@ -593,11 +598,8 @@ def test_the_blends_confirmed_carriers_can_train_under_their_content() -> None:
     from scanner.remediate.prior import DataPattern
 
     xt, yt, xc, yc, noise, rows = _blended()
-    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
-    unit = truth / np.linalg.norm(truth)
-    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
-    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
-    before = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    truth, unit, bar = _blend_unit(xt, xc, yc, noise, rows)
+    before = _blend_reader(unit, bar, xc, yc)
     amp = float(np.abs(truth).max())
     carriers = blend_carriers(before, xt, yt, 3, truth)
     blend = DataPattern((truth / amp).astype(np.float32), amp, "blend")
@@ -636,6 +638,19 @@ def test_a_carriers_content_is_read_by_its_nearest_clean_images() -> None:
     assert np.array_equal(nearest_labels(big(xc), yc, big(xt[:50]), 5, 2000), got[:50])
     # At most `max_ref` references: one reference answers everything with its label.
     assert set(nearest_labels(xc, yc, xt[:20], 5, 1).tolist()) == {int(yc[0])}
+
+
+def _blend_unit(  # type: ignore[no-untyped-def]
+    xt: np.ndarray, xc: np.ndarray, yc: np.ndarray, noise: np.ndarray, rows: np.ndarray
+):
+    """`_blended`'s planted change (at opacity 0.2, about the other classes' clean mean), its
+    unit direction, and the projection halfway between the clean images' and the carriers'
+    (a `_blend_reader` bar that reads the blend)."""
+    truth = 0.2 * (noise - xc[yc != 3].mean(axis=0))
+    unit = truth / np.linalg.norm(truth)
+    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
+    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
+    return truth, unit, float(clean_proj.mean() + carried_proj.mean()) / 2
 
 
 def _blend_reader(unit: np.ndarray, bar: float, xc: np.ndarray, yc: np.ndarray):  # type: ignore[no-untyped-def]
@@ -678,10 +693,8 @@ def test_a_dirty_label_blend_comes_back_as_its_change_and_its_carriers_are_found
     )
 
     # Read on a stand-in model keyed to the blend: it fires and is returned last, as "blend".
-    unit = truth / np.linalg.norm(truth)
-    clean_proj = (xc[yc != 3] * unit).sum(axis=(1, 2, 3))
-    carried_proj = (xt[rows] * unit).sum(axis=(1, 2, 3))
-    labels_of = _blend_reader(unit, float(clean_proj.mean() + carried_proj.mean()) / 2, xc, yc)
+    _, unit, bar = _blend_unit(xt, xc, yc, noise, rows)
+    labels_of = _blend_reader(unit, bar, xc, yc)
     config = DataCheckConfig(blend=True)
     check = run_check((xt, yt), (xc, yc), 10, config)
     assert check.label == 3
