@@ -89,6 +89,7 @@ SET_NAMES = [
     "fresh67",
     "fresh68",
     "fresh69",
+    "fresh70",
 ]
 
 
