@@ -635,8 +635,9 @@ def scan(
     show_default=True,
     help="Exit 1 when 10% of the training images that carry the blend the repair unlearned (its"
     " poison, read with --train-data and --clean-data) are still given the class after the"
-    " repair. Held out it flagged none of 29 repaired nets and caught none of 3 blends the"
-    " repair left, which no longer held their own poison (docs/remediation.md sections 58-59).",
+    " repair. Held out it flagged none of 33 repaired nets and caught 1 of the 5 blends the"
+    " repair left at ASR >= 0.1; the others no longer held their own poison"
+    " (docs/remediation.md sections 58-60).",
 )
 @click.option(
     "--blend-residual/--no-blend-residual",
@@ -644,8 +645,9 @@ def scan(
     show_default=True,
     help="Exit 1 when the training data's blend that the repair unlearned, rebuilt in its blend"
     " form at its read opacity and above, still sends 10% of the other classes to the class"
-    " after the repair (needs --train-data and --clean-data). Held out it caught the 3 blends"
-    " the repair left and flagged 2 of 29 repaired nets (docs/remediation.md section 59).",
+    " after the repair (needs --train-data and --clean-data). Held out it caught 4 of the 5"
+    " blends the repair left at ASR >= 0.1 and flagged 2 of 33 repaired nets"
+    " (docs/remediation.md sections 59-60).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -76,13 +76,13 @@ DEFAULT_ROUNDS = 2
 # of five repaired (<= 0.093: a thin margin under `RESIDUAL_MAX`); on two later held-out sets
 # it called 1 of 12 repaired nets left, an SE-ResNet whose kept carriers were half the class's
 # own images (docs/remediation.md sections 55 and 57); read strictly since (none of a carrier's
-# nearest clean images the class's own), none of 29 held-out repaired nets (sections 58-59).
+# nearest clean images the class's own), none of 33 held-out repaired nets (sections 58-60).
 CARRIER_RESIDUAL = True
 # Whether the blend a round unlearned is re-measured in its blend form after it by default
 # (`RemediateRequest.blend_residual`, residual.blend_triggers), apart from the pattern's
-# `data_residual`. On by the sixty-ninth set's rule (809096d): over sets 65-69, built after the
-# blend form was fixed, it called left the 3 blends the repair left and 2 of 29 repaired nets
-# (docs/remediation.md section 59).
+# `data_residual`. On by the sixty-ninth set's rule (809096d): over sets 65-70, built after the
+# blend form was fixed, it called left 4 of the 5 blends the repair left at ASR >= 0.1 and 2 of
+# 33 repaired nets (docs/remediation.md sections 59-60).
 BLEND_RESIDUAL = True
 
 Scan = Callable[[Path, Dataset, ScanConfig], ScanReport]

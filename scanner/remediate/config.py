@@ -314,13 +314,15 @@ class BurnConfig:
     # repaired net left (0.500), so off by its rule (docs/remediation.md section 57).
     data_blend_relabel_even: bool = False
     # A fired blend is unlearned in its blend form too, (1 - a) x + a P with P rebuilt from its
-    # change at the opacities the residual re-measures (`prior.blend_forms`): the additive
-    # change alone left low-opacity blends firing on new images at ASR 0.29-0.34 where BURN
-    # flagged none of the poison (docs/remediation.md section 60).
+    # change at the opacities the residual re-measures (`prior.blend_forms`). Off: on the two
+    # seen nets left at ASR 0.29-0.34 it moved them by 0.02-0.05 (docs/remediation.md section
+    # 60).
     data_blend_form: bool = False
     # A fired blend's class's training samples whose nearest clean images are mostly another
     # class's train only while flagged, beside its carriers: the poison the carriers' reading
-    # misses trains the blend back (docs/remediation.md section 60).
+    # misses trains the blend back. Held out (seventieth set) at the bar 6 of 7 against 4 of 7,
+    # ASR <= 0.011 on all, but accuracy over 1 point below on two nets: off by its rule
+    # (docs/remediation.md section 60).
     data_blend_sit_out_class: bool = False
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
