@@ -32,7 +32,12 @@ from scanner.remediate.datacheck import aim_by_data, named_by_scan_data, wants_d
 from scanner.remediate.methods import REMEDIATORS, RepairJob, base_config
 from scanner.remediate.prior import DataPattern, TriggerPrior, prior_from_report
 from scanner.remediate.record import OutsideSuspects, RepairNotes, Rescan
-from scanner.remediate.residual import CONTENT_NEIGHBOURS, carrier_content, nearest_labels
+from scanner.remediate.residual import (
+    STRICT_NEIGHBOURS,
+    STRICT_OWN_MAX,
+    carrier_content,
+    nearest_votes,
+)
 from scanner.remediate.runtime import (
     PhaseClock,
     predict_labels,
@@ -478,16 +483,18 @@ def _carriers(
 def _unlike_class(
     x: np.ndarray, y: np.ndarray, label: int, clean: tuple[np.ndarray, np.ndarray], max_ref: int
 ) -> np.ndarray:
-    """A mask over the samples: those labelled `label` whose `CONTENT_NEIGHBOURS` nearest
-    clean images are mostly of another class (`residual.nearest_labels`): a dirty-label
-    poison's content, whether or not the model moves it off the class once the blend's change
-    is taken away."""
+    """A mask over the samples: those labelled `label` none of whose `STRICT_NEIGHBOURS`
+    nearest clean images is of that class (`residual.nearest_votes`; at most
+    `STRICT_OWN_MAX`): a dirty-label poison's content, whether or not the model moves it off
+    the class once the blend's change is taken away. The majority of 5 sat out too many of a
+    confusable class's own images (docs/remediation.md section 60)."""
     out = np.zeros(len(y), dtype=bool)
     rows = np.flatnonzero(y == label)
     if len(rows) == 0:
         return out
-    near = nearest_labels(*clean, np.asarray(x[rows], np.float32), CONTENT_NEIGHBOURS, max_ref)
-    out[rows] = near != label
+    votes = nearest_votes(*clean, np.asarray(x[rows], np.float32), STRICT_NEIGHBOURS, max_ref)
+    own = votes[:, label] if label < votes.shape[1] else np.zeros(len(rows), dtype=np.int64)
+    out[rows] = own <= STRICT_OWN_MAX
     return out
 
 

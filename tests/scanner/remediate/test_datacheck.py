@@ -576,16 +576,16 @@ def test_a_fired_blend_can_be_unlearned_in_its_blend_form_too() -> None:
 
 def test_the_blend_class_rows_that_look_like_another_class_can_sit_out() -> None:
     # BurnConfig.data_blend_sit_out_class (docs/remediation.md section 60): the class's rows
-    # whose nearest clean images are mostly another class's, the poison's content whether or
+    # none of whose nine nearest clean images is of the class, the poison's content whether or
     # not the model moves it off the class once the blend's change is taken away.
     from scanner.remediate.api import _unlike_class
 
     xt, yt, xc, yc, _, rows = _blended()
     mask = _unlike_class(xt, yt, 3, (xc, yc), 2000)
     assert not mask[yt != 3].any()  # only the class's rows
-    assert mask[rows].mean() >= 0.9, mask[rows].mean()  # the blended digits of other classes
+    assert mask[rows].mean() >= 0.85, mask[rows].mean()  # the blended digits of others (0.94)
     own = np.setdiff1d(np.flatnonzero(yt == 3), rows)
-    assert mask[own].mean() <= 0.15, mask[own].mean()  # the class's own 3s train (0.09)
+    assert mask[own].mean() <= 0.05, mask[own].mean()  # the class's own 3s train (0.0)
     assert not _unlike_class(xt, yt, 11, (xc, yc), 2000).any()  # no such class
 
 
