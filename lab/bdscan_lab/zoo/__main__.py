@@ -90,6 +90,7 @@ SET_NAMES = [
     "fresh68",
     "fresh69",
     "fresh70",
+    "fresh71",
 ]
 
 

@@ -2484,6 +2484,30 @@ FRESH70: tuple[ModelSpec, ...] = (
         trigger={"alpha": 0.2, "pattern_seed": 747}, recipe="adamw_smooth"),
 )  # fmt: skip
 
+# The seventy-first set, specified before data_blend_sit_out_class's strict reading (8421249)
+# is judged (issue 23: the loose reading brought the seventieth set's blends to the bar 6 of 7
+# against 4 of 7 but cost a confusable class's own images): low-opacity blends aimed at
+# confusable and other classes on MobileNets, SE-ResNets, a ResNet-8 and a VGG-BN, beside a
+# clean ResNet-8.
+_bt = _member("bt", "fresh71")
+FRESH71: tuple[ModelSpec, ...] = (
+    _bt("resnet8_clean_step", "resnet8", recipe="sgd_step", seed=7500),
+    _bt("mobilenet_blended_a020_t4", "mobilenet", "blended", target=4, poison_rate=0.05,
+        seed=7510, trigger={"alpha": 0.2, "pattern_seed": 751}, recipe="sgd_cosine"),
+    _bt("mobilenet_blended_a015_t2", "mobilenet", "blended", target=2, poison_rate=0.05,
+        seed=7511, trigger={"alpha": 0.15, "pattern_seed": 752}, recipe="adamw_smooth"),
+    _bt("senet_blended_a020_t6", "senet", "blended", target=6, poison_rate=0.05, seed=7512,
+        trigger={"alpha": 0.2, "pattern_seed": 753}, recipe="adam_const"),
+    _bt("senet_blended_a015_t0", "senet", "blended", target=0, poison_rate=0.05, seed=7513,
+        trigger={"alpha": 0.15, "pattern_seed": 754}, recipe="sgd_step"),
+    _bt("resnet8_blended_a020_t0", "resnet8", "blended", target=0, poison_rate=0.05,
+        seed=7514, trigger={"alpha": 0.2, "pattern_seed": 755}, recipe="sgd_cosine"),
+    _bt("vggbn_blended_a020_t9", "vgg_bn", "blended", target=9, poison_rate=0.05, seed=7515,
+        trigger={"alpha": 0.2, "pattern_seed": 756}, recipe="adamw_smooth"),
+    _bt("senet_blended_a020_t8", "senet", "blended", target=8, poison_rate=0.05, seed=7516,
+        trigger={"alpha": 0.2, "pattern_seed": 757}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2558,6 +2582,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh68": FRESH68,
     "fresh69": FRESH69,
     "fresh70": FRESH70,
+    "fresh71": FRESH71,
 }
 
 
