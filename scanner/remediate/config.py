@@ -318,12 +318,13 @@ class BurnConfig:
     # seen nets left at ASR 0.29-0.34 it moved them by 0.02-0.05 (docs/remediation.md section
     # 60).
     data_blend_form: bool = False
-    # A fired blend's class's training samples whose nearest clean images are mostly another
-    # class's train only while flagged, beside its carriers: the poison the carriers' reading
-    # misses trains the blend back. Held out (seventieth set) at the bar 6 of 7 against 4 of 7,
-    # ASR <= 0.011 on all, but accuracy over 1 point below on two nets: off by its rule
-    # (docs/remediation.md section 60).
-    data_blend_sit_out_class: bool = False
+    # A fired blend's class's training samples none of whose 9 nearest clean images is of the
+    # class train only while flagged, beside its carriers: the poison the carriers' reading
+    # misses trains the blend back. On by the seventy-first set's rule: held out at the bar 6
+    # of 7 against 4 of 7 (two blends left at 0.26-0.35 by default, <= 0.005 with it), at most
+    # 0.8 points of accuracy below the default; the looser majority-of-5 reading failed the
+    # seventieth set's rule on accuracy (docs/remediation.md section 60).
+    data_blend_sit_out_class: bool = True
     # Where the data's pattern of the repaired class fires on the model, the training samples of
     # that class whose projection on it exceeds its clean samples' mean by `data_sit_out_z`
     # standard deviations sit out the fine-tuning (`datacheck.pattern_carriers`): BURN's flags
