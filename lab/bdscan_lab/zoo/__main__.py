@@ -91,6 +91,7 @@ SET_NAMES = [
     "fresh69",
     "fresh70",
     "fresh71",
+    "fresh72",
 ]
 
 

@@ -2508,6 +2508,30 @@ FRESH71: tuple[ModelSpec, ...] = (
         trigger={"alpha": 0.2, "pattern_seed": 757}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+# The seventy-second set, specified to re-judge data_blend_sit_out_class (on since f6a9b21,
+# judged on the seventy-first set alone) on a second held-out set, and to read the exit code's
+# checks (the carriers' strict reading, the blend form) on repairs made with it: low-opacity
+# blends on MobileNets, SE-ResNets and a ResNet-8, an adaptive blend and a low-frequency trigger
+# (other families whose prior may be a blend), beside a clean SE-ResNet.
+_bu = _member("bu", "fresh72")
+FRESH72: tuple[ModelSpec, ...] = (
+    _bu("senet_clean_cos", "senet", recipe="sgd_cosine", seed=7600),
+    _bu("mobilenet_blended_a020_t7", "mobilenet", "blended", target=7, poison_rate=0.05,
+        seed=7610, trigger={"alpha": 0.2, "pattern_seed": 761}, recipe="sgd_step"),
+    _bu("mobilenet_blended_a015_t1", "mobilenet", "blended", target=1, poison_rate=0.05,
+        seed=7611, trigger={"alpha": 0.15, "pattern_seed": 762}, recipe="adam_const"),
+    _bu("senet_blended_a020_t4", "senet", "blended", target=4, poison_rate=0.05, seed=7612,
+        trigger={"alpha": 0.2, "pattern_seed": 763}, recipe="adamw_smooth"),
+    _bu("senet_blended_a015_t9", "senet", "blended", target=9, poison_rate=0.05, seed=7613,
+        trigger={"alpha": 0.15, "pattern_seed": 764}, recipe="sgd_cosine"),
+    _bu("resnet8_blended_a015_t5", "resnet8", "blended", target=5, poison_rate=0.05,
+        seed=7614, trigger={"alpha": 0.15, "pattern_seed": 765}, recipe="sgd_step"),
+    _bu("mobilenet_adaptive_t3", "mobilenet", "adaptive_blend", target=3, poison_rate=0.1,
+        seed=7615, recipe="adamw_smooth"),
+    _bu("senet_lf_t2", "senet", "lf", target=2, poison_rate=0.05, seed=7616,
+        trigger={"pattern_seed": 766}, recipe="sgd_cosine"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2583,6 +2607,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh69": FRESH69,
     "fresh70": FRESH70,
     "fresh71": FRESH71,
+    "fresh72": FRESH72,
 }
 
 
