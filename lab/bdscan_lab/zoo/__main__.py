@@ -92,6 +92,7 @@ SET_NAMES = [
     "fresh70",
     "fresh71",
     "fresh72",
+    "fresh73",
 ]
 
 

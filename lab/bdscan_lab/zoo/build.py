@@ -2532,6 +2532,29 @@ FRESH72: tuple[ModelSpec, ...] = (
         trigger={"pattern_seed": 766}, recipe="sgd_cosine"),
 )  # fmt: skip
 
+# The seventy-third set, specified to measure BURN's defaults of f6a9b21 (the blend sit-out on)
+# and the exit code's checks on the families the last sets left out: a patch, a Trojan
+# watermark, a warp, a sine, scattered pixels, a frequency trigger and a line, on ResNet-8s,
+# SE-ResNets, MobileNets and a GroupNorm ResNet, beside a clean MobileNet.
+_bv = _member("bv", "fresh73")
+FRESH73: tuple[ModelSpec, ...] = (
+    _bv("mobilenet_clean_step", "mobilenet", recipe="sgd_step", seed=7700),
+    _bv("resnet8_badnets_t3", "resnet8", "badnets", target=3, poison_rate=0.05, seed=7710,
+        recipe="adam_const"),
+    _bv("senet_trojan_t6", "senet", "trojan", target=6, poison_rate=0.05, seed=7711,
+        trigger={"position": "br", "margin": 2}, recipe="sgd_cosine"),
+    _bv("mobilenet_wanet_t1", "mobilenet", "wanet", target=1, poison_rate=0.1, seed=7712,
+        trigger={"pattern_seed": 771}, recipe="adamw_smooth"),
+    _bv("senet_sig_t8", "senet", "sig", target=8, poison_rate=0.08, seed=7713,
+        recipe="sgd_step"),
+    _bv("resnet8_pixels_t0", "resnet8", "pixels", target=0, poison_rate=0.05, seed=7714,
+        recipe="adamw_smooth"),
+    _bv("mobilenet_ftrojan_t5", "mobilenet", "ftrojan", target=5, poison_rate=0.05,
+        seed=7715, recipe="sgd_cosine"),
+    _bv("gnresnet_line_t9", "gn_resnet", "line", target=9, poison_rate=0.05, seed=7716,
+        trigger={"shape": "arc", "length": 6, "position": "tl", "margin": 2}, recipe="adam_const"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2608,6 +2631,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh70": FRESH70,
     "fresh71": FRESH71,
     "fresh72": FRESH72,
+    "fresh73": FRESH73,
 }
 
 
