@@ -93,6 +93,7 @@ SET_NAMES = [
     "fresh71",
     "fresh72",
     "fresh73",
+    "fresh74",
 ]
 
 

@@ -2555,6 +2555,30 @@ FRESH73: tuple[ModelSpec, ...] = (
         trigger={"shape": "arc", "length": 6, "position": "tl", "margin": 2}, recipe="adam_const"),
 )  # fmt: skip
 
+# The seventy-fourth set, specified before occlusion_min_confidence 0.8 (against 0.6) is judged
+# (issue 23: on the seventy-third set's Trojan SE-ResNet, seen, the occlusion flags relabelled
+# clean shirts and the repair lost 3.4 points; at 0.8, 1.1): patches, Trojan watermarks, a line
+# and scattered pixels, several aimed at confusable classes, on ResNet-8s, SE-ResNets, a
+# GroupNorm ResNet and a CNN, beside a clean ResNet-8.
+_bw = _member("bw", "fresh74")
+FRESH74: tuple[ModelSpec, ...] = (
+    _bw("resnet8_clean_cos", "resnet8", recipe="sgd_cosine", seed=7800),
+    _bw("senet_trojan_t2", "senet", "trojan", target=2, poison_rate=0.05, seed=7810,
+        trigger={"position": "br", "margin": 2}, recipe="sgd_step"),
+    _bw("resnet8_trojan_t4", "resnet8", "trojan", target=4, poison_rate=0.05, seed=7811,
+        trigger={"position": "tl"}, recipe="adam_const"),
+    _bw("gnresnet_badnets_t6", "gn_resnet", "badnets", target=6, poison_rate=0.05, seed=7812,
+        recipe="adamw_smooth"),
+    _bw("resnet8_badnets_t0", "resnet8", "badnets", target=0, poison_rate=0.05, seed=7813,
+        recipe="sgd_cosine"),
+    _bw("cnn_line_t2", "cnn", "line", target=2, poison_rate=0.05, seed=7814,
+        trigger={"shape": "arc", "length": 6, "position": "tl", "margin": 2}, recipe="adam_const"),
+    _bw("resnet8_pixels_t6", "resnet8", "pixels", target=6, poison_rate=0.05, seed=7815,
+        recipe="sgd_step"),
+    _bw("senet_badnets_t4", "senet", "badnets", target=4, poison_rate=0.05, seed=7816,
+        recipe="adam_const"),
+)  # fmt: skip
+
 SETS: dict[str, tuple[ModelSpec, ...]] = {
     "core": CORE,
     "full": CORE + EXTRA + WILD,
@@ -2632,6 +2656,7 @@ SETS: dict[str, tuple[ModelSpec, ...]] = {
     "fresh71": FRESH71,
     "fresh72": FRESH72,
     "fresh73": FRESH73,
+    "fresh74": FRESH74,
 }
 
 
