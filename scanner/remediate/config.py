@@ -79,7 +79,8 @@ class BurnConfig:
     # bar serves the despeckle, turn and unblend flags. Why 0.8 (0.6 before): at 0.6
     # a confusable target class's clean images (shirts) moved off it under a corner's occlusion
     # too and were relabelled, and a Trojan repair lost 3.4 points (1.1 at 0.8); held out
-    # (seventy-fourth set) no worse on any net (docs/remediation.md section 61).
+    # (seventy-fourth set) as many nets at the bar, fewer false flags on every one
+    # (docs/remediation.md section 61).
     occlusion_min_confidence: float = 0.8
     # Why lift, and at 0.7: a clean-label attack (SIG) has no mislabelled poison, so what the
     # mixture flags in the target class are clean target samples, and relabelling them cost
