@@ -94,6 +94,7 @@ SET_NAMES = [
     "fresh72",
     "fresh73",
     "fresh74",
+    "fresh75",
 ]
 
 
